@@ -1,0 +1,175 @@
+//! An AMI and its operating system: buildimage needs the OS to pick a matching
+//! container image, and retention needs the list of AMIs to find their image twins.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use super::ValidationError;
+
+/// An EC2 image id, `ami-` followed by 8 or 17 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AmiId(String);
+
+impl AmiId {
+    /// Parses an AMI id.
+    ///
+    /// # Errors
+    /// [`ValidationError::AmiId`] unless `text` is `ami-` and 8 or 17 lowercase hex
+    /// digits.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let valid = text.strip_prefix("ami-").is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ValidationError::AmiId {
+                input: text.to_owned(),
+            })
+        }
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AmiId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The operating system type of an AMI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OsType {
+    /// Linux and other Unix-likes.
+    Linux,
+    /// Windows: no container image can match it.
+    Windows,
+}
+
+impl OsType {
+    /// `linux` or `windows`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+        }
+    }
+}
+
+/// What an image must match to stand in for an AMI: its OS type, family (`debian`,
+/// `ubuntu`, `amazonlinux`…), release (`12`, `22.04`…) and architecture.
+///
+/// Families and architectures are kept lower-case so that comparisons are exact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OsIdentity {
+    /// Linux or Windows.
+    pub os_type: OsType,
+    /// The distribution family, lower-case.
+    pub family: String,
+    /// The release, e.g. `12` or `22.04`; empty when unknown.
+    pub release: String,
+    /// The architecture in LXD's spelling: `x86_64` or `aarch64`.
+    pub architecture: String,
+}
+
+impl OsIdentity {
+    /// Builds an identity, normalising family and architecture the way LXD spells
+    /// them (`amd64` becomes `x86_64`, `arm64` becomes `aarch64`).
+    #[must_use]
+    pub fn new(os_type: OsType, family: &str, release: &str, architecture: &str) -> Self {
+        let architecture = match architecture.to_ascii_lowercase().as_str() {
+            "amd64" | "x86_64" | "x64" => "x86_64".to_owned(),
+            "arm64" | "aarch64" | "arm64_mac" => "aarch64".to_owned(),
+            other => other.to_owned(),
+        };
+        Self {
+            os_type,
+            family: family.trim().to_ascii_lowercase(),
+            release: release.trim().to_owned(),
+            architecture,
+        }
+    }
+}
+
+impl fmt::Display for OsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} ({})",
+            self.os_type.as_str(),
+            self.family,
+            if self.release.is_empty() {
+                "(any release)"
+            } else {
+                &self.release
+            },
+            self.architecture
+        )
+    }
+}
+
+/// The lifecycle state of an AMI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmiState {
+    /// Usable.
+    Available,
+    /// Still being built.
+    Pending,
+    /// Deregistered or failed: its image twin may go.
+    Gone,
+}
+
+/// One AMI, as the catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ami {
+    /// Its id.
+    pub id: AmiId,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: SystemTime,
+    /// Its state.
+    pub state: AmiState,
+    /// Its operating system.
+    pub os: OsIdentity,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ami_ids() {
+        assert!(AmiId::parse("ami-0123abcd").is_ok());
+        assert!(AmiId::parse("ami-0123456789abcdef0").is_ok());
+        for bad in [
+            "ami-0123",
+            "AMI-0123abcd",
+            "ami-0123ABCD",
+            "ami-0123abcdx",
+            "i-0123abcd",
+        ] {
+            assert!(AmiId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identity_normalises_architecture_and_family() {
+        let os = OsIdentity::new(OsType::Linux, " Debian ", "12", "amd64");
+        assert_eq!(os.family, "debian");
+        assert_eq!(os.architecture, "x86_64");
+        assert_eq!(
+            OsIdentity::new(OsType::Linux, "x", "", "arm64").architecture,
+            "aarch64"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Every value that enters from outside is checked once, here, so the rest of the
+//! code can trust its types.
+
+/// A value that failed validation. Each variant carries the offending input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// Not a job id.
+    #[error(
+        "invalid job id {input:?}: expected 24 lowercase hex digits, like 5f1e3c2a9b8d7e6f5a4b3c2d"
+    )]
+    JobId {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not an AMI id.
+    #[error("invalid AMI id {input:?}: expected ami- followed by 8 or 17 lowercase hex digits")]
+    AmiId {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not a colour.
+    #[error("invalid colour {input:?}: expected blue or green")]
+    Color {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not a provisioner.
+    #[error("invalid provisioner {input:?}: expected salt or ansible")]
+    Provisioner {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not an absolute, normalised path inside the container.
+    #[error("invalid path {input:?}: {reason}")]
+    GuestPath {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not a valid instance or profile name.
+    #[error("invalid instance name {input:?}: {reason}")]
+    InstanceName {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not a valid image alias.
+    #[error("invalid image alias {input:?}: {reason}")]
+    ImageAlias {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not an image fingerprint.
+    #[error("invalid image fingerprint {input:?}: expected 64 lowercase hex digits")]
+    Fingerprint {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not an image reference.
+    #[error("invalid image reference {input:?}: {reason}")]
+    ImageRef {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not an environment variable name.
+    #[error("invalid environment variable name {input:?}: {reason}")]
+    EnvVarName {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}

@@ -1,0 +1,87 @@
+//! What runs inside a container, and what comes out of it: commands are argv lists
+//! (never a shell string), and output is a stream of chunks, never a buffer.
+
+use std::time::Duration;
+
+use super::GuestPath;
+
+/// A numeric user and group to run as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Owner {
+    /// The user id.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
+}
+
+impl Owner {
+    /// root:root.
+    pub const ROOT: Self = Self { uid: 0, gid: 0 };
+}
+
+/// One command to run in an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    /// The argv list; `command[0]` is looked up in `PATH`.
+    pub command: Vec<String>,
+    /// Extra environment variables, in order.
+    pub env: Vec<(String, String)>,
+    /// The working directory; the instance default (`/root`) when `None`.
+    pub cwd: Option<GuestPath>,
+    /// Who runs it; root when `None`.
+    pub user: Option<Owner>,
+    /// Bytes fed on stdin, which is then closed; stdin is closed at once when `None`.
+    pub stdin: Option<Vec<u8>>,
+    /// How long the command may run before it is signalled and the call fails.
+    pub timeout: Duration,
+}
+
+impl ExecRequest {
+    /// A request to run `command` as root with no environment, cwd or stdin.
+    #[must_use]
+    pub fn new<I, S>(command: I, timeout: Duration) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            command: command.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+            user: None,
+            stdin: None,
+            timeout,
+        }
+    }
+}
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl OutputStream {
+    /// `stdout` or `stderr`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// A file to place in an instance before running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    /// Where; its parent directory must exist.
+    pub path: GuestPath,
+    /// The contents.
+    pub contents: Vec<u8>,
+    /// The permission bits, e.g. `0o700`.
+    pub mode: u32,
+}

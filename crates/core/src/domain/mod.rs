@@ -1,0 +1,31 @@
+//! The domain: validated values and the pure rules over them (names, environment,
+//! AMI ownership, retention). Nothing here performs I/O.
+
+mod ami;
+mod app;
+mod error;
+mod exec;
+mod guest_path;
+mod image;
+mod job_id;
+mod names;
+mod resources;
+mod retention;
+
+pub use ami::{Ami, AmiId, AmiState, OsIdentity, OsType};
+pub use app::{
+    App, AppKey, BuildInfos, Color, EnvVar, Feature, LifecycleHooks, Module, Provisioner, Script,
+};
+pub use error::ValidationError;
+pub use exec::{ExecRequest, FileSpec, OutputStream, Owner};
+pub use guest_path::{GuestPath, ModulePath};
+pub use image::{
+    Fingerprint, Image, ImageAlias, ImageRef, ImageSelector, Provenance, RemoteProtocol,
+    RemoteServer, property,
+};
+pub use job_id::JobId;
+pub use names::{InstanceName, JobCommand, NAME_PREFIX};
+pub use resources::{DiskMount, Isolation, LaunchSpec, ProfileSpec, ResourceLimits, label};
+pub use retention::{
+    AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
+};

@@ -1,0 +1,134 @@
+//! Workflows report progress as typed events rather than log lines, so that the CLI
+//! can render a terminal, a JSON stream or a job log from one source, and tests can
+//! assert on exactly what a user would see.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::domain::{InstanceName, OutputStream, Provisioner};
+
+/// A step of a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Ask the AMI catalog about the AMI.
+    DescribeAmi,
+    /// Pick the image the container starts from.
+    ChooseSourceImage,
+    /// Create the profile with the mounts.
+    CreateProfile,
+    /// Create and start the instance.
+    Launch,
+    /// Probe until the instance runs commands.
+    WaitReady,
+    /// Copy hook and buildpack scripts into the instance.
+    DeliverScripts,
+    /// Install a provisioner.
+    Bootstrap(Provisioner),
+    /// The `pre_buildimage` hook.
+    PreBuildImageHook,
+    /// Apply one provisioner's features.
+    Features(Provisioner),
+    /// The `post_buildimage` hook.
+    PostBuildImageHook,
+    /// Remove the delivered scripts before publishing.
+    RemoveScripts,
+    /// Stop the instance.
+    Stop,
+    /// Publish the image.
+    Publish,
+    /// Record the image on the app.
+    RecordImage,
+    /// Delete the app's images that retention lets go.
+    Retention,
+    /// Run the module's buildpack.
+    Buildpack,
+    /// Delete the instance and the profile.
+    Cleanup,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DescribeAmi => f.write_str("describe AMI"),
+            Self::ChooseSourceImage => f.write_str("choose source image"),
+            Self::CreateProfile => f.write_str("create profile"),
+            Self::Launch => f.write_str("launch"),
+            Self::WaitReady => f.write_str("wait until ready"),
+            Self::DeliverScripts => f.write_str("deliver scripts"),
+            Self::Bootstrap(p) => write!(f, "bootstrap {p}"),
+            Self::PreBuildImageHook => f.write_str("pre_buildimage hook"),
+            Self::Features(p) => write!(f, "{p} features"),
+            Self::PostBuildImageHook => f.write_str("post_buildimage hook"),
+            Self::RemoveScripts => f.write_str("remove scripts"),
+            Self::Stop => f.write_str("stop"),
+            Self::Publish => f.write_str("publish"),
+            Self::RecordImage => f.write_str("record image"),
+            Self::Retention => f.write_str("retention"),
+            Self::Buildpack => f.write_str("buildpack"),
+            Self::Cleanup => f.write_str("cleanup"),
+        }
+    }
+}
+
+/// Something a workflow reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step began.
+    StepStarted {
+        /// The step.
+        step: Step,
+    },
+    /// A step ended.
+    StepFinished {
+        /// The step.
+        step: Step,
+        /// How long it took.
+        duration: Duration,
+        /// Whether it succeeded.
+        succeeded: bool,
+    },
+    /// Output of a command run by a step, as it arrived.
+    Output {
+        /// The step.
+        step: Step,
+        /// stdout or stderr.
+        stream: OutputStream,
+        /// The bytes, not necessarily whole lines.
+        bytes: Vec<u8>,
+    },
+    /// Something the user should know that does not stop the job.
+    Warning {
+        /// The message.
+        message: String,
+    },
+    /// A module was not built.
+    ModuleSkipped {
+        /// The module.
+        module: String,
+        /// Why.
+        reason: String,
+    },
+    /// Resources were left in place on request (keep/debug).
+    ResourcesKept {
+        /// The instance left.
+        instance: InstanceName,
+        /// The profile left.
+        profile: InstanceName,
+        /// The commands that remove them.
+        how_to_remove: String,
+    },
+}
+
+/// Receives a workflow's events. It must not block for long.
+pub trait EventSink: Send + Sync {
+    /// One event.
+    fn emit(&self, event: Event);
+}
+
+/// A sink that drops every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardEvents;
+
+impl EventSink for DiscardEvents {
+    fn emit(&self, _event: Event) {}
+}

@@ -1,0 +1,221 @@
+//! The container daemon as the workflows see it: profiles, instances, files and exec.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::{BoxError, Unreachable};
+use crate::domain::{
+    ExecRequest, FileSpec, InstanceName, JobId, LaunchSpec, OutputStream, ProfileSpec,
+};
+
+/// Which daemon answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Canonical LXD.
+    Lxd,
+    /// Incus.
+    Incus,
+    /// Anything else (a fake, a proxy), by its own name.
+    Other(String),
+}
+
+/// What the daemon can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// LXD, Incus or other.
+    pub kind: ServerKind,
+    /// The server version.
+    pub version: String,
+    /// The API extensions it advertises.
+    pub extensions: BTreeSet<String>,
+    /// Whether disk devices with `shift=true` work (idmapped mounts).
+    pub can_shift_mounts: bool,
+}
+
+/// Receives command output as it arrives.
+///
+/// Called from the adapter's reading task for every chunk, in order per stream. It
+/// must not block for long: it is on the path between the daemon and the user.
+pub trait OutputSink: Send + Sync {
+    /// One chunk of output.
+    fn output(&self, stream: OutputStream, bytes: &[u8]);
+}
+
+/// What a leftover resource is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftoverKind {
+    /// An instance.
+    Instance,
+    /// A profile.
+    Profile,
+}
+
+/// An instance or profile that lxpack created and that still exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Instance or profile.
+    pub kind: LeftoverKind,
+    /// Its name.
+    pub name: InstanceName,
+    /// The job that created it, from its label or its name.
+    pub job: Option<JobId>,
+}
+
+/// Errors of [`ContainerRuntime`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The daemon could not be reached.
+    #[error("{0}")]
+    Unreachable(Unreachable),
+    /// The named instance or profile does not exist.
+    #[error("{what} {name} does not exist")]
+    NotFound {
+        /// `instance` or `profile`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The named instance or profile exists already.
+    #[error("{what} {name} already exists")]
+    AlreadyExists {
+        /// `instance` or `profile`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A profile is still used by an instance.
+    #[error("profile {name} is still used by an instance")]
+    InUse {
+        /// The profile.
+        name: String,
+    },
+    /// The image to launch from was not found.
+    #[error("image {image} was not found")]
+    ImageNotFound {
+        /// The image reference, as text.
+        image: String,
+    },
+    /// The operation did not finish in time; a running command was signalled.
+    #[error("{operation} timed out after {after:?}")]
+    TimedOut {
+        /// What was running.
+        operation: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// The operation was cancelled; a running command was signalled.
+    #[error("{operation} was cancelled")]
+    Cancelled {
+        /// What was running.
+        operation: String,
+    },
+    /// The daemon refused the request, with its own message.
+    #[error("{operation} failed: {message}")]
+    Rejected {
+        /// What lxpack was doing.
+        operation: String,
+        /// The daemon's message.
+        message: String,
+    },
+    /// Anything else.
+    #[error("{operation} failed")]
+    Other {
+        /// What lxpack was doing.
+        operation: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The container daemon: LXD, Incus, or a fake.
+///
+/// Every call has a deadline of its own inside the adapter (config `timeout`); the
+/// long ones (launch, exec) also take an explicit limit and a cancellation token.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync {
+    /// What the daemon is and can do.
+    ///
+    /// # Errors
+    /// `Unreachable` when the daemon cannot be reached.
+    async fn server_info(&self) -> Result<ServerInfo, RuntimeError>;
+
+    /// Creates a profile with the given disk mounts. A writable mount with an `owner`
+    /// is mapped so that files created through it belong to that owner on the host.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when a profile of that name exists (it is left untouched);
+    /// `Rejected` when the daemon refuses a mount.
+    async fn create_profile(&self, profile: &ProfileSpec) -> Result<(), RuntimeError>;
+
+    /// Deletes a profile.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist; `InUse` while an instance uses it.
+    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+
+    /// Creates the instance and starts it. When this fails after the instance was
+    /// created, the instance may exist: the caller deletes it as usual.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when an instance of that name exists; `ImageNotFound` when the
+    /// image cannot be found or pulled; `TimedOut` after `spec.timeout`; `Cancelled`
+    /// when `cancel` fires; `NotFound` when a listed profile does not exist.
+    async fn launch_instance(
+        &self,
+        spec: &LaunchSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), RuntimeError>;
+
+    /// Writes a file into a running instance, replacing any file at that path.
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist; `Rejected` when the parent
+    /// directory does not exist.
+    async fn push_file(&self, instance: &InstanceName, file: &FileSpec)
+    -> Result<(), RuntimeError>;
+
+    /// Runs a command, streaming its output to `output` as it arrives, and returns its
+    /// exit code (non-zero codes are not errors). Nothing holds the whole output.
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist or is not running; `TimedOut` after
+    /// `request.timeout` and `Cancelled` when `cancel` fires: in both cases the command
+    /// was sent SIGTERM, then SIGKILL after a grace period, before the call returns.
+    async fn exec(
+        &self,
+        instance: &InstanceName,
+        request: &ExecRequest,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError>;
+
+    /// Stops an instance: it is asked to shut down cleanly for at most `graceful`, then
+    /// forced; with `graceful = None` it is forced at once. Stopping a stopped instance
+    /// succeeds.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist.
+    async fn stop_instance(
+        &self,
+        instance: &InstanceName,
+        graceful: Option<Duration>,
+    ) -> Result<(), RuntimeError>;
+
+    /// Deletes an instance, forcing it to stop first if it runs.
+    ///
+    /// # Errors
+    /// `NotFound` when it does not exist.
+    async fn delete_instance(&self, instance: &InstanceName) -> Result<(), RuntimeError>;
+
+    /// Lists the instances and profiles that lxpack created: names that start with
+    /// `lxpack-` or instances labelled `user.lxpack.job`.
+    ///
+    /// # Errors
+    /// `Unreachable` when the daemon cannot be reached.
+    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
+}

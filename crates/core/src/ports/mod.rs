@@ -1,0 +1,36 @@
+//! The four ports: what the workflows need from the outside world, stated as
+//! object-safe async traits so that adapters can be picked at run time. Each method's
+//! `# Errors` section is a contract that every adapter, and the fake, honours.
+
+mod ami_catalog;
+mod app_store;
+mod container_runtime;
+mod image_registry;
+
+pub use ami_catalog::{AmiCatalog, AmiCatalogError};
+pub use app_store::{AppStore, AppStoreError, JobRecord, JobStatus};
+pub use container_runtime::{
+    ContainerRuntime, Leftover, LeftoverKind, OutputSink, RuntimeError, ServerInfo, ServerKind,
+};
+pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
+
+/// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no
+/// foreign type leaks into the ports' signatures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a backend could not be reached at all, with a hint that says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// What was being reached: a socket path, a URL.
+    pub endpoint: String,
+    /// What went wrong, in lower case.
+    pub reason: String,
+    /// What the user can do about it.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot reach {}: {}", self.endpoint, self.reason)
+    }
+}
