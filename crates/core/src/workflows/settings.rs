@@ -8,7 +8,7 @@ use crate::domain::{Isolation, Provisioner, RemoteServer, ResourceLimits, Retent
 use crate::ports::Compression;
 
 /// The provisioner log level (`provisioner_log_level`), in salt's vocabulary.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum LogLevel {
     /// Nothing.
     Quiet,
