@@ -1,0 +1,447 @@
+//! `AppStore` in memory, with the one rule that matters most: an older job never
+//! overwrites the container image of a newer one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use lxpack_core::domain::{App, AppKey, JobId};
+use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+use tracing::instrument;
+
+use crate::faults::{FakeFailure, Fault, InjectedFault, When, strike};
+use crate::harness::{Port, Recorded};
+
+/// The operations of [`AppStore`], to pick calls for faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreOp {
+    /// `get_app`.
+    GetApp,
+    /// `list_apps`.
+    ListApps,
+    /// `record_container_image`.
+    RecordContainerImage,
+    /// `record_job`.
+    RecordJob,
+    /// `running_jobs`.
+    RunningJobs,
+}
+
+/// One call received by a [`FakeAppStore`], with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreCall {
+    /// `get_app`.
+    GetApp {
+        /// The app.
+        app: AppKey,
+    },
+    /// `list_apps`.
+    ListApps,
+    /// `record_container_image`.
+    RecordContainerImage {
+        /// The app.
+        app: AppKey,
+        /// The job whose image it is.
+        job: JobId,
+    },
+    /// `record_job`.
+    RecordJob {
+        /// The record.
+        record: JobRecord,
+    },
+    /// `running_jobs`.
+    RunningJobs,
+}
+
+impl Recorded for StoreCall {
+    type Op = StoreOp;
+
+    fn op(&self) -> StoreOp {
+        match self {
+            Self::GetApp { .. } => StoreOp::GetApp,
+            Self::ListApps => StoreOp::ListApps,
+            Self::RecordContainerImage { .. } => StoreOp::RecordContainerImage,
+            Self::RecordJob { .. } => StoreOp::RecordJob,
+            Self::RunningJobs => StoreOp::RunningJobs,
+        }
+    }
+}
+
+impl StoreCall {
+    fn injected(&self, kind: FakeFailure) -> AppStoreError {
+        match (kind, self) {
+            (
+                FakeFailure::NotFound,
+                Self::GetApp { app } | Self::RecordContainerImage { app, .. },
+            ) => AppStoreError::AppNotFound { app: app.clone() },
+            _ => AppStoreError::Other {
+                operation: match self {
+                    Self::GetApp { app } => format!("read app {app}"),
+                    Self::ListApps => "list apps".to_owned(),
+                    Self::RecordContainerImage { app, job } => {
+                        format!("record the image of job {job} on app {app}")
+                    }
+                    Self::RecordJob { record } => format!("record job {}", record.id),
+                    Self::RunningJobs => "list running jobs".to_owned(),
+                },
+                source: Box::new(InjectedFault),
+            },
+        }
+    }
+}
+
+#[derive(Default)]
+struct Data {
+    apps: BTreeMap<AppKey, App>,
+    jobs: BTreeMap<JobId, JobRecord>,
+}
+
+/// An in-memory [`AppStore`]. Clones share the same apps and jobs.
+///
+/// `record_container_image` of the job already recorded succeeds and returns `None`:
+/// nothing was replaced.
+#[derive(Clone)]
+pub struct FakeAppStore {
+    port: Port<Data, StoreCall, AppStoreError>,
+}
+
+impl Default for FakeAppStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for FakeAppStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeAppStore")
+            .field("apps", &self.apps().len())
+            .field("jobs", &self.jobs().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeAppStore {
+    /// A store with no app and no job.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            port: Port::new(Data::default()),
+        }
+    }
+
+    /// Adds an app, replacing one with the same key.
+    pub fn insert_app(&self, app: App) {
+        self.port
+            .with(|data| data.apps.insert(app.key.clone(), app));
+    }
+
+    /// One app.
+    #[must_use]
+    pub fn app(&self, key: &AppKey) -> Option<App> {
+        self.port.with(|data| data.apps.get(key).cloned())
+    }
+
+    /// Every app, by key.
+    #[must_use]
+    pub fn apps(&self) -> Vec<App> {
+        self.port.with(|data| data.apps.values().cloned().collect())
+    }
+
+    /// One job record.
+    #[must_use]
+    pub fn job(&self, id: &JobId) -> Option<JobRecord> {
+        self.port.with(|data| data.jobs.get(id).cloned())
+    }
+
+    /// Every job record, by id (so by start time).
+    #[must_use]
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.port.with(|data| data.jobs.values().cloned().collect())
+    }
+
+    /// The calls, in order.
+    #[must_use]
+    pub fn calls(&self) -> Vec<StoreCall> {
+        self.port.calls()
+    }
+
+    /// Each call as (operation, occurrence), in order.
+    #[must_use]
+    pub fn call_points(&self) -> Vec<(StoreOp, u32)> {
+        self.port.call_points()
+    }
+
+    /// Forgets the recorded calls; occurrences count from 1 again.
+    pub fn clear_calls(&self) {
+        self.port.clear_calls();
+    }
+
+    /// Makes the calls of `op` chosen by `when` fail or hang; the call has no effect.
+    /// A [`FakeFailure`] becomes `AppNotFound` for `NotFound` on `get_app` and
+    /// `record_container_image`, and `Other` otherwise (the store has no other
+    /// variants).
+    pub fn inject(&self, op: StoreOp, when: When, fault: Fault<AppStoreError>) {
+        self.port.inject(op, when, fault);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.port.clear_faults();
+    }
+}
+
+#[async_trait]
+impl AppStore for FakeAppStore {
+    #[instrument(skip_all, fields(app = %key))]
+    async fn get_app(&self, key: &AppKey) -> Result<App, AppStoreError> {
+        let call = StoreCall::GetApp { app: key.clone() };
+        let entered = self.port.enter(&call, |data| {
+            data.apps
+                .get(key)
+                .cloned()
+                .ok_or_else(|| AppStoreError::AppNotFound { app: key.clone() })
+        });
+        match entered {
+            Ok(result) => result,
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn list_apps(&self) -> Result<Vec<App>, AppStoreError> {
+        let call = StoreCall::ListApps;
+        match self
+            .port
+            .enter(&call, |data| data.apps.values().cloned().collect())
+        {
+            Ok(apps) => Ok(apps),
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(app = %app, job = %job))]
+    async fn record_container_image(
+        &self,
+        app: &AppKey,
+        job: &JobId,
+    ) -> Result<Option<JobId>, AppStoreError> {
+        let call = StoreCall::RecordContainerImage {
+            app: app.clone(),
+            job: job.clone(),
+        };
+        let entered = self.port.enter(&call, |data| {
+            let Some(found) = data.apps.get_mut(app) else {
+                return Err(AppStoreError::AppNotFound { app: app.clone() });
+            };
+            let current = &mut found.build_infos.container_image;
+            match current {
+                Some(recorded) if recorded == job => Ok(None),
+                Some(recorded) if recorded.is_newer_than(job) => Err(AppStoreError::Superseded {
+                    app: app.clone(),
+                    current: recorded.clone(),
+                    rejected: job.clone(),
+                }),
+                _ => Ok(current.replace(job.clone())),
+            }
+        });
+        match entered {
+            Ok(result) => result,
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(job = %record.id))]
+    async fn record_job(&self, record: &JobRecord) -> Result<(), AppStoreError> {
+        let call = StoreCall::RecordJob {
+            record: record.clone(),
+        };
+        let entered = self.port.enter(&call, |data| {
+            data.jobs.insert(record.id.clone(), record.clone());
+        });
+        match entered {
+            Ok(()) => Ok(()),
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn running_jobs(&self) -> Result<Vec<JobId>, AppStoreError> {
+        let call = StoreCall::RunningJobs;
+        let entered = self.port.enter(&call, |data| {
+            data.jobs
+                .values()
+                .filter(|record| record.status == JobStatus::Running)
+                .map(|record| record.id.clone())
+                .collect()
+        });
+        match entered {
+            Ok(jobs) => Ok(jobs),
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use lxpack_core::domain::{BuildInfos, JobCommand, LifecycleHooks};
+
+    use super::*;
+
+    fn key(name: &str) -> AppKey {
+        AppKey {
+            name: name.into(),
+            env: "prod".into(),
+            role: "webfront".into(),
+        }
+    }
+
+    fn app(name: &str) -> App {
+        App {
+            key: key(name),
+            region: "eu-west-1".into(),
+            color: None,
+            env_vars: vec![],
+            features: vec![],
+            lifecycle_hooks: LifecycleHooks::default(),
+            modules: vec![],
+            build_infos: BuildInfos::default(),
+        }
+    }
+
+    fn job(seconds: u32) -> JobId {
+        JobId::generate(seconds, [0; 8])
+    }
+
+    fn record(id: JobId, status: JobStatus) -> JobRecord {
+        JobRecord {
+            id,
+            command: JobCommand::BuildImage,
+            app: key("web"),
+            module: None,
+            status,
+            started_at: UNIX_EPOCH + Duration::from_secs(1),
+            ended_at: None,
+            error: None,
+            log_path: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_older_job_never_replaces_a_newer_one() {
+        let store = FakeAppStore::new();
+        store.insert_app(app("web"));
+        let web = key("web");
+        assert_eq!(
+            store.record_container_image(&web, &job(10)).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.record_container_image(&web, &job(20)).await.unwrap(),
+            Some(job(10))
+        );
+        assert_eq!(
+            store.record_container_image(&web, &job(20)).await.unwrap(),
+            None
+        );
+        let error = store
+            .record_container_image(&web, &job(15))
+            .await
+            .unwrap_err();
+        match error {
+            AppStoreError::Superseded {
+                current, rejected, ..
+            } => {
+                assert_eq!((current, rejected), (job(20), job(15)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            store.app(&web).unwrap().build_infos.container_image,
+            Some(job(20))
+        );
+        let error = store
+            .record_container_image(&key("nope"), &job(30))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AppStoreError::AppNotFound { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn apps_are_listed_by_key_and_jobs_upserted() {
+        let store = FakeAppStore::new();
+        store.insert_app(app("b"));
+        store.insert_app(app("a"));
+        let names: Vec<String> = store
+            .list_apps()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|app| app.key.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(store.get_app(&key("c")).await.is_err());
+
+        store
+            .record_job(&record(job(1), JobStatus::Running))
+            .await
+            .unwrap();
+        store
+            .record_job(&record(job(2), JobStatus::Running))
+            .await
+            .unwrap();
+        assert_eq!(store.running_jobs().await.unwrap(), vec![job(1), job(2)]);
+        store
+            .record_job(&record(job(1), JobStatus::Failed))
+            .await
+            .unwrap();
+        assert_eq!(store.running_jobs().await.unwrap(), vec![job(2)]);
+        assert_eq!(store.job(&job(1)).unwrap().status, JobStatus::Failed);
+        assert_eq!(store.jobs().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn injected_faults_have_no_effect() {
+        let store = FakeAppStore::new();
+        store.insert_app(app("web"));
+        store.inject(
+            StoreOp::RecordContainerImage,
+            When::Nth(1),
+            Fault::fail(FakeFailure::Unreachable),
+        );
+        store.inject(
+            StoreOp::GetApp,
+            When::Every,
+            Fault::fail(FakeFailure::NotFound),
+        );
+        let error = store
+            .record_container_image(&key("web"), &job(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AppStoreError::Other { .. }), "{error:?}");
+        assert_eq!(
+            store.app(&key("web")).unwrap().build_infos.container_image,
+            None
+        );
+        let error = store.get_app(&key("web")).await.unwrap_err();
+        assert!(
+            matches!(error, AppStoreError::AppNotFound { .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            store.calls(),
+            vec![
+                StoreCall::RecordContainerImage {
+                    app: key("web"),
+                    job: job(1)
+                },
+                StoreCall::GetApp { app: key("web") }
+            ]
+        );
+    }
+}

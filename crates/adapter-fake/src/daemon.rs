@@ -1,0 +1,471 @@
+//! The state of one fake daemon, shared by `FakeRuntime` and `FakeImageRegistry`
+//! because a real daemon has one store for both: publish reads the runtime's stopped
+//! instance, and launch reads the registry's images. Every rule of the two ports
+//! lives here as a plain synchronous method, so it runs under a single lock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use lxpack_core::domain::{
+    FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName, Isolation,
+    JobId, LaunchSpec, NAME_PREFIX, ProfileSpec, ResourceLimits, label,
+};
+use lxpack_core::ports::{
+    Leftover, LeftoverKind, PublishRequest, RegistryError, RuntimeError, ServerInfo, ServerKind,
+};
+
+use crate::exec::{ExecHandler, ExecScript, Signalled};
+use crate::faults::FaultPlan;
+use crate::harness::Harness;
+use crate::image::{fingerprint_of, select};
+use crate::registry::RegistryCall;
+use crate::runtime::{RuntimeCall, RuntimeOp};
+
+/// The profile every daemon has, which cannot be created or deleted.
+pub(crate) const DEFAULT_PROFILE: &str = "default";
+
+/// Whether an instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstanceStatus {
+    /// Running: it accepts files and commands.
+    Running,
+    /// Stopped: it can be published.
+    Stopped,
+}
+
+/// An instance of the fake daemon, as a test can inspect it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FakeInstance {
+    /// Its name.
+    pub name: InstanceName,
+    /// The image reference it was launched from.
+    pub image: ImageRef,
+    /// The image it was created from, when that image was known.
+    pub source: Option<Image>,
+    /// Its profiles, in order.
+    pub profiles: Vec<String>,
+    /// Whether it vanishes when stopped.
+    pub ephemeral: bool,
+    /// Privileged or not.
+    pub isolation: Isolation,
+    /// Its CPU and memory caps.
+    pub limits: ResourceLimits,
+    /// Its `user.lxpack.*` labels.
+    pub labels: BTreeMap<String, String>,
+    /// Running or stopped.
+    pub status: InstanceStatus,
+    /// The files pushed into it, by path.
+    pub files: BTreeMap<GuestPath, FileSpec>,
+}
+
+/// When the fake clock starts: 2023-11-14T22:13:20Z.
+const CLOCK_START: Duration = Duration::from_secs(1_700_000_000);
+
+pub(crate) struct Daemon {
+    pub(crate) info: ServerInfo,
+    pub(crate) profiles: BTreeMap<String, ProfileSpec>,
+    pub(crate) instances: BTreeMap<String, FakeInstance>,
+    /// The local image store, in insertion order.
+    pub(crate) images: Vec<Image>,
+    /// Images that remote servers offer, by server URL.
+    pub(crate) remote_images: Vec<(String, Image)>,
+    /// The creation time of the next published image.
+    pub(crate) clock: SystemTime,
+    /// How many images were published, which seeds their fingerprints.
+    published: u64,
+    sequence: u64,
+    pub(crate) runtime: Harness<RuntimeCall, RuntimeError>,
+    pub(crate) registry: Harness<RegistryCall, RegistryError>,
+    pub(crate) exec_scripts: FaultPlan<RuntimeOp, ExecScript>,
+    pub(crate) exec_handlers: Vec<ExecHandler>,
+    pub(crate) signals: Vec<Signalled>,
+    pub(crate) leave_failed_launches: bool,
+}
+
+pub(crate) type Shared = Arc<Mutex<Daemon>>;
+
+/// Locks the daemon. A panic in a test thread must not hide the state from the
+/// assertions that follow, so a poisoned lock is used as is.
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, Daemon> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn new_shared() -> Shared {
+    Arc::new(Mutex::new(Daemon::new()))
+}
+
+impl Daemon {
+    fn new() -> Self {
+        Self {
+            info: ServerInfo {
+                kind: ServerKind::Other("fake".to_owned()),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                extensions: Default::default(),
+                can_shift_mounts: true,
+            },
+            profiles: BTreeMap::new(),
+            instances: BTreeMap::new(),
+            images: Vec::new(),
+            remote_images: Vec::new(),
+            clock: SystemTime::UNIX_EPOCH + CLOCK_START,
+            published: 0,
+            sequence: 0,
+            runtime: Harness::default(),
+            registry: Harness::default(),
+            exec_scripts: FaultPlan::new(),
+            exec_handlers: Vec::new(),
+            signals: Vec::new(),
+            leave_failed_launches: false,
+        }
+    }
+
+    /// The next number in the order of calls across the runtime and the registry.
+    pub(crate) fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    pub(crate) fn create_profile(&mut self, profile: &ProfileSpec) -> Result<(), RuntimeError> {
+        let name = profile.name.as_str();
+        if name == DEFAULT_PROFILE || self.profiles.contains_key(name) {
+            return Err(RuntimeError::AlreadyExists {
+                what: "profile",
+                name: name.to_owned(),
+            });
+        }
+        let rejected = |message: String| RuntimeError::Rejected {
+            operation: format!("create profile {name}"),
+            message,
+        };
+        for (index, mount) in profile.mounts.iter().enumerate() {
+            if !mount.source.is_absolute() {
+                return Err(rejected(format!(
+                    "device {}: source {} is not an absolute host path",
+                    mount.device,
+                    mount.source.display()
+                )));
+            }
+            if profile.mounts[..index]
+                .iter()
+                .any(|other| other.device == mount.device)
+            {
+                return Err(rejected(format!(
+                    "device {} is defined twice",
+                    mount.device
+                )));
+            }
+        }
+        self.profiles.insert(name.to_owned(), profile.clone());
+        Ok(())
+    }
+
+    pub(crate) fn delete_profile(&mut self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let name = name.as_str();
+        if name == DEFAULT_PROFILE {
+            return Err(RuntimeError::Rejected {
+                operation: format!("delete profile {name}"),
+                message: "the default profile cannot be deleted".to_owned(),
+            });
+        }
+        if !self.profiles.contains_key(name) {
+            return Err(RuntimeError::NotFound {
+                what: "profile",
+                name: name.to_owned(),
+            });
+        }
+        if self
+            .instances
+            .values()
+            .any(|instance| instance.profiles.iter().any(|used| used == name))
+        {
+            return Err(RuntimeError::InUse {
+                name: name.to_owned(),
+            });
+        }
+        self.profiles.remove(name);
+        Ok(())
+    }
+
+    /// Creates an instance with every check of a real create: name, profiles, image.
+    pub(crate) fn create_instance(
+        &mut self,
+        spec: &LaunchSpec,
+        status: InstanceStatus,
+    ) -> Result<(), RuntimeError> {
+        let name = spec.name.as_str();
+        if self.instances.contains_key(name) {
+            return Err(RuntimeError::AlreadyExists {
+                what: "instance",
+                name: name.to_owned(),
+            });
+        }
+        if let Some(missing) = spec
+            .profiles
+            .iter()
+            .find(|profile| *profile != DEFAULT_PROFILE && !self.profiles.contains_key(*profile))
+        {
+            return Err(RuntimeError::NotFound {
+                what: "profile",
+                name: missing.clone(),
+            });
+        }
+        let Some(source) = self.find_source(&spec.image) else {
+            return Err(RuntimeError::ImageNotFound {
+                image: spec.image.to_string(),
+            });
+        };
+        if let ImageRef::Remote { .. } = spec.image {
+            self.cache_pulled(&source);
+        }
+        self.instances
+            .insert(name.to_owned(), instance_from(spec, Some(source), status));
+        Ok(())
+    }
+
+    /// Seeds an instance without checks, replacing any of the same name.
+    pub(crate) fn seed_instance(&mut self, spec: &LaunchSpec, status: InstanceStatus) {
+        let source = self.find_source(&spec.image);
+        self.instances.insert(
+            spec.name.as_str().to_owned(),
+            instance_from(spec, source, status),
+        );
+    }
+
+    fn find_source(&self, image: &ImageRef) -> Option<Image> {
+        match image {
+            ImageRef::Local(selector) => select(self.images.iter(), selector).cloned(),
+            ImageRef::Remote { server, image } => select(
+                self.remote_images
+                    .iter()
+                    .filter(|(url, _)| *url == server.url)
+                    .map(|(_, image)| image),
+                image,
+            )
+            .cloned(),
+        }
+    }
+
+    /// A real daemon keeps a pulled image in its local store, without aliases.
+    fn cache_pulled(&mut self, pulled: &Image) {
+        if !self
+            .images
+            .iter()
+            .any(|image| image.fingerprint == pulled.fingerprint)
+        {
+            let mut cached = pulled.clone();
+            cached.aliases.clear();
+            self.images.push(cached);
+        }
+    }
+
+    pub(crate) fn push_file(
+        &mut self,
+        name: &InstanceName,
+        file: &FileSpec,
+    ) -> Result<(), RuntimeError> {
+        let instance = self.instance_mut(name)?;
+        if instance.status != InstanceStatus::Running {
+            return Err(RuntimeError::Rejected {
+                operation: format!("push {} to {name}", file.path),
+                message: "the instance is not running".to_owned(),
+            });
+        }
+        instance.files.insert(file.path.clone(), file.clone());
+        Ok(())
+    }
+
+    /// Checks that a command can run: the instance exists and runs.
+    pub(crate) fn check_exec(
+        &self,
+        name: &InstanceName,
+        command: &[String],
+    ) -> Result<(), RuntimeError> {
+        match self.instances.get(name.as_str()) {
+            Some(instance) if instance.status == InstanceStatus::Running => {}
+            _ => {
+                return Err(RuntimeError::NotFound {
+                    what: "instance",
+                    name: name.as_str().to_owned(),
+                });
+            }
+        }
+        if command.is_empty() {
+            return Err(RuntimeError::Rejected {
+                operation: format!("exec in {name}"),
+                message: "the command is empty".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stop_instance(&mut self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let instance = self.instance_mut(name)?;
+        instance.status = InstanceStatus::Stopped;
+        if instance.ephemeral {
+            self.instances.remove(name.as_str());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn delete_instance(&mut self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.instance_mut(name)?;
+        self.instances.remove(name.as_str());
+        Ok(())
+    }
+
+    fn instance_mut(&mut self, name: &InstanceName) -> Result<&mut FakeInstance, RuntimeError> {
+        self.instances
+            .get_mut(name.as_str())
+            .ok_or_else(|| RuntimeError::NotFound {
+                what: "instance",
+                name: name.as_str().to_owned(),
+            })
+    }
+
+    /// Instances named `lxpack-…` or labelled with a job, then profiles named
+    /// `lxpack-…`, each by name.
+    pub(crate) fn leftovers(&self) -> Vec<Leftover> {
+        let instances = self.instances.values().filter_map(|instance| {
+            let label = instance.labels.get(label::JOB);
+            if label.is_none() && !instance.name.as_str().starts_with(NAME_PREFIX) {
+                return None;
+            }
+            let job = label
+                .and_then(|text| JobId::parse(text).ok())
+                .or_else(|| instance.name.job());
+            Some(Leftover {
+                kind: LeftoverKind::Instance,
+                name: instance.name.clone(),
+                job,
+            })
+        });
+        let profiles = self
+            .profiles
+            .values()
+            .filter(|profile| profile.name.as_str().starts_with(NAME_PREFIX))
+            .map(|profile| Leftover {
+                kind: LeftoverKind::Profile,
+                name: profile.name.clone(),
+                job: profile.name.job(),
+            });
+        instances.chain(profiles).collect()
+    }
+
+    pub(crate) fn publish(&mut self, request: &PublishRequest) -> Result<Image, RegistryError> {
+        let Some(instance) = self.instances.get(request.instance.as_str()) else {
+            return Err(RegistryError::InstanceNotFound {
+                instance: request.instance.clone(),
+            });
+        };
+        if instance.status == InstanceStatus::Running {
+            return Err(RegistryError::InstanceRunning {
+                instance: request.instance.clone(),
+            });
+        }
+        if self
+            .images
+            .iter()
+            .any(|image| image.has_alias(&request.alias))
+        {
+            return Err(RegistryError::AliasExists {
+                alias: request.alias.clone(),
+            });
+        }
+        let mut properties = instance
+            .source
+            .as_ref()
+            .map(|source| source.properties.clone())
+            .unwrap_or_default();
+        properties.extend(request.properties.clone());
+        let files: u64 = instance
+            .files
+            .values()
+            .map(|file| u64::try_from(file.contents.len()).unwrap_or(u64::MAX))
+            .sum();
+        let source_size = instance
+            .source
+            .as_ref()
+            .map_or(0, |source| source.size_bytes);
+        let architecture = instance
+            .source
+            .as_ref()
+            .map_or_else(|| "x86_64".to_owned(), |source| source.architecture.clone());
+        self.published += 1;
+        let image = Image {
+            fingerprint: fingerprint_of(&[
+                request.instance.as_str().as_bytes(),
+                &self.published.to_be_bytes(),
+            ]),
+            aliases: vec![request.alias.clone()],
+            properties,
+            architecture,
+            created_at: self.tick(),
+            size_bytes: source_size.saturating_add(files),
+        };
+        self.images.push(image.clone());
+        Ok(image)
+    }
+
+    /// The fake clock's time, which then moves on by one second so that successive
+    /// images are ordered.
+    fn tick(&mut self) -> SystemTime {
+        let now = self.clock;
+        self.clock = now + Duration::from_secs(1);
+        now
+    }
+
+    pub(crate) fn resolve(&self, selector: &ImageSelector) -> Result<Image, RegistryError> {
+        select(self.images.iter(), selector)
+            .cloned()
+            .ok_or_else(|| RegistryError::NotFound {
+                image: selector_text(selector),
+            })
+    }
+
+    pub(crate) fn delete_image(&mut self, fingerprint: &Fingerprint) -> Result<(), RegistryError> {
+        let before = self.images.len();
+        self.images
+            .retain(|image| image.fingerprint != *fingerprint);
+        if self.images.len() == before {
+            return Err(RegistryError::NotFound {
+                image: fingerprint.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds an image, replacing one with the same fingerprint; its aliases move to it.
+    pub(crate) fn add_image(&mut self, image: Image) {
+        self.images
+            .retain(|known| known.fingerprint != image.fingerprint);
+        for known in &mut self.images {
+            known.aliases.retain(|alias| !image.aliases.contains(alias));
+        }
+        self.images.push(image);
+    }
+}
+
+fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatus) -> FakeInstance {
+    FakeInstance {
+        name: spec.name.clone(),
+        image: spec.image.clone(),
+        source,
+        profiles: spec.profiles.clone(),
+        ephemeral: spec.ephemeral,
+        isolation: spec.isolation,
+        limits: spec.limits.clone(),
+        labels: spec.labels.clone(),
+        status,
+        files: BTreeMap::new(),
+    }
+}
+
+/// The alias or fingerprint a selector looks for, as `NotFound` reports it.
+pub(crate) fn selector_text(selector: &ImageSelector) -> String {
+    match selector {
+        ImageSelector::Alias(alias) => alias.to_string(),
+        ImageSelector::Fingerprint(prefix) => prefix.clone(),
+    }
+}

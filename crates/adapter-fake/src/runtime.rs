@@ -1,0 +1,637 @@
+//! `ContainerRuntime` over the fake daemon: real state rules, every call recorded with
+//! its arguments, and faults chosen by operation and occurrence.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lxpack_core::domain::{
+    ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, Owner, ProfileSpec,
+};
+use lxpack_core::ports::{ContainerRuntime, Leftover, OutputSink, RuntimeError, ServerInfo};
+use tokio_util::sync::CancellationToken;
+use tracing::instrument;
+
+use crate::daemon::{self, Daemon, FakeInstance, InstanceStatus, Shared};
+use crate::exec::{ExecScript, Signal, Signalled};
+use crate::faults::{FakeFailure, Fault, InjectedFault, Interruption, Limit, When, strike};
+use crate::harness::Recorded;
+use crate::registry::{FakeImageRegistry, RegistryCall};
+
+/// The operations of [`ContainerRuntime`], to pick calls for faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuntimeOp {
+    /// `server_info`.
+    ServerInfo,
+    /// `create_profile`.
+    CreateProfile,
+    /// `delete_profile`.
+    DeleteProfile,
+    /// `launch_instance`.
+    LaunchInstance,
+    /// `push_file`.
+    PushFile,
+    /// `exec`.
+    Exec,
+    /// `stop_instance`.
+    StopInstance,
+    /// `delete_instance`.
+    DeleteInstance,
+    /// `list_leftovers`.
+    ListLeftovers,
+}
+
+/// One call received by a [`FakeRuntime`], with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeCall {
+    /// `server_info`.
+    ServerInfo,
+    /// `create_profile`.
+    CreateProfile {
+        /// The profile asked for.
+        profile: ProfileSpec,
+    },
+    /// `delete_profile`.
+    DeleteProfile {
+        /// The profile.
+        name: InstanceName,
+    },
+    /// `launch_instance`.
+    LaunchInstance {
+        /// The instance asked for.
+        spec: LaunchSpec,
+    },
+    /// `push_file`.
+    PushFile {
+        /// The instance.
+        instance: InstanceName,
+        /// The file.
+        file: FileSpec,
+    },
+    /// `exec`.
+    Exec {
+        /// The instance.
+        instance: InstanceName,
+        /// The argv.
+        command: Vec<String>,
+        /// The extra environment.
+        env: Vec<(String, String)>,
+        /// The working directory.
+        cwd: Option<GuestPath>,
+        /// The user.
+        user: Option<Owner>,
+        /// The bytes for stdin.
+        stdin: Option<Vec<u8>>,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// `stop_instance`.
+    StopInstance {
+        /// The instance.
+        instance: InstanceName,
+        /// How long a clean shutdown may take; `None` forces it.
+        graceful: Option<Duration>,
+    },
+    /// `delete_instance`.
+    DeleteInstance {
+        /// The instance.
+        instance: InstanceName,
+    },
+    /// `list_leftovers`.
+    ListLeftovers,
+}
+
+impl Recorded for RuntimeCall {
+    type Op = RuntimeOp;
+
+    fn op(&self) -> RuntimeOp {
+        match self {
+            Self::ServerInfo => RuntimeOp::ServerInfo,
+            Self::CreateProfile { .. } => RuntimeOp::CreateProfile,
+            Self::DeleteProfile { .. } => RuntimeOp::DeleteProfile,
+            Self::LaunchInstance { .. } => RuntimeOp::LaunchInstance,
+            Self::PushFile { .. } => RuntimeOp::PushFile,
+            Self::Exec { .. } => RuntimeOp::Exec,
+            Self::StopInstance { .. } => RuntimeOp::StopInstance,
+            Self::DeleteInstance { .. } => RuntimeOp::DeleteInstance,
+            Self::ListLeftovers => RuntimeOp::ListLeftovers,
+        }
+    }
+}
+
+impl RuntimeCall {
+    /// What the call does, as error messages name it.
+    fn operation(&self) -> String {
+        match self {
+            Self::ServerInfo => "read server info".to_owned(),
+            Self::CreateProfile { profile } => format!("create profile {}", profile.name),
+            Self::DeleteProfile { name } => format!("delete profile {name}"),
+            Self::LaunchInstance { spec } => format!("launch {}", spec.name),
+            Self::PushFile { instance, file } => format!("push {} to {instance}", file.path),
+            Self::Exec {
+                instance, command, ..
+            } => format!(
+                "exec {} in {instance}",
+                command.first().map_or("(nothing)", String::as_str)
+            ),
+            Self::StopInstance { instance, .. } => format!("stop {instance}"),
+            Self::DeleteInstance { instance } => format!("delete {instance}"),
+            Self::ListLeftovers => "list leftovers".to_owned(),
+        }
+    }
+
+    /// The kind and name of what the call names, if anything.
+    fn subject(&self) -> Option<(&'static str, String)> {
+        match self {
+            Self::CreateProfile { profile } => Some(("profile", profile.name.to_string())),
+            Self::DeleteProfile { name } => Some(("profile", name.to_string())),
+            Self::LaunchInstance { spec } => Some(("instance", spec.name.to_string())),
+            Self::PushFile { instance, .. }
+            | Self::Exec { instance, .. }
+            | Self::StopInstance { instance, .. }
+            | Self::DeleteInstance { instance } => Some(("instance", instance.to_string())),
+            Self::ServerInfo | Self::ListLeftovers => None,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        match self {
+            Self::LaunchInstance { spec } => spec.timeout,
+            Self::Exec { timeout, .. } => *timeout,
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The error an injected failure of `kind` gives this call.
+    fn injected(&self, kind: FakeFailure) -> RuntimeError {
+        let operation = self.operation();
+        match (kind, self.subject()) {
+            (FakeFailure::Unreachable, _) => {
+                RuntimeError::Unreachable(crate::faults::unreachable("fake daemon"))
+            }
+            (FakeFailure::NotFound, Some((what, name))) => RuntimeError::NotFound { what, name },
+            (FakeFailure::Rejected, _) => RuntimeError::Rejected {
+                operation,
+                message: InjectedFault.to_string(),
+            },
+            (FakeFailure::TimedOut, _) => RuntimeError::TimedOut {
+                operation,
+                after: self.timeout(),
+            },
+            (FakeFailure::Cancelled, _) => RuntimeError::Cancelled { operation },
+            _ => RuntimeError::Other {
+                operation,
+                source: Box::new(InjectedFault),
+            },
+        }
+    }
+}
+
+/// A call to either side of the fake daemon, in the order received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaemonCall {
+    /// A call to the runtime.
+    Runtime(RuntimeCall),
+    /// A call to the image registry.
+    Registry(RegistryCall),
+}
+
+/// Decides what a command does, or passes (`None`).
+type ExecDecision = Result<Option<ExecScript>, RuntimeError>;
+
+/// An in-memory [`ContainerRuntime`] that honours the port's contracts, records every
+/// call and injects faults. Clones share the same daemon, as does
+/// [`FakeRuntime::image_registry`].
+///
+/// Commands exit 0 with no output unless a fault, a scripted exec
+/// ([`FakeRuntime::script_exec`]) or a handler ([`FakeRuntime::on_exec`]) says
+/// otherwise, in that order of precedence.
+#[derive(Clone)]
+pub struct FakeRuntime {
+    daemon: Shared,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for FakeRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let daemon = self.lock();
+        f.debug_struct("FakeRuntime")
+            .field("instances", &daemon.instances.keys().collect::<Vec<_>>())
+            .field("profiles", &daemon.profiles.keys().collect::<Vec<_>>())
+            .field("images", &daemon.images.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeRuntime {
+    /// A daemon with no profile (but `default`), instance or image.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            daemon: daemon::new_shared(),
+        }
+    }
+
+    pub(crate) fn over(daemon: Shared) -> Self {
+        Self { daemon }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Daemon> {
+        daemon::lock(&self.daemon)
+    }
+
+    /// The image registry of the same daemon.
+    #[must_use]
+    pub fn image_registry(&self) -> FakeImageRegistry {
+        FakeImageRegistry::over(self.daemon.clone())
+    }
+
+    // --- seeding -----------------------------------------------------------------
+
+    /// Sets what `server_info` answers (default: kind `Other("fake")`, shift works).
+    pub fn set_server_info(&self, info: ServerInfo) {
+        self.lock().info = info;
+    }
+
+    /// Adds an image to the local store (see [`FakeImageRegistry::add_image`]).
+    pub fn add_image(&self, image: Image) {
+        self.lock().add_image(image);
+    }
+
+    /// Offers `image` on the remote server at `server_url`, for launches from
+    /// `ImageRef::Remote` with that URL. Launching from it copies it into the local
+    /// store without aliases, as a real daemon caches pulled images.
+    pub fn add_remote_image(&self, server_url: &str, image: Image) {
+        self.lock()
+            .remote_images
+            .push((server_url.to_owned(), image));
+    }
+
+    /// Adds a profile without checks or recording, replacing one of the same name.
+    pub fn add_profile(&self, profile: ProfileSpec) {
+        self.lock()
+            .profiles
+            .insert(profile.name.as_str().to_owned(), profile);
+    }
+
+    /// Adds an instance without checks or recording, replacing one of the same name
+    /// (e.g. a leftover of a crashed run). Its source is the image `spec.image`
+    /// names, when it exists.
+    pub fn add_instance(&self, spec: &LaunchSpec, status: InstanceStatus) {
+        self.lock().seed_instance(spec, status);
+    }
+
+    /// When `leave` is true, a launch that fails by an injected fault (or hangs)
+    /// first creates the instance, stopped, as a real daemon whose start failed would
+    /// leave it. By default a failed launch leaves nothing.
+    pub fn leave_instance_on_failed_launch(&self, leave: bool) {
+        self.lock().leave_failed_launches = leave;
+    }
+
+    // --- inspection --------------------------------------------------------------
+
+    /// One instance.
+    #[must_use]
+    pub fn instance(&self, name: &InstanceName) -> Option<FakeInstance> {
+        self.lock().instances.get(name.as_str()).cloned()
+    }
+
+    /// Every instance, by name.
+    #[must_use]
+    pub fn instances(&self) -> Vec<FakeInstance> {
+        self.lock().instances.values().cloned().collect()
+    }
+
+    /// One profile.
+    #[must_use]
+    pub fn profile(&self, name: &str) -> Option<ProfileSpec> {
+        self.lock().profiles.get(name).cloned()
+    }
+
+    /// Every profile but `default`, by name.
+    #[must_use]
+    pub fn profiles(&self) -> Vec<ProfileSpec> {
+        self.lock().profiles.values().cloned().collect()
+    }
+
+    /// A file pushed into an instance that still exists.
+    #[must_use]
+    pub fn file(&self, instance: &InstanceName, path: &GuestPath) -> Option<FileSpec> {
+        self.lock()
+            .instances
+            .get(instance.as_str())
+            .and_then(|found| found.files.get(path).cloned())
+    }
+
+    /// The commands interrupted by a timeout or a cancellation, in order.
+    #[must_use]
+    pub fn signals(&self) -> Vec<Signalled> {
+        self.lock().signals.clone()
+    }
+
+    /// The runtime calls, in order.
+    #[must_use]
+    pub fn calls(&self) -> Vec<RuntimeCall> {
+        self.lock().runtime.calls()
+    }
+
+    /// Each runtime call as (operation, occurrence), in order: rerun the test with
+    /// `inject(op, When::Nth(occurrence), …)` to fail exactly that call.
+    #[must_use]
+    pub fn call_points(&self) -> Vec<(RuntimeOp, u32)> {
+        self.lock().runtime.call_points()
+    }
+
+    /// The calls to the runtime and to the registry, interleaved as received.
+    #[must_use]
+    pub fn daemon_calls(&self) -> Vec<DaemonCall> {
+        let daemon = self.lock();
+        let mut calls: Vec<(u64, DaemonCall)> = daemon
+            .runtime
+            .sequenced()
+            .map(|(sequence, call)| (*sequence, DaemonCall::Runtime(call.clone())))
+            .chain(
+                daemon
+                    .registry
+                    .sequenced()
+                    .map(|(sequence, call)| (*sequence, DaemonCall::Registry(call.clone()))),
+            )
+            .collect();
+        calls.sort_by_key(|(sequence, _)| *sequence);
+        calls.into_iter().map(|(_, call)| call).collect()
+    }
+
+    /// Forgets the recorded runtime calls; occurrences count from 1 again.
+    pub fn clear_calls(&self) {
+        self.lock().runtime.clear_calls();
+    }
+
+    // --- faults and scripts ------------------------------------------------------
+
+    /// Makes the calls of `op` chosen by `when` fail or hang; the call has no effect
+    /// (see [`FakeRuntime::leave_instance_on_failed_launch`] for launch). A
+    /// [`FakeFailure`] becomes:
+    /// - `Unreachable`: `RuntimeError::Unreachable`;
+    /// - `NotFound`: `NotFound` naming the call's instance or profile (`Other` for
+    ///   `server_info` and `list_leftovers`);
+    /// - `Rejected`, `TimedOut` (with the call's limit), `Cancelled`, `Other`: the
+    ///   variant of that name.
+    ///
+    /// A hang of exec signals the command (see [`FakeRuntime::signals`]).
+    pub fn inject(&self, op: RuntimeOp, when: When, fault: Fault<RuntimeError>) {
+        self.lock().runtime.inject(op, when, fault);
+    }
+
+    /// Makes the exec calls chosen by `when` (counted among exec calls) run `script`,
+    /// after the usual checks.
+    pub fn script_exec(&self, when: When, script: ExecScript) {
+        self.lock()
+            .exec_scripts
+            .inject(RuntimeOp::Exec, when, script);
+    }
+
+    /// Adds a handler that decides what commands do: the handler added last is asked
+    /// first, and `None` passes to the next one. Handlers run without the fake's
+    /// lock, so they may inspect the fake (e.g. [`FakeRuntime::file`]).
+    pub fn on_exec(
+        &self,
+        handler: impl Fn(&InstanceName, &ExecRequest) -> Option<ExecScript> + Send + Sync + 'static,
+    ) {
+        self.lock().exec_handlers.push(std::sync::Arc::new(handler));
+    }
+
+    /// Makes every command whose argv starts with `prefix` run `script`.
+    pub fn on_command(&self, prefix: &[&str], script: ExecScript) {
+        let prefix: Vec<String> = prefix.iter().map(|part| (*part).to_owned()).collect();
+        self.on_exec(move |_, request| {
+            request.command.starts_with(&prefix).then(|| script.clone())
+        });
+    }
+
+    /// Removes every injected fault and scripted exec (handlers stay).
+    pub fn clear_faults(&self) {
+        let mut daemon = self.lock();
+        daemon.runtime.clear_faults();
+        daemon.exec_scripts.clear();
+    }
+
+    /// Removes every exec handler.
+    pub fn clear_exec_handlers(&self) {
+        self.lock().exec_handlers.clear();
+    }
+
+    // --- plumbing ----------------------------------------------------------------
+
+    /// Records `call`, then runs `body` under the same lock unless a fault was
+    /// injected for it.
+    fn enter<T>(
+        &self,
+        call: &RuntimeCall,
+        body: impl FnOnce(&mut Daemon, u32) -> T,
+    ) -> Result<T, Fault<RuntimeError>> {
+        let mut daemon = self.lock();
+        let sequence = daemon.next_sequence();
+        let (occurrence, fault) = daemon.runtime.enter(sequence, call.clone());
+        match fault {
+            Some(fault) => Err(fault),
+            None => Ok(body(&mut daemon, occurrence)),
+        }
+    }
+
+    async fn strike(&self, fault: Fault<RuntimeError>, call: &RuntimeCall) -> RuntimeError {
+        strike(fault, None, |kind| call.injected(kind)).await
+    }
+
+    /// Runs a command script and records the signals of an interrupted one.
+    async fn run(
+        &self,
+        instance: &InstanceName,
+        request: &ExecRequest,
+        script: &ExecScript,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+        call: &RuntimeCall,
+    ) -> Result<i32, RuntimeError> {
+        let limit = Limit::starting_now(request.timeout, cancel);
+        match script.play(output, limit).await {
+            Ok(code) => Ok(code),
+            Err(cause) => {
+                self.lock().signals.push(Signalled {
+                    instance: instance.clone(),
+                    command: request.command.clone(),
+                    cause,
+                    signals: vec![Signal::Term, Signal::Kill],
+                });
+                Err(call.injected(match cause {
+                    Interruption::TimedOut => FakeFailure::TimedOut,
+                    Interruption::Cancelled => FakeFailure::Cancelled,
+                }))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for FakeRuntime {
+    #[instrument(skip_all)]
+    async fn server_info(&self) -> Result<ServerInfo, RuntimeError> {
+        let call = RuntimeCall::ServerInfo;
+        match self.enter(&call, |daemon, _| daemon.info.clone()) {
+            Ok(info) => Ok(info),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(profile = %profile.name))]
+    async fn create_profile(&self, profile: &ProfileSpec) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::CreateProfile {
+            profile: profile.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.create_profile(profile)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(profile = %name))]
+    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::DeleteProfile { name: name.clone() };
+        match self.enter(&call, |daemon, _| daemon.delete_profile(name)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %spec.name))]
+    async fn launch_instance(
+        &self,
+        spec: &LaunchSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::LaunchInstance { spec: spec.clone() };
+        let limit = Limit::starting_now(spec.timeout, cancel);
+        let entered = self.enter(&call, |daemon, _| {
+            if cancel.is_cancelled() {
+                return Err(call.injected(FakeFailure::Cancelled));
+            }
+            daemon.create_instance(spec, InstanceStatus::Running)
+        });
+        match entered {
+            Ok(result) => result,
+            Err(fault) => {
+                {
+                    let mut daemon = self.lock();
+                    if daemon.leave_failed_launches {
+                        // Whatever stops the create stops the leftover too: nothing to report.
+                        let _created = daemon.create_instance(spec, InstanceStatus::Stopped);
+                    }
+                }
+                Err(strike(fault, Some(limit), |kind| call.injected(kind)).await)
+            }
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance, path = %file.path))]
+    async fn push_file(
+        &self,
+        instance: &InstanceName,
+        file: &FileSpec,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::PushFile {
+            instance: instance.clone(),
+            file: file.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.push_file(instance, file)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
+    async fn exec(
+        &self,
+        instance: &InstanceName,
+        request: &ExecRequest,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        let call = RuntimeCall::Exec {
+            instance: instance.clone(),
+            command: request.command.clone(),
+            env: request.env.clone(),
+            cwd: request.cwd.clone(),
+            user: request.user,
+            stdin: request.stdin.clone(),
+            timeout: request.timeout,
+        };
+        let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
+            daemon.check_exec(instance, &request.command)?;
+            Ok(daemon.exec_scripts.lookup(RuntimeOp::Exec, occurrence))
+        });
+        let script = match entered {
+            Err(Fault::Hang) => ExecScript::hanging(),
+            Err(fault) => return Err(self.strike(fault, &call).await),
+            Ok(Err(error)) => return Err(error),
+            Ok(Ok(Some(script))) => script,
+            Ok(Ok(None)) => {
+                let handlers = self.lock().exec_handlers.clone();
+                handlers
+                    .iter()
+                    .rev()
+                    .find_map(|handler| handler(instance, request))
+                    .unwrap_or_default()
+            }
+        };
+        if cancel.is_cancelled() {
+            // The command never started: there is nothing to signal.
+            return Err(call.injected(FakeFailure::Cancelled));
+        }
+        self.run(instance, request, &script, output, cancel, &call)
+            .await
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn stop_instance(
+        &self,
+        instance: &InstanceName,
+        graceful: Option<Duration>,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::StopInstance {
+            instance: instance.clone(),
+            graceful,
+        };
+        match self.enter(&call, |daemon, _| daemon.stop_instance(instance)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn delete_instance(&self, instance: &InstanceName) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::DeleteInstance {
+            instance: instance.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.delete_instance(instance)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        let call = RuntimeCall::ListLeftovers;
+        match self.enter(&call, |daemon, _| daemon.leftovers()) {
+            Ok(leftovers) => Ok(leftovers),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
