@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// buildpacks in fresh containers from it (deploy), with Cloud Deploy's config and app
 /// documents. Run `lxpack doctor` first on a new host.
 #[derive(Debug, Parser)]
-#[command(name = "lxpack", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "lxpack",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Config file [default: $LXPACK_CONFIG, then $XDG_CONFIG_HOME/lxpack/config.yml,
     /// else built-in defaults]
@@ -118,6 +123,7 @@ pub struct BuildimageArgs {
     /// configured and the app names no source image
     #[arg(long, value_name = "OS")]
     pub os: Option<String>,
+    /// The job id, and whether to keep the container.
     #[command(flatten)]
     pub job: JobArgs,
 }
@@ -133,6 +139,7 @@ pub struct DeployArgs {
     /// The module's checkout on this host, mounted at the module's path
     #[arg(long, value_name = "DIR")]
     pub checkout: PathBuf,
+    /// The job id, and whether to keep the container.
     #[command(flatten)]
     pub job: JobArgs,
 }
@@ -204,11 +211,20 @@ mod tests {
     #[test]
     fn images_takes_an_app_or_purge() {
         let cli = Cli::try_parse_from(["lxpack", "images", "web"]).unwrap();
-        assert!(matches!(cli.command, Command::Images(ImagesArgs { app: Some(_), command: None })));
+        assert!(matches!(
+            cli.command,
+            Command::Images(ImagesArgs {
+                app: Some(_),
+                command: None
+            })
+        ));
         let cli = Cli::try_parse_from(["lxpack", "images", "purge", "web", "--dry-run"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Images(ImagesArgs { command: Some(ImagesCommand::Purge { dry_run: true, .. }), .. })
+            Command::Images(ImagesArgs {
+                command: Some(ImagesCommand::Purge { dry_run: true, .. }),
+                ..
+            })
         ));
         assert!(Cli::try_parse_from(["lxpack", "deploy", "web", "--module", "m"]).is_err());
     }

@@ -80,7 +80,10 @@ pub struct CliError {
 
 impl CliError {
     /// A failure of `class`; a `String` or any error converts into `error`.
-    pub fn new(class: ExitClass, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn new(
+        class: ExitClass,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
             class,
             error: error.into(),
@@ -185,9 +188,10 @@ fn aws_hint(error: &AmiCatalogError) -> Option<String> {
         AmiCatalogError::MissingCredentials { hint } => Some(hint.clone()),
         AmiCatalogError::UnknownOs { hint, .. } => Some(hint.clone()),
         AmiCatalogError::Unreachable(unreachable) => Some(unreachable.hint.clone()),
-        AmiCatalogError::AccessDenied { .. } => {
-            Some("the credentials need ec2:DescribeImages (and sts:AssumeRole in cross-account mode)".into())
-        }
+        AmiCatalogError::AccessDenied { .. } => Some(
+            "the credentials need ec2:DescribeImages (and sts:AssumeRole in cross-account mode)"
+                .into(),
+        ),
         _ => None,
     }
 }

@@ -16,7 +16,11 @@ pub(super) struct LineBuffer {
 
 impl LineBuffer {
     /// Adds a chunk; returns the lines it completed.
-    pub(super) fn push(&mut self, stream: OutputStream, bytes: &[u8]) -> Vec<(OutputStream, String)> {
+    pub(super) fn push(
+        &mut self,
+        stream: OutputStream,
+        bytes: &[u8],
+    ) -> Vec<(OutputStream, String)> {
         let pending = match stream {
             OutputStream::Stdout => &mut self.stdout,
             OutputStream::Stderr => &mut self.stderr,

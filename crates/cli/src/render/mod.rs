@@ -110,7 +110,9 @@ impl EventSink for Renderer {
             }
             View::Plain => plain::print(&event),
             View::Terminal => {
-                let Some(terminal) = &self.terminal else { return };
+                let Some(terminal) = &self.terminal else {
+                    return;
+                };
                 match &event {
                     Event::Output { stream, bytes, .. } => {
                         let lines = self
@@ -123,7 +125,11 @@ impl EventSink for Renderer {
                         }
                     }
                     Event::StepFinished { .. } => {
-                        let rest = self.lines.lock().unwrap_or_else(PoisonError::into_inner).drain();
+                        let rest = self
+                            .lines
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .drain();
                         for (stream, line) in rest {
                             terminal.output_line(stream, &line);
                         }

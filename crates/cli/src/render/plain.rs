@@ -20,12 +20,16 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         )),
         Event::Output { .. } => None,
         Event::Warning { message } => Some(format!("warning: {message}")),
-        Event::ModuleSkipped { module, reason } => Some(format!("skipped module {module}: {reason}")),
+        Event::ModuleSkipped { module, reason } => {
+            Some(format!("skipped module {module}: {reason}"))
+        }
         Event::ResourcesKept {
             instance,
             how_to_remove,
             ..
-        } => Some(format!("kept instance and profile {instance}; remove them with: {how_to_remove}")),
+        } => Some(format!(
+            "kept instance and profile {instance}; remove them with: {how_to_remove}"
+        )),
     }
 }
 
