@@ -721,7 +721,10 @@ impl Suite<'_> {
                         .stop_instance(&names.ephemeral, Some(Duration::from_secs(2))),
                 )
                 .await;
-            let gone = self.vanishes(&names.ephemeral).await;
+            let gone = checker
+                .bounded(self.vanishes(&names.ephemeral))
+                .await
+                .and_then(|gone| gone);
             checker.that(
                 "an ephemeral instance vanishes when stopped",
                 gone.is_ok(),
