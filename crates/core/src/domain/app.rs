@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{ImageRef, ModulePath, ValidationError};
+use super::{ImageSelector, ModulePath, ValidationError};
 use crate::domain::AmiId;
 
 /// What identifies an app: Cloud Deploy keys apps by name, environment and role.
@@ -183,7 +183,7 @@ pub struct BuildInfos {
     /// The name of the last AMI built (read-only, informational).
     pub ami_name: Option<String>,
     /// An explicit source container image; without one lxpack matches the AMI's OS.
-    pub source_container_image: Option<ImageRef>,
+    pub source_container_image: Option<ImageSelector>,
     /// The container image of the last successful buildimage: its job id, which is the
     /// image alias. Set only by lxpack.
     pub container_image: Option<super::JobId>,

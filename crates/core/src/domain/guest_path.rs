@@ -52,6 +52,16 @@ impl GuestPath {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// A path lxpack itself spells (a constant or one built from constants): checked
+    /// in debug builds and by the tests that use it.
+    pub(crate) fn trusted(text: &str) -> Self {
+        debug_assert!(
+            Self::parse(text).is_ok(),
+            "{text:?} is not a valid guest path"
+        );
+        Self(text.to_owned())
+    }
+
     /// The path as text.
     #[must_use]
     pub fn as_str(&self) -> &str {

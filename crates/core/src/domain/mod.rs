@@ -3,6 +3,7 @@
 
 mod ami;
 mod app;
+mod app_ref;
 mod error;
 mod exec;
 mod guest_path;
@@ -16,6 +17,7 @@ pub use ami::{Ami, AmiId, AmiState, OsIdentity, OsType};
 pub use app::{
     App, AppKey, BuildInfos, Color, EnvVar, Feature, LifecycleHooks, Module, Provisioner, Script,
 };
+pub use app_ref::{AppRef, AppRefError};
 pub use error::ValidationError;
 pub use exec::{ExecRequest, FileSpec, OutputStream, Owner};
 pub use guest_path::{GuestPath, ModulePath};

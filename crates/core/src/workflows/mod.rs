@@ -1,1 +1,83 @@
-//! Workflows.
+//! The workflows orchestrate the ports and hold every rule of the job: the order of
+//! steps, what is created and how it is cleaned up, what is recorded and when. They
+//! are plain async functions over `dyn` ports, so one set of rules serves the CLI, an
+//! integrator's service and the fake-backed tests alike.
+
+mod build_image;
+mod cleanup;
+mod deploy;
+mod error;
+mod launch;
+mod output_tail;
+mod provisioning;
+mod readiness;
+mod retention;
+mod scripts;
+mod settings;
+mod source_image;
+mod step;
+mod sweep;
+
+use std::sync::Arc;
+
+pub use build_image::{AmiSource, BuildImageReport, BuildImageRequest, RecordOutcome};
+pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
+pub use error::{CleanupFailure, PortError, WorkflowError};
+pub use retention::RetentionReport;
+pub use settings::{LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use sweep::SweepReport;
+
+use crate::domain::{App, AppKey};
+use crate::ports::{AmiCatalog, AppStore, ContainerRuntime, ImageRegistry};
+
+/// The adapters a [`Workflows`] drives.
+#[derive(Clone)]
+pub struct Ports {
+    /// The container daemon.
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// Its image store.
+    pub registry: Arc<dyn ImageRegistry>,
+    /// The AMI catalog; without one, buildimage needs the OS given and retention only
+    /// counts.
+    pub amis: Option<Arc<dyn AmiCatalog>>,
+    /// The apps and job history.
+    pub apps: Arc<dyn AppStore>,
+}
+
+/// The entry point: buildimage, deploy, image purge and sweep over a set of ports.
+#[derive(Clone)]
+pub struct Workflows {
+    ports: Ports,
+    settings: Settings,
+}
+
+impl Workflows {
+    /// Workflows over `ports`, configured by `settings`.
+    #[must_use]
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self { ports, settings }
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports in use.
+    #[must_use]
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    async fn load_app(&self, key: &AppKey) -> Result<App, WorkflowError> {
+        self.ports
+            .apps
+            .get_app(key)
+            .await
+            .map_err(|source| WorkflowError::LoadApp {
+                app: key.clone(),
+                source: Box::new(source),
+            })
+    }
+}

@@ -1,0 +1,215 @@
+//! The command line, as clap derive structs: their doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run pipeline build steps in throwaway LXD or Incus containers.
+///
+/// lxpack builds a container-image twin of each AMI (buildimage) and runs modules'
+/// buildpacks in fresh containers from it (deploy), with Cloud Deploy's config and app
+/// documents. Run `lxpack doctor` first on a new host.
+#[derive(Debug, Parser)]
+#[command(name = "lxpack", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Config file [default: $LXPACK_CONFIG, then $XDG_CONFIG_HOME/lxpack/config.yml,
+    /// else built-in defaults]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// App and job database [default: lxpack.store from the config, then
+    /// $XDG_DATA_HOME/lxpack/lxpack.db]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+
+    /// Print one JSON object per event, then the result, instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More diagnostics on stderr (-v: debug, -vv: trace); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that this host can run lxpack, and say how to fix what is missing
+    Doctor,
+    /// Import, list, show, export and remove apps
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Build the container-image twin of an AMI for an app
+    Buildimage(BuildimageArgs),
+    /// Run a module's buildpack in a container from the app's image
+    Deploy(DeployArgs),
+    /// List container images, or purge an app's old ones
+    Images(ImagesArgs),
+    /// Remove instances and profiles left behind by crashed or killed jobs
+    Gc(GcArgs),
+    /// Show the job history, or one job's log
+    Jobs(JobsArgs),
+}
+
+/// `lxpack app …`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Import Cloud Deploy app documents (JSON or YAML); re-importing updates the app
+    Import {
+        /// App documents: one app, or a list of apps, per file
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// List the apps
+    List,
+    /// Show one app
+    Show {
+        /// NAME, or NAME/ENV/ROLE when several apps share the name
+        app: String,
+    },
+    /// Print an app as a Cloud Deploy document
+    Export {
+        /// NAME, or NAME/ENV/ROLE
+        app: String,
+        /// Document format
+        #[arg(long, value_enum, default_value_t = DocumentFormatArg::Yaml)]
+        format: DocumentFormatArg,
+    },
+    /// Remove an app (its images stay until purged)
+    Remove {
+        /// NAME, or NAME/ENV/ROLE
+        app: String,
+    },
+}
+
+/// Output format of `app export`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DocumentFormatArg {
+    /// JSON, as Cloud Deploy's API speaks it
+    Json,
+    /// YAML
+    Yaml,
+}
+
+/// Options shared by jobs.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Job id: 24 lowercase hex digits [default: a new one]
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+    /// Keep the container and its profile afterwards, for debugging
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// `lxpack buildimage`
+#[derive(Debug, Args)]
+pub struct BuildimageArgs {
+    /// NAME, or NAME/ENV/ROLE
+    pub app: String,
+    /// The AMI this image is the twin of [default: the app's build_infos.source_ami]
+    #[arg(long, value_name = "AMI")]
+    pub ami: Option<String>,
+    /// The AMI's OS as FAMILY/RELEASE[/ARCH] (e.g. debian/12), when AWS is not
+    /// configured and the app names no source image
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// `lxpack deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// NAME, or NAME/ENV/ROLE
+    pub app: String,
+    /// The module whose buildpack runs
+    #[arg(long, value_name = "NAME")]
+    pub module: String,
+    /// The module's checkout on this host, mounted at the module's path
+    #[arg(long, value_name = "DIR")]
+    pub checkout: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// `lxpack images`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImagesArgs {
+    /// Only this app's images
+    pub app: Option<String>,
+    /// Purge instead of listing.
+    #[command(subcommand)]
+    pub command: Option<ImagesCommand>,
+}
+
+/// `lxpack images purge`
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Delete an app's images whose AMI is gone or beyond ami_retention
+    Purge {
+        /// NAME, or NAME/ENV/ROLE
+        app: String,
+        /// Say what would be deleted, and delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `lxpack gc`
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Say what would be removed, and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `lxpack jobs`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct JobsArgs {
+    /// Only this app's jobs
+    pub app: Option<String>,
+    /// Show a log instead of the list.
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
+}
+
+/// `lxpack jobs log`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Print a job's full output
+    Log {
+        /// The job id
+        job: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn images_takes_an_app_or_purge() {
+        let cli = Cli::try_parse_from(["lxpack", "images", "web"]).unwrap();
+        assert!(matches!(cli.command, Command::Images(ImagesArgs { app: Some(_), command: None })));
+        let cli = Cli::try_parse_from(["lxpack", "images", "purge", "web", "--dry-run"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Images(ImagesArgs { command: Some(ImagesCommand::Purge { dry_run: true, .. }), .. })
+        ));
+        assert!(Cli::try_parse_from(["lxpack", "deploy", "web", "--module", "m"]).is_err());
+    }
+}

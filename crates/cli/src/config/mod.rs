@@ -1,0 +1,417 @@
+//! The config file: Cloud Deploy's `config.yml` keys, accepted unchanged, plus
+//! lxpack's own `lxpack:` section. Wrong values are errors that name the file, the
+//! line and the key; unknown keys are warnings, so a shared Cloud Deploy config with
+//! keys lxpack does not use still loads.
+
+mod locate;
+mod raw;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lxpack_core::domain::{RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy};
+use lxpack_core::workflows::{ProvisionerSettings, Settings, Timeouts};
+
+pub use locate::{ConfigChoice, locate};
+use raw::RawConfig;
+
+/// Where the config came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// A file.
+    File(PathBuf),
+    /// No file was found: the embedded defaults.
+    Defaults,
+}
+
+impl std::fmt::Display for ConfigOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Defaults => f.write_str("the embedded defaults"),
+        }
+    }
+}
+
+/// How to reach the container daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEndpoint {
+    /// The local daemon's unix socket, found the way `lxc` and `incus` find it.
+    Discover,
+    /// A given unix socket.
+    Socket(PathBuf),
+    /// A remote daemon or cluster over HTTPS with a client certificate and a pinned
+    /// server certificate.
+    Https {
+        /// `https://host:8443`.
+        url: String,
+        /// The client certificate (PEM).
+        client_cert: PathBuf,
+        /// The client key (PEM).
+        client_key: PathBuf,
+        /// The server's certificate (PEM), pinned.
+        server_cert: PathBuf,
+    },
+}
+
+/// The daemon connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Socket or URL.
+    pub endpoint: RuntimeEndpoint,
+    /// The LXD project.
+    pub project: Option<String>,
+    /// The cluster member to place instances on.
+    pub target: Option<String>,
+    /// The deadline of each API call (Cloud Deploy's `container.timeout`).
+    pub request_timeout: Duration,
+}
+
+/// The AMI catalog settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// An EC2 endpoint override (tests, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// A named profile.
+    pub profile: Option<String>,
+    /// Cloud Deploy's cross-account mode: account id and role name.
+    pub assume_role: Option<(String, String)>,
+    /// The tag holding the OS family.
+    pub os_family_tag: Option<String>,
+    /// The tag holding the OS release.
+    pub os_release_tag: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where it came from.
+    pub origin: ConfigOrigin,
+    /// `container.enabled`: lxpack refuses to run jobs when it is explicitly false.
+    pub containers_enabled: bool,
+    /// What the workflows are told.
+    pub settings: Settings,
+    /// How to reach the daemon.
+    pub runtime: RuntimeConfig,
+    /// The AMI catalog, when configured.
+    pub aws: Option<AwsConfig>,
+    /// The store path from the file, if set.
+    pub store: Option<PathBuf>,
+    /// Unknown keys and other things worth saying.
+    pub warnings: Vec<String>,
+}
+
+/// A config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file named by `--config` or `LXPACK_CONFIG` does not exist.
+    #[error("config file {path} (from {from}) does not exist")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+        /// `--config` or `LXPACK_CONFIG`.
+        from: &'static str,
+    },
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, or a value has the wrong type or an unknown value.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        origin: ConfigOrigin,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message, which starts with the key's path.
+        message: String,
+    },
+    /// A key has a value that is not valid here.
+    #[error("{origin}: key {key}: {problem}")]
+    Invalid {
+        /// The file.
+        origin: ConfigOrigin,
+        /// The key's path, e.g. `features_provisioners.salt.path`.
+        key: String,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
+}
+
+/// The default config: what a machine with LXD or Incus and no config file gets.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.yml");
+
+impl Config {
+    /// Reads the config chosen by `choice`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, line and key.
+    pub fn load(choice: &ConfigChoice) -> Result<Self, ConfigError> {
+        match choice {
+            ConfigChoice::Defaults => Self::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults),
+            ConfigChoice::File { path, from } => {
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    if source.kind() == std::io::ErrorKind::NotFound {
+                        if let Some(from) = from {
+                            return ConfigError::Missing {
+                                path: path.clone(),
+                                from,
+                            };
+                        }
+                    }
+                    ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                Self::parse(&text, ConfigOrigin::File(path.clone()))
+            }
+        }
+    }
+
+    /// Parses config text.
+    ///
+    /// # Errors
+    /// [`ConfigError::Syntax`] with line and column for malformed YAML, wrong types
+    /// and unknown values; [`ConfigError::Invalid`] naming the key otherwise.
+    pub fn parse(text: &str, origin: ConfigOrigin) -> Result<Self, ConfigError> {
+        let mut unknown = Vec::new();
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+            serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string()))
+                .map_err(|error: serde_yaml_ng::Error| {
+                    let location = error.location();
+                    ConfigError::Syntax {
+                        origin: origin.clone(),
+                        line: location.as_ref().map_or(0, serde_yaml_ng::Location::line),
+                        column: location.as_ref().map_or(0, serde_yaml_ng::Location::column),
+                        message: error.to_string(),
+                    }
+                })?
+        };
+        let warnings = unknown
+            .into_iter()
+            .map(|key| format!("{origin}: unknown key {key} is ignored"))
+            .collect();
+        build(raw, origin, warnings)
+    }
+}
+
+fn build(
+    raw: RawConfig,
+    origin: ConfigOrigin,
+    warnings: Vec<String>,
+) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, problem: String| ConfigError::Invalid {
+        origin: origin.clone(),
+        key: key.to_owned(),
+        problem,
+    };
+    let positive = |key: &str, value: Option<u64>, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(
+            key,
+            "must be a positive number of seconds".to_owned(),
+        )),
+        Some(seconds) => Ok(Duration::from_secs(seconds)),
+    };
+
+    let mut provisioners = Vec::new();
+    for (name, provisioner) in &raw.features_provisioners {
+        let key = format!("features_provisioners.{}", name.0);
+        let Some(formulas) = provisioner.path.clone() else {
+            return Err(invalid(
+                &format!("{key}.path"),
+                "is required: the host directory holding the formulas, mounted read-only in the container (lxpack does not clone git_repo itself)".to_owned(),
+            ));
+        };
+        if !formulas.is_absolute() {
+            return Err(invalid(
+                &format!("{key}.path"),
+                format!("{} must be an absolute path", formulas.display()),
+            ));
+        }
+        provisioners.push(ProvisionerSettings {
+            kind: name.0,
+            formulas,
+            bootstrap_command: provisioner.bootstrap_command.clone(),
+        });
+    }
+
+    let source_server = match raw.container.endpoint.as_deref().map(str::trim) {
+        None | Some("" | "localhost") => None,
+        Some(url) if url.starts_with("https://") => Some(RemoteServer {
+            url: url.trim_end_matches('/').to_owned(),
+            protocol: raw
+                .lxpack
+                .endpoint_protocol
+                .map_or(RemoteProtocol::Lxd, |p| p.0),
+        }),
+        Some(other) => {
+            return Err(invalid(
+                "container.endpoint",
+                format!(
+                    "{other:?} is not an https:// URL; use localhost (or leave it out) for the local image store"
+                ),
+            ));
+        }
+    };
+
+    let defaults = Timeouts::default();
+    let t = &raw.lxpack.timeouts;
+    let timeouts = Timeouts {
+        launch: positive("lxpack.timeouts.launch", t.launch, defaults.launch)?,
+        ready: positive("lxpack.timeouts.ready", t.ready, defaults.ready)?,
+        hook: positive("lxpack.timeouts.hook", t.hook, defaults.hook)?,
+        features: positive("lxpack.timeouts.features", t.features, defaults.features)?,
+        buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
+        publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
+        graceful_stop: t.graceful_stop.filter(|s| *s > 0).map(Duration::from_secs),
+    };
+
+    let settings = Settings {
+        source_server,
+        keep_resources: raw.container.debug.unwrap_or(false),
+        provisioners,
+        bootstrap_provisioners: !raw.skip_provisioner_bootstrap.unwrap_or(true),
+        provisioner_log_level: raw.provisioner_log_level.map(|l| l.0).unwrap_or_default(),
+        retention: RetentionPolicy {
+            keep_latest: raw
+                .ami_retention
+                .map_or(RetentionPolicy::default().keep_latest, |n| n as usize),
+        },
+        compression: raw.lxpack.compression.map(|c| c.0).unwrap_or_default(),
+        isolation: raw.lxpack.isolation.map(|i| i.0).unwrap_or_default(),
+        limits: ResourceLimits {
+            cpu: raw.lxpack.limits.cpu.clone(),
+            memory: raw.lxpack.limits.memory.clone(),
+        },
+        timeouts,
+    };
+
+    let runtime = runtime_config(&raw, &invalid)?;
+    let aws = aws_config(&raw, &invalid)?;
+    Ok(Config {
+        origin,
+        containers_enabled: raw.container.enabled.unwrap_or(true),
+        settings,
+        runtime,
+        aws,
+        store: raw.lxpack.store,
+        warnings,
+    })
+}
+
+fn runtime_config(
+    raw: &RawConfig,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<RuntimeConfig, ConfigError> {
+    let r = &raw.lxpack.runtime;
+    let endpoint = match (&r.socket, &r.url) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "lxpack.runtime",
+                "set either socket or url, not both".to_owned(),
+            ));
+        }
+        (Some(socket), None) => RuntimeEndpoint::Socket(socket.clone()),
+        (None, None) => RuntimeEndpoint::Discover,
+        (None, Some(url)) => {
+            if !url.starts_with("https://") {
+                return Err(invalid(
+                    "lxpack.runtime.url",
+                    format!(
+                        "{url:?} must start with https:// (remote daemons are reached over TLS only)"
+                    ),
+                ));
+            }
+            let need = |key: &str, value: &Option<PathBuf>| {
+                value.clone().ok_or_else(|| {
+                    invalid(
+                        &format!("lxpack.runtime.{key}"),
+                        format!("is required with lxpack.runtime.url: {}", match key {
+                            "client_cert" => "the client certificate (PEM) the server trusts",
+                            "client_key" => "the client certificate's private key (PEM)",
+                            _ => "the server's certificate (PEM), which lxpack pins; there is no insecure mode",
+                        }),
+                    )
+                })
+            };
+            RuntimeEndpoint::Https {
+                url: url.trim_end_matches('/').to_owned(),
+                client_cert: need("client_cert", &r.client_cert)?,
+                client_key: need("client_key", &r.client_key)?,
+                server_cert: need("server_cert", &r.server_cert)?,
+            }
+        }
+    };
+    let request_timeout = match raw.container.timeout {
+        Some(0) => {
+            return Err(invalid(
+                "container.timeout",
+                "must be a positive number of seconds".to_owned(),
+            ));
+        }
+        Some(seconds) => Duration::from_secs(seconds),
+        None => Duration::from_secs(10),
+    };
+    Ok(RuntimeConfig {
+        endpoint,
+        project: r.project.clone(),
+        target: r.target.clone(),
+        request_timeout,
+    })
+}
+
+fn aws_config(
+    raw: &RawConfig,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Option<AwsConfig>, ConfigError> {
+    let a = &raw.lxpack.aws;
+    let any_set = a.endpoint_url.is_some() || a.profile.is_some() || a.assume_role.is_some();
+    if !a.enabled.unwrap_or(any_set) {
+        return Ok(None);
+    }
+    let assume_role = match &a.assume_role {
+        None => None,
+        Some(role) => match (&role.account_id, &role.role_name) {
+            (Some(account), Some(name))
+                if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Some((account.clone(), name.clone()))
+            }
+            (Some(account), Some(_)) => {
+                return Err(invalid(
+                    "lxpack.aws.assume_role.account_id",
+                    format!("{account:?} is not a 12-digit AWS account id"),
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "lxpack.aws.assume_role",
+                    "needs both account_id and role_name".to_owned(),
+                ));
+            }
+        },
+    };
+    Ok(Some(AwsConfig {
+        endpoint_url: a.endpoint_url.clone(),
+        profile: a.profile.clone(),
+        assume_role,
+        os_family_tag: a.os_family_tag.clone(),
+        os_release_tag: a.os_release_tag.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests;

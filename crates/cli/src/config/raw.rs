@@ -1,0 +1,186 @@
+//! The config file exactly as written: Cloud Deploy's keys unchanged, plus lxpack's
+//! own `lxpack:` section. Every field is optional here; defaults and validation come
+//! after, in [`super::Config`], where errors can name the key.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use lxpack_core::domain::{Isolation, Provisioner, RemoteProtocol};
+use lxpack_core::ports::Compression;
+use lxpack_core::workflows::LogLevel;
+use serde::Deserialize;
+
+/// Declares a config value parsed from a string during deserialisation, so that a bad
+/// value is reported by the YAML parser with its line, column and key.
+macro_rules! parsed_string {
+    ($name:ident, $target:ty, $parse:expr, $expected:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(super) struct $name(pub(super) $target);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($expected)
+                    }
+
+                    // Failing here, inside the value, lets the parser name the key.
+                    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
+                        let parse: fn(&str) -> Option<$target> = $parse;
+                        parse(text).map($name).ok_or_else(|| {
+                            E::custom(format!("unknown value {text:?}: expected {}", $expected))
+                        })
+                    }
+                }
+
+                deserializer.deserialize_str(Visitor)
+            }
+        }
+    };
+}
+
+parsed_string!(
+    CompressionValue,
+    Compression,
+    Compression::parse,
+    "zstd, gzip, xz, lz4 or none"
+);
+parsed_string!(
+    LogLevelValue,
+    LogLevel,
+    LogLevel::parse,
+    "quiet, critical, error, warning, info, debug or trace"
+);
+parsed_string!(
+    IsolationValue,
+    Isolation,
+    |text| match text {
+        "unprivileged" => Some(Isolation::Unprivileged),
+        "privileged" => Some(Isolation::Privileged),
+        _ => None,
+    },
+    "unprivileged or privileged"
+);
+parsed_string!(
+    ProtocolValue,
+    RemoteProtocol,
+    |text| match text {
+        "lxd" => Some(RemoteProtocol::Lxd),
+        "incus" => Some(RemoteProtocol::Incus),
+        "simplestreams" => Some(RemoteProtocol::Simplestreams),
+        _ => None,
+    },
+    "lxd, incus or simplestreams"
+);
+parsed_string!(
+    ProvisionerName,
+    Provisioner,
+    |text| Provisioner::parse(text).ok(),
+    "salt or ansible"
+);
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawConfig {
+    pub(super) container: RawContainer,
+    pub(super) ami_retention: Option<u32>,
+    pub(super) features_provisioners: IndexMap<ProvisionerName, RawProvisioner>,
+    pub(super) skip_provisioner_bootstrap: Option<bool>,
+    pub(super) provisioner_log_level: Option<LogLevelValue>,
+    pub(super) lxpack: RawLxpack,
+}
+
+/// Cloud Deploy's `container:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawContainer {
+    pub(super) enabled: Option<bool>,
+    pub(super) endpoint: Option<String>,
+    pub(super) timeout: Option<u64>,
+    pub(super) debug: Option<bool>,
+}
+
+/// One of Cloud Deploy's `features_provisioners`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawProvisioner {
+    pub(super) git_repo: Option<String>,
+    pub(super) git_revision: Option<String>,
+    /// lxpack: the host directory holding the formulas.
+    pub(super) path: Option<PathBuf>,
+    /// lxpack: how to install the provisioner when bootstrap is on.
+    pub(super) bootstrap_command: Option<String>,
+}
+
+/// lxpack's own section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawLxpack {
+    pub(super) runtime: RawRuntime,
+    pub(super) endpoint_protocol: Option<ProtocolValue>,
+    pub(super) isolation: Option<IsolationValue>,
+    pub(super) limits: RawLimits,
+    pub(super) compression: Option<CompressionValue>,
+    pub(super) timeouts: RawTimeouts,
+    pub(super) store: Option<PathBuf>,
+    pub(super) aws: RawAws,
+}
+
+/// How to reach the daemon.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawRuntime {
+    pub(super) socket: Option<PathBuf>,
+    pub(super) url: Option<String>,
+    pub(super) client_cert: Option<PathBuf>,
+    pub(super) client_key: Option<PathBuf>,
+    pub(super) server_cert: Option<PathBuf>,
+    pub(super) project: Option<String>,
+    pub(super) target: Option<String>,
+}
+
+/// Resource caps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawLimits {
+    pub(super) cpu: Option<String>,
+    pub(super) memory: Option<String>,
+}
+
+/// Step time limits, in seconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawTimeouts {
+    pub(super) launch: Option<u64>,
+    pub(super) ready: Option<u64>,
+    pub(super) hook: Option<u64>,
+    pub(super) features: Option<u64>,
+    pub(super) buildpack: Option<u64>,
+    pub(super) publish: Option<u64>,
+    pub(super) graceful_stop: Option<u64>,
+}
+
+/// The AMI catalog.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAws {
+    pub(super) enabled: Option<bool>,
+    pub(super) endpoint_url: Option<String>,
+    pub(super) profile: Option<String>,
+    pub(super) assume_role: Option<RawAssumeRole>,
+    pub(super) os_family_tag: Option<String>,
+    pub(super) os_release_tag: Option<String>,
+}
+
+/// Cloud Deploy's cross-account mode.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAssumeRole {
+    pub(super) account_id: Option<String>,
+    pub(super) role_name: Option<String>,
+}

@@ -1,0 +1,246 @@
+use std::path::Path;
+
+use lxpack_core::domain::{Isolation, Provisioner, RemoteProtocol};
+use lxpack_core::ports::Compression;
+use lxpack_core::workflows::LogLevel;
+
+use super::*;
+
+fn file() -> ConfigOrigin {
+    ConfigOrigin::File("/etc/lxpack/config.yml".into())
+}
+
+#[test]
+fn embedded_defaults_are_valid() {
+    let config = Config::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert!(config.containers_enabled);
+    assert_eq!(config.settings.compression, Compression::Zstd);
+    assert_eq!(config.settings.isolation, Isolation::Unprivileged);
+    assert_eq!(config.settings.retention.keep_latest, 5);
+    assert!(!config.settings.bootstrap_provisioners);
+    assert_eq!(config.runtime.endpoint, RuntimeEndpoint::Discover);
+    assert!(config.aws.is_none());
+}
+
+#[test]
+fn cloud_deploy_keys_are_accepted_unchanged() {
+    let text = "\
+mongo_dbname: deploy
+container:
+  enabled: true
+  endpoint: https://images.example.com:8443/
+  timeout: 20
+  debug: true
+ami_retention: 3
+features_provisioners:
+  ansible:
+    git_repo: git@x:ansible.git
+    git_revision: master
+    path: /srv/formulas/ansible
+  salt:
+    git_repo: git@x:salt.git
+    path: /srv/formulas/salt
+skip_provisioner_bootstrap: false
+provisioner_log_level: debug
+lxpack:
+  endpoint_protocol: simplestreams
+  timeouts: {buildpack: 60}
+";
+    let config = Config::parse(text, file()).unwrap();
+    let s = &config.settings;
+    assert!(s.keep_resources);
+    assert_eq!(s.retention.keep_latest, 3);
+    assert!(s.bootstrap_provisioners);
+    assert_eq!(s.provisioner_log_level, LogLevel::Debug);
+    let kinds: Vec<Provisioner> = s.provisioners.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [Provisioner::Ansible, Provisioner::Salt],
+        "file order is kept"
+    );
+    let server = s.source_server.as_ref().unwrap();
+    assert_eq!(server.url, "https://images.example.com:8443");
+    assert_eq!(server.protocol, RemoteProtocol::Simplestreams);
+    assert_eq!(config.runtime.request_timeout, Duration::from_secs(20));
+    assert_eq!(s.timeouts.buildpack, Duration::from_secs(60));
+    assert_eq!(
+        config.warnings,
+        ["/etc/lxpack/config.yml: unknown key mongo_dbname is ignored"]
+    );
+}
+
+fn syntax(text: &str) -> (usize, String) {
+    match Config::parse(text, file()).unwrap_err() {
+        ConfigError::Syntax { line, message, .. } => (line, message),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_values_name_the_line_and_the_key() {
+    let (line, message) = syntax("container:\n  enabled: true\n  timeout: soon\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("container.timeout"), "{message}");
+    let (line, message) = syntax("lxpack:\n  compression: brotli\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("lxpack.compression") && message.contains("zstd"),
+        "{message}"
+    );
+    let (line, message) = syntax("features_provisioners:\n  chef:\n    path: /x\n");
+    assert_eq!(line, 2);
+    assert!(message.contains("salt or ansible"), "{message}");
+    let (_, message) = syntax("container: [1, 2\n");
+    assert!(!message.is_empty());
+    let error = Config::parse("ami_retention: -1\n", file())
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("/etc/lxpack/config.yml:1:"), "{error}");
+}
+
+fn invalid(text: &str) -> (String, String) {
+    match Config::parse(text, file()).unwrap_err() {
+        ConfigError::Invalid { key, problem, .. } => (key, problem),
+        other => panic!("expected an invalid key, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_values_name_the_key_and_the_fix() {
+    let cases = [
+        (
+            "features_provisioners:\n  salt:\n    git_repo: x\n",
+            "features_provisioners.salt.path",
+            "required",
+        ),
+        (
+            "features_provisioners:\n  salt:\n    path: relative\n",
+            "features_provisioners.salt.path",
+            "absolute",
+        ),
+        (
+            "container:\n  endpoint: http://images\n",
+            "container.endpoint",
+            "https://",
+        ),
+        (
+            "container:\n  timeout: 0\n",
+            "container.timeout",
+            "positive",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https://h:8443\n",
+            "lxpack.runtime.client_cert",
+            "required",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: http://h\n",
+            "lxpack.runtime.url",
+            "https://",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https://h\n    socket: /s\n",
+            "lxpack.runtime",
+            "either",
+        ),
+        (
+            "lxpack:\n  timeouts:\n    launch: 0\n",
+            "lxpack.timeouts.launch",
+            "positive",
+        ),
+        (
+            "lxpack:\n  aws:\n    assume_role: {account_id: '12', role_name: r}\n",
+            "lxpack.aws.assume_role.account_id",
+            "12-digit",
+        ),
+    ];
+    for (text, key, needle) in cases {
+        let (got, problem) = invalid(text);
+        assert_eq!(got, key, "{text}");
+        assert!(problem.contains(needle), "{problem}");
+    }
+}
+
+#[test]
+fn privileged_and_aws_are_explicit() {
+    let text = "lxpack:\n  isolation: privileged\n  aws:\n    endpoint_url: http://127.0.0.1:5000\n    assume_role: {account_id: '123456789012', role_name: deploy}\n";
+    let config = Config::parse(text, file()).unwrap();
+    assert_eq!(config.settings.isolation, Isolation::Privileged);
+    let aws = config.aws.unwrap();
+    assert_eq!(
+        aws.assume_role,
+        Some(("123456789012".into(), "deploy".into()))
+    );
+    assert!(
+        Config::parse(
+            "lxpack:\n  aws:\n    enabled: false\n    profile: p\n",
+            file()
+        )
+        .unwrap()
+        .aws
+        .is_none()
+    );
+}
+
+#[test]
+fn config_is_located_by_flag_then_env_then_xdg() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |key: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let yes = |_: &Path| true;
+    let no = |_: &Path| false;
+    assert_eq!(
+        locate(
+            Some("/a.yml".into()),
+            env(&[("LXPACK_CONFIG", "/b.yml")]),
+            yes
+        ),
+        ConfigChoice::File {
+            path: "/a.yml".into(),
+            from: Some("--config")
+        }
+    );
+    assert_eq!(
+        locate(None, env(&[("LXPACK_CONFIG", "/b.yml")]), yes),
+        ConfigChoice::File {
+            path: "/b.yml".into(),
+            from: Some("LXPACK_CONFIG")
+        }
+    );
+    assert_eq!(
+        locate(None, env(&[("XDG_CONFIG_HOME", "/x")]), yes),
+        ConfigChoice::File {
+            path: "/x/lxpack/config.yml".into(),
+            from: None
+        }
+    );
+    assert_eq!(
+        locate(None, env(&[("HOME", "/root")]), yes),
+        ConfigChoice::File {
+            path: "/root/.config/lxpack/config.yml".into(),
+            from: None
+        }
+    );
+    assert_eq!(
+        locate(None, env(&[("HOME", "/root")]), no),
+        ConfigChoice::Defaults
+    );
+}
+
+#[test]
+fn a_named_file_must_exist() {
+    let choice = ConfigChoice::File {
+        path: "/nonexistent/lxpack.yml".into(),
+        from: Some("LXPACK_CONFIG"),
+    };
+    let error = Config::load(&choice).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "config file /nonexistent/lxpack.yml (from LXPACK_CONFIG) does not exist"
+    );
+}

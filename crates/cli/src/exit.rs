@@ -1,0 +1,193 @@
+//! Each class of failure has its own exit code, so scripts can react to "the daemon is
+//! down" differently from "the buildpack failed". The table is documented in
+//! docs/operator-guide.md; keep them in step.
+
+use std::process::ExitCode;
+
+use lxpack_core::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
+use lxpack_core::workflows::{PortError, WorkflowError};
+
+/// The classes of outcome, with their exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitClass {
+    /// 1: anything not classified below.
+    Failure,
+    /// 2: a bad command line (clap's own code).
+    Usage,
+    /// 3: the config file is missing or wrong.
+    Config,
+    /// 4: a bad input: app file, unknown app or module, missing checkout.
+    Input,
+    /// 5: the container daemon cannot be reached, or refuses access.
+    Daemon,
+    /// 6: no suitable image: no source image, no container image yet.
+    Image,
+    /// 7: a step failed: a hook, the features or the buildpack exited non-zero.
+    Step,
+    /// 8: a step ran out of time.
+    Timeout,
+    /// 9: the job's resources could not all be removed.
+    Cleanup,
+    /// 10: AWS: credentials, access, AMI not found.
+    Aws,
+    /// 11: the app store.
+    Store,
+    /// 12: `lxpack doctor` found a problem.
+    Doctor,
+    /// 130: cancelled with Ctrl-C.
+    Cancelled,
+}
+
+impl ExitClass {
+    /// The process exit code.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Failure => 1,
+            Self::Usage => 2,
+            Self::Config => 3,
+            Self::Input => 4,
+            Self::Daemon => 5,
+            Self::Image => 6,
+            Self::Step => 7,
+            Self::Timeout => 8,
+            Self::Cleanup => 9,
+            Self::Aws => 10,
+            Self::Store => 11,
+            Self::Doctor => 12,
+            Self::Cancelled => 130,
+        }
+    }
+
+    /// As an [`ExitCode`].
+    #[must_use]
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(self.code())
+    }
+}
+
+/// An error as the CLI reports it: its class (exit code), the error with its chain of
+/// causes, and a hint.
+#[derive(Debug)]
+pub struct CliError {
+    /// What kind of failure.
+    pub class: ExitClass,
+    /// The error; `main` prints it and walks its causes.
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    /// A failure of `class`; a `String` or any error converts into `error`.
+    pub fn new(class: ExitClass, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            class,
+            error: error.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl From<WorkflowError> for CliError {
+    fn from(error: WorkflowError) -> Self {
+        let (class, hint) = classify_workflow(error.primary());
+        let class = match (&error, class) {
+            (WorkflowError::Cleanup { original: None, .. }, _) => ExitClass::Cleanup,
+            (_, class) => class,
+        };
+        let hint = hint.or_else(|| match &error {
+            WorkflowError::Cleanup { failures, .. } => Some(
+                failures
+                    .iter()
+                    .map(|f| f.how_to_remove.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => None,
+        });
+        Self {
+            class,
+            error: Box::new(error),
+            hint,
+        }
+    }
+}
+
+fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
+    match error {
+        WorkflowError::LoadApp { source, .. } => match source.as_ref() {
+            AppStoreError::AppNotFound { .. } => (
+                ExitClass::Input,
+                Some("list the apps with `lxpack app list`, or import one with `lxpack app import FILE`".into()),
+            ),
+            _ => (ExitClass::Store, None),
+        },
+        WorkflowError::UnknownModule { .. } => (ExitClass::Input, None),
+        WorkflowError::NoContainerImage { .. } => (
+            ExitClass::Image,
+            Some("run `lxpack buildimage APP` first; deploy starts from the image it records".into()),
+        ),
+        WorkflowError::NoSourceImage { .. } => (
+            ExitClass::Image,
+            Some("pass --os FAMILY/RELEASE (e.g. debian/12), configure lxpack.aws, or set build_infos.source_container_image in the app".into()),
+        ),
+        WorkflowError::NoMatchingSourceImage { .. } => (
+            ExitClass::Image,
+            Some("import a base image whose os, release and architecture properties match (see `lxpack images`)".into()),
+        ),
+        WorkflowError::NoAmiCatalog { .. } => (
+            ExitClass::Config,
+            Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
+        ),
+        WorkflowError::ProvisionerNotConfigured { .. } => (ExitClass::Config, None),
+        WorkflowError::StepFailed { source, .. } => classify_port(source),
+        WorkflowError::CommandFailed { .. } | WorkflowError::NotReady { .. } => (ExitClass::Step, None),
+        WorkflowError::TimedOut { .. } => (
+            ExitClass::Timeout,
+            Some("raise the step's limit under lxpack.timeouts in the config if the step needs longer".into()),
+        ),
+        WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
+        WorkflowError::HalfPublished { fingerprint, .. } => (
+            ExitClass::Store,
+            Some(format!("delete the image by hand: lxc image delete {fingerprint}")),
+        ),
+        _ => (ExitClass::Failure, None),
+    }
+}
+
+fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
+    match error {
+        PortError::Runtime(RuntimeError::Unreachable(unreachable))
+        | PortError::Registry(RegistryError::Unreachable(unreachable)) => {
+            (ExitClass::Daemon, Some(unreachable.hint.clone()))
+        }
+        PortError::Runtime(RuntimeError::ImageNotFound { .. })
+        | PortError::Registry(RegistryError::NotFound { .. }) => (
+            ExitClass::Image,
+            Some("check the image with `lxpack images` (or `lxc image list`)".into()),
+        ),
+        PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
+        PortError::Store(_) => (ExitClass::Store, None),
+        _ => (ExitClass::Step, None),
+    }
+}
+
+fn aws_hint(error: &AmiCatalogError) -> Option<String> {
+    match error {
+        AmiCatalogError::MissingCredentials { hint } => Some(hint.clone()),
+        AmiCatalogError::UnknownOs { hint, .. } => Some(hint.clone()),
+        AmiCatalogError::Unreachable(unreachable) => Some(unreachable.hint.clone()),
+        AmiCatalogError::AccessDenied { .. } => {
+            Some("the credentials need ec2:DescribeImages (and sts:AssumeRole in cross-account mode)".into())
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,3 @@
+//! The `lxpack` command line.
+
+fn main() {}

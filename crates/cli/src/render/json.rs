@@ -1,0 +1,46 @@
+//! JSON lines: one object per event, with an `event` field naming its kind.
+
+use lxpack_core::events::Event;
+use serde_json::{Value, json};
+
+/// The JSON form of an event. Output bytes are decoded as UTF-8, lossily.
+#[must_use]
+pub fn event_json(event: &Event) -> Value {
+    match event {
+        Event::StepStarted { step } => json!({"event": "step_started", "step": step.to_string()}),
+        Event::StepFinished {
+            step,
+            duration,
+            succeeded,
+        } => json!({
+            "event": "step_finished",
+            "step": step.to_string(),
+            "seconds": duration.as_secs_f64(),
+            "succeeded": succeeded,
+        }),
+        Event::Output {
+            step,
+            stream,
+            bytes,
+        } => json!({
+            "event": "output",
+            "step": step.to_string(),
+            "stream": stream.as_str(),
+            "text": String::from_utf8_lossy(bytes),
+        }),
+        Event::Warning { message } => json!({"event": "warning", "message": message}),
+        Event::ModuleSkipped { module, reason } => {
+            json!({"event": "module_skipped", "module": module, "reason": reason})
+        }
+        Event::ResourcesKept {
+            instance,
+            profile,
+            how_to_remove,
+        } => json!({
+            "event": "resources_kept",
+            "instance": instance.as_str(),
+            "profile": profile.as_str(),
+            "how_to_remove": how_to_remove,
+        }),
+    }
+}

@@ -1,0 +1,52 @@
+//! Plain lines: for pipes, CI logs and the job log file.
+
+use std::io::Write;
+
+use lxpack_core::domain::OutputStream;
+use lxpack_core::events::Event;
+
+/// The line an event prints as, if any (output is written raw instead).
+pub(super) fn describe(event: &Event) -> Option<String> {
+    match event {
+        Event::StepStarted { step } => Some(format!("==> {step}")),
+        Event::StepFinished {
+            step,
+            duration,
+            succeeded,
+        } => Some(format!(
+            "<== {step} {} in {:.2}s",
+            if *succeeded { "done" } else { "FAILED" },
+            duration.as_secs_f64()
+        )),
+        Event::Output { .. } => None,
+        Event::Warning { message } => Some(format!("warning: {message}")),
+        Event::ModuleSkipped { module, reason } => Some(format!("skipped module {module}: {reason}")),
+        Event::ResourcesKept {
+            instance,
+            how_to_remove,
+            ..
+        } => Some(format!("kept instance and profile {instance}; remove them with: {how_to_remove}")),
+    }
+}
+
+/// Prints an event: progress and warnings on stderr, output on its own stream.
+pub(super) fn print(event: &Event) {
+    // Writes to a closed pipe are not worth failing a job for.
+    match event {
+        Event::Output {
+            stream: OutputStream::Stdout,
+            bytes,
+            ..
+        } => {
+            let _ = std::io::stdout().lock().write_all(bytes);
+        }
+        Event::Output { bytes, .. } => {
+            let _ = std::io::stderr().lock().write_all(bytes);
+        }
+        other => {
+            if let Some(line) = describe(other) {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
+    }
+}

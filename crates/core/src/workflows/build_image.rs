@@ -1,0 +1,532 @@
+//! buildimage: a container twin of an AMI, built with the app's hooks and features,
+//! published under the job id and recorded on the app.
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Workflows;
+use super::cleanup::{Created, finish};
+use super::error::WorkflowError;
+use super::launch::Launch;
+use super::provisioning::{bootstrap_command, feature_run, formulas_mount};
+use super::retention::RetentionReport;
+use super::scripts::{DeliveredScript, deliver};
+use super::source_image::{match_source_image, selector_of};
+use super::step::StepRunner;
+use crate::domain::{
+    Ami, AmiId, App, AppKey, ExecRequest, Feature, Image, ImageAlias, ImageRef, InstanceName,
+    JobCommand, JobId, OsIdentity, OsType, Provisioner, property,
+};
+use crate::events::{Event, EventSink, Step};
+use crate::ports::{AppStoreError, PublishRequest};
+
+/// Where buildimage learns about the AMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiSource {
+    /// Describe it with the AMI catalog.
+    Catalog(AmiId),
+    /// Known without a catalog. The OS is needed unless the app names its source
+    /// image; the id, when given, ties the image to its AMI twin for retention.
+    Given {
+        /// The AMI, if known.
+        ami: Option<AmiId>,
+        /// Its OS, if known.
+        os: Option<OsIdentity>,
+    },
+}
+
+/// One buildimage job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildImageRequest {
+    /// The app.
+    pub app: AppKey,
+    /// The job id, which becomes the image alias.
+    pub job: JobId,
+    /// The AMI this image is the twin of.
+    pub ami: AmiSource,
+    /// Keep the instance and profile afterwards (also on with `container.debug`).
+    pub keep: bool,
+}
+
+/// Whether the new image became the app's current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Recorded; it replaced this job's image, if any.
+    Recorded {
+        /// The previous image's job.
+        replaced: Option<JobId>,
+    },
+    /// A newer job's image was already recorded and stays current.
+    Superseded {
+        /// That newer job.
+        current: JobId,
+    },
+}
+
+/// What a successful buildimage did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildImageReport {
+    /// The job.
+    pub job: JobId,
+    /// The instance it built in.
+    pub instance: InstanceName,
+    /// The image it started from.
+    pub source: ImageRef,
+    /// The image it published.
+    pub image: Image,
+    /// Whether it became current.
+    pub record: RecordOutcome,
+    /// What retention did.
+    pub retention: RetentionReport,
+    /// True when the instance and profile were kept.
+    pub kept_resources: bool,
+}
+
+impl Workflows {
+    /// Runs buildimage: describe the AMI, choose the source image, create the profile
+    /// (formulas mounted read-only), launch and wait until ready, optionally bootstrap
+    /// provisioners, run `pre_buildimage`, each provisioner's features, then
+    /// `post_buildimage`, stop, publish under the job id, record the image on the app,
+    /// apply retention, and always clean up (unless kept).
+    ///
+    /// # Errors
+    /// A [`WorkflowError`] naming the step; if cleanup also failed, a
+    /// [`WorkflowError::Cleanup`] that keeps the original error.
+    pub async fn build_image(
+        &self,
+        request: &BuildImageRequest,
+        events: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<BuildImageReport, WorkflowError> {
+        let app = self.load_app(&request.app).await?;
+        let features = features_by_provisioner(&app, self)?;
+        let mut runner = StepRunner {
+            events,
+            cancel,
+            instance: None,
+        };
+        let ami = self.describe_ami(&runner, &app, &request.ami).await?;
+        let ami_id = ami
+            .as_ref()
+            .map(|a| a.id.clone())
+            .or_else(|| match &request.ami {
+                AmiSource::Given { ami, .. } => ami.clone(),
+                AmiSource::Catalog(_) => None,
+            });
+        let os = ami.map(|a| a.os).or_else(|| match &request.ami {
+            AmiSource::Given { os, .. } => os.clone(),
+            AmiSource::Catalog(_) => None,
+        });
+        if let (Some(os), Some(ami)) = (&os, &ami_id) {
+            if os.os_type == OsType::Windows {
+                return Err(WorkflowError::WindowsAmi { ami: ami.clone() });
+            }
+        }
+        let (source, source_image) = self.choose_source(&runner, &app, os.as_ref()).await?;
+
+        let name = InstanceName::for_job(
+            JobCommand::BuildImage,
+            &app.key,
+            app.color,
+            None,
+            &request.job,
+        );
+        runner.instance = Some(name.clone());
+        let mut created = Created::new(name.clone());
+        let keep = request.keep || self.settings.keep_resources;
+        let outcome = async {
+            let mounts = features
+                .iter()
+                .filter_map(|(kind, _)| self.provisioner(*kind))
+                .map(formulas_mount)
+                .collect();
+            self.launch(
+                &runner,
+                &mut created,
+                Launch {
+                    app: &app,
+                    command: JobCommand::BuildImage,
+                    job: &request.job,
+                    image: source.clone(),
+                    mounts,
+                    ephemeral: false,
+                },
+            )
+            .await?;
+            self.provision(&runner, &app, &name, &features).await?;
+            let runtime = self.ports.runtime.as_ref();
+            let graceful = self.settings.timeouts.graceful_stop;
+            runner
+                .run(Step::Stop, async {
+                    runtime
+                        .stop_instance(&name, graceful)
+                        .await
+                        .map_err(|e| runner.failed(Step::Stop, e))
+                })
+                .await?;
+            let properties = image_properties(
+                &app,
+                &request.job,
+                ami_id.as_ref(),
+                os.as_ref(),
+                source_image.as_ref(),
+            );
+            let image = self
+                .publish(&runner, &name, &request.job, properties)
+                .await?;
+            let record = self.record(&runner, &app, &request.job, &image).await?;
+            let retention = self
+                .apply_retention(&runner, &app, Some(&request.job), false)
+                .await;
+            Ok(BuildImageReport {
+                job: request.job.clone(),
+                instance: name.clone(),
+                source: source.clone(),
+                image,
+                record,
+                retention,
+                kept_resources: keep,
+            })
+        }
+        .await;
+        finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
+    }
+
+    fn provisioner(&self, kind: Provisioner) -> Option<&super::ProvisionerSettings> {
+        self.settings.provisioners.iter().find(|p| p.kind == kind)
+    }
+
+    async fn describe_ami(
+        &self,
+        runner: &StepRunner<'_>,
+        app: &App,
+        source: &AmiSource,
+    ) -> Result<Option<Ami>, WorkflowError> {
+        let AmiSource::Catalog(id) = source else {
+            return Ok(None);
+        };
+        let Some(catalog) = self.ports.amis.as_deref() else {
+            return Err(WorkflowError::NoAmiCatalog { ami: id.clone() });
+        };
+        runner
+            .run(Step::DescribeAmi, async {
+                catalog
+                    .describe_ami(&app.region, id)
+                    .await
+                    .map(Some)
+                    .map_err(|e| runner.failed(Step::DescribeAmi, e))
+            })
+            .await
+    }
+
+    /// The image to start from, and the local image it is when known.
+    async fn choose_source(
+        &self,
+        runner: &StepRunner<'_>,
+        app: &App,
+        os: Option<&OsIdentity>,
+    ) -> Result<(ImageRef, Option<Image>), WorkflowError> {
+        runner
+            .run(Step::ChooseSourceImage, async {
+                if let Some(selector) = &app.build_infos.source_container_image {
+                    return Ok(match &self.settings.source_server {
+                        Some(server) => (
+                            ImageRef::Remote {
+                                server: server.clone(),
+                                image: selector.clone(),
+                            },
+                            None,
+                        ),
+                        None => (ImageRef::Local(selector.clone()), None),
+                    });
+                }
+                let Some(os) = os else {
+                    return Err(WorkflowError::NoSourceImage {
+                        app: app.key.clone(),
+                    });
+                };
+                let images = self
+                    .ports
+                    .registry
+                    .list_images()
+                    .await
+                    .map_err(|e| runner.failed(Step::ChooseSourceImage, e))?;
+                let image = match_source_image(&images, os)?;
+                Ok((ImageRef::Local(selector_of(image)), Some(image.clone())))
+            })
+            .await
+    }
+
+    /// Bootstrap, pre hook, features per provisioner, post hook, script removal.
+    async fn provision(
+        &self,
+        runner: &StepRunner<'_>,
+        app: &App,
+        name: &InstanceName,
+        features: &[(Provisioner, Vec<&Feature>)],
+    ) -> Result<(), WorkflowError> {
+        let runtime = self.ports.runtime.as_ref();
+        let hooks = &app.lifecycle_hooks;
+        let pre = hooks
+            .pre_buildimage
+            .as_ref()
+            .map(|s| deliver("pre_buildimage", s));
+        let post = hooks
+            .post_buildimage
+            .as_ref()
+            .map(|s| deliver("post_buildimage", s));
+        let runs: Vec<_> = features
+            .iter()
+            .map(|(kind, list)| {
+                (
+                    *kind,
+                    feature_run(*kind, list, self.settings.provisioner_log_level),
+                )
+            })
+            .collect();
+        let mut files: Vec<&crate::domain::FileSpec> =
+            pre.iter().chain(post.iter()).map(|d| &d.file).collect();
+        files.extend(runs.iter().filter_map(|(_, run)| run.file.as_ref()));
+        if !files.is_empty() {
+            runner
+                .run(Step::DeliverScripts, async {
+                    for file in &files {
+                        runtime
+                            .push_file(name, file)
+                            .await
+                            .map_err(|e| runner.failed(Step::DeliverScripts, e))?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        let env = app.hook_environment();
+        let timeouts = self.settings.timeouts;
+        if self.settings.bootstrap_provisioners {
+            for (kind, _) in features {
+                if let Some(settings) = self.provisioner(*kind) {
+                    let mut request = ExecRequest::new(bootstrap_command(settings), timeouts.hook);
+                    request.env.clone_from(&env);
+                    runner
+                        .exec(runtime, Step::Bootstrap(*kind), name, &request)
+                        .await?;
+                }
+            }
+        }
+        if let Some(pre) = &pre {
+            run_script(
+                runner,
+                runtime,
+                Step::PreBuildImageHook,
+                name,
+                pre,
+                &env,
+                timeouts.hook,
+            )
+            .await?;
+        }
+        for (kind, run) in &runs {
+            let mut request = ExecRequest::new(run.command.clone(), timeouts.features);
+            request.env = env.iter().cloned().chain(run.env.iter().cloned()).collect();
+            runner
+                .exec(runtime, Step::Features(*kind), name, &request)
+                .await?;
+        }
+        if let Some(post) = &post {
+            run_script(
+                runner,
+                runtime,
+                Step::PostBuildImageHook,
+                name,
+                post,
+                &env,
+                timeouts.hook,
+            )
+            .await?;
+        }
+        if !files.is_empty() {
+            let mut command = vec!["rm".to_owned(), "-f".to_owned()];
+            command.extend(files.iter().map(|f| f.path.to_string()));
+            let request = ExecRequest::new(command, timeouts.hook);
+            runner
+                .exec(runtime, Step::RemoveScripts, name, &request)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        runner: &StepRunner<'_>,
+        name: &InstanceName,
+        job: &JobId,
+        properties: BTreeMap<String, String>,
+    ) -> Result<Image, WorkflowError> {
+        let request = PublishRequest {
+            instance: name.clone(),
+            alias: ImageAlias::for_job(job),
+            properties,
+            compression: self.settings.compression,
+            timeout: self.settings.timeouts.publish,
+        };
+        runner
+            .run(Step::Publish, async {
+                match self
+                    .ports
+                    .registry
+                    .publish_image(&request, runner.cancel)
+                    .await
+                {
+                    Ok(image) => Ok(image),
+                    Err(crate::ports::RegistryError::Cancelled { .. }) => {
+                        Err(runner.cancelled(Step::Publish))
+                    }
+                    Err(crate::ports::RegistryError::TimedOut { after, .. }) => {
+                        Err(WorkflowError::TimedOut {
+                            step: Step::Publish,
+                            instance: Some(name.clone()),
+                            after,
+                            output_tail: String::new(),
+                        })
+                    }
+                    Err(e) => Err(runner.failed(Step::Publish, e)),
+                }
+            })
+            .await
+    }
+
+    /// Records the image on the app; on failure, deletes the image again so that no
+    /// image is left published but unrecorded.
+    async fn record(
+        &self,
+        runner: &StepRunner<'_>,
+        app: &App,
+        job: &JobId,
+        image: &Image,
+    ) -> Result<RecordOutcome, WorkflowError> {
+        runner
+            .run(Step::RecordImage, async {
+                match self.ports.apps.record_container_image(&app.key, job).await {
+                    Ok(replaced) => Ok(RecordOutcome::Recorded { replaced }),
+                    Err(AppStoreError::Superseded { current, .. }) => {
+                        runner.events.emit(Event::Warning {
+                            message: format!(
+                                "app {} already has the image of newer job {current}; image {job} was published but is not current",
+                                app.key
+                            ),
+                        });
+                        Ok(RecordOutcome::Superseded { current })
+                    }
+                    Err(error) => {
+                        let record_error = runner.failed(Step::RecordImage, error);
+                        match self.ports.registry.delete_image(&image.fingerprint).await {
+                            Ok(()) => Err(record_error),
+                            Err(_) => Err(WorkflowError::HalfPublished {
+                                fingerprint: image.fingerprint.clone(),
+                                record_error: Box::new(record_error),
+                            }),
+                        }
+                    }
+                }
+            })
+            .await
+    }
+}
+
+async fn run_script(
+    runner: &StepRunner<'_>,
+    runtime: &dyn crate::ports::ContainerRuntime,
+    step: Step,
+    name: &InstanceName,
+    script: &DeliveredScript,
+    env: &[(String, String)],
+    timeout: std::time::Duration,
+) -> Result<(), WorkflowError> {
+    let mut request = ExecRequest::new(script.command.clone(), timeout);
+    request.env = env.to_vec();
+    runner.exec(runtime, step, name, &request).await
+}
+
+/// The app's features grouped by provisioner, in the configured provisioner order.
+fn features_by_provisioner<'a>(
+    app: &'a App,
+    workflows: &Workflows,
+) -> Result<Vec<(Provisioner, Vec<&'a Feature>)>, WorkflowError> {
+    if let Some(feature) = app
+        .features
+        .iter()
+        .find(|f| workflows.provisioner(f.provisioner).is_none())
+    {
+        return Err(WorkflowError::ProvisionerNotConfigured {
+            feature: feature.name.clone(),
+            provisioner: feature.provisioner,
+        });
+    }
+    Ok(workflows
+        .settings
+        .provisioners
+        .iter()
+        .map(|p| {
+            (
+                p.kind,
+                app.features
+                    .iter()
+                    .filter(|f| f.provisioner == p.kind)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, list)| !list.is_empty())
+        .collect())
+}
+
+/// The properties that identify a published image.
+fn image_properties(
+    app: &App,
+    job: &JobId,
+    ami: Option<&AmiId>,
+    os: Option<&OsIdentity>,
+    source: Option<&Image>,
+) -> BTreeMap<String, String> {
+    let from_source = |key: &str| source.and_then(|image| image.properties.get(key).cloned());
+    let mut properties = BTreeMap::from([
+        (property::APP.to_owned(), app.key.name.clone()),
+        (property::ENV.to_owned(), app.key.env.clone()),
+        (property::ROLE.to_owned(), app.key.role.clone()),
+        (
+            property::COLOR.to_owned(),
+            app.color.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        ),
+        (property::JOB.to_owned(), job.to_string()),
+        (
+            property::DESCRIPTION.to_owned(),
+            format!(
+                "lxpack image of {} for job {job}{}",
+                app.key,
+                ami.map(|a| format!(" (twin of {a})")).unwrap_or_default()
+            ),
+        ),
+    ]);
+    if let Some(ami) = ami {
+        properties.insert(property::AMI.to_owned(), ami.to_string());
+    }
+    let os_family = os
+        .map(|o| o.family.clone())
+        .or_else(|| from_source(property::OS));
+    let release = os
+        .map(|o| o.release.clone())
+        .or_else(|| from_source(property::RELEASE));
+    let architecture = os
+        .map(|o| o.architecture.clone())
+        .or_else(|| source.map(|image| image.architecture.clone()));
+    for (key, value) in [
+        (property::OS, os_family),
+        (property::RELEASE, release),
+        (property::ARCHITECTURE, architecture),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            properties.insert(key.to_owned(), value);
+        }
+    }
+    properties
+}

@@ -1,0 +1,184 @@
+//! deploy: a module's buildpack, run in a fresh container from the app's image with the
+//! checkout mounted at the module's path, as the checkout's owner, so the files it
+//! writes belong to that owner on the host (Cloud Deploy chowned to 1001:1002).
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Workflows;
+use super::cleanup::{Created, finish};
+use super::error::WorkflowError;
+use super::launch::Launch;
+use super::scripts::deliver;
+use super::step::StepRunner;
+use crate::domain::{
+    AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
+    JobId, Owner,
+};
+use crate::events::{Event, EventSink, Step};
+
+/// The module's source tree on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// Its directory.
+    pub path: PathBuf,
+    /// Its owner: the buildpack runs as this user and group.
+    pub owner: Owner,
+}
+
+/// One deploy of one module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployRequest {
+    /// The app.
+    pub app: AppKey,
+    /// The module name.
+    pub module: String,
+    /// The job id.
+    pub job: JobId,
+    /// The module's checkout.
+    pub checkout: Checkout,
+    /// Keep the instance and profile afterwards (also on with `container.debug`).
+    pub keep: bool,
+}
+
+/// What happened to the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployOutcome {
+    /// The buildpack ran and exited 0.
+    Built {
+        /// The instance it ran in.
+        instance: InstanceName,
+        /// The image it started from (the app's current image).
+        image: JobId,
+    },
+    /// The module has no buildpack: nothing ran.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a successful deploy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployReport {
+    /// The job.
+    pub job: JobId,
+    /// The module.
+    pub module: String,
+    /// Built or skipped.
+    pub outcome: DeployOutcome,
+    /// True when the instance and profile were kept.
+    pub kept_resources: bool,
+}
+
+impl Workflows {
+    /// Runs a module's buildpack in a container from the app's current image.
+    ///
+    /// # Errors
+    /// `UnknownModule`; `NoContainerImage` when buildimage never ran for the app; any
+    /// step's error; a [`WorkflowError::Cleanup`] that keeps the original error when
+    /// cleanup fails too.
+    pub async fn deploy(
+        &self,
+        request: &DeployRequest,
+        events: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<DeployReport, WorkflowError> {
+        let app = self.load_app(&request.app).await?;
+        let Some(module) = app.module(&request.module) else {
+            return Err(WorkflowError::UnknownModule {
+                app: app.key.clone(),
+                module: request.module.clone(),
+                known: app
+                    .modules
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let keep = request.keep || self.settings.keep_resources;
+        let Some(build_pack) = &module.build_pack else {
+            let reason = "the module has no buildpack".to_owned();
+            events.emit(Event::ModuleSkipped {
+                module: module.name.clone(),
+                reason: reason.clone(),
+            });
+            return Ok(DeployReport {
+                job: request.job.clone(),
+                module: module.name.clone(),
+                outcome: DeployOutcome::Skipped { reason },
+                kept_resources: false,
+            });
+        };
+        let Some(image) = app.build_infos.container_image.clone() else {
+            return Err(WorkflowError::NoContainerImage {
+                app: app.key.clone(),
+            });
+        };
+
+        let name = InstanceName::for_job(
+            JobCommand::Deploy,
+            &app.key,
+            app.color,
+            Some(&module.name),
+            &request.job,
+        );
+        let runner = StepRunner {
+            events,
+            cancel,
+            instance: Some(name.clone()),
+        };
+        let mut created = Created::new(name.clone());
+        let outcome = async {
+            let checkout = DiskMount {
+                device: "lxpack-checkout".to_owned(),
+                source: request.checkout.path.clone(),
+                target: module.path.clone(),
+                read_only: false,
+                owner: Some(request.checkout.owner),
+            };
+            self.launch(
+                &runner,
+                &mut created,
+                Launch {
+                    app: &app,
+                    command: JobCommand::Deploy,
+                    job: &request.job,
+                    image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
+                    mounts: vec![checkout],
+                    ephemeral: !keep,
+                },
+            )
+            .await?;
+            let runtime = self.ports.runtime.as_ref();
+            let script = deliver("buildpack", build_pack);
+            runner
+                .run(Step::DeliverScripts, async {
+                    runtime
+                        .push_file(&name, &script.file)
+                        .await
+                        .map_err(|e| runner.failed(Step::DeliverScripts, e))
+                })
+                .await?;
+            let mut exec =
+                ExecRequest::new(script.command.clone(), self.settings.timeouts.buildpack);
+            exec.env = app.hook_environment();
+            exec.cwd = Some(module.path.clone());
+            exec.user = Some(request.checkout.owner);
+            runner.exec(runtime, Step::Buildpack, &name, &exec).await?;
+            Ok(DeployReport {
+                job: request.job.clone(),
+                module: module.name.clone(),
+                outcome: DeployOutcome::Built {
+                    instance: name.clone(),
+                    image,
+                },
+                kept_resources: keep,
+            })
+        }
+        .await;
+        finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
+    }
+}

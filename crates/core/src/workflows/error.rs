@@ -1,0 +1,226 @@
+//! A workflow error says which step failed, on which instance, with which exit code
+//! and the end of the output: Cloud Deploy's `Exception(False, step)` said none of it.
+
+use std::time::Duration;
+
+use crate::domain::{AmiId, AppKey, Fingerprint, InstanceName, OsIdentity};
+use crate::events::Step;
+use crate::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
+
+/// The port error behind a failed step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortError {
+    /// From the container runtime.
+    #[error(transparent)]
+    Runtime(RuntimeError),
+    /// From the image registry.
+    #[error(transparent)]
+    Registry(RegistryError),
+    /// From the AMI catalog.
+    #[error(transparent)]
+    Catalog(AmiCatalogError),
+    /// From the app store.
+    #[error(transparent)]
+    Store(AppStoreError),
+}
+
+/// A resource that could not be removed after a job.
+#[derive(Debug, thiserror::Error)]
+#[error("could not remove {resource}: {error}")]
+pub struct CleanupFailure {
+    /// What was left, e.g. `instance lxpack-build-…`.
+    pub resource: String,
+    /// Why.
+    pub error: PortError,
+    /// The command that removes it by hand.
+    pub how_to_remove: String,
+}
+
+/// Why a workflow failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkflowError {
+    /// The app could not be loaded.
+    #[error("cannot load app {app}")]
+    LoadApp {
+        /// The app.
+        app: AppKey,
+        /// The cause.
+        #[source]
+        source: Box<AppStoreError>,
+    },
+    /// The module is not one of the app's.
+    #[error("app {app} has no module {module:?} (its modules: {known})")]
+    UnknownModule {
+        /// The app.
+        app: AppKey,
+        /// The module asked for.
+        module: String,
+        /// The app's modules, comma-separated.
+        known: String,
+    },
+    /// Deploy needs an image that buildimage makes.
+    #[error("app {app} has no container image yet: run `lxpack buildimage` for it first")]
+    NoContainerImage {
+        /// The app.
+        app: AppKey,
+    },
+    /// Neither an explicit source image nor an OS identity to match one.
+    #[error(
+        "app {app} has no source container image and no OS was given: set build_infos.source_container_image or give the AMI's OS"
+    )]
+    NoSourceImage {
+        /// The app.
+        app: AppKey,
+    },
+    /// No local image matches the AMI's OS.
+    #[error("no image matches {wanted}; candidates: {candidates}")]
+    NoMatchingSourceImage {
+        /// The OS looked for.
+        wanted: OsIdentity,
+        /// What the registry holds, described.
+        candidates: String,
+    },
+    /// The AMI must be described but no catalog is configured.
+    #[error("no AMI catalog is configured to describe {ami}: configure AWS, or give the AMI's OS")]
+    NoAmiCatalog {
+        /// The AMI.
+        ami: AmiId,
+    },
+    /// Windows AMIs have no container twin.
+    #[error("AMI {ami} runs Windows: containers cannot match it")]
+    WindowsAmi {
+        /// The AMI.
+        ami: AmiId,
+    },
+    /// A feature needs a provisioner that is not configured.
+    #[error(
+        "feature {feature:?} uses provisioner {provisioner}, which is not configured: add it under features_provisioners"
+    )]
+    ProvisionerNotConfigured {
+        /// The feature.
+        feature: String,
+        /// The provisioner.
+        provisioner: crate::domain::Provisioner,
+    },
+    /// A port call failed during a step.
+    #[error("step {step} failed{}", on(instance.as_ref()))]
+    StepFailed {
+        /// The step.
+        step: Step,
+        /// The instance, once there is one.
+        instance: Option<InstanceName>,
+        /// The cause.
+        #[source]
+        source: Box<PortError>,
+    },
+    /// A command exited non-zero.
+    #[error(
+        "step {step} failed on {instance}: exit code {exit_code}{}",
+        tail(output_tail)
+    )]
+    CommandFailed {
+        /// The step.
+        step: Step,
+        /// The instance.
+        instance: InstanceName,
+        /// The exit code.
+        exit_code: i32,
+        /// The last lines of output.
+        output_tail: String,
+    },
+    /// A step ran out of time; its command was signalled.
+    #[error("step {step} timed out after {after:?}{}{}", on(instance.as_ref()), tail(output_tail))]
+    TimedOut {
+        /// The step.
+        step: Step,
+        /// The instance.
+        instance: Option<InstanceName>,
+        /// The limit.
+        after: Duration,
+        /// The last lines of output.
+        output_tail: String,
+    },
+    /// The job was cancelled; a running command was signalled.
+    #[error("cancelled during step {step}{}", on(instance.as_ref()))]
+    Cancelled {
+        /// The step.
+        step: Step,
+        /// The instance.
+        instance: Option<InstanceName>,
+    },
+    /// The instance never answered commands.
+    #[error("instance {instance} was not ready after {after:?}: {last_problem}")]
+    NotReady {
+        /// The instance.
+        instance: InstanceName,
+        /// How long lxpack waited.
+        after: Duration,
+        /// The last probe's problem.
+        last_problem: String,
+    },
+    /// The image was published but could not be recorded, and rolling it back failed
+    /// too: it is still in the store.
+    #[error(
+        "image {fingerprint} was published but not recorded on the app, and could not be deleted"
+    )]
+    HalfPublished {
+        /// The image left.
+        fingerprint: Fingerprint,
+        /// Why recording failed.
+        #[source]
+        record_error: Box<WorkflowError>,
+    },
+    /// Cleanup failed, after the job succeeded or after it failed with `original`.
+    #[error("{}", cleanup_message(original.as_deref(), failures))]
+    Cleanup {
+        /// The job's own error, if it failed.
+        #[source]
+        original: Option<Box<WorkflowError>>,
+        /// What could not be removed.
+        failures: Vec<CleanupFailure>,
+    },
+}
+
+impl WorkflowError {
+    /// The job's own error: for a cleanup failure, the error it followed (if any).
+    #[must_use]
+    pub fn primary(&self) -> &Self {
+        match self {
+            Self::Cleanup {
+                original: Some(original),
+                ..
+            } => original.primary(),
+            other => other,
+        }
+    }
+
+    /// True when the job was cancelled.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.primary(), Self::Cancelled { .. })
+    }
+}
+
+fn on(instance: Option<&InstanceName>) -> String {
+    instance.map(|i| format!(" on {i}")).unwrap_or_default()
+}
+
+fn tail(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("; last output:\n{output}")
+    }
+}
+
+fn cleanup_message(original: Option<&WorkflowError>, failures: &[CleanupFailure]) -> String {
+    let what: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    let when = if original.is_some() {
+        "the job failed, and cleanup failed too"
+    } else {
+        "the job succeeded, but cleanup failed"
+    };
+    format!("{when}: {}", what.join("; "))
+}

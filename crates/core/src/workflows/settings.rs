@@ -1,0 +1,143 @@
+//! What the workflows are told by configuration. The CLI reads Cloud Deploy's
+//! `config.yml` into this; integrators build it directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::{Isolation, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy};
+use crate::ports::Compression;
+
+/// The provisioner log level (`provisioner_log_level`), in salt's vocabulary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LogLevel {
+    /// Nothing.
+    Quiet,
+    /// Critical only.
+    Critical,
+    /// Errors.
+    Error,
+    /// Warnings.
+    Warning,
+    /// Information (Cloud Deploy's default).
+    #[default]
+    Info,
+    /// Debugging.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// Parses salt's level names (`garbage` and `all` mean trace).
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "quiet" => Self::Quiet,
+            "critical" => Self::Critical,
+            "error" => Self::Error,
+            "warning" => Self::Warning,
+            "info" => Self::Info,
+            "debug" => Self::Debug,
+            "trace" | "garbage" | "all" => Self::Trace,
+            _ => return None,
+        })
+    }
+
+    /// The level as salt's `-l` takes it.
+    #[must_use]
+    pub fn salt_name(self) -> &'static str {
+        match self {
+            Self::Quiet => "quiet",
+            Self::Critical => "critical",
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+
+    /// The `-v…` flag ansible takes for this level, if any.
+    #[must_use]
+    pub fn ansible_verbosity(self) -> Option<&'static str> {
+        match self {
+            Self::Quiet | Self::Critical | Self::Error | Self::Warning => None,
+            Self::Info => Some("-v"),
+            Self::Debug => Some("-vv"),
+            Self::Trace => Some("-vvv"),
+        }
+    }
+}
+
+/// One configured provisioner (`features_provisioners.<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionerSettings {
+    /// Salt or ansible.
+    pub kind: Provisioner,
+    /// The host directory holding the formulas (salt: `salt/` and `pillar/`; ansible:
+    /// `roles/`). It is mounted read-only at `/srv/salt` or `/srv/ansible`.
+    pub formulas: PathBuf,
+    /// A shell command that installs the provisioner when bootstrap is on; a default
+    /// per provisioner otherwise.
+    pub bootstrap_command: Option<String>,
+}
+
+/// Time limits of each kind of step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Create and start an instance, including any image download.
+    pub launch: Duration,
+    /// From started to answering commands.
+    pub ready: Duration,
+    /// One lifecycle hook or bootstrap.
+    pub hook: Duration,
+    /// One provisioner's features.
+    pub features: Duration,
+    /// One buildpack.
+    pub buildpack: Duration,
+    /// Publishing an image.
+    pub publish: Duration,
+    /// A clean shutdown before publishing; `None` stops with force at once.
+    pub graceful_stop: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            launch: Duration::from_secs(300),
+            ready: Duration::from_secs(60),
+            hook: Duration::from_secs(1800),
+            features: Duration::from_secs(3600),
+            buildpack: Duration::from_secs(3600),
+            publish: Duration::from_secs(1800),
+            graceful_stop: None,
+        }
+    }
+}
+
+/// Everything configuration decides for the workflows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// The remote server explicit source images are pulled from
+    /// (`container.endpoint`); the local store when `None`.
+    pub source_server: Option<RemoteServer>,
+    /// Keep instances and profiles after the job (`container.debug`).
+    pub keep_resources: bool,
+    /// The provisioners, in the order their features are applied.
+    pub provisioners: Vec<ProvisionerSettings>,
+    /// Install the provisioners before applying features: the opposite of Cloud
+    /// Deploy's `skip_provisioner_bootstrap`, which defaults to true (so this to false).
+    pub bootstrap_provisioners: bool,
+    /// `provisioner_log_level`.
+    pub provisioner_log_level: LogLevel,
+    /// `ami_retention`.
+    pub retention: RetentionPolicy,
+    /// Publish compression.
+    pub compression: Compression,
+    /// Privileged or not.
+    pub isolation: Isolation,
+    /// CPU and memory caps.
+    pub limits: ResourceLimits,
+    /// Step time limits.
+    pub timeouts: Timeouts,
+}

@@ -1,0 +1,161 @@
+//! Every step goes through one runner, so that each emits the same started/finished
+//! events, honours cancellation the same way, and turns port errors into workflow
+//! errors that name the step and the instance.
+
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{PortError, WorkflowError};
+use super::output_tail::OutputTail;
+use crate::domain::{ExecRequest, InstanceName, OutputStream};
+use crate::events::{Event, EventSink, Step};
+use crate::ports::{ContainerRuntime, OutputSink, RuntimeError};
+
+/// Bytes of output kept for error messages.
+const TAIL_BYTES: usize = 4096;
+
+/// Runs the steps of one job.
+pub(crate) struct StepRunner<'a> {
+    pub(crate) events: &'a dyn EventSink,
+    pub(crate) cancel: &'a CancellationToken,
+    pub(crate) instance: Option<InstanceName>,
+}
+
+impl StepRunner<'_> {
+    /// Runs `work` as `step` and emits its events. A job cancelled before the step
+    /// fails with `Cancelled`; during the step, cancellation is the work's own business
+    /// (long port calls take the token and stop their command before returning, which
+    /// dropping their future could not do).
+    pub(crate) async fn run<T, F>(&self, step: Step, work: F) -> Result<T, WorkflowError>
+    where
+        F: Future<Output = Result<T, WorkflowError>>,
+    {
+        if self.cancel.is_cancelled() {
+            return Err(self.cancelled(step));
+        }
+        self.events.emit(Event::StepStarted { step });
+        let started = Instant::now();
+        let result = work.await;
+        self.events.emit(Event::StepFinished {
+            step,
+            duration: started.elapsed(),
+            succeeded: result.is_ok(),
+        });
+        result
+    }
+
+    /// The error of a failed port call during `step`.
+    pub(crate) fn failed(&self, step: Step, error: impl Into<PortError>) -> WorkflowError {
+        let error = error.into();
+        match error {
+            PortError::Runtime(RuntimeError::Cancelled { .. }) => self.cancelled(step),
+            PortError::Runtime(RuntimeError::TimedOut { after, .. }) => WorkflowError::TimedOut {
+                step,
+                instance: self.instance.clone(),
+                after,
+                output_tail: String::new(),
+            },
+            source => WorkflowError::StepFailed {
+                step,
+                instance: self.instance.clone(),
+                source: Box::new(source),
+            },
+        }
+    }
+
+    pub(crate) fn cancelled(&self, step: Step) -> WorkflowError {
+        WorkflowError::Cancelled {
+            step,
+            instance: self.instance.clone(),
+        }
+    }
+
+    /// Runs a command as `step`, streaming its output as events, and fails unless it
+    /// exits 0.
+    pub(crate) async fn exec(
+        &self,
+        runtime: &dyn ContainerRuntime,
+        step: Step,
+        instance: &InstanceName,
+        request: &ExecRequest,
+    ) -> Result<(), WorkflowError> {
+        self.run(step, async {
+            let sink = StepOutput {
+                step,
+                events: self.events,
+                tail: Mutex::new(OutputTail::new(TAIL_BYTES)),
+            };
+            let result = runtime.exec(instance, request, &sink, self.cancel).await;
+            let output_tail = sink
+                .tail
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .text();
+            match result {
+                Ok(0) => Ok(()),
+                Ok(exit_code) => Err(WorkflowError::CommandFailed {
+                    step,
+                    instance: instance.clone(),
+                    exit_code,
+                    output_tail,
+                }),
+                Err(RuntimeError::TimedOut { after, .. }) => Err(WorkflowError::TimedOut {
+                    step,
+                    instance: Some(instance.clone()),
+                    after,
+                    output_tail,
+                }),
+                Err(error) => Err(self.failed(step, error)),
+            }
+        })
+        .await
+    }
+}
+
+/// Forwards a command's output as events, keeping the tail for errors.
+struct StepOutput<'a> {
+    step: Step,
+    events: &'a dyn EventSink,
+    tail: Mutex<OutputTail>,
+}
+
+impl OutputSink for StepOutput<'_> {
+    fn output(&self, stream: OutputStream, bytes: &[u8]) {
+        self.tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(bytes);
+        self.events.emit(Event::Output {
+            step: self.step,
+            stream,
+            bytes: bytes.to_vec(),
+        });
+    }
+}
+
+impl From<RuntimeError> for PortError {
+    fn from(error: RuntimeError) -> Self {
+        Self::Runtime(error)
+    }
+}
+
+impl From<crate::ports::RegistryError> for PortError {
+    fn from(error: crate::ports::RegistryError) -> Self {
+        Self::Registry(error)
+    }
+}
+
+impl From<crate::ports::AmiCatalogError> for PortError {
+    fn from(error: crate::ports::AmiCatalogError) -> Self {
+        Self::Catalog(error)
+    }
+}
+
+impl From<crate::ports::AppStoreError> for PortError {
+    fn from(error: crate::ports::AppStoreError) -> Self {
+        Self::Store(error)
+    }
+}

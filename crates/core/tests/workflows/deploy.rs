@@ -1,0 +1,165 @@
+//! deploy end to end on the fakes.
+
+use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector};
+use lxpack_core::events::Event;
+use lxpack_core::workflows::{DeployOutcome, WorkflowError};
+use lxpack_fake::RuntimeCall;
+
+use crate::helpers::*;
+
+#[tokio::test(start_paused = true)]
+async fn runs_the_buildpack_unedited_in_the_module_path_as_the_checkout_owner() {
+    let world = World::new();
+    let image = job(1_700_000_100);
+    world.built(&image).await;
+    let report = world.deploy("api", &job(1_700_000_300)).await.unwrap();
+    assert!(matches!(&report.outcome, DeployOutcome::Built { image: i, .. } if *i == image));
+
+    let calls = world.runtime.calls();
+    let profile = calls
+        .iter()
+        .find_map(|c| match c {
+            RuntimeCall::CreateProfile { profile } => Some(profile.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mount = &profile.mounts[0];
+    assert_eq!(mount.target.as_str(), "/var/www/api");
+    assert_eq!(mount.source.to_str(), Some("/home/ci/checkouts/api"));
+    assert!(!mount.read_only);
+    assert_eq!(mount.owner, Some(OWNER));
+
+    let spec = calls
+        .iter()
+        .find_map(|c| match c {
+            RuntimeCall::LaunchInstance { spec } => Some(spec.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        spec.image,
+        ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image)))
+    );
+    assert!(spec.ephemeral);
+
+    let pushed = calls
+        .iter()
+        .find_map(|c| match c {
+            RuntimeCall::PushFile { file, .. } => Some(file.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        pushed.contents, BUILDPACK,
+        "the script is delivered byte for byte"
+    );
+
+    let (command, cwd, user, env) = calls
+        .iter()
+        .filter_map(|c| match c {
+            RuntimeCall::Exec {
+                command,
+                cwd,
+                user,
+                env,
+                ..
+            } => Some((command.clone(), cwd.clone(), *user, env.clone())),
+            _ => None,
+        })
+        .next_back()
+        .unwrap();
+    assert_eq!(
+        command,
+        ["/tmp/lxpack-buildpack"],
+        "a #! script runs as itself"
+    );
+    assert_eq!(cwd.unwrap().as_str(), "/var/www/api");
+    assert_eq!(user, Some(OWNER));
+    assert!(env.contains(&("GHOST_APP".into(), "web".into())));
+    world.assert_nothing_left();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_module_without_buildpack_is_skipped_without_a_container() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    let report = world.deploy("static", &job(1_700_000_300)).await.unwrap();
+    assert!(matches!(report.outcome, DeployOutcome::Skipped { .. }));
+    assert!(world.runtime.calls().is_empty());
+    assert!(
+        world
+            .events
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::ModuleSkipped { module, .. } if module == "static"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_app_without_image_is_told_to_run_buildimage() {
+    let world = World::new();
+    let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
+    assert!(matches!(error, WorkflowError::NoContainerImage { .. }));
+    assert!(
+        error.to_string().contains("run `lxpack buildimage`"),
+        "{error}"
+    );
+    assert!(world.runtime.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_module_lists_the_modules() {
+    let world = World::new();
+    let error = world
+        .deploy("worker", &job(1_700_000_300))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "app web/prod/webfront has no module \"worker\" (its modules: api, static)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_script_without_shebang_runs_with_sh() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    let mut app = world.app();
+    app.modules[0].build_pack = Some(lxpack_core::domain::Script::new(b"make\n".to_vec()));
+    world.store.insert_app(app);
+    world.deploy("api", &job(1_700_000_300)).await.unwrap();
+    let last = world
+        .runtime
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            RuntimeCall::Exec { command, .. } => Some(command),
+            _ => None,
+        })
+        .next_back()
+        .unwrap();
+    assert_eq!(last, ["sh", "/tmp/lxpack-buildpack"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_deploys_of_one_job_use_distinct_containers() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    let mut app = world.app();
+    let mut second = app.modules[0].clone();
+    second.name = "api2".into();
+    app.modules.push(second);
+    world.store.insert_app(app);
+    let deploy_job = job(1_700_000_300);
+    let (a, b) = tokio::join!(
+        world.deploy("api", &deploy_job),
+        world.deploy("api2", &deploy_job)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let name = |o: &DeployOutcome| match o {
+        DeployOutcome::Built { instance, .. } => instance.clone(),
+        DeployOutcome::Skipped { .. } => panic!("skipped"),
+    };
+    assert_ne!(name(&a.outcome), name(&b.outcome));
+    world.assert_nothing_left();
+}

@@ -1,0 +1,238 @@
+//! A world of fakes with one app, one base image and one AMI, and shortcuts to run the
+//! workflows in it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lxpack_core::domain::{
+    AmiId, App, AppKey, BuildInfos, EnvVar, Feature, GuestPath, ImageAlias, JobId, LifecycleHooks,
+    Module, OsIdentity, OsType, Owner, Provisioner, Script,
+};
+use lxpack_core::events::Step;
+use lxpack_core::workflows::{
+    AmiSource, BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports,
+    ProvisionerSettings, Settings, WorkflowError, Workflows,
+};
+use lxpack_fake::{
+    FakeAmiCatalog, FakeAppStore, FakeImageRegistry, FakeRuntime, ImageBuilder, RecordingEvents,
+};
+use tokio_util::sync::CancellationToken;
+
+pub(crate) const REGION: &str = "eu-west-1";
+pub(crate) const BASE_ALIAS: &str = "debian-12";
+pub(crate) const BUILDPACK: &[u8] = b"#!/bin/sh\nset -e\nmake all\n";
+pub(crate) const OWNER: Owner = Owner {
+    uid: 1000,
+    gid: 1000,
+};
+
+pub(crate) fn job(seconds: u32) -> JobId {
+    JobId::generate(seconds, [7; 8])
+}
+
+pub(crate) fn ami_id(n: u32) -> AmiId {
+    AmiId::parse(&format!("ami-{n:08x}")).unwrap()
+}
+
+pub(crate) fn debian() -> OsIdentity {
+    OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")
+}
+
+pub(crate) fn key(name: &str) -> AppKey {
+    AppKey {
+        name: name.into(),
+        env: "prod".into(),
+        role: "webfront".into(),
+    }
+}
+
+/// The app every test starts from: hooks, a salt feature, a module with a buildpack
+/// and one without.
+pub(crate) fn web_app() -> App {
+    App {
+        key: key("web"),
+        region: REGION.into(),
+        color: None,
+        env_vars: vec![
+            EnvVar {
+                key: "DB".into(),
+                value: "postgres".into(),
+            },
+            EnvVar {
+                key: "EMPTY".into(),
+                value: String::new(),
+            },
+        ],
+        features: vec![Feature {
+            name: "nginx".into(),
+            version: "1.24".into(),
+            provisioner: Provisioner::Salt,
+        }],
+        lifecycle_hooks: LifecycleHooks {
+            pre_buildimage: Some(Script::new(b"echo pre\n".to_vec())),
+            post_buildimage: Some(Script::new(b"echo post\n".to_vec())),
+        },
+        modules: vec![
+            Module {
+                name: "api".into(),
+                path: GuestPath::parse("/var/www/api").unwrap(),
+                build_pack: Some(Script::new(BUILDPACK.to_vec())),
+                git_repo: None,
+            },
+            Module {
+                name: "static".into(),
+                path: GuestPath::parse("/var/www/static").unwrap(),
+                build_pack: None,
+                git_repo: None,
+            },
+        ],
+        build_infos: BuildInfos {
+            source_ami: Some(ami_id(1)),
+            ..BuildInfos::default()
+        },
+    }
+}
+
+pub(crate) fn settings() -> Settings {
+    Settings {
+        provisioners: vec![ProvisionerSettings {
+            kind: Provisioner::Salt,
+            formulas: PathBuf::from("/srv/formulas/salt"),
+            bootstrap_command: None,
+        }],
+        ..Settings::default()
+    }
+}
+
+/// The fakes, wired into workflows.
+pub(crate) struct World {
+    pub(crate) runtime: FakeRuntime,
+    pub(crate) registry: FakeImageRegistry,
+    pub(crate) catalog: FakeAmiCatalog,
+    pub(crate) store: FakeAppStore,
+    pub(crate) events: RecordingEvents,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) workflows: Workflows,
+}
+
+impl World {
+    pub(crate) fn new() -> Self {
+        Self::with(settings(), true)
+    }
+
+    pub(crate) fn with(settings: Settings, with_catalog: bool) -> Self {
+        let runtime = FakeRuntime::new();
+        let registry = runtime.image_registry();
+        registry.add_image(
+            ImageBuilder::new("base-debian-12")
+                .alias(ImageAlias::parse(BASE_ALIAS).unwrap())
+                .os("debian", "12")
+                .architecture("x86_64")
+                .build(),
+        );
+        let catalog = FakeAmiCatalog::new();
+        let app = web_app();
+        catalog.insert_ami(
+            REGION,
+            FakeAmiCatalog::app_ami(
+                &app,
+                ami_id(1),
+                SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                debian(),
+            ),
+        );
+        let store = FakeAppStore::new();
+        store.insert_app(app);
+        let ports = Ports {
+            runtime: Arc::new(runtime.clone()),
+            registry: Arc::new(registry.clone()),
+            amis: with_catalog.then(|| Arc::new(catalog.clone()) as _),
+            apps: Arc::new(store.clone()),
+        };
+        Self {
+            runtime,
+            registry,
+            catalog,
+            store,
+            events: RecordingEvents::new(),
+            cancel: CancellationToken::new(),
+            workflows: Workflows::new(ports, settings),
+        }
+    }
+
+    pub(crate) fn build_request(&self, job: &JobId) -> BuildImageRequest {
+        BuildImageRequest {
+            app: key("web"),
+            job: job.clone(),
+            ami: AmiSource::Catalog(ami_id(1)),
+            keep: false,
+        }
+    }
+
+    pub(crate) async fn build(&self, job: &JobId) -> Result<BuildImageReport, WorkflowError> {
+        self.workflows
+            .build_image(&self.build_request(job), &self.events, &self.cancel)
+            .await
+    }
+
+    pub(crate) fn deploy_request(&self, module: &str, job: &JobId) -> DeployRequest {
+        DeployRequest {
+            app: key("web"),
+            module: module.into(),
+            job: job.clone(),
+            checkout: Checkout {
+                path: PathBuf::from("/home/ci/checkouts/api"),
+                owner: OWNER,
+            },
+            keep: false,
+        }
+    }
+
+    pub(crate) async fn deploy(
+        &self,
+        module: &str,
+        job: &JobId,
+    ) -> Result<DeployReport, WorkflowError> {
+        self.workflows
+            .deploy(
+                &self.deploy_request(module, job),
+                &self.events,
+                &self.cancel,
+            )
+            .await
+    }
+
+    /// Records `job` as the app's current image, with a published image behind it.
+    pub(crate) async fn built(&self, job: &JobId) {
+        self.build(job).await.unwrap();
+        let _ = self.events.take();
+        self.runtime.clear_calls();
+    }
+
+    pub(crate) fn app(&self) -> App {
+        self.store.app(&key("web")).unwrap()
+    }
+
+    pub(crate) fn assert_nothing_left(&self) {
+        let instances: Vec<String> = self
+            .runtime
+            .instances()
+            .iter()
+            .map(|i| i.name.to_string())
+            .collect();
+        let profiles: Vec<String> = self
+            .runtime
+            .profiles()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        assert!(instances.is_empty(), "instances left: {instances:?}");
+        assert!(profiles.is_empty(), "profiles left: {profiles:?}");
+    }
+
+    /// The steps that started, in order.
+    pub(crate) fn steps(&self) -> Vec<Step> {
+        self.events.started_steps()
+    }
+}

@@ -1,0 +1,15 @@
+//! Workflow tests on the fakes: every rule of buildimage, deploy, retention and sweep,
+//! with a fault injected at every step, and one test per defect of Cloud Deploy's
+//! original implementation (docs: original-behaviour.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod build_image;
+mod cleanup_and_faults;
+mod defects;
+mod deploy;
+mod events;
+mod retention;
+mod sweep;
+mod timeouts;
