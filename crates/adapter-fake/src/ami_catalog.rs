@@ -196,7 +196,7 @@ impl FakeAmiCatalog {
 
 #[async_trait]
 impl AmiCatalog for FakeAmiCatalog {
-    #[instrument(skip_all, fields(ami = %ami, region))]
+    #[instrument(skip_all, fields(ami = %ami, region = %region))]
     async fn describe_ami(&self, region: &str, ami: &AmiId) -> Result<Ami, AmiCatalogError> {
         let call = CatalogCall::DescribeAmi {
             region: region.to_owned(),

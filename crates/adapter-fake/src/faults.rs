@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub enum When {
     /// Only the n-th call (1-based; `Nth(0)` never matches).
     Nth(u32),
-    /// The n-th call and every later one.
+    /// The n-th call and every later one (1-based; `FromNth(0)` never matches).
     FromNth(u32),
     /// Every call.
     Every,

@@ -197,7 +197,7 @@ pub enum DaemonCall {
     Registry(RegistryCall),
 }
 
-/// Decides what a command does, or passes (`None`).
+/// The outcome of exec's checks: the command scripted for this call, if any.
 type ExecDecision = Result<Option<ExecScript>, RuntimeError>;
 
 /// An in-memory [`ContainerRuntime`] that honours the port's contracts, records every

@@ -1,0 +1,305 @@
+//! The contract of `AppStore`. Its heart is the newer-job rule: two buildimage jobs of
+//! one app may finish in any order, and the older must never win. The port has no way
+//! to delete, so the suite works on an app the caller seeded for it, and leaves it
+//! recording the suite's newest job.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use lxpack_core::domain::{AppKey, JobCommand, JobId};
+use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+
+use crate::report::{Checker, ContractReport};
+use crate::unwind::CatchUnwind;
+
+/// How long any single store call may take.
+const CALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs the contract of [`AppStore`] against `store`, on the app `app`, which must
+/// exist and should be used by nothing else. It checks:
+/// - `get_app` and `AppNotFound`; `list_apps` holds the app, ordered by key;
+/// - `record_container_image`: `AppNotFound`; the job it replaced; recording the
+///   same job again; `Superseded` for an older job, which changes nothing; concurrent
+///   writers end with the newest job;
+/// - `record_job` inserts and replaces; `running_jobs` follows the status.
+///
+/// The suite's jobs are newer than the app's current image, so it can run again on
+/// the same app. Afterwards the app records the suite's newest job as its container
+/// image, and the suite's job records are marked succeeded (the port cannot delete).
+pub async fn app_store_contract(store: &dyn AppStore, app: &AppKey) -> ContractReport {
+    let mut checker = Checker::new("app store", CALL_LIMIT);
+    let Some(current) = checker.ok("get_app", store.get_app(app)).await else {
+        return checker.finish();
+    };
+    checker.equal("get_app returns the app asked for", app, &current.key);
+    let base = current
+        .build_infos
+        .container_image
+        .as_ref()
+        .map_or(Some(0x6000_0000), |job| job.unix_seconds().checked_add(1));
+    let Some(jobs) = base.and_then(Jobs::after) else {
+        checker.fail(
+            "fixture",
+            "an app whose container image is not from the far future",
+            format!("{:?}", current.build_infos.container_image),
+        );
+        return checker.finish();
+    };
+    let suite = Suite {
+        store,
+        app,
+        jobs: &jobs,
+    };
+    let outcome =
+        CatchUnwind::new(suite.run(&mut checker, current.build_infos.container_image)).await;
+    if let Err(panic) = outcome {
+        checker.fail(
+            "the checks run to the end",
+            "no panic",
+            format!("panic: {panic}"),
+        );
+    }
+    suite.cleanup(&mut checker).await;
+    checker.finish()
+}
+
+/// The suite's jobs, oldest first.
+struct Jobs {
+    old: JobId,
+    new: JobId,
+    /// Three jobs for the concurrent writers, newer than `new`.
+    racing: [JobId; 3],
+    /// Job records.
+    record: JobId,
+}
+
+impl Jobs {
+    fn after(seconds: u32) -> Option<Self> {
+        let at = |offset: u32, entropy: &[u8; 8]| {
+            seconds
+                .checked_add(offset)
+                .map(|seconds| JobId::generate(seconds, *entropy))
+        };
+        Some(Self {
+            old: at(0, b"ct-old--")?,
+            new: at(1, b"ct-new--")?,
+            racing: [
+                at(2, b"ct-race1")?,
+                at(3, b"ct-race2")?,
+                at(4, b"ct-race3")?,
+            ],
+            record: at(5, b"ct-rec--")?,
+        })
+    }
+}
+
+struct Suite<'a> {
+    store: &'a dyn AppStore,
+    app: &'a AppKey,
+    jobs: &'a Jobs,
+}
+
+impl Suite<'_> {
+    async fn run(&self, checker: &mut Checker, initial: Option<JobId>) {
+        self.reads(checker).await;
+        self.newer_job_rule(checker, initial).await;
+        self.concurrent_writers(checker).await;
+        self.job_records(checker).await;
+    }
+
+    async fn reads(&self, checker: &mut Checker) {
+        let missing = missing_key(self.app);
+        checker
+            .err(
+                "get_app of a missing app",
+                "AppNotFound",
+                self.store.get_app(&missing),
+                |e| matches!(e, AppStoreError::AppNotFound { .. }),
+            )
+            .await;
+        if let Some(apps) = checker.ok("list_apps", self.store.list_apps()).await {
+            let keys: Vec<&AppKey> = apps.iter().map(|app| &app.key).collect();
+            checker.that(
+                "list_apps holds the app",
+                keys.contains(&self.app),
+                format!("a list with {}", self.app),
+                &keys,
+            );
+            checker.that(
+                "list_apps is ordered by key",
+                keys.windows(2).all(|pair| pair[0] < pair[1]),
+                "keys in ascending order",
+                &keys,
+            );
+        }
+    }
+
+    async fn recorded(&self, checker: &mut Checker, check: &str, expected: &JobId) {
+        if let Some(app) = checker.ok(check, self.store.get_app(self.app)).await {
+            checker.equal(
+                &format!("{check}: the app records job {expected}"),
+                Some(expected),
+                app.build_infos.container_image.as_ref(),
+            );
+        }
+    }
+
+    async fn newer_job_rule(&self, checker: &mut Checker, initial: Option<JobId>) {
+        let jobs = self.jobs;
+        checker
+            .err(
+                "record_container_image on a missing app",
+                "AppNotFound",
+                self.store
+                    .record_container_image(&missing_key(self.app), &jobs.old),
+                |e| matches!(e, AppStoreError::AppNotFound { .. }),
+            )
+            .await;
+        if let Some(replaced) = checker
+            .ok(
+                "record_container_image",
+                self.store.record_container_image(self.app, &jobs.old),
+            )
+            .await
+        {
+            checker.equal(
+                "record_container_image returns the job it replaced",
+                initial,
+                replaced,
+            );
+        }
+        self.recorded(checker, "get_app after record_container_image", &jobs.old)
+            .await;
+        checker
+            .ok(
+                "record_container_image of the recorded job again",
+                self.store.record_container_image(self.app, &jobs.old),
+            )
+            .await;
+        if let Some(replaced) = checker
+            .ok(
+                "record_container_image of a newer job",
+                self.store.record_container_image(self.app, &jobs.new),
+            )
+            .await
+        {
+            checker.equal(
+                "a newer job returns the job it replaced",
+                Some(&jobs.old),
+                replaced.as_ref(),
+            );
+        }
+        checker
+            .err(
+                "record_container_image of an older job",
+                &format!(
+                    "Superseded {{ current: {}, rejected: {} }}",
+                    jobs.new, jobs.old
+                ),
+                self.store.record_container_image(self.app, &jobs.old),
+                |e| {
+                    matches!(e, AppStoreError::Superseded { current, rejected, .. }
+                        if *current == jobs.new && *rejected == jobs.old)
+                },
+            )
+            .await;
+        self.recorded(checker, "get_app after Superseded", &jobs.new)
+            .await;
+    }
+
+    async fn concurrent_writers(&self, checker: &mut Checker) {
+        let [first, second, third] = &self.jobs.racing;
+        // Newest first, so that a store without an atomic check-and-write lets an
+        // older job win.
+        let (c, b, a) = tokio::join!(
+            checker.bounded(self.store.record_container_image(self.app, third)),
+            checker.bounded(self.store.record_container_image(self.app, second)),
+            checker.bounded(self.store.record_container_image(self.app, first)),
+        );
+        let fine = |outcome: &Result<Result<Option<JobId>, AppStoreError>, String>| {
+            matches!(
+                outcome,
+                Ok(Ok(_)) | Ok(Err(AppStoreError::Superseded { .. }))
+            )
+        };
+        checker.that(
+            "concurrent record_container_image succeed or are superseded",
+            fine(&a) && fine(&b) && fine(&c),
+            "Ok or Superseded for each",
+            (&a, &b, &c),
+        );
+        self.recorded(checker, "get_app after concurrent writers", third)
+            .await;
+    }
+
+    async fn job_records(&self, checker: &mut Checker) {
+        let id = &self.jobs.record;
+        checker
+            .ok(
+                "record_job",
+                self.store.record_job(&self.record(JobStatus::Running)),
+            )
+            .await;
+        if let Some(running) = checker.ok("running_jobs", self.store.running_jobs()).await {
+            checker.that(
+                "running_jobs lists a running job",
+                running.contains(id),
+                format!("a list with {id}"),
+                running,
+            );
+        }
+        checker
+            .ok(
+                "record_job replacing a record",
+                self.store.record_job(&self.record(JobStatus::Failed)),
+            )
+            .await;
+        if let Some(running) = checker
+            .ok(
+                "running_jobs after the job ended",
+                self.store.running_jobs(),
+            )
+            .await
+        {
+            checker.that(
+                "running_jobs follows the replaced status",
+                !running.contains(id),
+                format!("a list without {id}"),
+                running,
+            );
+        }
+    }
+
+    fn record(&self, status: JobStatus) -> JobRecord {
+        let started = UNIX_EPOCH + Duration::from_secs(u64::from(self.jobs.record.unix_seconds()));
+        JobRecord {
+            id: self.jobs.record.clone(),
+            command: JobCommand::BuildImage,
+            app: self.app.clone(),
+            module: None,
+            status,
+            started_at: started,
+            ended_at: (status != JobStatus::Running).then_some(started + Duration::from_secs(1)),
+            error: (status == JobStatus::Failed).then(|| "lxpack contract suite".to_owned()),
+            log_path: None,
+        }
+    }
+
+    /// Leaves no running job behind.
+    async fn cleanup(&self, checker: &mut Checker) {
+        checker
+            .ok(
+                "cleanup: mark the suite's job finished",
+                self.store.record_job(&self.record(JobStatus::Succeeded)),
+            )
+            .await;
+    }
+}
+
+/// A key that no seeded app has: the app's own, with a suffix on the name.
+fn missing_key(app: &AppKey) -> AppKey {
+    AppKey {
+        name: format!("{}-lxpack-contract-missing", app.name),
+        env: app.env.clone(),
+        role: app.role.clone(),
+    }
+}

@@ -1,0 +1,1062 @@
+//! The contract of `ContainerRuntime` and `ImageRegistry`, checked together because
+//! they share a daemon: publishing needs a stopped instance, and launching needs an
+//! image. The suite works only with names under the fixture's prefix, so it can run
+//! against a daemon that holds other things, and it removes all it made.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lxpack_core::domain::{
+    ExecRequest, FileSpec, GuestPath, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId,
+    LaunchSpec, NAME_PREFIX, OutputStream, Owner, ProfileSpec, label,
+};
+use lxpack_core::ports::{
+    Compression, ContainerRuntime, ImageRegistry, LeftoverKind, OutputSink, PublishRequest,
+    RegistryError, RuntimeError,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::report::{Checker, ContractReport};
+use crate::unwind::CatchUnwind;
+
+/// The commands the runtime suite runs, so that an image (or a fake) can be checked
+/// to support them. The image needs a POSIX `sh` with `printf`, `pwd`, `id`, `cat`,
+/// `sleep` and `true`, and a `/tmp` directory (busybox is enough).
+pub mod commands {
+    /// Exits with code 3.
+    pub const EXIT_3: [&str; 3] = ["sh", "-c", "exit 3"];
+    /// Exits with code 0.
+    pub const TRUE: [&str; 1] = ["true"];
+    /// Writes `out1 out2 out3` to stdout and `err1 err2` to stderr, interleaved, one
+    /// per line.
+    pub const INTERLEAVED: [&str; 3] = [
+        "sh",
+        "-c",
+        "echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo out3",
+    ];
+    /// What [`INTERLEAVED`] writes to stdout.
+    pub const INTERLEAVED_STDOUT: &str = "out1\nout2\nout3\n";
+    /// What [`INTERLEAVED`] writes to stderr.
+    pub const INTERLEAVED_STDERR: &str = "err1\nerr2\n";
+    /// Prints `$LXPACK_CONTRACT_VAR`, the working directory, the uid and the gid,
+    /// one per line.
+    pub const IDENTITY: [&str; 3] = [
+        "sh",
+        "-c",
+        "printf '%s\\n' \"$LXPACK_CONTRACT_VAR\"; pwd; id -u; id -g",
+    ];
+    /// The variable [`IDENTITY`] prints.
+    pub const IDENTITY_VAR: &str = "LXPACK_CONTRACT_VAR";
+    /// Copies stdin to stdout (with no argument) or prints a file.
+    pub const CAT: &str = "cat";
+    /// Runs far longer than any limit the suite sets.
+    pub const SLEEP: [&str; 2] = ["sleep", "600"];
+}
+
+/// What the runtime suite needs from the daemon under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeFixture {
+    /// An image to launch from; it must support [`commands`]. A local image keeps the
+    /// suite fast and offline.
+    pub image: ImageRef,
+    /// The prefix of every instance, profile and image alias the suite creates:
+    /// `lxpack-` followed by lower-case letters, digits and `-`, at most 30
+    /// characters. Make it unique per run (e.g. with the process id) so parallel runs
+    /// do not meet. Anything left under it by an earlier run is removed first.
+    pub prefix: String,
+    /// The limit given to each launch.
+    pub launch_timeout: Duration,
+    /// The limit given to each publish.
+    pub publish_timeout: Duration,
+    /// The most any single call may take before the suite reports it and moves on.
+    pub call_limit: Duration,
+    /// The non-root user the identity check runs as.
+    pub exec_user: Owner,
+}
+
+impl RuntimeFixture {
+    /// A fixture with limits that suit a local daemon: launch 120 s, publish 300 s,
+    /// any call 600 s, and user 1000:1000.
+    #[must_use]
+    pub fn new(image: ImageRef, prefix: &str) -> Self {
+        Self {
+            image,
+            prefix: prefix.to_owned(),
+            launch_timeout: Duration::from_secs(120),
+            publish_timeout: Duration::from_secs(300),
+            call_limit: Duration::from_secs(600),
+            exec_user: Owner {
+                uid: 1000,
+                gid: 1000,
+            },
+        }
+    }
+}
+
+/// How long a timed-out or cancelled command may take to be signalled and reaped
+/// before the call returns.
+const SIGNAL_GRACE: Duration = Duration::from_secs(30);
+
+/// The limit of the command that must time out.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long after its start the command that must be cancelled is cancelled.
+const CANCEL_AFTER: Duration = Duration::from_secs(1);
+
+/// The job the suite's labels and names carry.
+fn contract_job() -> JobId {
+    JobId::generate(0x6600_0000, *b"contract")
+}
+
+/// Every name the suite uses, derived from the prefix so that cleanup can find them
+/// all even after a panic.
+struct Names {
+    /// `<prefix>-p-<job>`: a profile whose job can be read from its name.
+    profile: InstanceName,
+    /// A profile that never exists.
+    missing_profile: String,
+    /// The instance most checks use.
+    main: InstanceName,
+    /// An instance named without the prefix, found by its job label.
+    labelled: InstanceName,
+    ephemeral: InstanceName,
+    /// Instances whose launch must fail.
+    no_image: InstanceName,
+    no_profile: InstanceName,
+    cancelled: InstanceName,
+    /// An instance that never exists.
+    missing: InstanceName,
+    image: ImageAlias,
+    second_image: ImageAlias,
+    missing_image: ImageAlias,
+}
+
+impl Names {
+    fn new(prefix: &str) -> Result<Self, String> {
+        let rest = prefix.strip_prefix(NAME_PREFIX).unwrap_or("");
+        if rest.is_empty()
+            || prefix.len() > 30
+            || prefix.ends_with('-')
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "prefix {prefix:?} must be `lxpack-` followed by lower-case letters, digits \
+                 and -, at most 30 characters, not ending with -"
+            ));
+        }
+        let instance = |suffix: &str| {
+            InstanceName::parse(&format!("{prefix}-{suffix}")).map_err(|error| error.to_string())
+        };
+        let alias = |suffix: &str| {
+            ImageAlias::parse(&format!("{prefix}-{suffix}")).map_err(|error| error.to_string())
+        };
+        Ok(Self {
+            profile: instance(&format!("p-{}", contract_job()))?,
+            missing_profile: format!("{prefix}-no-such-profile"),
+            main: instance("main")?,
+            labelled: InstanceName::parse(&format!("contract-{rest}-labelled"))
+                .map_err(|error| error.to_string())?,
+            ephemeral: instance("ephemeral")?,
+            no_image: instance("no-image")?,
+            no_profile: instance("no-profile")?,
+            cancelled: instance("cancelled")?,
+            missing: instance("missing")?,
+            image: alias("image")?,
+            second_image: alias("image-2")?,
+            missing_image: alias("no-such-image")?,
+        })
+    }
+
+    fn instances(&self) -> [&InstanceName; 6] {
+        [
+            &self.main,
+            &self.labelled,
+            &self.ephemeral,
+            &self.no_image,
+            &self.no_profile,
+            &self.cancelled,
+        ]
+    }
+
+    fn images(&self) -> [&ImageAlias; 2] {
+        [&self.image, &self.second_image]
+    }
+
+    fn owns(&self, name: &InstanceName) -> bool {
+        self.instances().contains(&name) || *name == self.profile
+    }
+}
+
+/// Runs the contract of [`ContainerRuntime`] and [`ImageRegistry`] against one
+/// daemon, and returns what it found. It checks:
+/// - profiles: `AlreadyExists`, `NotFound`, `InUse`;
+/// - launch: success, `AlreadyExists`, `ImageNotFound`, `NotFound` for a missing
+///   profile, `Cancelled`;
+/// - exec: exit codes, output order per stream, env/cwd/user, stdin, `NotFound`,
+///   `TimedOut` and `Cancelled` within a grace period, files pushed;
+/// - leftovers: by name prefix, by job label, with the job read from label or name;
+/// - stop (forced, graceful, twice, ephemeral), delete (stopped, running) and their
+///   `NotFound`;
+/// - publish with alias and properties, `AliasExists` (nothing published),
+///   `InstanceRunning`, `InstanceNotFound`, `Cancelled`; list, resolve by alias and by
+///   fingerprint (prefix), delete and `NotFound`.
+///
+/// Everything it creates is removed at the end, even when a check fails or the
+/// implementation panics; the removal is checked too.
+pub async fn container_runtime_contract(
+    runtime: &dyn ContainerRuntime,
+    registry: &dyn ImageRegistry,
+    fixture: &RuntimeFixture,
+) -> ContractReport {
+    let mut checker = Checker::new("container runtime", fixture.call_limit);
+    let names = match Names::new(&fixture.prefix) {
+        Ok(names) => names,
+        Err(problem) => {
+            checker.fail("fixture", "a valid prefix", problem);
+            return checker.finish();
+        }
+    };
+    let suite = Suite {
+        runtime,
+        registry,
+        fixture,
+        names: &names,
+    };
+    suite
+        .remove_all(&mut checker, "remove leftovers of an earlier run")
+        .await;
+    let outcome = CatchUnwind::new(suite.run(&mut checker)).await;
+    if let Err(panic) = outcome {
+        checker.fail(
+            "the checks run to the end",
+            "no panic",
+            format!("panic: {panic}"),
+        );
+    }
+    suite.remove_all(&mut checker, "cleanup").await;
+    suite.nothing_left(&mut checker).await;
+    checker.finish()
+}
+
+struct Suite<'a> {
+    runtime: &'a dyn ContainerRuntime,
+    registry: &'a dyn ImageRegistry,
+    fixture: &'a RuntimeFixture,
+    names: &'a Names,
+}
+
+impl Suite<'_> {
+    fn launch_spec(&self, name: &InstanceName) -> LaunchSpec {
+        LaunchSpec {
+            name: name.clone(),
+            image: self.fixture.image.clone(),
+            profiles: vec!["default".to_owned()],
+            ephemeral: false,
+            isolation: Default::default(),
+            limits: Default::default(),
+            labels: BTreeMap::new(),
+            timeout: self.fixture.launch_timeout,
+        }
+    }
+
+    fn publish_request(&self, instance: &InstanceName, alias: &ImageAlias) -> PublishRequest {
+        PublishRequest {
+            instance: instance.clone(),
+            alias: alias.clone(),
+            properties: BTreeMap::from([("lxpack.contract".to_owned(), "yes".to_owned())]),
+            compression: Compression::default(),
+            timeout: self.fixture.publish_timeout,
+        }
+    }
+
+    async fn run(&self, checker: &mut Checker) {
+        self.server(checker).await;
+        self.profiles(checker).await;
+        self.launches(checker).await;
+        self.commands(checker).await;
+        self.interruptions(checker).await;
+        self.leftovers(checker).await;
+        self.stops(checker).await;
+        self.images(checker).await;
+        self.deletions(checker).await;
+    }
+
+    async fn server(&self, checker: &mut Checker) {
+        if let Some(info) = checker.ok("server_info", self.runtime.server_info()).await {
+            checker.that(
+                "server_info names a version",
+                !info.version.is_empty(),
+                "a non-empty version",
+                info.version,
+            );
+        }
+    }
+
+    async fn profiles(&self, checker: &mut Checker) {
+        let names = self.names;
+        let profile = ProfileSpec {
+            name: names.profile.clone(),
+            description: "lxpack contract suite".to_owned(),
+            mounts: vec![],
+        };
+        checker
+            .ok("create_profile", self.runtime.create_profile(&profile))
+            .await;
+        checker
+            .err(
+                "create_profile twice",
+                "AlreadyExists { what: \"profile\" }",
+                self.runtime.create_profile(&profile),
+                |e| {
+                    matches!(
+                        e,
+                        RuntimeError::AlreadyExists {
+                            what: "profile",
+                            ..
+                        }
+                    )
+                },
+            )
+            .await;
+        let missing = InstanceName::parse(&names.missing_profile);
+        if let Ok(missing) = missing {
+            checker
+                .err(
+                    "delete_profile of a missing profile",
+                    "NotFound { what: \"profile\" }",
+                    self.runtime.delete_profile(&missing),
+                    |e| {
+                        matches!(
+                            e,
+                            RuntimeError::NotFound {
+                                what: "profile",
+                                ..
+                            }
+                        )
+                    },
+                )
+                .await;
+        }
+    }
+
+    async fn launches(&self, checker: &mut Checker) {
+        let names = self.names;
+        let cancel = CancellationToken::new();
+        let mut main = self.launch_spec(&names.main);
+        main.profiles.push(names.profile.to_string());
+        checker
+            .ok(
+                "launch_instance",
+                self.runtime.launch_instance(&main, &cancel),
+            )
+            .await;
+        checker
+            .err(
+                "launch_instance twice",
+                "AlreadyExists { what: \"instance\" }",
+                self.runtime.launch_instance(&main, &cancel),
+                |e| {
+                    matches!(
+                        e,
+                        RuntimeError::AlreadyExists {
+                            what: "instance",
+                            ..
+                        }
+                    )
+                },
+            )
+            .await;
+        checker
+            .err(
+                "delete_profile while an instance uses it",
+                "InUse",
+                self.runtime.delete_profile(&names.profile),
+                |e| matches!(e, RuntimeError::InUse { .. }),
+            )
+            .await;
+
+        let mut no_image = self.launch_spec(&names.no_image);
+        no_image.image = ImageRef::Local(ImageSelector::Alias(names.missing_image.clone()));
+        checker
+            .err(
+                "launch_instance from a missing image",
+                "ImageNotFound",
+                self.runtime.launch_instance(&no_image, &cancel),
+                |e| matches!(e, RuntimeError::ImageNotFound { .. }),
+            )
+            .await;
+
+        let mut no_profile = self.launch_spec(&names.no_profile);
+        no_profile.profiles.push(names.missing_profile.clone());
+        checker
+            .err(
+                "launch_instance with a missing profile",
+                "NotFound { what: \"profile\" }",
+                self.runtime.launch_instance(&no_profile, &cancel),
+                |e| {
+                    matches!(
+                        e,
+                        RuntimeError::NotFound {
+                            what: "profile",
+                            ..
+                        }
+                    )
+                },
+            )
+            .await;
+
+        let fired = CancellationToken::new();
+        fired.cancel();
+        checker
+            .err(
+                "launch_instance with a cancelled token",
+                "Cancelled",
+                self.runtime
+                    .launch_instance(&self.launch_spec(&names.cancelled), &fired),
+                |e| matches!(e, RuntimeError::Cancelled { .. }),
+            )
+            .await;
+
+        let mut labelled = self.launch_spec(&names.labelled);
+        labelled
+            .labels
+            .insert(label::JOB.to_owned(), contract_job().to_string());
+        checker
+            .ok(
+                "launch_instance with a job label",
+                self.runtime.launch_instance(&labelled, &cancel),
+            )
+            .await;
+    }
+
+    /// Runs a command in the main instance and returns its exit code and output.
+    async fn exec(
+        &self,
+        checker: &mut Checker,
+        name: &str,
+        request: &ExecRequest,
+    ) -> Option<(i32, Collected)> {
+        let output = Collected::default();
+        let cancel = CancellationToken::new();
+        let code = checker
+            .ok(
+                name,
+                self.runtime
+                    .exec(&self.names.main, request, &output, &cancel),
+            )
+            .await?;
+        Some((code, output))
+    }
+
+    async fn commands(&self, checker: &mut Checker) {
+        let names = self.names;
+        let limit = Duration::from_secs(60);
+        let request = |argv: &[&str]| ExecRequest::new(argv.iter().copied(), limit);
+
+        if let Some((code, _)) = self
+            .exec(checker, "exec", &request(&commands::EXIT_3))
+            .await
+        {
+            checker.equal("exec returns the exit code", 3, code);
+        }
+        if let Some((code, _)) = self
+            .exec(checker, "exec true", &request(&commands::TRUE))
+            .await
+        {
+            checker.equal("exec returns exit code 0", 0, code);
+        }
+        if let Some((code, output)) = self
+            .exec(
+                checker,
+                "exec with output",
+                &request(&commands::INTERLEAVED),
+            )
+            .await
+        {
+            checker.equal("exec with output exits 0", 0, code);
+            checker.equal(
+                "stdout arrives in order",
+                commands::INTERLEAVED_STDOUT.to_owned(),
+                output.text(OutputStream::Stdout),
+            );
+            checker.equal(
+                "stderr arrives in order",
+                commands::INTERLEAVED_STDERR.to_owned(),
+                output.text(OutputStream::Stderr),
+            );
+        }
+
+        let mut identity = request(&commands::IDENTITY);
+        identity.env = vec![(commands::IDENTITY_VAR.to_owned(), "hello world".to_owned())];
+        identity.cwd = GuestPath::parse("/tmp").ok();
+        identity.user = Some(self.fixture.exec_user);
+        if let Some((_, output)) = self
+            .exec(checker, "exec with env, cwd and user", &identity)
+            .await
+        {
+            let user = self.fixture.exec_user;
+            checker.equal(
+                "exec sees its env, cwd and user",
+                format!("hello world\n/tmp\n{}\n{}\n", user.uid, user.gid),
+                output.text(OutputStream::Stdout),
+            );
+        }
+
+        let mut stdin = request(&[commands::CAT]);
+        stdin.stdin = Some(b"from stdin\n".to_vec());
+        if let Some((_, output)) = self.exec(checker, "exec with stdin", &stdin).await {
+            checker.equal(
+                "exec feeds stdin",
+                "from stdin\n".to_owned(),
+                output.text(OutputStream::Stdout),
+            );
+        }
+
+        checker
+            .err(
+                "exec in a missing instance",
+                "NotFound { what: \"instance\" }",
+                self.runtime.exec(
+                    &names.missing,
+                    &request(&commands::TRUE),
+                    &Collected::default(),
+                    &CancellationToken::new(),
+                ),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+
+        let Ok(path) = GuestPath::parse("/tmp/lxpack-contract") else {
+            return;
+        };
+        let file = FileSpec {
+            path: path.clone(),
+            contents: b"pushed\n".to_vec(),
+            mode: 0o644,
+        };
+        checker
+            .ok("push_file", self.runtime.push_file(&names.main, &file))
+            .await;
+        if let Some((_, output)) = self
+            .exec(
+                checker,
+                "exec reading the pushed file",
+                &request(&[commands::CAT, path.as_str()]),
+            )
+            .await
+        {
+            checker.equal(
+                "push_file writes the contents",
+                "pushed\n".to_owned(),
+                output.text(OutputStream::Stdout),
+            );
+        }
+        checker
+            .err(
+                "push_file into a missing instance",
+                "NotFound",
+                self.runtime.push_file(&names.missing, &file),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+    }
+
+    async fn interruptions(&self, checker: &mut Checker) {
+        let names = self.names;
+        let sleep = ExecRequest::new(commands::SLEEP, SHORT_TIMEOUT);
+        let start = Instant::now();
+        checker
+            .err(
+                "exec past its timeout",
+                "TimedOut",
+                self.runtime.exec(
+                    &names.main,
+                    &sleep,
+                    &Collected::default(),
+                    &CancellationToken::new(),
+                ),
+                |e| matches!(e, RuntimeError::TimedOut { .. }),
+            )
+            .await;
+        let took = start.elapsed();
+        checker.that(
+            "a timed-out exec returns within the grace period",
+            took >= SHORT_TIMEOUT && took <= SHORT_TIMEOUT + SIGNAL_GRACE,
+            format!(
+                "between {SHORT_TIMEOUT:?} and {:?}",
+                SHORT_TIMEOUT + SIGNAL_GRACE
+            ),
+            took,
+        );
+
+        let long = ExecRequest::new(commands::SLEEP, Duration::from_secs(600));
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let start = Instant::now();
+        let output = Collected::default();
+        let exec = self.runtime.exec(&names.main, &long, &output, &cancel);
+        let (result, ()) = tokio::join!(checker.bounded(exec), async move {
+            tokio::time::sleep(CANCEL_AFTER).await;
+            trigger.cancel();
+        });
+        match result {
+            Ok(Err(RuntimeError::Cancelled { .. })) => checker.pass("exec cancelled by its token"),
+            Ok(other) => checker.fail(
+                "exec cancelled by its token",
+                "Cancelled",
+                format!("{other:?}"),
+            ),
+            Err(elapsed) => checker.fail("exec cancelled by its token", "Cancelled", elapsed),
+        }
+        let took = start.elapsed();
+        checker.that(
+            "a cancelled exec returns within the grace period",
+            took <= CANCEL_AFTER + SIGNAL_GRACE,
+            format!("at most {:?}", CANCEL_AFTER + SIGNAL_GRACE),
+            took,
+        );
+
+        if let Some((code, _)) = self
+            .exec(
+                checker,
+                "exec after an interrupted one",
+                &ExecRequest::new(commands::TRUE, Duration::from_secs(60)),
+            )
+            .await
+        {
+            checker.equal("the instance still runs commands", 0, code);
+        }
+    }
+
+    async fn leftovers(&self, checker: &mut Checker) {
+        let names = self.names;
+        let Some(leftovers) = checker
+            .ok("list_leftovers", self.runtime.list_leftovers())
+            .await
+        else {
+            return;
+        };
+        let find = |kind: LeftoverKind, name: &InstanceName| {
+            leftovers
+                .iter()
+                .find(|leftover| leftover.kind == kind && leftover.name == *name)
+        };
+        checker.that(
+            "list_leftovers finds an instance by its name prefix",
+            find(LeftoverKind::Instance, &names.main).is_some(),
+            format!("an instance {}", names.main),
+            &leftovers,
+        );
+        let labelled = find(LeftoverKind::Instance, &names.labelled);
+        checker.that(
+            "list_leftovers finds an instance by its job label, with the job",
+            labelled.is_some_and(|found| found.job == Some(contract_job())),
+            format!("an instance {} of job {}", names.labelled, contract_job()),
+            &leftovers,
+        );
+        let profile = find(LeftoverKind::Profile, &names.profile);
+        checker.that(
+            "list_leftovers finds a profile by its name, with the job",
+            profile.is_some_and(|found| found.job == Some(contract_job())),
+            format!("a profile {} of job {}", names.profile, contract_job()),
+            &leftovers,
+        );
+    }
+
+    async fn stops(&self, checker: &mut Checker) {
+        let names = self.names;
+        checker
+            .ok(
+                "stop_instance forced",
+                self.runtime.stop_instance(&names.main, None),
+            )
+            .await;
+        checker
+            .ok(
+                "stop_instance of a stopped instance",
+                self.runtime.stop_instance(&names.main, None),
+            )
+            .await;
+        checker
+            .err(
+                "exec in a stopped instance",
+                "NotFound",
+                self.runtime.exec(
+                    &names.main,
+                    &ExecRequest::new(commands::TRUE, Duration::from_secs(60)),
+                    &Collected::default(),
+                    &CancellationToken::new(),
+                ),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+        checker
+            .err(
+                "stop_instance of a missing instance",
+                "NotFound",
+                self.runtime.stop_instance(&names.missing, None),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+
+        let mut ephemeral = self.launch_spec(&names.ephemeral);
+        ephemeral.ephemeral = true;
+        let cancel = CancellationToken::new();
+        if checker
+            .ok(
+                "launch_instance ephemeral",
+                self.runtime.launch_instance(&ephemeral, &cancel),
+            )
+            .await
+            .is_some()
+        {
+            checker
+                .ok(
+                    "stop_instance graceful",
+                    self.runtime
+                        .stop_instance(&names.ephemeral, Some(Duration::from_secs(2))),
+                )
+                .await;
+            let gone = checker
+                .bounded(self.vanishes(&names.ephemeral))
+                .await
+                .and_then(|gone| gone);
+            checker.that(
+                "an ephemeral instance vanishes when stopped",
+                gone.is_ok(),
+                "no such instance within 30s",
+                gone,
+            );
+        }
+    }
+
+    /// Waits until the instance no longer exists (a daemon may delete an ephemeral
+    /// instance just after its stop returns).
+    async fn vanishes(&self, name: &InstanceName) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.runtime.list_leftovers().await {
+                Ok(leftovers) if !leftovers.iter().any(|leftover| leftover.name == *name) => {
+                    return Ok(());
+                }
+                Ok(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Ok(_) => return Err(format!("{name} is still listed")),
+                Err(error) => return Err(format!("list_leftovers failed: {error:?}")),
+            }
+        }
+    }
+
+    async fn images(&self, checker: &mut Checker) {
+        let names = self.names;
+        let cancel = CancellationToken::new();
+        let request = self.publish_request(&names.main, &names.image);
+        let Some(image) = checker
+            .ok(
+                "publish_image",
+                self.registry.publish_image(&request, &cancel),
+            )
+            .await
+        else {
+            return;
+        };
+        checker.that(
+            "publish_image gives the alias",
+            image.has_alias(&names.image),
+            format!("alias {}", names.image),
+            &image.aliases,
+        );
+        checker.equal(
+            "publish_image keeps the properties",
+            Some("yes"),
+            image.properties.get("lxpack.contract").map(String::as_str),
+        );
+        if let Some(images) = checker.ok("list_images", self.registry.list_images()).await {
+            let listed = images
+                .iter()
+                .find(|listed| listed.fingerprint == image.fingerprint);
+            checker.that(
+                "list_images shows the image with its alias and properties",
+                listed.is_some_and(|listed| {
+                    listed.has_alias(&names.image)
+                        && listed.properties.get("lxpack.contract").map(String::as_str)
+                            == Some("yes")
+                }),
+                format!("image {} with its alias and properties", image.fingerprint),
+                listed,
+            );
+        }
+        for (check, selector) in [
+            (
+                "resolve_image by alias",
+                ImageSelector::Alias(names.image.clone()),
+            ),
+            (
+                "resolve_image by fingerprint",
+                ImageSelector::Fingerprint(image.fingerprint.to_string()),
+            ),
+            (
+                "resolve_image by fingerprint prefix",
+                ImageSelector::Fingerprint(image.fingerprint.short().to_owned()),
+            ),
+        ] {
+            if let Some(found) = checker
+                .ok(check, self.registry.resolve_image(&selector))
+                .await
+            {
+                checker.equal(
+                    &format!("{check} finds the image"),
+                    &image.fingerprint,
+                    &found.fingerprint,
+                );
+            }
+        }
+        checker
+            .err(
+                "resolve_image of a missing alias",
+                "NotFound",
+                self.registry
+                    .resolve_image(&ImageSelector::Alias(names.missing_image.clone())),
+                |e| matches!(e, RegistryError::NotFound { .. }),
+            )
+            .await;
+
+        checker
+            .err(
+                "publish_image to a taken alias",
+                "AliasExists",
+                self.registry.publish_image(&request, &cancel),
+                |e| matches!(e, RegistryError::AliasExists { .. }),
+            )
+            .await;
+        if let Some(images) = checker
+            .ok("list_images after AliasExists", self.registry.list_images())
+            .await
+        {
+            let count = images
+                .iter()
+                .filter(|listed| listed.has_alias(&names.image))
+                .count();
+            checker.equal("publish_image to a taken alias adds nothing", 1, count);
+        }
+        checker
+            .err(
+                "publish_image of a running instance",
+                "InstanceRunning",
+                self.registry.publish_image(
+                    &self.publish_request(&names.labelled, &names.second_image),
+                    &cancel,
+                ),
+                |e| matches!(e, RegistryError::InstanceRunning { .. }),
+            )
+            .await;
+        checker
+            .err(
+                "publish_image of a missing instance",
+                "InstanceNotFound",
+                self.registry.publish_image(
+                    &self.publish_request(&names.missing, &names.second_image),
+                    &cancel,
+                ),
+                |e| matches!(e, RegistryError::InstanceNotFound { .. }),
+            )
+            .await;
+        let fired = CancellationToken::new();
+        fired.cancel();
+        checker
+            .err(
+                "publish_image with a cancelled token",
+                "Cancelled",
+                self.registry.publish_image(
+                    &self.publish_request(&names.main, &names.second_image),
+                    &fired,
+                ),
+                |e| matches!(e, RegistryError::Cancelled { .. }),
+            )
+            .await;
+
+        checker
+            .ok(
+                "delete_image",
+                self.registry.delete_image(&image.fingerprint),
+            )
+            .await;
+        checker
+            .err(
+                "resolve_image of a deleted image",
+                "NotFound",
+                self.registry
+                    .resolve_image(&ImageSelector::Alias(names.image.clone())),
+                |e| matches!(e, RegistryError::NotFound { .. }),
+            )
+            .await;
+        checker
+            .err(
+                "delete_image twice",
+                "NotFound",
+                self.registry.delete_image(&image.fingerprint),
+                |e| matches!(e, RegistryError::NotFound { .. }),
+            )
+            .await;
+    }
+
+    async fn deletions(&self, checker: &mut Checker) {
+        let names = self.names;
+        checker
+            .ok("delete_instance", self.runtime.delete_instance(&names.main))
+            .await;
+        checker
+            .err(
+                "delete_instance twice",
+                "NotFound",
+                self.runtime.delete_instance(&names.main),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+        checker
+            .ok(
+                "delete_instance of a running instance",
+                self.runtime.delete_instance(&names.labelled),
+            )
+            .await;
+        checker
+            .ok(
+                "delete_profile",
+                self.runtime.delete_profile(&names.profile),
+            )
+            .await;
+        checker
+            .err(
+                "delete_profile twice",
+                "NotFound",
+                self.runtime.delete_profile(&names.profile),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+    }
+
+    /// Deletes every instance, profile and image the suite may have created; a
+    /// `NotFound` is fine, any other error fails `check`.
+    async fn remove_all(&self, checker: &mut Checker, check: &str) {
+        let mut problems = Vec::new();
+        for name in self.names.instances() {
+            match checker.bounded(self.runtime.delete_instance(name)).await {
+                Ok(Ok(()) | Err(RuntimeError::NotFound { .. })) => {}
+                Ok(Err(error)) => problems.push(format!("delete instance {name}: {error:?}")),
+                Err(elapsed) => problems.push(format!("delete instance {name}: {elapsed}")),
+            }
+        }
+        match checker
+            .bounded(self.runtime.delete_profile(&self.names.profile))
+            .await
+        {
+            Ok(Ok(()) | Err(RuntimeError::NotFound { .. })) => {}
+            Ok(Err(error)) => problems.push(format!("delete profile: {error:?}")),
+            Err(elapsed) => problems.push(format!("delete profile: {elapsed}")),
+        }
+        for alias in self.names.images() {
+            let selector = ImageSelector::Alias(alias.clone());
+            let found = match checker
+                .bounded(self.registry.resolve_image(&selector))
+                .await
+            {
+                Ok(Ok(image)) => image,
+                Ok(Err(RegistryError::NotFound { .. })) => continue,
+                Ok(Err(error)) => {
+                    problems.push(format!("resolve image {alias}: {error:?}"));
+                    continue;
+                }
+                Err(elapsed) => {
+                    problems.push(format!("resolve image {alias}: {elapsed}"));
+                    continue;
+                }
+            };
+            match checker
+                .bounded(self.registry.delete_image(&found.fingerprint))
+                .await
+            {
+                Ok(Ok(()) | Err(RegistryError::NotFound { .. })) => {}
+                Ok(Err(error)) => problems.push(format!("delete image {alias}: {error:?}")),
+                Err(elapsed) => problems.push(format!("delete image {alias}: {elapsed}")),
+            }
+        }
+        if problems.is_empty() {
+            checker.pass(check);
+        } else {
+            checker.fail(check, "everything removed", problems.join("; "));
+        }
+    }
+
+    async fn nothing_left(&self, checker: &mut Checker) {
+        let check = "nothing is left behind";
+        let leftovers = match checker.bounded(self.runtime.list_leftovers()).await {
+            Ok(Ok(leftovers)) => leftovers,
+            Ok(Err(error)) => return checker.fail(check, "no leftover", format!("{error:?}")),
+            Err(elapsed) => return checker.fail(check, "no leftover", elapsed),
+        };
+        let ours: Vec<_> = leftovers
+            .iter()
+            .filter(|leftover| self.names.owns(&leftover.name))
+            .collect();
+        checker.that(check, ours.is_empty(), "no leftover", ours);
+    }
+}
+
+/// Keeps a command's output, per stream.
+#[derive(Default)]
+struct Collected {
+    chunks: std::sync::Mutex<Vec<(OutputStream, Vec<u8>)>>,
+}
+
+impl Collected {
+    fn text(&self, stream: OutputStream) -> String {
+        let chunks = self
+            .chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bytes: Vec<u8> = chunks
+            .iter()
+            .filter(|(on, _)| *on == stream)
+            .flat_map(|(_, bytes)| bytes.iter().copied())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl OutputSink for Collected {
+    fn output(&self, stream: OutputStream, bytes: &[u8]) {
+        self.chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((stream, bytes.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_checked() {
+        assert!(Names::new("lxpack-ct-42").is_ok());
+        for bad in [
+            "ct-42",
+            "lxpack-",
+            "lxpack-CT",
+            "lxpack-a-",
+            "lxpack-this-prefix-is-far-too-long",
+        ] {
+            assert!(Names::new(bad).is_err(), "{bad}");
+        }
+        let names = Names::new("lxpack-ct").unwrap();
+        assert_eq!(names.profile.job(), Some(contract_job()));
+        assert!(!names.labelled.as_str().starts_with(NAME_PREFIX));
+        assert!(names.owns(&names.labelled));
+        assert!(!names.owns(&names.missing));
+    }
+}

@@ -1,0 +1,278 @@
+//! The contract suites against the fakes of `lxpack-fake`: the fakes must pass, and
+//! broken implementations (faults injected into the fakes, or thin wrappers that
+//! break one rule) must fail with the right check named.
+
+mod helpers;
+
+use lxpack_contract::{
+    AmiFixture, Outcome, RuntimeFixture, ami_catalog_contract, app_store_contract,
+    container_runtime_contract,
+};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lxpack_core::domain::{Image, ImageAlias, InstanceName, LaunchSpec};
+use lxpack_core::ports::RuntimeError;
+use lxpack_fake::{
+    ExecScript, FakeAppStore, FakeRuntime, Fault, ImageBuilder, InstanceStatus, Interruption,
+    RegistryOp, RuntimeOp, Signal, When,
+};
+
+use helpers::{
+    LastWriterWins, OldestFirst, ami_id, app, base_image, busybox_runtime, key, seeded_catalog,
+};
+
+const PREFIX: &str = "lxpack-ct";
+
+fn fixture() -> RuntimeFixture {
+    RuntimeFixture::new(base_image(), PREFIX)
+}
+
+/// The daemon holds nothing but the base image.
+fn assert_clean(runtime: &FakeRuntime) {
+    assert!(runtime.instances().is_empty(), "{:?}", runtime.instances());
+    assert!(runtime.profiles().is_empty(), "{:?}", runtime.profiles());
+    let images: Vec<Image> = runtime.image_registry().images();
+    assert_eq!(images.len(), 1, "{images:?}");
+}
+
+fn failed_checks(report: &lxpack_contract::ContractReport) -> Vec<&str> {
+    report.failures().map(|check| check.name.as_str()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fake_daemon_honours_the_runtime_contract() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    report.assert_passed();
+    assert!(report.checks.len() > 60, "{}", report.checks.len());
+    assert_clean(&runtime);
+
+    let signalled: Vec<(Interruption, Vec<Signal>)> = runtime
+        .signals()
+        .into_iter()
+        .map(|record| (record.cause, record.signals))
+        .collect();
+    let both = vec![Signal::Term, Signal::Kill];
+    assert_eq!(
+        signalled,
+        vec![
+            (Interruption::TimedOut, both.clone()),
+            (Interruption::Cancelled, both)
+        ]
+    );
+
+    // A second run on the same daemon passes too.
+    container_runtime_contract(&runtime, &registry, &fixture())
+        .await
+        .assert_passed();
+}
+
+#[tokio::test(start_paused = true)]
+async fn leftovers_of_an_earlier_run_are_removed_first() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    // What a run killed half-way leaves: its instances and its image.
+    for name in ["lxpack-ct-main", "contract-ct-labelled"] {
+        let spec = LaunchSpec {
+            name: InstanceName::parse(name).unwrap(),
+            image: base_image(),
+            profiles: vec!["default".into()],
+            ephemeral: false,
+            isolation: Default::default(),
+            limits: Default::default(),
+            labels: BTreeMap::new(),
+            timeout: Duration::from_secs(60),
+        };
+        runtime.add_instance(&spec, InstanceStatus::Stopped);
+    }
+    registry.add_image(
+        ImageBuilder::new("earlier")
+            .alias(ImageAlias::parse("lxpack-ct-image").unwrap())
+            .build(),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    report.assert_passed();
+    assert!(
+        report
+            .check("remove leftovers of an earlier run")
+            .unwrap()
+            .passed()
+    );
+    assert_clean(&runtime);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_error_is_reported_with_expected_and_got() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    runtime.inject(
+        RuntimeOp::CreateProfile,
+        When::Nth(2),
+        Fault::fail_with(|| RuntimeError::Rejected {
+            operation: "create profile".into(),
+            message: "duplicate".into(),
+        }),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(failed_checks(&report), ["create_profile twice"]);
+    let check = report.check("create_profile twice").unwrap();
+    match &check.outcome {
+        Outcome::Failed { expected, got } => {
+            assert!(expected.contains("AlreadyExists"), "{expected}");
+            assert!(got.contains("Rejected"), "{got}");
+        }
+        Outcome::Passed => panic!("{check:?}"),
+    }
+    assert!(report.to_string().contains("1 of"), "{report}");
+    assert_clean(&runtime);
+}
+
+#[tokio::test(start_paused = true)]
+async fn output_on_the_wrong_stream_is_caught() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    // The 3rd exec is the interleaved one: send everything to stdout.
+    runtime.script_exec(
+        When::Nth(3),
+        ExecScript::new().stdout("out1\nerr1\nout2\nerr2\nout3\n"),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(
+        failed_checks(&report),
+        ["stdout arrives in order", "stderr arrives in order"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_the_implementation_still_cleans_up() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    registry.inject(
+        RegistryOp::PublishImage,
+        When::Nth(1),
+        Fault::fail_with(|| panic!("adapter bug")),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(failed_checks(&report), ["the checks run to the end"]);
+    let text = report.to_string();
+    assert!(text.contains("panic: adapter bug"), "{text}");
+    assert!(report.check("cleanup").unwrap().passed());
+    assert!(report.check("nothing is left behind").unwrap().passed());
+    assert_clean(&runtime);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_never_answers_fails_its_check() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    runtime.inject(RuntimeOp::ListLeftovers, When::Nth(1), Fault::Hang);
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(failed_checks(&report), ["list_leftovers"]);
+    let text = report.to_string();
+    assert!(text.contains("no answer within 600s"), "{text}");
+    assert_clean(&runtime);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_that_is_not_honoured_is_caught() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    // The sleeps that must time out (after 2 s) or be cancelled (after 1 s) exit 0
+    // after half a second instead.
+    runtime.on_command(
+        &["sleep", "600"],
+        ExecScript::new().sleep(Duration::from_millis(500)),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(
+        failed_checks(&report),
+        [
+            "exec past its timeout",
+            "a timed-out exec returns within the grace period",
+            "exec cancelled by its token"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_prefix_is_a_fixture_failure() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    let bad = RuntimeFixture::new(base_image(), "ct");
+    let report = container_runtime_contract(&runtime, &registry, &bad).await;
+    assert_eq!(failed_checks(&report), ["fixture"]);
+    assert!(runtime.calls().is_empty());
+}
+
+#[tokio::test]
+async fn the_fake_store_honours_the_store_contract_again_and_again() {
+    let store = FakeAppStore::new();
+    store.insert_app(app("web", None));
+    store.insert_app(app("api", None));
+    app_store_contract(&store, &key("web"))
+        .await
+        .assert_passed();
+    app_store_contract(&store, &key("web"))
+        .await
+        .assert_passed();
+    let running = lxpack_core::ports::AppStore::running_jobs(&store)
+        .await
+        .unwrap();
+    assert!(running.is_empty(), "{running:?}");
+}
+
+#[tokio::test]
+async fn a_store_without_the_newer_job_rule_fails() {
+    let inner = FakeAppStore::new();
+    inner.insert_app(app("web", None));
+    let report = app_store_contract(&LastWriterWins(inner), &key("web")).await;
+    let failed = failed_checks(&report);
+    assert!(
+        failed.contains(&"record_container_image of an older job"),
+        "{report}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|name| name.starts_with("get_app after Superseded")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_app_is_reported() {
+    let store = FakeAppStore::new();
+    let report = app_store_contract(&store, &key("web")).await;
+    assert_eq!(failed_checks(&report), ["get_app"]);
+}
+
+#[tokio::test]
+async fn the_fake_catalog_honours_the_catalog_contract() {
+    let (catalog, owned, foreign) = seeded_catalog();
+    let fixture = AmiFixture::new(app("web", None), owned, foreign, ami_id(99));
+    ami_catalog_contract(&catalog, &fixture)
+        .await
+        .assert_passed();
+}
+
+#[tokio::test]
+async fn a_catalog_listing_oldest_first_fails() {
+    let (catalog, owned, foreign) = seeded_catalog();
+    let fixture = AmiFixture::new(app("web", None), owned, foreign, ami_id(99));
+    let report = ami_catalog_contract(&OldestFirst(catalog), &fixture).await;
+    assert_eq!(failed_checks(&report), ["list_app_amis is newest first"]);
+}
+
+#[tokio::test]
+async fn a_catalog_missing_an_ami_fails() {
+    let (catalog, mut owned, foreign) = seeded_catalog();
+    owned.push(ami_id(20)); // exists, but in another region
+    let fixture = AmiFixture::new(app("web", None), owned, foreign, ami_id(99));
+    let report = ami_catalog_contract(&catalog, &fixture).await;
+    assert_eq!(
+        failed_checks(&report),
+        ["list_app_amis lists exactly the app's AMIs"]
+    );
+}
