@@ -159,13 +159,13 @@ impl Config {
             ConfigChoice::Defaults => Self::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults),
             ConfigChoice::File { path, from } => {
                 let text = std::fs::read_to_string(path).map_err(|source| {
-                    if source.kind() == std::io::ErrorKind::NotFound {
-                        if let Some(from) = from {
-                            return ConfigError::Missing {
-                                path: path.clone(),
-                                from,
-                            };
-                        }
+                    if source.kind() == std::io::ErrorKind::NotFound
+                        && let Some(from) = from
+                    {
+                        return ConfigError::Missing {
+                            path: path.clone(),
+                            from,
+                        };
                     }
                     ConfigError::Read {
                         path: path.clone(),

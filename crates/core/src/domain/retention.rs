@@ -326,10 +326,11 @@ mod tests {
             if listed {
                 for image in images.iter().filter(|i| is_own(i, &web)) {
                     let p = image.provenance().unwrap();
-                    if let Some(ami) = &p.ami {
-                        if !live.contains(ami) && Some(&p.job) != current.as_ref() {
-                            prop_assert!(plan.delete.iter().any(|d| d.fingerprint == image.fingerprint));
-                        }
+                    if let Some(ami) = &p.ami
+                        && !live.contains(ami)
+                        && Some(&p.job) != current.as_ref()
+                    {
+                        prop_assert!(plan.delete.iter().any(|d| d.fingerprint == image.fingerprint));
                     }
                 }
             }

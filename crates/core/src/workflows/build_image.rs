@@ -118,10 +118,10 @@ impl Workflows {
             AmiSource::Given { os, .. } => os.clone(),
             AmiSource::Catalog(_) => None,
         });
-        if let (Some(os), Some(ami)) = (&os, &ami_id) {
-            if os.os_type == OsType::Windows {
-                return Err(WorkflowError::WindowsAmi { ami: ami.clone() });
-            }
+        if let (Some(os), Some(ami)) = (&os, &ami_id)
+            && os.os_type == OsType::Windows
+        {
+            return Err(WorkflowError::WindowsAmi { ami: ami.clone() });
         }
         let (source, source_image) = self.choose_source(&runner, &app, os.as_ref()).await?;
 

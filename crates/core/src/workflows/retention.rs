@@ -124,14 +124,14 @@ impl Workflows {
         );
         report.kept = plan.keep.len();
         for doomed in plan.delete {
-            if !dry_run {
-                if let Err(error) = self.ports.registry.delete_image(&doomed.fingerprint).await {
-                    report.failures.push(format!(
-                        "could not delete image {}: {error}",
-                        doomed.fingerprint
-                    ));
-                    continue;
-                }
+            if !dry_run
+                && let Err(error) = self.ports.registry.delete_image(&doomed.fingerprint).await
+            {
+                report.failures.push(format!(
+                    "could not delete image {}: {error}",
+                    doomed.fingerprint
+                ));
+                continue;
             }
             report.deleted.push(doomed);
         }

@@ -1,0 +1,108 @@
+//! Rows to domain values and back. Apps are stored as their Cloud Deploy document, read
+//! back with the core's own parser; times are Unix milliseconds.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
+use lxpack_core::domain::{App, AppKey, JobCommand, JobId};
+use lxpack_core::ports::{JobRecord, JobStatus};
+use rusqlite::Row;
+
+/// The columns [`job_from_row`] reads, in order.
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path";
+
+/// A stored value that does not read back.
+pub(crate) struct Corrupt {
+    pub(crate) what: String,
+    pub(crate) problem: String,
+}
+
+pub(crate) fn document_of(app: &App) -> String {
+    app_to_document(app).to_string()
+}
+
+pub(crate) fn app_from_document(
+    document: &str,
+    container_image: Option<String>,
+) -> Result<App, Corrupt> {
+    let corrupt = |problem: String| Corrupt {
+        what: "app document".into(),
+        problem,
+    };
+    let mut apps =
+        parse_app_documents(document, DocumentFormat::Json).map_err(|e| corrupt(e.to_string()))?;
+    let mut app = apps.pop().ok_or_else(|| corrupt("no app".into()))?;
+    app.build_infos.container_image = container_image
+        .map(|text| JobId::parse(&text).map_err(|e| corrupt(e.to_string())))
+        .transpose()?;
+    Ok(app)
+}
+
+pub(crate) fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn time(millis: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}
+
+pub(crate) fn status_text(status: JobStatus) -> &'static str {
+    status.as_str()
+}
+
+fn status(text: &str) -> Option<JobStatus> {
+    Some(match text {
+        "running" => JobStatus::Running,
+        "succeeded" => JobStatus::Succeeded,
+        "failed" => JobStatus::Failed,
+        "cancelled" => JobStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+fn command(text: &str) -> Option<JobCommand> {
+    Some(match text {
+        "buildimage" => JobCommand::BuildImage,
+        "deploy" => JobCommand::Deploy,
+        _ => return None,
+    })
+}
+
+/// Reads a row selected with [`JOB_COLUMNS`].
+pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrupt>> {
+    let id: String = row.get(0)?;
+    let command_text: String = row.get(1)?;
+    let status_text: String = row.get(6)?;
+    let log_path: Option<String> = row.get(10)?;
+    let started: i64 = row.get(7)?;
+    let ended: Option<i64> = row.get(8)?;
+    let app = AppKey {
+        name: row.get(2)?,
+        env: row.get(3)?,
+        role: row.get(4)?,
+    };
+    let module: Option<String> = row.get(5)?;
+    let error: Option<String> = row.get(9)?;
+    let corrupt = |problem: String| Corrupt {
+        what: format!("job {id}"),
+        problem,
+    };
+    let record = (|| {
+        Ok(JobRecord {
+            id: JobId::parse(&id).map_err(|e| corrupt(e.to_string()))?,
+            command: command(&command_text)
+                .ok_or_else(|| corrupt(format!("unknown command {command_text:?}")))?,
+            app,
+            module,
+            status: status(&status_text)
+                .ok_or_else(|| corrupt(format!("unknown status {status_text:?}")))?,
+            started_at: time(started),
+            ended_at: ended.map(time),
+            error,
+            log_path: log_path.map(PathBuf::from),
+        })
+    })();
+    Ok(record)
+}

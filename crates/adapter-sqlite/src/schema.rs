@@ -1,0 +1,75 @@
+//! The schema is versioned with `PRAGMA user_version`; each migration moves it one step
+//! inside a transaction, so a database is always at a known version.
+
+use rusqlite::Connection;
+
+/// The migrations, in order: index `i` takes the database to version `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: apps and the job history.
+    "CREATE TABLE apps (
+        name TEXT NOT NULL,
+        env TEXT NOT NULL,
+        role TEXT NOT NULL,
+        document TEXT NOT NULL,
+        container_image TEXT,
+        PRIMARY KEY (name, env, role)
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        command TEXT NOT NULL,
+        app_name TEXT NOT NULL,
+        app_env TEXT NOT NULL,
+        app_role TEXT NOT NULL,
+        module TEXT,
+        status TEXT NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        ended_at_ms INTEGER,
+        error TEXT,
+        log_path TEXT
+    );
+    CREATE INDEX jobs_by_app ON jobs (app_name, app_env, app_role, started_at_ms);
+    CREATE INDEX jobs_by_status ON jobs (status);",
+];
+
+/// The newest schema version this build knows.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Why the schema could not be brought up to date.
+pub(crate) enum SchemaError {
+    /// The database is newer than this build.
+    Newer(i64),
+    /// Migration `version` failed.
+    Failed(i64, rusqlite::Error),
+    /// Reading the version failed.
+    Read(rusqlite::Error),
+}
+
+/// Brings the schema to [`LATEST`], one transaction per migration.
+pub(crate) fn migrate(connection: &mut Connection) -> Result<(), SchemaError> {
+    let current: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(SchemaError::Read)?;
+    if current > LATEST {
+        return Err(SchemaError::Newer(current));
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let mut apply = || -> rusqlite::Result<()> {
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Another process may have migrated while this one waited for the lock.
+            let now: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if now < version {
+                transaction.execute_batch(sql)?;
+                transaction.pragma_update(None, "user_version", version)?;
+            }
+            transaction.commit()
+        };
+        apply().map_err(|error| SchemaError::Failed(version, error))?;
+    }
+    Ok(())
+}

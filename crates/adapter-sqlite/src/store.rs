@@ -1,0 +1,430 @@
+//! [`SqliteAppStore`]: the port, plus what the CLI needs beyond it (import, remove,
+//! job history). SQLite calls block, so each runs on tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lxpack_core::domain::{App, AppKey, JobId};
+use lxpack_core::ports::{AppStore, AppStoreError, JobRecord};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tracing::instrument;
+
+use crate::error::SqliteStoreError;
+use crate::rows::{JOB_COLUMNS, app_from_document, document_of, job_from_row, millis, status_text};
+use crate::schema::{LATEST, SchemaError, migrate};
+
+/// How long a writer waits for another process's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `import_app` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A new app.
+    Created,
+    /// An app with the same name, env and role was replaced.
+    Updated,
+}
+
+/// The app store in one SQLite file. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct SqliteAppStore {
+    path: Arc<PathBuf>,
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteAppStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteAppStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+type Result<T> = std::result::Result<T, SqliteStoreError>;
+
+impl SqliteAppStore {
+    /// Opens (creating it and its directory if needed) the database at `path`, and
+    /// brings its schema up to date.
+    ///
+    /// # Errors
+    /// `Open`, `NotADatabase`, `NewerSchema` or `Migrate`, naming the file.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_error =
+            |source: Box<dyn std::error::Error + Send + Sync>| SqliteStoreError::Open {
+                path: path.to_owned(),
+                source,
+            };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_error(Box::new(e)))?;
+        }
+        let mut connection = Connection::open(path).map_err(|e| open_error(Box::new(e)))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_error(Box::new(e)))?;
+        let wal = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0));
+        if let Err(error) = wal {
+            return Err(if is_not_a_database(&error) {
+                SqliteStoreError::NotADatabase {
+                    path: path.to_owned(),
+                }
+            } else {
+                open_error(Box::new(error))
+            });
+        }
+        match migrate(&mut connection) {
+            Ok(()) => {}
+            Err(SchemaError::Newer(found)) => {
+                return Err(SqliteStoreError::NewerSchema {
+                    path: path.to_owned(),
+                    found,
+                    supported: LATEST,
+                });
+            }
+            Err(SchemaError::Read(error)) if is_not_a_database(&error) => {
+                return Err(SqliteStoreError::NotADatabase {
+                    path: path.to_owned(),
+                });
+            }
+            Err(SchemaError::Read(error)) => return Err(open_error(Box::new(error))),
+            Err(SchemaError::Failed(version, error)) => {
+                return Err(SqliteStoreError::Migrate {
+                    path: path.to_owned(),
+                    version,
+                    source: Box::new(error),
+                });
+            }
+        }
+        Ok(Self {
+            path: Arc::new(path.to_owned()),
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection, on the blocking pool.
+    async fn with<T, F>(&self, operation: &str, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Path) -> Result<T> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let path = Arc::clone(&self.path);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut connection, &path)
+        })
+        .await;
+        joined.map_err(|error| SqliteStoreError::Query {
+            operation: operation.to_owned(),
+            path: self.path.to_path_buf(),
+            source: Box::new(error),
+        })?
+    }
+
+    /// Imports an app, inserting it or replacing the one with the same name, env and
+    /// role. The recorded container image never moves backwards: the newer of the
+    /// stored and the imported one is kept.
+    ///
+    /// # Errors
+    /// `Query` when the database cannot be written.
+    #[instrument(skip_all, fields(app = %app.key))]
+    pub async fn import_app(&self, app: App) -> Result<ImportOutcome> {
+        self.with("import app", move |connection, path| {
+            let query = |e: rusqlite::Error| query_error("import app", path, e);
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(query)?;
+            let stored: Option<Option<String>> = transaction
+                .query_row(
+                    "SELECT container_image FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
+                    params![app.key.name, app.key.env, app.key.role],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query)?;
+            let stored_image = stored.clone().flatten().and_then(|text| JobId::parse(&text).ok());
+            let image = match (stored_image, app.build_infos.container_image.clone()) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let mut app = app;
+            app.build_infos.container_image.clone_from(&image);
+            transaction
+                .execute(
+                    "INSERT INTO apps (name, env, role, document, container_image) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name, env, role) DO UPDATE SET document = excluded.document, container_image = excluded.container_image",
+                    params![app.key.name, app.key.env, app.key.role, document_of(&app), image.map(|j| j.to_string())],
+                )
+                .map_err(query)?;
+            transaction.commit().map_err(query)?;
+            Ok(if stored.is_some() { ImportOutcome::Updated } else { ImportOutcome::Created })
+        })
+        .await
+    }
+
+    /// Removes an app; true when it existed. Its jobs stay in the history.
+    ///
+    /// # Errors
+    /// `Query` when the database cannot be written.
+    pub async fn remove_app(&self, key: &AppKey) -> Result<bool> {
+        let key = key.clone();
+        self.with("remove app", move |connection, path| {
+            let removed = connection
+                .execute(
+                    "DELETE FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
+                    params![key.name, key.env, key.role],
+                )
+                .map_err(|e| query_error("remove app", path, e))?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    /// The job history, newest first, optionally for one app.
+    ///
+    /// # Errors
+    /// `Query` or `Corrupt`.
+    pub async fn list_jobs(&self, app: Option<&AppKey>) -> Result<Vec<JobRecord>> {
+        let app = app.cloned();
+        self.with("list jobs", move |connection, path| {
+            let query = |e| query_error("list jobs", path, e);
+            let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
+            if app.is_some() {
+                sql.push_str(" WHERE app_name = ?1 AND app_env = ?2 AND app_role = ?3");
+            }
+            sql.push_str(" ORDER BY started_at_ms DESC, id DESC");
+            let mut statement = connection.prepare(&sql).map_err(query)?;
+            let rows = match &app {
+                Some(key) => {
+                    statement.query_map(params![key.name, key.env, key.role], job_from_row)
+                }
+                None => statement.query_map([], job_from_row),
+            }
+            .map_err(query)?;
+            let mut jobs = Vec::new();
+            for row in rows {
+                jobs.push(row.map_err(query)?.map_err(|c| corrupt(c, path))?);
+            }
+            Ok(jobs)
+        })
+        .await
+    }
+
+    /// One job.
+    ///
+    /// # Errors
+    /// `Query` or `Corrupt`.
+    pub async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>> {
+        let id = id.to_string();
+        self.with("get job", move |connection, path| {
+            let row = connection
+                .query_row(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                    [id],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(|e| query_error("get job", path, e))?;
+            row.map(|r| r.map_err(|c| corrupt(c, path))).transpose()
+        })
+        .await
+    }
+
+    fn load_apps(connection: &Connection, path: &Path, key: Option<&AppKey>) -> Result<Vec<App>> {
+        let query = |e| query_error("read apps", path, e);
+        let mut sql = "SELECT document, container_image FROM apps".to_owned();
+        if key.is_some() {
+            sql.push_str(" WHERE name = ?1 AND env = ?2 AND role = ?3");
+        }
+        sql.push_str(" ORDER BY name, env, role");
+        let mut statement = connection.prepare(&sql).map_err(query)?;
+        let read = |row: &rusqlite::Row<'_>| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+        };
+        let rows = match key {
+            Some(k) => statement.query_map(params![k.name, k.env, k.role], read),
+            None => statement.query_map([], read),
+        }
+        .map_err(query)?;
+        let mut apps = Vec::new();
+        for row in rows {
+            let (document, image) = row.map_err(query)?;
+            apps.push(app_from_document(&document, image).map_err(|c| corrupt(c, path))?);
+        }
+        Ok(apps)
+    }
+}
+
+fn is_not_a_database(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+fn query_error(operation: &str, path: &Path, error: rusqlite::Error) -> SqliteStoreError {
+    SqliteStoreError::Query {
+        operation: operation.to_owned(),
+        path: path.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+fn corrupt(c: crate::rows::Corrupt, path: &Path) -> SqliteStoreError {
+    SqliteStoreError::Corrupt {
+        what: c.what,
+        path: path.to_owned(),
+        problem: c.problem,
+    }
+}
+
+fn port_error(operation: &str, error: SqliteStoreError) -> AppStoreError {
+    AppStoreError::Other {
+        operation: operation.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+/// Why recording an image did not happen.
+enum RecordRefused {
+    NotFound,
+    Newer(JobId),
+}
+
+#[async_trait]
+impl AppStore for SqliteAppStore {
+    #[instrument(skip(self), fields(app = %key))]
+    async fn get_app(&self, key: &AppKey) -> std::result::Result<App, AppStoreError> {
+        let wanted = key.clone();
+        let apps = self
+            .with("get app", move |connection, path| {
+                Self::load_apps(connection, path, Some(&wanted))
+            })
+            .await
+            .map_err(|e| port_error("get app", e))?;
+        apps.into_iter()
+            .next()
+            .ok_or_else(|| AppStoreError::AppNotFound { app: key.clone() })
+    }
+
+    #[instrument(skip(self))]
+    async fn list_apps(&self) -> std::result::Result<Vec<App>, AppStoreError> {
+        self.with("list apps", |connection, path| {
+            Self::load_apps(connection, path, None)
+        })
+        .await
+        .map_err(|e| port_error("list apps", e))
+    }
+
+    #[instrument(skip(self), fields(app = %app, job = %job))]
+    async fn record_container_image(
+        &self,
+        app: &AppKey,
+        job: &JobId,
+    ) -> std::result::Result<Option<JobId>, AppStoreError> {
+        let (key, new) = (app.clone(), job.clone());
+        let outcome = self
+            .with("record container image", move |connection, path| {
+                let query = |e| query_error("record container image", path, e);
+                let transaction =
+                    connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(query)?;
+                let current: Option<Option<String>> = transaction
+                    .query_row(
+                        "SELECT container_image FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
+                        params![key.name, key.env, key.role],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(query)?;
+                let Some(current) = current else {
+                    return Ok(Err(RecordRefused::NotFound));
+                };
+                let current = current.and_then(|text| JobId::parse(&text).ok());
+                match current {
+                    Some(recorded) if recorded == new => return Ok(Ok(None)),
+                    Some(recorded) if recorded.is_newer_than(&new) => return Ok(Err(RecordRefused::Newer(recorded))),
+                    _ => {}
+                }
+                transaction
+                    .execute(
+                        "UPDATE apps SET container_image = ?4 WHERE name = ?1 AND env = ?2 AND role = ?3",
+                        params![key.name, key.env, key.role, new.as_str()],
+                    )
+                    .map_err(query)?;
+                transaction.commit().map_err(query)?;
+                Ok(Ok(current))
+            })
+            .await
+            .map_err(|e| port_error("record container image", e))?;
+        match outcome {
+            Ok(replaced) => Ok(replaced),
+            Err(RecordRefused::NotFound) => Err(AppStoreError::AppNotFound { app: app.clone() }),
+            Err(RecordRefused::Newer(current)) => Err(AppStoreError::Superseded {
+                app: app.clone(),
+                current,
+                rejected: job.clone(),
+            }),
+        }
+    }
+
+    #[instrument(skip_all, fields(job = %record.id))]
+    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), AppStoreError> {
+        let record = record.clone();
+        self.with("record job", move |connection, path| {
+            connection
+                .execute(
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
+                       app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
+                       status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
+                       error = excluded.error, log_path = excluded.log_path",
+                    params![
+                        record.id.as_str(),
+                        record.command.as_str(),
+                        record.app.name,
+                        record.app.env,
+                        record.app.role,
+                        record.module,
+                        status_text(record.status),
+                        millis(record.started_at),
+                        record.ended_at.map(millis),
+                        record.error,
+                        record.log_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                    ],
+                )
+                .map_err(|e| query_error("record job", path, e))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| port_error("record job", e))
+    }
+
+    #[instrument(skip(self))]
+    async fn running_jobs(&self) -> std::result::Result<Vec<JobId>, AppStoreError> {
+        self.with("list running jobs", |connection, path| {
+            let query = |e| query_error("list running jobs", path, e);
+            let mut statement = connection
+                .prepare("SELECT id FROM jobs WHERE status = 'running'")
+                .map_err(query)?;
+            let ids = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(query)?;
+            let mut jobs = Vec::new();
+            for id in ids {
+                if let Ok(id) = JobId::parse(&id.map_err(query)?) {
+                    jobs.push(id);
+                }
+            }
+            Ok(jobs)
+        })
+        .await
+        .map_err(|e| port_error("list running jobs", e))
+    }
+}
