@@ -1,0 +1,432 @@
+//! [`ContainerRuntime`] for [`LxdClient`]: profiles, instances, files, exec, leftovers.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lxpack_core::domain::{
+    ExecRequest, FileSpec, InstanceName, JobId, LaunchSpec, NAME_PREFIX, ProfileSpec, label,
+};
+use lxpack_core::ports::{
+    ContainerRuntime, Leftover, LeftoverKind, OutputSink, RuntimeError, ServerInfo, ServerKind,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tracing::instrument;
+
+use crate::client::{CallError, LxdClient};
+use crate::wire::{self, Ownership};
+
+/// Maps a failed call about `what` `name` to the port's error.
+pub(crate) fn runtime_error(
+    operation: &str,
+    what: &'static str,
+    name: &str,
+    error: CallError,
+) -> RuntimeError {
+    match error {
+        CallError::Transport(unreachable) => RuntimeError::Unreachable(unreachable),
+        CallError::Deadline => RuntimeError::TimedOut {
+            operation: operation.to_owned(),
+            after: Duration::ZERO,
+        },
+        CallError::Daemon { code, message } => {
+            let lower = message.to_ascii_lowercase();
+            if code == 404 || is_missing(&message) || lower.contains("is not running") {
+                RuntimeError::NotFound {
+                    what,
+                    name: name.to_owned(),
+                }
+            } else if code == 409
+                || lower.contains("already exists")
+                || lower.contains("unique constraint failed")
+            {
+                RuntimeError::AlreadyExists {
+                    what,
+                    name: name.to_owned(),
+                }
+            } else if lower.contains("in use") || lower.contains("currently used") {
+                RuntimeError::InUse {
+                    name: name.to_owned(),
+                }
+            } else {
+                RuntimeError::Rejected {
+                    operation: operation.to_owned(),
+                    message,
+                }
+            }
+        }
+    }
+}
+
+fn is_missing(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("not found")
+        || lower.contains("doesn't exist")
+        || lower.contains("does not exist")
+}
+
+/// LXD says "not found"; Incus says "Image not provided" when an alias resolves to nothing.
+fn is_missing_image(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("image") && (is_missing(message) || lower.contains("not provided"))
+}
+
+impl LxdClient {
+    async fn info(&self) -> Result<ServerInfo, RuntimeError> {
+        let metadata = self
+            .sync(self.request(Method::GET, "/1.0"))
+            .await
+            .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))?;
+        Ok(parse_server_info(&metadata))
+    }
+
+    async fn ownership(&self) -> Result<Ownership, RuntimeError> {
+        Ok(if self.info().await?.can_shift_mounts {
+            Ownership::Shift
+        } else {
+            Ownership::Idmap
+        })
+    }
+
+    async fn instance_state(
+        &self,
+        instance: &InstanceName,
+        action: &str,
+        limit: Duration,
+    ) -> Result<(), CallError> {
+        let request = self
+            .request(Method::PUT, &format!("/1.0/instances/{instance}/state"))
+            .json(&json!({ "action": action, "force": true, "timeout": -1 }));
+        self.operation(request, limit).await.map(drop)
+    }
+}
+
+/// Reads `GET /1.0`.
+pub(crate) fn parse_server_info(metadata: &Value) -> ServerInfo {
+    let text = |pointer: &str| {
+        metadata
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let kind = match text("/environment/server").as_str() {
+        "lxd" => ServerKind::Lxd,
+        "incus" => ServerKind::Incus,
+        other => ServerKind::Other(other.to_owned()),
+    };
+    let extensions: BTreeSet<String> = metadata
+        .get("api_extensions")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    // LXD 5.0 reports idmapped mounts yet cannot start shifted disks: only trust Incus.
+    let idmapped = text("/environment/kernel_features/idmapped_mounts") == "true";
+    ServerInfo {
+        can_shift_mounts: kind == ServerKind::Incus && idmapped,
+        kind,
+        version: text("/environment/server_version"),
+        extensions,
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for LxdClient {
+    #[instrument(skip(self))]
+    async fn server_info(&self) -> Result<ServerInfo, RuntimeError> {
+        self.info().await
+    }
+
+    #[instrument(skip_all, fields(profile = %profile.name))]
+    async fn create_profile(&self, profile: &ProfileSpec) -> Result<(), RuntimeError> {
+        let ownership = self.ownership().await?;
+        let request = self
+            .request(Method::POST, "/1.0/profiles")
+            .json(&wire::profile(profile, ownership));
+        self.sync(request).await.map(drop).map_err(|e| {
+            runtime_error(
+                &format!("create profile {}", profile.name),
+                "profile",
+                profile.name.as_str(),
+                e,
+            )
+        })
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let request = self.request(Method::DELETE, &format!("/1.0/profiles/{name}"));
+        self.sync(request).await.map(drop).map_err(|e| {
+            runtime_error(
+                &format!("delete profile {name}"),
+                "profile",
+                name.as_str(),
+                e,
+            )
+        })
+    }
+
+    #[instrument(skip_all, fields(instance = %spec.name))]
+    async fn launch_instance(
+        &self,
+        spec: &LaunchSpec,
+        cancel: &CancellationToken,
+    ) -> Result<(), RuntimeError> {
+        let operation = format!("launch {}", spec.name);
+        let info = self.info().await?;
+        let start_in_create = info.extensions.contains("instance_create_start");
+        let mut request = self
+            .request(Method::POST, "/1.0/instances")
+            .json(&wire::instance(spec, start_in_create));
+        if let Some(target) = &self.options().target {
+            request = request.query(&[("target", target)]);
+        }
+        let launch = async {
+            let map = |e: CallError| match e {
+                CallError::Daemon { message, .. } if is_missing_image(&message) => {
+                    RuntimeError::ImageNotFound {
+                        image: spec.image.to_string(),
+                    }
+                }
+                CallError::Daemon { message, .. }
+                    if message.to_ascii_lowercase().contains("profile") && is_missing(&message) =>
+                {
+                    RuntimeError::NotFound {
+                        what: "profile",
+                        name: spec.profiles.join(", "),
+                    }
+                }
+                CallError::Deadline => RuntimeError::TimedOut {
+                    operation: operation.clone(),
+                    after: spec.timeout,
+                },
+                other => runtime_error(&operation, "instance", spec.name.as_str(), other),
+            };
+            self.operation(request, spec.timeout).await.map_err(map)?;
+            if !start_in_create {
+                self.instance_state(&spec.name, "start", spec.timeout)
+                    .await
+                    .map_err(map)?;
+            }
+            Ok(())
+        };
+        tokio::select! {
+            result = tokio::time::timeout(spec.timeout, launch) => match result {
+                Ok(result) => result,
+                Err(_) => Err(RuntimeError::TimedOut { operation, after: spec.timeout }),
+            },
+            () = cancel.cancelled() => Err(RuntimeError::Cancelled { operation }),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance, path = %file.path))]
+    async fn push_file(
+        &self,
+        instance: &InstanceName,
+        file: &FileSpec,
+    ) -> Result<(), RuntimeError> {
+        let mode = format!("{:04o}", file.mode);
+        let request = self
+            .request(Method::POST, &format!("/1.0/instances/{instance}/files"))
+            .query(&[("path", file.path.as_str())])
+            .header("X-LXD-type", "file")
+            .header("X-LXD-mode", &mode)
+            .header("X-LXD-uid", "0")
+            .header("X-LXD-gid", "0")
+            .header("X-LXD-write", "overwrite")
+            .header("X-Incus-type", "file")
+            .header("X-Incus-mode", &mode)
+            .header("X-Incus-uid", "0")
+            .header("X-Incus-gid", "0")
+            .header("X-Incus-write", "overwrite")
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(file.contents.clone());
+        self.sync(request).await.map(drop).map_err(|e| {
+            runtime_error(
+                &format!("push {} to {instance}", file.path),
+                "instance",
+                instance.as_str(),
+                e,
+            )
+        })
+    }
+
+    #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
+    async fn exec(
+        &self,
+        instance: &InstanceName,
+        request: &ExecRequest,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        crate::exec::exec(self, instance, request, output, cancel).await
+    }
+
+    #[instrument(skip(self))]
+    async fn stop_instance(
+        &self,
+        instance: &InstanceName,
+        graceful: Option<Duration>,
+    ) -> Result<(), RuntimeError> {
+        let operation = format!("stop {instance}");
+        let body = match graceful {
+            Some(limit) => json!({ "action": "stop", "force": false, "timeout": limit.as_secs() }),
+            None => json!({ "action": "stop", "force": true, "timeout": -1 }),
+        };
+        let limit = graceful.unwrap_or_default() + Duration::from_secs(60);
+        let request = self
+            .request(Method::PUT, &format!("/1.0/instances/{instance}/state"))
+            .json(&body);
+        match self.operation(request, limit).await {
+            Ok(_) => Ok(()),
+            Err(CallError::Daemon { message, .. })
+                if message.to_ascii_lowercase().contains("already stopped") =>
+            {
+                Ok(())
+            }
+            Err(CallError::Daemon { .. }) if graceful.is_some() => self
+                .instance_state(instance, "stop", Duration::from_secs(60))
+                .await
+                .map_err(|e| runtime_error(&operation, "instance", instance.as_str(), e)),
+            Err(error) => Err(runtime_error(
+                &operation,
+                "instance",
+                instance.as_str(),
+                error,
+            )),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_instance(&self, instance: &InstanceName) -> Result<(), RuntimeError> {
+        let operation = format!("delete {instance}");
+        let map = |e| runtime_error(&operation, "instance", instance.as_str(), e);
+        let limit = Duration::from_secs(120);
+        let delete = || self.request(Method::DELETE, &format!("/1.0/instances/{instance}"));
+        match self.operation(delete(), limit).await {
+            Ok(_) => Ok(()),
+            Err(CallError::Daemon { code, message })
+                if code != 404 && message.to_ascii_lowercase().contains("running") =>
+            {
+                match self.instance_state(instance, "stop", limit).await {
+                    Ok(()) => {}
+                    // An ephemeral instance is gone once stopped.
+                    Err(CallError::Daemon { code: 404, .. }) => return Ok(()),
+                    Err(error) => return Err(map(error)),
+                }
+                match self.operation(delete(), limit).await {
+                    Ok(_) | Err(CallError::Daemon { code: 404, .. }) => Ok(()),
+                    Err(error) => Err(map(error)),
+                }
+            }
+            Err(error) => Err(map(error)),
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        let map = |e| runtime_error("list leftovers", "server", "", e);
+        let instances = self
+            .sync(
+                self.request(Method::GET, "/1.0/instances")
+                    .query(&[("recursion", "1")]),
+            )
+            .await
+            .map_err(map)?;
+        let profiles = self
+            .sync(
+                self.request(Method::GET, "/1.0/profiles")
+                    .query(&[("recursion", "1")]),
+            )
+            .await
+            .map_err(map)?;
+        let mut leftovers = Vec::new();
+        for (kind, list) in [
+            (LeftoverKind::Instance, &instances),
+            (LeftoverKind::Profile, &profiles),
+        ] {
+            for item in list.as_array().into_iter().flatten() {
+                let Some(name) = item.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                let labelled = item
+                    .pointer(&format!("/config/{}", label::JOB.replace('/', "~1")))
+                    .and_then(Value::as_str);
+                if !name.starts_with(NAME_PREFIX) && labelled.is_none() {
+                    continue;
+                }
+                let Ok(name) = InstanceName::parse(name) else {
+                    continue;
+                };
+                let job = labelled
+                    .and_then(|j| JobId::parse(j).ok())
+                    .or_else(|| name.job());
+                leftovers.push(Leftover { kind, name, job });
+            }
+        }
+        Ok(leftovers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_info_trusts_shift_only_on_incus() {
+        let lxd = parse_server_info(&json!({
+            "api_extensions": ["instances", "container_exec_user_group_cwd"],
+            "environment": {"server": "lxd", "server_version": "5.0.2", "kernel_features": {"idmapped_mounts": "true"}}
+        }));
+        assert_eq!(lxd.kind, ServerKind::Lxd);
+        assert!(!lxd.can_shift_mounts);
+        assert!(lxd.extensions.contains("container_exec_user_group_cwd"));
+        let incus = parse_server_info(&json!({
+            "environment": {"server": "incus", "server_version": "6.0.4", "kernel_features": {"idmapped_mounts": "true"}}
+        }));
+        assert!(incus.can_shift_mounts);
+        assert_eq!(incus.version, "6.0.4");
+    }
+
+    #[test]
+    fn daemon_errors_map_to_contract_variants() {
+        let daemon = |code, message: &str| CallError::Daemon {
+            code,
+            message: message.into(),
+        };
+        assert!(matches!(
+            runtime_error("x", "instance", "a", daemon(404, "Instance not found")),
+            RuntimeError::NotFound { .. }
+        ));
+        assert!(matches!(
+            runtime_error(
+                "x",
+                "profile",
+                "a",
+                daemon(409, "Profile \"a\" already exists")
+            ),
+            RuntimeError::AlreadyExists { .. }
+        ));
+        assert!(matches!(
+            runtime_error(
+                "x",
+                "profile",
+                "a",
+                daemon(400, "Profile is currently in use")
+            ),
+            RuntimeError::InUse { .. }
+        ));
+        let RuntimeError::Rejected { message, .. } =
+            runtime_error("x", "instance", "a", daemon(400, "Invalid devices"))
+        else {
+            panic!()
+        };
+        assert_eq!(message, "Invalid devices");
+    }
+}

@@ -1,0 +1,181 @@
+//! The local daemon is reached through its unix socket, found the way `lxc` and `incus`
+//! find theirs; when it cannot be reached, the error says which paths were tried and
+//! what to do, because "connection failed" is the most common first-run problem.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use lxpack_core::ports::Unreachable;
+
+/// Which daemon's conventions to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketKind {
+    /// LXD: `$LXD_SOCKET`, `$LXD_DIR/unix.socket`, the snap path, `/var/lib/lxd`.
+    Lxd,
+    /// Incus: `$INCUS_SOCKET`, `$INCUS_DIR/unix.socket`, `/run/incus`, `/var/lib/incus`.
+    Incus,
+}
+
+/// The candidate socket paths, in the order the daemon's own client tries them.
+#[must_use]
+pub fn candidates(kind: SocketKind, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    let (socket_var, dir_var, fixed): (&str, &str, &[&str]) = match kind {
+        SocketKind::Lxd => (
+            "LXD_SOCKET",
+            "LXD_DIR",
+            &[
+                "/var/snap/lxd/common/lxd/unix.socket",
+                "/var/lib/lxd/unix.socket",
+            ],
+        ),
+        SocketKind::Incus => (
+            "INCUS_SOCKET",
+            "INCUS_DIR",
+            &["/run/incus/unix.socket", "/var/lib/incus/unix.socket"],
+        ),
+    };
+    let mut paths = Vec::new();
+    if let Some(socket) = env(socket_var).filter(|v| !v.is_empty()) {
+        paths.push(PathBuf::from(socket));
+    }
+    if let Some(dir) = env(dir_var).filter(|v| !v.is_empty()) {
+        paths.push(PathBuf::from(dir).join("unix.socket"));
+    }
+    paths.extend(fixed.iter().map(PathBuf::from));
+    paths
+}
+
+/// The first existing socket: LXD's candidates, then Incus's.
+///
+/// # Errors
+/// [`Unreachable`] listing every path tried, with how to start a daemon.
+pub fn discover_socket(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(PathBuf, SocketKind), Unreachable> {
+    discover_among(env, &|path| path.exists())
+}
+
+fn discover_among(
+    env: &dyn Fn(&str) -> Option<String>,
+    exists: &dyn Fn(&Path) -> bool,
+) -> Result<(PathBuf, SocketKind), Unreachable> {
+    let mut tried = Vec::new();
+    for kind in [SocketKind::Lxd, SocketKind::Incus] {
+        for path in candidates(kind, env) {
+            if exists(&path) {
+                return Ok((path, kind));
+            }
+            tried.push(path.display().to_string());
+        }
+    }
+    Err(Unreachable {
+        endpoint: "the local LXD or Incus daemon".into(),
+        reason: format!("no socket found (tried {})", tried.join(", ")),
+        hint: "start LXD or Incus (e.g. `lxd --group lxd &` or `incusd --group incus-admin &`; scripts/daemons-up does it for tests), or set lxpack.runtime.socket in the config".into(),
+    })
+}
+
+/// Why connecting to `path` fails, if it does: checked with a plain connect so that the
+/// error can say "permission denied: join group X" rather than an HTTP error.
+pub(crate) fn probe(path: &Path) -> Result<(), Unreachable> {
+    let endpoint = path.display().to_string();
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(match error.kind() {
+            std::io::ErrorKind::NotFound => Unreachable {
+                endpoint,
+                reason: "the socket does not exist".into(),
+                hint: "start the daemon, or fix lxpack.runtime.socket in the config".into(),
+            },
+            std::io::ErrorKind::ConnectionRefused => Unreachable {
+                endpoint,
+                reason: "connection refused: the daemon is not running".into(),
+                hint: "start the daemon (`lxd --group lxd &`, `incusd --group incus-admin &`, or your service manager)".into(),
+            },
+            std::io::ErrorKind::PermissionDenied => {
+                let group = socket_group(path).unwrap_or_else(|| "the socket's group".into());
+                Unreachable {
+                    endpoint,
+                    reason: format!("permission denied: the socket belongs to group {group}"),
+                    hint: format!("add your user to group {group} (`usermod -aG {group} $USER`), then log in again"),
+                }
+            }
+            _ => Unreachable {
+                endpoint,
+                reason: error.to_string(),
+                hint: "check that the daemon is running and the socket is reachable".into(),
+            },
+        }),
+    }
+}
+
+/// The name of the group owning `path`, from /etc/group.
+fn socket_group(path: &Path) -> Option<String> {
+    let gid = std::fs::metadata(path).ok()?.gid();
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id: u32 = fields.nth(1)?.parse().ok()?;
+            (id == gid).then(|| name.to_owned())
+        })
+        .or_else(|| Some(gid.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_comes_first() {
+        let env = |key: &str| match key {
+            "LXD_SOCKET" => Some("/custom/lxd.sock".to_owned()),
+            "INCUS_DIR" => Some("/srv/incus".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            candidates(SocketKind::Lxd, &env),
+            [
+                "/custom/lxd.sock",
+                "/var/snap/lxd/common/lxd/unix.socket",
+                "/var/lib/lxd/unix.socket"
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(
+            candidates(SocketKind::Incus, &env)[0],
+            PathBuf::from("/srv/incus/unix.socket")
+        );
+    }
+
+    #[test]
+    fn a_missing_socket_lists_the_paths_tried() {
+        let env =
+            |key: &str| (key == "LXD_SOCKET").then(|| "/nonexistent/lxpack-test.sock".to_owned());
+        let error = discover_among(&env, &|_| false).unwrap_err();
+        assert!(
+            error.reason.contains("/nonexistent/lxpack-test.sock"),
+            "{}",
+            error.reason
+        );
+        assert!(
+            error.reason.contains("/var/lib/incus/unix.socket"),
+            "{}",
+            error.reason
+        );
+        assert!(error.hint.contains("start LXD or Incus"));
+        let found = discover_among(&env, &|p| p.ends_with("incus/unix.socket")).unwrap();
+        assert_eq!(
+            found,
+            (PathBuf::from("/run/incus/unix.socket"), SocketKind::Incus)
+        );
+        let refused = probe(Path::new("/nonexistent/lxpack-test.sock")).unwrap_err();
+        assert!(
+            refused.reason.contains("does not exist"),
+            "{}",
+            refused.reason
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The JSON bodies lxpack sends, built from domain values by pure functions: what the
+//! daemon receives can be read and tested here, without one.
+
+use lxpack_core::domain::{DiskMount, ImageRef, ImageSelector, Isolation, LaunchSpec, ProfileSpec};
+use lxpack_core::ports::PublishRequest;
+use serde_json::{Map, Value, json};
+
+/// How writable mounts keep their host owner in the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ownership {
+    /// `shift=true` on the disk (idmapped mounts).
+    Shift,
+    /// `raw.idmap` on the profile.
+    Idmap,
+}
+
+/// `POST /1.0/profiles`.
+pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership) -> Value {
+    let mut devices = Map::new();
+    let mut idmap = Vec::new();
+    for mount in &spec.mounts {
+        devices.insert(mount.device.clone(), disk(mount, ownership));
+        if let (Ownership::Idmap, Some(owner), false) = (ownership, mount.owner, mount.read_only)
+            && owner.uid != 0
+        {
+            idmap.push(format!("uid {} {}", owner.uid, owner.uid));
+            idmap.push(format!("gid {} {}", owner.gid, owner.gid));
+        }
+    }
+    let mut config = Map::new();
+    if !idmap.is_empty() {
+        idmap.dedup();
+        config.insert("raw.idmap".into(), Value::String(idmap.join("\n")));
+    }
+    json!({
+        "name": spec.name.as_str(),
+        "description": spec.description,
+        "config": config,
+        "devices": devices,
+    })
+}
+
+fn disk(mount: &DiskMount, ownership: Ownership) -> Value {
+    let mut device = Map::new();
+    device.insert("type".into(), json!("disk"));
+    device.insert("source".into(), json!(mount.source.to_string_lossy()));
+    device.insert("path".into(), json!(mount.target.as_str()));
+    if mount.read_only {
+        device.insert("readonly".into(), json!("true"));
+    }
+    if ownership == Ownership::Shift && mount.owner.is_some() && !mount.read_only {
+        device.insert("shift".into(), json!("true"));
+    }
+    Value::Object(device)
+}
+
+/// `POST /1.0/instances`. `start` asks the daemon to start it in the same call
+/// (extension `instance_create_start`).
+pub(crate) fn instance(spec: &LaunchSpec, start: bool) -> Value {
+    let mut config = Map::new();
+    for (key, value) in &spec.labels {
+        config.insert(key.clone(), json!(value));
+    }
+    if spec.isolation == Isolation::Privileged {
+        config.insert("security.privileged".into(), json!("true"));
+    }
+    if let Some(cpu) = &spec.limits.cpu {
+        config.insert("limits.cpu".into(), json!(cpu));
+    }
+    if let Some(memory) = &spec.limits.memory {
+        config.insert("limits.memory".into(), json!(memory));
+    }
+    let mut body = json!({
+        "name": spec.name.as_str(),
+        "type": "container",
+        "profiles": spec.profiles,
+        "ephemeral": spec.ephemeral,
+        "config": config,
+        "source": source(&spec.image),
+    });
+    if start {
+        body["start"] = json!(true);
+    }
+    body
+}
+
+fn source(image: &ImageRef) -> Value {
+    let selector = |selector: &ImageSelector| match selector {
+        ImageSelector::Alias(alias) => ("alias", alias.as_str().to_owned()),
+        ImageSelector::Fingerprint(fingerprint) => ("fingerprint", fingerprint.clone()),
+    };
+    match image {
+        ImageRef::Local(image) => {
+            let (key, value) = selector(image);
+            json!({ "type": "image", key: value })
+        }
+        ImageRef::Remote { server, image } => {
+            let (key, value) = selector(image);
+            json!({
+                "type": "image",
+                "mode": "pull",
+                "server": server.url,
+                "protocol": server.protocol.as_str(),
+                key: value,
+            })
+        }
+    }
+}
+
+/// `POST /1.0/images` from an instance.
+pub(crate) fn publish(request: &PublishRequest, with_compression: bool) -> Value {
+    let mut body = json!({
+        "source": { "type": "instance", "name": request.instance.as_str() },
+        "aliases": [{ "name": request.alias.as_str(), "description": "lxpack" }],
+        "properties": request.properties,
+    });
+    if with_compression {
+        body["compression_algorithm"] = json!(request.compression.as_str());
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use lxpack_core::domain::{
+        GuestPath, ImageAlias, InstanceName, Owner, RemoteProtocol, RemoteServer, ResourceLimits,
+    };
+
+    use super::*;
+
+    fn mounts() -> ProfileSpec {
+        ProfileSpec {
+            name: InstanceName::parse("lxpack-deploy-x").unwrap(),
+            description: "d".into(),
+            mounts: vec![
+                DiskMount {
+                    device: "checkout".into(),
+                    source: "/home/ci/api".into(),
+                    target: GuestPath::parse("/srv/api").unwrap(),
+                    read_only: false,
+                    owner: Some(Owner {
+                        uid: 1000,
+                        gid: 1001,
+                    }),
+                },
+                DiskMount {
+                    device: "formulas".into(),
+                    source: "/srv/salt".into(),
+                    target: GuestPath::parse("/srv/salt").unwrap(),
+                    read_only: true,
+                    owner: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn profiles_shift_or_map_the_owner() {
+        let shifted = profile(&mounts(), Ownership::Shift);
+        assert_eq!(shifted["devices"]["checkout"]["shift"], "true");
+        assert!(shifted["devices"]["formulas"].get("shift").is_none());
+        assert_eq!(shifted["devices"]["formulas"]["readonly"], "true");
+        assert!(shifted["config"].get("raw.idmap").is_none());
+        let mapped = profile(&mounts(), Ownership::Idmap);
+        assert_eq!(
+            mapped["config"]["raw.idmap"],
+            "uid 1000 1000\ngid 1001 1001"
+        );
+        assert!(mapped["devices"]["checkout"].get("shift").is_none());
+    }
+
+    #[test]
+    fn instances_from_local_and_remote_images() {
+        let mut spec = LaunchSpec {
+            name: InstanceName::parse("lxpack-build-x").unwrap(),
+            image: ImageRef::Local(ImageSelector::Alias(ImageAlias::parse("base").unwrap())),
+            profiles: vec!["default".into(), "lxpack-build-x".into()],
+            ephemeral: false,
+            isolation: Isolation::Unprivileged,
+            limits: ResourceLimits {
+                cpu: Some("2".into()),
+                memory: None,
+            },
+            labels: BTreeMap::from([("user.lxpack.job".into(), "j".into())]),
+            timeout: Duration::from_secs(1),
+        };
+        let body = instance(&spec, false);
+        assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
+        assert_eq!(body["config"]["limits.cpu"], "2");
+        assert!(body["config"].get("security.privileged").is_none());
+        assert!(body.get("start").is_none());
+        spec.isolation = Isolation::Privileged;
+        spec.image = ImageRef::Remote {
+            server: RemoteServer {
+                url: "https://img:8443".into(),
+                protocol: RemoteProtocol::Simplestreams,
+            },
+            image: ImageSelector::Fingerprint("abcdef012345".into()),
+        };
+        let body = instance(&spec, true);
+        assert_eq!(body["config"]["security.privileged"], "true");
+        assert_eq!(body["start"], true);
+        assert_eq!(
+            body["source"],
+            json!({"type": "image", "mode": "pull", "server": "https://img:8443", "protocol": "simplestreams", "fingerprint": "abcdef012345"})
+        );
+    }
+}
