@@ -90,16 +90,33 @@ impl LxdClient {
         })
     }
 
+    /// Forces a state change. A forced stop that LXD reports as timed out (it happens
+    /// on a loaded host) is tried once more; "already stopped" counts as stopped.
     async fn instance_state(
         &self,
         instance: &InstanceName,
         action: &str,
         limit: Duration,
     ) -> Result<(), CallError> {
-        let request = self
-            .request(Method::PUT, &format!("/1.0/instances/{instance}/state"))
-            .json(&json!({ "action": action, "force": true, "timeout": -1 }));
-        self.operation(request, limit).await.map(drop)
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let request = self
+                .request(Method::PUT, &format!("/1.0/instances/{instance}/state"))
+                .json(&json!({ "action": action, "force": true, "timeout": -1 }));
+            match self.operation(request, limit).await {
+                Ok(_) => return Ok(()),
+                Err(CallError::Daemon { message, .. })
+                    if action == "stop"
+                        && message.to_ascii_lowercase().contains("already stopped") =>
+                {
+                    return Ok(());
+                }
+                Err(CallError::Daemon { message, .. })
+                    if attempts < 2 && message.to_ascii_lowercase().contains("timed out") => {}
+                Err(error) => return Err(error),
+            }
+        }
     }
 }
 
@@ -275,11 +292,14 @@ impl ContainerRuntime for LxdClient {
         graceful: Option<Duration>,
     ) -> Result<(), RuntimeError> {
         let operation = format!("stop {instance}");
-        let body = match graceful {
-            Some(limit) => json!({ "action": "stop", "force": false, "timeout": limit.as_secs() }),
-            None => json!({ "action": "stop", "force": true, "timeout": -1 }),
+        let Some(limit) = graceful else {
+            return self
+                .instance_state(instance, "stop", Duration::from_secs(60))
+                .await
+                .map_err(|e| runtime_error(&operation, "instance", instance.as_str(), e));
         };
-        let limit = graceful.unwrap_or_default() + Duration::from_secs(60);
+        let body = json!({ "action": "stop", "force": false, "timeout": limit.as_secs() });
+        let limit = limit + Duration::from_secs(60);
         let request = self
             .request(Method::PUT, &format!("/1.0/instances/{instance}/state"))
             .json(&body);
@@ -290,7 +310,7 @@ impl ContainerRuntime for LxdClient {
             {
                 Ok(())
             }
-            Err(CallError::Daemon { .. }) if graceful.is_some() => self
+            Err(CallError::Daemon { .. }) => self
                 .instance_state(instance, "stop", Duration::from_secs(60))
                 .await
                 .map_err(|e| runtime_error(&operation, "instance", instance.as_str(), e)),
