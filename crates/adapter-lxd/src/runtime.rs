@@ -60,6 +60,11 @@ pub(crate) fn runtime_error(
     }
 }
 
+/// A start that failed inside LXC (`forkstart`), as opposed to a refused request.
+fn is_failed_start(error: &CallError) -> bool {
+    matches!(error, CallError::Daemon { message, .. } if message.contains("forkstart"))
+}
+
 fn is_missing(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
     lower.contains("not found")
@@ -225,13 +230,25 @@ impl ContainerRuntime for LxdClient {
                 },
                 other => runtime_error(&operation, "instance", spec.name.as_str(), other),
             };
-            self.operation(request, spec.timeout).await.map_err(map)?;
-            if !start_in_create {
-                self.instance_state(&spec.name, "start", spec.timeout)
-                    .await
-                    .map_err(map)?;
+            let created = self.operation(request, spec.timeout).await;
+            // A start that fails in `forkstart` (the start hook stalls on a loaded
+            // host, seen on LXD 5.0 and Incus 6.0 here) is tried once more.
+            let started = match created {
+                Ok(_) if start_in_create => Ok(()),
+                Ok(_) => self.instance_state(&spec.name, "start", spec.timeout).await,
+                Err(error) if start_in_create && is_failed_start(&error) => Err(error),
+                Err(error) => return Err(map(error)),
+            };
+            match started {
+                Ok(()) => Ok(()),
+                Err(error) if is_failed_start(&error) => {
+                    tracing::warn!(instance = %spec.name, "start failed in forkstart; trying once more");
+                    self.instance_state(&spec.name, "start", spec.timeout)
+                        .await
+                        .map_err(map)
+                }
+                Err(error) => Err(map(error)),
             }
-            Ok(())
         };
         tokio::select! {
             result = tokio::time::timeout(spec.timeout, launch) => match result {
