@@ -1,11 +1,8 @@
 //! Exec output is streamed, never held whole: 100 MB of output pass through a counting
 //! sink while this process's peak memory stays far below that; and publish honours the
-//! compression it is asked for. On both daemons; fails with how to start them unless
-//! LXPACK_SKIP_REAL=1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+//! compression it is asked for.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,8 +12,11 @@ use lxpack_core::domain::{
 use lxpack_core::ports::{
     Compression, ContainerRuntime, ImageRegistry, OutputSink, PublishRequest,
 };
-use lxpack_lxd::{LxdClient, LxdOptions};
+use lxpack_lxd::LxdClient;
+
 use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{TEST_IMAGE, daemons};
 
 const MB: u64 = 1024 * 1024;
 
@@ -36,17 +36,6 @@ impl OutputSink for Counter {
     }
 }
 
-fn client(variable: &str, default: &str) -> Option<LxdClient> {
-    if std::env::var("LXPACK_SKIP_REAL").as_deref() == Ok("1") {
-        eprintln!("LXPACK_SKIP_REAL=1: real-daemon test skipped on request");
-        return None;
-    }
-    let path = PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_owned()));
-    Some(LxdClient::connect_unix(&path, LxdOptions::default()).unwrap_or_else(|error| {
-        panic!("cannot reach the daemon at {} ({error}); start it with `scripts/daemons-up`, or set LXPACK_SKIP_REAL=1", path.display())
-    }))
-}
-
 /// Peak resident memory of this process, in bytes (VmHWM).
 fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -64,9 +53,7 @@ async fn check(daemon: &str, client: &LxdClient) {
     let cancel = CancellationToken::new();
     let spec = LaunchSpec {
         name: name.clone(),
-        image: ImageRef::Local(ImageSelector::Alias(
-            ImageAlias::parse("lxpack-test-busybox").unwrap(),
-        )),
+        image: ImageRef::Local(ImageSelector::Alias(ImageAlias::parse(TEST_IMAGE).unwrap())),
         profiles: vec!["default".into()],
         ephemeral: false,
         isolation: Default::default(),
@@ -145,12 +132,8 @@ async fn futures_catch<F: std::future::Future<Output = ()>>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_100_mb_in_constant_memory_and_publishes_compressed() {
-    let Some(lxd) = client("LXPACK_TEST_LXD_SOCKET", "/var/lib/lxd/unix.socket") else {
-        return;
-    };
-    check("lxd", &lxd).await;
-    let Some(incus) = client("LXPACK_TEST_INCUS_SOCKET", "/var/lib/incus/unix.socket") else {
-        return;
-    };
-    check("incus", &incus).await;
+    let Some(daemons) = daemons() else { return };
+    for (name, client) in daemons {
+        check(name, &client).await;
+    }
 }

@@ -1,9 +1,7 @@
-//! The core's buildimage and deploy run end to end on each real daemon, with the fake
+//! The core's buildimage and deploy end to end on each real daemon, with the fake
 //! AMI catalog and app store: a hook's output streams back, the image is published
 //! and recorded, the buildpack writes into the checkout as the checkout's owner, and
-//! nothing is left behind. Fails with how to start the daemons unless
-//! LXPACK_SKIP_REAL=1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+//! nothing is left behind.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -19,24 +17,16 @@ use lxpack_core::workflows::{
     AmiSource, BuildImageRequest, Checkout, DeployRequest, Ports, Settings, Workflows,
 };
 use lxpack_fake::{FakeAppStore, RecordingEvents};
-use lxpack_lxd::{LxdClient, LxdOptions};
+use lxpack_lxd::LxdClient;
+
 use tokio_util::sync::CancellationToken;
+
+use crate::helpers::daemons;
 
 const OWNER: Owner = Owner {
     uid: 1000,
     gid: 1000,
 };
-
-fn client(variable: &str, default: &str) -> Option<LxdClient> {
-    if std::env::var("LXPACK_SKIP_REAL").as_deref() == Ok("1") {
-        eprintln!("LXPACK_SKIP_REAL=1: real-daemon test skipped on request");
-        return None;
-    }
-    let path = PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_owned()));
-    Some(LxdClient::connect_unix(&path, LxdOptions::default()).unwrap_or_else(|error| {
-        panic!("cannot reach the daemon at {} ({error}); start it with `scripts/daemons-up`, or set LXPACK_SKIP_REAL=1", path.display())
-    }))
-}
 
 fn app(name: &str) -> App {
     App {
@@ -172,12 +162,8 @@ async fn cleanup(client: &LxdClient, fingerprint: &lxpack_core::domain::Fingerpr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buildimage_and_deploy_on_lxd_and_incus() {
-    let Some(lxd) = client("LXPACK_TEST_LXD_SOCKET", "/var/lib/lxd/unix.socket") else {
-        return;
-    };
-    run_on("lxd", lxd).await;
-    let Some(incus) = client("LXPACK_TEST_INCUS_SOCKET", "/var/lib/incus/unix.socket") else {
-        return;
-    };
-    run_on("incus", incus).await;
+    let Some(daemons) = daemons() else { return };
+    for (name, client) in daemons {
+        run_on(name, client).await;
+    }
 }
