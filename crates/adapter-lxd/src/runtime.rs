@@ -95,6 +95,31 @@ impl LxdClient {
         })
     }
 
+    /// Starts an instance whose start just failed in `forkstart`: the daemon first
+    /// finishes its own stop of the half-started instance ("busy running a stop
+    /// operation"), so wait for that, then try again; at most 3 more starts.
+    async fn restart_after_failed_start(
+        &self,
+        instance: &InstanceName,
+        limit: Duration,
+    ) -> Result<(), CallError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut starts = 0;
+        loop {
+            let result = self.instance_state(instance, "start", limit).await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(CallError::Daemon { ref message, .. })
+                    if message.contains("busy") && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Err(ref error) if is_failed_start(error) && starts < 2 => starts += 1,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Forces a state change. A forced stop that LXD reports as timed out (it happens
     /// on a loaded host) is tried once more; "already stopped" counts as stopped.
     async fn instance_state(
@@ -242,8 +267,8 @@ impl ContainerRuntime for LxdClient {
             match started {
                 Ok(()) => Ok(()),
                 Err(error) if is_failed_start(&error) => {
-                    tracing::warn!(instance = %spec.name, "start failed in forkstart; trying once more");
-                    self.instance_state(&spec.name, "start", spec.timeout)
+                    tracing::warn!(instance = %spec.name, "start failed in forkstart; trying again");
+                    self.restart_after_failed_start(&spec.name, spec.timeout)
                         .await
                         .map_err(map)
                 }
