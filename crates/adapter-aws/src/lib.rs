@@ -1,0 +1,59 @@
+//! # lxpack-aws
+//!
+//! lxpack's [`AmiCatalog`](lxpack_core::ports::AmiCatalog) on EC2: it describes the AMI
+//! a container image must match (its OS identity included) and lists an app's AMIs for
+//! image retention, through the official AWS SDK for Rust.
+//!
+//! The SDK takes minutes to compile, so it lives in this crate alone: the CLI depends on
+//! it behind its `aws` cargo feature, and `lxpack-core` knows nothing of AWS.
+//!
+//! ## Layout
+//! - [`Ec2AmiCatalog`] (`catalog`): the port's two methods over `DescribeImages`.
+//! - [`Ec2CatalogConfig`] (`config`): credentials (the standard chain, a profile or fixed
+//!   keys), Cloud Deploy's cross-account role, endpoint overrides, OS tags, paging,
+//!   retries and timeouts, validated once into [`ConfigError`]s.
+//! - `os_identity`: the pure rules that tell an AMI's OS family and release from its
+//!   tags, name, description and platform ([`OsTagKeys`] names the tags).
+//! - `convert`: EC2's image records into domain [`Ami`](lxpack_core::domain::Ami)s.
+//! - `errors`: SDK errors into the port's actionable variants.
+//! - `client`: one SDK client per region.
+//!
+//! ## Transport
+//! HTTPS goes through the SDK's default client: hyper with rustls (aws-lc-rs). Neither
+//! OpenSSL nor native-tls is linked.
+//!
+//! ## Example
+//! ```no_run
+//! use lxpack_aws::{AssumeRole, Ec2AmiCatalog, Ec2CatalogConfig};
+//! use lxpack_core::domain::AmiId;
+//! use lxpack_core::ports::AmiCatalog;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Ec2CatalogConfig::builder()
+//!     .assume_role(AssumeRole::new("123456789012", "cloud-deploy")?)
+//!     .build()?;
+//! let catalog = Ec2AmiCatalog::new(config);
+//! let ami = catalog
+//!     .describe_ami("eu-west-1", &AmiId::parse("ami-0123456789abcdef0")?)
+//!     .await?;
+//! println!("{} is {}", ami.id, ami.os);
+//! # Ok(())
+//! # }
+//! ```
+
+mod catalog;
+mod client;
+mod config;
+mod convert;
+mod errors;
+mod os_identity;
+
+pub use catalog::Ec2AmiCatalog;
+pub use config::{
+    AssumeRole, ConfigError, CredentialSource, Ec2CatalogConfig, Ec2CatalogConfigBuilder,
+    StaticCredentials,
+};
+pub use os_identity::OsTagKeys;
+/// Re-exported so that callers can build [`StaticCredentials`] without depending on
+/// `secrecy` themselves.
+pub use secrecy::SecretString;
