@@ -63,8 +63,8 @@ pub enum ConnectError {
 pub(crate) enum CallError {
     /// The daemon said no, with its message.
     Daemon { code: u16, message: String },
-    /// The call did not finish before its deadline.
-    Deadline,
+    /// The call did not finish before its deadline (how long it was given).
+    Deadline(Duration),
     /// The transport failed.
     Transport(Unreachable),
 }
@@ -207,7 +207,7 @@ impl LxdClient {
         };
         match tokio::time::timeout(deadline, call).await {
             Ok(result) => result,
-            Err(_) => Err(CallError::Deadline),
+            Err(_) => Err(CallError::Deadline(deadline)),
         }
     }
 
@@ -258,7 +258,7 @@ impl LxdClient {
         let done = finished(&metadata);
         match done.status_code {
             200 => Ok(done),
-            103 | 105 | 106 => Err(CallError::Deadline),
+            103 | 105 | 106 => Err(CallError::Deadline(limit)),
             code => Err(CallError::Daemon {
                 code,
                 message: done.err,
@@ -308,7 +308,7 @@ impl LxdClient {
     ) -> Result<reqwest::Upgraded, CallError> {
         let response = tokio::time::timeout(self.inner.options.request_timeout, request.send())
             .await
-            .map_err(|_| CallError::Deadline)?
+            .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))?
             .map_err(|e| self.transport(&e))?;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = response.status().as_u16();

@@ -29,10 +29,12 @@
 mod client;
 mod envelope;
 mod exec;
+mod readiness;
 mod registry;
 mod runtime;
 mod socket;
 mod wire;
 
 pub use client::{ConnectError, LxdClient, LxdOptions};
-pub use socket::{SocketKind, candidates, discover_socket};
+pub use readiness::{REQUIRED_EXTENSIONS, Readiness};
+pub use socket::{SocketKind, candidates, discover_socket, socket_group};

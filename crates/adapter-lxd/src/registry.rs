@@ -24,9 +24,11 @@ fn registry_error(operation: &str, image: &str, error: CallError) -> RegistryErr
             operation: operation.to_owned(),
             message,
         },
-        CallError::Deadline => RegistryError::Rejected {
+        CallError::Deadline(after) => RegistryError::Rejected {
             operation: operation.to_owned(),
-            message: "the daemon did not answer in time".into(),
+            message: format!(
+                "the daemon did not answer within {after:?} (container.timeout in the config)"
+            ),
         },
     }
 }
@@ -144,7 +146,7 @@ impl ImageRegistry for LxdClient {
             CallError::Daemon { code: 404, .. } => RegistryError::InstanceNotFound {
                 instance: request.instance.clone(),
             },
-            CallError::Deadline => RegistryError::TimedOut {
+            CallError::Deadline(_) => RegistryError::TimedOut {
                 instance: request.instance.clone(),
                 after: request.timeout,
             },

@@ -27,9 +27,9 @@ pub(crate) fn runtime_error(
 ) -> RuntimeError {
     match error {
         CallError::Transport(unreachable) => RuntimeError::Unreachable(unreachable),
-        CallError::Deadline => RuntimeError::TimedOut {
+        CallError::Deadline(after) => RuntimeError::TimedOut {
             operation: operation.to_owned(),
-            after: Duration::ZERO,
+            after,
         },
         CallError::Daemon { code, message } => {
             let lower = message.to_ascii_lowercase();
@@ -249,7 +249,7 @@ impl ContainerRuntime for LxdClient {
                         name: spec.profiles.join(", "),
                     }
                 }
-                CallError::Deadline => RuntimeError::TimedOut {
+                CallError::Deadline(_) => RuntimeError::TimedOut {
                     operation: operation.clone(),
                     after: spec.timeout,
                 },

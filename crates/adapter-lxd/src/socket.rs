@@ -109,8 +109,9 @@ pub(crate) fn probe(path: &Path) -> Result<(), Unreachable> {
     }
 }
 
-/// The name of the group owning `path`, from /etc/group.
-fn socket_group(path: &Path) -> Option<String> {
+/// The name of the group owning `path` (e.g. a daemon's socket), from /etc/group.
+#[must_use]
+pub fn socket_group(path: &Path) -> Option<String> {
     let gid = std::fs::metadata(path).ok()?.gid();
     let groups = std::fs::read_to_string("/etc/group").ok()?;
     groups

@@ -59,6 +59,26 @@ impl ExitClass {
         }
     }
 
+    /// A stable name for machines (`--json`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::Usage => "usage",
+            Self::Config => "config",
+            Self::Input => "input",
+            Self::Daemon => "daemon",
+            Self::Image => "image",
+            Self::Step => "step",
+            Self::Timeout => "timeout",
+            Self::Cleanup => "cleanup",
+            Self::Aws => "aws",
+            Self::Store => "store",
+            Self::Doctor => "doctor",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     /// As an [`ExitCode`].
     #[must_use]
     pub fn exit_code(self) -> ExitCode {

@@ -7,10 +7,97 @@
 //! ## Layout
 //! - [`args`]: the command line (clap derive; doc comments are the help).
 //! - [`config`]: Cloud Deploy's `config.yml`, plus lxpack's own section.
+//! - [`commands`]: one module per subcommand.
+//! - [`wiring`]: the adapters the config asks for, built and connected.
 //! - [`exit`]: exit codes per class of failure, and hints.
 //! - [`render`]: events to a live terminal, plain lines, JSON lines and job logs.
 
 pub mod args;
+pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod render;
+pub mod wiring;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use args::Cli;
+use exit::{CliError, ExitClass};
+
+/// Runs one command line to completion and returns the process's exit code. Errors are
+/// printed on stderr with their causes and a hint (or as JSON with `--json`).
+#[must_use]
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.verbose);
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report(
+                &CliError::new(ExitClass::Failure, error)
+                    .with_hint("the async runtime could not start"),
+                json,
+            );
+        }
+    };
+    let outcome = runtime.block_on(commands::dispatch(cli));
+    // Blocking store threads may still be finishing a write; give them a moment, never
+    // forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(&error, json),
+    }
+}
+
+fn report(error: &CliError, json: bool) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    if json {
+        let mut causes = Vec::new();
+        let mut source = error.error.source();
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        let value = serde_json::json!({
+            "type": "error",
+            "exit_code": error.class.code(),
+            "class": error.class.name(),
+            "message": error.error.to_string(),
+            "causes": causes,
+            "hint": error.hint,
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{value}");
+    }
+    let _ = writeln!(stderr, "error: {}", error.error);
+    let mut source = error.error.source();
+    while let Some(cause) = source {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Some(hint) = &error.hint {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    error.class.exit_code()
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => {
+            "lxpack=debug,lxpack_core=debug,lxpack_lxd=debug,lxpack_sqlite=debug,lxpack_aws=debug,lxpack_cli=debug,warn"
+        }
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 0)
+        .try_init();
+}

@@ -98,6 +98,33 @@ impl OsIdentity {
             architecture,
         }
     }
+
+    /// Parses `FAMILY/RELEASE[/ARCH]`, the way an operator states an AMI's OS without an
+    /// AMI catalog (`debian/12`, `ubuntu/22.04/arm64`). The OS type is Linux, since
+    /// Windows AMIs have no container twin; the architecture defaults to
+    /// `default_architecture`.
+    ///
+    /// # Errors
+    /// [`ValidationError::OsSpec`] for any other shape or an empty part.
+    pub fn parse_spec(text: &str, default_architecture: &str) -> Result<Self, ValidationError> {
+        let parts: Vec<&str> = text.trim().split('/').map(str::trim).collect();
+        let invalid = || ValidationError::OsSpec {
+            input: text.to_owned(),
+        };
+        if parts.iter().any(|part| part.is_empty()) {
+            return Err(invalid());
+        }
+        match parts.as_slice() {
+            [family, release] => Ok(Self::new(
+                OsType::Linux,
+                family,
+                release,
+                default_architecture,
+            )),
+            [family, release, arch] => Ok(Self::new(OsType::Linux, family, release, arch)),
+            _ => Err(invalid()),
+        }
+    }
 }
 
 impl fmt::Display for OsIdentity {
@@ -146,6 +173,17 @@ pub struct Ami {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_specs() {
+        let os = OsIdentity::parse_spec("Debian/12", "amd64").unwrap();
+        assert_eq!(os, OsIdentity::new(OsType::Linux, "debian", "12", "x86_64"));
+        let os = OsIdentity::parse_spec("ubuntu/22.04/arm64", "x86_64").unwrap();
+        assert_eq!(os.architecture, "aarch64");
+        for bad in ["", "debian", "debian/", "/12", "a/b/c/d", "debian//x86_64"] {
+            assert!(OsIdentity::parse_spec(bad, "x86_64").is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn ami_ids() {

@@ -19,6 +19,14 @@ pub enum ValidationError {
         /// The rejected text.
         input: String,
     },
+    /// Not an OS as `FAMILY/RELEASE[/ARCH]`.
+    #[error(
+        "invalid OS {input:?}: expected FAMILY/RELEASE or FAMILY/RELEASE/ARCH, like debian/12 or ubuntu/22.04/arm64"
+    )]
+    OsSpec {
+        /// The rejected text.
+        input: String,
+    },
     /// Not a colour.
     #[error("invalid colour {input:?}: expected blue or green")]
     Color {

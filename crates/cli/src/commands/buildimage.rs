@@ -1,0 +1,118 @@
+//! `lxpack buildimage`: the container-image twin of an AMI.
+
+use lxpack_core::domain::{AmiId, JobCommand, OsIdentity};
+use lxpack_core::ports::AppStore as _;
+use lxpack_core::workflows::{AmiSource, BuildImageReport, BuildImageRequest, RecordOutcome};
+use serde_json::json;
+
+use super::app_ref::resolve_app;
+use super::job_session::JobSession;
+use super::output::print_json;
+use super::retention_view::{retention_json, retention_lines};
+use crate::args::BuildimageArgs;
+use crate::exit::{CliError, ExitClass};
+use crate::wiring::Wiring;
+
+/// Runs the subcommand.
+pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), CliError> {
+    let store = wiring.store()?;
+    let key = resolve_app(store.as_ref(), &args.app).await?;
+    let ami = args
+        .ami
+        .as_deref()
+        .map(AmiId::parse)
+        .transpose()
+        .map_err(|e| CliError::new(ExitClass::Input, e))?;
+    let os = args
+        .os
+        .as_deref()
+        .map(|text| OsIdentity::parse_spec(text, std::env::consts::ARCH))
+        .transpose()
+        .map_err(|e| CliError::new(ExitClass::Input, e))?;
+    let workflows = wiring.workflows(store.clone())?;
+    let ami = match (ami, os) {
+        (ami, Some(os)) => AmiSource::Given { ami, os: Some(os) },
+        (Some(ami), None) if workflows.ports().amis.is_some() => AmiSource::Catalog(ami),
+        (None, None) if workflows.ports().amis.is_some() => {
+            let app = store
+                .get_app(&key)
+                .await
+                .map_err(|e| CliError::new(ExitClass::Store, e))?;
+            match app.build_infos.source_ami {
+                Some(ami) => AmiSource::Catalog(ami),
+                None => AmiSource::Given {
+                    ami: None,
+                    os: None,
+                },
+            }
+        }
+        (ami, None) => AmiSource::Given { ami, os: None },
+    };
+    let session = JobSession::start(
+        wiring,
+        store,
+        JobCommand::BuildImage,
+        &key,
+        None,
+        args.job.job.as_deref(),
+    )
+    .await?;
+    let request = BuildImageRequest {
+        app: key,
+        job: session.id.clone(),
+        ami,
+        keep: args.job.keep,
+    };
+    let outcome = workflows
+        .build_image(&request, &session.renderer, &session.cancel)
+        .await
+        .map_err(CliError::from);
+    if let Ok(report) = &outcome {
+        show(wiring, &session, report);
+    }
+    let outcome = outcome.map(|_| ());
+    session.finish(outcome.as_ref().err()).await;
+    outcome
+}
+
+fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
+    if wiring.json {
+        print_json(&json!({
+            "type": "result",
+            "job": report.job.to_string(),
+            "instance": report.instance.to_string(),
+            "source": report.source.to_string(),
+            "image": {
+                "fingerprint": report.image.fingerprint.to_string(),
+                "aliases": report.image.aliases.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "size_bytes": report.image.size_bytes,
+            },
+            "current": matches!(report.record, RecordOutcome::Recorded { .. }),
+            "retention": retention_json(&report.retention),
+            "kept_resources": report.kept_resources,
+            "log": session.log_path,
+        }));
+        return;
+    }
+    let r = &session.renderer;
+    r.result_line(&format!(
+        "built image {} (alias {}) from {} for job {}",
+        report.image.fingerprint, report.job, report.source, report.job
+    ));
+    match &report.record {
+        RecordOutcome::Recorded { .. } => r.result_line("it is now the app's current image"),
+        RecordOutcome::Superseded { current } => r.result_line(&format!(
+            "a newer job's image ({current}) stays the app's current one"
+        )),
+    }
+    for line in retention_lines(&report.retention, "deleted") {
+        r.result_line(&line);
+    }
+    if report.kept_resources {
+        r.result_line(&format!(
+            "kept instance {} and its profile; `lxpack gc` removes them",
+            report.instance
+        ));
+    }
+    r.result_line(&format!("job log: {}", session.log_path.display()));
+}

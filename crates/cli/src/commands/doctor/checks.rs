@@ -1,0 +1,356 @@
+//! The checks, in the order a new host needs them: config, install, socket, access,
+//! daemon, storage, extensions, mounts, AWS, store. A check whose prerequisite failed is
+//! skipped with the reason, rather than failing again with a confusing message.
+
+use lxpack_core::domain::AmiId;
+use lxpack_core::ports::AmiCatalogError;
+use lxpack_lxd::{LxdClient, discover_socket, socket_group};
+
+use super::host::{
+    current_user, installed_daemons, root_has_subids, socket_gid_and_mode, writable_dir,
+};
+use super::{Check, Verdict};
+use crate::args::Cli;
+use crate::config::{Config, RuntimeEndpoint, locate};
+use crate::wiring::{ami_catalog, connect_runtime, job_log_dir, open_store, store_path};
+
+fn check(name: &'static str, verdict: Verdict) -> Check {
+    Check { name, verdict }
+}
+
+fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdict {
+    Verdict::Fail {
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Runs every check.
+pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let choice = locate(
+        cli.config.clone(),
+        |n| std::env::var(n).ok(),
+        std::path::Path::exists,
+    );
+    let config = match Config::load(&choice) {
+        Ok(config) => {
+            let detail = if config.warnings.is_empty() {
+                format!("{} is valid", config.origin)
+            } else {
+                format!("{} is valid; {}", config.origin, config.warnings.join("; "))
+            };
+            checks.push(check("config", Verdict::Pass(detail)));
+            Some(config)
+        }
+        Err(error) => {
+            checks.push(check(
+                "config",
+                fail(
+                    error.to_string(),
+                    "fix the key named; docs/operator-guide.md lists every key",
+                ),
+            ));
+            None
+        }
+    };
+    let runtime = config
+        .as_ref()
+        .map(|c| c.runtime.clone())
+        .unwrap_or_else(|| {
+            // The daemon checks still help with a broken config: use the defaults.
+            crate::config::Config::parse(
+                crate::config::EMBEDDED_DEFAULTS,
+                crate::config::ConfigOrigin::Defaults,
+            )
+            .map(|c| c.runtime)
+            .unwrap_or(crate::config::RuntimeConfig {
+                endpoint: RuntimeEndpoint::Discover,
+                project: None,
+                target: None,
+                request_timeout: std::time::Duration::from_secs(10),
+            })
+        });
+
+    let remote = matches!(runtime.endpoint, RuntimeEndpoint::Https { .. });
+    let installed = installed_daemons();
+    checks.push(check(
+        "daemon installed",
+        if remote {
+            Verdict::Pass("a remote daemon is configured; none is needed here".into())
+        } else if installed.is_empty() {
+            fail(
+                "neither lxd nor incusd was found",
+                "install one: `apt install lxd` (Debian 12) or `apt install -t bookworm-backports incus`",
+            )
+        } else {
+            Verdict::Pass(
+                installed
+                    .iter()
+                    .map(|(name, path)| format!("{name} at {}", path.display()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        },
+    ));
+
+    let socket = match &runtime.endpoint {
+        RuntimeEndpoint::Https { url, .. } => {
+            checks.push(check(
+                "socket",
+                Verdict::Pass(format!("remote endpoint {url}")),
+            ));
+            None
+        }
+        RuntimeEndpoint::Socket(path) if path.exists() => {
+            checks.push(check("socket", Verdict::Pass(path.display().to_string())));
+            Some(path.clone())
+        }
+        RuntimeEndpoint::Socket(path) => {
+            checks.push(check(
+                "socket",
+                fail(
+                    format!("{} (lxpack.runtime.socket) does not exist", path.display()),
+                    "start the daemon, or fix lxpack.runtime.socket",
+                ),
+            ));
+            None
+        }
+        RuntimeEndpoint::Discover => match discover_socket(&|n| std::env::var(n).ok()) {
+            Ok((path, _)) => {
+                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
+                Some(path)
+            }
+            Err(unreachable) => {
+                checks.push(check("socket", fail(unreachable.reason, unreachable.hint)));
+                None
+            }
+        },
+    };
+
+    if let Some(path) = &socket {
+        checks.push(check("socket access", access(path)));
+    }
+
+    let client = match connect_runtime(&runtime) {
+        Ok(client) => Some(client),
+        Err(error) => {
+            checks.push(check(
+                "daemon running",
+                fail(error.error.to_string(), error.hint.unwrap_or_default()),
+            ));
+            None
+        }
+    };
+    if let Some(client) = client {
+        daemon_checks(&client, &mut checks).await;
+    } else {
+        for name in ["storage", "api extensions", "mount ownership"] {
+            checks.push(check(
+                name,
+                Verdict::Skipped("the daemon cannot be reached".into()),
+            ));
+        }
+    }
+
+    checks.push(aws_check(config.as_ref()).await);
+    checks.push(store_check(cli, config.as_ref()));
+    checks
+}
+
+fn access(path: &std::path::Path) -> Verdict {
+    let group = socket_group(path).unwrap_or_else(|| "unknown".into());
+    let Some((gid, mode)) = socket_gid_and_mode(path) else {
+        return fail(format!("cannot read {}", path.display()), "check the path");
+    };
+    let Some((uid, groups)) = current_user() else {
+        return Verdict::Warn("cannot read this process's groups from /proc".into());
+    };
+    let connects = std::os::unix::net::UnixStream::connect(path).is_ok();
+    let detail = format!("owned by group {group} (mode {mode:o})");
+    if uid == 0 {
+        if connects {
+            Verdict::Pass(format!("{detail}; running as root"))
+        } else {
+            fail(format!("{detail}; root cannot connect"), "start the daemon")
+        }
+    } else if groups.contains(&gid) {
+        if connects {
+            Verdict::Pass(format!("{detail}; you are in it"))
+        } else {
+            fail(
+                format!("{detail}; you are in it, yet the connection fails"),
+                "start the daemon",
+            )
+        }
+    } else {
+        fail(
+            format!("{detail}; you are not in group {group}"),
+            format!(
+                "`sudo usermod -aG {group} $USER`, then log out and in again (or `newgrp {group}`)"
+            ),
+        )
+    }
+}
+
+async fn daemon_checks(client: &LxdClient, checks: &mut Vec<Check>) {
+    let readiness = match client.readiness().await {
+        Ok(readiness) => readiness,
+        Err(error) => {
+            checks.push(check(
+                "daemon running",
+                fail(error.to_string(), "start the daemon and check its log"),
+            ));
+            return;
+        }
+    };
+    let server = &readiness.server;
+    checks.push(check(
+        "daemon running",
+        Verdict::Pass(format!(
+            "{:?} {} at {}",
+            server.kind,
+            server.version,
+            client.endpoint()
+        )),
+    ));
+    checks.push(check(
+        "storage",
+        match (&readiness.root_disk_pool, readiness.pools.is_empty()) {
+            (_, true) => fail(
+                "the daemon has no storage pool",
+                "`lxc storage create default dir` (or `incus storage create default dir`)",
+            ),
+            (None, false) => fail(
+                format!(
+                    "pools {} exist, but the default profile has no root disk",
+                    readiness.pools.join(", ")
+                ),
+                format!(
+                    "`lxc profile device add default root disk path=/ pool={}`",
+                    readiness.pools[0]
+                ),
+            ),
+            (Some(pool), false) => Verdict::Pass(format!(
+                "pools: {}; the default profile's root disk is on {pool}",
+                readiness.pools.join(", ")
+            )),
+        },
+    ));
+    checks.push(check(
+        "api extensions",
+        if readiness.missing_extensions.is_empty() {
+            Verdict::Pass(format!(
+                "all {} required are present",
+                lxpack_lxd::REQUIRED_EXTENSIONS.len()
+            ))
+        } else {
+            fail(
+                format!(
+                    "missing: {}",
+                    readiness
+                        .missing_extensions
+                        .iter()
+                        .map(|(name, why)| format!("{name} ({why})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "upgrade to LXD 5.0 or newer, or Incus 6.0 or newer",
+            )
+        },
+    ));
+    checks.push(check(
+        "mount ownership",
+        if server.can_shift_mounts {
+            Verdict::Pass("idmapped mounts: the checkout is shifted into the container".into())
+        } else if root_has_subids() {
+            Verdict::Pass(
+                "no idmapped mounts here; lxpack maps the checkout's owner with raw.idmap instead".into(),
+            )
+        } else {
+            fail(
+                "neither idmapped mounts nor a subordinate id range for root",
+                "add `root:1000000:1000000000` to /etc/subuid and /etc/subgid (and `root:1000:1` for uid 1000 checkouts), then restart the daemon",
+            )
+        },
+    ));
+}
+
+async fn aws_check(config: Option<&Config>) -> Check {
+    let name = "aws credentials";
+    let Some(config) = config else {
+        return check(name, Verdict::Skipped("the config is invalid".into()));
+    };
+    let catalog = match ami_catalog(config.aws.as_ref()) {
+        Ok(Some(catalog)) => catalog,
+        Ok(None) => {
+            return check(
+                name,
+                Verdict::Pass(
+                    "AWS is not configured: buildimage takes --os, retention only counts".into(),
+                ),
+            );
+        }
+        Err(error) => {
+            return check(
+                name,
+                fail(error.error.to_string(), error.hint.unwrap_or_default()),
+            );
+        }
+    };
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".to_owned());
+    let Ok(probe) = AmiId::parse("ami-00000000") else {
+        return check(name, Verdict::Skipped("no probe AMI id".into()));
+    };
+    match catalog.describe_ami(&region, &probe).await {
+        Ok(_) | Err(AmiCatalogError::NotFound { .. }) => check(
+            name,
+            Verdict::Pass(format!("EC2 DescribeImages answers in {region}")),
+        ),
+        Err(AmiCatalogError::MissingCredentials { hint }) => {
+            check(name, fail("no AWS credentials were found", hint))
+        }
+        Err(AmiCatalogError::AccessDenied { message }) => check(
+            name,
+            fail(
+                format!("access denied: {message}"),
+                "grant ec2:DescribeImages (and sts:AssumeRole in cross-account mode)",
+            ),
+        ),
+        Err(other) => check(
+            name,
+            fail(other.to_string(), "check lxpack.aws and the network"),
+        ),
+    }
+}
+
+fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
+    let name = "store";
+    let path = match store_path(
+        cli.store.as_deref(),
+        config.and_then(|c| c.store.as_deref()),
+    ) {
+        Ok(path) => path,
+        Err(error) => {
+            return check(
+                name,
+                fail(error.error.to_string(), error.hint.unwrap_or_default()),
+            );
+        }
+    };
+    if let Err(error) = open_store(&path) {
+        return check(
+            name,
+            fail(error.error.to_string(), error.hint.unwrap_or_default()),
+        );
+    }
+    match writable_dir(&job_log_dir(&path)) {
+        Ok(()) => check(
+            name,
+            Verdict::Pass(format!("{} is writable", path.display())),
+        ),
+        Err(problem) => check(name, fail(problem, "pass --store in a writable directory")),
+    }
+}

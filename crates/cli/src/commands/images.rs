@@ -1,0 +1,124 @@
+//! `lxpack images`: the images lxpack published with their AMI twins, and
+//! `images purge`: retention on demand.
+
+use lxpack_core::workflows::{ImageEntry, TwinStatus};
+use serde_json::json;
+
+use super::app_ref::resolve_app;
+use super::output::{print_json, print_line, print_table, utc};
+use super::retention_view::{retention_json, retention_lines};
+use crate::args::{ImagesArgs, ImagesCommand};
+use crate::exit::CliError;
+use crate::render::{Renderer, View};
+use crate::wiring::Wiring;
+
+/// Runs the subcommand.
+pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliError> {
+    let store = wiring.store()?;
+    match args.command {
+        Some(ImagesCommand::Purge { app, dry_run }) => {
+            let key = resolve_app(store.as_ref(), &app).await?;
+            let workflows = wiring.workflows(store)?;
+            let renderer = Renderer::new(View::choose(wiring.json), None);
+            let report = workflows.purge_images(&key, dry_run, &renderer).await;
+            renderer.finish();
+            let report = report.map_err(CliError::from)?;
+            if wiring.json {
+                print_json(&json!({
+                    "type": "result",
+                    "app": key.to_string(),
+                    "dry_run": dry_run,
+                    "retention": retention_json(&report),
+                }));
+            } else {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                for line in retention_lines(&report, verb) {
+                    print_line(&line);
+                }
+            }
+            Ok(())
+        }
+        None => {
+            let key = match &args.app {
+                Some(app) => Some(resolve_app(store.as_ref(), app).await?),
+                None => None,
+            };
+            let workflows = wiring.workflows(store)?;
+            let entries = workflows
+                .inventory(key.as_ref())
+                .await
+                .map_err(CliError::from)?;
+            if wiring.json {
+                print_json(&json!({
+                    "type": "result",
+                    "images": entries.iter().map(entry_json).collect::<Vec<_>>(),
+                }));
+            } else if entries.is_empty() {
+                print_line("no images published by lxpack; `lxpack buildimage APP` makes one");
+            } else {
+                let rows: Vec<Vec<String>> = entries.iter().map(entry_row).collect();
+                print_table(
+                    &[
+                        "APP",
+                        "JOB (ALIAS)",
+                        "FINGERPRINT",
+                        "CREATED (UTC)",
+                        "SIZE",
+                        "CURRENT",
+                        "AMI",
+                        "AMI STATUS",
+                    ],
+                    &rows,
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn app_label(entry: &ImageEntry) -> String {
+    match &entry.provenance.color {
+        Some(color) => format!("{} ({color})", entry.provenance.app),
+        None => entry.provenance.app.to_string(),
+    }
+}
+
+fn entry_row(entry: &ImageEntry) -> Vec<String> {
+    let fingerprint = entry.image.fingerprint.to_string();
+    vec![
+        app_label(entry),
+        entry.provenance.job.to_string(),
+        fingerprint.chars().take(12).collect(),
+        utc(entry.image.created_at),
+        format!("{:.1} MB", entry.image.size_bytes as f64 / 1_000_000.0),
+        if entry.current { "yes" } else { "" }.to_owned(),
+        entry
+            .provenance
+            .ami
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), ToString::to_string),
+        entry.twin.to_string(),
+    ]
+}
+
+fn entry_json(entry: &ImageEntry) -> serde_json::Value {
+    json!({
+        "app": entry.provenance.app.to_string(),
+        "color": entry.provenance.color.as_ref().map(ToString::to_string),
+        "job": entry.provenance.job.to_string(),
+        "fingerprint": entry.image.fingerprint.to_string(),
+        "created_at": utc(entry.image.created_at),
+        "size_bytes": entry.image.size_bytes,
+        "current": entry.current,
+        "ami": entry.provenance.ami.as_ref().map(ToString::to_string),
+        "ami_status": match &entry.twin {
+            TwinStatus::Available => "exists",
+            TwinStatus::Pending => "pending",
+            TwinStatus::Gone => "gone",
+            TwinStatus::NoAmi => "no_ami",
+            TwinStatus::NoCatalog => "no_catalog",
+            TwinStatus::AppUnknown => "app_unknown",
+            TwinStatus::LookupFailed(_) => "lookup_failed",
+        },
+    })
+}

@@ -1,0 +1,132 @@
+//! `lxpack jobs`: the job history, and `jobs log`: one job's full output.
+
+use std::io::Write as _;
+
+use lxpack_core::domain::{JobCommand, JobId};
+use lxpack_core::ports::JobRecord;
+use serde_json::json;
+
+use super::app_ref::resolve_app;
+use super::output::{print_json, print_line, print_table, utc};
+use crate::args::{JobsArgs, JobsCommand};
+use crate::exit::{CliError, ExitClass};
+use crate::wiring::Wiring;
+
+/// Runs the subcommand.
+pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError> {
+    let store = wiring.store()?;
+    match args.command {
+        Some(JobsCommand::Log { job }) => {
+            let id = JobId::parse(&job).map_err(|e| CliError::new(ExitClass::Input, e))?;
+            let record = store
+                .get_job(&id)
+                .await
+                .map_err(|e| CliError::new(ExitClass::Store, e))?
+                .ok_or_else(|| {
+                    CliError::new(
+                        ExitClass::Input,
+                        format!("no job {id} in {}", wiring.store_path.display()),
+                    )
+                    .with_hint("`lxpack jobs` lists the jobs")
+                })?;
+            let Some(path) = record.log_path else {
+                return Err(CliError::new(
+                    ExitClass::Input,
+                    format!("job {id} has no log"),
+                ));
+            };
+            let mut file = std::fs::File::open(&path).map_err(|e| {
+                CliError::new(
+                    ExitClass::Input,
+                    format!("cannot open job log {}: {e}", path.display()),
+                )
+            })?;
+            let mut out = std::io::stdout().lock();
+            // Streamed, not read whole: a buildpack's log can be large.
+            match std::io::copy(&mut file, &mut out) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(CliError::new(ExitClass::Failure, e)),
+            }
+            let _ = out.flush();
+            Ok(())
+        }
+        None => {
+            let key = match &args.app {
+                Some(app) => Some(resolve_app(store.as_ref(), app).await?),
+                None => None,
+            };
+            let jobs = store
+                .list_jobs(key.as_ref())
+                .await
+                .map_err(|e| CliError::new(ExitClass::Store, e))?;
+            if wiring.json {
+                print_json(
+                    &json!({"type": "result", "jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
+                );
+            } else if jobs.is_empty() {
+                print_line("no jobs yet");
+            } else {
+                let rows: Vec<Vec<String>> = jobs.iter().map(job_row).collect();
+                print_table(
+                    &[
+                        "JOB",
+                        "COMMAND",
+                        "APP",
+                        "MODULE",
+                        "STATUS",
+                        "STARTED (UTC)",
+                        "SECONDS",
+                        "ERROR",
+                    ],
+                    &rows,
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn command(command: JobCommand) -> &'static str {
+    match command {
+        JobCommand::BuildImage => "buildimage",
+        JobCommand::Deploy => "deploy",
+    }
+}
+
+fn seconds(job: &JobRecord) -> Option<f64> {
+    job.ended_at
+        .and_then(|end| end.duration_since(job.started_at).ok())
+        .map(|d| d.as_secs_f64())
+}
+
+fn job_row(job: &JobRecord) -> Vec<String> {
+    vec![
+        job.id.to_string(),
+        command(job.command).to_owned(),
+        job.app.to_string(),
+        job.module.clone().unwrap_or_else(|| "-".to_owned()),
+        job.status.as_str().to_owned(),
+        utc(job.started_at),
+        seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+        job.error
+            .as_deref()
+            .map(|e| e.chars().take(60).collect())
+            .unwrap_or_default(),
+    ]
+}
+
+fn job_json(job: &JobRecord) -> serde_json::Value {
+    json!({
+        "id": job.id.to_string(),
+        "command": command(job.command),
+        "app": job.app.to_string(),
+        "module": job.module,
+        "status": job.status.as_str(),
+        "started_at": utc(job.started_at),
+        "ended_at": job.ended_at.map(utc),
+        "seconds": seconds(job),
+        "error": job.error,
+        "log": job.log_path,
+    })
+}

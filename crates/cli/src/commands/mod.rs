@@ -1,0 +1,38 @@
+//! One module per subcommand. Each reads its arguments, asks [`crate::wiring`] for the
+//! ports it needs, calls one core workflow or store method, and renders the result.
+
+mod app;
+mod app_ref;
+mod buildimage;
+mod deploy;
+mod doctor;
+mod gc;
+mod images;
+mod job_session;
+mod jobs;
+mod output;
+mod retention_view;
+
+use crate::args::{Cli, Command};
+use crate::exit::CliError;
+use crate::wiring::Wiring;
+
+/// Runs the subcommand of `cli`.
+///
+/// # Errors
+/// A [`CliError`] with its exit class and hint.
+pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    if let Command::Doctor = cli.command {
+        return doctor::run(&cli).await;
+    }
+    let wiring = Wiring::load(&cli)?;
+    match cli.command {
+        Command::Doctor => Ok(()),
+        Command::App(command) => app::run(&wiring, command).await,
+        Command::Buildimage(args) => buildimage::run(&wiring, args).await,
+        Command::Deploy(args) => deploy::run(&wiring, args).await,
+        Command::Images(args) => images::run(&wiring, args).await,
+        Command::Gc(args) => gc::run(&wiring, args).await,
+        Command::Jobs(args) => jobs::run(&wiring, args).await,
+    }
+}

@@ -1,0 +1,100 @@
+//! Turning the config into connected adapters. This is the only place that knows which
+//! adapter implements which port; commands ask for a [`Wiring`] and get ports.
+
+mod aws;
+mod runtime;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lxpack_core::workflows::{Ports, Workflows};
+use lxpack_sqlite::SqliteAppStore;
+
+pub use aws::ami_catalog;
+pub use runtime::connect_runtime;
+pub use store::{job_log_dir, open_store, store_path};
+
+use crate::args::Cli;
+use crate::config::{Config, ConfigChoice, locate};
+use crate::exit::{CliError, ExitClass};
+
+/// What every command starts from: the config and the global options.
+pub struct Wiring {
+    /// The validated config.
+    pub config: Config,
+    /// The database file.
+    pub store_path: PathBuf,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Wiring {
+    /// Loads the config named by the command line, the environment or XDG, and prints
+    /// its warnings (unknown keys) on stderr.
+    ///
+    /// # Errors
+    /// `Config` (exit 3) naming the file, line and key.
+    pub fn load(cli: &Cli) -> Result<Self, CliError> {
+        let choice = locate(
+            cli.config.clone(),
+            |name| std::env::var(name).ok(),
+            std::path::Path::exists,
+        );
+        let config = load_config(&choice)?;
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+        let store_path = store_path(cli.store.as_deref(), config.store.as_deref())?;
+        Ok(Self {
+            config,
+            store_path,
+            json: cli.json,
+        })
+    }
+
+    /// Opens the app store.
+    ///
+    /// # Errors
+    /// `Store` (exit 11) naming the file.
+    pub fn store(&self) -> Result<Arc<SqliteAppStore>, CliError> {
+        open_store(&self.store_path).map(Arc::new)
+    }
+
+    /// Connects every port and returns the workflows over them.
+    ///
+    /// # Errors
+    /// `Config` when containers are disabled, `Daemon` when the daemon cannot be
+    /// reached, `Aws` when the AMI catalog's settings are wrong, `Store` for the store.
+    pub fn workflows(&self, store: Arc<SqliteAppStore>) -> Result<Workflows, CliError> {
+        if !self.config.containers_enabled {
+            return Err(CliError::new(
+                ExitClass::Config,
+                format!("container.enabled is false in {}", self.config.origin),
+            )
+            .with_hint(
+                "set container.enabled: true (or remove the key) to run jobs in containers",
+            ));
+        }
+        let client = Arc::new(connect_runtime(&self.config.runtime)?);
+        let ports = Ports {
+            runtime: client.clone(),
+            registry: client,
+            amis: ami_catalog(self.config.aws.as_ref())?,
+            apps: store,
+        };
+        Ok(Workflows::new(ports, self.config.settings.clone()))
+    }
+}
+
+/// Loads the config `choice` names.
+///
+/// # Errors
+/// `Config` (exit 3), with a hint.
+pub fn load_config(choice: &ConfigChoice) -> Result<Config, CliError> {
+    Config::load(choice).map_err(|error| {
+        CliError::new(ExitClass::Config, error).with_hint(
+            "fix the key named above; docs/operator-guide.md lists every key, and `lxpack doctor` checks the file",
+        )
+    })
+}

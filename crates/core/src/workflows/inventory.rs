@@ -1,0 +1,147 @@
+//! Which images lxpack published, for which app, and whether each one's AMI twin still
+//! exists: the view an operator needs before purging, computed here so that every
+//! front end tells the same story about the same images.
+
+use std::collections::BTreeMap;
+
+use super::Workflows;
+use super::error::{PortError, WorkflowError};
+use crate::domain::{Ami, AmiId, AmiState, App, AppKey, Image, Provenance};
+use crate::events::Step;
+
+/// What is known about an image's AMI twin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TwinStatus {
+    /// The AMI exists and is usable.
+    Available,
+    /// The AMI is still being built.
+    Pending,
+    /// The AMI was deregistered or failed, or is no longer among the app's AMIs:
+    /// retention deletes this image.
+    Gone,
+    /// The image was built without an AMI id.
+    NoAmi,
+    /// No AMI catalog is configured, so nobody can tell.
+    NoCatalog,
+    /// The app is not in the store (removed), so its AMIs cannot be listed.
+    AppUnknown,
+    /// The catalog could not be asked.
+    LookupFailed(String),
+}
+
+impl std::fmt::Display for TwinStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Available => f.write_str("exists"),
+            Self::Pending => f.write_str("pending"),
+            Self::Gone => f.write_str("gone"),
+            Self::NoAmi => f.write_str("no AMI"),
+            Self::NoCatalog => f.write_str("unknown (no AMI catalog)"),
+            Self::AppUnknown => f.write_str("unknown (app not in the store)"),
+            Self::LookupFailed(reason) => write!(f, "unknown ({reason})"),
+        }
+    }
+}
+
+/// One image lxpack published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// The image.
+    pub image: Image,
+    /// What lxpack recorded on it.
+    pub provenance: Provenance,
+    /// True when it is its app's current image (deploys start from it).
+    pub current: bool,
+    /// Its AMI twin.
+    pub twin: TwinStatus,
+}
+
+impl Workflows {
+    /// Lists the images lxpack published, for every app or for `only`, newest first,
+    /// each with its AMI twin's status.
+    ///
+    /// # Errors
+    /// `LoadApp` when `only` is not in the store; `StepFailed` when the apps or the
+    /// images cannot be listed. Catalog failures are per image, in [`TwinStatus`].
+    pub async fn inventory(&self, only: Option<&AppKey>) -> Result<Vec<ImageEntry>, WorkflowError> {
+        let failed = |source: PortError| WorkflowError::StepFailed {
+            step: Step::Retention,
+            instance: None,
+            source: Box::new(source),
+        };
+        let apps: Vec<App> = match only {
+            Some(key) => vec![self.load_app(key).await?],
+            None => self
+                .ports
+                .apps
+                .list_apps()
+                .await
+                .map_err(|e| failed(PortError::Store(e)))?,
+        };
+        let images = self
+            .ports
+            .registry
+            .list_images()
+            .await
+            .map_err(|e| failed(PortError::Registry(e)))?;
+
+        let mut amis_by_app: BTreeMap<AppKey, Result<BTreeMap<AmiId, AmiState>, String>> =
+            BTreeMap::new();
+        let mut entries = Vec::new();
+        for image in images {
+            let Some(provenance) = image.provenance() else {
+                continue;
+            };
+            if only.is_some_and(|key| key != &provenance.app) {
+                continue;
+            }
+            let app = apps
+                .iter()
+                .find(|app| app.key == provenance.app && app.color == provenance.color);
+            let current = app.is_some_and(|app| {
+                app.build_infos.container_image.as_ref() == Some(&provenance.job)
+            });
+            let twin = match (&provenance.ami, app, self.ports.amis.as_deref()) {
+                (None, _, _) => TwinStatus::NoAmi,
+                (Some(_), _, None) => TwinStatus::NoCatalog,
+                (Some(_), None, Some(_)) => TwinStatus::AppUnknown,
+                (Some(ami), Some(app), Some(catalog)) => {
+                    if !amis_by_app.contains_key(&app.key) {
+                        let listed = catalog
+                            .list_app_amis(app)
+                            .await
+                            .map(|amis| states(&amis))
+                            .map_err(|e| e.to_string());
+                        amis_by_app.insert(app.key.clone(), listed);
+                    }
+                    match amis_by_app.get(&app.key) {
+                        Some(Ok(states)) => match states.get(ami) {
+                            Some(AmiState::Available) => TwinStatus::Available,
+                            Some(AmiState::Pending) => TwinStatus::Pending,
+                            Some(AmiState::Gone) | None => TwinStatus::Gone,
+                        },
+                        Some(Err(reason)) => TwinStatus::LookupFailed(reason.clone()),
+                        None => TwinStatus::LookupFailed("not looked up".into()),
+                    }
+                }
+            };
+            entries.push(ImageEntry {
+                image,
+                provenance,
+                current,
+                twin,
+            });
+        }
+        entries.sort_by(|a, b| {
+            b.image
+                .created_at
+                .cmp(&a.image.created_at)
+                .then_with(|| b.provenance.job.cmp(&a.provenance.job))
+        });
+        Ok(entries)
+    }
+}
+
+fn states(amis: &[Ami]) -> BTreeMap<AmiId, AmiState> {
+    amis.iter().map(|ami| (ami.id.clone(), ami.state)).collect()
+}

@@ -1,0 +1,139 @@
+//! Job records as JSON. The core's `JobRecord` has no serde derive (the core keeps its
+//! types free of any storage format), so the file's shape is this adapter's own.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lxpack_core::domain::{AppKey, JobCommand, JobId};
+use lxpack_core::ports::{JobRecord, JobStatus};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{BoxError, JsonStoreError, Result};
+
+/// The file's shape. Times are Unix milliseconds.
+#[derive(Deserialize)]
+struct JobFile {
+    id: String,
+    command: String,
+    app: AppFile,
+    module: Option<String>,
+    status: String,
+    started_at_ms: u64,
+    ended_at_ms: Option<u64>,
+    error: Option<String>,
+    /// Written with `to_string_lossy`: a non-UTF-8 path is stored approximately.
+    log_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AppFile {
+    name: String,
+    env: String,
+    role: String,
+}
+
+/// The JSON text of a record, in the shape of [`JobFile`].
+pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
+    let value = json!({
+        "id": record.id.as_str(),
+        "command": record.command.as_str(),
+        "app": {
+            "name": record.app.name,
+            "env": record.app.env,
+            "role": record.app.role,
+        },
+        "module": record.module,
+        "status": record.status.as_str(),
+        "started_at_ms": millis(record.started_at),
+        "ended_at_ms": record.ended_at.map(millis),
+        "error": record.error,
+        "log_path": record.log_path.as_ref().map(|path| path.to_string_lossy()),
+    });
+    let mut text = format!("{value:#}");
+    text.push('\n');
+    text.into_bytes()
+}
+
+/// Reads a record back from `text`, the contents of `path`.
+pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
+    let corrupt = |source: BoxError| JsonStoreError::Corrupt {
+        path: path.to_path_buf(),
+        what: "job record",
+        source,
+    };
+    let file: JobFile = serde_json::from_str(text).map_err(|e| corrupt(Box::new(e)))?;
+    let unknown = |field: &str, value: &str| corrupt(format!("unknown {field} {value:?}").into());
+    Ok(JobRecord {
+        id: JobId::parse(&file.id).map_err(|e| corrupt(Box::new(e)))?,
+        command: match file.command.as_str() {
+            "buildimage" => JobCommand::BuildImage,
+            "deploy" => JobCommand::Deploy,
+            other => return Err(unknown("command", other)),
+        },
+        app: AppKey {
+            name: file.app.name,
+            env: file.app.env,
+            role: file.app.role,
+        },
+        module: file.module,
+        status: match file.status.as_str() {
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            other => return Err(unknown("status", other)),
+        },
+        started_at: time(file.started_at_ms),
+        ended_at: file.ended_at_ms.map(time),
+        error: file.error,
+        log_path: file.log_path.map(PathBuf::from),
+    })
+}
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn time(millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let record = JobRecord {
+            id: JobId::generate(1_700_000_000, [1; 8]),
+            command: JobCommand::Deploy,
+            app: AppKey {
+                name: "web".into(),
+                env: "prod".into(),
+                role: "front".into(),
+            },
+            module: Some("api".into()),
+            status: JobStatus::Failed,
+            started_at: time(1_700_000_000_123),
+            ended_at: Some(time(1_700_000_009_000)),
+            error: Some("step buildpack failed".into()),
+            log_path: Some(PathBuf::from("/var/log/lxpack/job.log")),
+        };
+        let text = String::from_utf8(to_json(&record)).unwrap();
+        assert_eq!(from_json(&text, Path::new("x.json")).unwrap(), record);
+        let broken = text.replace("\"failed\"", "\"exploded\"");
+        let error = from_json(&broken, Path::new("x.json")).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                JsonStoreError::Corrupt {
+                    what: "job record",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+}

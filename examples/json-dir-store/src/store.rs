@@ -1,0 +1,240 @@
+//! [`JsonDirAppStore`]: the port's rules over plain files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
+use lxpack_core::domain::{App, AppKey, JobId};
+use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+
+use crate::files::{Layout, json_files, read_if_exists, write_atomically};
+use crate::{JsonStoreError, Result, jobs};
+
+/// An [`AppStore`] on a directory of JSON files (see the crate docs for the layout).
+/// Clones share the directory; so may any number of processes.
+#[derive(Debug, Clone)]
+pub struct JsonDirAppStore {
+    layout: Arc<Layout>,
+}
+
+/// What `record_container_image` found, before it becomes the port's answer.
+enum Recorded {
+    Replaced(Option<JobId>),
+    Superseded(JobId),
+    NoApp,
+}
+
+impl JsonDirAppStore {
+    /// Opens the store in `root`, creating its directories when missing.
+    ///
+    /// # Errors
+    /// `Io` when the directories cannot be created.
+    pub fn open(root: &Path) -> Result<Self> {
+        Ok(Self {
+            layout: Arc::new(Layout::create(root)?),
+        })
+    }
+
+    /// The store's directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// The file that holds (or would hold) an app's document.
+    #[must_use]
+    pub fn app_file(&self, key: &AppKey) -> PathBuf {
+        self.layout.app_file(key)
+    }
+
+    /// Adds an app, or replaces the document of the app with its key. The container
+    /// image never moves backwards: when the stored app records a newer job than
+    /// `app` does, the stored job stays (as `lxpack app import` does with SQLite).
+    ///
+    /// # Errors
+    /// `Io` when the file cannot be written; `Corrupt` when the stored document does
+    /// not read back.
+    pub async fn import_app(&self, app: &App) -> Result<()> {
+        let mut app = app.clone();
+        self.blocking(move |layout| {
+            let _lock = layout.lock()?;
+            if let Some(stored) = read_app_of(layout, &app.key)?
+                && let Some(stored_job) = stored.build_infos.container_image
+                && app
+                    .build_infos
+                    .container_image
+                    .as_ref()
+                    .is_none_or(|job| stored_job.is_newer_than(job))
+            {
+                app.build_infos.container_image = Some(stored_job);
+            }
+            write_app(&layout.app_file(&app.key), &app)
+        })
+        .await
+    }
+
+    /// One job record, if there is one with that id.
+    ///
+    /// # Errors
+    /// `Io` or `Corrupt`.
+    pub async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>> {
+        let id = id.clone();
+        self.blocking(move |layout| {
+            let path = layout.job_file(&id);
+            read_if_exists(&path)?
+                .map(|text| jobs::from_json(&text, &path))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Runs file I/O on tokio's blocking pool, so it never stalls the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Layout) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let layout = Arc::clone(&self.layout);
+        tokio::task::spawn_blocking(move || work(&layout))
+            .await
+            .map_err(|source| JsonStoreError::Worker { source })?
+    }
+}
+
+/// The port's `Other`, keeping the store's error as its source.
+fn other(operation: String) -> impl FnOnce(JsonStoreError) -> AppStoreError {
+    move |error| AppStoreError::Other {
+        operation,
+        source: Box::new(error),
+    }
+}
+
+/// Reads an app document; `None` when the file does not exist.
+fn read_app(path: &Path) -> Result<Option<App>> {
+    let Some(text) = read_if_exists(path)? else {
+        return Ok(None);
+    };
+    let corrupt = |source: crate::BoxError| JsonStoreError::Corrupt {
+        path: path.to_path_buf(),
+        what: "app document",
+        source,
+    };
+    let mut apps =
+        parse_app_documents(&text, DocumentFormat::Json).map_err(|e| corrupt(Box::new(e)))?;
+    match (apps.pop(), apps.is_empty()) {
+        (Some(app), true) => Ok(Some(app)),
+        _ => Err(corrupt("expected exactly one app".into())),
+    }
+}
+
+/// Reads the app with `key`; a file holding another app is corrupt.
+fn read_app_of(layout: &Layout, key: &AppKey) -> Result<Option<App>> {
+    let path = layout.app_file(key);
+    match read_app(&path)? {
+        Some(app) if app.key != *key => Err(JsonStoreError::Corrupt {
+            what: "app document",
+            source: format!("it holds app {}, not {key}", app.key).into(),
+            path,
+        }),
+        found => Ok(found),
+    }
+}
+
+fn write_app(path: &Path, app: &App) -> Result<()> {
+    let mut text = format!("{:#}", app_to_document(app));
+    text.push('\n');
+    write_atomically(path, text.as_bytes())
+}
+
+#[async_trait]
+impl AppStore for JsonDirAppStore {
+    async fn get_app(&self, key: &AppKey) -> std::result::Result<App, AppStoreError> {
+        let owned = key.clone();
+        self.blocking(move |layout| read_app_of(layout, &owned))
+            .await
+            .map_err(other(format!("read app {key}")))?
+            .ok_or_else(|| AppStoreError::AppNotFound { app: key.clone() })
+    }
+
+    async fn list_apps(&self) -> std::result::Result<Vec<App>, AppStoreError> {
+        self.blocking(|layout| {
+            let mut apps = Vec::new();
+            for path in json_files(&layout.apps_dir())? {
+                // A file removed between the listing and the read is simply gone.
+                apps.extend(read_app(&path)?);
+            }
+            apps.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(apps)
+        })
+        .await
+        .map_err(other("list apps".to_owned()))
+    }
+
+    async fn record_container_image(
+        &self,
+        app: &AppKey,
+        job: &JobId,
+    ) -> std::result::Result<Option<JobId>, AppStoreError> {
+        let (key, new) = (app.clone(), job.clone());
+        let recorded = self
+            .blocking(move |layout| {
+                // The check and the write happen under one exclusive lock.
+                let _lock = layout.lock()?;
+                let Some(mut stored) = read_app_of(layout, &key)? else {
+                    return Ok(Recorded::NoApp);
+                };
+                let current = &mut stored.build_infos.container_image;
+                match current {
+                    Some(recorded) if *recorded == new => Ok(Recorded::Replaced(None)),
+                    Some(recorded) if recorded.is_newer_than(&new) => {
+                        Ok(Recorded::Superseded(recorded.clone()))
+                    }
+                    _ => {
+                        let replaced = current.replace(new);
+                        write_app(&layout.app_file(&key), &stored)?;
+                        Ok(Recorded::Replaced(replaced))
+                    }
+                }
+            })
+            .await
+            .map_err(other(format!("record the image of job {job} on app {app}")))?;
+        match recorded {
+            Recorded::Replaced(replaced) => Ok(replaced),
+            Recorded::Superseded(current) => Err(AppStoreError::Superseded {
+                app: app.clone(),
+                current,
+                rejected: job.clone(),
+            }),
+            Recorded::NoApp => Err(AppStoreError::AppNotFound { app: app.clone() }),
+        }
+    }
+
+    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), AppStoreError> {
+        let owned = record.clone();
+        self.blocking(move |layout| {
+            let _lock = layout.lock()?;
+            write_atomically(&layout.job_file(&owned.id), &jobs::to_json(&owned))
+        })
+        .await
+        .map_err(other(format!("record job {}", record.id)))
+    }
+
+    async fn running_jobs(&self) -> std::result::Result<Vec<JobId>, AppStoreError> {
+        self.blocking(|layout| {
+            let mut running = Vec::new();
+            // One file per job: a store with a long history would index the status.
+            for path in json_files(&layout.jobs_dir())? {
+                if let Some(text) = read_if_exists(&path)? {
+                    let record = jobs::from_json(&text, &path)?;
+                    if record.status == JobStatus::Running {
+                        running.push(record.id);
+                    }
+                }
+            }
+            running.sort();
+            Ok(running)
+        })
+        .await
+        .map_err(other("list running jobs".to_owned()))
+    }
+}
