@@ -193,6 +193,23 @@ impl ContainerRuntime for LxdClient {
     #[instrument(skip_all, fields(profile = %profile.name))]
     async fn create_profile(&self, profile: &ProfileSpec) -> Result<(), RuntimeError> {
         let ownership = self.ownership().await?;
+        if ownership == Ownership::Idmap
+            && let Some(mount) = profile
+                .mounts
+                .iter()
+                .find(|m| !m.read_only && m.owner.is_some_and(|o| o.uid == 0))
+        {
+            return Err(RuntimeError::Unsupported {
+                what: format!(
+                    "{} is owned by root, and this daemon has no idmapped mounts: the container's root cannot write to it without mapping the host's root into the container, which lxpack does not do",
+                    mount.source.display()
+                ),
+                hint: format!(
+                    "give the checkout to an unprivileged build user (e.g. `chown -R 1000:1000 {}`, with `root:1000:1` in /etc/subuid and /etc/subgid), or use Incus, whose idmapped mounts keep root's ownership",
+                    mount.source.display()
+                ),
+            });
+        }
         let request = self
             .request(Method::POST, "/1.0/profiles")
             .json(&wire::profile(profile, ownership));

@@ -197,6 +197,9 @@ fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
             ExitClass::Image,
             Some("check the image with `lxpack images` (or `lxc image list`)".into()),
         ),
+        PortError::Runtime(RuntimeError::Unsupported { hint, .. }) => {
+            (ExitClass::Input, Some(hint.clone()))
+        }
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
         PortError::Store(_) => (ExitClass::Store, None),
         _ => (ExitClass::Step, None),

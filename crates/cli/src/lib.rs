@@ -64,7 +64,7 @@ fn report(error: &CliError, json: bool) -> ExitCode {
             source = cause.source();
         }
         let value = serde_json::json!({
-            "type": "error",
+            "event": "error",
             "exit_code": error.class.code(),
             "class": error.class.name(),
             "message": error.error.to_string(),

@@ -44,7 +44,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
                 }
             }
             if wiring.json {
-                print_json(&json!({"type": "result", "imported": results}));
+                print_json(&json!({"event": "result", "imported": results}));
             }
             Ok(())
         }
@@ -52,7 +52,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
             let apps = list(&store).await?;
             if wiring.json {
                 print_json(&json!({
-                    "type": "result",
+                    "event": "result",
                     "apps": apps.iter().map(app_to_document).collect::<Vec<_>>(),
                 }));
             } else if apps.is_empty() {
@@ -69,7 +69,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
         AppCommand::Show { app } => {
             let app = load(&store, &app).await?;
             if wiring.json {
-                print_json(&json!({"type": "result", "app": app_to_document(&app)}));
+                print_json(&json!({"event": "result", "app": app_to_document(&app)}));
             } else {
                 print_table(
                     &["APP", "ENV", "ROLE", "REGION", "MODULES", "IMAGE (JOB)"],
@@ -109,7 +109,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
                 .await
                 .map_err(|e| CliError::new(ExitClass::Store, e))?;
             if wiring.json {
-                print_json(&json!({"type": "result", "removed": key.to_string()}));
+                print_json(&json!({"event": "result", "removed": key.to_string()}));
             } else {
                 print_line(&format!(
                     "removed app {key}; its images stay until deleted (`lxpack images` lists them)"

@@ -78,7 +78,7 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
 fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
     if wiring.json {
         print_json(&json!({
-            "type": "result",
+            "event": "result",
             "job": report.job.to_string(),
             "instance": report.instance.to_string(),
             "source": report.source.to_string(),

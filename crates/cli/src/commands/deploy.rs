@@ -83,7 +83,7 @@ fn show(wiring: &Wiring, session: &JobSession, report: &DeployReport, checkout: 
     };
     if wiring.json {
         print_json(&json!({
-            "type": "result",
+            "event": "result",
             "job": report.job.to_string(),
             "module": report.module,
             "status": status,

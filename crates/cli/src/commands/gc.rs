@@ -28,7 +28,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
                 .collect::<Vec<_>>()
         };
         print_json(&json!({
-            "type": "result",
+            "event": "result",
             "dry_run": args.dry_run,
             "removed": list(&report.removed),
             "active": list(&report.active),

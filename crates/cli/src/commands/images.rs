@@ -25,7 +25,7 @@ pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliErro
             let report = report.map_err(CliError::from)?;
             if wiring.json {
                 print_json(&json!({
-                    "type": "result",
+                    "event": "result",
                     "app": key.to_string(),
                     "dry_run": dry_run,
                     "retention": retention_json(&report),
@@ -50,7 +50,7 @@ pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliErro
                 .map_err(CliError::from)?;
             if wiring.json {
                 print_json(&json!({
-                    "type": "result",
+                    "event": "result",
                     "images": entries.iter().map(entry_json).collect::<Vec<_>>(),
                 }));
             } else if entries.is_empty() {

@@ -62,7 +62,7 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
                 .map_err(|e| CliError::new(ExitClass::Store, e))?;
             if wiring.json {
                 print_json(
-                    &json!({"type": "result", "jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
+                    &json!({"event": "result", "jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
                 );
             } else if jobs.is_empty() {
                 print_line("no jobs yet");

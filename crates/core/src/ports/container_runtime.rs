@@ -121,6 +121,14 @@ pub enum RuntimeError {
         /// The daemon's message.
         message: String,
     },
+    /// The daemon cannot do what the job needs, for a reason the operator can fix.
+    #[error("{what}")]
+    Unsupported {
+        /// What cannot be done, and why.
+        what: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// Anything else.
     #[error("{operation} failed")]
     Other {

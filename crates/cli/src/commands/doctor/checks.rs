@@ -36,9 +36,9 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
     let config = match Config::load(&choice) {
         Ok(config) => {
             let detail = if config.warnings.is_empty() {
-                format!("{} is valid", config.origin)
+                format!("{} (valid)", config.origin)
             } else {
-                format!("{} is valid; {}", config.origin, config.warnings.join("; "))
+                format!("{} (valid); {}", config.origin, config.warnings.join("; "))
             };
             checks.push(check("config", Verdict::Pass(detail)));
             Some(config)

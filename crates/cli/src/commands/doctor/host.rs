@@ -12,6 +12,8 @@ pub(super) fn installed_daemons() -> Vec<(&'static str, PathBuf)> {
         "/usr/local/bin",
         "/usr/local/sbin",
         "/snap/bin",
+        "/usr/libexec/incus",
+        "/usr/lib/incus",
         "/opt/incus/bin",
     ];
     let mut found = Vec::new();

@@ -45,7 +45,7 @@ pub(crate) async fn run(cli: &Cli) -> Result<(), CliError> {
         .count();
     if cli.json {
         print_json(&json!({
-            "type": "result",
+            "event": "result",
             "checks": checks.iter().map(|c| {
                 let (status, detail, fix) = match &c.verdict {
                     Verdict::Pass(d) => ("pass", d.clone(), None),

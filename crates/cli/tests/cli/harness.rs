@@ -1,0 +1,191 @@
+//! Running the binary in an isolated environment: its own HOME (so no operator config
+//! is picked up), its own store, and a config that names the daemon's socket.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The test image scripts/daemons-up imports on both daemons.
+pub(crate) const TEST_IMAGE: &str = "lxpack-test-busybox";
+
+/// The example app of the quickstart.
+pub(crate) fn example_app() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/hello.yml")
+}
+
+/// One isolated lxpack environment.
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) config: PathBuf,
+}
+
+impl Env {
+    /// An environment whose config points at `socket` (or has no runtime section).
+    pub(crate) fn new(socket: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yml");
+        let mut text = String::from("container:\n  timeout: 30\nami_retention: 2\n");
+        if let Some(socket) = socket {
+            text.push_str(&format!("lxpack:\n  runtime:\n    socket: {socket}\n"));
+        }
+        std::fs::write(&config, text).unwrap();
+        Self { dir, config }
+    }
+
+    /// Replaces the config file's text.
+    pub(crate) fn write_config(&self, text: &str) {
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Runs `lxpack --config C --store S ARGS`.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        let mut command = self.command();
+        command.args(args);
+        Run::from(command.output().unwrap())
+    }
+
+    /// The command, ready for arguments.
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lxpack"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--store")
+            .arg(self.dir.path().join("lxpack.db"));
+        command
+    }
+
+    /// A copy of the example checkout, owned by uid/gid 1000 (which scripts/daemons-up
+    /// allows LXD to map).
+    pub(crate) fn checkout(&self) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/checkout");
+        let target = self.dir.path().join("checkout");
+        copy_dir(&source, &target);
+        chown_tree(&target, 1000, 1000);
+        target
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub(crate) fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} instead of {code}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stderr mentions each of `needles`.
+    #[track_caller]
+    pub(crate) fn says(self, needles: &[&str]) -> Self {
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr lacks {needle:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+/// The daemons: name, client command and socket; `None` when LXPACK_SKIP_REAL=1.
+///
+/// # Panics
+/// When a daemon does not answer, with how to start it.
+pub(crate) fn daemons() -> Option<Vec<(&'static str, &'static str, String)>> {
+    if std::env::var("LXPACK_SKIP_REAL").as_deref() == Ok("1") {
+        eprintln!("LXPACK_SKIP_REAL=1: real-daemon test skipped on request");
+        return None;
+    }
+    let list = [
+        ("lxd", "lxc", "LXPACK_TEST_LXD_SOCKET", "/var/lib/lxd/unix.socket"),
+        ("incus", "incus", "LXPACK_TEST_INCUS_SOCKET", "/var/lib/incus/unix.socket"),
+    ];
+    Some(
+        list.iter()
+            .map(|(name, client, variable, default)| {
+                let socket = std::env::var(variable).unwrap_or_else(|_| (*default).to_owned());
+                assert!(
+                    std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+                    "cannot reach {name} at {socket}; start it with `scripts/daemons-up` (or set {variable}), or set LXPACK_SKIP_REAL=1 to skip the real-daemon tests"
+                );
+                (*name, *client, socket)
+            })
+            .collect(),
+    )
+}
+
+/// The OS of the test image, as `--os` takes it: `busybox/<release>`.
+pub(crate) fn test_image_os(client: &str) -> String {
+    let query = |path: &str| {
+        let output = Command::new(client).args(["query", path]).output().unwrap();
+        assert!(output.status.success(), "{client} query {path} failed");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let alias = query(&format!("/1.0/images/aliases/{TEST_IMAGE}"));
+    let fingerprint = alias["target"].as_str().unwrap().to_owned();
+    let image = query(&format!("/1.0/images/{fingerprint}"));
+    format!(
+        "busybox/{}",
+        image["properties"]["release"].as_str().unwrap()
+    )
+}
+
+/// Names of the instances whose names start with `prefix`, on a daemon.
+pub(crate) fn instances(client: &str, prefix: &str) -> Vec<String> {
+    let output = Command::new(client)
+        .args(["list", "--format", "csv", "-c", "n"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! The whole path on each daemon, Ctrl-C, and the JSON stream.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::harness::{Env, daemons, example_app, instances, test_image_os};
+
+#[test]
+fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
+    let Some(daemons) = daemons() else { return };
+    for (name, client, socket) in daemons {
+        let env = Env::new(Some(&socket));
+        let os = test_image_os(client);
+        let app = example_app();
+        let app = app.to_str().unwrap();
+
+        let run = env.run(&["app", "import", app]).expect(0);
+        assert!(run.stdout.contains("imported app hello/demo/web"), "{name}: {}", run.stdout);
+        env.run(&["app", "import", app]).expect(0);
+
+        // Three images, so that retention (ami_retention: 2) has one to purge.
+        let mut jobs = Vec::new();
+        for _ in 0..3 {
+            let run = env.run(&["--json", "buildimage", "hello", "--os", &os]).expect(0);
+            let result: serde_json::Value =
+                serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+            assert_eq!(result["event"], "result", "{name}: {}", run.stdout);
+            jobs.push(result["job"].as_str().unwrap().to_owned());
+            std::thread::sleep(Duration::from_millis(1100)); // job ids order by second
+        }
+
+        let checkout = env.checkout();
+        let run = env
+            .run(&["deploy", "hello", "--module", "site", "--checkout", checkout.to_str().unwrap()])
+            .expect(0);
+        assert!(run.stdout.contains("module site built"), "{name}: {}", run.stdout);
+        let page = std::fs::read_to_string(checkout.join("dist/index.html")).unwrap();
+        assert!(page.contains("baked into the image by post_buildimage"), "{name}: {page}");
+        assert!(page.contains("a message from the module's checkout"), "{name}: {page}");
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(checkout.join("dist/index.html")).unwrap());
+        assert_eq!(owner, 1000, "{name}: the buildpack's files belong to the checkout's owner");
+
+        // A module without a buildpack is skipped, successfully.
+        let run = env
+            .run(&["deploy", "hello", "--module", "docs", "--checkout", checkout.to_str().unwrap()])
+            .expect(0);
+        assert!(run.stdout.contains("skipped"), "{name}: {}", run.stdout);
+
+        // Retention after the third build kept two; the newest is current.
+        let run = env.run(&["images", "hello"]).expect(0);
+        assert!(!run.stdout.contains(&jobs[0]), "{name}: oldest image purged:\n{}", run.stdout);
+        assert!(run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]), "{name}:\n{}", run.stdout);
+        let run = env.run(&["--json", "images"]).expect(0);
+        let listing: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        let images = listing["images"].as_array().unwrap();
+        assert_eq!(images.len(), 2, "{name}: {listing}");
+        assert_eq!(images[0]["job"], jobs[2].as_str());
+        assert_eq!(images[0]["current"], true);
+        assert_eq!(images[0]["ami_status"], "no_ami");
+
+        // Purge keeps the current image and, with ami_retention 1, deletes the other.
+        env.write_config(&format!(
+            "ami_retention: 1\nlxpack:\n  runtime:\n    socket: {socket}\n"
+        ));
+        let run = env.run(&["images", "purge", "hello", "--dry-run"]).expect(0);
+        assert!(run.stdout.contains(&format!("would delete image")), "{name}: {}", run.stdout);
+        assert!(run.stdout.contains(&jobs[1]), "{name}: {}", run.stdout);
+        assert_eq!(env.run(&["--json", "images"]).stdout.matches("\"job\"").count(), 2);
+        let run = env.run(&["images", "purge", "hello"]).expect(0);
+        assert!(run.stdout.contains("deleted image"), "{name}: {}", run.stdout);
+        let run = env.run(&["images", "hello"]).expect(0);
+        assert!(!run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]), "{name}: {}", run.stdout);
+
+        // The history and a log.
+        let run = env.run(&["jobs", "hello"]).expect(0);
+        assert_eq!(run.stdout.matches("succeeded").count(), 5, "{name}: {}", run.stdout);
+        let run = env.run(&["jobs", "log", &jobs[2]]).expect(0);
+        assert!(run.stdout.contains("post_buildimage"), "{name}: {}", run.stdout);
+
+        // gc finds nothing of ours left behind.
+        let run = env.run(&["gc", "--dry-run"]).expect(0);
+        for job in &jobs {
+            assert!(!run.stdout.contains(job.as_str()), "{name}: {}", run.stdout);
+        }
+
+        // Clean up the images this test made.
+        env.write_config(&format!("ami_retention: 0\nlxpack:\n  runtime:\n    socket: {socket}\n"));
+        env.run(&["app", "remove", "hello"]).expect(0);
+        delete_images(client, &jobs);
+    }
+}
+
+fn delete_images(client: &str, jobs: &[String]) {
+    for job in jobs {
+        let _ = std::process::Command::new(client)
+            .args(["image", "delete", job])
+            .output();
+    }
+}
+
+fn sleeper_app(name: &str) -> String {
+    let script = base64::engine::general_purpose::STANDARD
+        .encode("#!/bin/sh\necho started\nexec sleep 120\n");
+    format!(
+        "name: {name}\nenv: test\nrole: cli\nregion: eu-west-1\nmodules:\n  - name: slow\n    path: /srv/slow\n    build_pack: {script}\n"
+    )
+}
+
+#[test]
+fn ctrl_c_cancels_cleans_up_and_exits_130() {
+    let Some(daemons) = daemons() else { return };
+    let (_, client, socket) = &daemons[0];
+    let env = Env::new(Some(socket));
+    let app = env.dir.path().join("sleeper.yml");
+    std::fs::write(&app, sleeper_app("sleeper")).unwrap();
+    env.run(&["app", "import", app.to_str().unwrap()]).expect(0);
+    let run = env
+        .run(&["--json", "buildimage", "sleeper", "--os", &test_image_os(client)])
+        .expect(0);
+    let built: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    let image_job = built["job"].as_str().unwrap().to_owned();
+    let checkout = env.checkout();
+
+    let mut child = env
+        .command()
+        .args(["--json", "deploy", "sleeper", "--module", "slow", "--checkout", checkout.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = Instant::now();
+    loop {
+        let line = lines.next().expect("the deploy ended before its buildpack started").unwrap();
+        if line.contains("\"output\"") && line.contains("started") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no output from the buildpack");
+    }
+    let interrupted = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "after Ctrl-C: {rest:?}");
+    assert!(interrupted.elapsed() < Duration::from_secs(30), "cancelling took {:?}", interrupted.elapsed());
+    let error: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(error["event"], "error");
+    assert_eq!(error["class"], "cancelled");
+    assert!(rest.iter().any(|l| l.contains("\"cleanup\"")), "cleanup ran: {rest:?}");
+    assert!(instances(client, "lxpack-deploy-sleeper").is_empty(), "nothing left behind");
+
+    let run = env.run(&["--json", "jobs", "sleeper"]).expect(0);
+    let jobs: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(jobs["jobs"][0]["status"], "cancelled", "{jobs}");
+
+    env.run(&["app", "remove", "sleeper"]).expect(0);
+    delete_images(client, &[image_job]);
+}

@@ -1,0 +1,10 @@
+//! The `lxpack` binary, run as an operator runs it: against the real LXD and Incus
+//! daemons (started by scripts/daemons-up) and a SQLite store in a temporary directory.
+//! Error cases check the documented exit code and that the message names the thing
+//! and the fix.
+
+mod harness;
+
+mod errors;
+mod jobs;
+mod offline;
