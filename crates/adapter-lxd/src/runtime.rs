@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
 use crate::client::{CallError, LxdClient};
+use crate::envelope::Reply;
 use crate::wire::{self, Ownership};
 
 /// Maps a failed call about `what` `name` to the port's error.
@@ -116,6 +117,26 @@ impl LxdClient {
                 }
                 Err(ref error) if is_failed_start(error) && starts < 2 => starts += 1,
                 Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Waits until the daemon has removed `instance` (an ephemeral instance after a
+    /// failed start), at most `limit`.
+    async fn wait_until_gone(
+        &self,
+        instance: &InstanceName,
+        limit: Duration,
+    ) -> Result<(), CallError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let request = self.request(Method::GET, &format!("/1.0/instances/{instance}"));
+            match self.send(request).await? {
+                Reply::Error { code: 404, .. } => return Ok(()),
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(CallError::Deadline(limit));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
     }
@@ -272,24 +293,42 @@ impl ContainerRuntime for LxdClient {
                 },
                 other => runtime_error(&operation, "instance", spec.name.as_str(), other),
             };
-            let created = self.operation(request, spec.timeout).await;
             // A start that fails in `forkstart` (the start hook stalls on a loaded
-            // host, seen on LXD 5.0 and Incus 6.0 here) is tried once more.
-            let started = match created {
-                Ok(_) if start_in_create => Ok(()),
-                Ok(_) => self.instance_state(&spec.name, "start", spec.timeout).await,
-                Err(error) if start_in_create && is_failed_start(&error) => Err(error),
-                Err(error) => return Err(map(error)),
-            };
-            match started {
-                Ok(()) => Ok(()),
-                Err(error) if is_failed_start(&error) => {
-                    tracing::warn!(instance = %spec.name, "start failed in forkstart; trying again");
-                    self.restart_after_failed_start(&spec.name, spec.timeout)
-                        .await
-                        .map_err(map)
+            // host, seen on LXD 5.0 and Incus 6.0 here) is tried again. An ephemeral
+            // instance is deleted by the daemon when its start fails, so it is created
+            // anew once the daemon has removed it.
+            let mut creations = 0;
+            loop {
+                creations += 1;
+                let Some(request) = request.try_clone() else {
+                    return Err(RuntimeError::Rejected {
+                        operation: operation.clone(),
+                        message: "the create request cannot be repeated".into(),
+                    });
+                };
+                let started = match self.operation(request, spec.timeout).await {
+                    Ok(_) if start_in_create => Ok(()),
+                    Ok(_) => self.instance_state(&spec.name, "start", spec.timeout).await,
+                    Err(error) if start_in_create && is_failed_start(&error) => Err(error),
+                    Err(error) => return Err(map(error)),
+                };
+                match started {
+                    Ok(()) => return Ok(()),
+                    Err(error) if is_failed_start(&error) && spec.ephemeral && creations < 3 => {
+                        tracing::warn!(instance = %spec.name, "start failed in forkstart; creating the ephemeral instance again");
+                        self.wait_until_gone(&spec.name, spec.timeout)
+                            .await
+                            .map_err(map)?;
+                    }
+                    Err(error) if is_failed_start(&error) && !spec.ephemeral => {
+                        tracing::warn!(instance = %spec.name, "start failed in forkstart; trying again");
+                        return self
+                            .restart_after_failed_start(&spec.name, spec.timeout)
+                            .await
+                            .map_err(map);
+                    }
+                    Err(error) => return Err(map(error)),
                 }
-                Err(error) => Err(map(error)),
             }
         };
         tokio::select! {

@@ -7,11 +7,19 @@ fn unknown_module_is_an_input_error_naming_the_modules() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
     let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
     let checkout = env.checkout();
-    env.run(&["deploy", "hello", "--module", "nope", "--checkout", checkout.to_str().unwrap()])
-        .expect(4)
-        .says(&["no module \"nope\"", "site, docs"]);
+    env.run(&[
+        "deploy",
+        "hello",
+        "--module",
+        "nope",
+        "--checkout",
+        checkout.to_str().unwrap(),
+    ])
+    .expect(4)
+    .says(&["no module \"nope\"", "site, docs"]);
 }
 
 #[test]
@@ -19,11 +27,19 @@ fn deploy_before_buildimage_says_to_run_buildimage() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
     let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
     let checkout = env.checkout();
-    env.run(&["deploy", "hello", "--module", "site", "--checkout", checkout.to_str().unwrap()])
-        .expect(6)
-        .says(&["no container image yet", "lxpack buildimage"]);
+    env.run(&[
+        "deploy",
+        "hello",
+        "--module",
+        "site",
+        "--checkout",
+        checkout.to_str().unwrap(),
+    ])
+    .expect(6)
+    .says(&["no container image yet", "lxpack buildimage"]);
 }
 
 #[test]
@@ -31,7 +47,8 @@ fn an_os_no_image_matches_lists_the_candidates() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
     let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
     env.run(&["buildimage", "hello", "--os", "plan9/4"])
         .expect(6)
         .says(&["no image matches", "plan9", "hint:"]);
@@ -43,7 +60,15 @@ fn doctor_passes_on_this_host() {
     for (name, _, socket) in daemons {
         let env = Env::new(Some(&socket));
         let run = env.run(&["doctor"]).expect(0);
-        for check in ["config", "socket access", "daemon running", "storage", "api extensions", "mount ownership", "store"] {
+        for check in [
+            "config",
+            "socket access",
+            "daemon running",
+            "storage",
+            "api extensions",
+            "mount ownership",
+            "store",
+        ] {
             assert!(
                 run.stdout.contains(&format!("ok    {check}")),
                 "{name}: {check} not ok:\n{}",

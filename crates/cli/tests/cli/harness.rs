@@ -60,7 +60,8 @@ impl Env {
     /// A copy of the example checkout, owned by uid/gid 1000 (which scripts/daemons-up
     /// allows LXD to map).
     pub(crate) fn checkout(&self) -> PathBuf {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/checkout");
+        let source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/checkout");
         let target = self.dir.path().join("checkout");
         copy_dir(&source, &target);
         chown_tree(&target, 1000, 1000);
@@ -144,8 +145,18 @@ pub(crate) fn daemons() -> Option<Vec<(&'static str, &'static str, String)>> {
         return None;
     }
     let list = [
-        ("lxd", "lxc", "LXPACK_TEST_LXD_SOCKET", "/var/lib/lxd/unix.socket"),
-        ("incus", "incus", "LXPACK_TEST_INCUS_SOCKET", "/var/lib/incus/unix.socket"),
+        (
+            "lxd",
+            "lxc",
+            "LXPACK_TEST_LXD_SOCKET",
+            "/var/lib/lxd/unix.socket",
+        ),
+        (
+            "incus",
+            "incus",
+            "LXPACK_TEST_INCUS_SOCKET",
+            "/var/lib/incus/unix.socket",
+        ),
     ];
     Some(
         list.iter()

@@ -18,13 +18,19 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         let app = app.to_str().unwrap();
 
         let run = env.run(&["app", "import", app]).expect(0);
-        assert!(run.stdout.contains("imported app hello/demo/web"), "{name}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("imported app hello/demo/web"),
+            "{name}: {}",
+            run.stdout
+        );
         env.run(&["app", "import", app]).expect(0);
 
         // Three images, so that retention (ami_retention: 2) has one to purge.
         let mut jobs = Vec::new();
         for _ in 0..3 {
-            let run = env.run(&["--json", "buildimage", "hello", "--os", &os]).expect(0);
+            let run = env
+                .run(&["--json", "buildimage", "hello", "--os", &os])
+                .expect(0);
             let result: serde_json::Value =
                 serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
             assert_eq!(result["event"], "result", "{name}: {}", run.stdout);
@@ -34,25 +40,62 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
 
         let checkout = env.checkout();
         let run = env
-            .run(&["deploy", "hello", "--module", "site", "--checkout", checkout.to_str().unwrap()])
+            .run(&[
+                "deploy",
+                "hello",
+                "--module",
+                "site",
+                "--checkout",
+                checkout.to_str().unwrap(),
+            ])
             .expect(0);
-        assert!(run.stdout.contains("module site built"), "{name}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("module site built"),
+            "{name}: {}",
+            run.stdout
+        );
         let page = std::fs::read_to_string(checkout.join("dist/index.html")).unwrap();
-        assert!(page.contains("baked into the image by post_buildimage"), "{name}: {page}");
-        assert!(page.contains("a message from the module's checkout"), "{name}: {page}");
-        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(checkout.join("dist/index.html")).unwrap());
-        assert_eq!(owner, 1000, "{name}: the buildpack's files belong to the checkout's owner");
+        assert!(
+            page.contains("baked into the image by post_buildimage"),
+            "{name}: {page}"
+        );
+        assert!(
+            page.contains("a message from the module's checkout"),
+            "{name}: {page}"
+        );
+        let owner = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata(checkout.join("dist/index.html")).unwrap(),
+        );
+        assert_eq!(
+            owner, 1000,
+            "{name}: the buildpack's files belong to the checkout's owner"
+        );
 
         // A module without a buildpack is skipped, successfully.
         let run = env
-            .run(&["deploy", "hello", "--module", "docs", "--checkout", checkout.to_str().unwrap()])
+            .run(&[
+                "deploy",
+                "hello",
+                "--module",
+                "docs",
+                "--checkout",
+                checkout.to_str().unwrap(),
+            ])
             .expect(0);
         assert!(run.stdout.contains("skipped"), "{name}: {}", run.stdout);
 
         // Retention after the third build kept two; the newest is current.
         let run = env.run(&["images", "hello"]).expect(0);
-        assert!(!run.stdout.contains(&jobs[0]), "{name}: oldest image purged:\n{}", run.stdout);
-        assert!(run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]), "{name}:\n{}", run.stdout);
+        assert!(
+            !run.stdout.contains(&jobs[0]),
+            "{name}: oldest image purged:\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]),
+            "{name}:\n{}",
+            run.stdout
+        );
         let run = env.run(&["--json", "images"]).expect(0);
         let listing: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
         let images = listing["images"].as_array().unwrap();
@@ -65,20 +108,49 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         env.write_config(&format!(
             "ami_retention: 1\nlxpack:\n  runtime:\n    socket: {socket}\n"
         ));
-        let run = env.run(&["images", "purge", "hello", "--dry-run"]).expect(0);
-        assert!(run.stdout.contains(&format!("would delete image")), "{name}: {}", run.stdout);
+        let run = env
+            .run(&["images", "purge", "hello", "--dry-run"])
+            .expect(0);
+        assert!(
+            run.stdout.contains("would delete image"),
+            "{name}: {}",
+            run.stdout
+        );
         assert!(run.stdout.contains(&jobs[1]), "{name}: {}", run.stdout);
-        assert_eq!(env.run(&["--json", "images"]).stdout.matches("\"job\"").count(), 2);
+        assert_eq!(
+            env.run(&["--json", "images"])
+                .stdout
+                .matches("\"job\"")
+                .count(),
+            2
+        );
         let run = env.run(&["images", "purge", "hello"]).expect(0);
-        assert!(run.stdout.contains("deleted image"), "{name}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("deleted image"),
+            "{name}: {}",
+            run.stdout
+        );
         let run = env.run(&["images", "hello"]).expect(0);
-        assert!(!run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]), "{name}: {}", run.stdout);
+        assert!(
+            !run.stdout.contains(&jobs[1]) && run.stdout.contains(&jobs[2]),
+            "{name}: {}",
+            run.stdout
+        );
 
         // The history and a log.
         let run = env.run(&["jobs", "hello"]).expect(0);
-        assert_eq!(run.stdout.matches("succeeded").count(), 5, "{name}: {}", run.stdout);
+        assert_eq!(
+            run.stdout.matches("succeeded").count(),
+            5,
+            "{name}: {}",
+            run.stdout
+        );
         let run = env.run(&["jobs", "log", &jobs[2]]).expect(0);
-        assert!(run.stdout.contains("post_buildimage"), "{name}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("post_buildimage"),
+            "{name}: {}",
+            run.stdout
+        );
 
         // gc finds nothing of ours left behind.
         let run = env.run(&["gc", "--dry-run"]).expect(0);
@@ -87,7 +159,9 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         }
 
         // Clean up the images this test made.
-        env.write_config(&format!("ami_retention: 0\nlxpack:\n  runtime:\n    socket: {socket}\n"));
+        env.write_config(&format!(
+            "ami_retention: 0\nlxpack:\n  runtime:\n    socket: {socket}\n"
+        ));
         env.run(&["app", "remove", "hello"]).expect(0);
         delete_images(client, &jobs);
     }
@@ -118,15 +192,30 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     std::fs::write(&app, sleeper_app("sleeper")).unwrap();
     env.run(&["app", "import", app.to_str().unwrap()]).expect(0);
     let run = env
-        .run(&["--json", "buildimage", "sleeper", "--os", &test_image_os(client)])
+        .run(&[
+            "--json",
+            "buildimage",
+            "sleeper",
+            "--os",
+            &test_image_os(client),
+        ])
         .expect(0);
-    let built: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    let built: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
     let image_job = built["job"].as_str().unwrap().to_owned();
     let checkout = env.checkout();
 
     let mut child = env
         .command()
-        .args(["--json", "deploy", "sleeper", "--module", "slow", "--checkout", checkout.to_str().unwrap()])
+        .args([
+            "--json",
+            "deploy",
+            "sleeper",
+            "--module",
+            "slow",
+            "--checkout",
+            checkout.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -134,11 +223,17 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     loop {
-        let line = lines.next().expect("the deploy ended before its buildpack started").unwrap();
+        let line = lines
+            .next()
+            .expect("the deploy ended before its buildpack started")
+            .unwrap();
         if line.contains("\"output\"") && line.contains("started") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no output from the buildpack");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no output from the buildpack"
+        );
     }
     let interrupted = Instant::now();
     let status = std::process::Command::new("kill")
@@ -149,12 +244,22 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "after Ctrl-C: {rest:?}");
-    assert!(interrupted.elapsed() < Duration::from_secs(30), "cancelling took {:?}", interrupted.elapsed());
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(30),
+        "cancelling took {:?}",
+        interrupted.elapsed()
+    );
     let error: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
     assert_eq!(error["event"], "error");
     assert_eq!(error["class"], "cancelled");
-    assert!(rest.iter().any(|l| l.contains("\"cleanup\"")), "cleanup ran: {rest:?}");
-    assert!(instances(client, "lxpack-deploy-sleeper").is_empty(), "nothing left behind");
+    assert!(
+        rest.iter().any(|l| l.contains("\"cleanup\"")),
+        "cleanup ran: {rest:?}"
+    );
+    assert!(
+        instances(client, "lxpack-deploy-sleeper").is_empty(),
+        "nothing left behind"
+    );
 
     let run = env.run(&["--json", "jobs", "sleeper"]).expect(0);
     let jobs: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();

@@ -2,6 +2,7 @@
 //! daemons (started by scripts/daemons-up) and a SQLite store in a temporary directory.
 //! Error cases check the documented exit code and that the message names the thing
 //! and the fix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod harness;
 

@@ -23,12 +23,20 @@ fn unknown_config_keys_are_warnings() {
 }
 
 #[test]
-fn a_missing_config_file_named_by_flag_is_an_error() {
+fn a_missing_config_file_named_by_flag_or_variable_is_an_error() {
     let env = Env::new(None);
-    let mut command = env.command();
-    command.args(["--config", "/nonexistent/lxpack.yml", "app", "list"]);
-    let run = crate::harness::Run::from(command.output().unwrap());
-    run.expect(3).says(&["/nonexistent/lxpack.yml", "--config"]);
+    let run = |config_flag: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lxpack"));
+        command.env_clear().env("HOME", env.dir.path());
+        if config_flag {
+            command.args(["--config", "/nonexistent/lxpack.yml"]);
+        } else {
+            command.env("LXPACK_CONFIG", "/nonexistent/lxpack.yml");
+        }
+        crate::harness::Run::from(command.args(["app", "list"]).output().unwrap())
+    };
+    run(true).expect(3).says(&["/nonexistent/lxpack.yml", "--config"]);
+    run(false).expect(3).says(&["/nonexistent/lxpack.yml", "LXPACK_CONFIG"]);
 }
 
 #[test]
@@ -37,11 +45,20 @@ fn a_bad_app_file_names_the_file_and_field_and_imports_nothing() {
     let bad = env.dir.path().join("bad.yml");
     std::fs::write(&bad, "name: web\nenv: prod\nrole: front\nregion: eu-west-1\nmodules:\n  - name: api\n    path: relative\n").unwrap();
     let good = example_app();
-    env.run(&["app", "import", good.to_str().unwrap(), bad.to_str().unwrap()])
-        .expect(4)
-        .says(&["bad.yml", "modules[0].path"]);
+    env.run(&[
+        "app",
+        "import",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ])
+    .expect(4)
+    .says(&["bad.yml", "modules[0].path"]);
     let run = env.run(&["app", "list"]).expect(0);
-    assert!(run.stdout.contains("no apps"), "nothing was imported: {}", run.stdout);
+    assert!(
+        run.stdout.contains("no apps"),
+        "nothing was imported: {}",
+        run.stdout
+    );
     env.run(&["app", "import", "/nonexistent/app.yml"])
         .expect(4)
         .says(&["/nonexistent/app.yml"]);
@@ -56,24 +73,36 @@ fn unknown_and_ambiguous_apps_are_input_errors() {
     let two = env.dir.path().join("two.yml");
     std::fs::write(&two, "- {name: web, env: a, role: r, region: eu-west-1}\n- {name: web, env: b, role: r, region: eu-west-1}\n").unwrap();
     env.run(&["app", "import", two.to_str().unwrap()]).expect(0);
-    env.run(&["app", "show", "web"]).expect(4).says(&["several apps", "web/a/r"]);
+    env.run(&["app", "show", "web"])
+        .expect(4)
+        .says(&["several apps", "web/a/r"]);
     env.run(&["app", "show", "web/b/r"]).expect(0);
-    env.run(&["app", "export", "web/a/r", "--format", "json"]).expect(0);
+    env.run(&["app", "export", "web/a/r", "--format", "json"])
+        .expect(0);
 }
 
 #[test]
 fn a_missing_checkout_is_an_input_error() {
     let env = Env::new(None);
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
-    env.run(&["deploy", "hello", "--module", "site", "--checkout", "/nonexistent/checkout"])
-        .expect(4)
-        .says(&["/nonexistent/checkout", "--checkout"]);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
+    env.run(&[
+        "deploy",
+        "hello",
+        "--module",
+        "site",
+        "--checkout",
+        "/nonexistent/checkout",
+    ])
+    .expect(4)
+    .says(&["/nonexistent/checkout", "--checkout"]);
 }
 
 #[test]
 fn a_daemon_that_is_down_is_a_daemon_error_with_a_hint() {
     let env = Env::new(Some("/nonexistent/lxd/unix.socket"));
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
     env.run(&["buildimage", "hello", "--os", "debian/12"])
         .expect(5)
         .says(&["/nonexistent/lxd/unix.socket", "does not exist", "hint:"]);
@@ -85,9 +114,21 @@ fn a_daemon_that_is_down_is_a_daemon_error_with_a_hint() {
 #[test]
 fn a_bad_job_id_or_os_is_an_input_error() {
     let env = Env::new(Some("/nonexistent/lxd/unix.socket"));
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
-    env.run(&["buildimage", "hello", "--os", "debian"]).expect(4).says(&["FAMILY/RELEASE"]);
-    env.run(&["buildimage", "hello", "--ami", "ami-XYZ", "--os", "debian/12"]).expect(4).says(&["AMI"]);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
+    env.run(&["buildimage", "hello", "--os", "debian"])
+        .expect(4)
+        .says(&["FAMILY/RELEASE"]);
+    env.run(&[
+        "buildimage",
+        "hello",
+        "--ami",
+        "ami-XYZ",
+        "--os",
+        "debian/12",
+    ])
+    .expect(4)
+    .says(&["AMI"]);
     env.run(&["jobs", "log", "123"]).expect(4).says(&["job id"]);
 }
 
@@ -95,7 +136,8 @@ fn a_bad_job_id_or_os_is_an_input_error() {
 fn containers_disabled_refuses_jobs() {
     let env = Env::new(None);
     env.write_config("container:\n  enabled: false\n");
-    env.run(&["app", "import", example_app().to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", example_app().to_str().unwrap()])
+        .expect(0);
     env.run(&["buildimage", "hello", "--os", "debian/12"])
         .expect(3)
         .says(&["container.enabled"]);
@@ -115,7 +157,15 @@ fn json_errors_are_one_object_on_stdout() {
 fn every_help_text_renders() {
     let env = Env::new(None);
     let run = env.run(&["--help"]).expect(0);
-    for command in ["doctor", "app", "buildimage", "deploy", "images", "gc", "jobs"] {
+    for command in [
+        "doctor",
+        "app",
+        "buildimage",
+        "deploy",
+        "images",
+        "gc",
+        "jobs",
+    ] {
         assert!(run.stdout.contains(command), "{}", run.stdout);
         env.run(&[command, "--help"]).expect(0);
     }

@@ -3,7 +3,7 @@
 //! skipped with the reason, rather than failing again with a confusing message.
 
 use lxpack_core::domain::AmiId;
-use lxpack_core::ports::AmiCatalogError;
+use lxpack_core::ports::{AmiCatalogError, ServerKind};
 use lxpack_lxd::{LxdClient, discover_socket, socket_group};
 
 use super::host::{
@@ -208,8 +208,12 @@ async fn daemon_checks(client: &LxdClient, checks: &mut Vec<Check>) {
     checks.push(check(
         "daemon running",
         Verdict::Pass(format!(
-            "{:?} {} at {}",
-            server.kind,
+            "{} {} at {}",
+            match &server.kind {
+                ServerKind::Lxd => "LXD",
+                ServerKind::Incus => "Incus",
+                ServerKind::Other(other) => other.as_str(),
+            },
             server.version,
             client.endpoint()
         )),
