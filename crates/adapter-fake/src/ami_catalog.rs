@@ -2,10 +2,10 @@
 //! newest-first rules of the port, so retention can be tested without EC2.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
-use lxpack_core::domain::{Ami, AmiId, AmiState, App, AppKey, OsIdentity};
+use lxpack_core::domain::{Ami, AmiId, AmiState, App, AppKey, OsIdentity, UtcDateTime};
 use lxpack_core::ports::{AmiCatalog, AmiCatalogError};
 use tracing::instrument;
 
@@ -254,38 +254,16 @@ impl AmiCatalog for FakeAmiCatalog {
 
 /// `YYYYmmdd-HHMMSS` in UTC; times before 1970 count as 1970-01-01.
 fn ami_timestamp(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX);
-    let of_day = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let t = UtcDateTime::of(time);
     format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use lxpack_core::domain::{BuildInfos, Color, LifecycleHooks, OsType};
 

@@ -65,14 +65,10 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
     };
     let outcome = workflows
         .build_image(&request, &session.renderer, &session.cancel)
+        .await;
+    session
+        .conclude(outcome, |session, report| show(wiring, session, report))
         .await
-        .map_err(CliError::from);
-    if let Ok(report) = &outcome {
-        show(wiring, &session, report);
-    }
-    let outcome = outcome.map(|_| ());
-    session.finish(outcome.as_ref().err()).await;
-    outcome
 }
 
 fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {

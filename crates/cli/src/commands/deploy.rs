@@ -38,14 +38,12 @@ pub(crate) async fn run(wiring: &Wiring, args: DeployArgs) -> Result<(), CliErro
     };
     let outcome = workflows
         .deploy(&request, &session.renderer, &session.cancel)
+        .await;
+    session
+        .conclude(outcome, |session, report| {
+            show(wiring, session, report, &request.checkout);
+        })
         .await
-        .map_err(CliError::from);
-    if let Ok(report) = &outcome {
-        show(wiring, &session, report, &request.checkout);
-    }
-    let outcome = outcome.map(|_| ());
-    session.finish(outcome.as_ref().err()).await;
-    outcome
 }
 
 /// The checkout directory, made absolute, with its owner: the buildpack runs as that

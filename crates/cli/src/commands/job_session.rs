@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use lxpack_core::domain::{AppKey, JobCommand, JobId};
 use lxpack_core::ports::{AppStore, JobRecord, JobStatus};
+use lxpack_core::workflows::WorkflowError;
 use lxpack_sqlite::SqliteAppStore;
 use tokio_util::sync::CancellationToken;
 
@@ -97,9 +98,25 @@ impl JobSession {
         })
     }
 
+    /// Ends the job with the workflow's `outcome`: shows a success with `show`, then
+    /// records the end and returns the outcome as the CLI reports it.
+    pub(crate) async fn conclude<T>(
+        self,
+        outcome: Result<T, WorkflowError>,
+        show: impl FnOnce(&Self, &T),
+    ) -> Result<(), CliError> {
+        let outcome = outcome.map_err(CliError::from);
+        if let Ok(report) = &outcome {
+            show(&self, report);
+        }
+        let outcome = outcome.map(drop);
+        self.finish(outcome.as_ref().err()).await;
+        outcome
+    }
+
     /// Records how the job ended and flushes the log. A failure to record is a warning:
     /// the job's own outcome matters more.
-    pub(crate) async fn finish(mut self, failure: Option<&CliError>) {
+    async fn finish(mut self, failure: Option<&CliError>) {
         self.signals.abort();
         self.renderer.finish();
         self.record.ended_at = Some(SystemTime::now());

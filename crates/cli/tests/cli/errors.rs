@@ -1,14 +1,12 @@
 //! Errors that need a daemon to be reached first.
 
-use crate::harness::{Env, daemons, example_app};
+use crate::harness::{Env, daemons};
 
 #[test]
 fn unknown_module_is_an_input_error_naming_the_modules() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
-    let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()])
-        .expect(0);
+    let env = Env::with_example(socket);
     let checkout = env.checkout();
     env.run(&[
         "deploy",
@@ -26,9 +24,7 @@ fn unknown_module_is_an_input_error_naming_the_modules() {
 fn deploy_before_buildimage_says_to_run_buildimage() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
-    let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()])
-        .expect(0);
+    let env = Env::with_example(socket);
     let checkout = env.checkout();
     env.run(&[
         "deploy",
@@ -46,9 +42,7 @@ fn deploy_before_buildimage_says_to_run_buildimage() {
 fn an_os_no_image_matches_lists_the_candidates() {
     let Some(daemons) = daemons() else { return };
     let (_, _, socket) = &daemons[0];
-    let env = Env::new(Some(socket));
-    env.run(&["app", "import", example_app().to_str().unwrap()])
-        .expect(0);
+    let env = Env::with_example(socket);
     env.run(&["buildimage", "hello", "--os", "plan9/4"])
         .expect(6)
         .says(&["no image matches", "plan9", "hint:"]);

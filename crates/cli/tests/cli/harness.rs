@@ -31,6 +31,14 @@ impl Env {
         Self { dir, config }
     }
 
+    /// An environment on `socket` with the example app imported.
+    pub(crate) fn with_example(socket: &str) -> Self {
+        let env = Self::new(Some(socket));
+        env.run(&["app", "import", example_app().to_str().unwrap()])
+            .expect(0);
+        env
+    }
+
     /// Replaces the config file's text.
     pub(crate) fn write_config(&self, text: &str) {
         std::fs::write(&self.config, text).unwrap();

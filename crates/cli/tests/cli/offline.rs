@@ -35,8 +35,12 @@ fn a_missing_config_file_named_by_flag_or_variable_is_an_error() {
         }
         crate::harness::Run::from(command.args(["app", "list"]).output().unwrap())
     };
-    run(true).expect(3).says(&["/nonexistent/lxpack.yml", "--config"]);
-    run(false).expect(3).says(&["/nonexistent/lxpack.yml", "LXPACK_CONFIG"]);
+    run(true)
+        .expect(3)
+        .says(&["/nonexistent/lxpack.yml", "--config"]);
+    run(false)
+        .expect(3)
+        .says(&["/nonexistent/lxpack.yml", "LXPACK_CONFIG"]);
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod job_id;
 mod names;
 mod resources;
 mod retention;
+mod utc;
 
 pub use ami::{Ami, AmiId, AmiState, OsIdentity, OsType};
 pub use app::{
@@ -31,3 +32,4 @@ pub use resources::{DiskMount, Isolation, LaunchSpec, ProfileSpec, ResourceLimit
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
 };
+pub use utc::UtcDateTime;
