@@ -6,6 +6,8 @@
 
 mod harness;
 
+#[cfg(feature = "aws")]
+mod aws;
 mod errors;
 mod jobs;
 mod offline;

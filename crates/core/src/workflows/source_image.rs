@@ -55,7 +55,10 @@ fn matches(image: &Image, wanted: &OsIdentity) -> bool {
     let release_ok = wanted.release.is_empty()
         || canonical_release(&prop(property::RELEASE))
             == canonical_release(&wanted.release.to_ascii_lowercase());
-    family_ok && release_ok && architecture == wanted.architecture
+    // An unknown architecture (a catalog that does not say) constrains nothing, like an
+    // unknown release.
+    let architecture_ok = wanted.architecture.is_empty() || architecture == wanted.architecture;
+    family_ok && release_ok && architecture_ok
 }
 
 fn canonical_family(family: &str) -> String {
@@ -146,6 +149,14 @@ mod tests {
         assert_eq!(
             match_source_image(&images, &any_release).unwrap().aliases[0].as_str(),
             "base-4"
+        );
+        let any_architecture = OsIdentity::new(OsType::Linux, "debian", "12", "");
+        assert_eq!(
+            match_source_image(&images, &any_architecture)
+                .unwrap()
+                .aliases[0]
+                .as_str(),
+            "base-3"
         );
     }
 
