@@ -81,6 +81,9 @@ struct Inner {
     endpoint: String,
     socket: Option<PathBuf>,
     options: LxdOptions,
+    /// `GET /1.0`, read once per client: a daemon's version and extensions do not
+    /// change under a running job, and each job would otherwise ask several times.
+    server_info: tokio::sync::OnceCell<lxpack_core::ports::ServerInfo>,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -111,6 +114,7 @@ impl LxdClient {
                 endpoint: path.display().to_string(),
                 socket: Some(path.to_owned()),
                 options,
+                server_info: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -162,6 +166,7 @@ impl LxdClient {
                 endpoint: url.to_owned(),
                 socket: None,
                 options,
+                server_info: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -170,6 +175,12 @@ impl LxdClient {
     #[must_use]
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    pub(crate) fn server_info_cell(
+        &self,
+    ) -> &tokio::sync::OnceCell<lxpack_core::ports::ServerInfo> {
+        &self.inner.server_info
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {

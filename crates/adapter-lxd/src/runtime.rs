@@ -81,11 +81,16 @@ fn is_missing_image(message: &str) -> bool {
 
 impl LxdClient {
     async fn info(&self) -> Result<ServerInfo, RuntimeError> {
-        let metadata = self
-            .sync(self.request(Method::GET, "/1.0"))
+        self.server_info_cell()
+            .get_or_try_init(|| async {
+                let metadata = self
+                    .sync(self.request(Method::GET, "/1.0"))
+                    .await
+                    .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))?;
+                Ok(parse_server_info(&metadata))
+            })
             .await
-            .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))?;
-        Ok(parse_server_info(&metadata))
+            .cloned()
     }
 
     async fn ownership(&self) -> Result<Ownership, RuntimeError> {
