@@ -54,6 +54,16 @@ pub use config::{
     StaticCredentials,
 };
 pub use os_identity::OsTagKeys;
+
+/// Log filter directives (`tracing_subscriber::EnvFilter` syntax) that a subscriber
+/// showing TRACE events must add to keep secrets out of its logs. At TRACE, `aws-sigv4`
+/// writes the canonical request it signs and the SDK's orchestrator the request it
+/// transmits, both with the session token, so both are capped at DEBUG. lxpack's own
+/// events never carry secrets at any level.
+pub const SECRET_SAFE_LOG_DIRECTIVES: &[&str] = &[
+    "aws_sigv4=debug",
+    "aws_smithy_runtime::client::orchestrator=debug",
+];
 /// Re-exported so that callers can build [`StaticCredentials`] without depending on
 /// `secrecy` themselves.
 pub use secrecy::SecretString;

@@ -146,6 +146,29 @@ impl LxdClient {
         }
     }
 
+    /// Deletes an instance, stopping it first (forced) when it runs; an ephemeral
+    /// instance is gone once stopped.
+    async fn delete_once(&self, instance: &InstanceName, limit: Duration) -> Result<(), CallError> {
+        let delete = || self.request(Method::DELETE, &format!("/1.0/instances/{instance}"));
+        match self.operation(delete(), limit).await {
+            Ok(_) => Ok(()),
+            Err(CallError::Daemon { code, message })
+                if code != 404 && message.to_ascii_lowercase().contains("running") =>
+            {
+                match self.instance_state(instance, "stop", limit).await {
+                    Ok(()) => {}
+                    Err(CallError::Daemon { code: 404, .. }) => return Ok(()),
+                    Err(error) => return Err(error),
+                }
+                match self.operation(delete(), limit).await {
+                    Ok(_) | Err(CallError::Daemon { code: 404, .. }) => Ok(()),
+                    Err(error) => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Forces a state change. A forced stop that LXD reports as timed out (it happens
     /// on a loaded host) is tried once more; "already stopped" counts as stopped.
     async fn instance_state(
@@ -431,24 +454,20 @@ impl ContainerRuntime for LxdClient {
         let operation = format!("delete {instance}");
         let map = |e| runtime_error(&operation, "instance", instance.as_str(), e);
         let limit = Duration::from_secs(120);
-        let delete = || self.request(Method::DELETE, &format!("/1.0/instances/{instance}"));
-        match self.operation(delete(), limit).await {
-            Ok(_) => Ok(()),
-            Err(CallError::Daemon { code, message })
-                if code != 404 && message.to_ascii_lowercase().contains("running") =>
-            {
-                match self.instance_state(instance, "stop", limit).await {
-                    Ok(()) => {}
-                    // An ephemeral instance is gone once stopped.
-                    Err(CallError::Daemon { code: 404, .. }) => return Ok(()),
-                    Err(error) => return Err(map(error)),
+        let deadline = tokio::time::Instant::now() + limit;
+        // On a loaded host a stop can outlive its own timeout; the daemon then refuses
+        // other operations on the instance ("busy running a stop operation") until it
+        // ends, so wait for it rather than leave the instance behind.
+        loop {
+            match self.delete_once(instance, limit).await {
+                Err(CallError::Daemon { message, .. })
+                    if message.contains("busy") && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(%instance, %message, "instance busy; deleting again shortly");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                match self.operation(delete(), limit).await {
-                    Ok(_) | Err(CallError::Daemon { code: 404, .. }) => Ok(()),
-                    Err(error) => Err(map(error)),
-                }
+                result => return result.map_err(map),
             }
-            Err(error) => Err(map(error)),
         }
     }
 

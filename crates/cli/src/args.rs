@@ -14,7 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "lxpack",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = "Exit codes: 0 success, 1 failure, 2 usage, 3 config, 4 input (app file, app, \
+module, checkout), 5 daemon unreachable, 6 no suitable image, 7 a step failed, 8 timeout, \
+9 cleanup failed, 10 AWS, 11 store, 12 doctor found problems, 130 cancelled.\n\
+Every code, and what to do about it: docs/operator-guide.md."
 )]
 pub struct Cli {
     /// Config file [default: $LXPACK_CONFIG, then $XDG_CONFIG_HOME/lxpack/config.yml,

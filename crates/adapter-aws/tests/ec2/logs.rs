@@ -57,8 +57,14 @@ async fn no_secret_reaches_the_logs() {
 
     let captured = Captured::default();
     let writer = captured.clone();
+    // Everything at TRACE, with the directives lxpack-aws asks every subscriber to add
+    // (the CLI adds them): aws-sigv4 traces the canonical request, token included.
+    let mut filter = tracing_subscriber::EnvFilter::new("trace");
+    for directive in lxpack_aws::SECRET_SAFE_LOG_DIRECTIVES {
+        filter = filter.add_directive(directive.parse().unwrap());
+    }
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
+        .with_env_filter(filter)
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
