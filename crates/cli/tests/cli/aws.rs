@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 
-use crate::harness::{Env, Run, daemons, example_app, test_image_os};
+use crate::harness::{Env, ImageJanitor, Run, daemons, test_image_os, unique_env};
 
 fn moto_url() -> Option<String> {
     if std::env::var("LXPACK_SKIP_REAL").as_deref() == Ok("1") {
@@ -92,7 +92,8 @@ async fn buildimage_from_an_ami_and_purge_after_it_is_deregistered() {
         .trim_start_matches("busybox/")
         .to_owned();
     let ec2 = ec2(&url);
-    let app_env = format!("t{:08x}", std::process::id() ^ 0x5a5a_5a5a);
+    let app_env = unique_env();
+    let janitor = ImageJanitor::new(client);
     let old = register(
         &ec2,
         &format!("ami.{app_env}.eu-west-1.web.hello.20261126-100000"),
@@ -117,12 +118,7 @@ async fn buildimage_from_an_ami_and_purge_after_it_is_deregistered() {
     env.write_config(&format!(
         "container:\n  timeout: 30\nlxpack:\n  runtime:\n    socket: {socket}\n  aws:\n    endpoint_url: {url}\n"
     ));
-    let app = std::fs::read_to_string(example_app())
-        .unwrap()
-        .replace("env: demo", &format!("env: {app_env}"));
-    let app_file = env.dir.path().join("hello.yml");
-    std::fs::write(&app_file, app).unwrap();
-    run_with_aws(&env, &["app", "import", app_file.to_str().unwrap()]).expect(0);
+    env.import_example_as(&app_env);
 
     let mut jobs = Vec::new();
     for ami in [&old, &new] {
@@ -130,6 +126,7 @@ async fn buildimage_from_an_ami_and_purge_after_it_is_deregistered() {
         let result: serde_json::Value =
             serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
         jobs.push(result["job"].as_str().unwrap().to_owned());
+        janitor.add(&jobs[jobs.len() - 1]);
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     let images = listed(&env);

@@ -39,6 +39,18 @@ impl Env {
         env
     }
 
+    /// Imports the example app under a Cloud Deploy environment of its own, so that the
+    /// images of this test (and of its earlier, failed tries) are told from others'.
+    pub(crate) fn import_example_as(&self, app_env: &str) {
+        let app = std::fs::read_to_string(example_app())
+            .unwrap()
+            .replace("env: demo", &format!("env: {app_env}"));
+        let file = self.dir.path().join("hello.yml");
+        std::fs::write(&file, app).unwrap();
+        self.run(&["app", "import", file.to_str().unwrap()])
+            .expect(0);
+    }
+
     /// Replaces the config file's text.
     pub(crate) fn write_config(&self, text: &str) {
         std::fs::write(&self.config, text).unwrap();
@@ -95,6 +107,47 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) {
     if path.is_dir() {
         for entry in std::fs::read_dir(path).unwrap() {
             chown_tree(&entry.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// A Cloud Deploy environment name no other test run uses.
+pub(crate) fn unique_env() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("t{:x}{:x}", std::process::id(), nanos)
+}
+
+/// Deletes the images of the jobs it is given when dropped, so that a failing test
+/// leaves no image behind.
+pub(crate) struct ImageJanitor {
+    client: &'static str,
+    jobs: std::cell::RefCell<Vec<String>>,
+}
+
+impl ImageJanitor {
+    /// A janitor for images on the daemon `client` talks to.
+    pub(crate) fn new(client: &'static str) -> Self {
+        Self {
+            client,
+            jobs: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Deletes `job`'s image at the end.
+    pub(crate) fn add(&self, job: &str) {
+        self.jobs.borrow_mut().push(job.to_owned());
+    }
+}
+
+impl Drop for ImageJanitor {
+    fn drop(&mut self) {
+        for job in self.jobs.borrow().iter() {
+            let _ = Command::new(self.client)
+                .args(["image", "delete", job])
+                .output();
         }
     }
 }

@@ -6,24 +6,27 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::harness::{Env, daemons, example_app, instances, test_image_os};
+use crate::harness::{Env, ImageJanitor, daemons, instances, test_image_os, unique_env};
 
 #[test]
 fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
     let Some(daemons) = daemons() else { return };
     for (name, client, socket) in daemons {
         let env = Env::new(Some(&socket));
+        let janitor = ImageJanitor::new(client);
         let os = test_image_os(client);
-        let app = example_app();
-        let app = app.to_str().unwrap();
-
-        let run = env.run(&["app", "import", app]).expect(0);
+        let app_env = unique_env();
+        env.import_example_as(&app_env);
+        let app_file = env.dir.path().join("hello.yml");
+        let run = env
+            .run(&["app", "import", app_file.to_str().unwrap()])
+            .expect(0);
         assert!(
-            run.stdout.contains("imported app hello/demo/web"),
-            "{name}: {}",
+            run.stdout
+                .contains(&format!("updated app hello/{app_env}/web")),
+            "{name}: importing again updates: {}",
             run.stdout
         );
-        env.run(&["app", "import", app]).expect(0);
 
         // Three images, so that retention (ami_retention: 2) has one to purge.
         let mut jobs = Vec::new();
@@ -35,6 +38,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
                 serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
             assert_eq!(result["event"], "result", "{name}: {}", run.stdout);
             jobs.push(result["job"].as_str().unwrap().to_owned());
+            janitor.add(&jobs[jobs.len() - 1]);
             std::thread::sleep(Duration::from_millis(1100)); // job ids order by second
         }
 
@@ -96,7 +100,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
             "{name}:\n{}",
             run.stdout
         );
-        let run = env.run(&["--json", "images"]).expect(0);
+        let run = env.run(&["--json", "images", "hello"]).expect(0);
         let listing: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
         let images = listing["images"].as_array().unwrap();
         assert_eq!(images.len(), 2, "{name}: {listing}");
@@ -158,20 +162,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
             assert!(!run.stdout.contains(job.as_str()), "{name}: {}", run.stdout);
         }
 
-        // Clean up the images this test made.
-        env.write_config(&format!(
-            "ami_retention: 0\nlxpack:\n  runtime:\n    socket: {socket}\n"
-        ));
         env.run(&["app", "remove", "hello"]).expect(0);
-        delete_images(client, &jobs);
-    }
-}
-
-fn delete_images(client: &str, jobs: &[String]) {
-    for job in jobs {
-        let _ = std::process::Command::new(client)
-            .args(["image", "delete", job])
-            .output();
     }
 }
 
@@ -188,6 +179,7 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     let Some(daemons) = daemons() else { return };
     let (_, client, socket) = &daemons[0];
     let env = Env::new(Some(socket));
+    let janitor = ImageJanitor::new(client);
     let app = env.dir.path().join("sleeper.yml");
     std::fs::write(&app, sleeper_app("sleeper")).unwrap();
     env.run(&["app", "import", app.to_str().unwrap()]).expect(0);
@@ -202,7 +194,7 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
         .expect(0);
     let built: serde_json::Value =
         serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
-    let image_job = built["job"].as_str().unwrap().to_owned();
+    janitor.add(built["job"].as_str().unwrap());
     let checkout = env.checkout();
 
     let mut child = env
@@ -266,5 +258,4 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     assert_eq!(jobs["jobs"][0]["status"], "cancelled", "{jobs}");
 
     env.run(&["app", "remove", "sleeper"]).expect(0);
-    delete_images(client, &[image_job]);
 }
