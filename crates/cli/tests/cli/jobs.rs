@@ -122,7 +122,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         );
         assert!(run.stdout.contains(&jobs[1]), "{name}: {}", run.stdout);
         assert_eq!(
-            env.run(&["--json", "images"])
+            env.run(&["--json", "images", "hello"])
                 .stdout
                 .matches("\"job\"")
                 .count(),
