@@ -8,16 +8,9 @@ fn unknown_module_is_an_input_error_naming_the_modules() {
     let (_, _, socket) = &daemons[0];
     let env = Env::with_example(socket);
     let checkout = env.checkout();
-    env.run(&[
-        "deploy",
-        "hello",
-        "--module",
-        "nope",
-        "--checkout",
-        checkout.to_str().unwrap(),
-    ])
-    .expect(4)
-    .says(&["no module \"nope\"", "site, docs"]);
+    env.deploy("hello", "nope", &checkout)
+        .expect(4)
+        .says(&["no module \"nope\"", "site, docs"]);
 }
 
 #[test]
@@ -26,16 +19,9 @@ fn deploy_before_buildimage_says_to_run_buildimage() {
     let (_, _, socket) = &daemons[0];
     let env = Env::with_example(socket);
     let checkout = env.checkout();
-    env.run(&[
-        "deploy",
-        "hello",
-        "--module",
-        "site",
-        "--checkout",
-        checkout.to_str().unwrap(),
-    ])
-    .expect(6)
-    .says(&["no container image yet", "lxpack buildimage"]);
+    env.deploy("hello", "site", &checkout)
+        .expect(6)
+        .says(&["no container image yet", "lxpack buildimage"]);
 }
 
 #[test]

@@ -63,6 +63,18 @@ impl Env {
         Run::from(command.output().unwrap())
     }
 
+    /// Runs `lxpack deploy APP --module MODULE --checkout CHECKOUT`.
+    pub(crate) fn deploy(&self, app: &str, module: &str, checkout: &Path) -> Run {
+        self.run(&[
+            "deploy",
+            app,
+            "--module",
+            module,
+            "--checkout",
+            checkout.to_str().unwrap(),
+        ])
+    }
+
     /// The command, ready for arguments.
     pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lxpack"));

@@ -43,16 +43,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         }
 
         let checkout = env.checkout();
-        let run = env
-            .run(&[
-                "deploy",
-                "hello",
-                "--module",
-                "site",
-                "--checkout",
-                checkout.to_str().unwrap(),
-            ])
-            .expect(0);
+        let run = env.deploy("hello", "site", &checkout).expect(0);
         assert!(
             run.stdout.contains("module site built"),
             "{name}: {}",
@@ -76,16 +67,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
         );
 
         // A module without a buildpack is skipped, successfully.
-        let run = env
-            .run(&[
-                "deploy",
-                "hello",
-                "--module",
-                "docs",
-                "--checkout",
-                checkout.to_str().unwrap(),
-            ])
-            .expect(0);
+        let run = env.deploy("hello", "docs", &checkout).expect(0);
         assert!(run.stdout.contains("skipped"), "{name}: {}", run.stdout);
 
         // Retention after the third build kept two; the newest is current.

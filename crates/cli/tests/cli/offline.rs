@@ -1,6 +1,7 @@
 //! Errors found before any daemon is asked, and the help text. These need no daemon.
 
 use crate::harness::{Env, example_app};
+use std::path::Path;
 
 #[test]
 fn a_bad_config_names_the_file_line_and_key() {
@@ -90,16 +91,9 @@ fn a_missing_checkout_is_an_input_error() {
     let env = Env::new(None);
     env.run(&["app", "import", example_app().to_str().unwrap()])
         .expect(0);
-    env.run(&[
-        "deploy",
-        "hello",
-        "--module",
-        "site",
-        "--checkout",
-        "/nonexistent/checkout",
-    ])
-    .expect(4)
-    .says(&["/nonexistent/checkout", "--checkout"]);
+    env.deploy("hello", "site", Path::new("/nonexistent/checkout"))
+        .expect(4)
+        .says(&["/nonexistent/checkout", "--checkout"]);
 }
 
 #[test]
