@@ -101,10 +101,19 @@ impl LxdClient {
     /// `Unreachable` (missing, refused, permission denied with the group to join).
     pub fn connect_unix(path: &Path, options: LxdOptions) -> Result<Self, ConnectError> {
         probe(path).map_err(ConnectError::Unreachable)?;
+        // No idle connections on the socket. LXD 5.0 and Incus 6.0 peek at the first
+        // bytes of each new unix connection inside their accept loop (to tell TLS from
+        // plain HTTP), so a connection that is open but silent stops the daemon from
+        // accepting any other until it speaks or closes. A pooled HTTP client makes such
+        // connections: it races a new connection against an idle one and keeps the
+        // loser, unused, in its pool. With several jobs at once, that stalled every new
+        // request, including the daemon's own start hooks, for the pool's idle timeout
+        // (docs/architecture.md, "The accept-loop stall"). A connection per request
+        // costs about 0.1 ms on a unix socket.
         let http = reqwest::Client::builder()
             .unix_socket(path)
             .http1_only()
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ConnectError::Http(Box::new(e)))?;
         Ok(Self {
@@ -335,3 +344,6 @@ impl LxdClient {
         response.upgrade().await.map_err(|e| self.transport(&e))
     }
 }
+
+#[cfg(test)]
+mod tests;
