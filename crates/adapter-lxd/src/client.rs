@@ -12,6 +12,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
 use crate::envelope::{Finished, Reply, decode, finished};
+use crate::remote::{check_trusted, transport_failure};
 use crate::socket::probe;
 
 /// Settings shared by every endpoint.
@@ -84,6 +85,9 @@ struct Inner {
     /// `GET /1.0`, read once per client: a daemon's version and extensions do not
     /// change under a running job, and each job would otherwise ask several times.
     server_info: tokio::sync::OnceCell<lxpack_core::ports::ServerInfo>,
+    /// Set once a remote daemon has said it trusts our certificate (never used on the
+    /// unix socket, where the kernel vouches for the caller).
+    trusted: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -124,6 +128,7 @@ impl LxdClient {
                 socket: Some(path.to_owned()),
                 options,
                 server_info: tokio::sync::OnceCell::new(),
+                trusted: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -176,6 +181,7 @@ impl LxdClient {
                 socket: None,
                 options,
                 server_info: tokio::sync::OnceCell::new(),
+                trusted: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -220,6 +226,7 @@ impl LxdClient {
         deadline: Duration,
     ) -> Result<Reply, CallError> {
         let call = async {
+            self.ensure_trusted().await?;
             let response = request.send().await.map_err(|e| self.transport(&e))?;
             let status = response.status().as_u16();
             let body = response.bytes().await.map_err(|e| self.transport(&e))?;
@@ -293,16 +300,47 @@ impl LxdClient {
     }
 
     fn transport(&self, error: &reqwest::Error) -> CallError {
-        if let Some(socket) = &self.inner.socket
-            && let Err(unreachable) = probe(socket)
-        {
-            return CallError::Transport(unreachable);
+        match &self.inner.socket {
+            Some(socket) => {
+                CallError::Transport(probe(socket).err().unwrap_or_else(|| Unreachable {
+                    endpoint: self.inner.endpoint.clone(),
+                    reason: error.to_string(),
+                    hint: "check that the daemon runs and answers at this address".into(),
+                }))
+            }
+            None => CallError::Transport(transport_failure(&self.inner.endpoint, error)),
         }
-        CallError::Transport(Unreachable {
-            endpoint: self.inner.endpoint.clone(),
-            reason: error.to_string(),
-            hint: "check that the daemon runs and answers at this address".into(),
-        })
+    }
+
+    /// On HTTPS, checks once that the daemon trusts our certificate: an untrusted
+    /// client gets answers too, with only what is public in them.
+    async fn ensure_trusted(&self) -> Result<(), CallError> {
+        if self.inner.socket.is_some() {
+            return Ok(());
+        }
+        self.inner
+            .trusted
+            .get_or_try_init(|| async {
+                let url = format!("{}/1.0", self.inner.base);
+                let response = self
+                    .inner
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| self.transport(&e))?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await.map_err(|e| self.transport(&e))?;
+                match decode(status, &body) {
+                    Reply::Sync(server)
+                    | Reply::Async {
+                        metadata: server, ..
+                    } => check_trusted(&self.inner.endpoint, &server).map_err(CallError::Transport),
+                    Reply::Error { code, message } => Err(CallError::Daemon { code, message }),
+                }
+            })
+            .await?;
+        Ok(())
     }
 
     /// The URL a websocket of an operation is reached at, and the request to upgrade.
@@ -326,6 +364,9 @@ impl LxdClient {
         &self,
         request: RequestBuilder,
     ) -> Result<reqwest::Upgraded, CallError> {
+        tokio::time::timeout(self.inner.options.request_timeout, self.ensure_trusted())
+            .await
+            .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))??;
         let response = tokio::time::timeout(self.inner.options.request_timeout, request.send())
             .await
             .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))?

@@ -10,6 +10,8 @@
 //! ## Layout
 //! - `client`: [`LxdClient`], one cheap-to-clone client, with a constructor per
 //!   endpoint; per-call deadlines; project and cluster target.
+//! - `remote`: what only a remote daemon needs: the trust check, and telling a
+//!   certificate other than the pinned one from nothing listening.
 //! - `socket`: finding the local socket the way `lxc` and `incus` do, and telling why it
 //!   cannot be reached (missing, refused, permission and which group to join).
 //! - `envelope`: decoding sync, async and error replies (pure, unit-tested).
@@ -31,6 +33,7 @@ mod envelope;
 mod exec;
 mod readiness;
 mod registry;
+mod remote;
 mod runtime;
 mod socket;
 mod wire;

@@ -42,3 +42,58 @@ pub(crate) fn daemons() -> Option<Vec<(&'static str, LxdClient)>> {
             .collect(),
     )
 }
+
+/// A daemon's HTTPS endpoint as scripts/daemons-up sets it up: name, URL variable,
+/// default URL, default server certificate.
+pub(crate) const REMOTE_DAEMONS: [(&str, &str, &str, &str); 2] = [
+    (
+        "lxd",
+        "LXPACK_TEST_LXD_URL",
+        "https://127.0.0.1:18443",
+        "/var/lib/lxd/server.crt",
+    ),
+    (
+        "incus",
+        "LXPACK_TEST_INCUS_URL",
+        "https://127.0.0.1:18444",
+        "/var/lib/incus/server.crt",
+    ),
+];
+
+/// Where scripts/daemons-up keeps the test client certificates.
+pub(crate) fn state_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var("LXPACK_STATE_DIR").unwrap_or_else(|_| "/var/tmp/lxpack-daemons".into()),
+    )
+}
+
+/// A daemon's URL and pinned server certificate.
+pub(crate) fn remote_endpoint(name: &str) -> (String, PathBuf) {
+    let (_, variable, url, certificate) = REMOTE_DAEMONS
+        .iter()
+        .find(|(daemon, ..)| *daemon == name)
+        .unwrap();
+    (
+        std::env::var(variable).unwrap_or_else(|_| (*url).to_owned()),
+        PathBuf::from(certificate),
+    )
+}
+
+/// An HTTPS client of `name` presenting the certificate pair `identity` (`client` is
+/// trusted by daemons-up, `untrusted` is not), pinning `server_cert`.
+pub(crate) fn https_client(name: &str, identity: &str, server_cert: &std::path::Path) -> LxdClient {
+    let (url, _) = remote_endpoint(name);
+    let dir = state_dir();
+    let (cert, key) = (
+        dir.join(format!("{identity}.crt")),
+        dir.join(format!("{identity}.key")),
+    );
+    LxdClient::connect_https(&url, &cert, &key, server_cert, LxdOptions::default()).unwrap_or_else(
+        |error| {
+            panic!(
+                "cannot use the HTTPS endpoint of {name} at {url} ({error}); run `scripts/daemons-up`, which makes {} and trusts it, or set LXPACK_SKIP_REAL=1 to skip the real-daemon tests",
+                cert.display()
+            )
+        },
+    )
+}

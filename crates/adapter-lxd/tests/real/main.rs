@@ -7,5 +7,6 @@
 mod helpers;
 
 mod contract;
+mod https;
 mod streaming;
 mod workflows;
