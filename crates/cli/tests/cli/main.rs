@@ -11,3 +11,4 @@ mod aws;
 mod errors;
 mod jobs;
 mod offline;
+mod remote;

@@ -3,7 +3,7 @@
 //! skipped with the reason, rather than failing again with a confusing message.
 
 use lxpack_core::domain::AmiId;
-use lxpack_core::ports::{AmiCatalogError, ServerKind};
+use lxpack_core::ports::{AmiCatalogError, RuntimeError, ServerKind};
 use lxpack_lxd::{LxdClient, discover_socket, socket_group};
 
 use super::host::{
@@ -197,10 +197,13 @@ async fn daemon_checks(client: &LxdClient, checks: &mut Vec<Check>) {
     let readiness = match client.readiness().await {
         Ok(readiness) => readiness,
         Err(error) => {
-            checks.push(check(
-                "daemon running",
-                fail(error.to_string(), "start the daemon and check its log"),
-            ));
+            // An unreachable daemon says why and what to do (trust, pinning, address);
+            // anything else points at the daemon itself.
+            let fix = match &error {
+                RuntimeError::Unreachable(unreachable) => unreachable.hint.clone(),
+                _ => "start the daemon and check its log".to_owned(),
+            };
+            checks.push(check("daemon running", fail(error.to_string(), fix)));
             return;
         }
     };
