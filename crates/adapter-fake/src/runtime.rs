@@ -37,6 +37,8 @@ pub enum RuntimeOp {
     StopInstance,
     /// `delete_instance`.
     DeleteInstance,
+    /// `release_ephemeral`.
+    ReleaseEphemeral,
     /// `list_leftovers`.
     ListLeftovers,
 }
@@ -98,6 +100,13 @@ pub enum RuntimeCall {
         /// The instance.
         instance: InstanceName,
     },
+    /// `release_ephemeral`.
+    ReleaseEphemeral {
+        /// The instance.
+        instance: InstanceName,
+        /// The profile detached and deleted.
+        profile: InstanceName,
+    },
     /// `list_leftovers`.
     ListLeftovers,
 }
@@ -115,6 +124,7 @@ impl Recorded for RuntimeCall {
             Self::Exec { .. } => RuntimeOp::Exec,
             Self::StopInstance { .. } => RuntimeOp::StopInstance,
             Self::DeleteInstance { .. } => RuntimeOp::DeleteInstance,
+            Self::ReleaseEphemeral { .. } => RuntimeOp::ReleaseEphemeral,
             Self::ListLeftovers => RuntimeOp::ListLeftovers,
         }
     }
@@ -137,6 +147,7 @@ impl RuntimeCall {
             ),
             Self::StopInstance { instance, .. } => format!("stop {instance}"),
             Self::DeleteInstance { instance } => format!("delete {instance}"),
+            Self::ReleaseEphemeral { instance, .. } => format!("release {instance}"),
             Self::ListLeftovers => "list leftovers".to_owned(),
         }
     }
@@ -150,7 +161,8 @@ impl RuntimeCall {
             Self::PushFile { instance, .. }
             | Self::Exec { instance, .. }
             | Self::StopInstance { instance, .. }
-            | Self::DeleteInstance { instance } => Some(("instance", instance.to_string())),
+            | Self::DeleteInstance { instance }
+            | Self::ReleaseEphemeral { instance, .. } => Some(("instance", instance.to_string())),
             Self::ServerInfo | Self::ListLeftovers => None,
         }
     }
@@ -618,6 +630,27 @@ impl ContainerRuntime for FakeRuntime {
             instance: instance.clone(),
         };
         match self.enter(&call, |daemon, _| daemon.delete_instance(instance)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    /// The fake daemon stops at once, so the instance and the profile are gone when
+    /// this returns, as after `delete_instance` and `delete_profile`.
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn release_ephemeral(
+        &self,
+        instance: &InstanceName,
+        profile: &InstanceName,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::ReleaseEphemeral {
+            instance: instance.clone(),
+            profile: profile.clone(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.delete_instance(instance)?;
+            daemon.delete_profile(profile)
+        }) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }

@@ -17,7 +17,8 @@
 //! - `envelope`: decoding sync, async and error replies (pure, unit-tested).
 //! - `wire`: the request bodies (pure, unit-tested).
 //! - `exec`: the exec websockets.
-//! - `runtime`, `registry`: the two ports.
+//! - `runtime`, `registry`: the two ports; `release`: ending a deploy container
+//!   without waiting for its stop.
 //!
 //! ## Mount ownership
 //! A writable mount with an owner (the deploy checkout) is mapped so that files written
@@ -33,6 +34,7 @@ mod envelope;
 mod exec;
 mod readiness;
 mod registry;
+mod release;
 mod remote;
 mod runtime;
 mod socket;

@@ -472,6 +472,15 @@ impl ContainerRuntime for LxdClient {
     }
 
     #[instrument(skip(self))]
+    async fn release_ephemeral(
+        &self,
+        instance: &InstanceName,
+        profile: &InstanceName,
+    ) -> Result<(), RuntimeError> {
+        self.release_in_background(instance, profile).await
+    }
+
+    #[instrument(skip(self))]
     async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
         let map = |e| runtime_error("list leftovers", "server", "", e);
         let instances = self

@@ -122,6 +122,9 @@ struct Names {
     /// An instance named without the prefix, found by its job label.
     labelled: InstanceName,
     ephemeral: InstanceName,
+    /// An ephemeral instance ended by `release_ephemeral`, and its own profile.
+    released: InstanceName,
+    released_profile: InstanceName,
     /// Instances whose launch must fail.
     no_image: InstanceName,
     no_profile: InstanceName,
@@ -161,6 +164,8 @@ impl Names {
             labelled: InstanceName::parse(&format!("contract-{rest}-labelled"))
                 .map_err(|error| error.to_string())?,
             ephemeral: instance("ephemeral")?,
+            released: instance("released")?,
+            released_profile: instance(&format!("r-{}", contract_job()))?,
             no_image: instance("no-image")?,
             no_profile: instance("no-profile")?,
             cancelled: instance("cancelled")?,
@@ -171,11 +176,12 @@ impl Names {
         })
     }
 
-    fn instances(&self) -> [&InstanceName; 6] {
+    fn instances(&self) -> [&InstanceName; 7] {
         [
             &self.main,
             &self.labelled,
             &self.ephemeral,
+            &self.released,
             &self.no_image,
             &self.no_profile,
             &self.cancelled,
@@ -187,7 +193,11 @@ impl Names {
     }
 
     fn owns(&self, name: &InstanceName) -> bool {
-        self.instances().contains(&name) || *name == self.profile
+        self.instances().contains(&name) || *name == self.profile || *name == self.released_profile
+    }
+
+    fn profiles(&self) -> [&InstanceName; 2] {
+        [&self.profile, &self.released_profile]
     }
 }
 
@@ -281,6 +291,7 @@ impl Suite<'_> {
         self.interruptions(checker).await;
         self.leftovers(checker).await;
         self.stops(checker).await;
+        self.releases(checker).await;
         self.images(checker).await;
         self.deletions(checker).await;
     }
@@ -734,6 +745,86 @@ impl Suite<'_> {
         }
     }
 
+    async fn releases(&self, checker: &mut Checker) {
+        let names = self.names;
+        let profile = ProfileSpec {
+            name: names.released_profile.clone(),
+            description: "lxpack contract suite: released".to_owned(),
+            mounts: vec![],
+        };
+        if checker
+            .ok(
+                "create_profile for a release",
+                self.runtime.create_profile(&profile),
+            )
+            .await
+            .is_none()
+        {
+            return;
+        }
+        let mut spec = self.launch_spec(&names.released);
+        spec.ephemeral = true;
+        spec.profiles
+            .push(names.released_profile.as_str().to_owned());
+        let cancel = CancellationToken::new();
+        if checker
+            .ok(
+                "launch_instance ephemeral with its own profile",
+                self.runtime.launch_instance(&spec, &cancel),
+            )
+            .await
+            .is_none()
+        {
+            return;
+        }
+        if checker
+            .ok(
+                "release_ephemeral",
+                self.runtime
+                    .release_ephemeral(&names.released, &names.released_profile),
+            )
+            .await
+            .is_none()
+        {
+            return;
+        }
+        checker
+            .err(
+                "the released instance's profile is gone when release_ephemeral returns",
+                "NotFound { what: \"profile\" }",
+                self.runtime.delete_profile(&names.released_profile),
+                |e| {
+                    matches!(
+                        e,
+                        RuntimeError::NotFound {
+                            what: "profile",
+                            ..
+                        }
+                    )
+                },
+            )
+            .await;
+        let gone = checker
+            .bounded(self.vanishes(&names.released))
+            .await
+            .and_then(|gone| gone);
+        checker.that(
+            "a released instance vanishes",
+            gone.is_ok(),
+            "no such instance within 30s",
+            gone,
+        );
+        checker
+            .err(
+                "release_ephemeral of a missing instance",
+                "NotFound",
+                self.runtime
+                    .release_ephemeral(&names.missing, &names.released_profile),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
+    }
+
     /// Waits until the instance no longer exists (a daemon may delete an ephemeral
     /// instance just after its stop returns).
     async fn vanishes(&self, name: &InstanceName) -> Result<(), String> {
@@ -951,13 +1042,12 @@ impl Suite<'_> {
                 Err(elapsed) => problems.push(format!("delete instance {name}: {elapsed}")),
             }
         }
-        match checker
-            .bounded(self.runtime.delete_profile(&self.names.profile))
-            .await
-        {
-            Ok(Ok(()) | Err(RuntimeError::NotFound { .. })) => {}
-            Ok(Err(error)) => problems.push(format!("delete profile: {error:?}")),
-            Err(elapsed) => problems.push(format!("delete profile: {elapsed}")),
+        for profile in self.names.profiles() {
+            match checker.bounded(self.runtime.delete_profile(profile)).await {
+                Ok(Ok(()) | Err(RuntimeError::NotFound { .. })) => {}
+                Ok(Err(error)) => problems.push(format!("delete profile {profile}: {error:?}")),
+                Err(elapsed) => problems.push(format!("delete profile {profile}: {elapsed}")),
+            }
         }
         for alias in self.names.images() {
             let selector = ImageSelector::Alias(alias.clone());

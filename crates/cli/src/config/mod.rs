@@ -297,6 +297,7 @@ fn build(
             memory: raw.lxpack.limits.memory.clone(),
         },
         timeouts,
+        cleanup: raw.lxpack.cleanup.map(|c| c.0).unwrap_or_default(),
     };
 
     let runtime = runtime_config(&raw, &invalid)?;

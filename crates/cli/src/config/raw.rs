@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use lxpack_core::domain::{Isolation, Provisioner, RemoteProtocol};
 use lxpack_core::ports::Compression;
-use lxpack_core::workflows::LogLevel;
+use lxpack_core::workflows::{CleanupMode, LogLevel};
 use serde::Deserialize;
 
 /// Declares a config value parsed from a string during deserialisation, so that a bad
@@ -64,6 +64,16 @@ parsed_string!(
         _ => None,
     },
     "unprivileged or privileged"
+);
+parsed_string!(
+    CleanupValue,
+    CleanupMode,
+    |text| match text {
+        "wait" => Some(CleanupMode::Wait),
+        "background" => Some(CleanupMode::Background),
+        _ => None,
+    },
+    "wait or background"
 );
 parsed_string!(
     ProtocolValue,
@@ -126,6 +136,8 @@ pub(super) struct RawLxpack {
     pub(super) isolation: Option<IsolationValue>,
     pub(super) limits: RawLimits,
     pub(super) compression: Option<CompressionValue>,
+    /// When a deploy's cleanup lets the job end: `wait` (default) or `background`.
+    pub(super) cleanup: Option<CleanupValue>,
     pub(super) timeouts: RawTimeouts,
     pub(super) store: Option<PathBuf>,
     pub(super) aws: RawAws,

@@ -16,6 +16,10 @@ fn embedded_defaults_are_valid() {
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     assert!(config.containers_enabled);
     assert_eq!(config.settings.compression, Compression::Zstd);
+    assert_eq!(
+        config.settings.cleanup,
+        lxpack_core::workflows::CleanupMode::Wait
+    );
     assert_eq!(config.settings.isolation, Isolation::Unprivileged);
     assert_eq!(config.settings.retention.keep_latest, 5);
     assert!(!config.settings.bootstrap_provisioners);
@@ -86,6 +90,12 @@ fn wrong_values_name_the_line_and_the_key() {
     assert_eq!(line, 2);
     assert!(
         message.contains("lxpack.compression") && message.contains("zstd"),
+        "{message}"
+    );
+    let (line, message) = syntax("lxpack:\n  cleanup: later\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("lxpack.cleanup") && message.contains("wait or background"),
         "{message}"
     );
     let (line, message) = syntax("features_provisioners:\n  chef:\n    path: /x\n");

@@ -241,3 +241,55 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
 
     env.run(&["app", "remove", "sleeper"]).expect(0);
 }
+
+/// `lxpack.cleanup: background` ends the deploy once the daemon has taken the stop;
+/// the profile is already gone then, and the instance goes with its stop.
+#[test]
+fn background_cleanup_leaves_nothing_once_the_daemon_is_done() {
+    let Some(daemons) = daemons() else { return };
+    for (name, client, socket) in daemons {
+        let env = Env::new(Some(&socket));
+        env.write_config(&format!(
+            "container:\n  timeout: 30\nlxpack:\n  cleanup: background\n  runtime:\n    socket: {socket}\n"
+        ));
+        let janitor = ImageJanitor::new(client);
+        env.import_example_as(&unique_env());
+        let run = env
+            .run(&[
+                "--json",
+                "buildimage",
+                "hello",
+                "--os",
+                &test_image_os(client),
+            ])
+            .expect(0);
+        let result: serde_json::Value =
+            serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        janitor.add(result["job"].as_str().unwrap());
+
+        let checkout = env.checkout();
+        let run = env.deploy("hello", "site", &checkout).expect(0);
+        assert!(
+            run.stdout.contains("module site built"),
+            "{name}: {}",
+            run.stdout
+        );
+        assert!(checkout.join("dist/index.html").exists(), "{name}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !instances(client, "lxpack-deploy-hello-site").is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the released instance is still there after 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let profiles = std::process::Command::new(client)
+            .args(["profile", "list", "--format", "csv"])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&profiles.stdout).contains("lxpack-deploy-hello-site"),
+            "{name}: the profile is left"
+        );
+    }
+}

@@ -220,6 +220,28 @@ pub trait ContainerRuntime: Send + Sync {
     /// `NotFound` when it does not exist.
     async fn delete_instance(&self, instance: &InstanceName) -> Result<(), RuntimeError>;
 
+    /// Ends a running ephemeral `instance` without waiting for it to stop: detaches
+    /// `profile` from it and deletes that profile (so nothing it mounted stays
+    /// mounted), then asks the daemon to stop the instance, which deletes it as
+    /// ephemeral instances are. Returns once the daemon has taken the stop; the
+    /// instance may still exist for a moment after.
+    ///
+    /// The default waits instead: [`delete_instance`](Self::delete_instance), then
+    /// [`delete_profile`](Self::delete_profile). An implementation may also fall back
+    /// to that for an instance that is not ephemeral or not running.
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist; otherwise as `delete_instance` and
+    /// `delete_profile`.
+    async fn release_ephemeral(
+        &self,
+        instance: &InstanceName,
+        profile: &InstanceName,
+    ) -> Result<(), RuntimeError> {
+        self.delete_instance(instance).await?;
+        self.delete_profile(profile).await
+    }
+
     /// Lists the instances and profiles that lxpack created: names that start with
     /// `lxpack-` or instances labelled `user.lxpack.job`.
     ///

@@ -16,6 +16,9 @@ pub(crate) struct Created {
     pub(crate) profile: bool,
     /// A launch was attempted.
     pub(crate) instance: bool,
+    /// The instance is ephemeral and may be released without waiting for its stop
+    /// (`CleanupMode::Background`, deploys only).
+    pub(crate) release_in_background: bool,
 }
 
 impl Created {
@@ -24,6 +27,7 @@ impl Created {
             name,
             profile: false,
             instance: false,
+            release_in_background: false,
         }
     }
 }
@@ -86,6 +90,16 @@ pub(crate) async fn finish<T>(
 async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> Vec<CleanupFailure> {
     let mut failures = Vec::new();
     let name = &created.name;
+    if created.release_in_background && created.instance && created.profile {
+        match runtime.release_ephemeral(name, name).await {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => return failures,
+            // Whatever part failed, the waiting path below removes what is left, and
+            // reports what it cannot.
+            Err(error) => {
+                tracing::warn!(instance = %name, %error, "releasing the instance in the background failed; removing it and waiting");
+            }
+        }
+    }
     if created.instance {
         match runtime.delete_instance(name).await {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}

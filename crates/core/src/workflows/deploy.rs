@@ -11,6 +11,7 @@ use super::cleanup::{Created, finish};
 use super::error::WorkflowError;
 use super::launch::Launch;
 use super::scripts::deliver;
+use super::settings::CleanupMode;
 use super::step::StepRunner;
 use crate::domain::{
     AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
@@ -131,6 +132,7 @@ impl Workflows {
             instance: Some(name.clone()),
         };
         let mut created = Created::new(name.clone());
+        created.release_in_background = self.settings.cleanup == CleanupMode::Background;
         let outcome = async {
             let checkout = DiskMount {
                 device: "lxpack-checkout".to_owned(),

@@ -26,7 +26,7 @@ pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, TwinStatus};
 pub use retention::RetentionReport;
-pub use settings::{LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use settings::{CleanupMode, LogLevel, ProvisionerSettings, Settings, Timeouts};
 pub use sweep::SweepReport;
 
 use crate::domain::{App, AppKey};

@@ -163,3 +163,88 @@ async fn concurrent_deploys_of_one_job_use_distinct_containers() {
     assert_ne!(name(&a.outcome), name(&b.outcome));
     world.assert_nothing_left();
 }
+
+fn background_cleanup() -> World {
+    World::with(
+        lxpack_core::workflows::Settings {
+            cleanup: lxpack_core::workflows::CleanupMode::Background,
+            ..settings()
+        },
+        true,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_cleanup_releases_the_ephemeral_instance_instead_of_deleting_it() {
+    let world = background_cleanup();
+    world.built(&job(1_700_000_100)).await;
+    world.deploy("api", &job(1_700_000_300)).await.unwrap();
+    let calls = world.runtime.calls();
+    let released: Vec<_> = calls
+        .iter()
+        .filter_map(|c| match c {
+            RuntimeCall::ReleaseEphemeral { instance, profile } => Some((instance, profile)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released.len(), 1, "{calls:#?}");
+    assert_eq!(
+        released[0].0, released[0].1,
+        "the profile is the instance's own"
+    );
+    assert!(
+        !calls.iter().any(|c| matches!(
+            c,
+            RuntimeCall::DeleteInstance { .. } | RuntimeCall::DeleteProfile { .. }
+        )),
+        "{calls:#?}"
+    );
+    world.assert_nothing_left();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_background_release_falls_back_to_deleting_and_waiting() {
+    let world = background_cleanup();
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.inject(
+        lxpack_fake::RuntimeOp::ReleaseEphemeral,
+        lxpack_fake::When::Every,
+        lxpack_fake::Fault::fail(lxpack_fake::FakeFailure::Unreachable),
+    );
+    let report = world.deploy("api", &job(1_700_000_300)).await.unwrap();
+    assert!(matches!(report.outcome, DeployOutcome::Built { .. }));
+    let calls = world.runtime.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::DeleteInstance { .. }))
+            && calls
+                .iter()
+                .any(|c| matches!(c, RuntimeCall::DeleteProfile { .. })),
+        "{calls:#?}"
+    );
+    world.assert_nothing_left();
+}
+
+#[tokio::test(start_paused = true)]
+async fn buildimage_waits_for_its_cleanup_even_in_background_mode() {
+    let world = background_cleanup();
+    world.build(&job(1_700_000_100)).await.unwrap();
+    assert!(
+        world
+            .runtime
+            .calls()
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::DeleteInstance { .. })),
+        "buildimage deletes its instance"
+    );
+    assert!(
+        !world
+            .runtime
+            .calls()
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::ReleaseEphemeral { .. })),
+        "buildimage never releases in the background"
+    );
+    world.assert_nothing_left();
+}
