@@ -75,6 +75,37 @@ impl Env {
         ])
     }
 
+    /// Runs `lxpack --json buildimage APP --os <the test image's os>` on the daemon
+    /// `client` talks to, expects success, and has `janitor` delete the image at the
+    /// end; returns the job id.
+    pub(crate) fn build_image(&self, app: &str, client: &str, janitor: &ImageJanitor) -> String {
+        let run = self
+            .run(&["--json", "buildimage", app, "--os", &test_image_os(client)])
+            .expect(0);
+        let result: serde_json::Value =
+            serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        let job = result["job"].as_str().unwrap().to_owned();
+        janitor.add(&job);
+        job
+    }
+
+    /// Deploys the example's `site` module into a fresh checkout and checks that it
+    /// built; returns the checkout.
+    pub(crate) fn deploy_example_site(&self, daemon: &str) -> PathBuf {
+        let checkout = self.checkout();
+        let run = self.deploy("hello", "site", &checkout).expect(0);
+        assert!(
+            run.stdout.contains("module site built"),
+            "{daemon}: {}",
+            run.stdout
+        );
+        assert!(
+            checkout.join("dist/index.html").exists(),
+            "{daemon}: no dist/index.html"
+        );
+        checkout
+    }
+
     /// The command, ready for arguments.
     pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lxpack"));

@@ -42,13 +42,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
             std::thread::sleep(Duration::from_millis(1100)); // job ids order by second
         }
 
-        let checkout = env.checkout();
-        let run = env.deploy("hello", "site", &checkout).expect(0);
-        assert!(
-            run.stdout.contains("module site built"),
-            "{name}: {}",
-            run.stdout
-        );
+        let checkout = env.deploy_example_site(name);
         let page = std::fs::read_to_string(checkout.join("dist/index.html")).unwrap();
         assert!(
             page.contains("baked into the image by post_buildimage"),
@@ -165,18 +159,7 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
     let app = env.dir.path().join("sleeper.yml");
     std::fs::write(&app, sleeper_app("sleeper")).unwrap();
     env.run(&["app", "import", app.to_str().unwrap()]).expect(0);
-    let run = env
-        .run(&[
-            "--json",
-            "buildimage",
-            "sleeper",
-            "--os",
-            &test_image_os(client),
-        ])
-        .expect(0);
-    let built: serde_json::Value =
-        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
-    janitor.add(built["job"].as_str().unwrap());
+    env.build_image("sleeper", client, &janitor);
     let checkout = env.checkout();
 
     let mut child = env
@@ -254,27 +237,8 @@ fn background_cleanup_leaves_nothing_once_the_daemon_is_done() {
         ));
         let janitor = ImageJanitor::new(client);
         env.import_example_as(&unique_env());
-        let run = env
-            .run(&[
-                "--json",
-                "buildimage",
-                "hello",
-                "--os",
-                &test_image_os(client),
-            ])
-            .expect(0);
-        let result: serde_json::Value =
-            serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
-        janitor.add(result["job"].as_str().unwrap());
-
-        let checkout = env.checkout();
-        let run = env.deploy("hello", "site", &checkout).expect(0);
-        assert!(
-            run.stdout.contains("module site built"),
-            "{name}: {}",
-            run.stdout
-        );
-        assert!(checkout.join("dist/index.html").exists(), "{name}");
+        env.build_image("hello", client, &janitor);
+        env.deploy_example_site(name);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !instances(client, "lxpack-deploy-hello-site").is_empty() {
             assert!(

@@ -4,7 +4,7 @@
 //! certificate is refused with the command that trusts it. scripts/daemons-up makes
 //! each daemon listen on loopback and trust its test certificate.
 
-use crate::harness::{Env, ImageJanitor, daemons, test_image_os, unique_env};
+use crate::harness::{Env, ImageJanitor, daemons, unique_env};
 
 const STATE_DIR: &str = "/var/tmp/lxpack-daemons";
 
@@ -35,30 +35,8 @@ fn doctor_buildimage_and_deploy_over_https_on_each_daemon() {
         );
 
         env.import_example_as(&unique_env());
-        let run = env
-            .run(&[
-                "--json",
-                "buildimage",
-                "hello",
-                "--os",
-                &test_image_os(client),
-            ])
-            .expect(0);
-        let result: serde_json::Value =
-            serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
-        janitor.add(result["job"].as_str().unwrap());
-
-        let checkout = env.checkout();
-        let run = env.deploy("hello", "site", &checkout).expect(0);
-        assert!(
-            run.stdout.contains("module site built"),
-            "{name}: {}",
-            run.stdout
-        );
-        assert!(
-            checkout.join("dist/index.html").exists(),
-            "{name}: no dist/index.html"
-        );
+        env.build_image("hello", client, &janitor);
+        env.deploy_example_site(name);
     }
 }
 
