@@ -40,6 +40,8 @@ pub enum Step {
     RecordImage,
     /// Delete the app's images that retention lets go.
     Retention,
+    /// List the apps and their images (`lxpack images`).
+    ListImages,
     /// Run the module's buildpack.
     Buildpack,
     /// Delete the instance and the profile.
@@ -64,6 +66,7 @@ impl fmt::Display for Step {
             Self::Publish => f.write_str("publish"),
             Self::RecordImage => f.write_str("record image"),
             Self::Retention => f.write_str("retention"),
+            Self::ListImages => f.write_str("list images"),
             Self::Buildpack => f.write_str("buildpack"),
             Self::Cleanup => f.write_str("cleanup"),
         }

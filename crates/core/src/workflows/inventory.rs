@@ -65,7 +65,7 @@ impl Workflows {
     /// images cannot be listed. Catalog failures are per image, in [`TwinStatus`].
     pub async fn inventory(&self, only: Option<&AppKey>) -> Result<Vec<ImageEntry>, WorkflowError> {
         let failed = |source: PortError| WorkflowError::StepFailed {
-            step: Step::Retention,
+            step: Step::ListImages,
             instance: None,
             source: Box::new(source),
         };
