@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use lxpack_core::events::Step;
 use lxpack_core::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
 use lxpack_core::workflows::{PortError, WorkflowError};
 
@@ -173,10 +174,7 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         WorkflowError::ProvisionerNotConfigured { .. } => (ExitClass::Config, None),
         WorkflowError::StepFailed { source, .. } => classify_port(source),
         WorkflowError::CommandFailed { .. } | WorkflowError::NotReady { .. } => (ExitClass::Step, None),
-        WorkflowError::TimedOut { .. } => (
-            ExitClass::Timeout,
-            Some("raise the step's limit under lxpack.timeouts in the config if the step needs longer".into()),
-        ),
+        WorkflowError::TimedOut { step, .. } => (ExitClass::Timeout, Some(timeout_hint(*step))),
         WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
         WorkflowError::HalfPublished { fingerprint, .. } => (
             ExitClass::Store,
@@ -184,6 +182,26 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         ),
         _ => (ExitClass::Failure, None),
     }
+}
+
+/// Which setting limits a step: its own under `lxpack.timeouts`, or, for the steps that
+/// are plain API calls, `container.timeout`.
+fn timeout_hint(step: Step) -> String {
+    let key = match step {
+        Step::Launch => "launch",
+        Step::WaitReady => "ready",
+        Step::Bootstrap(_) | Step::PreBuildImageHook | Step::PostBuildImageHook => "hook",
+        Step::Features(_) => "features",
+        Step::Buildpack => "buildpack",
+        Step::Publish => "publish",
+        _ => {
+            return "API calls are limited by container.timeout (seconds): raise it for a slow \
+                    daemon. A daemon that answers nothing at all may be blocked by another \
+                    client's silent connection (docs/operator-guide.md, troubleshooting, 5)"
+                .into();
+        }
+    };
+    format!("raise lxpack.timeouts.{key} (seconds) in the config if the step needs longer")
 }
 
 fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
@@ -216,5 +234,24 @@ fn aws_hint(error: &AmiCatalogError) -> Option<String> {
                 .into(),
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lxpack_core::domain::Provisioner;
+
+    use super::*;
+
+    #[test]
+    fn a_timeout_names_the_setting_that_limits_its_step() {
+        assert!(timeout_hint(Step::Buildpack).contains("lxpack.timeouts.buildpack"));
+        assert!(
+            timeout_hint(Step::Features(Provisioner::Salt)).contains("lxpack.timeouts.features")
+        );
+        assert!(timeout_hint(Step::PreBuildImageHook).contains("lxpack.timeouts.hook"));
+        let api = timeout_hint(Step::CreateProfile);
+        assert!(api.contains("container.timeout"), "{api}");
+        assert!(timeout_hint(Step::Cleanup).contains("container.timeout"));
     }
 }
