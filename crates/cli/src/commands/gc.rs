@@ -13,7 +13,9 @@ use crate::wiring::Wiring;
 pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
     let workflows = wiring.workflows(wiring.store()?)?;
     let renderer = Renderer::new(View::choose(wiring.json), None);
-    let report = workflows.sweep(args.dry_run, &renderer).await;
+    let report = workflows
+        .sweep(args.dry_run, std::time::SystemTime::now(), &renderer)
+        .await;
     renderer.finish();
     let report = report.map_err(CliError::from)?;
     let kind = |kind: LeftoverKind| match kind {
@@ -32,6 +34,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             "dry_run": args.dry_run,
             "removed": list(&report.removed),
             "active": list(&report.active),
+            "stale_jobs": report.stale_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "failures": report.failures,
         }));
     } else {

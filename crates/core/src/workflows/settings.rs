@@ -101,6 +101,33 @@ pub struct Timeouts {
     pub graceful_stop: Option<Duration>,
 }
 
+impl Timeouts {
+    /// The most any job can last under these limits, with `provisioners` provisioners:
+    /// every step ends by its own limit, and API calls and cleanup get a generous
+    /// margin. A job recorded as running for longer than this has lost its process.
+    #[must_use]
+    pub fn longest_job(&self, provisioners: usize) -> Duration {
+        let provisioners = u32::try_from(provisioners.max(1)).unwrap_or(u32::MAX);
+        // Hooks: pre and post, plus one bootstrap per provisioner.
+        let hooks = self.hook.saturating_mul(2 + provisioners);
+        [
+            self.launch,
+            self.ready,
+            hooks,
+            self.features.saturating_mul(provisioners),
+            self.buildpack,
+            self.graceful_stop.unwrap_or_default(),
+            self.publish,
+            API_AND_CLEANUP_MARGIN,
+        ]
+        .into_iter()
+        .fold(Duration::ZERO, Duration::saturating_add)
+    }
+}
+
+/// What a job's API calls, deliveries and cleanup may add to its steps' limits.
+const API_AND_CLEANUP_MARGIN: Duration = Duration::from_secs(30 * 60);
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
@@ -161,4 +188,31 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// When a deploy's cleanup lets the job end.
     pub cleanup: CleanupMode,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_job_adds_every_limit_and_a_margin() {
+        let timeouts = Timeouts::default();
+        // launch 300 + ready 60 + 3 hooks x 1800 + features 3600 + buildpack 3600
+        // + publish 1800 + margin 1800.
+        assert_eq!(timeouts.longest_job(1), Duration::from_secs(16_560));
+        assert_eq!(timeouts.longest_job(0), timeouts.longest_job(1));
+        // A second provisioner adds its bootstrap hook and its features.
+        assert_eq!(
+            timeouts.longest_job(2) - timeouts.longest_job(1),
+            Duration::from_secs(1800 + 3600)
+        );
+        let with_stop = Timeouts {
+            graceful_stop: Some(Duration::from_secs(30)),
+            ..timeouts
+        };
+        assert_eq!(
+            with_stop.longest_job(1) - timeouts.longest_job(1),
+            Duration::from_secs(30)
+        );
+    }
 }

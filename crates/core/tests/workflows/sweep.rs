@@ -8,6 +8,10 @@ use lxpack_fake::ExecScript;
 
 use crate::helpers::*;
 
+fn at(unix_seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds)
+}
+
 #[tokio::test(start_paused = true)]
 async fn removes_leftovers_of_jobs_that_are_not_running() {
     let world = World::new();
@@ -43,7 +47,11 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
         .await
         .unwrap();
 
-    let dry = world.workflows.sweep(true, &world.events).await.unwrap();
+    let dry = world
+        .workflows
+        .sweep(true, at(1_700_000_360), &world.events)
+        .await
+        .unwrap();
     assert_eq!(dry.removed.len(), 2);
     assert_eq!(
         world.runtime.instances().len(),
@@ -51,7 +59,11 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
         "a dry run removes nothing"
     );
 
-    let report = world.workflows.sweep(false, &world.events).await.unwrap();
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_360), &world.events)
+        .await
+        .unwrap();
     let removed: Vec<(LeftoverKind, Option<_>)> = report
         .removed
         .iter()
@@ -72,4 +84,71 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
         .map(|i| i.name.job())
         .collect();
     assert_eq!(left, [Some(running)]);
+}
+
+/// A killed lxpack leaves its job `Running` in the store for good; once that is longer
+/// than any job can last, the sweep counts it as dead and removes its leftovers.
+#[tokio::test(start_paused = true)]
+async fn a_job_running_for_longer_than_any_job_can_last_is_dead() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    world
+        .runtime
+        .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
+    let killed = job(1_700_000_200);
+    let mut request = world.deploy_request("api", &killed);
+    request.keep = true;
+    world
+        .workflows
+        .deploy(&request, &world.events, &world.cancel)
+        .await
+        .unwrap();
+    world
+        .store
+        .record_job(&JobRecord {
+            id: killed.clone(),
+            command: JobCommand::Deploy,
+            app: key("web"),
+            module: Some("api".into()),
+            status: JobStatus::Running,
+            started_at: at(1_700_000_200),
+            ended_at: None,
+            error: None,
+            log_path: None,
+        })
+        .await
+        .unwrap();
+    let longest = world
+        .workflows
+        .settings()
+        .timeouts
+        .longest_job(world.workflows.settings().provisioners.len())
+        .as_secs();
+    let _ = world.events.take();
+
+    // Within the bound the job may still run: nothing is touched.
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_200 + longest), &world.events)
+        .await
+        .unwrap();
+    assert!(
+        report.removed.is_empty() && report.stale_jobs.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.active.len(), 2);
+
+    // Past it, the job is dead: its leftovers go, with a warning that says why.
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.stale_jobs, [killed]);
+    assert_eq!(report.removed.len(), 2, "{report:?}");
+    assert!(world.runtime.instances().is_empty());
+    let warned = world.events.take().into_iter().any(|event| {
+        matches!(event, lxpack_core::events::Event::Warning { message } if message.contains("its process is gone"))
+    });
+    assert!(warned);
 }
