@@ -82,12 +82,10 @@ struct Inner {
     endpoint: String,
     socket: Option<PathBuf>,
     options: LxdOptions,
-    /// `GET /1.0`, read once per client: a daemon's version and extensions do not
-    /// change under a running job, and each job would otherwise ask several times.
-    server_info: tokio::sync::OnceCell<lxpack_core::ports::ServerInfo>,
-    /// Set once a remote daemon has said it trusts our certificate (never used on the
-    /// unix socket, where the kernel vouches for the caller).
-    trusted: tokio::sync::OnceCell<()>,
+    /// `GET /1.0`, read once per client: a daemon's version, extensions and trust in
+    /// us do not change under a running job, and each job would otherwise ask several
+    /// times (a remote client asks before its first call, for the trust check).
+    server: tokio::sync::OnceCell<Value>,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -127,8 +125,7 @@ impl LxdClient {
                 endpoint: path.display().to_string(),
                 socket: Some(path.to_owned()),
                 options,
-                server_info: tokio::sync::OnceCell::new(),
-                trusted: tokio::sync::OnceCell::new(),
+                server: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -180,8 +177,7 @@ impl LxdClient {
                 endpoint: url.to_owned(),
                 socket: None,
                 options,
-                server_info: tokio::sync::OnceCell::new(),
-                trusted: tokio::sync::OnceCell::new(),
+                server: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -192,10 +188,32 @@ impl LxdClient {
         &self.inner.endpoint
     }
 
-    pub(crate) fn server_info_cell(
-        &self,
-    ) -> &tokio::sync::OnceCell<lxpack_core::ports::ServerInfo> {
-        &self.inner.server_info
+    /// The metadata of `GET /1.0`, read on first use and kept. On HTTPS it is also
+    /// where the client checks that the daemon trusts it: an untrusted client gets
+    /// answers too, with only what is public in them.
+    pub(crate) async fn server(&self) -> Result<&Value, CallError> {
+        self.inner
+            .server
+            .get_or_try_init(|| async {
+                let request = self.request(Method::GET, "/1.0");
+                let server = match self
+                    .fetch(request, self.inner.options.request_timeout)
+                    .await?
+                {
+                    Reply::Sync(server)
+                    | Reply::Async {
+                        metadata: server, ..
+                    } => server,
+                    Reply::Error { code, message } => {
+                        return Err(CallError::Daemon { code, message });
+                    }
+                };
+                if self.inner.socket.is_none() {
+                    check_trusted(&self.inner.endpoint, &server).map_err(CallError::Transport)?;
+                }
+                Ok(server)
+            })
+            .await
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {
@@ -227,15 +245,25 @@ impl LxdClient {
     ) -> Result<Reply, CallError> {
         let call = async {
             self.ensure_trusted().await?;
-            let response = request.send().await.map_err(|e| self.transport(&e))?;
-            let status = response.status().as_u16();
-            let body = response.bytes().await.map_err(|e| self.transport(&e))?;
-            Ok(decode(status, &body))
+            self.fetch(request, deadline).await
         };
         match tokio::time::timeout(deadline, call).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Deadline(deadline)),
         }
+    }
+
+    /// Sends a request and decodes its envelope within `deadline`, with no trust check.
+    async fn fetch(&self, request: RequestBuilder, deadline: Duration) -> Result<Reply, CallError> {
+        let call = async {
+            let response = request.send().await.map_err(|e| self.transport(&e))?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await.map_err(|e| self.transport(&e))?;
+            Ok(decode(status, &body))
+        };
+        tokio::time::timeout(deadline, call)
+            .await
+            .map_err(|_| CallError::Deadline(deadline))?
     }
 
     /// Sends and expects a sync reply.
@@ -312,34 +340,12 @@ impl LxdClient {
         }
     }
 
-    /// On HTTPS, checks once that the daemon trusts our certificate: an untrusted
-    /// client gets answers too, with only what is public in them.
+    /// On HTTPS, the trust check (through [`server`](Self::server)) comes before any
+    /// other call.
     async fn ensure_trusted(&self) -> Result<(), CallError> {
-        if self.inner.socket.is_some() {
-            return Ok(());
+        if self.inner.socket.is_none() {
+            self.server().await?;
         }
-        self.inner
-            .trusted
-            .get_or_try_init(|| async {
-                let url = format!("{}/1.0", self.inner.base);
-                let response = self
-                    .inner
-                    .http
-                    .get(url)
-                    .send()
-                    .await
-                    .map_err(|e| self.transport(&e))?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await.map_err(|e| self.transport(&e))?;
-                match decode(status, &body) {
-                    Reply::Sync(server)
-                    | Reply::Async {
-                        metadata: server, ..
-                    } => check_trusted(&self.inner.endpoint, &server).map_err(CallError::Transport),
-                    Reply::Error { code, message } => Err(CallError::Daemon { code, message }),
-                }
-            })
-            .await?;
         Ok(())
     }
 
@@ -364,9 +370,7 @@ impl LxdClient {
         &self,
         request: RequestBuilder,
     ) -> Result<reqwest::Upgraded, CallError> {
-        tokio::time::timeout(self.inner.options.request_timeout, self.ensure_trusted())
-            .await
-            .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))??;
+        self.ensure_trusted().await?;
         let response = tokio::time::timeout(self.inner.options.request_timeout, request.send())
             .await
             .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))?

@@ -50,7 +50,11 @@ impl LxdClient {
                 .await
                 .map_err(|e| runtime_error("read server state", "server", self.endpoint(), e))
         };
-        let server = parse_server_info(&call("/1.0").await?);
+        let server = parse_server_info(
+            self.server()
+                .await
+                .map_err(|e| runtime_error("read server state", "server", self.endpoint(), e))?,
+        );
         let pools = call("/1.0/storage-pools")
             .await?
             .as_array()

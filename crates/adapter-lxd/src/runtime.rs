@@ -81,16 +81,10 @@ fn is_missing_image(message: &str) -> bool {
 
 impl LxdClient {
     async fn info(&self) -> Result<ServerInfo, RuntimeError> {
-        self.server_info_cell()
-            .get_or_try_init(|| async {
-                let metadata = self
-                    .sync(self.request(Method::GET, "/1.0"))
-                    .await
-                    .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))?;
-                Ok(parse_server_info(&metadata))
-            })
+        self.server()
             .await
-            .cloned()
+            .map(parse_server_info)
+            .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))
     }
 
     async fn ownership(&self) -> Result<Ownership, RuntimeError> {
