@@ -204,17 +204,13 @@ async fn start_job(
     app: &AppKey,
     module: Option<&str>,
 ) -> Result<JobRecord, BoxError> {
-    let record = JobRecord {
-        id: id.clone(),
+    let record = JobRecord::running(
+        id.clone(),
         command,
-        app: app.clone(),
-        module: module.map(str::to_owned),
-        status: JobStatus::Running,
-        started_at: SystemTime::now(),
-        ended_at: None,
-        error: None,
-        log_path: None,
-    };
+        app.clone(),
+        module.map(str::to_owned),
+        SystemTime::now(),
+    );
     store.record_job(&record).await?;
     Ok(record)
 }
@@ -225,13 +221,16 @@ async fn end_job(
     record: &mut JobRecord,
     error: Option<&WorkflowError>,
 ) -> Result<(), BoxError> {
-    record.ended_at = Some(SystemTime::now());
-    record.status = match error {
+    let status = match error {
         None => JobStatus::Succeeded,
         Some(error) if error.is_cancelled() => JobStatus::Cancelled,
         Some(_) => JobStatus::Failed,
     };
-    record.error = error.map(|error| error.primary().to_string());
+    record.end(
+        status,
+        error.map(|error| error.primary().to_string()),
+        SystemTime::now(),
+    );
     store.record_job(record).await?;
     Ok(())
 }

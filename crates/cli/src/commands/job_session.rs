@@ -69,17 +69,14 @@ impl JobSession {
                 format!("cannot create the job log {}: {e}", log_path.display()),
             )
         })?;
-        let record = JobRecord {
-            id: id.clone(),
+        let mut record = JobRecord::running(
+            id.clone(),
             command,
-            app: app.clone(),
-            module: module.map(str::to_owned),
-            status: JobStatus::Running,
-            started_at: SystemTime::now(),
-            ended_at: None,
-            error: None,
-            log_path: Some(log_path.clone()),
-        };
+            app.clone(),
+            module.map(str::to_owned),
+            SystemTime::now(),
+        );
+        record.log_path = Some(log_path.clone());
         store
             .record_job(&record)
             .await
@@ -119,16 +116,18 @@ impl JobSession {
     async fn finish(mut self, failure: Option<&CliError>) {
         self.signals.abort();
         self.renderer.finish();
-        self.record.ended_at = Some(SystemTime::now());
         match failure {
-            None => self.record.status = JobStatus::Succeeded,
+            None => self
+                .record
+                .end(JobStatus::Succeeded, None, SystemTime::now()),
             Some(error) => {
-                self.record.status = if error.class == ExitClass::Cancelled {
+                let status = if error.class == ExitClass::Cancelled {
                     JobStatus::Cancelled
                 } else {
                     JobStatus::Failed
                 };
-                self.record.error = Some(error.error.to_string());
+                self.record
+                    .end(status, Some(error.error.to_string()), SystemTime::now());
                 if !self.json {
                     use std::io::Write as _;
                     let _ = writeln!(

@@ -58,6 +58,38 @@ pub struct JobRecord {
     pub log_path: Option<PathBuf>,
 }
 
+impl JobRecord {
+    /// A job that started at `started_at` and runs: what its caller records first
+    /// (the sweep asks the store which jobs still run).
+    #[must_use]
+    pub fn running(
+        id: JobId,
+        command: JobCommand,
+        app: AppKey,
+        module: Option<String>,
+        started_at: SystemTime,
+    ) -> Self {
+        Self {
+            id,
+            command,
+            app,
+            module,
+            status: JobStatus::Running,
+            started_at,
+            ended_at: None,
+            error: None,
+            log_path: None,
+        }
+    }
+
+    /// Marks the job ended at `ended_at` with `status` (and `error`, when it failed).
+    pub fn end(&mut self, status: JobStatus, error: Option<String>, ended_at: SystemTime) {
+        self.status = status;
+        self.error = error;
+        self.ended_at = Some(ended_at);
+    }
+}
+
 /// Errors of [`AppStore`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

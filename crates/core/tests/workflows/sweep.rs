@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use lxpack_core::domain::JobCommand;
-use lxpack_core::ports::{AppStore, JobRecord, JobStatus, LeftoverKind};
+use lxpack_core::ports::{AppStore, JobRecord, LeftoverKind};
 use lxpack_fake::ExecScript;
 
 use crate::helpers::*;
@@ -33,17 +33,13 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
     }
     world
         .store
-        .record_job(&JobRecord {
-            id: running.clone(),
-            command: JobCommand::Deploy,
-            app: key("web"),
-            module: Some("api".into()),
-            status: JobStatus::Running,
-            started_at: SystemTime::UNIX_EPOCH,
-            ended_at: None,
-            error: None,
-            log_path: None,
-        })
+        .record_job(&JobRecord::running(
+            running.clone(),
+            JobCommand::Deploy,
+            key("web"),
+            Some("api".into()),
+            SystemTime::UNIX_EPOCH,
+        ))
         .await
         .unwrap();
 
@@ -105,17 +101,13 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_dead() {
         .unwrap();
     world
         .store
-        .record_job(&JobRecord {
-            id: killed.clone(),
-            command: JobCommand::Deploy,
-            app: key("web"),
-            module: Some("api".into()),
-            status: JobStatus::Running,
-            started_at: at(1_700_000_200),
-            ended_at: None,
-            error: None,
-            log_path: None,
-        })
+        .record_job(&JobRecord::running(
+            killed.clone(),
+            JobCommand::Deploy,
+            key("web"),
+            Some("api".into()),
+            at(1_700_000_200),
+        ))
         .await
         .unwrap();
     let longest = world
