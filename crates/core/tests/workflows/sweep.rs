@@ -12,17 +12,15 @@ fn at(unix_seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds)
 }
 
-#[tokio::test(start_paused = true)]
-async fn removes_leftovers_of_jobs_that_are_not_running() {
+/// A world with an image, where each of `jobs` deployed `api` and kept its container
+/// and profile, as a crash would leave them.
+async fn kept_deploys(jobs: &[&lxpack_core::domain::JobId]) -> World {
     let world = World::new();
     world.built(&job(1_700_000_100)).await;
-    // Two deploys keep their containers, as a crash would leave them.
     world
         .runtime
         .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
-    let crashed = job(1_700_000_200);
-    let running = job(1_700_000_300);
-    for deploy_job in [&crashed, &running] {
+    for deploy_job in jobs {
         let mut request = world.deploy_request("api", deploy_job);
         request.keep = true;
         world
@@ -32,16 +30,29 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
             .unwrap();
     }
     world
+}
+
+/// Records `job`, a deploy of `api`, as running since `started_at`.
+async fn record_running(world: &World, job: &lxpack_core::domain::JobId, started_at: SystemTime) {
+    world
         .store
         .record_job(&JobRecord::running(
-            running.clone(),
+            job.clone(),
             JobCommand::Deploy,
             key("web"),
             Some("api".into()),
-            SystemTime::UNIX_EPOCH,
+            started_at,
         ))
         .await
         .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn removes_leftovers_of_jobs_that_are_not_running() {
+    let crashed = job(1_700_000_200);
+    let running = job(1_700_000_300);
+    let world = kept_deploys(&[&crashed, &running]).await;
+    record_running(&world, &running, SystemTime::UNIX_EPOCH).await;
 
     let dry = world
         .workflows
@@ -86,30 +97,9 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
 /// than any job can last, the sweep counts it as dead and removes its leftovers.
 #[tokio::test(start_paused = true)]
 async fn a_job_running_for_longer_than_any_job_can_last_is_dead() {
-    let world = World::new();
-    world.built(&job(1_700_000_100)).await;
-    world
-        .runtime
-        .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
     let killed = job(1_700_000_200);
-    let mut request = world.deploy_request("api", &killed);
-    request.keep = true;
-    world
-        .workflows
-        .deploy(&request, &world.events, &world.cancel)
-        .await
-        .unwrap();
-    world
-        .store
-        .record_job(&JobRecord::running(
-            killed.clone(),
-            JobCommand::Deploy,
-            key("web"),
-            Some("api".into()),
-            at(1_700_000_200),
-        ))
-        .await
-        .unwrap();
+    let world = kept_deploys(&[&killed]).await;
+    record_running(&world, &killed, at(1_700_000_200)).await;
     let longest = world
         .workflows
         .settings()
