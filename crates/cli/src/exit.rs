@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use lxpack_core::events::Step;
 use lxpack_core::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
-use lxpack_core::workflows::{PortError, WorkflowError};
+use lxpack_core::workflows::{PortError, Timeouts, WorkflowError};
 
 /// The classes of outcome, with their exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,24 +184,19 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
     }
 }
 
-/// Which setting limits a step: its own under `lxpack.timeouts`, or, for the steps that
-/// are plain API calls, `container.timeout`.
+/// Which setting limits a step: its own under `lxpack.timeouts` (the config keys are
+/// the core's limit names), or, for the steps that are plain API calls,
+/// `container.timeout`.
 fn timeout_hint(step: Step) -> String {
-    let key = match step {
-        Step::Launch => "launch",
-        Step::WaitReady => "ready",
-        Step::Bootstrap(_) | Step::PreBuildImageHook | Step::PostBuildImageHook => "hook",
-        Step::Features(_) => "features",
-        Step::Buildpack => "buildpack",
-        Step::Publish => "publish",
-        _ => {
-            return "API calls are limited by container.timeout (seconds): raise it for a slow \
-                    daemon. A daemon that answers nothing at all may be blocked by another \
-                    client's silent connection (docs/operator-guide.md, troubleshooting, 5)"
-                .into();
+    match Timeouts::limit_of(step) {
+        Some(key) => {
+            format!("raise lxpack.timeouts.{key} (seconds) in the config if the step needs longer")
         }
-    };
-    format!("raise lxpack.timeouts.{key} (seconds) in the config if the step needs longer")
+        None => "API calls are limited by container.timeout (seconds): raise it for a slow \
+                 daemon. A daemon that answers nothing at all may be blocked by another \
+                 client's silent connection (docs/operator-guide.md, troubleshooting, 5)"
+            .into(),
+    }
 }
 
 fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
@@ -250,6 +245,7 @@ mod tests {
             timeout_hint(Step::Features(Provisioner::Salt)).contains("lxpack.timeouts.features")
         );
         assert!(timeout_hint(Step::PreBuildImageHook).contains("lxpack.timeouts.hook"));
+        assert!(timeout_hint(Step::Stop).contains("lxpack.timeouts.graceful_stop"));
         let api = timeout_hint(Step::CreateProfile);
         assert!(api.contains("container.timeout"), "{api}");
         assert!(timeout_hint(Step::Cleanup).contains("container.timeout"));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::{Isolation, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy};
+use crate::events::Step;
 use crate::ports::Compression;
 
 /// The provisioner log level (`provisioner_log_level`), in salt's vocabulary.
@@ -102,6 +103,33 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// The field of these limits that bounds `step`, by name (`launch`, `ready`,
+    /// `hook`, `features`, `buildpack`, `publish`, `graceful_stop`); `None` for the
+    /// steps that are plain API calls, bound by the client's own call deadline.
+    #[must_use]
+    pub fn limit_of(step: Step) -> Option<&'static str> {
+        Some(match step {
+            Step::Launch => "launch",
+            Step::WaitReady => "ready",
+            Step::Bootstrap(_)
+            | Step::PreBuildImageHook
+            | Step::PostBuildImageHook
+            | Step::RemoveScripts => "hook",
+            Step::Features(_) => "features",
+            Step::Buildpack => "buildpack",
+            Step::Publish => "publish",
+            Step::Stop => "graceful_stop",
+            Step::DescribeAmi
+            | Step::ChooseSourceImage
+            | Step::CreateProfile
+            | Step::DeliverScripts
+            | Step::RecordImage
+            | Step::Retention
+            | Step::ListImages
+            | Step::Cleanup => return None,
+        })
+    }
+
     /// The most any job can last under these limits, with `provisioners` provisioners:
     /// every step ends by its own limit, and API calls and cleanup get a generous
     /// margin. A job recorded as running for longer than this has lost its process.
@@ -193,6 +221,19 @@ pub struct Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_step_names_the_limit_that_bounds_it() {
+        assert_eq!(Timeouts::limit_of(Step::Buildpack), Some("buildpack"));
+        assert_eq!(
+            Timeouts::limit_of(Step::Features(Provisioner::Salt)),
+            Some("features")
+        );
+        assert_eq!(Timeouts::limit_of(Step::RemoveScripts), Some("hook"));
+        assert_eq!(Timeouts::limit_of(Step::Stop), Some("graceful_stop"));
+        assert_eq!(Timeouts::limit_of(Step::CreateProfile), None);
+        assert_eq!(Timeouts::limit_of(Step::Cleanup), None);
+    }
 
     #[test]
     fn the_longest_job_adds_every_limit_and_a_margin() {
