@@ -238,11 +238,7 @@ impl AmiCatalog for FakeAmiCatalog {
                 .filter(|(region, ami)| *region == app.region && app.owns_ami_name(&ami.name))
                 .map(|(_, ami)| ami.clone())
                 .collect();
-            owned.sort_by(|a, b| {
-                b.created_at
-                    .cmp(&a.created_at)
-                    .then_with(|| b.id.cmp(&a.id))
-            });
+            Ami::sort_newest_first(&mut owned);
             owned
         });
         match entered {

@@ -1,19 +1,24 @@
-//! `AppStore` in memory, with the one rule that matters most: an older job never
-//! overwrites the container image of a newer one.
+//! `AppStore` and `JobHistory` in memory, in one store as in SQLite. The rule that an
+//! older job never overwrites a newer job's image is the core's; this store applies it
+//! under its lock, as a database applies it in a transaction.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use lxpack_core::domain::{App, AppKey, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+use lxpack_core::domain::{
+    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
+    newest_image,
+};
+use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 use tracing::instrument;
 
 use crate::faults::{FakeFailure, Fault, InjectedFault, When, strike};
 use crate::harness::{Port, Recorded};
 
-/// The operations of [`AppStore`], to pick calls for faults.
+/// The operations of [`AppStore`] and [`JobHistory`], to pick calls for faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StoreOp {
     /// `get_app`.
     GetApp,
@@ -21,8 +26,16 @@ pub enum StoreOp {
     ListApps,
     /// `record_container_image`.
     RecordContainerImage,
+    /// `import_app`.
+    ImportApp,
+    /// `remove_app`.
+    RemoveApp,
     /// `record_job`.
     RecordJob,
+    /// `get_job`.
+    GetJob,
+    /// `list_jobs`.
+    ListJobs,
     /// `running_jobs`.
     RunningJobs,
 }
@@ -45,10 +58,30 @@ pub enum StoreCall {
         /// The job whose image it is.
         job: JobId,
     },
+    /// `import_app`.
+    ImportApp {
+        /// The app.
+        app: AppKey,
+    },
+    /// `remove_app`.
+    RemoveApp {
+        /// The app.
+        app: AppKey,
+    },
     /// `record_job`.
     RecordJob {
         /// The record.
         record: JobRecord,
+    },
+    /// `get_job`.
+    GetJob {
+        /// The job.
+        job: JobId,
+    },
+    /// `list_jobs`.
+    ListJobs {
+        /// The app, when only its jobs were asked for.
+        app: Option<AppKey>,
     },
     /// `running_jobs`.
     RunningJobs,
@@ -62,7 +95,11 @@ impl Recorded for StoreCall {
             Self::GetApp { .. } => StoreOp::GetApp,
             Self::ListApps => StoreOp::ListApps,
             Self::RecordContainerImage { .. } => StoreOp::RecordContainerImage,
+            Self::ImportApp { .. } => StoreOp::ImportApp,
+            Self::RemoveApp { .. } => StoreOp::RemoveApp,
             Self::RecordJob { .. } => StoreOp::RecordJob,
+            Self::GetJob { .. } => StoreOp::GetJob,
+            Self::ListJobs { .. } => StoreOp::ListJobs,
             Self::RunningJobs => StoreOp::RunningJobs,
         }
     }
@@ -82,12 +119,27 @@ impl StoreCall {
                     Self::RecordContainerImage { app, job } => {
                         format!("record the image of job {job} on app {app}")
                     }
+                    Self::ImportApp { app } => format!("import app {app}"),
+                    Self::RemoveApp { app } => format!("remove app {app}"),
                     Self::RecordJob { record } => format!("record job {}", record.id),
+                    Self::GetJob { job } => format!("read job {job}"),
+                    Self::ListJobs { .. } => "list jobs".to_owned(),
                     Self::RunningJobs => "list running jobs".to_owned(),
                 },
                 source: Box::new(InjectedFault),
             },
         }
+    }
+}
+
+/// A job history call's injected fault, as the history reports it.
+fn history_error(error: AppStoreError) -> JobHistoryError {
+    match error {
+        AppStoreError::Other { operation, source } => JobHistoryError::Other { operation, source },
+        other => JobHistoryError::Other {
+            operation: "job history".to_owned(),
+            source: Box::new(other),
+        },
     }
 }
 
@@ -180,7 +232,7 @@ impl FakeAppStore {
     /// Makes the calls of `op` chosen by `when` fail or hang; the call has no effect.
     /// A [`FakeFailure`] becomes `AppNotFound` for `NotFound` on `get_app` and
     /// `record_container_image`, and `Other` otherwise (the store has no other
-    /// variants).
+    /// variants); on the job history's calls, `JobHistoryError::Other`.
     pub fn inject(&self, op: StoreOp, when: When, fault: Fault<AppStoreError>) {
         self.port.inject(op, when, fault);
     }
@@ -235,14 +287,17 @@ impl AppStore for FakeAppStore {
                 return Err(AppStoreError::AppNotFound { app: app.clone() });
             };
             let current = &mut found.build_infos.container_image;
-            match current {
-                Some(recorded) if recorded == job => Ok(None),
-                Some(recorded) if recorded.is_newer_than(job) => Err(AppStoreError::Superseded {
+            match decide_image_record(current.as_ref(), job) {
+                ImageRecordDecision::Replace { previous } => {
+                    *current = Some(job.clone());
+                    Ok(previous)
+                }
+                ImageRecordDecision::Superseded { current } => Err(AppStoreError::Superseded {
                     app: app.clone(),
-                    current: recorded.clone(),
+                    current,
                     rejected: job.clone(),
                 }),
-                _ => Ok(current.replace(job.clone())),
+                _ => Ok(None),
             }
         });
         match entered {
@@ -251,8 +306,47 @@ impl AppStore for FakeAppStore {
         }
     }
 
+    #[instrument(skip_all, fields(app = %app.key))]
+    async fn import_app(&self, app: App) -> Result<ImportOutcome, AppStoreError> {
+        let call = StoreCall::ImportApp {
+            app: app.key.clone(),
+        };
+        let entered = self.port.enter(&call, |data| {
+            let stored = data.apps.get(&app.key);
+            let outcome = if stored.is_some() {
+                ImportOutcome::Updated
+            } else {
+                ImportOutcome::Created
+            };
+            let image = newest_image(
+                stored.and_then(|s| s.build_infos.container_image.clone()),
+                app.build_infos.container_image.clone(),
+            );
+            let mut app = app;
+            app.build_infos.container_image = image;
+            data.apps.insert(app.key.clone(), app);
+            outcome
+        });
+        match entered {
+            Ok(outcome) => Ok(outcome),
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(app = %key))]
+    async fn remove_app(&self, key: &AppKey) -> Result<bool, AppStoreError> {
+        let call = StoreCall::RemoveApp { app: key.clone() };
+        match self.port.enter(&call, |data| data.apps.remove(key).is_some()) {
+            Ok(removed) => Ok(removed),
+            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHistory for FakeAppStore {
     #[instrument(skip_all, fields(job = %record.id))]
-    async fn record_job(&self, record: &JobRecord) -> Result<(), AppStoreError> {
+    async fn record_job(&self, record: &JobRecord) -> Result<(), JobHistoryError> {
         let call = StoreCall::RecordJob {
             record: record.clone(),
         };
@@ -261,23 +355,59 @@ impl AppStore for FakeAppStore {
         });
         match entered {
             Ok(()) => Ok(()),
-            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
+        }
+    }
+
+    #[instrument(skip_all, fields(job = %id))]
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>, JobHistoryError> {
+        let call = StoreCall::GetJob { job: id.clone() };
+        match self.port.enter(&call, |data| data.jobs.get(id).cloned()) {
+            Ok(record) => Ok(record),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
         }
     }
 
     #[instrument(skip_all)]
-    async fn running_jobs(&self) -> Result<Vec<JobId>, AppStoreError> {
+    async fn list_jobs(&self, app: Option<&AppKey>) -> Result<Vec<JobRecord>, JobHistoryError> {
+        let call = StoreCall::ListJobs { app: app.cloned() };
+        let entered = self.port.enter(&call, |data| {
+            let mut jobs: Vec<JobRecord> = data
+                .jobs
+                .values()
+                .filter(|record| app.is_none_or(|app| record.app == *app))
+                .cloned()
+                .collect();
+            jobs.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| b.id.cmp(&a.id)));
+            jobs
+        });
+        match entered {
+            Ok(jobs) => Ok(jobs),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
         let call = StoreCall::RunningJobs;
         let entered = self.port.enter(&call, |data| {
             data.jobs
                 .values()
                 .filter(|record| record.status == JobStatus::Running)
-                .map(|record| record.id.clone())
+                .cloned()
                 .collect()
         });
         match entered {
             Ok(jobs) => Ok(jobs),
-            Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
         }
     }
 }
@@ -286,29 +416,16 @@ impl AppStore for FakeAppStore {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use lxpack_core::domain::{BuildInfos, JobCommand, LifecycleHooks};
+    use lxpack_core::domain::JobCommand;
 
     use super::*;
 
     fn key(name: &str) -> AppKey {
-        AppKey {
-            name: name.into(),
-            env: "prod".into(),
-            role: "webfront".into(),
-        }
+        AppKey::new(name, "prod", "webfront")
     }
 
     fn app(name: &str) -> App {
-        App {
-            key: key(name),
-            region: "eu-west-1".into(),
-            color: None,
-            env_vars: vec![],
-            features: vec![],
-            lifecycle_hooks: LifecycleHooks::default(),
-            modules: vec![],
-            build_infos: BuildInfos::default(),
-        }
+        App::new(key(name), "eu-west-1")
     }
 
     fn job(seconds: u32) -> JobId {
@@ -316,17 +433,15 @@ mod tests {
     }
 
     fn record(id: JobId, status: JobStatus) -> JobRecord {
-        JobRecord {
+        let mut record = JobRecord::running(
             id,
-            command: JobCommand::BuildImage,
-            app: key("web"),
-            module: None,
-            status,
-            started_at: UNIX_EPOCH + Duration::from_secs(1),
-            ended_at: None,
-            error: None,
-            log_path: None,
-        }
+            JobCommand::BuildImage,
+            key("web"),
+            None,
+            UNIX_EPOCH + Duration::from_secs(1),
+        );
+        record.status = status;
+        record
     }
 
     #[tokio::test]
@@ -395,12 +510,13 @@ mod tests {
             .record_job(&record(job(2), JobStatus::Running))
             .await
             .unwrap();
-        assert_eq!(store.running_jobs().await.unwrap(), vec![job(1), job(2)]);
+        let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.running_jobs().await.unwrap()), vec![job(1), job(2)]);
         store
             .record_job(&record(job(1), JobStatus::Failed))
             .await
             .unwrap();
-        assert_eq!(store.running_jobs().await.unwrap(), vec![job(2)]);
+        assert_eq!(ids(store.running_jobs().await.unwrap()), vec![job(2)]);
         assert_eq!(store.job(&job(1)).unwrap().status, JobStatus::Failed);
         assert_eq!(store.jobs().len(), 2);
     }

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{
     FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName, Isolation,
-    JobId, LaunchSpec, NAME_PREFIX, ProfileSpec, ResourceLimits, label,
+    Labels, LaunchSpec, ProfileName, ProfileSpec, ResourceLimits,
 };
 use lxpack_core::ports::{
-    Leftover, LeftoverKind, PublishRequest, RegistryError, RuntimeError, ServerInfo, ServerKind,
+    PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
 };
 
 use crate::exec::{ExecHandler, ExecScript, Signalled};
@@ -44,7 +44,7 @@ pub struct FakeInstance {
     pub image: ImageRef,
     /// The image it was created from, when that image was known.
     pub source: Option<Image>,
-    /// Its profiles, in order.
+    /// Its profiles, in order: `default`, then its own, if any.
     pub profiles: Vec<String>,
     /// Whether it vanishes when stopped.
     pub ephemeral: bool,
@@ -52,8 +52,8 @@ pub struct FakeInstance {
     pub isolation: Isolation,
     /// Its CPU and memory caps.
     pub limits: ResourceLimits,
-    /// Its `user.lxpack.*` labels.
-    pub labels: BTreeMap<String, String>,
+    /// Its labels.
+    pub labels: Option<Labels>,
     /// Running or stopped.
     pub status: InstanceStatus,
     /// The files pushed into it, by path.
@@ -100,9 +100,8 @@ impl Daemon {
     fn new() -> Self {
         Self {
             info: ServerInfo {
-                kind: ServerKind::Other("fake".to_owned()),
+                product: "fake".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                extensions: Default::default(),
                 can_shift_mounts: true,
             },
             profiles: BTreeMap::new(),
@@ -161,7 +160,7 @@ impl Daemon {
         Ok(())
     }
 
-    pub(crate) fn delete_profile(&mut self, name: &InstanceName) -> Result<(), RuntimeError> {
+    pub(crate) fn delete_profile(&mut self, name: &ProfileName) -> Result<(), RuntimeError> {
         let name = name.as_str();
         if name == DEFAULT_PROFILE {
             return Err(RuntimeError::Rejected {
@@ -202,13 +201,13 @@ impl Daemon {
             });
         }
         if let Some(missing) = spec
-            .profiles
-            .iter()
-            .find(|profile| *profile != DEFAULT_PROFILE && !self.profiles.contains_key(*profile))
+            .profile
+            .as_ref()
+            .filter(|profile| !self.profiles.contains_key(profile.as_str()))
         {
             return Err(RuntimeError::NotFound {
                 what: "profile",
-                name: missing.clone(),
+                name: missing.to_string(),
             });
         }
         let Some(source) = self.find_source(&spec.image) else {
@@ -324,32 +323,19 @@ impl Daemon {
             })
     }
 
-    /// Instances named `lxpack-…` or labelled with a job, then profiles named
-    /// `lxpack-…`, each by name.
-    pub(crate) fn leftovers(&self) -> Vec<Leftover> {
-        let instances = self.instances.values().filter_map(|instance| {
-            let label = instance.labels.get(label::JOB);
-            if label.is_none() && !instance.name.as_str().starts_with(NAME_PREFIX) {
-                return None;
-            }
-            let job = label
-                .and_then(|text| JobId::parse(text).ok())
-                .or_else(|| instance.name.job());
-            Some(Leftover {
-                kind: LeftoverKind::Instance,
-                name: instance.name.clone(),
-                job,
-            })
+    /// Every instance, then every profile but `default`, each by name, with its
+    /// labels.
+    pub(crate) fn resources(&self) -> Vec<Resource> {
+        let instances = self.instances.values().map(|instance| Resource {
+            kind: ResourceKind::Instance,
+            name: instance.name.to_string(),
+            labels: instance.labels.clone(),
         });
-        let profiles = self
-            .profiles
-            .values()
-            .filter(|profile| profile.name.as_str().starts_with(NAME_PREFIX))
-            .map(|profile| Leftover {
-                kind: LeftoverKind::Profile,
-                name: profile.name.clone(),
-                job: profile.name.job(),
-            });
+        let profiles = self.profiles.values().map(|profile| Resource {
+            kind: ResourceKind::Profile,
+            name: profile.name.to_string(),
+            labels: profile.labels.clone(),
+        });
         instances.chain(profiles).collect()
     }
 
@@ -452,7 +438,9 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         name: spec.name.clone(),
         image: spec.image.clone(),
         source,
-        profiles: spec.profiles.clone(),
+        profiles: std::iter::once(DEFAULT_PROFILE.to_owned())
+            .chain(spec.profile.as_ref().map(ToString::to_string))
+            .collect(),
         ephemeral: spec.ephemeral,
         isolation: spec.isolation,
         limits: spec.limits.clone(),

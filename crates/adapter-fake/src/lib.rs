@@ -33,12 +33,13 @@
 //! - `runtime`, `registry`: [`FakeRuntime`] and [`FakeImageRegistry`] over it.
 //! - `exec`: [`ExecScript`], what a command prints and how it ends, and [`Signalled`].
 //! - `image`: [`ImageBuilder`], to seed images.
-//! - `ami_catalog`, `app_store`: [`FakeAmiCatalog`] and [`FakeAppStore`].
+//! - `ami_catalog`, `app_store`: [`FakeAmiCatalog`] and [`FakeAppStore`] (which is
+//!   also the `JobHistory`).
+//! - [`fixtures`]: the apps and job ids tests start from, for every crate's tests.
 //! - `sinks`: [`RecordingEvents`] and [`RecordingOutput`].
 //!
 //! ## Example: injecting faults
 //! ```
-//! use std::collections::BTreeMap;
 //! use std::time::Duration;
 //!
 //! use lxpack_core::domain::{
@@ -60,11 +61,11 @@
 //! let spec = LaunchSpec {
 //!     name: name.clone(),
 //!     image: ImageRef::Local(ImageSelector::Alias(base)),
-//!     profiles: vec!["default".to_owned()],
+//!     profile: None,
 //!     ephemeral: false,
 //!     isolation: Default::default(),
 //!     limits: Default::default(),
-//!     labels: BTreeMap::new(),
+//!     labels: None,
 //!     timeout: Duration::from_secs(60),
 //! };
 //! let cancel = CancellationToken::new();
@@ -96,6 +97,8 @@ mod image;
 mod registry;
 mod runtime;
 mod sinks;
+
+pub mod fixtures;
 
 pub use ami_catalog::{CatalogCall, CatalogOp, FakeAmiCatalog};
 pub use app_store::{FakeAppStore, StoreCall, StoreOp};

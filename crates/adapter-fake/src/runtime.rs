@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, Owner, ProfileSpec,
+    ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, Owner, ProfileName,
+    ProfileSpec,
 };
-use lxpack_core::ports::{ContainerRuntime, Leftover, OutputSink, RuntimeError, ServerInfo};
+use lxpack_core::ports::{ContainerRuntime, OutputSink, Resource, RuntimeError, ServerInfo};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -39,8 +40,8 @@ pub enum RuntimeOp {
     DeleteInstance,
     /// `release_ephemeral`.
     ReleaseEphemeral,
-    /// `list_leftovers`.
-    ListLeftovers,
+    /// `list_resources`.
+    ListResources,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -57,7 +58,7 @@ pub enum RuntimeCall {
     /// `delete_profile`.
     DeleteProfile {
         /// The profile.
-        name: InstanceName,
+        name: ProfileName,
     },
     /// `launch_instance`.
     LaunchInstance {
@@ -105,10 +106,10 @@ pub enum RuntimeCall {
         /// The instance.
         instance: InstanceName,
         /// The profile detached and deleted.
-        profile: InstanceName,
+        profile: ProfileName,
     },
-    /// `list_leftovers`.
-    ListLeftovers,
+    /// `list_resources`.
+    ListResources,
 }
 
 impl Recorded for RuntimeCall {
@@ -125,7 +126,7 @@ impl Recorded for RuntimeCall {
             Self::StopInstance { .. } => RuntimeOp::StopInstance,
             Self::DeleteInstance { .. } => RuntimeOp::DeleteInstance,
             Self::ReleaseEphemeral { .. } => RuntimeOp::ReleaseEphemeral,
-            Self::ListLeftovers => RuntimeOp::ListLeftovers,
+            Self::ListResources => RuntimeOp::ListResources,
         }
     }
 }
@@ -148,7 +149,7 @@ impl RuntimeCall {
             Self::StopInstance { instance, .. } => format!("stop {instance}"),
             Self::DeleteInstance { instance } => format!("delete {instance}"),
             Self::ReleaseEphemeral { instance, .. } => format!("release {instance}"),
-            Self::ListLeftovers => "list leftovers".to_owned(),
+            Self::ListResources => "list resources".to_owned(),
         }
     }
 
@@ -163,7 +164,7 @@ impl RuntimeCall {
             | Self::StopInstance { instance, .. }
             | Self::DeleteInstance { instance }
             | Self::ReleaseEphemeral { instance, .. } => Some(("instance", instance.to_string())),
-            Self::ServerInfo | Self::ListLeftovers => None,
+            Self::ServerInfo | Self::ListResources => None,
         }
     }
 
@@ -391,7 +392,7 @@ impl FakeRuntime {
     /// [`FakeFailure`] becomes:
     /// - `Unreachable`: `RuntimeError::Unreachable`;
     /// - `NotFound`: `NotFound` naming the call's instance or profile (`Other` for
-    ///   `server_info` and `list_leftovers`);
+    ///   `server_info` and `list_resources`);
     /// - `Rejected`, `TimedOut` (with the call's limit), `Cancelled`, `Other`: the
     ///   variant of that name.
     ///
@@ -512,7 +513,7 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     #[instrument(skip_all, fields(profile = %name))]
-    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+    async fn delete_profile(&self, name: &ProfileName) -> Result<(), RuntimeError> {
         let call = RuntimeCall::DeleteProfile { name: name.clone() };
         match self.enter(&call, |daemon, _| daemon.delete_profile(name)) {
             Ok(result) => result,
@@ -641,7 +642,7 @@ impl ContainerRuntime for FakeRuntime {
     async fn release_ephemeral(
         &self,
         instance: &InstanceName,
-        profile: &InstanceName,
+        profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
         let call = RuntimeCall::ReleaseEphemeral {
             instance: instance.clone(),
@@ -657,10 +658,10 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     #[instrument(skip_all)]
-    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
-        let call = RuntimeCall::ListLeftovers;
-        match self.enter(&call, |daemon, _| daemon.leftovers()) {
-            Ok(leftovers) => Ok(leftovers),
+    async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError> {
+        let call = RuntimeCall::ListResources;
+        match self.enter(&call, |daemon, _| daemon.resources()) {
+            Ok(resources) => Ok(resources),
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }

@@ -5,10 +5,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::domain::{InstanceName, OutputStream, Provisioner};
+use crate::domain::{InstanceName, OutputStream, ProfileName, Provisioner};
 
 /// A step of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Step {
     /// Ask the AMI catalog about the AMI.
     DescribeAmi,
@@ -40,7 +41,7 @@ pub enum Step {
     RecordImage,
     /// Delete the app's images that retention lets go.
     Retention,
-    /// List the apps and their images (`lxpack images`).
+    /// List the apps and their images.
     ListImages,
     /// Run the module's buildpack.
     Buildpack,
@@ -75,6 +76,7 @@ impl fmt::Display for Step {
 
 /// Something a workflow reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A step began.
     StepStarted {
@@ -111,14 +113,12 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// Resources were left in place on request (keep/debug).
+    /// Resources were left in place on request (keep/debug); a sweep removes them.
     ResourcesKept {
         /// The instance left.
         instance: InstanceName,
         /// The profile left.
-        profile: InstanceName,
-        /// The commands that remove them.
-        how_to_remove: String,
+        profile: ProfileName,
     },
 }
 

@@ -44,11 +44,11 @@ async fn stopped() -> FakeImageRegistry {
     let spec = LaunchSpec {
         name: name("lxpack-a"),
         image: ImageRef::Local(ImageSelector::Alias(alias("base"))),
-        profiles: vec!["default".into()],
+        profile: None,
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
-        labels: BTreeMap::new(),
+        labels: None,
         timeout: Duration::from_secs(30),
     };
     let cancel = CancellationToken::new();
@@ -136,11 +136,11 @@ async fn publish_needs_a_stopped_instance_and_a_free_alias() {
     let spec = LaunchSpec {
         name: name("lxpack-a"),
         image: ImageRef::Local(ImageSelector::Alias(alias("base"))),
-        profiles: vec![],
+        profile: None,
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
-        labels: BTreeMap::new(),
+        labels: None,
         timeout: Duration::from_secs(30),
     };
     runtime.launch_instance(&spec, &cancel).await.unwrap();

@@ -1,12 +1,11 @@
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lxpack_core::domain::{
-    DiskMount, ImageAlias, ImageRef, ImageSelector, JobId, OutputStream, RemoteProtocol,
-    RemoteServer, label,
+    AppKey, DiskMount, ImageAlias, ImageRef, ImageSelector, JobCommand, JobId, Labels,
+    OutputStream, RemoteProtocol, RemoteServer,
 };
-use lxpack_core::ports::{ImageRegistry, LeftoverKind};
+use lxpack_core::ports::{ImageRegistry, Resource, ResourceKind};
 use tokio::time::Instant;
 
 use super::*;
@@ -27,24 +26,41 @@ fn local(text: &str) -> ImageRef {
     ImageRef::Local(ImageSelector::Alias(alias(text)))
 }
 
+fn profile_name(text: &str) -> ProfileName {
+    ProfileName::parse(text).unwrap()
+}
+
+/// `profiles` as an instance's profiles would read: `default`, then its own, if any.
 fn spec(instance: &str, image: ImageRef, profiles: &[&str]) -> LaunchSpec {
     LaunchSpec {
         name: name(instance),
         image,
-        profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
+        profile: profiles
+            .iter()
+            .find(|profile| **profile != "default")
+            .map(|profile| profile_name(profile)),
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
-        labels: BTreeMap::new(),
+        labels: None,
         timeout: Duration::from_secs(30),
     }
 }
 
 fn profile(text: &str) -> ProfileSpec {
     ProfileSpec {
-        name: name(text),
+        name: profile_name(text),
         description: "test".into(),
         mounts: vec![],
+        labels: None,
+    }
+}
+
+fn labels() -> Labels {
+    Labels {
+        job: JobId::parse(JOB).unwrap(),
+        command: JobCommand::Deploy,
+        app: AppKey::new("web", "prod", "webfront"),
     }
 }
 
@@ -107,7 +123,7 @@ async fn profiles_exist_once_and_cannot_go_while_used() {
         ),
         "{again:?}"
     );
-    let missing = runtime.delete_profile(&name("lxpack-none")).await;
+    let missing = runtime.delete_profile(&profile_name("lxpack-none")).await;
     assert!(
         matches!(
             missing,
@@ -131,13 +147,13 @@ async fn profiles_exist_once_and_cannot_go_while_used() {
         .stop_instance(&name("lxpack-b"), None)
         .await
         .unwrap();
-    let in_use = runtime.delete_profile(&name("lxpack-p")).await;
+    let in_use = runtime.delete_profile(&profile_name("lxpack-p")).await;
     assert!(
         matches!(in_use, Err(RuntimeError::InUse { .. })),
         "{in_use:?}"
     );
     runtime.delete_instance(&name("lxpack-b")).await.unwrap();
-    runtime.delete_profile(&name("lxpack-p")).await.unwrap();
+    runtime.delete_profile(&profile_name("lxpack-p")).await.unwrap();
     assert!(runtime.profiles().is_empty());
 }
 
@@ -149,7 +165,7 @@ async fn the_default_profile_always_exists() {
         matches!(create, Err(RuntimeError::AlreadyExists { .. })),
         "{create:?}"
     );
-    let delete = runtime.delete_profile(&name("default")).await;
+    let delete = runtime.delete_profile(&profile_name("default")).await;
     assert!(
         matches!(delete, Err(RuntimeError::Rejected { .. })),
         "{delete:?}"
@@ -563,40 +579,30 @@ async fn ephemeral_instances_vanish_when_stopped() {
 }
 
 #[tokio::test]
-async fn leftovers_are_found_by_prefix_or_label() {
+async fn every_instance_and_profile_is_listed_with_its_labels() {
     let runtime = running().await;
-    let job = JobId::parse(JOB).unwrap();
     let cancel = CancellationToken::new();
     let mut labelled = spec("other", local("base"), &["default"]);
-    labelled.labels.insert(label::JOB.into(), JOB.into());
+    labelled.labels = Some(labels());
     runtime.launch_instance(&labelled, &cancel).await.unwrap();
-    runtime
-        .launch_instance(&spec("unrelated", local("base"), &["default"]), &cancel)
-        .await
-        .unwrap();
-    let named = format!("lxpack-deploy-web-{JOB}");
-    runtime.create_profile(&profile(&named)).await.unwrap();
-    runtime.create_profile(&profile("mine")).await.unwrap();
+    let mut mine = profile("mine");
+    mine.labels = Some(labels());
+    runtime.create_profile(&mine).await.unwrap();
+    runtime.create_profile(&profile("plain")).await.unwrap();
 
-    let leftovers = runtime.list_leftovers().await.unwrap();
+    let resources = runtime.list_resources().await.unwrap();
+    let resource = |kind, name: &str, labels| Resource {
+        kind,
+        name: name.to_owned(),
+        labels,
+    };
     assert_eq!(
-        leftovers,
+        resources,
         vec![
-            Leftover {
-                kind: LeftoverKind::Instance,
-                name: name("lxpack-a"),
-                job: None
-            },
-            Leftover {
-                kind: LeftoverKind::Instance,
-                name: name("other"),
-                job: Some(job.clone())
-            },
-            Leftover {
-                kind: LeftoverKind::Profile,
-                name: name(&named),
-                job: Some(job)
-            },
+            resource(ResourceKind::Instance, "lxpack-a", None),
+            resource(ResourceKind::Instance, "other", Some(labels())),
+            resource(ResourceKind::Profile, "mine", Some(labels())),
+            resource(ResourceKind::Profile, "plain", None),
         ]
     );
 }
@@ -684,7 +690,7 @@ async fn failures_name_the_calls_subject() {
         Fault::fail(FakeFailure::Unreachable),
     );
     runtime.inject(
-        RuntimeOp::ListLeftovers,
+        RuntimeOp::ListResources,
         When::Every,
         Fault::fail_with(|| RuntimeError::InUse {
             name: "custom".into(),
@@ -713,11 +719,11 @@ async fn failures_name_the_calls_subject() {
     ));
     assert!(runtime.server_info().await.is_ok());
     assert!(matches!(
-        runtime.list_leftovers().await,
+        runtime.list_resources().await,
         Err(RuntimeError::InUse { .. })
     ));
     runtime.clear_faults();
-    assert!(runtime.list_leftovers().await.is_ok());
+    assert!(runtime.list_resources().await.is_ok());
 }
 
 #[tokio::test]
@@ -766,11 +772,10 @@ async fn seeded_state_is_visible_but_not_recorded() {
     );
     assert!(runtime.calls().is_empty());
     assert_eq!(runtime.instance(&name("lxpack-x")).unwrap().source, None);
-    assert_eq!(runtime.list_leftovers().await.unwrap().len(), 2);
+    assert_eq!(runtime.list_resources().await.unwrap().len(), 2);
     let info = ServerInfo {
-        kind: lxpack_core::ports::ServerKind::Incus,
+        product: "Incus".into(),
         version: "6.0.4".into(),
-        extensions: Default::default(),
         can_shift_mounts: false,
     };
     runtime.set_server_info(info.clone());

@@ -170,9 +170,49 @@ pub struct Ami {
     pub os: OsIdentity,
 }
 
+impl Ami {
+    /// Sorts `amis` newest first, the order every [`AmiCatalog`] lists them in:
+    /// by creation time, then, for AMIs created in the same second, by name descending
+    /// (Cloud Deploy's names end with their timestamp), then by id, so the order is
+    /// total.
+    ///
+    /// [`AmiCatalog`]: crate::ports::AmiCatalog
+    pub fn sort_newest_first(amis: &mut [Self]) {
+        amis.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.name.cmp(&a.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newest_first_then_by_name_then_by_id() {
+        let at = |seconds: u64, name: &str, id: &str| Ami {
+            id: AmiId::parse(id).unwrap(),
+            name: name.into(),
+            created_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
+            state: AmiState::Available,
+            os: OsIdentity::new(OsType::Linux, "debian", "12", "x86_64"),
+        };
+        let mut amis = vec![
+            at(1, "web1", "ami-00000001"),
+            at(2, "web2", "ami-00000003"),
+            at(2, "web2", "ami-00000002"),
+            at(2, "web3", "ami-00000004"),
+        ];
+        Ami::sort_newest_first(&mut amis);
+        let ids: Vec<&str> = amis.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["ami-00000004", "ami-00000002", "ami-00000003", "ami-00000001"]
+        );
+    }
 
     #[test]
     fn os_specs() {

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::{ImageSelector, ModulePath, ValidationError};
+use super::text::text_enum;
+use super::{ImageSelector, ModulePath};
 use crate::domain::AmiId;
 
 /// What identifies an app: Cloud Deploy keys apps by name, environment and role.
@@ -17,49 +18,32 @@ pub struct AppKey {
     pub role: String,
 }
 
+impl AppKey {
+    /// The key of app `name` in environment `env` with role `role`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, env: impl Into<String>, role: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            env: env.into(),
+            role: role.into(),
+        }
+    }
+}
+
 impl fmt::Display for AppKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}", self.name, self.env, self.role)
     }
 }
 
-/// The colour of a blue/green app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Color {
-    /// The blue half.
-    Blue,
-    /// The green half.
-    Green,
-}
-
-impl Color {
-    /// Parses `blue` or `green`.
-    ///
-    /// # Errors
-    /// [`ValidationError::Color`] for any other text.
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        match text {
-            "blue" => Ok(Self::Blue),
-            "green" => Ok(Self::Green),
-            other => Err(ValidationError::Color {
-                input: other.to_owned(),
-            }),
-        }
-    }
-
-    /// The colour as Cloud Deploy writes it.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Blue => "blue",
-            Self::Green => "green",
-        }
-    }
-}
-
-impl fmt::Display for Color {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// The colour of a blue/green app.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Color as "colour" {
+        /// The blue half.
+        Blue = "blue",
+        /// The green half.
+        Green = "green",
     }
 }
 
@@ -72,43 +56,14 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// The provisioner that applies a feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Provisioner {
-    /// SaltStack, run masterless with `salt-call --local`.
-    Salt,
-    /// Ansible, run against localhost.
-    Ansible,
-}
-
-impl Provisioner {
-    /// Parses `salt` or `ansible`.
-    ///
-    /// # Errors
-    /// [`ValidationError::Provisioner`] for any other text.
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        match text {
-            "salt" => Ok(Self::Salt),
-            "ansible" => Ok(Self::Ansible),
-            other => Err(ValidationError::Provisioner {
-                input: other.to_owned(),
-            }),
-        }
-    }
-
-    /// The provisioner's name, as in config files.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Salt => "salt",
-            Self::Ansible => "ansible",
-        }
-    }
-}
-
-impl fmt::Display for Provisioner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// The provisioner that applies a feature.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Provisioner as "provisioner" {
+        /// SaltStack, run masterless with `salt-call --local`.
+        Salt = "salt",
+        /// Ansible, run against localhost.
+        Ansible = "ansible",
     }
 }
 
@@ -121,6 +76,18 @@ pub struct Feature {
     pub version: String,
     /// Which provisioner applies it.
     pub provisioner: Provisioner,
+}
+
+impl Feature {
+    /// Feature `name` at `version`, applied by `provisioner`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, version: impl Into<String>, provisioner: Provisioner) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            provisioner,
+        }
+    }
 }
 
 /// A shell script, decoded from the base64 that Cloud Deploy stores.
@@ -175,6 +142,26 @@ pub struct Module {
     pub git_repo: Option<String>,
 }
 
+impl Module {
+    /// Module `name`, installed at `path`, without a buildpack or repository.
+    #[must_use]
+    pub fn new(name: impl Into<String>, path: ModulePath) -> Self {
+        Self {
+            name: name.into(),
+            path,
+            build_pack: None,
+            git_repo: None,
+        }
+    }
+
+    /// The same module, with `script` as its buildpack.
+    #[must_use]
+    pub fn with_build_pack(mut self, script: Script) -> Self {
+        self.build_pack = Some(script);
+        self
+    }
+}
+
 /// Build information: where images come from and which one is current.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildInfos {
@@ -211,6 +198,67 @@ pub struct App {
 }
 
 impl App {
+    /// App `key` in AWS region `region`, with nothing else yet: no colour, variables,
+    /// features, hooks or modules, and no image. The `with_*` methods add the rest.
+    #[must_use]
+    pub fn new(key: AppKey, region: impl Into<String>) -> Self {
+        Self {
+            key,
+            region: region.into(),
+            color: None,
+            env_vars: Vec::new(),
+            features: Vec::new(),
+            lifecycle_hooks: LifecycleHooks::default(),
+            modules: Vec::new(),
+            build_infos: BuildInfos::default(),
+        }
+    }
+
+    /// The same app, in the blue/green half `color`.
+    #[must_use]
+    pub fn with_color(mut self, color: Color) -> Self {
+        self.color = Some(color);
+        self
+    }
+
+    /// The same app, with one more environment variable.
+    #[must_use]
+    pub fn with_env_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env_vars.push(EnvVar {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// The same app, with one more feature.
+    #[must_use]
+    pub fn with_feature(mut self, feature: Feature) -> Self {
+        self.features.push(feature);
+        self
+    }
+
+    /// The same app, with these buildimage hooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: LifecycleHooks) -> Self {
+        self.lifecycle_hooks = hooks;
+        self
+    }
+
+    /// The same app, with one more module.
+    #[must_use]
+    pub fn with_module(mut self, module: Module) -> Self {
+        self.modules.push(module);
+        self
+    }
+
+    /// The same app, with these build infos.
+    #[must_use]
+    pub fn with_build_infos(mut self, build_infos: BuildInfos) -> Self {
+        self.build_infos = build_infos;
+        self
+    }
+
     /// The module called `name`.
     #[must_use]
     pub fn module(&self, name: &str) -> Option<&Module> {
@@ -289,19 +337,10 @@ mod tests {
     use super::*;
 
     pub(crate) fn app(name: &str, color: Option<Color>) -> App {
-        App {
-            key: AppKey {
-                name: name.into(),
-                env: "prod".into(),
-                role: "webfront".into(),
-            },
-            region: "eu-west-1".into(),
-            color,
-            env_vars: vec![],
-            features: vec![],
-            lifecycle_hooks: LifecycleHooks::default(),
-            modules: vec![],
-            build_infos: BuildInfos::default(),
+        let app = App::new(AppKey::new(name, "prod", "webfront"), "eu-west-1");
+        match color {
+            Some(color) => app.with_color(color),
+            None => app,
         }
     }
 

@@ -27,17 +27,15 @@ pub enum ValidationError {
         /// The rejected text.
         input: String,
     },
-    /// Not a colour.
-    #[error("invalid colour {input:?}: expected blue or green")]
-    Color {
+    /// Not one of the words an enum is written as.
+    #[error("invalid {what} {input:?}: expected {}", one_of(expected))]
+    UnknownValue {
+        /// What was read: `colour`, `job status`…
+        what: &'static str,
         /// The rejected text.
         input: String,
-    },
-    /// Not a provisioner.
-    #[error("invalid provisioner {input:?}: expected salt or ansible")]
-    Provisioner {
-        /// The rejected text.
-        input: String,
+        /// Every accepted spelling.
+        expected: &'static [&'static str],
     },
     /// Not an absolute, normalised path inside the container.
     #[error("invalid path {input:?}: {reason}")]
@@ -85,4 +83,13 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [head @ .., last] => format!("{} or {last}", head.join(", ")),
+    }
 }

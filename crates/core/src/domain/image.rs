@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
+use super::text::text_enum;
 use super::{AmiId, AppKey, Color, JobId, ValidationError};
 
 /// An image alias. lxpack publishes each image under its job id.
@@ -146,26 +147,16 @@ impl fmt::Display for ImageSelector {
     }
 }
 
-/// The protocol of a remote image server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RemoteProtocol {
-    /// The LXD REST API.
-    Lxd,
-    /// The Incus REST API (Incus servers only).
-    Incus,
-    /// A simplestreams index.
-    Simplestreams,
-}
-
-impl RemoteProtocol {
-    /// The protocol's name in the LXD API.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lxd => "lxd",
-            Self::Incus => "incus",
-            Self::Simplestreams => "simplestreams",
-        }
+text_enum! {
+    /// The protocol of a remote image server.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RemoteProtocol as "image server protocol" {
+        /// The LXD REST API.
+        Lxd = "lxd",
+        /// The Incus REST API (Incus servers only).
+        Incus = "incus",
+        /// A simplestreams index.
+        Simplestreams = "simplestreams",
     }
 }
 

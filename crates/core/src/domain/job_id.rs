@@ -51,6 +51,23 @@ impl JobId {
         Self(text)
     }
 
+    /// A new job id for a job starting at `now`, with 8 bytes of entropy from the
+    /// standard library's per-process random keys (the same source `HashMap` seeds
+    /// from): distinct ids for jobs started in the same second, in one process or
+    /// several, without a clock or randomness crate in the core.
+    #[must_use]
+    pub fn new_at(now: std::time::SystemTime) -> Self {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let since_epoch = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let seconds = u32::try_from(since_epoch.as_secs()).unwrap_or(u32::MAX);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(since_epoch.subsec_nanos());
+        hasher.write_u32(std::process::id());
+        Self::generate(seconds, hasher.finish().to_be_bytes())
+    }
+
     /// The Unix time, in seconds, at which the job was created.
     #[must_use]
     pub fn unix_seconds(&self) -> u32 {
@@ -118,6 +135,14 @@ mod tests {
         assert!(new.is_newer_than(&old));
         assert!(!old.is_newer_than(&new));
         assert!(!new.is_newer_than(&new));
+    }
+
+    #[test]
+    fn new_ids_carry_their_time_and_differ() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let ids: std::collections::BTreeSet<JobId> = (0..100).map(|_| JobId::new_at(now)).collect();
+        assert_eq!(ids.len(), 100);
+        assert!(ids.iter().all(|id| id.unix_seconds() == 1_700_000_000));
     }
 
     proptest! {

@@ -7,11 +7,14 @@ mod app_ref;
 mod error;
 mod exec;
 mod guest_path;
+mod image_record;
 mod image;
+mod job;
 mod job_id;
 mod names;
 mod resources;
 mod retention;
+pub(crate) mod text;
 mod utc;
 
 pub use ami::{Ami, AmiId, AmiState, OsIdentity, OsType};
@@ -26,9 +29,13 @@ pub use image::{
     Fingerprint, Image, ImageAlias, ImageRef, ImageSelector, Provenance, RemoteProtocol,
     RemoteServer, property,
 };
+pub use image_record::{ImageRecordDecision, decide_image_record, newest_image};
+pub use job::{JobRecord, JobStatus};
 pub use job_id::JobId;
-pub use names::{InstanceName, JobCommand, NAME_PREFIX};
-pub use resources::{DiskMount, Isolation, LaunchSpec, ProfileSpec, ResourceLimits, label};
+pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
+pub use resources::{
+    DiskMount, Isolation, LabelKey, Labels, LaunchSpec, ProfileSpec, ResourceLimits,
+};
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
 };

@@ -5,39 +5,28 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::text::text_enum;
 use super::{AppKey, Color, JobId, ValidationError};
 
-/// The two container steps of a deployment pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum JobCommand {
-    /// Build a container image twin of an AMI.
-    BuildImage,
-    /// Run a module's buildpack.
-    Deploy,
+text_enum! {
+    /// The two container steps of a deployment pipeline, as Cloud Deploy's jobs spell
+    /// them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum JobCommand as "job command" {
+        /// Build a container image twin of an AMI.
+        BuildImage = "buildimage",
+        /// Run a module's buildpack.
+        Deploy = "deploy",
+    }
 }
 
 impl JobCommand {
-    /// The command name, as Cloud Deploy's jobs spell it.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BuildImage => "buildimage",
-            Self::Deploy => "deploy",
-        }
-    }
-
     /// The short token used in resource names.
     fn name_token(self) -> &'static str {
         match self {
             Self::BuildImage => "build",
             Self::Deploy => "deploy",
         }
-    }
-}
-
-impl fmt::Display for JobCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -158,6 +147,38 @@ impl InstanceName {
 }
 
 impl fmt::Display for InstanceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name of a profile lxpack makes: its instance's name (the rules are the same).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProfileName(String);
+
+impl ProfileName {
+    /// Parses a name.
+    ///
+    /// # Errors
+    /// [`ValidationError::InstanceName`] when the text is not a valid DNS label.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        InstanceName::parse(text).map(|name| Self(name.0))
+    }
+
+    /// The profile of `instance`: the same name.
+    #[must_use]
+    pub fn of(instance: &InstanceName) -> Self {
+        Self(instance.0.clone())
+    }
+
+    /// The name as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProfileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

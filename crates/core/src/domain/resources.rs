@@ -1,12 +1,13 @@
 //! The description of what a workflow asks the daemon to create: one profile with
-//! disk mounts, and one instance that uses it. Adapters translate these; they add no
-//! rules of their own except how to map ownership, which depends on the daemon.
+//! disk mounts, and one instance that uses it, both labelled with their job. Adapters
+//! translate these; they add no rules of their own except how to map ownership, which
+//! depends on the daemon, and where a label is kept.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{GuestPath, ImageRef, InstanceName, Owner};
+use super::text::text_enum;
+use super::{AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, Owner, ProfileName};
 
 /// A host directory mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,30 +30,34 @@ pub struct DiskMount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileSpec {
     /// The profile name.
-    pub name: InstanceName,
-    /// A description shown by `lxc profile list`.
+    pub name: ProfileName,
+    /// A description for people listing the daemon's profiles.
     pub description: String,
     /// The mounts.
     pub mounts: Vec<DiskMount>,
+    /// Whose profile it is (lxpack's workflows always label what they create).
+    pub labels: Option<Labels>,
 }
 
-/// How isolated the container is from the host.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Isolation {
-    /// An unprivileged container (the default): container root is not host root.
-    #[default]
-    Unprivileged,
-    /// `security.privileged=true`: container root is host root. Only on explicit
-    /// request, with a warning.
-    Privileged,
+text_enum! {
+    /// How isolated the container is from the host.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub enum Isolation as "isolation" {
+        /// An unprivileged container (the default): container root is not host root.
+        #[default]
+        Unprivileged = "unprivileged",
+        /// Container root is host root. Only on explicit request, with a warning.
+        Privileged = "privileged",
+    }
 }
 
-/// CPU and memory caps for an instance.
+/// CPU and memory caps for an instance, in the daemon's own notation (checked by the
+/// daemon when the instance is created).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceLimits {
-    /// `limits.cpu`, e.g. `2`.
+    /// CPUs: a count (`2`) or a set of CPUs (`0-3`).
     pub cpu: Option<String>,
-    /// `limits.memory`, e.g. `2GiB`.
+    /// Memory: a size with its unit (`2GiB`) or a share of the host's (`50%`).
     pub memory: Option<String>,
 }
 
@@ -63,26 +68,109 @@ pub struct LaunchSpec {
     pub name: InstanceName,
     /// The image to create it from.
     pub image: ImageRef,
-    /// Profiles in order; the default profile comes first.
-    pub profiles: Vec<String>,
+    /// The job's own profile, if any. The adapter applies its daemon's base profile
+    /// (the one that gives a root disk) before it.
+    pub profile: Option<ProfileName>,
     /// Deleted by the daemon as soon as it stops (deploy containers).
     pub ephemeral: bool,
     /// Privileged or not.
     pub isolation: Isolation,
     /// CPU and memory caps.
     pub limits: ResourceLimits,
-    /// `user.lxpack.*` labels, used to find leftovers.
-    pub labels: BTreeMap<String, String>,
+    /// Whose instance it is: how a sweep tells lxpack's leftovers from anything else
+    /// (lxpack's workflows always label what they create).
+    pub labels: Option<Labels>,
     /// How long creating (including any image download) and starting may take.
     pub timeout: Duration,
 }
 
-/// Config keys lxpack puts on its instances.
-pub mod label {
-    /// The job id.
-    pub const JOB: &str = "user.lxpack.job";
-    /// The job command.
-    pub const COMMAND: &str = "user.lxpack.command";
-    /// The app, as `name/env/role`.
-    pub const APP: &str = "user.lxpack.app";
+text_enum! {
+    /// One of the labels lxpack puts on what it creates. Each adapter decides where a
+    /// label is kept (LXD: a `user.` config key).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum LabelKey as "label" {
+        /// The job id.
+        Job = "job",
+        /// The job command.
+        Command = "command",
+        /// The app, as `name/env/role`.
+        App = "app",
+    }
+}
+
+/// What lxpack labels its instances and profiles with: the job that made them. A
+/// resource without valid labels is never lxpack's, whatever its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Labels {
+    /// The job.
+    pub job: JobId,
+    /// Its command.
+    pub command: JobCommand,
+    /// Its app.
+    pub app: AppKey,
+}
+
+impl Labels {
+    /// The labels as (key, value) pairs, to be stored by an adapter.
+    #[must_use]
+    pub fn pairs(&self) -> [(LabelKey, String); 3] {
+        [
+            (LabelKey::Job, self.job.to_string()),
+            (LabelKey::Command, self.command.to_string()),
+            (LabelKey::App, self.app.to_string()),
+        ]
+    }
+
+    /// Reads labels back from what an adapter stored, `value` giving each key's value.
+    /// `None` unless every label is present and valid: a resource whose labels are
+    /// missing or damaged is not treated as lxpack's.
+    pub fn read<'a>(value: impl Fn(LabelKey) -> Option<&'a str>) -> Option<Self> {
+        let job = JobId::parse(value(LabelKey::Job)?).ok()?;
+        let command = JobCommand::parse(value(LabelKey::Command)?).ok()?;
+        let mut app = value(LabelKey::App)?.splitn(3, '/');
+        let (name, env, role) = (app.next()?, app.next()?, app.next()?);
+        if [name, env, role].iter().any(|part| part.is_empty()) {
+            return None;
+        }
+        Some(Self {
+            job,
+            command,
+            app: AppKey::new(name, env, role),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn labels() -> Labels {
+        Labels {
+            job: JobId::generate(7, [1; 8]),
+            command: JobCommand::Deploy,
+            app: AppKey::new("web", "prod", "webfront"),
+        }
+    }
+
+    #[test]
+    fn labels_read_back_from_their_pairs() {
+        let stored: BTreeMap<LabelKey, String> = labels().pairs().into_iter().collect();
+        let read = Labels::read(|key| stored.get(&key).map(String::as_str));
+        assert_eq!(read, Some(labels()));
+    }
+
+    #[test]
+    fn missing_or_damaged_labels_read_as_none() {
+        let stored: BTreeMap<LabelKey, String> = labels().pairs().into_iter().collect();
+        for broken in LabelKey::ALL {
+            let mut missing = stored.clone();
+            missing.remove(broken);
+            assert_eq!(Labels::read(|key| missing.get(&key).map(String::as_str)), None);
+            let mut damaged = stored.clone();
+            damaged.insert(*broken, "x/".into());
+            assert_eq!(Labels::read(|key| damaged.get(&key).map(String::as_str)), None);
+        }
+    }
 }

@@ -1,93 +1,23 @@
-//! Where apps live and where job outcomes are recorded: SQLite for operators, the
-//! integrator's own database otherwise.
-
-use std::path::PathBuf;
-use std::time::SystemTime;
+//! Where apps live: SQLite for operators, the integrator's own database otherwise.
+//! The rule that an older job never replaces a newer job's image is the core's
+//! ([`decide_image_record`], [`newest_image`]); a store applies it inside its own
+//! atomic step.
 
 use async_trait::async_trait;
 
 use super::BoxError;
-use crate::domain::{App, AppKey, JobCommand, JobId};
+use crate::domain::{App, AppKey, JobId};
+#[cfg(doc)]
+use crate::domain::{decide_image_record, newest_image};
 
-/// How a job ended, or that it has not.
+/// What [`AppStore::import_app`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    /// Still running (or its process died without saying).
-    Running,
-    /// Finished successfully.
-    Succeeded,
-    /// Failed.
-    Failed,
-    /// Cancelled by the user.
-    Cancelled,
-}
-
-impl JobStatus {
-    /// The status as stored.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// One job in the history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRecord {
-    /// Its id.
-    pub id: JobId,
-    /// buildimage or deploy.
-    pub command: JobCommand,
-    /// The app.
-    pub app: AppKey,
-    /// The module, for deploy.
-    pub module: Option<String>,
-    /// Its status.
-    pub status: JobStatus,
-    /// When it started.
-    pub started_at: SystemTime,
-    /// When it ended.
-    pub ended_at: Option<SystemTime>,
-    /// Its error, when it failed.
-    pub error: Option<String>,
-    /// Where its full output was written.
-    pub log_path: Option<PathBuf>,
-}
-
-impl JobRecord {
-    /// A job that started at `started_at` and runs: what its caller records first
-    /// (the sweep asks the store which jobs still run).
-    #[must_use]
-    pub fn running(
-        id: JobId,
-        command: JobCommand,
-        app: AppKey,
-        module: Option<String>,
-        started_at: SystemTime,
-    ) -> Self {
-        Self {
-            id,
-            command,
-            app,
-            module,
-            status: JobStatus::Running,
-            started_at,
-            ended_at: None,
-            error: None,
-            log_path: None,
-        }
-    }
-
-    /// Marks the job ended at `ended_at` with `status` (and `error`, when it failed).
-    pub fn end(&mut self, status: JobStatus, error: Option<String>, ended_at: SystemTime) {
-        self.status = status;
-        self.error = error;
-        self.ended_at = Some(ended_at);
-    }
+#[non_exhaustive]
+pub enum ImportOutcome {
+    /// A new app.
+    Created,
+    /// An app with the same name, env and role was replaced.
+    Updated,
 }
 
 /// Errors of [`AppStore`].
@@ -136,9 +66,11 @@ pub trait AppStore: Send + Sync {
     /// `Other` when the store cannot be read.
     async fn list_apps(&self) -> Result<Vec<App>, AppStoreError>;
 
-    /// Records `job`'s image as the app's current container image, atomically: the
-    /// check and the write happen together, even against concurrent writers. Recording
-    /// the job already recorded succeeds. Returns the job it replaced.
+    /// Records `job`'s image as the app's current container image, as
+    /// [`decide_image_record`] decides against the image recorded now, atomically: the
+    /// read, the decision and the write happen together, even against concurrent
+    /// writers in other processes. Returns the job it replaced (`None` when the app had
+    /// no image, or already recorded `job`).
     ///
     /// # Errors
     /// `AppNotFound`; `Superseded` when the app records a newer job (nothing changes).
@@ -148,15 +80,18 @@ pub trait AppStore: Send + Sync {
         job: &JobId,
     ) -> Result<Option<JobId>, AppStoreError>;
 
-    /// Inserts or replaces a job record.
+    /// Inserts `app`, or replaces the app with the same key. The recorded container
+    /// image never moves backwards: the app keeps [`newest_image`] of the stored one
+    /// and the one `app` names, decided atomically with the write.
     ///
     /// # Errors
     /// `Other` when the store cannot be written.
-    async fn record_job(&self, record: &JobRecord) -> Result<(), AppStoreError>;
+    async fn import_app(&self, app: App) -> Result<ImportOutcome, AppStoreError>;
 
-    /// The ids of jobs whose status is `Running`.
+    /// Removes an app; `true` when it existed. Its jobs stay in the history and its
+    /// images in the registry.
     ///
     /// # Errors
-    /// `Other` when the store cannot be read.
-    async fn running_jobs(&self) -> Result<Vec<JobId>, AppStoreError>;
+    /// `Other` when the store cannot be written.
+    async fn remove_app(&self, key: &AppKey) -> Result<bool, AppStoreError>;
 }

@@ -1,37 +1,27 @@
 //! The container daemon as the workflows see it: profiles, instances, files and exec.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::{BoxError, Unreachable};
+use crate::domain::text::text_enum;
 use crate::domain::{
-    ExecRequest, FileSpec, InstanceName, JobId, LaunchSpec, OutputStream, ProfileSpec,
+    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, OutputStream, ProfileName,
+    ProfileSpec,
 };
 
-/// Which daemon answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerKind {
-    /// Canonical LXD.
-    Lxd,
-    /// Incus.
-    Incus,
-    /// Anything else (a fake, a proxy), by its own name.
-    Other(String),
-}
-
-/// What the daemon can do.
+/// What the daemon is and can do, as far as the workflows care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
-    /// LXD, Incus or other.
-    pub kind: ServerKind,
-    /// The server version.
+    /// The product's name, for people (`LXD`, `Incus`, `fake`…).
+    pub product: String,
+    /// Its version.
     pub version: String,
-    /// The API extensions it advertises.
-    pub extensions: BTreeSet<String>,
-    /// Whether disk devices with `shift=true` work (idmapped mounts).
+    /// Whether a writable mount's files can keep their host owner through the kernel's
+    /// idmapped mounts (otherwise the adapter maps the owner's ids into the container
+    /// instead, which the host must allow).
     pub can_shift_mounts: bool,
 }
 
@@ -44,24 +34,27 @@ pub trait OutputSink: Send + Sync {
     fn output(&self, stream: OutputStream, bytes: &[u8]);
 }
 
-/// What a leftover resource is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeftoverKind {
-    /// An instance.
-    Instance,
-    /// A profile.
-    Profile,
+text_enum! {
+    /// What kind of resource a [`Resource`] is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum ResourceKind as "resource kind" {
+        /// An instance.
+        Instance = "instance",
+        /// A profile.
+        Profile = "profile",
+    }
 }
 
-/// An instance or profile that lxpack created and that still exists.
+/// An instance or profile on the daemon, with lxpack's labels when it carries valid
+/// ones. Whether it is lxpack's to remove is the sweep's decision, not the adapter's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftover {
+pub struct Resource {
     /// Instance or profile.
-    pub kind: LeftoverKind,
+    pub kind: ResourceKind,
     /// Its name.
-    pub name: InstanceName,
-    /// The job that created it, from its label or its name.
-    pub job: Option<JobId>,
+    pub name: String,
+    /// Its labels, when all are present and valid ([`Labels::read`]).
+    pub labels: Option<Labels>,
 }
 
 /// Errors of [`ContainerRuntime`].
@@ -152,8 +145,9 @@ pub trait ContainerRuntime: Send + Sync {
     /// `Unreachable` when the daemon cannot be reached.
     async fn server_info(&self) -> Result<ServerInfo, RuntimeError>;
 
-    /// Creates a profile with the given disk mounts. A writable mount with an `owner`
-    /// is mapped so that files created through it belong to that owner on the host.
+    /// Creates a profile with the given disk mounts and labels. A writable mount with
+    /// an `owner` is mapped so that files created through it belong to that owner on
+    /// the host.
     ///
     /// # Errors
     /// `AlreadyExists` when a profile of that name exists (it is left untouched);
@@ -164,9 +158,10 @@ pub trait ContainerRuntime: Send + Sync {
     ///
     /// # Errors
     /// `NotFound` when it does not exist; `InUse` while an instance uses it.
-    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+    async fn delete_profile(&self, name: &ProfileName) -> Result<(), RuntimeError>;
 
-    /// Creates the instance and starts it. When this fails after the instance was
+    /// Creates the instance, with its own profile after the daemon's base profile and
+    /// its labels, and starts it. When this fails after the instance was
     /// created, the instance may exist: the caller deletes it as usual.
     ///
     /// # Errors
@@ -236,16 +231,17 @@ pub trait ContainerRuntime: Send + Sync {
     async fn release_ephemeral(
         &self,
         instance: &InstanceName,
-        profile: &InstanceName,
+        profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
         self.delete_instance(instance).await?;
         self.delete_profile(profile).await
     }
 
-    /// Lists the instances and profiles that lxpack created: names that start with
-    /// `lxpack-` or instances labelled `user.lxpack.job`.
+    /// Lists every instance and profile (in the adapter's project), each with the
+    /// labels it carries, read with [`Labels::read`]. Nothing is filtered here: the
+    /// sweep decides what is lxpack's.
     ///
     /// # Errors
     /// `Unreachable` when the daemon cannot be reached.
-    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
+    async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError>;
 }

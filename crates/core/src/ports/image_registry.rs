@@ -1,61 +1,30 @@
 //! The daemon's image store: where buildimage publishes and retention deletes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::{BoxError, Unreachable};
+use crate::domain::text::text_enum;
 use crate::domain::{Fingerprint, Image, ImageAlias, ImageSelector, InstanceName};
 
-/// The compression of a published image.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Compression {
-    /// zstd: about 3x faster than gzip for smaller images (measured); the default.
-    #[default]
-    Zstd,
-    /// gzip, the daemons' own default.
-    Gzip,
-    /// xz: smallest, slowest.
-    Xz,
-    /// lz4: fastest compressor, larger images.
-    Lz4,
-    /// No compression.
-    None,
-}
-
-impl Compression {
-    /// Parses `zstd`, `gzip`, `xz`, `lz4` or `none`.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "zstd" => Self::Zstd,
-            "gzip" => Self::Gzip,
-            "xz" => Self::Xz,
-            "lz4" => Self::Lz4,
-            "none" => Self::None,
-            _ => return None,
-        })
-    }
-
-    /// The algorithm name in the LXD API.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Zstd => "zstd",
-            Self::Gzip => "gzip",
-            Self::Xz => "xz",
-            Self::Lz4 => "lz4",
-            Self::None => "none",
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// The compression of a published image.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub enum Compression as "compression" {
+        /// zstd: about 3x faster than gzip for smaller images (measured); the default.
+        #[default]
+        Zstd = "zstd",
+        /// gzip, the daemons' own default.
+        Gzip = "gzip",
+        /// xz: smallest, slowest.
+        Xz = "xz",
+        /// lz4: fastest compressor, larger images.
+        Lz4 = "lz4",
+        /// No compression.
+        None = "none",
     }
 }
 

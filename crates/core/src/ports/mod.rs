@@ -1,17 +1,21 @@
-//! The four ports: what the workflows need from the outside world, stated as
-//! object-safe async traits so that adapters can be picked at run time. Each method's
-//! `# Errors` section is a contract that every adapter, and the fake, honours.
+//! The ports: what the workflows need from the outside world, stated as object-safe
+//! async traits so that adapters can be picked at run time. Each method's `# Errors`
+//! section is a contract that every adapter, and the fake, honours.
 
 mod ami_catalog;
 mod app_store;
+mod clock;
 mod container_runtime;
 mod image_registry;
+mod job_history;
 
 pub use ami_catalog::{AmiCatalog, AmiCatalogError};
-pub use app_store::{AppStore, AppStoreError, JobRecord, JobStatus};
+pub use app_store::{AppStore, AppStoreError, ImportOutcome};
+pub use clock::{Clock, SystemClock};
 pub use container_runtime::{
-    ContainerRuntime, Leftover, LeftoverKind, OutputSink, RuntimeError, ServerInfo, ServerKind,
+    ContainerRuntime, OutputSink, Resource, ResourceKind, RuntimeError, ServerInfo,
 };
+pub use job_history::{JobHistory, JobHistoryError};
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 
 /// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no

@@ -2,6 +2,7 @@
 //! published under the job id and recorded on the app.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +14,7 @@ use super::provisioning::{bootstrap_command, feature_run, formulas_mount};
 use super::retention::RetentionReport;
 use super::scripts::{DeliveredScript, deliver};
 use super::source_image::{match_source_image, selector_of};
+use super::job::JobIdentity;
 use super::step::StepRunner;
 use crate::domain::{
     Ami, AmiId, App, AppKey, ExecRequest, Feature, Image, ImageAlias, ImageRef, InstanceName,
@@ -21,9 +23,9 @@ use crate::domain::{
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{AppStoreError, PublishRequest};
 
-/// Where buildimage learns about the AMI.
+/// Where buildimage learns about the AMI, as [`AmiSource::choose`] decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AmiSource {
+enum AmiSource {
     /// Describe it with the AMI catalog.
     Catalog(AmiId),
     /// Known without a catalog. The OS is needed unless the app names its source
@@ -36,21 +38,66 @@ pub enum AmiSource {
     },
 }
 
+impl AmiSource {
+    /// An OS given by the caller wins (the AMI, if also given, is only recorded); else
+    /// a catalog describes the AMI given, or else the app's `source_ami`; without a
+    /// catalog the AMI is only recorded, and the app must name its source image.
+    fn choose(request: &BuildImageRequest, app: &App, has_catalog: bool) -> Self {
+        match (&request.ami, &request.os) {
+            (ami, Some(os)) => Self::Given {
+                ami: ami.clone(),
+                os: Some(os.clone()),
+            },
+            (Some(ami), None) if has_catalog => Self::Catalog(ami.clone()),
+            (None, None) if has_catalog => match &app.build_infos.source_ami {
+                Some(ami) => Self::Catalog(ami.clone()),
+                None => Self::Given { ami: None, os: None },
+            },
+            (ami, None) => Self::Given {
+                ami: ami.clone(),
+                os: None,
+            },
+        }
+    }
+}
+
 /// One buildimage job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildImageRequest {
     /// The app.
     pub app: AppKey,
-    /// The job id, which becomes the image alias.
+    /// The job id, which becomes the image alias ([`Workflows::new_job_id`]).
     pub job: JobId,
-    /// The AMI this image is the twin of.
-    pub ami: AmiSource,
+    /// The AMI this image is the twin of. Without it, the app's `source_ami` when an
+    /// AMI catalog is configured.
+    pub ami: Option<AmiId>,
+    /// The AMI's OS, when known without asking the catalog; given, the catalog is not
+    /// asked.
+    pub os: Option<OsIdentity>,
     /// Keep the instance and profile afterwards (also on with `container.debug`).
     pub keep: bool,
+    /// Where the caller writes the job's output, recorded with the job.
+    pub log_path: Option<PathBuf>,
+}
+
+impl BuildImageRequest {
+    /// buildimage of `app` as job `job`, with the AMI chosen as the app says.
+    #[must_use]
+    pub fn new(app: AppKey, job: JobId) -> Self {
+        Self {
+            app,
+            job,
+            ami: None,
+            os: None,
+            keep: false,
+            log_path: None,
+        }
+    }
 }
 
 /// Whether the new image became the app's current one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordOutcome {
     /// Recorded; it replaced this job's image, if any.
     Recorded {
@@ -90,10 +137,30 @@ impl Workflows {
     /// `post_buildimage`, stop, publish under the job id, record the image on the app,
     /// apply retention, and always clean up (unless kept).
     ///
+    /// The job is recorded in the job history as running before anything is
+    /// created, and ended after cleanup.
+    ///
     /// # Errors
     /// A [`WorkflowError`] naming the step; if cleanup also failed, a
     /// [`WorkflowError::Cleanup`] that keeps the original error.
     pub async fn build_image(
+        &self,
+        request: &BuildImageRequest,
+        events: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<BuildImageReport, WorkflowError> {
+        let job = JobIdentity {
+            id: &request.job,
+            command: JobCommand::BuildImage,
+            app: &request.app,
+            module: None,
+            log_path: request.log_path.as_ref(),
+        };
+        self.run_job(job, events, self.build_image_job(request, events, cancel))
+            .await
+    }
+
+    async fn build_image_job(
         &self,
         request: &BuildImageRequest,
         events: &dyn EventSink,
@@ -106,15 +173,13 @@ impl Workflows {
             cancel,
             instance: None,
         };
-        let ami = self.describe_ami(&runner, &app, &request.ami).await?;
-        let ami_id = ami
-            .as_ref()
-            .map(|a| a.id.clone())
-            .or_else(|| match &request.ami {
-                AmiSource::Given { ami, .. } => ami.clone(),
-                AmiSource::Catalog(_) => None,
-            });
-        let os = ami.map(|a| a.os).or_else(|| match &request.ami {
+        let source = AmiSource::choose(request, &app, self.ports.amis.is_some());
+        let ami = self.describe_ami(&runner, &app, &source).await?;
+        let ami_id = ami.as_ref().map(|a| a.id.clone()).or_else(|| match &source {
+            AmiSource::Given { ami, .. } => ami.clone(),
+            AmiSource::Catalog(_) => None,
+        });
+        let os = ami.map(|a| a.os).or_else(|| match &source {
             AmiSource::Given { os, .. } => os.clone(),
             AmiSource::Catalog(_) => None,
         });

@@ -1,12 +1,13 @@
 //! Cleanup is the one part that must run whatever happened before it: on success, on
-//! failure, on timeout and after cancellation (its port calls take no cancellation token). Cloud Deploy's deploy path had no `finally` and leaked containers.
+//! failure, on timeout and after cancellation (its port calls take no cancellation
+//! token). Cloud Deploy's deploy path had no `finally` and leaked containers.
 
 use tokio::time::Instant;
 
 use super::error::{CleanupFailure, PortError, WorkflowError};
-use crate::domain::InstanceName;
+use crate::domain::{InstanceName, ProfileName};
 use crate::events::{Event, EventSink, Step};
-use crate::ports::{ContainerRuntime, RuntimeError};
+use crate::ports::{ContainerRuntime, ResourceKind, RuntimeError};
 
 /// What a job may have created, so cleanup removes exactly that.
 #[derive(Debug)]
@@ -32,13 +33,6 @@ impl Created {
     }
 }
 
-/// How to remove a job's resources by hand.
-pub(crate) fn how_to_remove(name: &InstanceName) -> String {
-    format!(
-        "lxc delete --force {name} && lxc profile delete {name} (with Incus: incus instead of lxc), or `lxpack gc`"
-    )
-}
-
 /// Removes what the job created, or reports it kept. Combines cleanup failures with
 /// the job's own outcome: a failing cleanup never hides the original error.
 pub(crate) async fn finish<T>(
@@ -54,8 +48,7 @@ pub(crate) async fn finish<T>(
     if keep {
         events.emit(Event::ResourcesKept {
             instance: created.name.clone(),
-            profile: created.name.clone(),
-            how_to_remove: how_to_remove(&created.name),
+            profile: ProfileName::of(&created.name),
         });
         return outcome;
     }
@@ -90,8 +83,9 @@ pub(crate) async fn finish<T>(
 async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> Vec<CleanupFailure> {
     let mut failures = Vec::new();
     let name = &created.name;
+    let profile = ProfileName::of(name);
     if created.release_in_background && created.instance && created.profile {
-        match runtime.release_ephemeral(name, name).await {
+        match runtime.release_ephemeral(name, &profile).await {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => return failures,
             // Whatever part failed, the waiting path below removes what is left, and
             // reports what it cannot.
@@ -104,19 +98,19 @@ async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> Vec<Cleanu
         match runtime.delete_instance(name).await {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
             Err(error) => failures.push(CleanupFailure {
-                resource: format!("instance {name}"),
+                kind: ResourceKind::Instance,
+                name: name.to_string(),
                 error: PortError::Runtime(error),
-                how_to_remove: format!("lxc delete --force {name}"),
             }),
         }
     }
     if created.profile {
-        match runtime.delete_profile(name).await {
+        match runtime.delete_profile(&profile).await {
             Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
             Err(error) => failures.push(CleanupFailure {
-                resource: format!("profile {name}"),
+                kind: ResourceKind::Profile,
+                name: profile.to_string(),
                 error: PortError::Runtime(error),
-                how_to_remove: format!("lxc profile delete {name}"),
             }),
         }
     }

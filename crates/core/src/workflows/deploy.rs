@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::Workflows;
 use super::cleanup::{Created, finish};
 use super::error::WorkflowError;
+use super::job::JobIdentity;
 use super::launch::Launch;
 use super::scripts::deliver;
 use super::settings::CleanupMode;
@@ -41,10 +42,28 @@ pub struct DeployRequest {
     pub checkout: Checkout,
     /// Keep the instance and profile afterwards (also on with `container.debug`).
     pub keep: bool,
+    /// Where the caller writes the job's output, recorded with the job.
+    pub log_path: Option<PathBuf>,
+}
+
+impl DeployRequest {
+    /// deploy of `module` of `app` from `checkout`, as job `job`.
+    #[must_use]
+    pub fn new(app: AppKey, module: impl Into<String>, job: JobId, checkout: Checkout) -> Self {
+        Self {
+            app,
+            module: module.into(),
+            job,
+            checkout,
+            keep: false,
+            log_path: None,
+        }
+    }
 }
 
 /// What happened to the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DeployOutcome {
     /// The buildpack ran and exited 0.
     Built {
@@ -74,13 +93,32 @@ pub struct DeployReport {
 }
 
 impl Workflows {
-    /// Runs a module's buildpack in a container from the app's current image.
+    /// Runs a module's buildpack in a container from the app's current image. The
+    /// job is recorded in the job history as running before anything is created, and
+    /// ended after cleanup.
     ///
     /// # Errors
     /// `UnknownModule`; `NoContainerImage` when buildimage never ran for the app; any
     /// step's error; a [`WorkflowError::Cleanup`] that keeps the original error when
     /// cleanup fails too.
     pub async fn deploy(
+        &self,
+        request: &DeployRequest,
+        events: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<DeployReport, WorkflowError> {
+        let job = JobIdentity {
+            id: &request.job,
+            command: JobCommand::Deploy,
+            app: &request.app,
+            module: Some(&request.module),
+            log_path: request.log_path.as_ref(),
+        };
+        self.run_job(job, events, self.deploy_job(request, events, cancel))
+            .await
+    }
+
+    async fn deploy_job(
         &self,
         request: &DeployRequest,
         events: &dyn EventSink,

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use crate::domain::{AmiId, AppKey, Fingerprint, InstanceName, OsIdentity};
 use crate::events::Step;
-use crate::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
+use crate::domain::JobId;
+use crate::ports::{
+    AmiCatalogError, AppStoreError, JobHistoryError, RegistryError, ResourceKind, RuntimeError,
+};
 
 /// The port error behind a failed step.
 #[derive(Debug, thiserror::Error)]
@@ -23,24 +26,37 @@ pub enum PortError {
     /// From the app store.
     #[error(transparent)]
     Store(AppStoreError),
+    /// From the job history.
+    #[error(transparent)]
+    History(JobHistoryError),
 }
 
 /// A resource that could not be removed after a job.
 #[derive(Debug, thiserror::Error)]
-#[error("could not remove {resource}: {error}")]
+#[error("could not remove {kind} {name}: {error}")]
 pub struct CleanupFailure {
-    /// What was left, e.g. `instance lxpack-build-…`.
-    pub resource: String,
+    /// Instance or profile.
+    pub kind: ResourceKind,
+    /// Its name.
+    pub name: String,
     /// Why.
     pub error: PortError,
-    /// The command that removes it by hand.
-    pub how_to_remove: String,
 }
 
 /// Why a workflow failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkflowError {
+    /// The job's start could not be recorded, so it did not run: a sweep could not
+    /// have told that it is alive.
+    #[error("cannot record the start of job {job}")]
+    RecordJobStart {
+        /// The job.
+        job: JobId,
+        /// The cause.
+        #[source]
+        source: Box<JobHistoryError>,
+    },
     /// The app could not be loaded.
     #[error("cannot load app {app}")]
     LoadApp {
@@ -61,7 +77,7 @@ pub enum WorkflowError {
         known: String,
     },
     /// Deploy needs an image that buildimage makes.
-    #[error("app {app} has no container image yet: run `lxpack buildimage` for it first")]
+    #[error("app {app} has no container image yet: buildimage has not run for it")]
     NoContainerImage {
         /// The app.
         app: AppKey,

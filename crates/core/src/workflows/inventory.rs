@@ -11,6 +11,7 @@ use crate::events::Step;
 
 /// What is known about an image's AMI twin.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TwinStatus {
     /// The AMI exists and is usable.
     Available,
@@ -27,6 +28,23 @@ pub enum TwinStatus {
     AppUnknown,
     /// The catalog could not be asked.
     LookupFailed(String),
+}
+
+impl TwinStatus {
+    /// A one-word key for machines (`exists`, `pending`, `gone`, `no_ami`,
+    /// `no_catalog`, `app_unknown`, `lookup_failed`).
+    #[must_use]
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Available => "exists",
+            Self::Pending => "pending",
+            Self::Gone => "gone",
+            Self::NoAmi => "no_ami",
+            Self::NoCatalog => "no_catalog",
+            Self::AppUnknown => "app_unknown",
+            Self::LookupFailed(_) => "lookup_failed",
+        }
+    }
 }
 
 impl std::fmt::Display for TwinStatus {

@@ -1,14 +1,13 @@
 //! The part both workflows share: a profile, an instance that uses it, and readiness.
 
-use std::collections::BTreeMap;
-
 use super::Workflows;
 use super::cleanup::Created;
 use super::error::WorkflowError;
 use super::readiness::wait_until_ready;
 use super::step::StepRunner;
 use crate::domain::{
-    App, DiskMount, ImageRef, Isolation, JobCommand, JobId, LaunchSpec, ProfileSpec, label,
+    App, DiskMount, ImageRef, Isolation, JobCommand, JobId, Labels, LaunchSpec, ProfileName,
+    ProfileSpec,
 };
 use crate::events::{Event, Step};
 
@@ -33,13 +32,19 @@ impl Workflows {
     ) -> Result<(), WorkflowError> {
         let runtime = self.ports.runtime.as_ref();
         let name = created.name.clone();
+        let labels = Labels {
+            job: launch.job.clone(),
+            command: launch.command,
+            app: launch.app.key.clone(),
+        };
         let profile = ProfileSpec {
-            name: name.clone(),
+            name: ProfileName::of(&name),
             description: format!(
                 "lxpack {} of {} (job {})",
                 launch.command, launch.app.key, launch.job
             ),
             mounts: launch.mounts,
+            labels: Some(labels.clone()),
         };
         runner
             .run(Step::CreateProfile, async {
@@ -61,15 +66,11 @@ impl Workflows {
         let spec = LaunchSpec {
             name: name.clone(),
             image: launch.image,
-            profiles: vec!["default".to_owned(), name.to_string()],
+            profile: Some(profile.name.clone()),
             ephemeral: launch.ephemeral,
             isolation: self.settings.isolation,
             limits: self.settings.limits.clone(),
-            labels: BTreeMap::from([
-                (label::JOB.to_owned(), launch.job.to_string()),
-                (label::COMMAND.to_owned(), launch.command.to_string()),
-                (label::APP.to_owned(), launch.app.key.to_string()),
-            ]),
+            labels: Some(labels),
             timeout: self.settings.timeouts.launch,
         };
         runner

@@ -8,6 +8,7 @@ mod cleanup;
 mod deploy;
 mod error;
 mod inventory;
+mod job;
 mod launch;
 mod output_tail;
 mod provisioning;
@@ -21,16 +22,19 @@ mod sweep;
 
 use std::sync::Arc;
 
-pub use build_image::{AmiSource, BuildImageReport, BuildImageRequest, RecordOutcome};
+pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
+pub use job::error_chain;
 pub use inventory::{ImageEntry, TwinStatus};
 pub use retention::RetentionReport;
 pub use settings::{CleanupMode, LogLevel, ProvisionerSettings, Settings, Timeouts};
-pub use sweep::SweepReport;
+pub use sweep::{SpareReason, Spared, SweepReport};
 
-use crate::domain::{App, AppKey};
-use crate::ports::{AmiCatalog, AppStore, ContainerRuntime, ImageRegistry};
+use crate::domain::{App, AppKey, JobId};
+use crate::ports::{
+    AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, SystemClock,
+};
 
 /// The adapters a [`Workflows`] drives.
 #[derive(Clone)]
@@ -42,8 +46,10 @@ pub struct Ports {
     /// The AMI catalog; without one, buildimage needs the OS given and retention only
     /// counts.
     pub amis: Option<Arc<dyn AmiCatalog>>,
-    /// The apps and job history.
+    /// The apps.
     pub apps: Arc<dyn AppStore>,
+    /// The job history, which every job is recorded in from start to end.
+    pub jobs: Arc<dyn JobHistory>,
 }
 
 /// The entry point: buildimage, deploy, image purge and sweep over a set of ports.
@@ -51,13 +57,32 @@ pub struct Ports {
 pub struct Workflows {
     ports: Ports,
     settings: Settings,
+    clock: Arc<dyn Clock>,
 }
 
 impl Workflows {
-    /// Workflows over `ports`, configured by `settings`.
+    /// Workflows over `ports`, configured by `settings`, on the system clock.
     #[must_use]
     pub fn new(ports: Ports, settings: Settings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same workflows, telling the time (of job records, of the sweep) by `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A new job id for a job starting now. Callers that need the id before the job
+    /// starts (to name its log) take it here and pass it in the request.
+    #[must_use]
+    pub fn new_job_id(&self) -> JobId {
+        JobId::new_at(self.clock.now())
     }
 
     /// The settings in force.

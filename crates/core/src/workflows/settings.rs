@@ -4,58 +4,39 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::domain::text::text_enum;
 use crate::domain::{Isolation, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy};
 use crate::events::Step;
 use crate::ports::Compression;
 
-/// The provisioner log level (`provisioner_log_level`), in salt's vocabulary.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum LogLevel {
-    /// Nothing.
-    Quiet,
-    /// Critical only.
-    Critical,
-    /// Errors.
-    Error,
-    /// Warnings.
-    Warning,
-    /// Information (Cloud Deploy's default).
-    #[default]
-    Info,
-    /// Debugging.
-    Debug,
-    /// Everything.
-    Trace,
+text_enum! {
+    /// The provisioner log level (`provisioner_log_level`), in salt's vocabulary
+    /// (`garbage` and `all` read as trace).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub enum LogLevel as "log level" {
+        /// Nothing.
+        Quiet = "quiet",
+        /// Critical only.
+        Critical = "critical",
+        /// Errors.
+        Error = "error",
+        /// Warnings.
+        Warning = "warning",
+        /// Information (Cloud Deploy's default).
+        #[default]
+        Info = "info",
+        /// Debugging.
+        Debug = "debug",
+        /// Everything.
+        Trace = "trace" | "garbage" | "all",
+    }
 }
 
 impl LogLevel {
-    /// Parses salt's level names (`garbage` and `all` mean trace).
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "quiet" => Self::Quiet,
-            "critical" => Self::Critical,
-            "error" => Self::Error,
-            "warning" => Self::Warning,
-            "info" => Self::Info,
-            "debug" => Self::Debug,
-            "trace" | "garbage" | "all" => Self::Trace,
-            _ => return None,
-        })
-    }
-
     /// The level as salt's `-l` takes it.
     #[must_use]
     pub fn salt_name(self) -> &'static str {
-        match self {
-            Self::Quiet => "quiet",
-            Self::Critical => "critical",
-            Self::Error => "error",
-            Self::Warning => "warning",
-            Self::Info => "info",
-            Self::Debug => "debug",
-            Self::Trace => "trace",
-        }
+        self.as_str()
     }
 
     /// The `-v…` flag ansible takes for this level, if any.
@@ -170,23 +151,25 @@ impl Default for Timeouts {
     }
 }
 
-/// When a deploy's cleanup lets the job end.
-///
-/// A deploy container is ephemeral: the daemon deletes it when it stops. Stopping is
-/// the daemon's slowest step (about 0.7 s for a forced stop here: LXC tears the
-/// container down and runs its stop hooks), and most of a short deploy's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CleanupMode {
-    /// Wait until the instance and its profile are gone (the default): the job
-    /// reports any cleanup failure, and nothing is left when it ends.
-    #[default]
-    Wait,
-    /// Detach and delete the profile (so the checkout is no longer mounted), ask the
-    /// daemon to stop the instance, and end the job once it has taken the request; the
-    /// daemon stops and deletes the instance on its own. A stop that fails later
-    /// leaves an instance that only `lxpack gc` will find. Deploys only: buildimage
-    /// always waits.
-    Background,
+text_enum! {
+    /// When a deploy's cleanup lets the job end.
+    ///
+    /// A deploy container is ephemeral: the daemon deletes it when it stops. Stopping is
+    /// the daemon's slowest step (about 0.7 s for a forced stop here: LXC tears the
+    /// container down and runs its stop hooks), and most of a short deploy's time.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum CleanupMode as "cleanup mode" {
+        /// Wait until the instance and its profile are gone (the default): the job
+        /// reports any cleanup failure, and nothing is left when it ends.
+        #[default]
+        Wait = "wait",
+        /// Detach and delete the profile (so the checkout is no longer mounted), ask the
+        /// daemon to stop the instance, and end the job once it has taken the request;
+        /// the daemon stops and deletes the instance on its own. A stop that fails later
+        /// leaves an instance that only a sweep will find. Deploys only: buildimage
+        /// always waits.
+        Background = "background",
+    }
 }
 
 /// Everything configuration decides for the workflows.

@@ -1,42 +1,76 @@
-//! Crashed or killed runs leave instances and profiles behind. Their names and labels
-//! say which job made them, so the sweep can remove those whose job is not running
-//! without touching anything a live job still uses.
+//! Crashed or killed runs leave instances and profiles behind. Each carries the labels
+//! of the job that made it, so the sweep removes exactly what lxpack made and no live
+//! job still uses, and never anything else, whatever its name: on a shared host or a
+//! shared daemon, other people's containers are not ours to judge.
 
-use std::collections::BTreeSet;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
-use crate::domain::JobId;
+use crate::domain::{InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName};
 use crate::events::{Event, EventSink, Step};
-use crate::ports::{Leftover, LeftoverKind, RuntimeError};
+use crate::ports::{Resource, ResourceKind, RuntimeError};
+
+/// Why the sweep left one of lxpack's resources in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpareReason {
+    /// Its job is recorded as running.
+    Running,
+    /// This history does not know its job, which started recently enough to be running
+    /// still, on another host that shares the daemon with its own history.
+    UnknownJob,
+}
+
+/// A resource the sweep left in place, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spared {
+    /// The resource.
+    pub resource: Resource,
+    /// Why.
+    pub reason: SpareReason,
+}
 
 /// What the sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SweepReport {
     /// Removed (or, in a dry run, that would be).
-    pub removed: Vec<Leftover>,
-    /// Left alone because their job is running.
-    pub active: Vec<Leftover>,
-    /// Jobs the store lists as running for longer than any job can last: their process
-    /// died without saying (killed, crashed, host rebooted), so their leftovers go.
-    pub stale_jobs: Vec<JobId>,
+    pub removed: Vec<Resource>,
+    /// lxpack's, left in place because their job may be alive.
+    pub spared: Vec<Spared>,
+    /// Named like lxpack's resources but without its labels: not lxpack's, left
+    /// alone.
+    pub foreign: Vec<Resource>,
+    /// Jobs the history lists as running for longer than any job can last: their
+    /// process died without saying (killed, crashed, host rebooted). They are
+    /// recorded as lost (except in a dry run), and their leftovers go.
+    pub lost_jobs: Vec<JobId>,
     /// Removals that failed.
     pub failures: Vec<String>,
 }
 
+/// What the sweep does with one resource of lxpack's.
+enum Verdict {
+    Remove,
+    Spare(SpareReason),
+}
+
 impl Workflows {
-    /// Removes the instances and profiles lxpack left behind whose job is not running
-    /// (per the app store). Instances go before profiles, since a profile in use
-    /// cannot be deleted.
+    /// Removes the instances and profiles lxpack made whose job is over. Instances go
+    /// before profiles, since a profile in use cannot be deleted.
     ///
-    /// A job whose process was killed stays `Running` in the store. One that has been
-    /// running, at `now`, for longer than any job can last under these settings'
-    /// limits ([`Timeouts::longest_job`](super::Timeouts::longest_job)) is counted as
-    /// dead: it is reported in `stale_jobs`, with a warning, and its leftovers go.
+    /// A resource is lxpack's only when it carries valid labels; one merely named like
+    /// lxpack's is reported in `foreign` and left alone. Of lxpack's, those whose job
+    /// the history records as ended go. Those whose job is recorded as running stay,
+    /// unless it has been running, at `now`, for longer than any job can last under
+    /// these settings' limits ([`Timeouts::longest_job`](super::Timeouts::longest_job)):
+    /// then its process is gone, the job is recorded as lost, and they go. Those whose
+    /// job the history does not know (made from another host sharing the daemon) stay
+    /// while that job is younger than the longest a job can last.
     ///
     /// # Errors
-    /// `StepFailed` when the leftovers or the running jobs cannot be listed.
+    /// `StepFailed` when the resources or the jobs cannot be listed.
     pub async fn sweep(
         &self,
         dry_run: bool,
@@ -49,72 +83,141 @@ impl Workflows {
             source: Box::new(source),
         };
         let runtime = self.ports.runtime.as_ref();
-        let mut leftovers = runtime
-            .list_leftovers()
+        let mut resources = runtime
+            .list_resources()
             .await
             .map_err(|e| failed(PortError::Runtime(e)))?;
         let longest = self
             .settings
             .timeouts
             .longest_job(self.settings.provisioners.len());
-        let now = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
         let mut report = SweepReport::default();
-        let mut running = BTreeSet::new();
-        for job in self
-            .ports
-            .apps
-            .running_jobs()
+        self.record_lost_jobs(dry_run, now, longest, events, &mut report)
             .await
-            .map_err(|e| failed(PortError::Store(e)))?
-        {
-            let age = now.saturating_sub(u64::from(job.unix_seconds()));
-            if age > longest.as_secs() {
-                events.emit(Event::Warning {
-                    message: format!(
-                        "job {job} is recorded as running since {} h ago, longer than any job \
-                         can last with these limits ({} h): its process is gone, so its \
-                         leftovers go too",
-                        age / 3600,
-                        longest.as_secs().div_ceil(3600)
-                    ),
-                });
-                report.stale_jobs.push(job);
-            } else {
-                running.insert(job);
-            }
-        }
-        leftovers.sort_by_key(|l| (l.kind == LeftoverKind::Profile, l.name.clone()));
-        for leftover in leftovers {
-            if leftover
-                .job
-                .as_ref()
-                .is_some_and(|job| running.contains(job))
-            {
-                report.active.push(leftover);
+            .map_err(failed)?;
+        resources.sort_by(|a, b| {
+            (a.kind == ResourceKind::Profile, &a.name).cmp(&(b.kind == ResourceKind::Profile, &b.name))
+        });
+        for resource in resources {
+            let Some(labels) = &resource.labels else {
+                if resource.name.starts_with(NAME_PREFIX) {
+                    report.foreign.push(resource);
+                }
+                continue;
+            };
+            let verdict = self
+                .verdict(&labels.job, now, longest, &report.lost_jobs)
+                .await
+                .map_err(failed)?;
+            if let Verdict::Spare(reason) = verdict {
+                report.spared.push(Spared { resource, reason });
                 continue;
             }
-            if !dry_run {
-                let result = match leftover.kind {
-                    LeftoverKind::Instance => runtime.delete_instance(&leftover.name).await,
-                    LeftoverKind::Profile => runtime.delete_profile(&leftover.name).await,
-                };
-                match result {
-                    Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
-                    Err(error) => {
-                        let message = format!("could not remove {}: {error}", leftover.name);
-                        events.emit(Event::Warning {
-                            message: message.clone(),
-                        });
-                        report.failures.push(message);
-                        continue;
-                    }
-                }
+            if !dry_run && let Err(message) = remove(runtime, &resource).await {
+                events.emit(Event::Warning {
+                    message: message.clone(),
+                });
+                report.failures.push(message);
+                continue;
             }
-            report.removed.push(leftover);
+            report.removed.push(resource);
         }
         Ok(report)
+    }
+
+    /// Records as lost the jobs recorded as running for longer than `longest`.
+    async fn record_lost_jobs(
+        &self,
+        dry_run: bool,
+        now: SystemTime,
+        longest: Duration,
+        events: &dyn EventSink,
+        report: &mut SweepReport,
+    ) -> Result<(), PortError> {
+        let history = self.ports.jobs.as_ref();
+        let running = history.running_jobs().await.map_err(PortError::History)?;
+        for mut job in running {
+            let age = now.duration_since(job.started_at).unwrap_or_default();
+            if age <= longest {
+                continue;
+            }
+            events.emit(Event::Warning {
+                message: format!(
+                    "job {} is recorded as running since {} h ago, longer than any job can \
+                     last with these limits ({} h): its process is gone, so it is lost and \
+                     its leftovers go",
+                    job.id,
+                    age.as_secs() / 3600,
+                    longest.as_secs().div_ceil(3600)
+                ),
+            });
+            report.lost_jobs.push(job.id.clone());
+            if !dry_run {
+                job.end(
+                    JobStatus::Lost,
+                    Some("its process ended without recording how the job ended".into()),
+                    now,
+                );
+                history.record_job(&job).await.map_err(PortError::History)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn verdict(
+        &self,
+        job: &JobId,
+        now: SystemTime,
+        longest: Duration,
+        lost: &[JobId],
+    ) -> Result<Verdict, PortError> {
+        if lost.contains(job) {
+            return Ok(Verdict::Remove);
+        }
+        let record = self
+            .ports
+            .jobs
+            .get_job(job)
+            .await
+            .map_err(PortError::History)?;
+        Ok(match record {
+            Some(record) if record.status == JobStatus::Running => {
+                Verdict::Spare(SpareReason::Running)
+            }
+            Some(_) => Verdict::Remove,
+            None => {
+                let started = SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(u64::from(job.unix_seconds()));
+                if now.duration_since(started).unwrap_or_default() <= longest {
+                    Verdict::Spare(SpareReason::UnknownJob)
+                } else {
+                    Verdict::Remove
+                }
+            }
+        })
+    }
+}
+
+/// Deletes `resource`; one already gone counts as removed.
+async fn remove(
+    runtime: &dyn crate::ports::ContainerRuntime,
+    resource: &Resource,
+) -> Result<(), String> {
+    let result = match resource.kind {
+        ResourceKind::Instance => match InstanceName::parse(&resource.name) {
+            Ok(name) => runtime.delete_instance(&name).await,
+            Err(error) => return Err(format!("could not remove instance: {error}")),
+        },
+        ResourceKind::Profile => match ProfileName::parse(&resource.name) {
+            Ok(name) => runtime.delete_profile(&name).await,
+            Err(error) => return Err(format!("could not remove profile: {error}")),
+        },
+    };
+    match result {
+        Ok(()) | Err(RuntimeError::NotFound { .. }) => Ok(()),
+        Err(error) => Err(format!(
+            "could not remove {} {}: {error}",
+            resource.kind, resource.name
+        )),
     }
 }

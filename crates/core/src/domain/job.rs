@@ -1,0 +1,134 @@
+//! A job is the unit the history, the sweep and the operator reason about, so its
+//! lifecycle is the core's: the workflows record it `running` before they create
+//! anything and end it after cleanup, whoever calls them. The sweep trusts that
+//! record to spare a live job's resources.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::text::text_enum;
+use super::{AppKey, JobCommand, JobId};
+
+text_enum! {
+    /// How a job ended, or that it has not.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum JobStatus as "job status" {
+        /// Still running (or its process died without saying, until a sweep finds out).
+        Running = "running",
+        /// Finished successfully.
+        Succeeded = "succeeded",
+        /// Failed.
+        Failed = "failed",
+        /// Cancelled by the user.
+        Cancelled = "cancelled",
+        /// Its process died without recording an end (killed, crashed, host rebooted):
+        /// a sweep found it recorded as running for longer than any job can last.
+        Lost = "lost",
+    }
+}
+
+/// One job in the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// Its id.
+    pub id: JobId,
+    /// buildimage or deploy.
+    pub command: JobCommand,
+    /// The app.
+    pub app: AppKey,
+    /// The module, for deploy.
+    pub module: Option<String>,
+    /// Its status.
+    pub status: JobStatus,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub ended_at: Option<SystemTime>,
+    /// Its error, when it failed.
+    pub error: Option<String>,
+    /// Where its full output was written, when the caller keeps a log.
+    pub log_path: Option<PathBuf>,
+}
+
+impl JobRecord {
+    /// A job that started at `started_at` and runs.
+    #[must_use]
+    pub fn running(
+        id: JobId,
+        command: JobCommand,
+        app: AppKey,
+        module: Option<String>,
+        started_at: SystemTime,
+    ) -> Self {
+        Self {
+            id,
+            command,
+            app,
+            module,
+            status: JobStatus::Running,
+            started_at,
+            ended_at: None,
+            error: None,
+            log_path: None,
+        }
+    }
+
+    /// The same record, with its output's location.
+    #[must_use]
+    pub fn with_log(mut self, log_path: Option<PathBuf>) -> Self {
+        self.log_path = log_path;
+        self
+    }
+
+    /// Marks the job ended at `ended_at` with `status` (and `error`, when it failed).
+    pub fn end(&mut self, status: JobStatus, error: Option<String>, ended_at: SystemTime) {
+        self.status = status;
+        self.error = error;
+        self.ended_at = Some(ended_at);
+    }
+
+    /// How long the job ran, once it has ended.
+    #[must_use]
+    pub fn duration(&self) -> Option<Duration> {
+        self.ended_at
+            .and_then(|end| end.duration_since(self.started_at).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    #[test]
+    fn a_job_runs_until_it_is_ended() {
+        let key = AppKey::new("web", "prod", "webfront");
+        let start = UNIX_EPOCH + Duration::from_secs(100);
+        let mut record = JobRecord::running(
+            JobId::generate(100, [0; 8]),
+            JobCommand::Deploy,
+            key,
+            Some("api".into()),
+            start,
+        );
+        assert_eq!(record.status, JobStatus::Running);
+        assert_eq!(record.duration(), None);
+        record.end(
+            JobStatus::Failed,
+            Some("boom".into()),
+            start + Duration::from_millis(1500),
+        );
+        assert_eq!(record.duration(), Some(Duration::from_millis(1500)));
+        assert_eq!(record.error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn statuses_read_back_from_their_text() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Ok(*status));
+        }
+        assert!(JobStatus::parse("done").is_err());
+    }
+}

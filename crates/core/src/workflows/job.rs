@@ -1,0 +1,85 @@
+//! Every job is recorded `running` before it creates anything and ended after its
+//! cleanup, by the workflow itself, so the history is complete whoever calls it and
+//! the sweep never mistakes a live job's resources for leftovers.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use super::Workflows;
+use super::error::WorkflowError;
+use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use crate::events::{Event, EventSink};
+
+/// Who a job is, for its record.
+pub(crate) struct JobIdentity<'a> {
+    pub(crate) id: &'a JobId,
+    pub(crate) command: JobCommand,
+    pub(crate) app: &'a AppKey,
+    pub(crate) module: Option<&'a str>,
+    pub(crate) log_path: Option<&'a PathBuf>,
+}
+
+impl Workflows {
+    /// Records the job as running, runs `work`, and records how it ended. A job whose
+    /// start cannot be recorded does not run: the sweep could not tell it is alive. A
+    /// failure to record its end is a warning: the job's own outcome matters more.
+    pub(crate) async fn run_job<T>(
+        &self,
+        job: JobIdentity<'_>,
+        events: &dyn EventSink,
+        work: impl Future<Output = Result<T, WorkflowError>>,
+    ) -> Result<T, WorkflowError> {
+        let mut record = JobRecord::running(
+            job.id.clone(),
+            job.command,
+            job.app.clone(),
+            job.module.map(str::to_owned),
+            self.clock.now(),
+        )
+        .with_log(job.log_path.cloned());
+        self.ports
+            .jobs
+            .record_job(&record)
+            .await
+            .map_err(|source| WorkflowError::RecordJobStart {
+                job: job.id.clone(),
+                source: Box::new(source),
+            })?;
+        let outcome = work.await;
+        let (status, error) = match &outcome {
+            Ok(_) => (JobStatus::Succeeded, None),
+            Err(error) if error.is_cancelled() => {
+                (JobStatus::Cancelled, Some(error_chain(error)))
+            }
+            Err(error) => (JobStatus::Failed, Some(error_chain(error))),
+        };
+        record.end(status, error, self.clock.now());
+        if let Err(error) = self.ports.jobs.record_job(&record).await {
+            events.emit(Event::Warning {
+                message: format!(
+                    "could not record the end of job {} ({}): {}",
+                    job.id,
+                    status,
+                    error_chain(&error)
+                ),
+            });
+        }
+        outcome
+    }
+}
+
+/// An error and its causes on one line, `: `-separated, as a job record keeps it.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
+}
