@@ -206,6 +206,12 @@ impl FakeAppStore {
         self.port.with(|data| data.jobs.get(id).cloned())
     }
 
+    /// Forgets a job record, without recording the call (another host's job, as this
+    /// history sees it).
+    pub fn forget_job(&self, id: &JobId) {
+        self.port.with(|data| data.jobs.remove(id));
+    }
+
     /// Every job record, by id (so by start time).
     #[must_use]
     pub fn jobs(&self) -> Vec<JobRecord> {
@@ -336,7 +342,10 @@ impl AppStore for FakeAppStore {
     #[instrument(skip_all, fields(app = %key))]
     async fn remove_app(&self, key: &AppKey) -> Result<bool, AppStoreError> {
         let call = StoreCall::RemoveApp { app: key.clone() };
-        match self.port.enter(&call, |data| data.apps.remove(key).is_some()) {
+        match self
+            .port
+            .enter(&call, |data| data.apps.remove(key).is_some())
+        {
             Ok(removed) => Ok(removed),
             Err(fault) => Err(strike(fault, None, |kind| call.injected(kind)).await),
         }
@@ -382,7 +391,11 @@ impl JobHistory for FakeAppStore {
                 .filter(|record| app.is_none_or(|app| record.app == *app))
                 .cloned()
                 .collect();
-            jobs.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| b.id.cmp(&a.id)));
+            jobs.sort_by(|a, b| {
+                b.started_at
+                    .cmp(&a.started_at)
+                    .then_with(|| b.id.cmp(&a.id))
+            });
             jobs
         });
         match entered {
@@ -511,7 +524,10 @@ mod tests {
             .await
             .unwrap();
         let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|r| r.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.running_jobs().await.unwrap()), vec![job(1), job(2)]);
+        assert_eq!(
+            ids(store.running_jobs().await.unwrap()),
+            vec![job(1), job(2)]
+        );
         store
             .record_job(&record(job(1), JobStatus::Failed))
             .await

@@ -3,8 +3,8 @@
 //! to [`App`] should change one file, not five crates.
 
 use lxpack_core::domain::{
-    AmiId, App, AppKey, BuildInfos, Feature, GuestPath, JobId, LifecycleHooks, Module,
-    Provisioner, Script,
+    AmiId, App, AppKey, BuildInfos, Feature, GuestPath, JobId, LifecycleHooks, Module, Provisioner,
+    Script,
 };
 
 /// The AWS region of the fixture apps.

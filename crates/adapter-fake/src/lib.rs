@@ -35,6 +35,7 @@
 //! - `image`: [`ImageBuilder`], to seed images.
 //! - `ami_catalog`, `app_store`: [`FakeAmiCatalog`] and [`FakeAppStore`] (which is
 //!   also the `JobHistory`).
+//! - `clock`: [`FakeClock`], the time of job records and sweeps.
 //! - [`fixtures`]: the apps and job ids tests start from, for every crate's tests.
 //! - `sinks`: [`RecordingEvents`] and [`RecordingOutput`].
 //!
@@ -89,6 +90,7 @@
 
 mod ami_catalog;
 mod app_store;
+mod clock;
 mod daemon;
 mod exec;
 mod faults;
@@ -102,6 +104,7 @@ pub mod fixtures;
 
 pub use ami_catalog::{CatalogCall, CatalogOp, FakeAmiCatalog};
 pub use app_store::{FakeAppStore, StoreCall, StoreOp};
+pub use clock::FakeClock;
 pub use daemon::{FakeInstance, InstanceStatus};
 pub use exec::{ExecEnd, ExecHandler, ExecScript, ExecStep, Signal, Signalled};
 pub use faults::{FakeFailure, Fault, FaultPlan, InjectedFault, Interruption, When};

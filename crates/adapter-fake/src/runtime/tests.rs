@@ -153,7 +153,10 @@ async fn profiles_exist_once_and_cannot_go_while_used() {
         "{in_use:?}"
     );
     runtime.delete_instance(&name("lxpack-b")).await.unwrap();
-    runtime.delete_profile(&profile_name("lxpack-p")).await.unwrap();
+    runtime
+        .delete_profile(&profile_name("lxpack-p"))
+        .await
+        .unwrap();
     assert!(runtime.profiles().is_empty());
 }
 

@@ -222,7 +222,9 @@ fn parse_build_infos(doc: &Fields<'_>) -> Result<BuildInfos, DocumentError> {
             JobId::parse(text).map_err(|e| {
                 infos.error(
                     "container_image",
-                    format!("{e}; it is set by buildimage to the job id: remove it or run buildimage"),
+                    format!(
+                        "{e}; it is set by buildimage to the job id: remove it or run buildimage"
+                    ),
                 )
             })
         })

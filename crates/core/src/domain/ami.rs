@@ -210,7 +210,12 @@ mod tests {
         let ids: Vec<&str> = amis.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["ami-00000004", "ami-00000002", "ami-00000003", "ami-00000001"]
+            [
+                "ami-00000004",
+                "ami-00000002",
+                "ami-00000003",
+                "ami-00000001"
+            ]
         );
     }
 

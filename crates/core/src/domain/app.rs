@@ -81,7 +81,11 @@ pub struct Feature {
 impl Feature {
     /// Feature `name` at `version`, applied by `provisioner`.
     #[must_use]
-    pub fn new(name: impl Into<String>, version: impl Into<String>, provisioner: Provisioner) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        provisioner: Provisioner,
+    ) -> Self {
         Self {
             name: name.into(),
             version: version.into(),

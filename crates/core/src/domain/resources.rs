@@ -167,10 +167,16 @@ mod tests {
         for broken in LabelKey::ALL {
             let mut missing = stored.clone();
             missing.remove(broken);
-            assert_eq!(Labels::read(|key| missing.get(&key).map(String::as_str)), None);
+            assert_eq!(
+                Labels::read(|key| missing.get(&key).map(String::as_str)),
+                None
+            );
             let mut damaged = stored.clone();
             damaged.insert(*broken, "x/".into());
-            assert_eq!(Labels::read(|key| damaged.get(&key).map(String::as_str)), None);
+            assert_eq!(
+                Labels::read(|key| damaged.get(&key).map(String::as_str)),
+                None
+            );
         }
     }
 }

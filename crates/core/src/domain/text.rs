@@ -75,6 +75,7 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 #[cfg(test)]
+#[allow(unreachable_pub)]
 mod tests {
     use crate::domain::ValidationError;
 

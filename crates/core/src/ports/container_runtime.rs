@@ -8,8 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, OutputStream, ProfileName,
-    ProfileSpec,
+    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, OutputStream, ProfileName, ProfileSpec,
 };
 
 /// What the daemon is and can do, as far as the workflows care.

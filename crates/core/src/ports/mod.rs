@@ -15,8 +15,8 @@ pub use clock::{Clock, SystemClock};
 pub use container_runtime::{
     ContainerRuntime, OutputSink, Resource, ResourceKind, RuntimeError, ServerInfo,
 };
-pub use job_history::{JobHistory, JobHistoryError};
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
+pub use job_history::{JobHistory, JobHistoryError};
 
 /// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no
 /// foreign type leaks into the ports' signatures.

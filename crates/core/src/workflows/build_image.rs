@@ -9,12 +9,12 @@ use tokio_util::sync::CancellationToken;
 use super::Workflows;
 use super::cleanup::{Created, finish};
 use super::error::WorkflowError;
+use super::job::JobIdentity;
 use super::launch::Launch;
 use super::provisioning::{bootstrap_command, feature_run, formulas_mount};
 use super::retention::RetentionReport;
 use super::scripts::{DeliveredScript, deliver};
 use super::source_image::{match_source_image, selector_of};
-use super::job::JobIdentity;
 use super::step::StepRunner;
 use crate::domain::{
     Ami, AmiId, App, AppKey, ExecRequest, Feature, Image, ImageAlias, ImageRef, InstanceName,
@@ -51,7 +51,10 @@ impl AmiSource {
             (Some(ami), None) if has_catalog => Self::Catalog(ami.clone()),
             (None, None) if has_catalog => match &app.build_infos.source_ami {
                 Some(ami) => Self::Catalog(ami.clone()),
-                None => Self::Given { ami: None, os: None },
+                None => Self::Given {
+                    ami: None,
+                    os: None,
+                },
             },
             (ami, None) => Self::Given {
                 ami: ami.clone(),
@@ -175,10 +178,13 @@ impl Workflows {
         };
         let source = AmiSource::choose(request, &app, self.ports.amis.is_some());
         let ami = self.describe_ami(&runner, &app, &source).await?;
-        let ami_id = ami.as_ref().map(|a| a.id.clone()).or_else(|| match &source {
-            AmiSource::Given { ami, .. } => ami.clone(),
-            AmiSource::Catalog(_) => None,
-        });
+        let ami_id = ami
+            .as_ref()
+            .map(|a| a.id.clone())
+            .or_else(|| match &source {
+                AmiSource::Given { ami, .. } => ami.clone(),
+                AmiSource::Catalog(_) => None,
+            });
         let os = ami.map(|a| a.os).or_else(|| match &source {
             AmiSource::Given { os, .. } => os.clone(),
             AmiSource::Catalog(_) => None,
@@ -187,6 +193,14 @@ impl Workflows {
             && os.os_type == OsType::Windows
         {
             return Err(WorkflowError::WindowsAmi { ami: ami.clone() });
+        }
+        if let (None, None, Some(ami), AmiSource::Given { .. }) = (
+            &os,
+            &app.build_infos.source_container_image,
+            &request.ami,
+            &source,
+        ) {
+            return Err(WorkflowError::NoAmiCatalog { ami: ami.clone() });
         }
         let (source, source_image) = self.choose_source(&runner, &app, os.as_ref()).await?;
 
@@ -594,4 +608,89 @@ fn image_properties(
         }
     }
     properties
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(ami: Option<&str>, os: Option<OsIdentity>) -> BuildImageRequest {
+        BuildImageRequest {
+            ami: ami.map(|id| AmiId::parse(id).unwrap()),
+            os,
+            ..BuildImageRequest::new(app(None).key, JobId::generate(1, [0; 8]))
+        }
+    }
+
+    fn app(source_ami: Option<&str>) -> App {
+        let mut app = App::new(AppKey::new("web", "prod", "webfront"), "eu-west-1");
+        app.build_infos.source_ami = source_ami.map(|id| AmiId::parse(id).unwrap());
+        app
+    }
+
+    fn debian() -> OsIdentity {
+        OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")
+    }
+
+    #[test]
+    fn a_given_os_wins_and_the_ami_is_only_recorded() {
+        let chosen = AmiSource::choose(
+            &request(Some("ami-00000001"), Some(debian())),
+            &app(Some("ami-00000002")),
+            true,
+        );
+        assert_eq!(
+            chosen,
+            AmiSource::Given {
+                ami: Some(AmiId::parse("ami-00000001").unwrap()),
+                os: Some(debian())
+            }
+        );
+    }
+
+    #[test]
+    fn a_catalog_describes_the_given_ami_else_the_apps_source_ami() {
+        let given = AmiSource::choose(&request(Some("ami-00000001"), None), &app(None), true);
+        assert_eq!(
+            given,
+            AmiSource::Catalog(AmiId::parse("ami-00000001").unwrap())
+        );
+        let apps = AmiSource::choose(&request(None, None), &app(Some("ami-00000002")), true);
+        assert_eq!(
+            apps,
+            AmiSource::Catalog(AmiId::parse("ami-00000002").unwrap())
+        );
+        let none = AmiSource::choose(&request(None, None), &app(None), true);
+        assert_eq!(
+            none,
+            AmiSource::Given {
+                ami: None,
+                os: None
+            }
+        );
+    }
+
+    #[test]
+    fn without_a_catalog_the_ami_is_only_recorded() {
+        let chosen = AmiSource::choose(
+            &request(Some("ami-00000001"), None),
+            &app(Some("ami-00000002")),
+            false,
+        );
+        assert_eq!(
+            chosen,
+            AmiSource::Given {
+                ami: Some(AmiId::parse("ami-00000001").unwrap()),
+                os: None
+            }
+        );
+        let none = AmiSource::choose(&request(None, None), &app(Some("ami-00000002")), false);
+        assert_eq!(
+            none,
+            AmiSource::Given {
+                ami: None,
+                os: None
+            }
+        );
+    }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::domain::JobId;
 use crate::domain::{AmiId, AppKey, Fingerprint, InstanceName, OsIdentity};
 use crate::events::Step;
-use crate::domain::JobId;
 use crate::ports::{
     AmiCatalogError, AppStoreError, JobHistoryError, RegistryError, ResourceKind, RuntimeError,
 };

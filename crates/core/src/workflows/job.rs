@@ -48,9 +48,7 @@ impl Workflows {
         let outcome = work.await;
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),
-            Err(error) if error.is_cancelled() => {
-                (JobStatus::Cancelled, Some(error_chain(error)))
-            }
+            Err(error) if error.is_cancelled() => (JobStatus::Cancelled, Some(error_chain(error))),
             Err(error) => (JobStatus::Failed, Some(error_chain(error))),
         };
         record.end(status, error, self.clock.now());

@@ -96,7 +96,8 @@ impl Workflows {
             .await
             .map_err(failed)?;
         resources.sort_by(|a, b| {
-            (a.kind == ResourceKind::Profile, &a.name).cmp(&(b.kind == ResourceKind::Profile, &b.name))
+            (a.kind == ResourceKind::Profile, &a.name)
+                .cmp(&(b.kind == ResourceKind::Profile, &b.name))
         });
         for resource in resources {
             let Some(labels) = &resource.labels else {
@@ -186,8 +187,8 @@ impl Workflows {
             }
             Some(_) => Verdict::Remove,
             None => {
-                let started = SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(u64::from(job.unix_seconds()));
+                let started =
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(job.unix_seconds()));
                 if now.duration_since(started).unwrap_or_default() <= longest {
                     Verdict::Spare(SpareReason::UnknownJob)
                 } else {

@@ -3,7 +3,7 @@
 use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector, Isolation, property};
 use lxpack_core::events::Step;
 use lxpack_core::ports::Compression;
-use lxpack_core::workflows::{AmiSource, RecordOutcome, WorkflowError};
+use lxpack_core::workflows::{RecordOutcome, WorkflowError};
 use lxpack_fake::{RegistryCall, RuntimeCall};
 
 use crate::helpers::*;
@@ -103,13 +103,14 @@ async fn the_profile_mounts_formulas_read_only_and_the_instance_is_unprivileged(
         })
         .unwrap();
     assert_eq!(spec.isolation, Isolation::Unprivileged);
+    assert_eq!(spec.profile.as_ref(), Some(&profile.name));
     assert_eq!(
-        spec.profiles,
-        ["default".to_owned(), profile.name.to_string()]
+        spec.labels.as_ref().map(|labels| labels.job.clone()),
+        Some(job(1_700_000_100))
     );
     assert_eq!(
-        spec.labels.get("user.lxpack.job").map(String::as_str),
-        Some(job(1_700_000_100).as_str())
+        spec.labels, profile.labels,
+        "the profile carries the same labels"
     );
     assert!(
         !spec.ephemeral,
@@ -214,10 +215,8 @@ async fn without_a_catalog_the_os_is_given_and_retention_only_counts() {
     let world = World::with(settings(), false);
     let job = job(1_700_000_100);
     let mut request = world.build_request(&job);
-    request.ami = AmiSource::Given {
-        ami: Some(ami_id(1)),
-        os: Some(debian()),
-    };
+    request.ami = Some(ami_id(1));
+    request.os = Some(debian());
     let report = world
         .workflows
         .build_image(&request, &world.events, &world.cancel)
@@ -232,7 +231,7 @@ async fn without_a_catalog_the_os_is_given_and_retention_only_counts() {
             .any(|w| w.contains("only the count rule"))
     );
 
-    request.ami = AmiSource::Catalog(ami_id(1));
+    request.os = None;
     request.job = crate::helpers::job(1_700_000_200);
     let error = world
         .workflows
@@ -241,10 +240,7 @@ async fn without_a_catalog_the_os_is_given_and_retention_only_counts() {
         .unwrap_err();
     assert!(error.to_string().contains("no AMI catalog"), "{error}");
 
-    request.ami = AmiSource::Given {
-        ami: None,
-        os: None,
-    };
+    request.ami = None;
     let error = world
         .workflows
         .build_image(&request, &world.events, &world.cancel)
@@ -390,17 +386,11 @@ async fn keep_leaves_the_container_and_says_how_to_remove_it() {
         .events()
         .into_iter()
         .find_map(|e| match e {
-            lxpack_core::events::Event::ResourcesKept {
-                how_to_remove,
-                instance,
-                ..
-            } => Some((how_to_remove, instance)),
+            lxpack_core::events::Event::ResourcesKept { instance, profile } => {
+                Some((instance, profile))
+            }
             _ => None,
         })
         .unwrap();
-    assert!(
-        kept.0.contains(&format!("lxc delete --force {}", kept.1)),
-        "{}",
-        kept.0
-    );
+    assert_eq!(kept.1, lxpack_core::domain::ProfileName::of(&kept.0));
 }

@@ -85,8 +85,39 @@ fn assert_names_a_step(error: &WorkflowError, point: Point) {
             assert!(injected.contains("InjectedFault"), "{point:?}: {injected}");
         }
         WorkflowError::LoadApp { .. } => assert!(matches!(point, Point::Store(StoreOp::GetApp, _))),
+        // A job whose start cannot be recorded does not run at all.
+        WorkflowError::RecordJobStart { .. } => {
+            assert!(
+                matches!(point, Point::Store(StoreOp::RecordJob, 1)),
+                "{point:?}"
+            );
+        }
         other => panic!("{point:?}: unexpected error {other:?}"),
     }
+}
+
+/// The end of a job that could not be recorded: the job's own outcome stands, a
+/// warning says so, and the record stays `running` until a sweep finds it lost.
+fn assert_end_unrecorded<T: std::fmt::Debug>(
+    world: &World,
+    job: &lxpack_core::domain::JobId,
+    result: Result<T, WorkflowError>,
+) {
+    result.unwrap_or_else(|e| panic!("the job's own outcome stands: {e}"));
+    assert!(
+        world
+            .events
+            .warnings()
+            .iter()
+            .any(|w| w.contains(&format!("could not record the end of job {job}"))),
+        "{:?}",
+        world.events.warnings()
+    );
+    assert_eq!(
+        world.store.job(job).map(|r| r.status),
+        Some(lxpack_core::domain::JobStatus::Running)
+    );
+    world.assert_nothing_left();
 }
 
 #[tokio::test(start_paused = true)]
@@ -112,6 +143,7 @@ async fn buildimage_survives_a_failure_at_every_call() {
                 result.unwrap_or_else(|e| panic!("{point:?}: {e}"));
                 world.assert_nothing_left();
             }
+            Point::Store(StoreOp::RecordJob, 2) => assert_end_unrecorded(&world, &job, result),
             // Retention never fails the job, and deletes nothing when it cannot list.
             Point::Registry(RegistryOp::ListImages, 2)
             | Point::Catalog(CatalogOp::ListAppAmis, _) => {
@@ -252,6 +284,9 @@ async fn deploy_survives_a_failure_at_every_call() {
                 result.unwrap_or_else(|e| panic!("{point:?}: {e}"));
                 world.assert_nothing_left();
             }
+            Point::Store(StoreOp::RecordJob, 2) => {
+                assert_end_unrecorded(&world, &deploy_job, result);
+            }
             _ => {
                 let error = result.unwrap_err();
                 assert_names_a_step(&error, point);
@@ -300,11 +335,8 @@ async fn a_failing_cleanup_is_reported_with_the_original_error() {
         error.primary(),
         WorkflowError::CommandFailed { .. }
     ));
-    assert!(
-        failures[0]
-            .resource
-            .starts_with("instance lxpack-deploy-web-api-")
-    );
+    assert_eq!(failures[0].kind, lxpack_core::ports::ResourceKind::Instance);
+    assert!(failures[0].name.starts_with("lxpack-deploy-web-api-"));
     let chain = std::error::Error::source(&error).unwrap().to_string();
     assert!(chain.contains("exit code 2"), "{chain}");
 }

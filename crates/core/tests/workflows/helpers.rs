@@ -5,93 +5,32 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lxpack_core::domain::{
-    AmiId, App, AppKey, BuildInfos, EnvVar, Feature, GuestPath, ImageAlias, JobId, LifecycleHooks,
-    Module, OsIdentity, OsType, Owner, Provisioner, Script,
-};
+use lxpack_core::domain::{App, AppKey, ImageAlias, JobId, OsIdentity, OsType, Owner, Provisioner};
 use lxpack_core::events::Step;
 use lxpack_core::workflows::{
-    AmiSource, BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports,
+    BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports,
     ProvisionerSettings, Settings, WorkflowError, Workflows,
 };
 use lxpack_fake::{
-    FakeAmiCatalog, FakeAppStore, FakeImageRegistry, FakeRuntime, ImageBuilder, RecordingEvents,
+    FakeAmiCatalog, FakeAppStore, FakeClock, FakeImageRegistry, FakeRuntime, ImageBuilder,
+    RecordingEvents,
 };
 use tokio_util::sync::CancellationToken;
 
-pub(crate) const REGION: &str = "eu-west-1";
+pub(crate) use lxpack_fake::fixtures::{BUILDPACK, REGION, ami_id, job, web_app};
+
 pub(crate) const BASE_ALIAS: &str = "debian-12";
-pub(crate) const BUILDPACK: &[u8] = b"#!/bin/sh\nset -e\nmake all\n";
 pub(crate) const OWNER: Owner = Owner {
     uid: 1000,
     gid: 1000,
 };
-
-pub(crate) fn job(seconds: u32) -> JobId {
-    JobId::generate(seconds, [7; 8])
-}
-
-pub(crate) fn ami_id(n: u32) -> AmiId {
-    AmiId::parse(&format!("ami-{n:08x}")).unwrap()
-}
 
 pub(crate) fn debian() -> OsIdentity {
     OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")
 }
 
 pub(crate) fn key(name: &str) -> AppKey {
-    AppKey {
-        name: name.into(),
-        env: "prod".into(),
-        role: "webfront".into(),
-    }
-}
-
-/// The app every test starts from: hooks, a salt feature, a module with a buildpack
-/// and one without.
-pub(crate) fn web_app() -> App {
-    App {
-        key: key("web"),
-        region: REGION.into(),
-        color: None,
-        env_vars: vec![
-            EnvVar {
-                key: "DB".into(),
-                value: "postgres".into(),
-            },
-            EnvVar {
-                key: "EMPTY".into(),
-                value: String::new(),
-            },
-        ],
-        features: vec![Feature {
-            name: "nginx".into(),
-            version: "1.24".into(),
-            provisioner: Provisioner::Salt,
-        }],
-        lifecycle_hooks: LifecycleHooks {
-            pre_buildimage: Some(Script::new(b"echo pre\n".to_vec())),
-            post_buildimage: Some(Script::new(b"echo post\n".to_vec())),
-        },
-        modules: vec![
-            Module {
-                name: "api".into(),
-                path: GuestPath::parse("/var/www/api").unwrap(),
-                build_pack: Some(Script::new(BUILDPACK.to_vec())),
-                git_repo: None,
-            },
-            Module {
-                name: "static".into(),
-                path: GuestPath::parse("/var/www/static").unwrap(),
-                build_pack: None,
-                git_repo: None,
-            },
-        ],
-        build_infos: BuildInfos {
-            source_ami: Some(ami_id(1)),
-            ..BuildInfos::default()
-        },
-    }
+    lxpack_fake::fixtures::app_key(name)
 }
 
 pub(crate) fn settings() -> Settings {
@@ -111,6 +50,8 @@ pub(crate) struct World {
     pub(crate) registry: FakeImageRegistry,
     pub(crate) catalog: FakeAmiCatalog,
     pub(crate) store: FakeAppStore,
+    /// The time of job records: 2023-11-14T22:13:20Z until a test moves it.
+    pub(crate) clock: FakeClock,
     pub(crate) events: RecordingEvents,
     pub(crate) cancel: CancellationToken,
     pub(crate) workflows: Workflows,
@@ -149,7 +90,9 @@ impl World {
             registry: Arc::new(registry.clone()),
             amis: with_catalog.then(|| Arc::new(catalog.clone()) as _),
             apps: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
         };
+        let clock = FakeClock::at_unix(1_700_000_000);
         Self {
             runtime,
             registry,
@@ -157,16 +100,15 @@ impl World {
             store,
             events: RecordingEvents::new(),
             cancel: CancellationToken::new(),
-            workflows: Workflows::new(ports, settings),
+            workflows: Workflows::new(ports, settings).with_clock(Arc::new(clock.clone())),
+            clock,
         }
     }
 
     pub(crate) fn build_request(&self, job: &JobId) -> BuildImageRequest {
         BuildImageRequest {
-            app: key("web"),
-            job: job.clone(),
-            ami: AmiSource::Catalog(ami_id(1)),
-            keep: false,
+            ami: Some(ami_id(1)),
+            ..BuildImageRequest::new(key("web"), job.clone())
         }
     }
 
@@ -177,16 +119,15 @@ impl World {
     }
 
     pub(crate) fn deploy_request(&self, module: &str, job: &JobId) -> DeployRequest {
-        DeployRequest {
-            app: key("web"),
-            module: module.into(),
-            job: job.clone(),
-            checkout: Checkout {
+        DeployRequest::new(
+            key("web"),
+            module,
+            job.clone(),
+            Checkout {
                 path: PathBuf::from("/home/ci/checkouts/api"),
                 owner: OWNER,
             },
-            keep: false,
-        }
+        )
     }
 
     pub(crate) async fn deploy(

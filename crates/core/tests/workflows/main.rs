@@ -10,6 +10,7 @@ mod cleanup_and_faults;
 mod defects;
 mod deploy;
 mod events;
+mod jobs;
 mod retention;
 mod sweep;
 mod timeouts;

@@ -1,20 +1,25 @@
-//! The sweep removes what crashed jobs left, and nothing a running job uses.
+//! The sweep removes what crashed jobs left, nothing a live job uses, and nothing it
+//! did not make, whatever its name.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use lxpack_core::domain::JobCommand;
-use lxpack_core::ports::{AppStore, JobRecord, LeftoverKind};
-use lxpack_fake::ExecScript;
+use lxpack_core::domain::{
+    ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand, JobId, JobRecord, JobStatus,
+    LaunchSpec, ProfileName, ProfileSpec,
+};
+use lxpack_core::ports::{JobHistory, ResourceKind};
+use lxpack_core::workflows::SpareReason;
+use lxpack_fake::{ExecScript, InstanceStatus};
 
 use crate::helpers::*;
 
 fn at(unix_seconds: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds)
+    SystemTime::UNIX_EPOCH + Duration::from_secs(unix_seconds)
 }
 
 /// A world with an image, where each of `jobs` deployed `api` and kept its container
 /// and profile, as a crash would leave them.
-async fn kept_deploys(jobs: &[&lxpack_core::domain::JobId]) -> World {
+async fn kept_deploys(jobs: &[&JobId]) -> World {
     let world = World::new();
     world.built(&job(1_700_000_100)).await;
     world
@@ -33,7 +38,7 @@ async fn kept_deploys(jobs: &[&lxpack_core::domain::JobId]) -> World {
 }
 
 /// Records `job`, a deploy of `api`, as running since `started_at`.
-async fn record_running(world: &World, job: &lxpack_core::domain::JobId, started_at: SystemTime) {
+async fn record_running(world: &World, job: &JobId, started_at: SystemTime) {
     world
         .store
         .record_job(&JobRecord::running(
@@ -47,12 +52,21 @@ async fn record_running(world: &World, job: &lxpack_core::domain::JobId, started
         .unwrap();
 }
 
+fn longest(world: &World) -> u64 {
+    world
+        .workflows
+        .settings()
+        .timeouts
+        .longest_job(world.workflows.settings().provisioners.len())
+        .as_secs()
+}
+
 #[tokio::test(start_paused = true)]
-async fn removes_leftovers_of_jobs_that_are_not_running() {
+async fn removes_leftovers_of_jobs_that_ended_and_spares_running_ones() {
     let crashed = job(1_700_000_200);
     let running = job(1_700_000_300);
     let world = kept_deploys(&[&crashed, &running]).await;
-    record_running(&world, &running, SystemTime::UNIX_EPOCH).await;
+    record_running(&world, &running, at(1_700_000_300)).await;
 
     let dry = world
         .workflows
@@ -71,19 +85,25 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
         .sweep(false, at(1_700_000_360), &world.events)
         .await
         .unwrap();
-    let removed: Vec<(LeftoverKind, Option<_>)> = report
+    let removed: Vec<(ResourceKind, Option<JobId>)> = report
         .removed
         .iter()
-        .map(|l| (l.kind, l.job.clone()))
+        .map(|r| (r.kind, r.labels.as_ref().map(|l| l.job.clone())))
         .collect();
     assert_eq!(
         removed,
         [
-            (LeftoverKind::Instance, Some(crashed.clone())),
-            (LeftoverKind::Profile, Some(crashed.clone()))
+            (ResourceKind::Instance, Some(crashed.clone())),
+            (ResourceKind::Profile, Some(crashed.clone()))
         ]
     );
-    assert_eq!(report.active.len(), 2);
+    assert_eq!(report.spared.len(), 2);
+    assert!(
+        report
+            .spared
+            .iter()
+            .all(|s| s.reason == SpareReason::Running)
+    );
     let left: Vec<_> = world
         .runtime
         .instances()
@@ -93,19 +113,15 @@ async fn removes_leftovers_of_jobs_that_are_not_running() {
     assert_eq!(left, [Some(running)]);
 }
 
-/// A killed lxpack leaves its job `Running` in the store for good; once that is longer
-/// than any job can last, the sweep counts it as dead and removes its leftovers.
+/// A killed lxpack leaves its job `Running` in the history for good; once that is
+/// longer than any job can last, the sweep records it as lost and removes its
+/// leftovers.
 #[tokio::test(start_paused = true)]
-async fn a_job_running_for_longer_than_any_job_can_last_is_dead() {
+async fn a_job_running_for_longer_than_any_job_can_last_is_lost() {
     let killed = job(1_700_000_200);
     let world = kept_deploys(&[&killed]).await;
     record_running(&world, &killed, at(1_700_000_200)).await;
-    let longest = world
-        .workflows
-        .settings()
-        .timeouts
-        .longest_job(world.workflows.settings().provisioners.len())
-        .as_secs();
+    let longest = longest(&world);
     let _ = world.events.take();
 
     // Within the bound the job may still run: nothing is touched.
@@ -115,22 +131,126 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_dead() {
         .await
         .unwrap();
     assert!(
-        report.removed.is_empty() && report.stale_jobs.is_empty(),
+        report.removed.is_empty() && report.lost_jobs.is_empty(),
         "{report:?}"
     );
-    assert_eq!(report.active.len(), 2);
+    assert_eq!(report.spared.len(), 2);
 
-    // Past it, the job is dead: its leftovers go, with a warning that says why.
+    // A dry run past it reports the job lost but records nothing.
+    let dry = world
+        .workflows
+        .sweep(true, at(1_700_000_200 + longest + 1), &world.events)
+        .await
+        .unwrap();
+    assert_eq!(dry.lost_jobs, [killed.clone()]);
+    assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Running);
+
+    // Past it, the job is lost: its leftovers go, with a warning that says why.
     let report = world
         .workflows
         .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
         .await
         .unwrap();
-    assert_eq!(report.stale_jobs, [killed]);
+    assert_eq!(report.lost_jobs, [killed.clone()]);
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert!(world.runtime.instances().is_empty());
+    let record = world.store.job(&killed).unwrap();
+    assert_eq!(record.status, JobStatus::Lost);
+    assert!(record.ended_at.is_some());
     let warned = world.events.take().into_iter().any(|event| {
         matches!(event, lxpack_core::events::Event::Warning { message } if message.contains("its process is gone"))
     });
     assert!(warned);
+}
+
+/// What another user made, named like lxpack's resources but without its labels, is
+/// reported and never touched.
+#[tokio::test(start_paused = true)]
+async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    let foreign = format!("lxpack-deploy-web-api-00000000-{}", job(1_600_000_000));
+    world.runtime.add_profile(ProfileSpec {
+        name: ProfileName::parse(&foreign).unwrap(),
+        description: "someone else's".into(),
+        mounts: vec![],
+        labels: None,
+    });
+    for name in ["lxpack-userbox", foreign.as_str(), "userbox"] {
+        world.runtime.add_instance(
+            &LaunchSpec {
+                name: InstanceName::parse(name).unwrap(),
+                image: ImageRef::Local(ImageSelector::Alias(
+                    ImageAlias::parse(BASE_ALIAS).unwrap(),
+                )),
+                profile: None,
+                ephemeral: false,
+                isolation: Default::default(),
+                limits: Default::default(),
+                labels: None,
+                timeout: Duration::from_secs(60),
+            },
+            InstanceStatus::Running,
+        );
+    }
+    let report = world
+        .workflows
+        .sweep(false, at(1_800_000_000), &world.events)
+        .await
+        .unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    let foreign_names: Vec<(ResourceKind, &str)> = report
+        .foreign
+        .iter()
+        .map(|r| (r.kind, r.name.as_str()))
+        .collect();
+    assert_eq!(
+        foreign_names,
+        [
+            (ResourceKind::Instance, foreign.as_str()),
+            (ResourceKind::Instance, "lxpack-userbox"),
+            (ResourceKind::Profile, foreign.as_str()),
+        ]
+    );
+    assert_eq!(world.runtime.instances().len(), 3);
+    assert_eq!(world.runtime.profiles().len(), 1);
+}
+
+/// Two build hosts with their own histories share a daemon: a job this history does
+/// not know may be running on the other host, until it is older than any job can be.
+#[tokio::test(start_paused = true)]
+async fn a_job_this_history_does_not_know_is_spared_while_it_may_run_elsewhere() {
+    let elsewhere = job(1_700_000_200);
+    let world = kept_deploys(&[&elsewhere]).await;
+    // The other host's history knew the job; this one forgets it.
+    let other_history = lxpack_fake::FakeAppStore::new();
+    other_history
+        .record_job(&world.store.job(&elsewhere).unwrap())
+        .await
+        .unwrap();
+    world.store.forget_job(&elsewhere);
+    let longest = longest(&world);
+
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_200 + longest), &world.events)
+        .await
+        .unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(report.spared.len(), 2);
+    assert!(
+        report
+            .spared
+            .iter()
+            .all(|s| s.reason == SpareReason::UnknownJob)
+    );
+
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.removed.len(), 2, "{report:?}");
+    assert!(world.runtime.instances().is_empty());
+    assert!(world.runtime.profiles().is_empty());
 }
