@@ -1,6 +1,7 @@
 //! # lxpack-sqlite
 //!
-//! lxpack's [`AppStore`](lxpack_core::ports::AppStore) on an embedded SQLite file: the
+//! lxpack's [`AppStore`](lxpack_core::ports::AppStore) and
+//! [`JobHistory`](lxpack_core::ports::JobHistory) on an embedded SQLite file: the
 //! operator's default store, with no server to run.
 //!
 //! Apps are kept as their Cloud Deploy document (the core's own
@@ -12,7 +13,7 @@
 //!
 //! ## Layout
 //! - `schema`: the versioned schema and its migrations (`PRAGMA user_version`).
-//! - `store`: [`SqliteAppStore`], its port implementation and the CLI's extra calls.
+//! - `store`: [`SqliteAppStore`] and its two ports.
 //! - `rows`: mapping between rows and domain values.
 //! - `error`: [`SqliteStoreError`].
 //! - `paths`: the default database path.
@@ -25,4 +26,4 @@ mod store;
 
 pub use error::SqliteStoreError;
 pub use paths::default_path;
-pub use store::{ImportOutcome, SqliteAppStore};
+pub use store::SqliteAppStore;

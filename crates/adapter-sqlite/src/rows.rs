@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
-use lxpack_core::domain::{App, AppKey, JobCommand, JobId};
-use lxpack_core::ports::{JobRecord, JobStatus};
+use lxpack_core::domain::{App, AppKey, JobCommand, JobId, JobRecord, JobStatus};
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
@@ -48,28 +47,6 @@ fn time(millis: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
 
-pub(crate) fn status_text(status: JobStatus) -> &'static str {
-    status.as_str()
-}
-
-fn status(text: &str) -> Option<JobStatus> {
-    Some(match text {
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "failed" => JobStatus::Failed,
-        "cancelled" => JobStatus::Cancelled,
-        _ => return None,
-    })
-}
-
-fn command(text: &str) -> Option<JobCommand> {
-    Some(match text {
-        "buildimage" => JobCommand::BuildImage,
-        "deploy" => JobCommand::Deploy,
-        _ => return None,
-    })
-}
-
 /// Reads a row selected with [`JOB_COLUMNS`].
 pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, Corrupt>> {
     let id: String = row.get(0)?;
@@ -92,12 +69,10 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     let record = (|| {
         Ok(JobRecord {
             id: JobId::parse(&id).map_err(|e| corrupt(e.to_string()))?,
-            command: command(&command_text)
-                .ok_or_else(|| corrupt(format!("unknown command {command_text:?}")))?,
+            command: JobCommand::parse(&command_text).map_err(|e| corrupt(e.to_string()))?,
             app,
             module,
-            status: status(&status_text)
-                .ok_or_else(|| corrupt(format!("unknown status {status_text:?}")))?,
+            status: JobStatus::parse(&status_text).map_err(|e| corrupt(e.to_string()))?,
             started_at: time(started),
             ended_at: ended.map(time),
             error,

@@ -1,31 +1,26 @@
-//! [`SqliteAppStore`]: the port, plus what the CLI needs beyond it (import, remove,
-//! job history). SQLite calls block, so each runs on tokio's blocking pool.
+//! [`SqliteAppStore`]: the `AppStore` and `JobHistory` ports on one SQLite file. SQLite
+//! calls block, so each runs on tokio's blocking pool. The image rule is the core's;
+//! this store only runs it inside an `IMMEDIATE` transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lxpack_core::domain::{App, AppKey, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord};
+use lxpack_core::domain::{
+    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
+    newest_image,
+};
+use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tracing::instrument;
 
 use crate::error::SqliteStoreError;
-use crate::rows::{JOB_COLUMNS, app_from_document, document_of, job_from_row, millis, status_text};
+use crate::rows::{JOB_COLUMNS, app_from_document, document_of, job_from_row, millis};
 use crate::schema::{LATEST, SchemaError, migrate};
 
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What `import_app` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportOutcome {
-    /// A new app.
-    Created,
-    /// An app with the same name, env and role was replaced.
-    Updated,
-}
 
 /// The app store in one SQLite file. Cheap to clone; clones share the connection.
 #[derive(Clone)]
@@ -129,113 +124,6 @@ impl SqliteAppStore {
         })?
     }
 
-    /// Imports an app, inserting it or replacing the one with the same name, env and
-    /// role. The recorded container image never moves backwards: the newer of the
-    /// stored and the imported one is kept.
-    ///
-    /// # Errors
-    /// `Query` when the database cannot be written.
-    #[instrument(skip_all, fields(app = %app.key))]
-    pub async fn import_app(&self, app: App) -> Result<ImportOutcome> {
-        self.with("import app", move |connection, path| {
-            let query = |e: rusqlite::Error| query_error("import app", path, e);
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(query)?;
-            let stored: Option<Option<String>> = transaction
-                .query_row(
-                    "SELECT container_image FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
-                    params![app.key.name, app.key.env, app.key.role],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(query)?;
-            let stored_image = stored.clone().flatten().and_then(|text| JobId::parse(&text).ok());
-            let image = match (stored_image, app.build_infos.container_image.clone()) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            let mut app = app;
-            app.build_infos.container_image.clone_from(&image);
-            transaction
-                .execute(
-                    "INSERT INTO apps (name, env, role, document, container_image) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (name, env, role) DO UPDATE SET document = excluded.document, container_image = excluded.container_image",
-                    params![app.key.name, app.key.env, app.key.role, document_of(&app), image.map(|j| j.to_string())],
-                )
-                .map_err(query)?;
-            transaction.commit().map_err(query)?;
-            Ok(if stored.is_some() { ImportOutcome::Updated } else { ImportOutcome::Created })
-        })
-        .await
-    }
-
-    /// Removes an app; true when it existed. Its jobs stay in the history.
-    ///
-    /// # Errors
-    /// `Query` when the database cannot be written.
-    pub async fn remove_app(&self, key: &AppKey) -> Result<bool> {
-        let key = key.clone();
-        self.with("remove app", move |connection, path| {
-            let removed = connection
-                .execute(
-                    "DELETE FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
-                    params![key.name, key.env, key.role],
-                )
-                .map_err(|e| query_error("remove app", path, e))?;
-            Ok(removed > 0)
-        })
-        .await
-    }
-
-    /// The job history, newest first, optionally for one app.
-    ///
-    /// # Errors
-    /// `Query` or `Corrupt`.
-    pub async fn list_jobs(&self, app: Option<&AppKey>) -> Result<Vec<JobRecord>> {
-        let app = app.cloned();
-        self.with("list jobs", move |connection, path| {
-            let query = |e| query_error("list jobs", path, e);
-            let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
-            if app.is_some() {
-                sql.push_str(" WHERE app_name = ?1 AND app_env = ?2 AND app_role = ?3");
-            }
-            sql.push_str(" ORDER BY started_at_ms DESC, id DESC");
-            let mut statement = connection.prepare(&sql).map_err(query)?;
-            let rows = match &app {
-                Some(key) => {
-                    statement.query_map(params![key.name, key.env, key.role], job_from_row)
-                }
-                None => statement.query_map([], job_from_row),
-            }
-            .map_err(query)?;
-            let mut jobs = Vec::new();
-            for row in rows {
-                jobs.push(row.map_err(query)?.map_err(|c| corrupt(c, path))?);
-            }
-            Ok(jobs)
-        })
-        .await
-    }
-
-    /// One job.
-    ///
-    /// # Errors
-    /// `Query` or `Corrupt`.
-    pub async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>> {
-        let id = id.to_string();
-        self.with("get job", move |connection, path| {
-            let row = connection
-                .query_row(
-                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
-                    [id],
-                    job_from_row,
-                )
-                .optional()
-                .map_err(|e| query_error("get job", path, e))?;
-            row.map(|r| r.map_err(|c| corrupt(c, path))).transpose()
-        })
-        .await
-    }
-
     fn load_apps(connection: &Connection, path: &Path, key: Option<&AppKey>) -> Result<Vec<App>> {
         let query = |e| query_error("read apps", path, e);
         let mut sql = "SELECT document, container_image FROM apps".to_owned();
@@ -286,6 +174,13 @@ fn corrupt(c: crate::rows::Corrupt, path: &Path) -> SqliteStoreError {
 
 fn port_error(operation: &str, error: SqliteStoreError) -> AppStoreError {
     AppStoreError::Other {
+        operation: operation.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+fn history_error(operation: &str, error: SqliteStoreError) -> JobHistoryError {
+    JobHistoryError::Other {
         operation: operation.to_owned(),
         source: Box::new(error),
     }
@@ -346,11 +241,11 @@ impl AppStore for SqliteAppStore {
                     return Ok(Err(RecordRefused::NotFound));
                 };
                 let current = current.and_then(|text| JobId::parse(&text).ok());
-                match current {
-                    Some(recorded) if recorded == new => return Ok(Ok(None)),
-                    Some(recorded) if recorded.is_newer_than(&new) => return Ok(Err(RecordRefused::Newer(recorded))),
-                    _ => {}
-                }
+                let previous = match decide_image_record(current.as_ref(), &new) {
+                    ImageRecordDecision::Replace { previous } => previous,
+                    ImageRecordDecision::Superseded { current } => return Ok(Err(RecordRefused::Newer(current))),
+                    _ => return Ok(Ok(None)),
+                };
                 transaction
                     .execute(
                         "UPDATE apps SET container_image = ?4 WHERE name = ?1 AND env = ?2 AND role = ?3",
@@ -358,7 +253,7 @@ impl AppStore for SqliteAppStore {
                     )
                     .map_err(query)?;
                 transaction.commit().map_err(query)?;
-                Ok(Ok(current))
+                Ok(Ok(previous))
             })
             .await
             .map_err(|e| port_error("record container image", e))?;
@@ -373,8 +268,58 @@ impl AppStore for SqliteAppStore {
         }
     }
 
+    #[instrument(skip_all, fields(app = %app.key))]
+    async fn import_app(&self, app: App) -> std::result::Result<ImportOutcome, AppStoreError> {
+        self.with("import app", move |connection, path| {
+            let query = |e: rusqlite::Error| query_error("import app", path, e);
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(query)?;
+            let stored: Option<Option<String>> = transaction
+                .query_row(
+                    "SELECT container_image FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
+                    params![app.key.name, app.key.env, app.key.role],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(query)?;
+            let stored_image = stored.clone().flatten().and_then(|text| JobId::parse(&text).ok());
+            let image = newest_image(stored_image, app.build_infos.container_image.clone());
+            let mut app = app;
+            app.build_infos.container_image.clone_from(&image);
+            transaction
+                .execute(
+                    "INSERT INTO apps (name, env, role, document, container_image) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name, env, role) DO UPDATE SET document = excluded.document, container_image = excluded.container_image",
+                    params![app.key.name, app.key.env, app.key.role, document_of(&app), image.map(|j| j.to_string())],
+                )
+                .map_err(query)?;
+            transaction.commit().map_err(query)?;
+            Ok(if stored.is_some() { ImportOutcome::Updated } else { ImportOutcome::Created })
+        })
+        .await
+        .map_err(|e| port_error("import app", e))
+    }
+
+    #[instrument(skip(self), fields(app = %key))]
+    async fn remove_app(&self, key: &AppKey) -> std::result::Result<bool, AppStoreError> {
+        let key = key.clone();
+        self.with("remove app", move |connection, path| {
+            let removed = connection
+                .execute(
+                    "DELETE FROM apps WHERE name = ?1 AND env = ?2 AND role = ?3",
+                    params![key.name, key.env, key.role],
+                )
+                .map_err(|e| query_error("remove app", path, e))?;
+            Ok(removed > 0)
+        })
+        .await
+        .map_err(|e| port_error("remove app", e))
+    }
+}
+
+#[async_trait]
+impl JobHistory for SqliteAppStore {
     #[instrument(skip_all, fields(job = %record.id))]
-    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), AppStoreError> {
+    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), JobHistoryError> {
         let record = record.clone();
         self.with("record job", move |connection, path| {
             connection
@@ -392,7 +337,7 @@ impl AppStore for SqliteAppStore {
                         record.app.env,
                         record.app.role,
                         record.module,
-                        status_text(record.status),
+                        record.status.as_str(),
                         millis(record.started_at),
                         record.ended_at.map(millis),
                         record.error,
@@ -403,28 +348,77 @@ impl AppStore for SqliteAppStore {
             Ok(())
         })
         .await
-        .map_err(|e| port_error("record job", e))
+        .map_err(|e| history_error("record job", e))
+    }
+
+    #[instrument(skip(self), fields(job = %id))]
+    async fn get_job(&self, id: &JobId) -> std::result::Result<Option<JobRecord>, JobHistoryError> {
+        let id = id.to_string();
+        self.with("get job", move |connection, path| {
+            let row = connection
+                .query_row(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                    [id],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(|e| query_error("get job", path, e))?;
+            row.map(|r| r.map_err(|c| corrupt(c, path))).transpose()
+        })
+        .await
+        .map_err(|e| history_error("get job", e))
     }
 
     #[instrument(skip(self))]
-    async fn running_jobs(&self) -> std::result::Result<Vec<JobId>, AppStoreError> {
-        self.with("list running jobs", |connection, path| {
-            let query = |e| query_error("list running jobs", path, e);
-            let mut statement = connection
-                .prepare("SELECT id FROM jobs WHERE status = 'running'")
-                .map_err(query)?;
-            let ids = statement
-                .query_map([], |row| row.get::<_, String>(0))
-                .map_err(query)?;
-            let mut jobs = Vec::new();
-            for id in ids {
-                if let Ok(id) = JobId::parse(&id.map_err(query)?) {
-                    jobs.push(id);
-                }
+    async fn list_jobs(
+        &self,
+        app: Option<&AppKey>,
+    ) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
+        let app = app.cloned();
+        self.with("list jobs", move |connection, path| {
+            let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
+            if app.is_some() {
+                sql.push_str(" WHERE app_name = ?1 AND app_env = ?2 AND app_role = ?3");
             }
-            Ok(jobs)
+            sql.push_str(" ORDER BY started_at_ms DESC, id DESC");
+            select_jobs(connection, path, "list jobs", &sql, app.as_ref())
         })
         .await
-        .map_err(|e| port_error("list running jobs", e))
+        .map_err(|e| history_error("list jobs", e))
     }
+
+    #[instrument(skip(self))]
+    async fn running_jobs(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
+        self.with("list running jobs", |connection, path| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE status = '{}'",
+                JobStatus::Running.as_str()
+            );
+            select_jobs(connection, path, "list running jobs", &sql, None)
+        })
+        .await
+        .map_err(|e| history_error("list running jobs", e))
+    }
+}
+
+/// The job records `sql` selects with [`JOB_COLUMNS`], bound to `app`'s key when given.
+fn select_jobs(
+    connection: &Connection,
+    path: &Path,
+    operation: &str,
+    sql: &str,
+    app: Option<&AppKey>,
+) -> Result<Vec<JobRecord>> {
+    let query = |e| query_error(operation, path, e);
+    let mut statement = connection.prepare(sql).map_err(query)?;
+    let rows = match app {
+        Some(key) => statement.query_map(params![key.name, key.env, key.role], job_from_row),
+        None => statement.query_map([], job_from_row),
+    }
+    .map_err(query)?;
+    let mut jobs = Vec::new();
+    for row in rows {
+        jobs.push(row.map_err(query)?.map_err(|c| corrupt(c, path))?);
+    }
+    Ok(jobs)
 }

@@ -7,9 +7,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
-use lxpack_core::domain::{App, AppKey, JobCommand, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
-use lxpack_sqlite::{ImportOutcome, SqliteAppStore, SqliteStoreError};
+use lxpack_core::domain::{App, AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory};
+use lxpack_sqlite::{SqliteAppStore, SqliteStoreError};
 
 struct TempDir(PathBuf);
 
@@ -59,6 +59,17 @@ async fn passes_the_app_store_contract() {
     lxpack_contract::app_store_contract(&store, &key("web"))
         .await
         .assert_passed();
+}
+
+#[tokio::test]
+async fn passes_the_job_history_contract_twice() {
+    let dir = TempDir::new("history-contract");
+    let store = SqliteAppStore::open(&dir.db()).unwrap();
+    for _ in 0..2 {
+        lxpack_contract::job_history_contract(&store, &key("web"))
+            .await
+            .assert_passed();
+    }
 }
 
 #[tokio::test]
@@ -158,16 +169,17 @@ async fn older_jobs_lose() {
 async fn job_history() {
     let dir = TempDir::new("jobs");
     let store = SqliteAppStore::open(&dir.db()).unwrap();
-    let record = |id: JobId, app: &str, at: u64, status| JobRecord {
-        id,
-        command: JobCommand::Deploy,
-        app: key(app),
-        module: Some("api".into()),
-        status,
-        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(at),
-        ended_at: None,
-        error: None,
-        log_path: Some("/var/log/x.log".into()),
+    let record = |id: JobId, app: &str, at: u64, status| {
+        let mut record = JobRecord::running(
+            id,
+            JobCommand::Deploy,
+            key(app),
+            Some("api".into()),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(at),
+        )
+        .with_log(Some("/var/log/x.log".into()));
+        record.status = status;
+        record
     };
     store
         .record_job(&record(job(1), "web", 10, JobStatus::Running))
@@ -184,7 +196,14 @@ async fn job_history() {
     let mut done = record(job(1), "web", 10, JobStatus::Succeeded);
     done.ended_at = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(15));
     store.record_job(&done).await.unwrap();
-    assert_eq!(store.running_jobs().await.unwrap(), [job(2)]);
+    let running: Vec<JobId> = store
+        .running_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(running, [job(2)]);
     let web: Vec<JobId> = store
         .list_jobs(Some(&key("web")))
         .await

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lxpack_core::domain::{AmiId, App};
+use lxpack_core::domain::{Ami, AmiId, App};
 use lxpack_core::ports::{AmiCatalog, AmiCatalogError};
 
 use crate::report::{Checker, ContractReport};
@@ -82,15 +82,23 @@ async fn run(catalog: &dyn AmiCatalog, fixture: &AmiFixture, checker: &mut Check
             "none of the foreign AMIs",
             foreign,
         );
+        let mut ordered = listed.clone();
+        Ami::sort_newest_first(&mut ordered);
+        let order = |amis: &[Ami]| {
+            amis.iter()
+                .map(|ami| ami.id.to_string())
+                .collect::<Vec<_>>()
+        };
         checker.that(
             "list_app_amis is newest first",
-            listed
-                .windows(2)
-                .all(|pair| pair[0].created_at >= pair[1].created_at),
-            "creation times in descending order",
+            order(&listed) == order(&ordered),
+            format!(
+                "the core's order (Ami::sort_newest_first): {:?}",
+                order(&ordered)
+            ),
             listed
                 .iter()
-                .map(|ami| (&ami.id, ami.created_at))
+                .map(|ami| (&ami.id, &ami.name, ami.created_at))
                 .collect::<Vec<_>>(),
         );
         let strangers: Vec<&str> = listed

@@ -1,12 +1,13 @@
 //! The contract of `AppStore`. Its heart is the newer-job rule: two buildimage jobs of
-//! one app may finish in any order, and the older must never win. The port has no way
-//! to delete, so the suite works on an app the caller seeded for it, and leaves it
-//! recording the suite's newest job.
+//! one app may finish in any order, and the older must never win, through
+//! `record_container_image` or through an import. The suite works on an app the caller
+//! seeded for it, and leaves it recording the suite's newest job; the app it imports
+//! to check import and removal, it removes.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+use lxpack_core::domain::{App, AppKey, JobId};
+use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome};
 
 use crate::report::{Checker, ContractReport};
 use crate::unwind::CatchUnwind;
@@ -20,11 +21,12 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 /// - `record_container_image`: `AppNotFound`; the job it replaced; recording the
 ///   same job again; `Superseded` for an older job, which changes nothing; concurrent
 ///   writers end with the newest job;
-/// - `record_job` inserts and replaces; `running_jobs` follows the status.
+/// - `import_app` creates then updates, and never moves an image backwards;
+///   `remove_app` removes once.
 ///
 /// The suite's jobs are newer than the app's current image, so it can run again on
 /// the same app. Afterwards the app records the suite's newest job as its container
-/// image, and the suite's job records are marked succeeded (the port cannot delete).
+/// image, and the app the suite imported is removed.
 pub async fn app_store_contract(store: &dyn AppStore, app: &AppKey) -> ContractReport {
     let mut checker = Checker::new("app store", CALL_LIMIT);
     let Some(current) = checker.ok("get_app", store.get_app(app)).await else {
@@ -68,8 +70,6 @@ struct Jobs {
     new: JobId,
     /// Three jobs for the concurrent writers, newer than `new`.
     racing: [JobId; 3],
-    /// Job records.
-    record: JobId,
 }
 
 impl Jobs {
@@ -87,7 +87,6 @@ impl Jobs {
                 at(3, b"ct-race2")?,
                 at(4, b"ct-race3")?,
             ],
-            record: at(5, b"ct-rec--")?,
         })
     }
 }
@@ -103,7 +102,7 @@ impl Suite<'_> {
         self.reads(checker).await;
         self.newer_job_rule(checker, initial).await;
         self.concurrent_writers(checker).await;
-        self.job_records(checker).await;
+        self.import_and_remove(checker).await;
     }
 
     async fn reads(&self, checker: &mut Checker) {
@@ -231,68 +230,114 @@ impl Suite<'_> {
             .await;
     }
 
-    async fn job_records(&self, checker: &mut Checker) {
-        let id = &self.jobs.record;
-        checker
+    /// Import and remove, on a key of the suite's own.
+    async fn import_and_remove(&self, checker: &mut Checker) {
+        let key = imported_key(self.app);
+        let jobs = self.jobs;
+        let app = |image: Option<&JobId>| {
+            let mut app = App::new(key.clone(), "eu-west-1");
+            app.build_infos.container_image = image.cloned();
+            app
+        };
+        if let Some(outcome) = checker
             .ok(
-                "record_job",
-                self.store.record_job(&self.record(JobStatus::Running)),
-            )
-            .await;
-        if let Some(running) = checker.ok("running_jobs", self.store.running_jobs()).await {
-            checker.that(
-                "running_jobs lists a running job",
-                running.contains(id),
-                format!("a list with {id}"),
-                running,
-            );
-        }
-        checker
-            .ok(
-                "record_job replacing a record",
-                self.store.record_job(&self.record(JobStatus::Failed)),
-            )
-            .await;
-        if let Some(running) = checker
-            .ok(
-                "running_jobs after the job ended",
-                self.store.running_jobs(),
+                "import_app of a new app",
+                self.store.import_app(app(Some(&jobs.new))),
             )
             .await
         {
-            checker.that(
-                "running_jobs follows the replaced status",
-                !running.contains(id),
-                format!("a list without {id}"),
-                running,
+            checker.equal(
+                "import_app of a new app creates it",
+                ImportOutcome::Created,
+                outcome,
             );
         }
-    }
-
-    fn record(&self, status: JobStatus) -> JobRecord {
-        let started = UNIX_EPOCH + Duration::from_secs(u64::from(self.jobs.record.unix_seconds()));
-        JobRecord {
-            id: self.jobs.record.clone(),
-            command: JobCommand::BuildImage,
-            app: self.app.clone(),
-            module: None,
-            status,
-            started_at: started,
-            ended_at: (status != JobStatus::Running).then_some(started + Duration::from_secs(1)),
-            error: (status == JobStatus::Failed).then(|| "lxpack contract suite".to_owned()),
-            log_path: None,
+        if let Some(found) = checker
+            .ok("get_app of the imported app", self.store.get_app(&key))
+            .await
+        {
+            checker.equal(
+                "get_app returns what was imported",
+                app(Some(&jobs.new)),
+                found,
+            );
         }
-    }
-
-    /// Leaves no running job behind.
-    async fn cleanup(&self, checker: &mut Checker) {
-        checker
+        if let Some(outcome) = checker
             .ok(
-                "cleanup: mark the suite's job finished",
-                self.store.record_job(&self.record(JobStatus::Succeeded)),
+                "import_app with an older image",
+                self.store.import_app(app(Some(&jobs.old))),
+            )
+            .await
+        {
+            checker.equal(
+                "import_app of a known app updates it",
+                ImportOutcome::Updated,
+                outcome,
+            );
+        }
+        if let Some(found) = checker
+            .ok("get_app after an older import", self.store.get_app(&key))
+            .await
+        {
+            checker.equal(
+                "an import never moves the image backwards",
+                Some(&jobs.new),
+                found.build_infos.container_image.as_ref(),
+            );
+        }
+        checker
+            .ok("import_app with no image", self.store.import_app(app(None)))
+            .await;
+        if let Some(found) = checker
+            .ok(
+                "get_app after an import without image",
+                self.store.get_app(&key),
+            )
+            .await
+        {
+            checker.equal(
+                "an import without image keeps the recorded one",
+                Some(&jobs.new),
+                found.build_infos.container_image.as_ref(),
+            );
+        }
+        if let Some(removed) = checker.ok("remove_app", self.store.remove_app(&key)).await {
+            checker.equal("remove_app of an app that exists", true, removed);
+        }
+        if let Some(removed) = checker
+            .ok("remove_app again", self.store.remove_app(&key))
+            .await
+        {
+            checker.equal("remove_app of an app that does not exist", false, removed);
+        }
+        checker
+            .err(
+                "get_app of a removed app",
+                "AppNotFound",
+                self.store.get_app(&key),
+                |e| matches!(e, AppStoreError::AppNotFound { .. }),
             )
             .await;
     }
+
+    /// Leaves no imported app behind.
+    async fn cleanup(&self, checker: &mut Checker) {
+        checker
+            .ok(
+                "cleanup: remove the imported app",
+                self.store.remove_app(&imported_key(self.app)),
+            )
+            .await;
+    }
+}
+
+/// The key of the app the suite imports and removes.
+fn imported_key(app: &AppKey) -> AppKey {
+    AppKey::new(
+        format!("{}-lxpack-contract-import", app.name),
+        app.env.clone(),
+        app.role.clone(),
+    )
 }
 
 /// A key that no seeded app has: the app's own, with a suffix on the name.

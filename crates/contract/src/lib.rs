@@ -16,6 +16,7 @@
 //! - `runtime`: [`container_runtime_contract`] for `ContainerRuntime` and
 //!   `ImageRegistry` together, its [`RuntimeFixture`] and the [`commands`] it runs.
 //! - `app_store`: [`app_store_contract`], the newer-job rule above all.
+//! - `job_history`: [`job_history_contract`], what the sweep trusts.
 //! - `ami_catalog`: [`ami_catalog_contract`] and its [`AmiFixture`].
 //! - `report`: [`ContractReport`], [`Check`], [`Outcome`].
 //! - `unwind`: running checks so that a panic still leads to cleanup.
@@ -23,24 +24,17 @@
 //! ## Example
 //! ```
 //! use lxpack_contract::app_store_contract;
-//! use lxpack_core::domain::{App, AppKey, BuildInfos, LifecycleHooks};
+//! use lxpack_contract::job_history_contract;
+//! use lxpack_core::domain::{App, AppKey};
 //! use lxpack_fake::FakeAppStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let key = AppKey { name: "web".into(), env: "prod".into(), role: "webfront".into() };
+//! let key = AppKey::new("web", "prod", "webfront");
 //! let store = FakeAppStore::new();
-//! store.insert_app(App {
-//!     key: key.clone(),
-//!     region: "eu-west-1".into(),
-//!     color: None,
-//!     env_vars: vec![],
-//!     features: vec![],
-//!     lifecycle_hooks: LifecycleHooks::default(),
-//!     modules: vec![],
-//!     build_infos: BuildInfos::default(),
-//! });
+//! store.insert_app(App::new(key.clone(), "eu-west-1"));
 //! app_store_contract(&store, &key).await.assert_passed();
+//! job_history_contract(&store, &key).await.assert_passed();
 //! # }
 //! ```
 //!
@@ -60,11 +54,13 @@
 
 mod ami_catalog;
 mod app_store;
+mod job_history;
 mod report;
 mod runtime;
 mod unwind;
 
 pub use ami_catalog::{AmiFixture, ami_catalog_contract};
 pub use app_store::app_store_contract;
+pub use job_history::job_history_contract;
 pub use report::{Check, ContractReport, Outcome};
 pub use runtime::{RuntimeFixture, commands, container_runtime_contract};

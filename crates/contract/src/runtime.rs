@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, GuestPath, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId,
-    LaunchSpec, NAME_PREFIX, OutputStream, Owner, ProfileSpec, label,
+    AppKey, ExecRequest, FileSpec, GuestPath, ImageAlias, ImageRef, ImageSelector, InstanceName,
+    JobCommand, JobId, Labels, LaunchSpec, NAME_PREFIX, OutputStream, Owner, ProfileName,
+    ProfileSpec,
 };
 use lxpack_core::ports::{
-    Compression, ContainerRuntime, ImageRegistry, LeftoverKind, OutputSink, PublishRequest,
-    RegistryError, RuntimeError,
+    Compression, ContainerRuntime, ImageRegistry, OutputSink, PublishRequest, RegistryError,
+    ResourceKind, RuntimeError,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -110,21 +111,30 @@ fn contract_job() -> JobId {
     JobId::generate(0x6600_0000, *b"contract")
 }
 
+/// The labels the suite puts on what it labels.
+fn contract_labels() -> Labels {
+    Labels {
+        job: contract_job(),
+        command: JobCommand::Deploy,
+        app: AppKey::new("lxpack-contract", "test", "suite"),
+    }
+}
+
 /// Every name the suite uses, derived from the prefix so that cleanup can find them
 /// all even after a panic.
 struct Names {
-    /// `<prefix>-p-<job>`: a profile whose job can be read from its name.
-    profile: InstanceName,
+    /// `<prefix>-p-<job>`: a labelled profile.
+    profile: ProfileName,
     /// A profile that never exists.
     missing_profile: String,
     /// The instance most checks use.
     main: InstanceName,
-    /// An instance named without the prefix, found by its job label.
+    /// An instance named without the prefix, with the suite's labels.
     labelled: InstanceName,
     ephemeral: InstanceName,
     /// An ephemeral instance ended by `release_ephemeral`, and its own profile.
     released: InstanceName,
-    released_profile: InstanceName,
+    released_profile: ProfileName,
     /// Instances whose launch must fail.
     no_image: InstanceName,
     no_profile: InstanceName,
@@ -154,18 +164,21 @@ impl Names {
         let instance = |suffix: &str| {
             InstanceName::parse(&format!("{prefix}-{suffix}")).map_err(|error| error.to_string())
         };
+        let profile = |suffix: &str| {
+            ProfileName::parse(&format!("{prefix}-{suffix}")).map_err(|error| error.to_string())
+        };
         let alias = |suffix: &str| {
             ImageAlias::parse(&format!("{prefix}-{suffix}")).map_err(|error| error.to_string())
         };
         Ok(Self {
-            profile: instance(&format!("p-{}", contract_job()))?,
+            profile: profile(&format!("p-{}", contract_job()))?,
             missing_profile: format!("{prefix}-no-such-profile"),
             main: instance("main")?,
             labelled: InstanceName::parse(&format!("contract-{rest}-labelled"))
                 .map_err(|error| error.to_string())?,
             ephemeral: instance("ephemeral")?,
             released: instance("released")?,
-            released_profile: instance(&format!("r-{}", contract_job()))?,
+            released_profile: profile(&format!("r-{}", contract_job()))?,
             no_image: instance("no-image")?,
             no_profile: instance("no-profile")?,
             cancelled: instance("cancelled")?,
@@ -192,11 +205,14 @@ impl Names {
         [&self.image, &self.second_image]
     }
 
-    fn owns(&self, name: &InstanceName) -> bool {
-        self.instances().contains(&name) || *name == self.profile || *name == self.released_profile
+    fn owns(&self, kind: ResourceKind, name: &str) -> bool {
+        match kind {
+            ResourceKind::Instance => self.instances().iter().any(|mine| mine.as_str() == name),
+            ResourceKind::Profile => self.profiles().iter().any(|mine| mine.as_str() == name),
+        }
     }
 
-    fn profiles(&self) -> [&InstanceName; 2] {
+    fn profiles(&self) -> [&ProfileName; 2] {
         [&self.profile, &self.released_profile]
     }
 }
@@ -208,7 +224,7 @@ impl Names {
 ///   profile, `Cancelled`;
 /// - exec: exit codes, output order per stream, env/cwd/user, stdin, `NotFound`,
 ///   `TimedOut` and `Cancelled` within a grace period, files pushed;
-/// - leftovers: by name prefix, by job label, with the job read from label or name;
+/// - resources: every instance and profile listed, each with its labels or none;
 /// - stop (forced, graceful, twice, ephemeral), delete (stopped, running) and their
 ///   `NotFound`;
 /// - publish with alias and properties, `AliasExists` (nothing published),
@@ -264,11 +280,11 @@ impl Suite<'_> {
         LaunchSpec {
             name: name.clone(),
             image: self.fixture.image.clone(),
-            profiles: vec!["default".to_owned()],
+            profile: None,
             ephemeral: false,
             isolation: Default::default(),
             limits: Default::default(),
-            labels: BTreeMap::new(),
+            labels: None,
             timeout: self.fixture.launch_timeout,
         }
     }
@@ -313,6 +329,7 @@ impl Suite<'_> {
             name: names.profile.clone(),
             description: "lxpack contract suite".to_owned(),
             mounts: vec![],
+            labels: Some(contract_labels()),
         };
         checker
             .ok("create_profile", self.runtime.create_profile(&profile))
@@ -333,7 +350,7 @@ impl Suite<'_> {
                 },
             )
             .await;
-        let missing = InstanceName::parse(&names.missing_profile);
+        let missing = ProfileName::parse(&names.missing_profile);
         if let Ok(missing) = missing {
             checker
                 .err(
@@ -358,7 +375,7 @@ impl Suite<'_> {
         let names = self.names;
         let cancel = CancellationToken::new();
         let mut main = self.launch_spec(&names.main);
-        main.profiles.push(names.profile.to_string());
+        main.profile = Some(names.profile.clone());
         checker
             .ok(
                 "launch_instance",
@@ -402,7 +419,7 @@ impl Suite<'_> {
             .await;
 
         let mut no_profile = self.launch_spec(&names.no_profile);
-        no_profile.profiles.push(names.missing_profile.clone());
+        no_profile.profile = ProfileName::parse(&names.missing_profile).ok();
         checker
             .err(
                 "launch_instance with a missing profile",
@@ -433,9 +450,7 @@ impl Suite<'_> {
             .await;
 
         let mut labelled = self.launch_spec(&names.labelled);
-        labelled
-            .labels
-            .insert(label::JOB.to_owned(), contract_job().to_string());
+        labelled.labels = Some(contract_labels());
         checker
             .ok(
                 "launch_instance with a job label",
@@ -645,36 +660,45 @@ impl Suite<'_> {
 
     async fn leftovers(&self, checker: &mut Checker) {
         let names = self.names;
-        let Some(leftovers) = checker
-            .ok("list_leftovers", self.runtime.list_leftovers())
+        let Some(resources) = checker
+            .ok("list_resources", self.runtime.list_resources())
             .await
         else {
             return;
         };
-        let find = |kind: LeftoverKind, name: &InstanceName| {
-            leftovers
+        let find = |kind: ResourceKind, name: &str| {
+            resources
                 .iter()
-                .find(|leftover| leftover.kind == kind && leftover.name == *name)
+                .find(|resource| resource.kind == kind && resource.name == name)
         };
         checker.that(
-            "list_leftovers finds an instance by its name prefix",
-            find(LeftoverKind::Instance, &names.main).is_some(),
-            format!("an instance {}", names.main),
-            &leftovers,
+            "list_resources lists an unlabelled instance, without labels",
+            find(ResourceKind::Instance, names.main.as_str())
+                .is_some_and(|found| found.labels.is_none()),
+            format!("an instance {} without labels", names.main),
+            &resources,
         );
-        let labelled = find(LeftoverKind::Instance, &names.labelled);
         checker.that(
-            "list_leftovers finds an instance by its job label, with the job",
-            labelled.is_some_and(|found| found.job == Some(contract_job())),
-            format!("an instance {} of job {}", names.labelled, contract_job()),
-            &leftovers,
+            "list_resources lists a labelled instance with its labels",
+            find(ResourceKind::Instance, names.labelled.as_str())
+                .is_some_and(|found| found.labels == Some(contract_labels())),
+            format!(
+                "an instance {} labelled {:?}",
+                names.labelled,
+                contract_labels()
+            ),
+            &resources,
         );
-        let profile = find(LeftoverKind::Profile, &names.profile);
         checker.that(
-            "list_leftovers finds a profile by its name, with the job",
-            profile.is_some_and(|found| found.job == Some(contract_job())),
-            format!("a profile {} of job {}", names.profile, contract_job()),
-            &leftovers,
+            "list_resources lists a labelled profile with its labels",
+            find(ResourceKind::Profile, names.profile.as_str())
+                .is_some_and(|found| found.labels == Some(contract_labels())),
+            format!(
+                "a profile {} labelled {:?}",
+                names.profile,
+                contract_labels()
+            ),
+            &resources,
         );
     }
 
@@ -751,6 +775,7 @@ impl Suite<'_> {
             name: names.released_profile.clone(),
             description: "lxpack contract suite: released".to_owned(),
             mounts: vec![],
+            labels: Some(contract_labels()),
         };
         if checker
             .ok(
@@ -764,8 +789,7 @@ impl Suite<'_> {
         }
         let mut spec = self.launch_spec(&names.released);
         spec.ephemeral = true;
-        spec.profiles
-            .push(names.released_profile.as_str().to_owned());
+        spec.profile = Some(names.released_profile.clone());
         let cancel = CancellationToken::new();
         if checker
             .ok(
@@ -830,15 +854,19 @@ impl Suite<'_> {
     async fn vanishes(&self, name: &InstanceName) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match self.runtime.list_leftovers().await {
-                Ok(leftovers) if !leftovers.iter().any(|leftover| leftover.name == *name) => {
+            match self.runtime.list_resources().await {
+                Ok(resources)
+                    if !resources.iter().any(|resource| {
+                        resource.kind == ResourceKind::Instance && resource.name == name.as_str()
+                    }) =>
+                {
                     return Ok(());
                 }
                 Ok(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Ok(_) => return Err(format!("{name} is still listed")),
-                Err(error) => return Err(format!("list_leftovers failed: {error:?}")),
+                Err(error) => return Err(format!("list_resources failed: {error:?}")),
             }
         }
     }
@@ -1084,14 +1112,14 @@ impl Suite<'_> {
 
     async fn nothing_left(&self, checker: &mut Checker) {
         let check = "nothing is left behind";
-        let leftovers = match checker.bounded(self.runtime.list_leftovers()).await {
-            Ok(Ok(leftovers)) => leftovers,
+        let leftovers = match checker.bounded(self.runtime.list_resources()).await {
+            Ok(Ok(resources)) => resources,
             Ok(Err(error)) => return checker.fail(check, "no leftover", format!("{error:?}")),
             Err(elapsed) => return checker.fail(check, "no leftover", elapsed),
         };
         let ours: Vec<_> = leftovers
             .iter()
-            .filter(|leftover| self.names.owns(&leftover.name))
+            .filter(|resource| self.names.owns(resource.kind, &resource.name))
             .collect();
         checker.that(check, ours.is_empty(), "no leftover", ours);
     }
@@ -1144,9 +1172,10 @@ mod tests {
             assert!(Names::new(bad).is_err(), "{bad}");
         }
         let names = Names::new("lxpack-ct").unwrap();
-        assert_eq!(names.profile.job(), Some(contract_job()));
         assert!(!names.labelled.as_str().starts_with(NAME_PREFIX));
-        assert!(names.owns(&names.labelled));
-        assert!(!names.owns(&names.missing));
+        assert!(names.owns(ResourceKind::Instance, names.labelled.as_str()));
+        assert!(names.owns(ResourceKind::Profile, names.profile.as_str()));
+        assert!(!names.owns(ResourceKind::Profile, names.main.as_str()));
+        assert!(!names.owns(ResourceKind::Instance, names.missing.as_str()));
     }
 }

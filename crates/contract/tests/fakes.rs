@@ -6,20 +6,20 @@ mod helpers;
 
 use lxpack_contract::{
     AmiFixture, Outcome, RuntimeFixture, ami_catalog_contract, app_store_contract,
-    container_runtime_contract,
+    container_runtime_contract, job_history_contract,
 };
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lxpack_core::domain::{Image, ImageAlias, InstanceName, LaunchSpec};
-use lxpack_core::ports::RuntimeError;
+use lxpack_core::ports::{JobHistory, RuntimeError};
 use lxpack_fake::{
     ExecScript, FakeAppStore, FakeRuntime, Fault, ImageBuilder, InstanceStatus, Interruption,
     RegistryOp, RuntimeOp, Signal, When,
 };
 
 use helpers::{
-    LastWriterWins, OldestFirst, ami_id, app, base_image, busybox_runtime, key, seeded_catalog,
+    FirstRecordWins, LastWriterWins, OldestFirst, ami_id, app, base_image, busybox_runtime, key,
+    seeded_catalog,
 };
 
 const PREFIX: &str = "lxpack-ct";
@@ -78,11 +78,11 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
         let spec = LaunchSpec {
             name: InstanceName::parse(name).unwrap(),
             image: base_image(),
-            profiles: vec!["default".into()],
+            profile: None,
             ephemeral: false,
             isolation: Default::default(),
             limits: Default::default(),
-            labels: BTreeMap::new(),
+            labels: None,
             timeout: Duration::from_secs(60),
         };
         runtime.add_instance(&spec, InstanceStatus::Stopped);
@@ -167,9 +167,9 @@ async fn a_panic_in_the_implementation_still_cleans_up() {
 async fn a_call_that_never_answers_fails_its_check() {
     let runtime = busybox_runtime();
     let registry = runtime.image_registry();
-    runtime.inject(RuntimeOp::ListLeftovers, When::Nth(1), Fault::Hang);
+    runtime.inject(RuntimeOp::ListResources, When::Nth(1), Fault::Hang);
     let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
-    assert_eq!(failed_checks(&report), ["list_leftovers"]);
+    assert_eq!(failed_checks(&report), ["list_resources"]);
     let text = report.to_string();
     assert!(text.contains("no answer within 600s"), "{text}");
     assert_clean(&runtime);
@@ -217,10 +217,39 @@ async fn the_fake_store_honours_the_store_contract_again_and_again() {
     app_store_contract(&store, &key("web"))
         .await
         .assert_passed();
-    let running = lxpack_core::ports::AppStore::running_jobs(&store)
+    let apps: Vec<_> = store.apps().into_iter().map(|app| app.key).collect();
+    assert_eq!(
+        apps,
+        [key("api"), key("web")],
+        "the imported app is removed"
+    );
+}
+
+#[tokio::test]
+async fn the_fake_store_honours_the_job_history_contract_again_and_again() {
+    let store = FakeAppStore::new();
+    job_history_contract(&store, &key("web"))
         .await
-        .unwrap();
+        .assert_passed();
+    job_history_contract(&store, &key("web"))
+        .await
+        .assert_passed();
+    let running = JobHistory::running_jobs(&store).await.unwrap();
     assert!(running.is_empty(), "{running:?}");
+}
+
+#[tokio::test]
+async fn a_history_whose_jobs_never_end_fails() {
+    let report = job_history_contract(&FirstRecordWins(FakeAppStore::new()), &key("web")).await;
+    let failed = failed_checks(&report);
+    assert!(
+        failed.contains(&"record_job replaces the record"),
+        "{report}"
+    );
+    assert!(
+        failed.contains(&"running_jobs follows the replaced status"),
+        "{report}"
+    );
 }
 
 #[tokio::test]

@@ -8,10 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use lxpack_contract::commands;
 use lxpack_core::domain::{
-    Ami, AmiId, App, AppKey, BuildInfos, Color, GuestPath, ImageAlias, ImageRef, ImageSelector,
-    JobId, LifecycleHooks, OsIdentity, OsType,
+    Ami, AmiId, App, AppKey, Color, GuestPath, ImageAlias, ImageRef, ImageSelector, JobId,
+    JobRecord, OsIdentity, OsType,
 };
-use lxpack_core::ports::{AmiCatalog, AmiCatalogError, AppStore, AppStoreError, JobRecord};
+use lxpack_core::ports::{
+    AmiCatalog, AmiCatalogError, AppStore, AppStoreError, ImportOutcome, JobHistory,
+    JobHistoryError,
+};
+pub(crate) use lxpack_fake::fixtures::{ami_id, app_key as key};
 use lxpack_fake::{ExecScript, FakeAmiCatalog, FakeAppStore, FakeRuntime, ImageBuilder};
 
 /// The alias of the image the runtime suite launches from.
@@ -81,29 +85,12 @@ pub(crate) fn busybox_runtime() -> FakeRuntime {
     runtime
 }
 
-pub(crate) fn key(name: &str) -> AppKey {
-    AppKey {
-        name: name.into(),
-        env: "prod".into(),
-        role: "webfront".into(),
-    }
-}
-
 pub(crate) fn app(name: &str, color: Option<Color>) -> App {
-    App {
-        key: key(name),
-        region: "eu-west-1".into(),
-        color,
-        env_vars: vec![],
-        features: vec![],
-        lifecycle_hooks: LifecycleHooks::default(),
-        modules: vec![],
-        build_infos: BuildInfos::default(),
+    let app = lxpack_fake::fixtures::bare_app(name);
+    match color {
+        Some(color) => app.with_color(color),
+        None => app,
     }
-}
-
-pub(crate) fn ami_id(n: u32) -> AmiId {
-    AmiId::parse(&format!("ami-{n:08x}")).unwrap()
 }
 
 pub(crate) fn at(seconds: u64) -> SystemTime {
@@ -170,11 +157,42 @@ impl AppStore for LastWriterWins {
         Ok(previous)
     }
 
-    async fn record_job(&self, record: &JobRecord) -> Result<(), AppStoreError> {
-        self.0.record_job(record).await
+    async fn import_app(&self, app: App) -> Result<ImportOutcome, AppStoreError> {
+        let created = self.0.app(&app.key).is_none();
+        self.0.insert_app(app);
+        Ok(if created {
+            ImportOutcome::Created
+        } else {
+            ImportOutcome::Updated
+        })
     }
 
-    async fn running_jobs(&self) -> Result<Vec<JobId>, AppStoreError> {
+    async fn remove_app(&self, key: &AppKey) -> Result<bool, AppStoreError> {
+        self.0.remove_app(key).await
+    }
+}
+
+/// A history that keeps the first record of each job: a job never ends.
+pub(crate) struct FirstRecordWins(pub(crate) FakeAppStore);
+
+#[async_trait]
+impl JobHistory for FirstRecordWins {
+    async fn record_job(&self, record: &JobRecord) -> Result<(), JobHistoryError> {
+        if self.0.job(&record.id).is_none() {
+            self.0.record_job(record).await?;
+        }
+        Ok(())
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>, JobHistoryError> {
+        self.0.get_job(id).await
+    }
+
+    async fn list_jobs(&self, app: Option<&AppKey>) -> Result<Vec<JobRecord>, JobHistoryError> {
+        self.0.list_jobs(app).await
+    }
+
+    async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
         self.0.running_jobs().await
     }
 }

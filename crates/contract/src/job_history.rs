@@ -1,0 +1,200 @@
+//! The contract of `JobHistory`: the sweep trusts it to tell a live job from a dead
+//! one, so a record must read back exactly as written, and `running_jobs` must follow
+//! the latest write. The port cannot delete, so the suite's records stay, marked ended.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::ports::JobHistory;
+
+use crate::report::{Checker, ContractReport};
+use crate::unwind::CatchUnwind;
+
+/// How long any single history call may take.
+const CALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs the contract of [`JobHistory`] against `history`, recording jobs of `app` (the
+/// app need not exist anywhere). It checks:
+/// - `record_job` then `get_job` returns the record as written; an unknown job is
+///   `None`;
+/// - `record_job` of the same id replaces the record;
+/// - `running_jobs` lists exactly the running ones of the suite's jobs, following
+///   the status;
+/// - `list_jobs` lists newest first, every app's or one app's.
+///
+/// The suite's job ids start at the current second, so it can run again on the same
+/// history. Afterwards its records stay, marked succeeded.
+pub async fn job_history_contract(history: &dyn JobHistory, app: &AppKey) -> ContractReport {
+    let mut checker = Checker::new("job history", CALL_LIMIT);
+    let seconds = UNIX_EPOCH.elapsed().map_or(0x6000_0000, |d| {
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX - 2)
+    });
+    let suite = Suite {
+        history,
+        app,
+        older: JobId::generate(seconds, *b"ct-job-1"),
+        newer: JobId::generate(seconds.saturating_add(1), *b"ct-job-2"),
+    };
+    let outcome = CatchUnwind::new(suite.run(&mut checker)).await;
+    if let Err(panic) = outcome {
+        checker.fail(
+            "the checks run to the end",
+            "no panic",
+            format!("panic: {panic}"),
+        );
+    }
+    suite.cleanup(&mut checker).await;
+    checker.finish()
+}
+
+struct Suite<'a> {
+    history: &'a dyn JobHistory,
+    app: &'a AppKey,
+    older: JobId,
+    newer: JobId,
+}
+
+impl Suite<'_> {
+    async fn run(&self, checker: &mut Checker) {
+        let unknown = JobId::generate(1, *b"ct-none-");
+        if let Some(found) = checker
+            .ok("get_job of an unknown job", self.history.get_job(&unknown))
+            .await
+        {
+            checker.equal("get_job of an unknown job is None", None, found);
+        }
+        let running = self.record(&self.older, JobStatus::Running);
+        checker
+            .ok("record_job", self.history.record_job(&running))
+            .await;
+        if let Some(found) = checker
+            .ok("get_job", self.history.get_job(&self.older))
+            .await
+        {
+            checker.equal(
+                "get_job returns the record as written",
+                Some(&running),
+                found.as_ref(),
+            );
+        }
+        self.running(checker, "running_jobs lists a running job", &[&self.older])
+            .await;
+
+        let failed = self.record(&self.older, JobStatus::Failed);
+        checker
+            .ok(
+                "record_job replacing a record",
+                self.history.record_job(&failed),
+            )
+            .await;
+        if let Some(found) = checker
+            .ok(
+                "get_job after a replacement",
+                self.history.get_job(&self.older),
+            )
+            .await
+        {
+            checker.equal(
+                "record_job replaces the record",
+                Some(&failed),
+                found.as_ref(),
+            );
+        }
+        self.running(checker, "running_jobs follows the replaced status", &[])
+            .await;
+
+        let other_app = AppKey::new(
+            format!("{}-lxpack-contract-other", self.app.name),
+            self.app.env.clone(),
+            self.app.role.clone(),
+        );
+        let mut newer = self.record(&self.newer, JobStatus::Running);
+        newer.app = other_app;
+        checker
+            .ok(
+                "record_job of another app's job",
+                self.history.record_job(&newer),
+            )
+            .await;
+        self.running(
+            checker,
+            "running_jobs lists only running jobs",
+            &[&self.newer],
+        )
+        .await;
+        if let Some(jobs) = checker.ok("list_jobs", self.history.list_jobs(None)).await {
+            let ids: Vec<&JobId> = jobs
+                .iter()
+                .map(|job| &job.id)
+                .filter(|id| **id == self.older || **id == self.newer)
+                .collect();
+            checker.equal(
+                "list_jobs lists newest first",
+                vec![&self.newer, &self.older],
+                ids,
+            );
+        }
+        if let Some(jobs) = checker
+            .ok(
+                "list_jobs of one app",
+                self.history.list_jobs(Some(self.app)),
+            )
+            .await
+        {
+            checker.that(
+                "list_jobs of one app lists only that app's jobs",
+                jobs.iter().all(|job| job.app == *self.app)
+                    && jobs.iter().any(|job| job.id == self.older),
+                format!("jobs of {} only, {} among them", self.app, self.older),
+                jobs.iter()
+                    .map(|job| (job.id.to_string(), job.app.to_string()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+
+    /// Checks that of the suite's jobs, exactly `expected` are running.
+    async fn running(&self, checker: &mut Checker, check: &str, expected: &[&JobId]) {
+        if let Some(running) = checker.ok(check, self.history.running_jobs()).await {
+            let ours: Vec<&JobId> = running
+                .iter()
+                .map(|job| &job.id)
+                .filter(|id| **id == self.older || **id == self.newer)
+                .collect();
+            checker.equal(check, expected.to_vec(), ours);
+        }
+    }
+
+    fn record(&self, id: &JobId, status: JobStatus) -> JobRecord {
+        let started = UNIX_EPOCH + Duration::from_secs(u64::from(id.unix_seconds()));
+        let mut record = JobRecord::running(
+            id.clone(),
+            JobCommand::Deploy,
+            self.app.clone(),
+            Some("api".into()),
+            started,
+        )
+        .with_log(Some("/var/log/lxpack/contract.log".into()));
+        if status != JobStatus::Running {
+            record.end(
+                status,
+                (status == JobStatus::Failed).then(|| "lxpack contract suite".to_owned()),
+                started + Duration::from_secs(1),
+            );
+        }
+        record
+    }
+
+    /// Leaves no running job behind.
+    async fn cleanup(&self, checker: &mut Checker) {
+        for id in [&self.older, &self.newer] {
+            checker
+                .ok(
+                    "cleanup: mark the suite's jobs finished",
+                    self.history
+                        .record_job(&self.record(id, JobStatus::Succeeded)),
+                )
+                .await;
+        }
+    }
+}
