@@ -24,6 +24,9 @@ pub struct LxdOptions {
     pub project: Option<String>,
     /// The cluster member new instances are placed on.
     pub target: Option<String>,
+    /// The profiles every instance gets before its own (the one that gives a root
+    /// disk): `default` unless the operator names others.
+    pub base_profiles: Vec<String>,
 }
 
 impl Default for LxdOptions {
@@ -32,6 +35,7 @@ impl Default for LxdOptions {
             request_timeout: Duration::from_secs(10),
             project: None,
             target: None,
+            base_profiles: vec!["default".to_owned()],
         }
     }
 }

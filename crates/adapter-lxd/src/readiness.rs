@@ -55,6 +55,8 @@ impl LxdClient {
                 .await
                 .map_err(|e| runtime_error("read server state", "server", self.endpoint(), e))?,
         );
+        let extensions = server.extensions;
+        let server = server.info;
         let pools = call("/1.0/storage-pools")
             .await?
             .as_array()
@@ -80,7 +82,7 @@ impl LxdClient {
             .map(str::to_owned);
         let missing_extensions = REQUIRED_EXTENSIONS
             .iter()
-            .filter(|(name, _)| !server.extensions.contains(*name))
+            .filter(|(name, _)| !extensions.contains(*name))
             .copied()
             .collect();
         Ok(Readiness {

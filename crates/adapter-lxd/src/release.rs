@@ -5,7 +5,7 @@
 //! ephemeral instance, which it deletes when the stop ends. Anything else (an instance
 //! that is not ephemeral, or not running) takes the waiting path.
 
-use lxpack_core::domain::InstanceName;
+use lxpack_core::domain::{InstanceName, ProfileName};
 use lxpack_core::ports::{ContainerRuntime as _, RuntimeError};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ impl LxdClient {
     pub(crate) async fn release_in_background(
         &self,
         instance: &InstanceName,
-        profile: &InstanceName,
+        profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
         let operation = format!("release {instance}");
         let map = |e| runtime_error(&operation, "instance", instance.as_str(), e);

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, InstanceName, JobId, LaunchSpec, NAME_PREFIX, ProfileSpec, label,
+    ExecRequest, FileSpec, InstanceName, LaunchSpec, ProfileName, ProfileSpec,
 };
 use lxpack_core::ports::{
-    ContainerRuntime, Leftover, LeftoverKind, OutputSink, RuntimeError, ServerInfo, ServerKind,
+    ContainerRuntime, OutputSink, Resource, ResourceKind, RuntimeError, ServerInfo,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -80,7 +80,7 @@ fn is_missing_image(message: &str) -> bool {
 }
 
 impl LxdClient {
-    async fn info(&self) -> Result<ServerInfo, RuntimeError> {
+    async fn info(&self) -> Result<ServerDescription, RuntimeError> {
         self.server()
             .await
             .map(parse_server_info)
@@ -88,7 +88,7 @@ impl LxdClient {
     }
 
     async fn ownership(&self) -> Result<Ownership, RuntimeError> {
-        Ok(if self.info().await?.can_shift_mounts {
+        Ok(if self.info().await?.info.can_shift_mounts {
             Ownership::Shift
         } else {
             Ownership::Idmap
@@ -193,8 +193,15 @@ impl LxdClient {
     }
 }
 
+/// What the adapter knows of the daemon: the port's view, and the API extensions it
+/// picks its requests by.
+pub(crate) struct ServerDescription {
+    pub(crate) info: ServerInfo,
+    pub(crate) extensions: BTreeSet<String>,
+}
+
 /// Reads `GET /1.0`.
-pub(crate) fn parse_server_info(metadata: &Value) -> ServerInfo {
+pub(crate) fn parse_server_info(metadata: &Value) -> ServerDescription {
     let text = |pointer: &str| {
         metadata
             .pointer(pointer)
@@ -202,10 +209,11 @@ pub(crate) fn parse_server_info(metadata: &Value) -> ServerInfo {
             .unwrap_or_default()
             .to_owned()
     };
-    let kind = match text("/environment/server").as_str() {
-        "lxd" => ServerKind::Lxd,
-        "incus" => ServerKind::Incus,
-        other => ServerKind::Other(other.to_owned()),
+    let server = text("/environment/server");
+    let product = match server.as_str() {
+        "lxd" => "LXD".to_owned(),
+        "incus" => "Incus".to_owned(),
+        other => other.to_owned(),
     };
     let extensions: BTreeSet<String> = metadata
         .get("api_extensions")
@@ -218,10 +226,12 @@ pub(crate) fn parse_server_info(metadata: &Value) -> ServerInfo {
         .unwrap_or_default();
     // LXD 5.0 reports idmapped mounts yet cannot start shifted disks: only trust Incus.
     let idmapped = text("/environment/kernel_features/idmapped_mounts") == "true";
-    ServerInfo {
-        can_shift_mounts: kind == ServerKind::Incus && idmapped,
-        kind,
-        version: text("/environment/server_version"),
+    ServerDescription {
+        info: ServerInfo {
+            product,
+            version: text("/environment/server_version"),
+            can_shift_mounts: server == "incus" && idmapped,
+        },
         extensions,
     }
 }
@@ -230,7 +240,7 @@ pub(crate) fn parse_server_info(metadata: &Value) -> ServerInfo {
 impl ContainerRuntime for LxdClient {
     #[instrument(skip(self))]
     async fn server_info(&self) -> Result<ServerInfo, RuntimeError> {
-        self.info().await
+        self.info().await.map(|server| server.info)
     }
 
     #[instrument(skip_all, fields(profile = %profile.name))]
@@ -267,7 +277,7 @@ impl ContainerRuntime for LxdClient {
     }
 
     #[instrument(skip(self))]
-    async fn delete_profile(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+    async fn delete_profile(&self, name: &ProfileName) -> Result<(), RuntimeError> {
         let request = self.request(Method::DELETE, &format!("/1.0/profiles/{name}"));
         self.sync(request).await.map(drop).map_err(|e| {
             runtime_error(
@@ -290,7 +300,11 @@ impl ContainerRuntime for LxdClient {
         let start_in_create = info.extensions.contains("instance_create_start");
         let mut request = self
             .request(Method::POST, "/1.0/instances")
-            .json(&wire::instance(spec, start_in_create));
+            .json(&wire::instance(
+                spec,
+                &self.options().base_profiles,
+                start_in_create,
+            ));
         if let Some(target) = &self.options().target {
             request = request.query(&[("target", target)]);
         }
@@ -306,7 +320,10 @@ impl ContainerRuntime for LxdClient {
                 {
                     RuntimeError::NotFound {
                         what: "profile",
-                        name: spec.profiles.join(", "),
+                        name: spec.profile.as_ref().map_or_else(
+                            || self.options().base_profiles.join(", "),
+                            ToString::to_string,
+                        ),
                     }
                 }
                 CallError::Deadline(_) => RuntimeError::TimedOut {
@@ -469,53 +486,35 @@ impl ContainerRuntime for LxdClient {
     async fn release_ephemeral(
         &self,
         instance: &InstanceName,
-        profile: &InstanceName,
+        profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
         self.release_in_background(instance, profile).await
     }
 
     #[instrument(skip(self))]
-    async fn list_leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
-        let map = |e| runtime_error("list leftovers", "server", "", e);
-        let instances = self
-            .sync(
-                self.request(Method::GET, "/1.0/instances")
-                    .query(&[("recursion", "1")]),
-            )
-            .await
-            .map_err(map)?;
-        let profiles = self
-            .sync(
-                self.request(Method::GET, "/1.0/profiles")
-                    .query(&[("recursion", "1")]),
-            )
-            .await
-            .map_err(map)?;
-        let mut leftovers = Vec::new();
-        for (kind, list) in [
-            (LeftoverKind::Instance, &instances),
-            (LeftoverKind::Profile, &profiles),
+    async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError> {
+        let map = |e| runtime_error("list resources", "server", "", e);
+        let mut resources = Vec::new();
+        for (kind, path) in [
+            (ResourceKind::Instance, "/1.0/instances"),
+            (ResourceKind::Profile, "/1.0/profiles"),
         ] {
+            let list = self
+                .sync(self.request(Method::GET, path).query(&[("recursion", "1")]))
+                .await
+                .map_err(map)?;
             for item in list.as_array().into_iter().flatten() {
                 let Some(name) = item.get("name").and_then(Value::as_str) else {
                     continue;
                 };
-                let labelled = item
-                    .pointer(&format!("/config/{}", label::JOB.replace('/', "~1")))
-                    .and_then(Value::as_str);
-                if !name.starts_with(NAME_PREFIX) && labelled.is_none() {
-                    continue;
-                }
-                let Ok(name) = InstanceName::parse(name) else {
-                    continue;
-                };
-                let job = labelled
-                    .and_then(|j| JobId::parse(j).ok())
-                    .or_else(|| name.job());
-                leftovers.push(Leftover { kind, name, job });
+                resources.push(Resource {
+                    kind,
+                    name: name.to_owned(),
+                    labels: wire::labels_of(item.get("config")),
+                });
             }
         }
-        Ok(leftovers)
+        Ok(resources)
     }
 }
 
@@ -529,14 +528,14 @@ mod tests {
             "api_extensions": ["instances", "container_exec_user_group_cwd"],
             "environment": {"server": "lxd", "server_version": "5.0.2", "kernel_features": {"idmapped_mounts": "true"}}
         }));
-        assert_eq!(lxd.kind, ServerKind::Lxd);
-        assert!(!lxd.can_shift_mounts);
+        assert_eq!(lxd.info.product, "LXD");
+        assert!(!lxd.info.can_shift_mounts);
         assert!(lxd.extensions.contains("container_exec_user_group_cwd"));
         let incus = parse_server_info(&json!({
             "environment": {"server": "incus", "server_version": "6.0.4", "kernel_features": {"idmapped_mounts": "true"}}
         }));
-        assert!(incus.can_shift_mounts);
-        assert_eq!(incus.version, "6.0.4");
+        assert!(incus.info.can_shift_mounts);
+        assert_eq!(incus.info.version, "6.0.4");
     }
 
     #[test]

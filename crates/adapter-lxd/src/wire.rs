@@ -1,7 +1,9 @@
 //! The JSON bodies lxpack sends, built from domain values by pure functions: what the
 //! daemon receives can be read and tested here, without one.
 
-use lxpack_core::domain::{DiskMount, ImageRef, ImageSelector, Isolation, LaunchSpec, ProfileSpec};
+use lxpack_core::domain::{
+    DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels, LaunchSpec, ProfileSpec,
+};
 use lxpack_core::ports::PublishRequest;
 use serde_json::{Map, Value, json};
 
@@ -12,6 +14,25 @@ pub(crate) enum Ownership {
     Shift,
     /// `raw.idmap` on the profile.
     Idmap,
+}
+
+/// Where lxpack keeps a label: a `user.` config key, which the daemon stores without
+/// interpreting it, on instances and profiles alike.
+pub(crate) fn label_key(key: LabelKey) -> String {
+    format!("user.lxpack.{key}")
+}
+
+/// `labels` as config keys.
+fn label_config(labels: Option<&Labels>, config: &mut Map<String, Value>) {
+    for (key, value) in labels.into_iter().flat_map(Labels::pairs) {
+        config.insert(label_key(key), Value::String(value));
+    }
+}
+
+/// The labels in a `config` object read back from the daemon.
+pub(crate) fn labels_of(config: Option<&Value>) -> Option<Labels> {
+    let config = config?;
+    Labels::read(|key| config.get(label_key(key)).and_then(Value::as_str))
 }
 
 /// `POST /1.0/profiles`.
@@ -28,6 +49,7 @@ pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership) -> Value {
         }
     }
     let mut config = Map::new();
+    label_config(spec.labels.as_ref(), &mut config);
     if !idmap.is_empty() {
         idmap.dedup();
         config.insert("raw.idmap".into(), Value::String(idmap.join("\n")));
@@ -54,13 +76,11 @@ fn disk(mount: &DiskMount, ownership: Ownership) -> Value {
     Value::Object(device)
 }
 
-/// `POST /1.0/instances`. `start` asks the daemon to start it in the same call
-/// (extension `instance_create_start`).
-pub(crate) fn instance(spec: &LaunchSpec, start: bool) -> Value {
+/// `POST /1.0/instances`, with `base_profiles` before the instance's own. `start` asks
+/// the daemon to start it in the same call (extension `instance_create_start`).
+pub(crate) fn instance(spec: &LaunchSpec, base_profiles: &[String], start: bool) -> Value {
     let mut config = Map::new();
-    for (key, value) in &spec.labels {
-        config.insert(key.clone(), json!(value));
-    }
+    label_config(spec.labels.as_ref(), &mut config);
     if spec.isolation == Isolation::Privileged {
         config.insert("security.privileged".into(), json!("true"));
     }
@@ -73,7 +93,11 @@ pub(crate) fn instance(spec: &LaunchSpec, start: bool) -> Value {
     let mut body = json!({
         "name": spec.name.as_str(),
         "type": "container",
-        "profiles": spec.profiles,
+        "profiles": base_profiles
+            .iter()
+            .map(String::as_str)
+            .chain(spec.profile.as_ref().map(|profile| profile.as_str()))
+            .collect::<Vec<_>>(),
         "ephemeral": spec.ephemeral,
         "config": config,
         "source": source(&spec.image),
@@ -122,19 +146,28 @@ pub(crate) fn publish(request: &PublishRequest, with_compression: bool) -> Value
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use lxpack_core::domain::{
-        GuestPath, ImageAlias, InstanceName, Owner, RemoteProtocol, RemoteServer, ResourceLimits,
+        AppKey, GuestPath, ImageAlias, InstanceName, JobCommand, JobId, Owner, ProfileName,
+        RemoteProtocol, RemoteServer, ResourceLimits,
     };
 
     use super::*;
 
+    fn labels() -> Labels {
+        Labels {
+            job: JobId::generate(1, [2; 8]),
+            command: JobCommand::Deploy,
+            app: AppKey::new("web", "prod", "front"),
+        }
+    }
+
     fn mounts() -> ProfileSpec {
         ProfileSpec {
-            name: InstanceName::parse("lxpack-deploy-x").unwrap(),
+            name: ProfileName::parse("lxpack-deploy-x").unwrap(),
             description: "d".into(),
+            labels: Some(labels()),
             mounts: vec![
                 DiskMount {
                     device: "checkout".into(),
@@ -173,21 +206,34 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_user_keys_and_read_back() {
+        let body = profile(&mounts(), Ownership::Shift);
+        assert_eq!(body["config"]["user.lxpack.job"], labels().job.as_str());
+        assert_eq!(body["config"]["user.lxpack.command"], "deploy");
+        assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
+        assert_eq!(labels_of(Some(&body["config"])), Some(labels()));
+        assert_eq!(labels_of(Some(&json!({"user.lxpack.job": "x"}))), None);
+        assert_eq!(labels_of(None), None);
+    }
+
+    #[test]
     fn instances_from_local_and_remote_images() {
         let mut spec = LaunchSpec {
             name: InstanceName::parse("lxpack-build-x").unwrap(),
             image: ImageRef::Local(ImageSelector::Alias(ImageAlias::parse("base").unwrap())),
-            profiles: vec!["default".into(), "lxpack-build-x".into()],
+            profile: Some(ProfileName::parse("lxpack-build-x").unwrap()),
             ephemeral: false,
             isolation: Isolation::Unprivileged,
             limits: ResourceLimits {
                 cpu: Some("2".into()),
                 memory: None,
             },
-            labels: BTreeMap::from([("user.lxpack.job".into(), "j".into())]),
+            labels: Some(labels()),
             timeout: Duration::from_secs(1),
         };
-        let body = instance(&spec, false);
+        let body = instance(&spec, &["default".to_owned()], false);
+        assert_eq!(body["profiles"], json!(["default", "lxpack-build-x"]));
+        assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
         assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
         assert_eq!(body["config"]["limits.cpu"], "2");
         assert!(body["config"].get("security.privileged").is_none());
@@ -200,7 +246,9 @@ mod tests {
             },
             image: ImageSelector::Fingerprint("abcdef012345".into()),
         };
-        let body = instance(&spec, true);
+        spec.profile = None;
+        let body = instance(&spec, &["default".to_owned()], true);
+        assert_eq!(body["profiles"], json!(["default"]));
         assert_eq!(body["config"]["security.privileged"], "true");
         assert_eq!(body["start"], true);
         assert_eq!(

@@ -54,11 +54,11 @@ async fn check(daemon: &str, client: &LxdClient) {
     let spec = LaunchSpec {
         name: name.clone(),
         image: ImageRef::Local(ImageSelector::Alias(ImageAlias::parse(TEST_IMAGE).unwrap())),
-        profiles: vec!["default".into()],
+        profile: None,
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
-        labels: BTreeMap::new(),
+        labels: None,
         timeout: Duration::from_secs(120),
     };
     client.launch_instance(&spec, &cancel).await.unwrap();

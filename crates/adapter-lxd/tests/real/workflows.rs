@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lxpack_core::domain::{
-    App, AppKey, BuildInfos, GuestPath, ImageAlias, ImageSelector, JobId, LifecycleHooks, Module,
+    App, AppKey, BuildInfos, GuestPath, ImageAlias, ImageSelector, LifecycleHooks, Module,
     OutputStream, Owner, Script,
 };
 use lxpack_core::events::Step;
 use lxpack_core::ports::{ContainerRuntime, ImageRegistry};
 use lxpack_core::workflows::{
-    AmiSource, BuildImageRequest, Checkout, DeployRequest, Ports, Settings, Workflows,
+    BuildImageRequest, Checkout, DeployRequest, Ports, Settings, Workflows,
 };
 use lxpack_fake::{FakeAppStore, RecordingEvents};
 use lxpack_lxd::LxdClient;
@@ -29,29 +29,18 @@ const OWNER: Owner = Owner {
 };
 
 fn app(name: &str) -> App {
-    App {
-        key: AppKey { name: name.into(), env: "test".into(), role: "e2e".into() },
-        region: "eu-west-1".into(),
-        color: None,
-        env_vars: vec![],
-        features: vec![],
-        lifecycle_hooks: LifecycleHooks {
+    App::new(AppKey::new(name, "test", "e2e"), "eu-west-1")
+        .with_hooks(LifecycleHooks {
             pre_buildimage: Some(Script::new(b"echo pre-hook for $GHOST_APP\necho made-by-buildimage > /etc/lxpack-marker\n".to_vec())),
             post_buildimage: Some(Script::new(b"test -f /etc/lxpack-marker && echo post-hook\n".to_vec())),
-        },
-        modules: vec![Module {
-            name: "api".into(),
-            path: GuestPath::parse("/srv/api").unwrap(),
-            build_pack: Some(Script::new(
-                b"#!/bin/sh\nset -e\ncat /etc/lxpack-marker > built.txt\nid -u >> built.txt\necho built in $(pwd)\n".to_vec(),
-            )),
-            git_repo: None,
-        }],
-        build_infos: BuildInfos {
+        })
+        .with_module(Module::new("api", GuestPath::parse("/srv/api").unwrap()).with_build_pack(Script::new(
+            b"#!/bin/sh\nset -e\ncat /etc/lxpack-marker > built.txt\nid -u >> built.txt\necho built in $(pwd)\n".to_vec(),
+        )))
+        .with_build_infos(BuildInfos {
             source_container_image: Some(ImageSelector::Alias(ImageAlias::parse("lxpack-test-busybox").unwrap())),
             ..BuildInfos::default()
-        },
-    }
+        })
 }
 
 fn checkout(name: &str) -> PathBuf {
@@ -72,33 +61,18 @@ async fn run_on(daemon: &str, client: LxdClient) {
             registry: Arc::new(client.clone()),
             amis: None,
             apps: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
         },
         Settings::default(),
     );
-    let seconds = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
-    let pid = std::process::id().to_be_bytes();
-    let build_job = JobId::generate(seconds, [pid[0], pid[1], pid[2], pid[3], 0, 0, 0, 1]);
-    let deploy_job = JobId::generate(seconds, [pid[0], pid[1], pid[2], pid[3], 0, 0, 0, 2]);
+    let build_job = workflows.new_job_id();
+    let deploy_job = workflows.new_job_id();
     let events = RecordingEvents::new();
     let cancel = CancellationToken::new();
 
     let build = workflows
         .build_image(
-            &BuildImageRequest {
-                app: app.key.clone(),
-                job: build_job.clone(),
-                ami: AmiSource::Given {
-                    ami: None,
-                    os: None,
-                },
-                keep: false,
-            },
+            &BuildImageRequest::new(app.key.clone(), build_job.clone()),
             &events,
             &cancel,
         )
@@ -116,16 +90,15 @@ async fn run_on(daemon: &str, client: LxdClient) {
     let dir = checkout(daemon);
     let deployed = workflows
         .deploy(
-            &DeployRequest {
-                app: app.key.clone(),
-                module: "api".into(),
-                job: deploy_job,
-                checkout: Checkout {
+            &DeployRequest::new(
+                app.key.clone(),
+                "api",
+                deploy_job,
+                Checkout {
                     path: dir.clone(),
                     owner: OWNER,
                 },
-                keep: false,
-            },
+            ),
             &events,
             &cancel,
         )
@@ -148,10 +121,17 @@ async fn run_on(daemon: &str, client: LxdClient) {
     let out =
         String::from_utf8_lossy(&events.output(Step::Buildpack, OutputStream::Stdout)).into_owned();
     assert_eq!(out, "built in /srv/api\n", "{daemon}");
-    let leftovers = client.list_leftovers().await.unwrap();
+    let leftovers = client.list_resources().await.unwrap();
     assert!(
-        leftovers.iter().all(|l| l.job != Some(build_job.clone())),
+        leftovers
+            .iter()
+            .all(|r| r.labels.as_ref().is_none_or(|l| l.job != build_job)),
         "{daemon}: left behind {leftovers:?}"
+    );
+    assert_eq!(
+        store.job(&build_job).map(|r| r.status),
+        Some(lxpack_core::domain::JobStatus::Succeeded),
+        "{daemon}: the job is recorded"
     );
 }
 
