@@ -13,7 +13,7 @@ use tracing::{instrument, warn};
 
 use crate::client::ec2_client;
 use crate::config::{ConfigError, Ec2CatalogConfig};
-use crate::convert::{convert, name_prefix_filter, sort_newest_first};
+use crate::convert::{convert, name_prefix_filter};
 use crate::errors::{Call, from_sdk};
 
 /// Lists and describes AMIs with EC2's `DescribeImages`. Cheap to clone: clones share
@@ -176,7 +176,7 @@ impl AmiCatalog for Ec2AmiCatalog {
                 amis.push(converted.ami);
             }
         }
-        sort_newest_first(&mut amis);
+        Ami::sort_newest_first(&mut amis);
         tracing::debug!(
             pages = page_count,
             amis = amis.len(),

@@ -80,17 +80,6 @@ pub(crate) fn state(state: Option<&ImageState>) -> AmiState {
     }
 }
 
-/// Newest first; AMIs created in the same second by name, descending (Cloud Deploy's
-/// names end with their timestamp), then by id, so that the order is total.
-pub(crate) fn sort_newest_first(amis: &mut [Ami]) {
-    amis.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| b.name.cmp(&a.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-}
-
 /// An EC2 filter value matching names that start with `prefix`: `*` and `?` are EC2's
 /// wildcards, so they (and the backslash that escapes them) are escaped.
 pub(crate) fn name_prefix_filter(prefix: &str) -> String {
@@ -226,34 +215,6 @@ mod tests {
                 .ami
                 .created_at,
             SystemTime::UNIX_EPOCH
-        );
-    }
-
-    #[test]
-    fn newest_first_then_by_name() {
-        let ami = |id: &str, name: &str, secs: u64| Ami {
-            id: AmiId::parse(id).unwrap(),
-            name: name.into(),
-            created_at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
-            state: AmiState::Available,
-            os: OsIdentity::new(OsType::Linux, "debian", "12", "x86_64"),
-        };
-        let mut amis = vec![
-            ami("ami-0000000a", "a.20240101-000000", 10),
-            ami("ami-0000000b", "a.20240102-000000", 10),
-            ami("ami-0000000c", "a.20230101-000000", 20),
-            ami("ami-0000000d", "a.20240101-000000", 10),
-        ];
-        sort_newest_first(&mut amis);
-        let ids: Vec<&str> = amis.iter().map(|a| a.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "ami-0000000c",
-                "ami-0000000b",
-                "ami-0000000a",
-                "ami-0000000d"
-            ]
         );
     }
 

@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use lxpack_core::events::Step;
-use lxpack_core::ports::{AmiCatalogError, AppStoreError, RegistryError, RuntimeError};
+use lxpack_core::ports::{
+    AmiCatalogError, AppStoreError, RegistryError, ResourceKind, RuntimeError,
+};
 use lxpack_core::workflows::{PortError, Timeouts, WorkflowError};
 
 /// The classes of outcome, with their exit codes.
@@ -131,9 +133,10 @@ impl From<WorkflowError> for CliError {
             WorkflowError::Cleanup { failures, .. } => Some(
                 failures
                     .iter()
-                    .map(|f| f.how_to_remove.clone())
+                    .map(|f| remove_command(f.kind, &f.name))
                     .collect::<Vec<_>>()
-                    .join("; "),
+                    .join("; ")
+                    + " (with Incus: incus instead of lxc), or `lxpack gc`",
             ),
             _ => None,
         });
@@ -145,8 +148,30 @@ impl From<WorkflowError> for CliError {
     }
 }
 
+/// The command that removes one resource by hand.
+fn remove_command(kind: ResourceKind, name: &str) -> String {
+    match kind {
+        ResourceKind::Profile => format!("lxc profile delete {name}"),
+        _ => format!("lxc delete --force {name}"),
+    }
+}
+
+/// How to remove a kept instance and its profile by hand.
+#[must_use]
+pub fn how_to_remove(instance: &str, profile: &str) -> String {
+    format!(
+        "{} && {} (with Incus: incus instead of lxc), or `lxpack gc`",
+        remove_command(ResourceKind::Instance, instance),
+        remove_command(ResourceKind::Profile, profile)
+    )
+}
+
 fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
     match error {
+        WorkflowError::RecordJobStart { .. } => (
+            ExitClass::Store,
+            Some("the job did not start: check that the store (--store, lxpack.store) is writable and not corrupt".into()),
+        ),
         WorkflowError::LoadApp { source, .. } => match source.as_ref() {
             AppStoreError::AppNotFound { .. } => (
                 ExitClass::Input,
@@ -214,7 +239,7 @@ fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
             (ExitClass::Input, Some(hint.clone()))
         }
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
-        PortError::Store(_) => (ExitClass::Store, None),
+        PortError::Store(_) | PortError::History(_) => (ExitClass::Store, None),
         _ => (ExitClass::Step, None),
     }
 }

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId};
-use lxpack_core::ports::{JobRecord, JobStatus};
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -63,27 +62,12 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
         source,
     };
     let file: JobFile = serde_json::from_str(text).map_err(|e| corrupt(Box::new(e)))?;
-    let unknown = |field: &str, value: &str| corrupt(format!("unknown {field} {value:?}").into());
     Ok(JobRecord {
         id: JobId::parse(&file.id).map_err(|e| corrupt(Box::new(e)))?,
-        command: match file.command.as_str() {
-            "buildimage" => JobCommand::BuildImage,
-            "deploy" => JobCommand::Deploy,
-            other => return Err(unknown("command", other)),
-        },
-        app: AppKey {
-            name: file.app.name,
-            env: file.app.env,
-            role: file.app.role,
-        },
+        command: JobCommand::parse(&file.command).map_err(|e| corrupt(Box::new(e)))?,
+        app: AppKey::new(file.app.name, file.app.env, file.app.role),
         module: file.module,
-        status: match file.status.as_str() {
-            "running" => JobStatus::Running,
-            "succeeded" => JobStatus::Succeeded,
-            "failed" => JobStatus::Failed,
-            "cancelled" => JobStatus::Cancelled,
-            other => return Err(unknown("status", other)),
-        },
+        status: JobStatus::parse(&file.status).map_err(|e| corrupt(Box::new(e)))?,
         started_at: time(file.started_at_ms),
         ended_at: file.ended_at_ms.map(time),
         error: file.error,
@@ -106,21 +90,19 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let record = JobRecord {
-            id: JobId::generate(1_700_000_000, [1; 8]),
-            command: JobCommand::Deploy,
-            app: AppKey {
-                name: "web".into(),
-                env: "prod".into(),
-                role: "front".into(),
-            },
-            module: Some("api".into()),
-            status: JobStatus::Failed,
-            started_at: time(1_700_000_000_123),
-            ended_at: Some(time(1_700_000_009_000)),
-            error: Some("step buildpack failed".into()),
-            log_path: Some(PathBuf::from("/var/log/lxpack/job.log")),
-        };
+        let mut record = JobRecord::running(
+            JobId::generate(1_700_000_000, [1; 8]),
+            JobCommand::Deploy,
+            AppKey::new("web", "prod", "front"),
+            Some("api".into()),
+            time(1_700_000_000_123),
+        )
+        .with_log(Some(PathBuf::from("/var/log/lxpack/job.log")));
+        record.end(
+            JobStatus::Failed,
+            Some("step buildpack failed".into()),
+            time(1_700_000_009_000),
+        );
         let text = String::from_utf8(to_json(&record)).unwrap();
         assert_eq!(from_json(&text, Path::new("x.json")).unwrap(), record);
         let broken = text.replace("\"failed\"", "\"exploded\"");

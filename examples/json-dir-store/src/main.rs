@@ -13,15 +13,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
-use lxpack_core::domain::{AppKey, ImageAlias, JobCommand, JobId, OsIdentity, OsType, Owner};
+use lxpack_core::domain::{AppKey, ImageAlias, OsIdentity, OsType, Owner};
 use lxpack_core::events::{Event, EventSink};
-use lxpack_core::ports::{AppStore, JobRecord, JobStatus};
+use lxpack_core::ports::{AppStore, JobHistory};
 use lxpack_core::workflows::{
-    AmiSource, BuildImageRequest, Checkout, DeployRequest, Ports, Settings, WorkflowError,
-    Workflows,
+    BuildImageRequest, Checkout, DeployRequest, Ports, Settings, WorkflowError, Workflows,
 };
 use lxpack_example_json_store::JsonDirAppStore;
 use lxpack_fake::{ExecScript, FakeRuntime, ImageBuilder};
@@ -73,13 +72,9 @@ async fn run(root: &Path) -> Result<(), BoxError> {
     // The integrator's own store, seeded with the app's document.
     let store = JsonDirAppStore::open(root)?;
     for app in parse_app_documents(APP, DocumentFormat::Json)? {
-        store.import_app(&app).await?;
+        store.import_app(app).await?;
     }
-    let key = AppKey {
-        name: "web".into(),
-        env: "demo".into(),
-        role: "webfront".into(),
-    };
+    let key = AppKey::new("web", "demo", "webfront");
 
     // A fake daemon with one Debian 12 base image; the buildpack prints two lines.
     let runtime = FakeRuntime::new();
@@ -105,23 +100,14 @@ async fn run(root: &Path) -> Result<(), BoxError> {
             // No AMI catalog: the OS is given, and retention only counts (it warns).
             amis: None,
             apps: Arc::new(store.clone()),
+            // The same directory keeps the job history; the workflows record each job
+            // in it from start to end.
+            jobs: Arc::new(store.clone()),
         },
         Settings::default(),
     );
-
-    // The caller supplies the time and the entropy of job ids.
-    let now = SystemTime::now();
-    let seconds = u32::try_from(now.duration_since(UNIX_EPOCH)?.as_secs())?;
-    let nanos = now.duration_since(UNIX_EPOCH)?.subsec_nanos();
-    let entropy = |n: u8| {
-        let mut bytes = [0; 8];
-        bytes[..4].copy_from_slice(&nanos.to_be_bytes());
-        bytes[4..7].copy_from_slice(&std::process::id().to_be_bytes()[1..]);
-        bytes[7] = n;
-        bytes
-    };
-    let build_job = JobId::generate(seconds, entropy(0));
-    let deploy_job = JobId::generate(seconds, entropy(1));
+    let build_job = workflows.new_job_id();
+    let deploy_job = workflows.new_job_id();
 
     // One token for the whole run: cancelling it (a deadline here; Ctrl-C in a real
     // program) stops the running command and still cleans up.
@@ -135,20 +121,13 @@ async fn run(root: &Path) -> Result<(), BoxError> {
     });
     let events = PrintEvents;
 
+    // No AMI catalog here: the AMI's OS is given.
     let request = BuildImageRequest {
-        app: key.clone(),
-        job: build_job.clone(),
-        ami: AmiSource::Given {
-            ami: None,
-            os: Some(OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")),
-        },
-        keep: false,
+        os: Some(OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")),
+        ..BuildImageRequest::new(key.clone(), build_job.clone())
     };
     say(&format!("== buildimage {build_job}"));
-    let mut job = start_job(&store, &build_job, JobCommand::BuildImage, &key, None).await?;
-    let built = workflows.build_image(&request, &events, &cancel).await;
-    end_job(&store, &mut job, built.as_ref().err()).await?;
-    let built = built?;
+    let built = workflows.build_image(&request, &events, &cancel).await?;
     say(&format!(
         "published {} ({:?})",
         built.image.fingerprint, built.record
@@ -165,21 +144,21 @@ async fn run(root: &Path) -> Result<(), BoxError> {
             gid: metadata.gid(),
         }
     };
-    let request = DeployRequest {
-        app: key.clone(),
-        module: "api".into(),
-        job: deploy_job.clone(),
-        checkout: Checkout {
+    let request = DeployRequest::new(
+        key.clone(),
+        "api",
+        deploy_job.clone(),
+        Checkout {
             path: checkout,
             owner,
         },
-        keep: false,
-    };
+    );
     say(&format!("== deploy {deploy_job}"));
-    let mut job = start_job(&store, &deploy_job, JobCommand::Deploy, &key, Some("api")).await?;
-    let deployed = workflows.deploy(&request, &events, &cancel).await;
-    end_job(&store, &mut job, deployed.as_ref().err()).await?;
-    say(&format!("{:?}", deployed?.outcome));
+    let deployed = workflows.deploy(&request, &events, &cancel).await?;
+    say(&format!("{:?}", deployed.outcome));
+    for job in store.list_jobs(Some(&key)).await? {
+        say(&format!("job {} ({}): {}", job.id, job.command, job.status));
+    }
     deadline.abort();
 
     let app = store.get_app(&key).await?;
@@ -192,46 +171,6 @@ async fn run(root: &Path) -> Result<(), BoxError> {
         "leftover instances: {}",
         runtime.instances().len()
     ));
-    Ok(())
-}
-
-/// Records a job as running; the workflows do not record jobs, their caller does
-/// (sweep asks the store which jobs still run).
-async fn start_job(
-    store: &JsonDirAppStore,
-    id: &JobId,
-    command: JobCommand,
-    app: &AppKey,
-    module: Option<&str>,
-) -> Result<JobRecord, BoxError> {
-    let record = JobRecord::running(
-        id.clone(),
-        command,
-        app.clone(),
-        module.map(str::to_owned),
-        SystemTime::now(),
-    );
-    store.record_job(&record).await?;
-    Ok(record)
-}
-
-/// Records how a job ended.
-async fn end_job(
-    store: &JsonDirAppStore,
-    record: &mut JobRecord,
-    error: Option<&WorkflowError>,
-) -> Result<(), BoxError> {
-    let status = match error {
-        None => JobStatus::Succeeded,
-        Some(error) if error.is_cancelled() => JobStatus::Cancelled,
-        Some(_) => JobStatus::Failed,
-    };
-    record.end(
-        status,
-        error.map(|error| error.primary().to_string()),
-        SystemTime::now(),
-    );
-    store.record_job(record).await?;
     Ok(())
 }
 
@@ -270,11 +209,10 @@ impl EventSink for PrintEvents {
             Event::ModuleSkipped { module, reason } => {
                 say(&format!("module {module} skipped: {reason}"));
             }
-            Event::ResourcesKept { how_to_remove, .. } => {
-                say(&format!(
-                    "resources kept; remove them with: {how_to_remove}"
-                ));
+            Event::ResourcesKept { instance, profile } => {
+                say(&format!("kept instance {instance} and profile {profile}"));
             }
+            other => say(&format!("{other:?}")),
         }
     }
 }

@@ -1,17 +1,21 @@
-//! [`JsonDirAppStore`]: the port's rules over plain files.
+//! [`JsonDirAppStore`]: the `AppStore` and `JobHistory` ports over plain files. The
+//! image rule is the core's; this store runs it under its exclusive lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
-use lxpack_core::domain::{App, AppKey, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+use lxpack_core::domain::{
+    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
+    newest_image,
+};
+use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 
 use crate::files::{Layout, json_files, read_if_exists, write_atomically};
 use crate::{JsonStoreError, Result, jobs};
 
-/// An [`AppStore`] on a directory of JSON files (see the crate docs for the layout).
+/// An [`AppStore`] and [`JobHistory`] on a directory of JSON files (see the crate docs for the layout).
 /// Clones share the directory; so may any number of processes.
 #[derive(Debug, Clone)]
 pub struct JsonDirAppStore {
@@ -46,47 +50,6 @@ impl JsonDirAppStore {
     #[must_use]
     pub fn app_file(&self, key: &AppKey) -> PathBuf {
         self.layout.app_file(key)
-    }
-
-    /// Adds an app, or replaces the document of the app with its key. The container
-    /// image never moves backwards: when the stored app records a newer job than
-    /// `app` does, the stored job stays (as `lxpack app import` does with SQLite).
-    ///
-    /// # Errors
-    /// `Io` when the file cannot be written; `Corrupt` when the stored document does
-    /// not read back.
-    pub async fn import_app(&self, app: &App) -> Result<()> {
-        let mut app = app.clone();
-        self.blocking(move |layout| {
-            let _lock = layout.lock()?;
-            if let Some(stored) = read_app_of(layout, &app.key)?
-                && let Some(stored_job) = stored.build_infos.container_image
-                && app
-                    .build_infos
-                    .container_image
-                    .as_ref()
-                    .is_none_or(|job| stored_job.is_newer_than(job))
-            {
-                app.build_infos.container_image = Some(stored_job);
-            }
-            write_app(&layout.app_file(&app.key), &app)
-        })
-        .await
-    }
-
-    /// One job record, if there is one with that id.
-    ///
-    /// # Errors
-    /// `Io` or `Corrupt`.
-    pub async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>> {
-        let id = id.clone();
-        self.blocking(move |layout| {
-            let path = layout.job_file(&id);
-            read_if_exists(&path)?
-                .map(|text| jobs::from_json(&text, &path))
-                .transpose()
-        })
-        .await
     }
 
     /// Runs file I/O on tokio's blocking pool, so it never stalls the async runtime.
@@ -184,16 +147,16 @@ impl AppStore for JsonDirAppStore {
                     return Ok(Recorded::NoApp);
                 };
                 let current = &mut stored.build_infos.container_image;
-                match current {
-                    Some(recorded) if *recorded == new => Ok(Recorded::Replaced(None)),
-                    Some(recorded) if recorded.is_newer_than(&new) => {
-                        Ok(Recorded::Superseded(recorded.clone()))
-                    }
-                    _ => {
-                        let replaced = current.replace(new);
+                match decide_image_record(current.as_ref(), &new) {
+                    ImageRecordDecision::Replace { previous } => {
+                        *current = Some(new);
                         write_app(&layout.app_file(&key), &stored)?;
-                        Ok(Recorded::Replaced(replaced))
+                        Ok(Recorded::Replaced(previous))
                     }
+                    ImageRecordDecision::Superseded { current } => {
+                        Ok(Recorded::Superseded(current))
+                    }
+                    _ => Ok(Recorded::Replaced(None)),
                 }
             })
             .await
@@ -209,32 +172,120 @@ impl AppStore for JsonDirAppStore {
         }
     }
 
-    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), AppStoreError> {
+    async fn import_app(&self, app: App) -> std::result::Result<ImportOutcome, AppStoreError> {
+        let key = app.key.clone();
+        self.blocking(move |layout| {
+            let _lock = layout.lock()?;
+            let stored = read_app_of(layout, &app.key)?;
+            let outcome = if stored.is_some() {
+                ImportOutcome::Updated
+            } else {
+                ImportOutcome::Created
+            };
+            let mut app = app;
+            app.build_infos.container_image = newest_image(
+                stored.and_then(|stored| stored.build_infos.container_image),
+                app.build_infos.container_image.take(),
+            );
+            write_app(&layout.app_file(&app.key), &app)?;
+            Ok(outcome)
+        })
+        .await
+        .map_err(other(format!("import app {key}")))
+    }
+
+    async fn remove_app(&self, key: &AppKey) -> std::result::Result<bool, AppStoreError> {
+        let owned = key.clone();
+        self.blocking(move |layout| {
+            let _lock = layout.lock()?;
+            let path = layout.app_file(&owned);
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(source) => Err(JsonStoreError::Io {
+                    action: "remove",
+                    path,
+                    source,
+                }),
+            }
+        })
+        .await
+        .map_err(other(format!("remove app {key}")))
+    }
+}
+
+/// The history's `Other`, keeping the store's error as its source.
+fn history_error(operation: String) -> impl FnOnce(JsonStoreError) -> JobHistoryError {
+    move |error| JobHistoryError::Other {
+        operation,
+        source: Box::new(error),
+    }
+}
+
+impl JsonDirAppStore {
+    /// Every job record, in no order.
+    async fn all_jobs(&self) -> Result<Vec<JobRecord>> {
+        self.blocking(|layout| {
+            let mut jobs = Vec::new();
+            // One file per job: a store with a long history would index them.
+            for path in json_files(&layout.jobs_dir())? {
+                if let Some(text) = read_if_exists(&path)? {
+                    jobs.push(jobs::from_json(&text, &path)?);
+                }
+            }
+            Ok(jobs)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl JobHistory for JsonDirAppStore {
+    async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), JobHistoryError> {
         let owned = record.clone();
         self.blocking(move |layout| {
             let _lock = layout.lock()?;
             write_atomically(&layout.job_file(&owned.id), &jobs::to_json(&owned))
         })
         .await
-        .map_err(other(format!("record job {}", record.id)))
+        .map_err(history_error(format!("record job {}", record.id)))
     }
 
-    async fn running_jobs(&self) -> std::result::Result<Vec<JobId>, AppStoreError> {
-        self.blocking(|layout| {
-            let mut running = Vec::new();
-            // One file per job: a store with a long history would index the status.
-            for path in json_files(&layout.jobs_dir())? {
-                if let Some(text) = read_if_exists(&path)? {
-                    let record = jobs::from_json(&text, &path)?;
-                    if record.status == JobStatus::Running {
-                        running.push(record.id);
-                    }
-                }
-            }
-            running.sort();
-            Ok(running)
+    async fn get_job(&self, id: &JobId) -> std::result::Result<Option<JobRecord>, JobHistoryError> {
+        let owned = id.clone();
+        self.blocking(move |layout| {
+            let path = layout.job_file(&owned);
+            read_if_exists(&path)?
+                .map(|text| jobs::from_json(&text, &path))
+                .transpose()
         })
         .await
-        .map_err(other("list running jobs".to_owned()))
+        .map_err(history_error(format!("read job {id}")))
+    }
+
+    async fn list_jobs(
+        &self,
+        app: Option<&AppKey>,
+    ) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
+        let mut jobs = self
+            .all_jobs()
+            .await
+            .map_err(history_error("list jobs".to_owned()))?;
+        jobs.retain(|job| app.is_none_or(|app| job.app == *app));
+        jobs.sort_by(|a, b| {
+            b.started_at
+                .cmp(&a.started_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        Ok(jobs)
+    }
+
+    async fn running_jobs(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
+        let mut jobs = self
+            .all_jobs()
+            .await
+            .map_err(history_error("list running jobs".to_owned()))?;
+        jobs.retain(|job| job.status == JobStatus::Running);
+        Ok(jobs)
     }
 }

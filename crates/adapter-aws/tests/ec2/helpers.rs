@@ -9,7 +9,7 @@ use lxpack_aws::{
     CredentialSource, Ec2AmiCatalog, Ec2CatalogConfig, Ec2CatalogConfigBuilder, SecretString,
     StaticCredentials,
 };
-use lxpack_core::domain::{AmiId, App, AppKey, BuildInfos, Color, LifecycleHooks};
+use lxpack_core::domain::{AmiId, App, AppKey, Color};
 
 /// The region every moto test works in.
 pub(crate) const REGION: &str = "eu-west-1";
@@ -87,19 +87,10 @@ pub(crate) fn stamp(n: u32) -> String {
 
 /// An app called `name` in environment `env`, role `webfront`, in [`REGION`].
 pub(crate) fn app(env: &str, name: &str, color: Option<Color>) -> App {
-    App {
-        key: AppKey {
-            name: name.into(),
-            env: env.into(),
-            role: "webfront".into(),
-        },
-        region: REGION.into(),
-        color,
-        env_vars: vec![],
-        features: vec![],
-        lifecycle_hooks: LifecycleHooks::default(),
-        modules: vec![],
-        build_infos: BuildInfos::default(),
+    let app = App::new(AppKey::new(name, env, "webfront"), REGION);
+    match color {
+        Some(color) => app.with_color(color),
+        None => app,
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use lxpack_core::domain::{
     AmiId, App, DeletionReason, ImageAlias, ImageRef, ImageSelector, JobId, property,
 };
-use lxpack_core::workflows::{AmiSource, BuildImageRequest, Ports, Settings, Workflows};
+use lxpack_core::workflows::{BuildImageRequest, Ports, Settings, Workflows};
 use lxpack_fake::{FakeAppStore, FakeRuntime, ImageBuilder, RecordingEvents};
 
 use crate::helpers::{Moto, moto_or_skip};
@@ -75,7 +75,8 @@ async fn purge_deletes_the_images_of_deregistered_amis_and_nothing_of_other_apps
             runtime: Arc::new(runtime.clone()),
             registry: Arc::new(registry.clone()),
             amis: Some(Arc::new(moto.catalog())),
-            apps: Arc::new(store),
+            apps: Arc::new(store.clone()),
+            jobs: Arc::new(store),
         },
         Settings::default(),
     );
@@ -144,7 +145,8 @@ async fn purge_deletes_nothing_when_ec2_cannot_be_read() {
             runtime: Arc::new(runtime.clone()),
             registry: Arc::new(registry.clone()),
             amis: Some(Arc::new(broken)),
-            apps: Arc::new(store),
+            apps: Arc::new(store.clone()),
+            jobs: Arc::new(store),
         },
         Settings::default(),
     );
@@ -209,6 +211,7 @@ async fn buildimage_starts_from_the_image_matching_the_amis_os_and_purges_gone_t
             registry: Arc::new(registry.clone()),
             amis: Some(Arc::new(moto.catalog())),
             apps: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
         },
         Settings::default(),
     );
@@ -216,10 +219,8 @@ async fn buildimage_starts_from_the_image_matching_the_amis_os_and_purges_gone_t
     let report = workflows
         .build_image(
             &BuildImageRequest {
-                app: web.key.clone(),
-                job: new_job.clone(),
-                ami: AmiSource::Catalog(built.clone()),
-                keep: false,
+                ami: Some(built.clone()),
+                ..BuildImageRequest::new(web.key.clone(), new_job.clone())
             },
             &RecordingEvents::new(),
             &tokio_util::sync::CancellationToken::new(),

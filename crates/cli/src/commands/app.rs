@@ -5,8 +5,7 @@ use std::path::Path;
 
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
 use lxpack_core::domain::App;
-use lxpack_core::ports::AppStore as _;
-use lxpack_sqlite::{ImportOutcome, SqliteAppStore};
+use lxpack_core::ports::{AppStore, ImportOutcome};
 use serde_json::json;
 
 use super::app_ref::resolve_app;
@@ -17,7 +16,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliError> {
-    let store = wiring.store()?;
+    let store = wiring.stores()?.apps;
     match command {
         AppCommand::Import { files } => {
             // Every file is read and checked before anything is written, so a bad file
@@ -35,7 +34,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
                     .map_err(|e| CliError::new(ExitClass::Store, e))?;
                 let verb = match outcome {
                     ImportOutcome::Created => "imported",
-                    ImportOutcome::Updated => "updated",
+                    _ => "updated",
                 };
                 if wiring.json {
                     results.push(json!({"app": key.to_string(), "outcome": verb, "file": file}));
@@ -49,7 +48,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
             Ok(())
         }
         AppCommand::List => {
-            let apps = list(&store).await?;
+            let apps = list(store.as_ref()).await?;
             if wiring.json {
                 print_json(&json!({
                     "event": "result",
@@ -67,7 +66,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
             Ok(())
         }
         AppCommand::Show { app } => {
-            let app = load(&store, &app).await?;
+            let app = load(store.as_ref(), &app).await?;
             if wiring.json {
                 print_json(&json!({"event": "result", "app": app_to_document(&app)}));
             } else {
@@ -91,7 +90,7 @@ pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliE
             Ok(())
         }
         AppCommand::Export { app, format } => {
-            let app = load(&store, &app).await?;
+            let app = load(store.as_ref(), &app).await?;
             let document = app_to_document(&app);
             let text = match format {
                 DocumentFormatArg::Json => serde_json::to_string_pretty(&document)
@@ -141,14 +140,14 @@ fn read_apps(file: &Path) -> Result<Vec<App>, CliError> {
     })
 }
 
-async fn list(store: &SqliteAppStore) -> Result<Vec<App>, CliError> {
+async fn list(store: &dyn AppStore) -> Result<Vec<App>, CliError> {
     store
         .list_apps()
         .await
         .map_err(|e| CliError::new(ExitClass::Store, e))
 }
 
-async fn load(store: &SqliteAppStore, text: &str) -> Result<App, CliError> {
+async fn load(store: &dyn AppStore, text: &str) -> Result<App, CliError> {
     let key = resolve_app(store, text).await?;
     store
         .get_app(&key)

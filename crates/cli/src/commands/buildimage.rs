@@ -1,8 +1,7 @@
 //! `lxpack buildimage`: the container-image twin of an AMI.
 
-use lxpack_core::domain::{AmiId, JobCommand, OsIdentity};
-use lxpack_core::ports::AppStore as _;
-use lxpack_core::workflows::{AmiSource, BuildImageReport, BuildImageRequest, RecordOutcome};
+use lxpack_core::domain::{AmiId, OsIdentity};
+use lxpack_core::workflows::{BuildImageReport, BuildImageRequest, RecordOutcome};
 use serde_json::json;
 
 use super::app_ref::resolve_app;
@@ -15,8 +14,8 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), CliError> {
-    let store = wiring.store()?;
-    let key = resolve_app(store.as_ref(), &args.app).await?;
+    let stores = wiring.stores()?;
+    let key = resolve_app(stores.apps.as_ref(), &args.app).await?;
     let ami = args
         .ami
         .as_deref()
@@ -29,46 +28,19 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
         .map(|text| OsIdentity::parse_spec(text, std::env::consts::ARCH))
         .transpose()
         .map_err(|e| CliError::new(ExitClass::Input, e))?;
-    let workflows = wiring.workflows(store.clone())?;
-    let ami = match (ami, os) {
-        (ami, Some(os)) => AmiSource::Given { ami, os: Some(os) },
-        (Some(ami), None) if workflows.ports().amis.is_some() => AmiSource::Catalog(ami),
-        (None, None) if workflows.ports().amis.is_some() => {
-            let app = store
-                .get_app(&key)
-                .await
-                .map_err(|e| CliError::new(ExitClass::Store, e))?;
-            match app.build_infos.source_ami {
-                Some(ami) => AmiSource::Catalog(ami),
-                None => AmiSource::Given {
-                    ami: None,
-                    os: None,
-                },
-            }
-        }
-        (ami, None) => AmiSource::Given { ami, os: None },
-    };
-    let session = JobSession::start(
-        wiring,
-        store,
-        JobCommand::BuildImage,
-        &key,
-        None,
-        args.job.job.as_deref(),
-    )
-    .await?;
+    let workflows = wiring.workflows(&stores)?;
+    let session = JobSession::start(wiring, &workflows, args.job.job.as_deref())?;
     let request = BuildImageRequest {
-        app: key,
-        job: session.id.clone(),
         ami,
+        os,
         keep: args.job.keep,
+        log_path: Some(session.log_path.clone()),
+        ..BuildImageRequest::new(key, session.id.clone())
     };
     let outcome = workflows
         .build_image(&request, &session.renderer, &session.cancel)
         .await;
-    session
-        .conclude(outcome, |session, report| show(wiring, session, report))
-        .await
+    session.conclude(outcome, |session, report| show(wiring, session, report))
 }
 
 fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
@@ -100,6 +72,7 @@ fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
         RecordOutcome::Superseded { current } => r.result_line(&format!(
             "a newer job's image ({current}) stays the app's current one"
         )),
+        _ => {}
     }
     for line in retention_lines(&report.retention, "deleted") {
         r.result_line(&line);

@@ -3,7 +3,7 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-use lxpack_core::domain::{JobCommand, Owner};
+use lxpack_core::domain::Owner;
 use lxpack_core::workflows::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 use serde_json::json;
 
@@ -17,33 +17,21 @@ use crate::wiring::Wiring;
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: DeployArgs) -> Result<(), CliError> {
     let checkout = checkout(&args.checkout)?;
-    let store = wiring.store()?;
-    let key = resolve_app(store.as_ref(), &args.app).await?;
-    let workflows = wiring.workflows(store.clone())?;
-    let session = JobSession::start(
-        wiring,
-        store,
-        JobCommand::Deploy,
-        &key,
-        Some(&args.module),
-        args.job.job.as_deref(),
-    )
-    .await?;
+    let stores = wiring.stores()?;
+    let key = resolve_app(stores.apps.as_ref(), &args.app).await?;
+    let workflows = wiring.workflows(&stores)?;
+    let session = JobSession::start(wiring, &workflows, args.job.job.as_deref())?;
     let request = DeployRequest {
-        app: key,
-        module: args.module,
-        job: session.id.clone(),
-        checkout,
         keep: args.job.keep,
+        log_path: Some(session.log_path.clone()),
+        ..DeployRequest::new(key, args.module, session.id.clone(), checkout)
     };
     let outcome = workflows
         .deploy(&request, &session.renderer, &session.cancel)
         .await;
-    session
-        .conclude(outcome, |session, report| {
-            show(wiring, session, report, &request.checkout);
-        })
-        .await
+    session.conclude(outcome, |session, report| {
+        show(wiring, session, report, &request.checkout);
+    })
 }
 
 /// The checkout directory, made absolute, with its owner: the buildpack runs as that
@@ -78,6 +66,7 @@ fn show(wiring: &Wiring, session: &JobSession, report: &DeployReport, checkout: 
             ("built", format!("ran in {instance} from image {image}"))
         }
         DeployOutcome::Skipped { reason } => ("skipped", reason.clone()),
+        other => ("done", format!("{other:?}")),
     };
     if wiring.json {
         print_json(&json!({

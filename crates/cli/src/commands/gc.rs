@@ -1,6 +1,7 @@
 //! `lxpack gc`: the sweep of what crashed or killed jobs left behind.
 
-use lxpack_core::ports::LeftoverKind;
+use lxpack_core::ports::Resource;
+use lxpack_core::workflows::SpareReason;
 use serde_json::json;
 
 use super::output::{print_json, print_line};
@@ -11,30 +12,33 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
-    let workflows = wiring.workflows(wiring.store()?)?;
+    let workflows = wiring.workflows(&wiring.stores()?)?;
     let renderer = Renderer::new(View::choose(wiring.json), None);
     let report = workflows
         .sweep(args.dry_run, std::time::SystemTime::now(), &renderer)
         .await;
     renderer.finish();
     let report = report.map_err(CliError::from)?;
-    let kind = |kind: LeftoverKind| match kind {
-        LeftoverKind::Instance => "instance",
-        LeftoverKind::Profile => "profile",
-    };
     if wiring.json {
-        let list = |items: &[lxpack_core::ports::Leftover]| {
+        let list = |items: &mut dyn Iterator<Item = (&Resource, Option<&str>)>| {
             items
-                .iter()
-                .map(|l| json!({"kind": kind(l.kind), "name": l.name.to_string(), "job": l.job.as_ref().map(ToString::to_string)}))
+                .map(|(resource, reason)| {
+                    json!({
+                        "kind": resource.kind.as_str(),
+                        "name": resource.name,
+                        "job": resource.labels.as_ref().map(|labels| labels.job.to_string()),
+                        "reason": reason,
+                    })
+                })
                 .collect::<Vec<_>>()
         };
         print_json(&json!({
             "event": "result",
             "dry_run": args.dry_run,
-            "removed": list(&report.removed),
-            "active": list(&report.active),
-            "stale_jobs": report.stale_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "removed": list(&mut report.removed.iter().map(|r| (r, None))),
+            "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(spare_key(&s.reason))))),
+            "foreign": list(&mut report.foreign.iter().map(|r| (r, None))),
+            "lost_jobs": report.lost_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "failures": report.failures,
         }));
     } else {
@@ -43,14 +47,31 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
         } else {
             "removed"
         };
-        for leftover in &report.removed {
-            print_line(&format!("{verb} {} {}", kind(leftover.kind), leftover.name));
-        }
-        for leftover in &report.active {
+        for job in &report.lost_jobs {
             print_line(&format!(
-                "left {} {} alone: its job is running",
-                kind(leftover.kind),
-                leftover.name
+                "job {job} was recorded as running for longer than any job can last: {}",
+                if args.dry_run {
+                    "would record it as lost"
+                } else {
+                    "recorded it as lost"
+                }
+            ));
+        }
+        for resource in &report.removed {
+            print_line(&format!("{verb} {} {}", resource.kind, resource.name));
+        }
+        for spared in &report.spared {
+            print_line(&format!(
+                "left {} {} alone: {}",
+                spared.resource.kind,
+                spared.resource.name,
+                spare_reason(&spared.reason)
+            ));
+        }
+        for resource in &report.foreign {
+            print_line(&format!(
+                "left {} {} alone: not lxpack's (it has no lxpack labels)",
+                resource.kind, resource.name
             ));
         }
         for failure in &report.failures {
@@ -68,7 +89,25 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             format!("{} leftover(s) could not be removed", report.failures.len()),
         )
         .with_hint(
-            "see the failures above; remove them with `lxc delete --force` / `lxc profile delete`",
+            "see the failures above; remove them with `lxc delete --force NAME` and `lxc profile delete NAME` (`incus` on Incus)",
         ))
+    }
+}
+
+fn spare_key(reason: &SpareReason) -> &'static str {
+    match reason {
+        SpareReason::Running => "running",
+        SpareReason::UnknownJob => "unknown_job",
+        _ => "other",
+    }
+}
+
+fn spare_reason(reason: &SpareReason) -> &'static str {
+    match reason {
+        SpareReason::Running => "its job is running",
+        SpareReason::UnknownJob => {
+            "its job is not in this store and may be running from another host; it goes once older than any job can be"
+        }
+        _ => "its job may be running",
     }
 }

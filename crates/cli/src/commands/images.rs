@@ -1,7 +1,7 @@
 //! `lxpack images`: the images lxpack published with their AMI twins, and
 //! `images purge`: retention on demand.
 
-use lxpack_core::workflows::{ImageEntry, TwinStatus};
+use lxpack_core::workflows::ImageEntry;
 use serde_json::json;
 
 use super::app_ref::resolve_app;
@@ -14,11 +14,11 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliError> {
-    let store = wiring.store()?;
+    let stores = wiring.stores()?;
     match args.command {
         Some(ImagesCommand::Purge { app, dry_run }) => {
-            let key = resolve_app(store.as_ref(), &app).await?;
-            let workflows = wiring.workflows(store)?;
+            let key = resolve_app(stores.apps.as_ref(), &app).await?;
+            let workflows = wiring.workflows(&stores)?;
             let renderer = Renderer::new(View::choose(wiring.json), None);
             let report = workflows.purge_images(&key, dry_run, &renderer).await;
             renderer.finish();
@@ -40,10 +40,10 @@ pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliErro
         }
         None => {
             let key = match &args.app {
-                Some(app) => Some(resolve_app(store.as_ref(), app).await?),
+                Some(app) => Some(resolve_app(stores.apps.as_ref(), app).await?),
                 None => None,
             };
-            let workflows = wiring.workflows(store)?;
+            let workflows = wiring.workflows(&stores)?;
             let entries = workflows
                 .inventory(key.as_ref())
                 .await
@@ -111,14 +111,6 @@ fn entry_json(entry: &ImageEntry) -> serde_json::Value {
         "size_bytes": entry.image.size_bytes,
         "current": entry.current,
         "ami": entry.provenance.ami.as_ref().map(ToString::to_string),
-        "ami_status": match &entry.twin {
-            TwinStatus::Available => "exists",
-            TwinStatus::Pending => "pending",
-            TwinStatus::Gone => "gone",
-            TwinStatus::NoAmi => "no_ami",
-            TwinStatus::NoCatalog => "no_catalog",
-            TwinStatus::AppUnknown => "app_unknown",
-            TwinStatus::LookupFailed(_) => "lookup_failed",
-        },
+        "ami_status": entry.twin.key(),
     })
 }

@@ -2,8 +2,7 @@
 
 use std::io::Write as _;
 
-use lxpack_core::domain::{JobCommand, JobId};
-use lxpack_core::ports::JobRecord;
+use lxpack_core::domain::{JobId, JobRecord};
 use serde_json::json;
 
 use super::app_ref::resolve_app;
@@ -14,11 +13,12 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError> {
-    let store = wiring.store()?;
+    let stores = wiring.stores()?;
     match args.command {
         Some(JobsCommand::Log { job }) => {
             let id = JobId::parse(&job).map_err(|e| CliError::new(ExitClass::Input, e))?;
-            let record = store
+            let record = stores
+                .jobs
                 .get_job(&id)
                 .await
                 .map_err(|e| CliError::new(ExitClass::Store, e))?
@@ -53,10 +53,11 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
         }
         None => {
             let key = match &args.app {
-                Some(app) => Some(resolve_app(store.as_ref(), app).await?),
+                Some(app) => Some(resolve_app(stores.apps.as_ref(), app).await?),
                 None => None,
             };
-            let jobs = store
+            let jobs = stores
+                .jobs
                 .list_jobs(key.as_ref())
                 .await
                 .map_err(|e| CliError::new(ExitClass::Store, e))?;
@@ -87,23 +88,14 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
     }
 }
 
-fn command(command: JobCommand) -> &'static str {
-    match command {
-        JobCommand::BuildImage => "buildimage",
-        JobCommand::Deploy => "deploy",
-    }
-}
-
 fn seconds(job: &JobRecord) -> Option<f64> {
-    job.ended_at
-        .and_then(|end| end.duration_since(job.started_at).ok())
-        .map(|d| d.as_secs_f64())
+    job.duration().map(|d| d.as_secs_f64())
 }
 
 fn job_row(job: &JobRecord) -> Vec<String> {
     vec![
         job.id.to_string(),
-        command(job.command).to_owned(),
+        job.command.to_string(),
         job.app.to_string(),
         job.module.clone().unwrap_or_else(|| "-".to_owned()),
         job.status.as_str().to_owned(),
@@ -119,7 +111,7 @@ fn job_row(job: &JobRecord) -> Vec<String> {
 fn job_json(job: &JobRecord) -> serde_json::Value {
     json!({
         "id": job.id.to_string(),
-        "command": command(job.command),
+        "command": job.command.as_str(),
         "app": job.app.to_string(),
         "module": job.module,
         "status": job.status.as_str(),

@@ -10,10 +10,11 @@ use lxpack_core::ports::Compression;
 use lxpack_core::workflows::{CleanupMode, LogLevel};
 use serde::Deserialize;
 
-/// Declares a config value parsed from a string during deserialisation, so that a bad
-/// value is reported by the YAML parser with its line, column and key.
+/// Declares a config value read with one of the core's text tables during
+/// deserialisation, so that a bad value is reported by the YAML parser with its line,
+/// column and key, and with the words the core accepts.
 macro_rules! parsed_string {
-    ($name:ident, $target:ty, $parse:expr, $expected:literal) => {
+    ($name:ident, $target:ty) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub(super) struct $name(pub(super) $target);
 
@@ -25,15 +26,12 @@ macro_rules! parsed_string {
                     type Value = $name;
 
                     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str($expected)
+                        write!(f, "one of {}", <$target>::SPELLINGS.join(", "))
                     }
 
                     // Failing here, inside the value, lets the parser name the key.
                     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
-                        let parse: fn(&str) -> Option<$target> = $parse;
-                        parse(text).map($name).ok_or_else(|| {
-                            E::custom(format!("unknown value {text:?}: expected {}", $expected))
-                        })
+                        <$target>::parse(text).map($name).map_err(E::custom)
                     }
                 }
 
@@ -43,55 +41,12 @@ macro_rules! parsed_string {
     };
 }
 
-parsed_string!(
-    CompressionValue,
-    Compression,
-    Compression::parse,
-    "zstd, gzip, xz, lz4 or none"
-);
-parsed_string!(
-    LogLevelValue,
-    LogLevel,
-    LogLevel::parse,
-    "quiet, critical, error, warning, info, debug or trace"
-);
-parsed_string!(
-    IsolationValue,
-    Isolation,
-    |text| match text {
-        "unprivileged" => Some(Isolation::Unprivileged),
-        "privileged" => Some(Isolation::Privileged),
-        _ => None,
-    },
-    "unprivileged or privileged"
-);
-parsed_string!(
-    CleanupValue,
-    CleanupMode,
-    |text| match text {
-        "wait" => Some(CleanupMode::Wait),
-        "background" => Some(CleanupMode::Background),
-        _ => None,
-    },
-    "wait or background"
-);
-parsed_string!(
-    ProtocolValue,
-    RemoteProtocol,
-    |text| match text {
-        "lxd" => Some(RemoteProtocol::Lxd),
-        "incus" => Some(RemoteProtocol::Incus),
-        "simplestreams" => Some(RemoteProtocol::Simplestreams),
-        _ => None,
-    },
-    "lxd, incus or simplestreams"
-);
-parsed_string!(
-    ProvisionerName,
-    Provisioner,
-    |text| Provisioner::parse(text).ok(),
-    "salt or ansible"
-);
+parsed_string!(CompressionValue, Compression);
+parsed_string!(LogLevelValue, LogLevel);
+parsed_string!(IsolationValue, Isolation);
+parsed_string!(CleanupValue, CleanupMode);
+parsed_string!(ProtocolValue, RemoteProtocol);
+parsed_string!(ProvisionerName, Provisioner);
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]

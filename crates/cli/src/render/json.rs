@@ -3,6 +3,8 @@
 use lxpack_core::events::Event;
 use serde_json::{Value, json};
 
+use crate::exit::how_to_remove;
+
 /// The JSON form of an event. Output bytes are decoded as UTF-8, lossily.
 #[must_use]
 pub fn event_json(event: &Event) -> Value {
@@ -32,15 +34,12 @@ pub fn event_json(event: &Event) -> Value {
         Event::ModuleSkipped { module, reason } => {
             json!({"event": "module_skipped", "module": module, "reason": reason})
         }
-        Event::ResourcesKept {
-            instance,
-            profile,
-            how_to_remove,
-        } => json!({
+        Event::ResourcesKept { instance, profile } => json!({
             "event": "resources_kept",
             "instance": instance.as_str(),
             "profile": profile.as_str(),
-            "how_to_remove": how_to_remove,
+            "how_to_remove": how_to_remove(instance.as_str(), profile.as_str()),
         }),
+        other => json!({"event": "other", "detail": format!("{other:?}")}),
     }
 }

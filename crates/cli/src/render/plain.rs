@@ -5,6 +5,8 @@ use std::io::Write;
 use lxpack_core::domain::OutputStream;
 use lxpack_core::events::Event;
 
+use crate::exit::how_to_remove;
+
 /// The line an event prints as, if any (output is written raw instead).
 pub(super) fn describe(event: &Event) -> Option<String> {
     match event {
@@ -23,13 +25,11 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         Event::ModuleSkipped { module, reason } => {
             Some(format!("skipped module {module}: {reason}"))
         }
-        Event::ResourcesKept {
-            instance,
-            how_to_remove,
-            ..
-        } => Some(format!(
-            "kept instance and profile {instance}; remove them with: {how_to_remove}"
+        Event::ResourcesKept { instance, profile } => Some(format!(
+            "kept instance and profile {instance}; remove them with: {}",
+            how_to_remove(instance.as_str(), profile.as_str())
         )),
+        other => Some(format!("{other:?}")),
     }
 }
 

@@ -1,5 +1,7 @@
-//! Turning the config into connected adapters. This is the only place that knows which
-//! adapter implements which port; commands ask for a [`Wiring`] and get ports.
+//! The composition root: turning the config into connected adapters. This is the only
+//! place that knows which adapter implements which port (and the only one that names
+//! `SqliteAppStore`, `LxdClient` or `Ec2AmiCatalog`); commands ask a [`Wiring`] for
+//! ports and get trait objects.
 
 mod aws;
 mod runtime;
@@ -8,16 +10,25 @@ mod store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lxpack_core::ports::{AppStore, JobHistory};
 use lxpack_core::workflows::{Ports, Workflows};
-use lxpack_sqlite::SqliteAppStore;
 
 pub use aws::ami_catalog;
-pub use runtime::connect_runtime;
+pub use runtime::{DaemonReadiness, daemon_readiness};
 pub use store::{job_log_dir, open_store, store_path};
 
 use crate::args::Cli;
 use crate::config::{Config, ConfigChoice, locate};
 use crate::exit::{CliError, ExitClass};
+
+/// The store's two ports.
+#[derive(Clone)]
+pub struct Stores {
+    /// The apps.
+    pub apps: Arc<dyn AppStore>,
+    /// The job history.
+    pub jobs: Arc<dyn JobHistory>,
+}
 
 /// What every command starts from: the config and the global options.
 pub struct Wiring {
@@ -53,12 +64,16 @@ impl Wiring {
         })
     }
 
-    /// Opens the app store.
+    /// Opens the store: the apps and the job history, in one file.
     ///
     /// # Errors
     /// `Store` (exit 11) naming the file.
-    pub fn store(&self) -> Result<Arc<SqliteAppStore>, CliError> {
-        open_store(&self.store_path).map(Arc::new)
+    pub fn stores(&self) -> Result<Stores, CliError> {
+        let store = Arc::new(open_store(&self.store_path)?);
+        Ok(Stores {
+            apps: store.clone(),
+            jobs: store,
+        })
     }
 
     /// Connects every port and returns the workflows over them.
@@ -66,7 +81,7 @@ impl Wiring {
     /// # Errors
     /// `Config` when containers are disabled, `Daemon` when the daemon cannot be
     /// reached, `Aws` when the AMI catalog's settings are wrong, `Store` for the store.
-    pub fn workflows(&self, store: Arc<SqliteAppStore>) -> Result<Workflows, CliError> {
+    pub fn workflows(&self, stores: &Stores) -> Result<Workflows, CliError> {
         if !self.config.containers_enabled {
             return Err(CliError::new(
                 ExitClass::Config,
@@ -76,12 +91,13 @@ impl Wiring {
                 "set container.enabled: true (or remove the key) to run jobs in containers",
             ));
         }
-        let client = Arc::new(connect_runtime(&self.config.runtime)?);
+        let client = Arc::new(runtime::connect_runtime(&self.config.runtime)?);
         let ports = Ports {
             runtime: client.clone(),
             registry: client,
             amis: ami_catalog(self.config.aws.as_ref())?,
-            apps: store,
+            apps: stores.apps.clone(),
+            jobs: stores.jobs.clone(),
         };
         Ok(Workflows::new(ports, self.config.settings.clone()))
     }

@@ -1,7 +1,8 @@
 //! The container daemon: a unix socket found the way `lxc` and `incus` find theirs, a
 //! socket named in the config, or a remote daemon or cluster over pinned HTTPS.
 
-use lxpack_lxd::{ConnectError, LxdClient, LxdOptions, discover_socket};
+use lxpack_core::ports::RuntimeError;
+use lxpack_lxd::{ConnectError, LxdClient, LxdOptions, Readiness, discover_socket};
 
 use crate::config::{RuntimeConfig, RuntimeEndpoint};
 use crate::exit::{CliError, ExitClass};
@@ -11,11 +12,12 @@ use crate::exit::{CliError, ExitClass};
 /// # Errors
 /// `Daemon` (exit 5) with the daemon's hint when it cannot be reached; `Config` when a
 /// certificate file is unusable.
-pub fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliError> {
+pub(super) fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliError> {
     let options = LxdOptions {
         request_timeout: config.request_timeout,
         project: config.project.clone(),
         target: config.target.clone(),
+        ..LxdOptions::default()
     };
     let connected = match &config.endpoint {
         RuntimeEndpoint::Discover => {
@@ -43,5 +45,35 @@ pub fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliError> {
             "check lxpack.runtime.client_cert, client_key and server_cert in the config",
         ),
         other => CliError::new(ExitClass::Daemon, other),
+    })
+}
+
+/// What `lxpack doctor` learns of the daemon beyond the ports.
+#[derive(Debug, Clone)]
+pub struct DaemonReadiness {
+    /// Its storage, extensions and server.
+    pub readiness: Readiness,
+    /// Where it was reached.
+    pub endpoint: String,
+}
+
+/// Connects to the daemon the config names and reads its fitness to run jobs.
+///
+/// # Errors
+/// As [`connect_runtime`]; `Daemon` with the daemon's own hint when it cannot be read.
+pub async fn daemon_readiness(config: &RuntimeConfig) -> Result<DaemonReadiness, CliError> {
+    let client = connect_runtime(config)?;
+    let readiness = client.readiness().await.map_err(|error| {
+        // An unreachable daemon says why and what to do (trust, pinning, address);
+        // anything else points at the daemon itself.
+        let hint = match &error {
+            RuntimeError::Unreachable(unreachable) => unreachable.hint.clone(),
+            _ => "start the daemon and check its log".to_owned(),
+        };
+        CliError::new(ExitClass::Daemon, error).with_hint(hint)
+    })?;
+    Ok(DaemonReadiness {
+        readiness,
+        endpoint: client.endpoint().to_owned(),
     })
 }

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
 use lxpack_core::domain::{App, AppKey, ImageAlias, JobId, OsIdentity, OsType, Owner};
+use lxpack_core::ports::AppStore as _;
 use lxpack_core::workflows::{
-    AmiSource, BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports,
-    Settings, WorkflowError, Workflows,
+    BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports, Settings,
+    WorkflowError, Workflows,
 };
 use lxpack_example_json_store::JsonDirAppStore;
 use lxpack_fake::{FakeImageRegistry, FakeRuntime, ImageBuilder, RecordingEvents};
@@ -72,7 +73,7 @@ impl World {
     pub(crate) async fn new(name: &str, settings: Settings) -> Self {
         let dir = TempDir::new(name);
         let store = JsonDirAppStore::open(&dir.store()).unwrap();
-        store.import_app(&app("web")).await.unwrap();
+        store.import_app(app("web")).await.unwrap();
         let runtime = FakeRuntime::new();
         let registry = runtime.image_registry();
         registry.add_image(
@@ -88,6 +89,7 @@ impl World {
                 registry: Arc::new(registry.clone()),
                 amis: None,
                 apps: Arc::new(store.clone()),
+                jobs: Arc::new(store.clone()),
             },
             settings,
         );
@@ -104,13 +106,8 @@ impl World {
 
     pub(crate) async fn build(&self, job: &JobId) -> Result<BuildImageReport, WorkflowError> {
         let request = BuildImageRequest {
-            app: key("web"),
-            job: job.clone(),
-            ami: AmiSource::Given {
-                ami: None,
-                os: Some(OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")),
-            },
-            keep: false,
+            os: Some(OsIdentity::new(OsType::Linux, "debian", "12", "x86_64")),
+            ..BuildImageRequest::new(key("web"), job.clone())
         };
         self.workflows
             .build_image(&request, &self.events, &self.cancel)
@@ -118,19 +115,18 @@ impl World {
     }
 
     pub(crate) async fn deploy(&self, job: &JobId) -> Result<DeployReport, WorkflowError> {
-        let request = DeployRequest {
-            app: key("web"),
-            module: "api".into(),
-            job: job.clone(),
-            checkout: Checkout {
+        let request = DeployRequest::new(
+            key("web"),
+            "api",
+            job.clone(),
+            Checkout {
                 path: self.dir.0.clone(),
                 owner: Owner {
                     uid: 1000,
                     gid: 1000,
                 },
             },
-            keep: false,
-        };
+        );
         self.workflows
             .deploy(&request, &self.events, &self.cancel)
             .await

@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime};
 
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
-use lxpack_core::domain::{AppKey, JobCommand, JobId};
-use lxpack_core::ports::{AppStore, AppStoreError, JobRecord, JobStatus};
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::ports::{AppStore, AppStoreError, JobHistory};
 use lxpack_example_json_store::{JsonDirAppStore, JsonStoreError};
 
 use crate::helpers::{TempDir, app, job, key};
@@ -13,8 +13,8 @@ use crate::helpers::{TempDir, app, job, key};
 async fn passes_the_app_store_contract() {
     let dir = TempDir::new("contract");
     let store = JsonDirAppStore::open(&dir.store()).unwrap();
-    store.import_app(&app("web")).await.unwrap();
-    store.import_app(&app("api")).await.unwrap();
+    store.import_app(app("web")).await.unwrap();
+    store.import_app(app("api")).await.unwrap();
     lxpack_contract::app_store_contract(&store, &key("web"))
         .await
         .assert_passed();
@@ -23,6 +23,11 @@ async fn passes_the_app_store_contract() {
     lxpack_contract::app_store_contract(&reopened, &key("web"))
         .await
         .assert_passed();
+    for _ in 0..2 {
+        lxpack_contract::job_history_contract(&reopened, &key("web"))
+            .await
+            .assert_passed();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -31,7 +36,7 @@ async fn the_newest_job_wins_between_handles_racing_on_one_directory() {
     let key = key("web");
     JsonDirAppStore::open(&dir.store())
         .unwrap()
-        .import_app(&app("web"))
+        .import_app(app("web"))
         .await
         .unwrap();
     // Separate handles, as separate processes would have; newest jobs first.
@@ -63,8 +68,8 @@ async fn apps_are_cloud_deploy_documents_and_import_never_moves_the_image_back()
     let store = JsonDirAppStore::open(&dir.store()).unwrap();
     let mut odd = app("a/b c");
     odd.key.env = "..".into();
-    store.import_app(&odd).await.unwrap();
-    store.import_app(&app("web")).await.unwrap();
+    store.import_app(odd.clone()).await.unwrap();
+    store.import_app(app("web")).await.unwrap();
     let file = store.app_file(&key("web"));
     assert_eq!(file, dir.store().join("apps").join("web,prod,front.json"));
 
@@ -79,7 +84,7 @@ async fn apps_are_cloud_deploy_documents_and_import_never_moves_the_image_back()
     let mut older = app("web");
     older.build_infos.container_image = Some(job(100));
     older.region = "us-east-1".into();
-    store.import_app(&older).await.unwrap();
+    store.import_app(older).await.unwrap();
     let stored = store.get_app(&key("web")).await.unwrap();
     assert_eq!(stored.region, "us-east-1", "the document is updated");
     assert_eq!(
@@ -119,16 +124,22 @@ async fn a_corrupt_document_is_an_error_naming_the_file() {
 async fn job_records_persist_and_running_jobs_follow_their_status() {
     let dir = TempDir::new("jobs");
     let store = JsonDirAppStore::open(&dir.store()).unwrap();
-    let record = |id: JobId, status| JobRecord {
-        id,
-        command: JobCommand::Deploy,
-        app: key("web"),
-        module: Some("api".into()),
-        status,
-        started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250),
-        ended_at: None,
-        error: None,
-        log_path: Some("/var/log/lxpack/job.log".into()),
+    let record = |id: JobId, status| {
+        let mut record = JobRecord::running(
+            id,
+            JobCommand::Deploy,
+            key("web"),
+            Some("api".into()),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250),
+        )
+        .with_log(Some("/var/log/lxpack/job.log".into()));
+        record.status = status;
+        record
+    };
+    let running = |jobs: Vec<JobRecord>| {
+        let mut ids: Vec<JobId> = jobs.into_iter().map(|job| job.id).collect();
+        ids.sort();
+        ids
     };
     store
         .record_job(&record(job(2), JobStatus::Running))
@@ -142,13 +153,16 @@ async fn job_records_persist_and_running_jobs_follow_their_status() {
         .record_job(&record(job(3), JobStatus::Failed))
         .await
         .unwrap();
-    assert_eq!(store.running_jobs().await.unwrap(), [job(1), job(2)]);
+    assert_eq!(
+        running(store.running_jobs().await.unwrap()),
+        [job(1), job(2)]
+    );
     store
         .record_job(&record(job(1), JobStatus::Succeeded))
         .await
         .unwrap();
     let reopened = JsonDirAppStore::open(&dir.store()).unwrap();
-    assert_eq!(reopened.running_jobs().await.unwrap(), [job(2)]);
+    assert_eq!(running(reopened.running_jobs().await.unwrap()), [job(2)]);
     assert_eq!(
         reopened.get_job(&job(1)).await.unwrap(),
         Some(record(job(1), JobStatus::Succeeded))

@@ -3,8 +3,8 @@
 //! skipped with the reason, rather than failing again with a confusing message.
 
 use lxpack_core::domain::AmiId;
-use lxpack_core::ports::{AmiCatalogError, RuntimeError, ServerKind};
-use lxpack_lxd::{LxdClient, discover_socket, socket_group};
+use lxpack_core::ports::AmiCatalogError;
+use lxpack_lxd::{discover_socket, socket_group};
 
 use super::host::{
     current_user, installed_daemons, root_has_subids, socket_gid_and_mode, writable_dir,
@@ -12,7 +12,9 @@ use super::host::{
 use super::{Check, Verdict};
 use crate::args::Cli;
 use crate::config::{Config, RuntimeEndpoint, locate};
-use crate::wiring::{ami_catalog, connect_runtime, job_log_dir, open_store, store_path};
+use crate::wiring::{
+    DaemonReadiness, ami_catalog, daemon_readiness, job_log_dir, open_store, store_path,
+};
 
 fn check(name: &'static str, verdict: Verdict) -> Check {
     Check { name, verdict }
@@ -132,8 +134,8 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
         checks.push(check("socket access", access(path)));
     }
 
-    let client = match connect_runtime(&runtime) {
-        Ok(client) => Some(client),
+    let daemon = match daemon_readiness(&runtime).await {
+        Ok(daemon) => Some(daemon),
         Err(error) => {
             checks.push(check(
                 "daemon running",
@@ -142,8 +144,8 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
             None
         }
     };
-    if let Some(client) = client {
-        daemon_checks(&client, &mut checks).await;
+    if let Some(daemon) = daemon {
+        daemon_checks(&daemon, &mut checks);
     } else {
         for name in ["storage", "api extensions", "mount ownership"] {
             checks.push(check(
@@ -193,32 +195,14 @@ fn access(path: &std::path::Path) -> Verdict {
     }
 }
 
-async fn daemon_checks(client: &LxdClient, checks: &mut Vec<Check>) {
-    let readiness = match client.readiness().await {
-        Ok(readiness) => readiness,
-        Err(error) => {
-            // An unreachable daemon says why and what to do (trust, pinning, address);
-            // anything else points at the daemon itself.
-            let fix = match &error {
-                RuntimeError::Unreachable(unreachable) => unreachable.hint.clone(),
-                _ => "start the daemon and check its log".to_owned(),
-            };
-            checks.push(check("daemon running", fail(error.to_string(), fix)));
-            return;
-        }
-    };
+fn daemon_checks(daemon: &DaemonReadiness, checks: &mut Vec<Check>) {
+    let readiness = &daemon.readiness;
     let server = &readiness.server;
     checks.push(check(
         "daemon running",
         Verdict::Pass(format!(
             "{} {} at {}",
-            match &server.kind {
-                ServerKind::Lxd => "LXD",
-                ServerKind::Incus => "Incus",
-                ServerKind::Other(other) => other.as_str(),
-            },
-            server.version,
-            client.endpoint()
+            server.product, server.version, daemon.endpoint
         )),
     ));
     checks.push(check(
