@@ -63,7 +63,7 @@ async fn no_connection_stays_open_between_requests() {
     let client = LxdClient::connect_unix(&path, LxdOptions::default()).unwrap();
     for _ in 0..3 {
         let reply = client
-            .send(client.request(Method::GET, "/1.0"))
+            .call(client.api().server(), Duration::from_secs(10))
             .await
             .unwrap();
         assert!(matches!(reply, Reply::Sync(_)), "{reply:?}");
