@@ -158,30 +158,4 @@ impl ImageRegistry for LxdClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_images_and_times() {
-        let image: reply::Image = serde_json::from_value(serde_json::json!({
-            "fingerprint": "a".repeat(64),
-            "aliases": [{"name": "lxpack-test-busybox", "description": ""}],
-            "properties": {"os": "busybox", "release": "1.35"},
-            "architecture": "x86_64",
-            "created_at": "2024-01-02T03:04:05.123456789Z",
-            "size": 1234
-        }))
-        .unwrap();
-        let image = parse_image(&image).unwrap();
-        assert_eq!(image.aliases[0].as_str(), "lxpack-test-busybox");
-        assert_eq!(image.properties["os"], "busybox");
-        assert_eq!(
-            image.created_at,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645)
-        );
-        assert_eq!(
-            parse_rfc3339("1970-01-01T01:00:00+01:00"),
-            Some(SystemTime::UNIX_EPOCH)
-        );
-    }
-}
+mod tests;
