@@ -6,8 +6,11 @@
 /// Why the daemon refused, as far as the adapter acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
-    /// The instance, profile, operation or file does not exist.
+    /// The instance, image, operation or file named does not exist.
     NotFound,
+    /// A bare 404 "Not Found", naming nothing: what the file API says of a path whose
+    /// directory does not exist (a missing instance is "Instance not found").
+    PathMissing,
     /// An image (alias or fingerprint) does not exist: LXD says "Image alias not
     /// found", Incus "Image not provided for instance creation".
     ImageMissing,
@@ -65,6 +68,8 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
         Cause::ImageMissing
     } else if has("profile") && missing && !has("instance") {
         Cause::ProfileMissing
+    } else if (status == 404 || code == 404) && lower == "not found" {
+        Cause::PathMissing
     } else if status == 404 || code == 404 || missing {
         Cause::NotFound
     } else if code == 409 || has("already exists") || has("unique constraint failed") {
@@ -113,7 +118,8 @@ mod tests {
         ("delete-missing", 0, Cause::NotFound),
         ("delete-profile-missing", 0, Cause::ProfileMissing),
         ("ephemeral-gone", 0, Cause::NotFound),
-        ("push-file-no-dir", 0, Cause::NotFound),
+        ("push-file-no-dir", 0, Cause::PathMissing),
+        ("push-file-missing-instance", 0, Cause::NotFound),
         ("alias-missing", 0, Cause::ImageMissing),
         ("image-missing", 0, Cause::ImageMissing),
         ("launch-profile-missing", 0, Cause::ProfileMissing),
@@ -204,7 +210,8 @@ mod tests {
             Cause::Other
         );
         // Codes alone: 404 and 409 without a telling message.
-        assert_eq!(classify(404, 404, "Not Found"), Cause::NotFound);
+        assert_eq!(classify(404, 404, "Not Found"), Cause::PathMissing);
+        assert_eq!(classify(404, 404, "Not there"), Cause::NotFound);
         assert_eq!(classify(409, 409, "Conflict"), Cause::AlreadyExists);
     }
 }

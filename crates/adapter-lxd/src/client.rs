@@ -4,11 +4,10 @@
 //! `GET /1.0` and, on HTTPS, the trust check before anything else.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lxpack_core::ports::{BoxError, Unreachable};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
@@ -20,6 +19,7 @@ use crate::mock::MockTransport;
 use crate::remote::{check_trusted, untrusted};
 use crate::reply::{Operation, Server};
 use crate::socket::probe;
+pub use crate::transport::http::ConnectError;
 use crate::transport::http::HttpTransport;
 use crate::transport::{Request, Stream, Transport, Upgrade};
 
@@ -46,29 +46,6 @@ impl Default for LxdOptions {
             target: None,
         }
     }
-}
-
-/// The client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The daemon cannot be reached.
-    #[error("{0}")]
-    Unreachable(Unreachable),
-    /// A certificate or key file could not be read or parsed.
-    #[error("cannot use {what} {path}")]
-    Certificate {
-        /// `client certificate`, `client key`, `server certificate`.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: BoxError,
-    },
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client")]
-    Http(#[source] BoxError),
 }
 
 /// The client. Clones share the transport and the cached `GET /1.0`.

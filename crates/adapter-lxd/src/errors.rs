@@ -37,6 +37,11 @@ impl CallError {
     pub(crate) fn is(&self, cause: Cause) -> bool {
         self.cause() == Some(cause)
     }
+
+    /// Whether the thing asked about is not there (a named 404, or a bare one).
+    pub(crate) fn is_gone(&self) -> bool {
+        matches!(self.cause(), Some(Cause::NotFound | Cause::PathMissing))
+    }
 }
 
 /// The missed deadline of a registry call that has no instance to name.
@@ -65,12 +70,14 @@ pub(crate) fn runtime_error(
             message,
         },
         CallError::Daemon(error) => match error.cause() {
-            Cause::NotFound | Cause::NotRunning | Cause::ImageMissing | Cause::ProfileMissing => {
-                RuntimeError::NotFound {
-                    what,
-                    name: name.to_owned(),
-                }
-            }
+            Cause::NotFound
+            | Cause::PathMissing
+            | Cause::NotRunning
+            | Cause::ImageMissing
+            | Cause::ProfileMissing => RuntimeError::NotFound {
+                what,
+                name: name.to_owned(),
+            },
             Cause::AlreadyExists => RuntimeError::AlreadyExists {
                 what,
                 name: name.to_owned(),
@@ -127,7 +134,7 @@ pub(crate) fn registry_error(
             _ => rejected(error.message),
         },
         (CallError::Daemon(error), Subject::Image(image)) => match error.cause() {
-            Cause::NotFound | Cause::ImageMissing => RegistryError::NotFound {
+            Cause::NotFound | Cause::PathMissing | Cause::ImageMissing => RegistryError::NotFound {
                 image: image.to_owned(),
             },
             _ => rejected(error.message),

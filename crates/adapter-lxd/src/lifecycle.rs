@@ -104,7 +104,7 @@ impl LxdClient {
         let deadline = Instant::now() + limit;
         loop {
             match self.ack(self.api().instance(name)).await {
-                Err(error) if error.is(Cause::NotFound) => return Ok(()),
+                Err(error) if error.is_gone() => return Ok(()),
                 Err(error @ (CallError::Transport(_) | CallError::Deadline(_))) => {
                     return Err(error);
                 }
@@ -197,11 +197,11 @@ impl LxdClient {
                     .await
                 {
                     Ok(()) => {}
-                    Err(error) if error.is(Cause::NotFound) => return Ok(()),
+                    Err(error) if error.is_gone() => return Ok(()),
                     Err(error) => return Err(error),
                 }
                 match self.operation(delete(), DELETE_LIMIT).await {
-                    Err(error) if !error.is(Cause::NotFound) => Err(error),
+                    Err(error) if !error.is_gone() => Err(error),
                     _ => Ok(()),
                 }
             }

@@ -64,7 +64,12 @@ impl LxdClient {
         {
             Reply::Async { .. } | Reply::Sync(_) => Ok(()),
             // Gone or stopped already: an ephemeral instance is deleted when it stops.
-            Reply::Error(error) if matches!(error.cause(), Cause::NotFound | Cause::NotRunning) => {
+            Reply::Error(error)
+                if matches!(
+                    error.cause(),
+                    Cause::NotFound | Cause::PathMissing | Cause::NotRunning
+                ) =>
+            {
                 Ok(())
             }
             Reply::Error(error) => Err(map(CallError::Daemon(error))),

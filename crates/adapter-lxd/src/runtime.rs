@@ -47,19 +47,14 @@ fn launch_error(spec: &LaunchSpec, operation: &str, error: CallError) -> Runtime
     }
 }
 
-/// Maps a failed file push: the daemon's bare 404 "Not Found" is a missing parent
-/// directory (the port's `Rejected`); a missing instance names the instance.
+/// Maps a failed file push: a missing parent directory is the port's `Rejected`; a
+/// missing instance names the instance.
 fn push_error(operation: &str, instance: &InstanceName, error: CallError) -> RuntimeError {
     match error {
-        CallError::Daemon(error)
-            if error.cause() == Cause::NotFound
-                && !error.message.to_ascii_lowercase().contains("instance") =>
-        {
-            RuntimeError::Rejected {
-                operation: operation.to_owned(),
-                message: format!("{} (does the parent directory exist?)", error.message),
-            }
-        }
+        CallError::Daemon(error) if error.cause() == Cause::PathMissing => RuntimeError::Rejected {
+            operation: operation.to_owned(),
+            message: format!("{} (does the parent directory exist?)", error.message),
+        },
         other => runtime_error(operation, "instance", instance.as_str(), other),
     }
 }

@@ -4,13 +4,35 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use lxpack_core::ports::Unreachable;
+use lxpack_core::ports::{BoxError, Unreachable};
 use reqwest::StatusCode;
 
 use super::{Method, Request, Response, Transport, Upgrade};
-use crate::client::ConnectError;
 use crate::remote::transport_failure;
 use crate::socket::probe;
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The daemon cannot be reached.
+    #[error("{0}")]
+    Unreachable(Unreachable),
+    /// A certificate or key file could not be read or parsed.
+    #[error("cannot use {what} {path}")]
+    Certificate {
+        /// `client certificate`, `client key`, `server certificate`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client")]
+    Http(#[source] BoxError),
+}
 
 /// HTTP/1.1 to one daemon.
 pub(crate) struct HttpTransport {
