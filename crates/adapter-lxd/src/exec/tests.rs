@@ -48,14 +48,14 @@ impl Collect {
 enum Command {
     /// Writes its output and ends.
     Ends,
-    /// Writes a line, then ends on the first signal.
+    /// Writes a line, then ends when it gets this signal.
     EndsOn(i64),
     /// Writes a line and never ends.
     Hangs,
 }
 
 /// The daemon's side of the four websockets.
-struct Daemon4 {
+struct FarEnds {
     stdin: tokio::task::JoinHandle<Vec<Message>>,
     control: tokio::task::JoinHandle<Vec<i64>>,
 }
@@ -63,7 +63,7 @@ struct Daemon4 {
 type Far = WebSocketStream<DuplexStream>;
 
 /// Queues four websockets on `mock` and serves their far ends as `command` would.
-fn serve(mock: &MockTransport, command: Command) -> Daemon4 {
+fn serve(mock: &MockTransport, command: Command) -> FarEnds {
     let mut far = Vec::new();
     for _ in 0..4 {
         let (near, end) = tokio::io::duplex(64 * 1024);
@@ -123,7 +123,7 @@ fn serve(mock: &MockTransport, command: Command) -> Daemon4 {
         }
         signals
     });
-    Daemon4 { stdin, control }
+    FarEnds { stdin, control }
 }
 
 fn request(seconds: u64) -> ExecRequest {
