@@ -1,19 +1,31 @@
-//! One cheap-to-clone client per daemon, with a constructor per endpoint, a deadline on
-//! every call, and the request plumbing every resource module shares: envelopes,
-//! operations awaited through `/wait`, and error mapping that keeps the daemon's own
-//! message.
+//! One cheap-to-clone client per daemon, with a constructor per endpoint (and one for
+//! tests), one deadline on every call, and the request plumbing every resource module
+//! shares: envelopes, typed replies, operations awaited through `/wait`, the cached
+//! `GET /1.0` and, on HTTPS, the trust check before anything else.
 
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lxpack_core::ports::{BoxError, Unreachable};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
-use crate::envelope::{Finished, Reply, decode, finished};
-use crate::remote::{check_trusted, transport_failure};
+use crate::api::{Api, OperationRef};
+use crate::classify::Cause;
+use crate::envelope::{DaemonError, Reply, decode};
+use crate::errors::CallError;
+use crate::mock::MockTransport;
+use crate::remote::{check_trusted, untrusted};
+use crate::reply::{Operation, Server};
 use crate::socket::probe;
+pub use crate::transport::http::ConnectError;
+use crate::transport::http::HttpTransport;
+use crate::transport::{Request, Stream, Transport, Upgrade};
+
+/// How much longer than the operation's own limit a `/wait` call may take: the daemon
+/// answers at the limit, and the answer has to travel.
+const WAIT_MARGIN: Duration = Duration::from_secs(5);
 
 /// Settings shared by every endpoint.
 #[derive(Debug, Clone)]
@@ -40,64 +52,45 @@ impl Default for LxdOptions {
     }
 }
 
-/// The client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The daemon cannot be reached.
-    #[error("{0}")]
-    Unreachable(Unreachable),
-    /// A certificate or key file could not be read or parsed.
-    #[error("cannot use {what} {path}")]
-    Certificate {
-        /// `client certificate`, `client key`, `server certificate`.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: BoxError,
-    },
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client")]
-    Http(#[source] BoxError),
-}
-
-/// A call that failed, before it is mapped to a port's error.
-#[derive(Debug)]
-pub(crate) enum CallError {
-    /// The daemon said no, with its message.
-    Daemon { code: u16, message: String },
-    /// The call did not finish before its deadline (how long it was given).
-    Deadline(Duration),
-    /// The transport failed.
-    Transport(Unreachable),
-}
-
-/// The client. Clones share the connection pool.
+/// The client. Clones share the transport and the cached `GET /1.0`.
 #[derive(Clone)]
 pub struct LxdClient {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    http: reqwest::Client,
-    base: String,
-    endpoint: String,
-    socket: Option<PathBuf>,
+    transport: Arc<dyn Transport>,
     options: LxdOptions,
+    api: Api,
     /// `GET /1.0`, read once per client: a daemon's version, extensions and trust in
     /// us do not change under a running job, and each job would otherwise ask several
     /// times (a remote client asks before its first call, for the trust check).
-    server: tokio::sync::OnceCell<Value>,
+    server: tokio::sync::OnceCell<Server>,
 }
 
 impl std::fmt::Debug for LxdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LxdClient")
-            .field("endpoint", &self.inner.endpoint)
+            .field("endpoint", &self.endpoint())
             .finish()
     }
+}
+
+/// Runs `call` within `limit`; a missed deadline is [`CallError::Deadline`], whichever
+/// call or sequence of calls missed it.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or(Err(CallError::Deadline(limit)))
+}
+
+/// Reads a reply's metadata as `T`.
+fn read<T: DeserializeOwned>(metadata: Value) -> Result<T, CallError> {
+    serde_json::from_value(metadata)
+        .map_err(|e| CallError::Unexpected(format!("the daemon's reply cannot be read: {e}")))
 }
 
 impl LxdClient {
@@ -107,31 +100,10 @@ impl LxdClient {
     /// `Unreachable` (missing, refused, permission denied with the group to join).
     pub fn connect_unix(path: &Path, options: LxdOptions) -> Result<Self, ConnectError> {
         probe(path).map_err(ConnectError::Unreachable)?;
-        // No idle connections on the socket. LXD 5.0 and Incus 6.0 peek at the first
-        // bytes of each new unix connection inside their accept loop (to tell TLS from
-        // plain HTTP), so a connection that is open but silent stops the daemon from
-        // accepting any other until it speaks or closes. A pooled HTTP client makes such
-        // connections: it races a new connection against an idle one and keeps the
-        // loser, unused, in its pool. With several jobs at once, that stalled every new
-        // request, including the daemon's own start hooks, for the pool's idle timeout
-        // (docs/architecture.md, "The accept-loop stall"). A connection per request
-        // costs about 0.1 ms on a unix socket.
-        let http = reqwest::Client::builder()
-            .unix_socket(path)
-            .http1_only()
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| ConnectError::Http(Box::new(e)))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                base: "http://lxd".into(),
-                endpoint: path.display().to_string(),
-                socket: Some(path.to_owned()),
-                options,
-                server: tokio::sync::OnceCell::new(),
-            }),
-        })
+        Ok(Self::connect_with_transport(
+            Arc::new(HttpTransport::unix(path)?),
+            options,
+        ))
     }
 
     /// A client for a remote daemon or cluster over HTTPS, presenting a client
@@ -146,251 +118,236 @@ impl LxdClient {
         server_cert: &Path,
         options: LxdOptions,
     ) -> Result<Self, ConnectError> {
-        let read = |what, path: &Path| {
-            std::fs::read(path).map_err(|e| ConnectError::Certificate {
-                what,
-                path: path.to_owned(),
-                source: Box::new(e),
-            })
+        Ok(Self::connect_with_transport(
+            Arc::new(HttpTransport::https(
+                url,
+                client_cert,
+                client_key,
+                server_cert,
+            )?),
+            options,
+        ))
+    }
+
+    /// A client over any [`Transport`] (kube-rs takes any tower `Service` the same
+    /// way): a proxy, a recorder, or a mock.
+    #[must_use]
+    pub fn connect_with_transport(transport: Arc<dyn Transport>, options: LxdOptions) -> Self {
+        let api = Api {
+            project: options.project.clone(),
+            target: options.target.clone(),
         };
-        let mut identity_pem = read("client certificate", client_cert)?;
-        identity_pem.extend(read("client key", client_key)?);
-        let identity =
-            reqwest::Identity::from_pem(&identity_pem).map_err(|e| ConnectError::Certificate {
-                what: "client certificate and key",
-                path: client_cert.to_owned(),
-                source: Box::new(e),
-            })?;
-        let pinned = reqwest::Certificate::from_pem(&read("server certificate", server_cert)?)
-            .map_err(|e| ConnectError::Certificate {
-                what: "server certificate",
-                path: server_cert.to_owned(),
-                source: Box::new(e),
-            })?;
-        let http = reqwest::Client::builder()
-            .identity(identity)
-            .tls_certs_only([pinned])
-            .tls_version_min(reqwest::tls::Version::TLS_1_3)
-            .http1_only()
-            .build()
-            .map_err(|e| ConnectError::Http(Box::new(e)))?;
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                http,
-                base: url.trim_end_matches('/').to_owned(),
-                endpoint: url.to_owned(),
-                socket: None,
+                transport,
                 options,
+                api,
                 server: tokio::sync::OnceCell::new(),
             }),
-        })
+        }
+    }
+
+    /// For tests: a client whose requests `mock` answers with canned or recorded
+    /// replies, as bollard's `Docker::connect_with_mock`. Keep a clone of `mock` to
+    /// queue replies and read the requests the client made.
+    ///
+    /// ```
+    /// use lxpack_core::ports::ContainerRuntime as _;
+    /// use lxpack_lxd::{LxdClient, LxdOptions, mock::MockTransport};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let mock = MockTransport::new();
+    /// mock.reply(200, r#"{"type":"sync","metadata":{"environment":{"server":"incus","server_version":"6.0.4"}}}"#);
+    /// let client = LxdClient::connect_with_mock(mock.clone(), LxdOptions::default());
+    /// assert_eq!(client.server_info().await.unwrap().version, "6.0.4");
+    /// assert_eq!(mock.lines(), ["GET /1.0"]);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn connect_with_mock(mock: MockTransport, options: LxdOptions) -> Self {
+        Self::connect_with_transport(Arc::new(mock), options)
     }
 
     /// Where this client connects.
     #[must_use]
     pub fn endpoint(&self) -> &str {
-        &self.inner.endpoint
+        self.inner.transport.endpoint()
     }
 
-    /// The metadata of `GET /1.0`, read on first use and kept. On HTTPS it is also
-    /// where the client checks that the daemon trusts it: an untrusted client gets
-    /// answers too, with only what is public in them.
-    pub(crate) async fn server(&self) -> Result<&Value, CallError> {
-        self.inner
-            .server
-            .get_or_try_init(|| async {
-                let request = self.request(Method::GET, "/1.0");
-                let server = match self
-                    .fetch(request, self.inner.options.request_timeout)
-                    .await?
-                {
-                    Reply::Sync(server)
-                    | Reply::Async {
-                        metadata: server, ..
-                    } => server,
-                    Reply::Error { code, message } => {
-                        return Err(CallError::Daemon { code, message });
-                    }
-                };
-                if self.inner.socket.is_none() {
-                    check_trusted(&self.inner.endpoint, &server).map_err(CallError::Transport)?;
-                }
-                Ok(server)
-            })
-            .await
+    /// The request builders, scoped to this client's project and target.
+    pub(crate) fn api(&self) -> &Api {
+        &self.inner.api
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {
         &self.inner.options
     }
 
-    /// A request to `path` (under `/1.0`), scoped to the project.
-    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let mut request = self
-            .inner
-            .http
-            .request(method, format!("{}{path}", self.inner.base));
-        if let Some(project) = &self.inner.options.project {
-            request = request.query(&[("project", project)]);
-        }
-        request
-    }
-
-    /// Sends a request and decodes its envelope, within the call deadline.
-    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Reply, CallError> {
-        self.send_within(request, self.inner.options.request_timeout)
+    /// `GET /1.0`, read on first use and kept. On HTTPS it is also where the client
+    /// checks that the daemon trusts it: an untrusted client gets answers too, with
+    /// only what is public in them.
+    pub(crate) async fn server(&self) -> Result<&Server, CallError> {
+        self.inner
+            .server
+            .get_or_try_init(|| async {
+                let reply = self
+                    .exchange(self.api().server(), self.options().request_timeout)
+                    .await?;
+                let server: Server = match reply {
+                    Reply::Sync(metadata) | Reply::Async { metadata, .. } => read(metadata)?,
+                    Reply::Error(error) => return Err(CallError::Daemon(error)),
+                };
+                if self.inner.transport.is_remote() {
+                    check_trusted(self.endpoint(), &server.auth).map_err(CallError::Transport)?;
+                }
+                Ok(server)
+            })
             .await
     }
 
-    pub(crate) async fn send_within(
+    /// Sends a request within `deadline` (after the trust check, on HTTPS) and decodes
+    /// its envelope.
+    pub(crate) async fn call(
         &self,
-        request: RequestBuilder,
+        request: Request,
         deadline: Duration,
     ) -> Result<Reply, CallError> {
-        let call = async {
-            self.ensure_trusted().await?;
-            self.fetch(request, deadline).await
-        };
-        match tokio::time::timeout(deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(CallError::Deadline(deadline)),
+        if self.inner.transport.is_remote() {
+            self.server().await?;
+        }
+        self.exchange(request, deadline).await
+    }
+
+    /// One request and its reply, within `deadline`, with no trust check. A refusal
+    /// for want of trust (a certificate the daemon stopped trusting) is told as such.
+    async fn exchange(&self, request: Request, deadline: Duration) -> Result<Reply, CallError> {
+        tracing::trace!(request = %request.line(), "lxd request");
+        let response = within(deadline, async {
+            self.inner
+                .transport
+                .send(request)
+                .await
+                .map_err(CallError::Transport)
+        })
+        .await?;
+        match decode(response.status, &response.body) {
+            Reply::Error(error) if error.cause() == Cause::Untrusted => Err(CallError::Transport(
+                untrusted(self.endpoint(), &error.message),
+            )),
+            reply => Ok(reply),
         }
     }
 
-    /// Sends a request and decodes its envelope within `deadline`, with no trust check.
-    async fn fetch(&self, request: RequestBuilder, deadline: Duration) -> Result<Reply, CallError> {
-        let call = async {
-            let response = request.send().await.map_err(|e| self.transport(&e))?;
-            let status = response.status().as_u16();
-            let body = response.bytes().await.map_err(|e| self.transport(&e))?;
-            Ok(decode(status, &body))
-        };
-        tokio::time::timeout(deadline, call)
-            .await
-            .map_err(|_| CallError::Deadline(deadline))?
+    /// Sends and reads the reply's metadata as `T`, within the call deadline.
+    pub(crate) async fn sync<T: DeserializeOwned>(&self, request: Request) -> Result<T, CallError> {
+        match self.call(request, self.options().request_timeout).await? {
+            Reply::Sync(metadata) | Reply::Async { metadata, .. } => read(metadata),
+            Reply::Error(error) => Err(CallError::Daemon(error)),
+        }
     }
 
-    /// Sends and expects a sync reply.
-    pub(crate) async fn sync(&self, request: RequestBuilder) -> Result<Value, CallError> {
-        match self.send(request).await? {
-            Reply::Sync(metadata) => Ok(metadata),
-            Reply::Async { metadata, .. } => Ok(metadata),
-            Reply::Error { code, message } => Err(CallError::Daemon { code, message }),
+    /// Sends, expecting success and no metadata of interest.
+    pub(crate) async fn ack(&self, request: Request) -> Result<(), CallError> {
+        self.sync::<IgnoredAny>(request).await.map(drop)
+    }
+
+    /// Sends, expects an operation, and returns where it is and its metadata, without
+    /// waiting for it.
+    pub(crate) async fn start(
+        &self,
+        request: Request,
+    ) -> Result<(OperationRef, Operation), CallError> {
+        match self.call(request, self.options().request_timeout).await? {
+            Reply::Async {
+                operation,
+                metadata,
+            } => Ok((operation, read(metadata)?)),
+            Reply::Sync(_) => Err(CallError::Unexpected(
+                "the daemon did not start an operation".into(),
+            )),
+            Reply::Error(error) => Err(CallError::Daemon(error)),
         }
     }
 
     /// Sends, expects an operation, and waits (at most `limit`) until it ends.
     pub(crate) async fn operation(
         &self,
-        request: RequestBuilder,
+        request: Request,
         limit: Duration,
-    ) -> Result<Finished, CallError> {
-        match self.send(request).await? {
+    ) -> Result<Operation, CallError> {
+        match self.call(request, self.options().request_timeout).await? {
             Reply::Async { operation, .. } => self.wait(&operation, limit).await,
-            Reply::Sync(metadata) => Ok(Finished {
-                status_code: 200,
-                err: String::new(),
-                metadata,
-            }),
-            Reply::Error { code, message } => Err(CallError::Daemon { code, message }),
+            Reply::Sync(metadata) => Ok(Operation::done(metadata)),
+            Reply::Error(error) => Err(CallError::Daemon(error)),
         }
     }
 
-    /// Waits for an operation through `/wait`, and fails unless it succeeded.
+    /// Waits for an operation through `/wait`, at most `limit`, and fails unless it
+    /// succeeded. LXD answers a wait that ends first with the running operation;
+    /// Incus with "context deadline exceeded": both are a missed `limit`. A failed
+    /// operation is LXD's operation with its `err`, and Incus's error envelope.
     pub(crate) async fn wait(
         &self,
-        operation: &str,
+        operation: &OperationRef,
         limit: Duration,
-    ) -> Result<Finished, CallError> {
-        let seconds = limit.as_secs().max(1);
-        let request = self
-            .request(Method::GET, &format!("/1.0/operations/{operation}/wait"))
-            .query(&[("timeout", seconds.to_string())]);
-        let metadata = match self
-            .send_within(request, limit + Duration::from_secs(5))
-            .await?
-        {
-            Reply::Sync(metadata) => metadata,
-            Reply::Async { metadata, .. } => metadata,
-            Reply::Error { code, message } => return Err(CallError::Daemon { code, message }),
+    ) -> Result<Operation, CallError> {
+        let request = self.api().wait(operation, limit.as_secs().max(1));
+        let reply = match self.call(request, limit + WAIT_MARGIN).await {
+            Err(CallError::Deadline(_)) => return Err(CallError::Deadline(limit)),
+            other => other?,
         };
-        let done = finished(&metadata);
-        match done.status_code {
-            200 => Ok(done),
-            103 | 105 | 106 => Err(CallError::Deadline(limit)),
-            code => Err(CallError::Daemon {
-                code,
-                message: done.err,
-            }),
-        }
-    }
-
-    /// Asks the daemon to cancel an operation (best effort).
-    pub(crate) async fn cancel_operation(&self, operation: &str) {
-        let request = self.request(Method::DELETE, &format!("/1.0/operations/{operation}"));
-        let _ = self.send(request).await;
-    }
-
-    fn transport(&self, error: &reqwest::Error) -> CallError {
-        match &self.inner.socket {
-            Some(socket) => {
-                CallError::Transport(probe(socket).err().unwrap_or_else(|| Unreachable {
-                    endpoint: self.inner.endpoint.clone(),
-                    reason: error.to_string(),
-                    hint: "check that the daemon runs and answers at this address".into(),
-                }))
+        match reply {
+            Reply::Sync(metadata) | Reply::Async { metadata, .. } => {
+                let ended: Operation = read(metadata)?;
+                match ended.status_code {
+                    200 => Ok(ended),
+                    100..=199 => Err(CallError::Deadline(limit)),
+                    code => Err(CallError::Daemon(DaemonError {
+                        status: 200,
+                        code,
+                        message: ended.err,
+                    })),
+                }
             }
-            None => CallError::Transport(transport_failure(&self.inner.endpoint, error)),
+            Reply::Error(error) if error.cause() == Cause::WaitEnded => {
+                Err(CallError::Deadline(limit))
+            }
+            Reply::Error(error) => Err(CallError::Daemon(error)),
         }
     }
 
-    /// On HTTPS, the trust check (through [`server`](Self::server)) comes before any
-    /// other call.
-    async fn ensure_trusted(&self) -> Result<(), CallError> {
-        if self.inner.socket.is_none() {
+    /// Asks the daemon to cancel an operation (best effort: most cannot be).
+    pub(crate) async fn cancel(&self, operation: &OperationRef) {
+        let request = self.api().cancel(operation);
+        if let Err(error) = self.call(request, self.options().request_timeout).await {
+            tracing::debug!(?error, "cancelling an operation failed");
+        }
+    }
+
+    /// Upgrades a request to a websocket and returns the raw stream.
+    pub(crate) async fn upgrade(&self, request: Request) -> Result<Box<dyn Stream>, CallError> {
+        if self.inner.transport.is_remote() {
             self.server().await?;
         }
-        Ok(())
-    }
-
-    /// The URL a websocket of an operation is reached at, and the request to upgrade.
-    pub(crate) fn websocket_request(&self, operation: &str, secret: &str) -> RequestBuilder {
-        self.request(
-            Method::GET,
-            &format!("/1.0/operations/{operation}/websocket"),
-        )
-        .query(&[("secret", secret)])
-        .header(reqwest::header::CONNECTION, "Upgrade")
-        .header(reqwest::header::UPGRADE, "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header(
-            "Sec-WebSocket-Key",
-            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
-        )
-    }
-
-    /// Sends a websocket upgrade request and returns the raw stream.
-    pub(crate) async fn upgrade(
-        &self,
-        request: RequestBuilder,
-    ) -> Result<reqwest::Upgraded, CallError> {
-        self.ensure_trusted().await?;
-        let response = tokio::time::timeout(self.inner.options.request_timeout, request.send())
-            .await
-            .map_err(|_| CallError::Deadline(self.inner.options.request_timeout))?
-            .map_err(|e| self.transport(&e))?;
-        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            let status = response.status().as_u16();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(match decode(status, &body) {
-                Reply::Error { code, message } => CallError::Daemon { code, message },
-                _ => CallError::Daemon {
-                    code: status,
+        let upgrade = within(self.options().request_timeout, async {
+            self.inner
+                .transport
+                .upgrade(request)
+                .await
+                .map_err(CallError::Transport)
+        })
+        .await?;
+        match upgrade {
+            Upgrade::Switched(stream) => Ok(stream),
+            Upgrade::Refused(response) => Err(match decode(response.status, &response.body) {
+                Reply::Error(error) => CallError::Daemon(error),
+                _ => CallError::Daemon(DaemonError {
+                    status: response.status,
+                    code: response.status,
                     message: "the websocket was not upgraded".into(),
-                },
-            });
+                }),
+            }),
         }
-        response.upgrade().await.map_err(|e| self.transport(&e))
     }
 }
 

@@ -4,15 +4,39 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::OperationRef;
+use crate::classify::{Cause, classify};
+
 /// A decoded reply.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Reply {
     /// A finished request, with its metadata.
     Sync(Value),
-    /// A started operation: its id, and its metadata (exec secrets live there).
-    Async { operation: String, metadata: Value },
-    /// An error, with the daemon's own message and code.
-    Error { code: u16, message: String },
+    /// A started operation: where it is, and its metadata (exec secrets live there).
+    Async {
+        operation: OperationRef,
+        metadata: Value,
+    },
+    /// A refusal.
+    Error(DaemonError),
+}
+
+/// A refusal by the daemon, with its own message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaemonError {
+    /// The HTTP status of the reply that carried it.
+    pub(crate) status: u16,
+    /// The envelope's `error_code`, or the failed operation's `status_code`.
+    pub(crate) code: u16,
+    /// The daemon's message.
+    pub(crate) message: String,
+}
+
+impl DaemonError {
+    /// What the refusal means.
+    pub(crate) fn cause(&self) -> Cause {
+        classify(self.status, self.code, &self.message)
+    }
 }
 
 #[derive(Deserialize)]
@@ -32,111 +56,98 @@ struct Envelope {
 /// Decodes a reply body received with HTTP status `status`.
 pub(crate) fn decode(status: u16, body: &[u8]) -> Reply {
     let Ok(envelope) = serde_json::from_slice::<Envelope>(body) else {
-        return Reply::Error {
+        return Reply::Error(DaemonError {
+            status,
             code: status,
             message: format!(
                 "unexpected reply (HTTP {status}): {}",
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             ),
-        };
+        });
     };
     match envelope.kind.as_str() {
         "sync" => Reply::Sync(envelope.metadata),
         "async" => Reply::Async {
-            operation: envelope
-                .operation
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            operation: OperationRef::parse(&envelope.operation),
             metadata: envelope.metadata,
         },
-        _ => Reply::Error {
+        _ => Reply::Error(DaemonError {
+            status,
             code: if envelope.error_code == 0 {
                 status
             } else {
                 envelope.error_code
             },
             message: envelope.error,
-        },
-    }
-}
-
-/// The outcome of a finished operation, from its `/wait` metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Finished {
-    /// 200 success, 400 failure, 401 cancelled.
-    pub(crate) status_code: u16,
-    /// The error, when it failed.
-    pub(crate) err: String,
-    /// The operation's own metadata (exec's `return`, publish's `fingerprint`).
-    pub(crate) metadata: Value,
-}
-
-/// Reads the operation object returned by `/wait`.
-pub(crate) fn finished(operation: &Value) -> Finished {
-    Finished {
-        status_code: operation
-            .get("status_code")
-            .and_then(Value::as_u64)
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(0),
-        err: operation
-            .get("err")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        metadata: operation.get("metadata").cloned().unwrap_or(Value::Null),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Daemon, reply_of};
 
     #[test]
-    fn decodes_the_three_envelopes() {
-        assert_eq!(
-            decode(
-                200,
-                br#"{"type":"sync","status":"Success","status_code":200,"metadata":{"a":1}}"#
-            ),
-            Reply::Sync(serde_json::json!({"a": 1}))
-        );
-        assert_eq!(
-            decode(202, br#"{"type":"async","operation":"/1.0/operations/6916c8a6-9b7d","metadata":{"id":"6916c8a6-9b7d"}}"#),
-            Reply::Async {
-                operation: "6916c8a6-9b7d".into(),
-                metadata: serde_json::json!({"id": "6916c8a6-9b7d"})
-            }
-        );
-        assert_eq!(
-            decode(
-                404,
-                br#"{"type":"error","error":"Instance not found","error_code":404}"#
-            ),
-            Reply::Error {
-                code: 404,
-                message: "Instance not found".into()
-            }
-        );
-        assert!(matches!(
-            decode(502, b"<html>bad gateway</html>"),
-            Reply::Error { code: 502, .. }
-        ));
+    fn decodes_the_three_envelopes_of_both_daemons() {
+        for daemon in Daemon::BOTH {
+            let (status, body) = reply_of(daemon, "server", 0);
+            let Reply::Sync(server) = decode(status, &body) else {
+                panic!("{daemon:?}: server is a sync reply")
+            };
+            assert!(server["api_extensions"].is_array(), "{daemon:?}");
+
+            let (status, body) = reply_of(daemon, "stop", 0);
+            let Reply::Async {
+                operation,
+                metadata,
+            } = decode(status, &body)
+            else {
+                panic!("{daemon:?}: a stop is an operation")
+            };
+            assert_eq!(
+                operation.path,
+                format!("/1.0/operations/{}", metadata["id"].as_str().unwrap())
+            );
+            assert!(operation.query.is_empty());
+
+            let (status, body) = reply_of(daemon, "delete-running", 0);
+            assert_eq!(
+                decode(status, &body),
+                Reply::Error(DaemonError {
+                    status: 400,
+                    code: 400,
+                    message: "Instance is running".into()
+                })
+            );
+        }
     }
 
     #[test]
-    fn reads_finished_operations() {
-        let op = serde_json::json!({"status_code": 200, "err": "", "metadata": {"return": 3}});
-        let done = finished(&op);
-        assert_eq!(done.status_code, 200);
-        assert_eq!(done.metadata["return"], 3);
-        let failed =
-            finished(&serde_json::json!({"status_code": 400, "err": "Failed creating instance"}));
+    fn a_body_that_is_no_envelope_is_an_error_with_its_start() {
+        let Reply::Error(error) = decode(502, b"<html>bad gateway</html>") else {
+            panic!()
+        };
+        assert_eq!((error.status, error.code), (502, 502));
+        assert!(error.message.contains("<html>bad gateway"), "{error:?}");
+    }
+
+    #[test]
+    fn incus_fails_a_waited_operation_with_an_error_envelope_lxd_with_the_operation() {
+        let (status, body) = reply_of(Daemon::Incus, "stop-already-stopped", 1);
         assert_eq!(
-            (failed.status_code, failed.err.as_str()),
-            (400, "Failed creating instance")
+            decode(status, &body),
+            Reply::Error(DaemonError {
+                status: 200,
+                code: 400,
+                message: "The instance is already stopped".into()
+            })
         );
+        let (status, body) = reply_of(Daemon::Lxd, "stop-already-stopped", 1);
+        let Reply::Sync(operation) = decode(status, &body) else {
+            panic!()
+        };
+        assert_eq!(operation["status_code"], 400);
+        assert_eq!(operation["err"], "The instance is already stopped");
     }
 }

@@ -3,11 +3,11 @@
 //! relies on are missing. These are facts about LXD/Incus, so they live here.
 
 use lxpack_core::ports::{RuntimeError, ServerInfo};
-use reqwest::Method;
-use serde_json::Value;
 
 use crate::LxdClient;
-use crate::runtime::{parse_server_info, runtime_error};
+use crate::errors::runtime_error;
+use crate::mapping::parse_server_info;
+use crate::reply::{Profile, names};
 
 /// The API extensions this adapter needs, with what each is for.
 pub const REQUIRED_EXTENSIONS: &[(&str, &str)] = &[
@@ -45,46 +45,23 @@ impl LxdClient {
     /// # Errors
     /// The port's [`RuntimeError`] when a call fails.
     pub async fn readiness(&self) -> Result<Readiness, RuntimeError> {
-        let call = |path: &'static str| async move {
-            self.sync(self.request(Method::GET, path))
-                .await
-                .map_err(|e| runtime_error("read server state", "server", self.endpoint(), e))
-        };
-        let server = parse_server_info(
-            self.server()
-                .await
-                .map_err(|e| runtime_error("read server state", "server", self.endpoint(), e))?,
-        );
-        let extensions = server.extensions;
-        let server = server.info;
-        let pools = call("/1.0/storage-pools")
-            .await?
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(Value::as_str)
-                    .filter_map(|url| url.rsplit('/').next())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let profile = call("/1.0/profiles/default").await?;
-        let root_disk_pool = profile
-            .get("devices")
-            .and_then(Value::as_object)
-            .and_then(|devices| {
-                devices.values().find(|device| {
-                    device.get("type").and_then(Value::as_str) == Some("disk")
-                        && device.get("path").and_then(Value::as_str) == Some("/")
-                })
-            })
-            .and_then(|device| device.get("pool").and_then(Value::as_str))
-            .map(str::to_owned);
+        let map = |e| runtime_error("read server state", "server", self.endpoint(), e);
+        let server = self.server().await.map_err(map)?;
+        let pools: Vec<String> = self.sync(self.api().storage_pools()).await.map_err(map)?;
+        let profile: Profile = self
+            .sync(self.api().profile("default"))
+            .await
+            .map_err(map)?;
         let missing_extensions = REQUIRED_EXTENSIONS
             .iter()
-            .filter(|(name, _)| !extensions.contains(*name))
+            .filter(|(name, _)| !server.has_extension(name))
             .copied()
             .collect();
+        let (server, pools, root_disk_pool) = (
+            parse_server_info(server),
+            names(&pools),
+            profile.root_disk_pool().map(str::to_owned),
+        );
         Ok(Readiness {
             server,
             pools,

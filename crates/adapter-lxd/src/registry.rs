@@ -1,71 +1,74 @@
 //! [`ImageRegistry`] for [`LxdClient`]: publish, list, resolve, delete.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{Fingerprint, Image, ImageAlias, ImageSelector};
 use lxpack_core::ports::{ImageRegistry, PublishRequest, RegistryError};
-use reqwest::Method;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
-use crate::client::{CallError, LxdClient};
+use crate::classify::Cause;
+use crate::client::{LxdClient, within};
+use crate::errors::{CallError, Subject, registry_error};
+use crate::reply::{self, Alias, Published};
 use crate::wire;
 
-fn registry_error(operation: &str, image: &str, error: CallError) -> RegistryError {
-    match error {
-        CallError::Transport(unreachable) => RegistryError::Unreachable(unreachable),
-        CallError::Daemon { code: 404, .. } => RegistryError::NotFound {
-            image: image.to_owned(),
-        },
-        CallError::Daemon { message, .. } => RegistryError::Rejected {
-            operation: operation.to_owned(),
-            message,
-        },
-        CallError::Deadline(after) => RegistryError::Rejected {
-            operation: operation.to_owned(),
-            message: format!(
-                "the daemon did not answer within {after:?} (container.timeout in the config)"
-            ),
-        },
-    }
+/// How long deleting an image may take.
+const DELETE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Reads one image of `GET /1.0/images?recursion=1` (or `GET /1.0/images/FP`).
+pub(crate) fn parse_image(image: &reply::Image) -> Option<Image> {
+    Some(Image {
+        fingerprint: Fingerprint::parse(&image.fingerprint).ok()?,
+        aliases: image
+            .aliases
+            .iter()
+            .filter_map(|a| ImageAlias::parse(&a.name).ok())
+            .collect(),
+        properties: image.properties.clone(),
+        architecture: image.architecture.clone(),
+        created_at: parse_rfc3339(&image.created_at).unwrap_or(SystemTime::UNIX_EPOCH),
+        size_bytes: image.size,
+    })
 }
 
-/// Reads one image of `GET /1.0/images?recursion=1`.
-pub(crate) fn parse_image(value: &Value) -> Option<Image> {
-    let fingerprint = Fingerprint::parse(value.get("fingerprint")?.as_str()?).ok()?;
-    let aliases = value
-        .get("aliases")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|a| ImageAlias::parse(a.get("name")?.as_str()?).ok())
-        .collect();
-    let properties: BTreeMap<String, String> = value
-        .get("properties")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-        .collect();
-    Some(Image {
-        fingerprint,
-        aliases,
-        properties,
-        architecture: value
-            .get("architecture")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        created_at: value
-            .get("created_at")
-            .and_then(Value::as_str)
-            .and_then(parse_rfc3339)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-        size_bytes: value.get("size").and_then(Value::as_u64).unwrap_or(0),
-    })
+impl LxdClient {
+    /// Reads an image by fingerprint.
+    async fn image(&self, fingerprint: &str) -> Result<Option<Image>, CallError> {
+        let image: reply::Image = self.sync(self.api().image(fingerprint)).await?;
+        Ok(parse_image(&image))
+    }
+
+    /// Publishes, then reads the new image. The alias is looked up first: publishing
+    /// over a taken alias would fail only after the whole export.
+    async fn publish(&self, request: &PublishRequest) -> Result<Image, RegistryError> {
+        let operation = format!("publish {}", request.instance);
+        let map = |e| registry_error(&operation, Subject::Publish(&request.instance), e);
+        match self.ack(self.api().alias(request.alias.as_str())).await {
+            Ok(()) => {
+                return Err(RegistryError::AliasExists {
+                    alias: request.alias.clone(),
+                });
+            }
+            Err(error) if error.is(Cause::ImageMissing) || error.is(Cause::NotFound) => {}
+            Err(error) => return Err(map(error)),
+        }
+        let with_compression = self
+            .server()
+            .await
+            .map_err(map)?
+            .has_extension("image_compression_algorithm");
+        let post = self
+            .api()
+            .publish(&wire::publish(request, with_compression));
+        let published = self.operation(post, request.timeout).await.map_err(map)?;
+        let fingerprint = published.metadata::<Published>().fingerprint;
+        self.image(&fingerprint)
+            .await
+            .map_err(map)?
+            .ok_or_else(|| RegistryError::NotFound { image: fingerprint })
+    }
 }
 
 /// `2024-01-02T03:04:05.123456Z` (or with an offset) to a time; seconds precision.
@@ -106,138 +109,53 @@ impl ImageRegistry for LxdClient {
         request: &PublishRequest,
         cancel: &CancellationToken,
     ) -> Result<Image, RegistryError> {
-        let operation = format!("publish {}", request.instance);
-        let alias_probe = self.request(
-            Method::GET,
-            &format!("/1.0/images/aliases/{}", request.alias),
-        );
-        if self.sync(alias_probe).await.is_ok() {
-            return Err(RegistryError::AliasExists {
-                alias: request.alias.clone(),
-            });
+        let publish = within(request.timeout, async { Ok(self.publish(request).await) });
+        tokio::select! {
+            result = publish => result.unwrap_or_else(|e| Err(registry_error("publish", Subject::Publish(&request.instance), e))),
+            () = cancel.cancelled() => Err(RegistryError::Cancelled { instance: request.instance.clone() }),
         }
-        let info = self
-            .sync(self.request(Method::GET, "/1.0"))
-            .await
-            .map_err(|e| registry_error(&operation, request.alias.as_str(), e))?;
-        let with_compression = info
-            .get("api_extensions")
-            .and_then(Value::as_array)
-            .is_some_and(|list| list.iter().any(|e| e == "image_compression_algorithm"));
-        let post = self
-            .request(Method::POST, "/1.0/images")
-            .json(&wire::publish(request, with_compression));
-        let publish = self.operation(post, request.timeout);
-        let finished = tokio::select! {
-            result = tokio::time::timeout(request.timeout, publish) => match result {
-                Ok(result) => result,
-                Err(_) => return Err(RegistryError::TimedOut { instance: request.instance.clone(), after: request.timeout }),
-            },
-            () = cancel.cancelled() => return Err(RegistryError::Cancelled { instance: request.instance.clone() }),
-        };
-        let finished = finished.map_err(|e| match e {
-            CallError::Daemon { message, .. }
-                if message.to_ascii_lowercase().contains("running") =>
-            {
-                RegistryError::InstanceRunning {
-                    instance: request.instance.clone(),
-                }
-            }
-            CallError::Daemon { code: 404, .. } => RegistryError::InstanceNotFound {
-                instance: request.instance.clone(),
-            },
-            CallError::Deadline(_) => RegistryError::TimedOut {
-                instance: request.instance.clone(),
-                after: request.timeout,
-            },
-            other => registry_error(&operation, request.alias.as_str(), other),
-        })?;
-        let fingerprint = finished
-            .metadata
-            .get("fingerprint")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        self.resolve_image(&ImageSelector::Fingerprint(fingerprint))
-            .await
     }
 
     #[instrument(skip(self))]
     async fn list_images(&self) -> Result<Vec<Image>, RegistryError> {
-        let list = self
-            .sync(
-                self.request(Method::GET, "/1.0/images")
-                    .query(&[("recursion", "1")]),
-            )
+        let list: Vec<reply::Image> = self
+            .sync(self.api().images())
             .await
-            .map_err(|e| registry_error("list images", "", e))?;
-        Ok(list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(parse_image)
-            .collect())
+            .map_err(|e| registry_error("list images", Subject::Image(""), e))?;
+        Ok(list.iter().filter_map(parse_image).collect())
     }
 
     #[instrument(skip(self))]
     async fn resolve_image(&self, selector: &ImageSelector) -> Result<Image, RegistryError> {
+        let text = selector.to_string();
+        let map = |e| registry_error("resolve image", Subject::Image(&text), e);
         let fingerprint = match selector {
             ImageSelector::Fingerprint(fingerprint) => fingerprint.clone(),
             ImageSelector::Alias(alias) => {
-                let target = self
-                    .sync(self.request(Method::GET, &format!("/1.0/images/aliases/{alias}")))
+                let alias: Alias = self
+                    .sync(self.api().alias(alias.as_str()))
                     .await
-                    .map_err(|e| registry_error("resolve image", alias.as_str(), e))?;
-                target
-                    .get("target")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
+                    .map_err(map)?;
+                alias.target
             }
         };
-        let image = self
-            .sync(self.request(Method::GET, &format!("/1.0/images/{fingerprint}")))
+        self.image(&fingerprint)
             .await
-            .map_err(|e| registry_error("resolve image", &selector.to_string(), e))?;
-        parse_image(&image).ok_or_else(|| RegistryError::NotFound {
-            image: selector.to_string(),
-        })
+            .map_err(map)?
+            .ok_or_else(|| RegistryError::NotFound {
+                image: text.clone(),
+            })
     }
 
     #[instrument(skip(self))]
     async fn delete_image(&self, fingerprint: &Fingerprint) -> Result<(), RegistryError> {
-        let request = self.request(Method::DELETE, &format!("/1.0/images/{fingerprint}"));
-        self.operation(request, Duration::from_secs(120))
+        let request = self.api().delete_image(fingerprint.as_str());
+        self.operation(request, DELETE_LIMIT)
             .await
             .map(drop)
-            .map_err(|e| registry_error("delete image", fingerprint.as_str(), e))
+            .map_err(|e| registry_error("delete image", Subject::Image(fingerprint.as_str()), e))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_images_and_times() {
-        let image = parse_image(&serde_json::json!({
-            "fingerprint": "a".repeat(64),
-            "aliases": [{"name": "lxpack-test-busybox", "description": ""}],
-            "properties": {"os": "busybox", "release": "1.35"},
-            "architecture": "x86_64",
-            "created_at": "2024-01-02T03:04:05.123456789Z",
-            "size": 1234
-        }))
-        .unwrap();
-        assert_eq!(image.aliases[0].as_str(), "lxpack-test-busybox");
-        assert_eq!(image.properties["os"], "busybox");
-        assert_eq!(
-            image.created_at,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_164_645)
-        );
-        assert_eq!(
-            parse_rfc3339("1970-01-01T01:00:00+01:00"),
-            Some(SystemTime::UNIX_EPOCH)
-        );
-    }
-}
+mod tests;

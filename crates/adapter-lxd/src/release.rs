@@ -6,13 +6,14 @@
 //! that is not ephemeral, or not running) takes the waiting path.
 
 use lxpack_core::domain::{InstanceName, ProfileName};
-use lxpack_core::ports::{ContainerRuntime as _, RuntimeError};
-use reqwest::Method;
-use serde_json::{Value, json};
+use lxpack_core::ports::RuntimeError;
 
-use crate::client::{CallError, LxdClient};
+use crate::api::StateChange;
+use crate::classify::Cause;
+use crate::client::LxdClient;
 use crate::envelope::Reply;
-use crate::runtime::runtime_error;
+use crate::errors::{CallError, runtime_error};
+use crate::reply::Instance;
 
 impl LxdClient {
     pub(crate) async fn release_in_background(
@@ -20,48 +21,58 @@ impl LxdClient {
         instance: &InstanceName,
         profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
+        let name = instance.as_str();
         let operation = format!("release {instance}");
-        let map = |e| runtime_error(&operation, "instance", instance.as_str(), e);
-        let path = format!("/1.0/instances/{instance}");
-        let current = self
-            .sync(self.request(Method::GET, &path))
-            .await
-            .map_err(map)?;
-        let running = current.get("status").and_then(Value::as_str) == Some("Running");
-        let ephemeral = current.get("ephemeral").and_then(Value::as_bool) == Some(true);
-        if !(running && ephemeral) {
-            self.delete_instance(instance).await?;
-            return self.delete_profile(profile).await;
+        let map = |e| runtime_error(&operation, "instance", name, e);
+        let map_profile = |e| {
+            runtime_error(
+                &format!("delete profile {profile}"),
+                "profile",
+                profile.as_str(),
+                e,
+            )
+        };
+        let current: Instance = self.sync(self.api().instance(name)).await.map_err(map)?;
+        if !(current.is_running() && current.ephemeral) {
+            self.delete(name)
+                .await
+                .map_err(|e| runtime_error(&format!("delete {instance}"), "instance", name, e))?;
+            return self
+                .remove_profile(profile.as_str())
+                .await
+                .map_err(map_profile);
         }
         let profiles: Vec<&str> = current
-            .get("profiles")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter(|name| *name != profile.as_str())
+            .profiles
+            .iter()
+            .map(String::as_str)
+            .filter(|p| *p != profile.as_str())
             .collect();
         // Detaching unmounts the profile's disks from the running instance.
-        let detach = self
-            .request(Method::PATCH, &path)
-            .json(&json!({ "profiles": profiles }));
+        let detach = self.api().set_profiles(name, &profiles);
         self.operation(detach, self.options().request_timeout)
             .await
             .map_err(map)?;
-        self.delete_profile(profile).await?;
-        let stop = self
-            .request(Method::PUT, &format!("{path}/state"))
-            .json(&json!({ "action": "stop", "force": true }));
-        match self.send(stop).await.map_err(map)? {
+        self.remove_profile(profile.as_str())
+            .await
+            .map_err(map_profile)?;
+        let stop = self.api().change_state(name, StateChange::FORCED_STOP);
+        match self
+            .call(stop, self.options().request_timeout)
+            .await
+            .map_err(map)?
+        {
             Reply::Async { .. } | Reply::Sync(_) => Ok(()),
             // Gone or stopped already: an ephemeral instance is deleted when it stops.
-            Reply::Error { code: 404, .. } => Ok(()),
-            Reply::Error { message, .. }
-                if message.to_ascii_lowercase().contains("not running") =>
+            Reply::Error(error)
+                if matches!(
+                    error.cause(),
+                    Cause::NotFound | Cause::PathMissing | Cause::NotRunning
+                ) =>
             {
                 Ok(())
             }
-            Reply::Error { code, message } => Err(map(CallError::Daemon { code, message })),
+            Reply::Error(error) => Err(map(CallError::Daemon(error))),
         }
     }
 }

@@ -6,7 +6,6 @@
 //! pinned one, nothing listening, a name that does not resolve), each with its fix.
 
 use lxpack_core::ports::Unreachable;
-use serde_json::Value;
 
 /// The command that makes the daemon trust a client certificate, on either daemon.
 const TRUST_HINT: &str = "on the daemon's host, trust the client certificate: \
@@ -14,17 +13,21 @@ const TRUST_HINT: &str = "on the daemon's host, trust the client certificate: \
 (Incus), where CLIENT.crt is lxpack.runtime.client_cert";
 
 /// Checks the `auth` field of `GET /1.0` from a remote daemon.
-pub(crate) fn check_trusted(endpoint: &str, server: &Value) -> Result<(), Unreachable> {
-    match server.get("auth").and_then(Value::as_str) {
-        Some("trusted") => Ok(()),
-        other => Err(Unreachable {
-            endpoint: endpoint.to_owned(),
-            reason: format!(
-                "the daemon does not trust this client certificate (auth: {})",
-                other.unwrap_or("not given")
-            ),
-            hint: TRUST_HINT.to_owned(),
-        }),
+pub(crate) fn check_trusted(endpoint: &str, auth: &str) -> Result<(), Unreachable> {
+    match auth {
+        "trusted" => Ok(()),
+        "" => Err(untrusted(endpoint, "auth: not given")),
+        other => Err(untrusted(endpoint, &format!("auth: {other}"))),
+    }
+}
+
+/// The daemon does not trust our certificate: `why` is what it said (the `auth` of
+/// `GET /1.0`, or the message of a 403).
+pub(crate) fn untrusted(endpoint: &str, why: &str) -> Unreachable {
+    Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: format!("the daemon does not trust this client certificate ({why})"),
+        hint: TRUST_HINT.to_owned(),
     }
 }
 
@@ -42,11 +45,11 @@ pub(crate) fn transport_failure(
         }
         source = cause.source();
     }
-    classify(endpoint, &chain)
+    explain(endpoint, &chain)
 }
 
 /// The reason and fix for a chain of error messages, outermost first.
-fn classify(endpoint: &str, chain: &[String]) -> Unreachable {
+fn explain(endpoint: &str, chain: &[String]) -> Unreachable {
     let all = chain.join(": ");
     let deepest = chain.last().cloned().unwrap_or_default();
     let has = |needle: &str| all.contains(needle);
@@ -101,8 +104,6 @@ fn classify(endpoint: &str, chain: &[String]) -> Unreachable {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     const URL: &str = "https://10.0.0.1:8443";
@@ -113,11 +114,12 @@ mod tests {
 
     #[test]
     fn only_a_trusted_client_goes_on() {
-        assert!(check_trusted(URL, &json!({"auth": "trusted"})).is_ok());
-        let refused = check_trusted(URL, &json!({"auth": "untrusted"})).unwrap_err();
+        assert!(check_trusted(URL, "trusted").is_ok());
+        let refused = check_trusted(URL, "untrusted").unwrap_err();
         assert!(refused.reason.contains("does not trust"), "{refused:?}");
+        assert!(refused.reason.contains("auth: untrusted"), "{refused:?}");
         assert!(refused.hint.contains("config trust add"), "{refused:?}");
-        assert!(check_trusted(URL, &json!({})).is_err());
+        assert!(check_trusted(URL, "").is_err());
     }
 
     #[test]
@@ -158,7 +160,7 @@ mod tests {
             ),
         ];
         for (causes, reason, hint) in cases {
-            let failure = classify(URL, &causes);
+            let failure = explain(URL, &causes);
             assert!(failure.reason.contains(reason), "{causes:?} -> {failure:?}");
             assert!(failure.hint.contains(hint), "{causes:?} -> {failure:?}");
             assert_eq!(failure.endpoint, URL);

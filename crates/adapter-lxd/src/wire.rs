@@ -29,10 +29,9 @@ fn label_config(labels: Option<&Labels>, config: &mut Map<String, Value>) {
     }
 }
 
-/// The labels in a `config` object read back from the daemon.
-pub(crate) fn labels_of(config: Option<&Value>) -> Option<Labels> {
-    let config = config?;
-    Labels::read(|key| config.get(label_key(key)).and_then(Value::as_str))
+/// The labels in an instance's or profile's config, read back from the daemon.
+pub(crate) fn labels_of(config: &std::collections::BTreeMap<String, String>) -> Option<Labels> {
+    Labels::read(|key| config.get(&label_key(key)).map(String::as_str))
 }
 
 /// `POST /1.0/profiles`.
@@ -211,9 +210,11 @@ mod tests {
         assert_eq!(body["config"]["user.lxpack.job"], labels().job.as_str());
         assert_eq!(body["config"]["user.lxpack.command"], "deploy");
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
-        assert_eq!(labels_of(Some(&body["config"])), Some(labels()));
-        assert_eq!(labels_of(Some(&json!({"user.lxpack.job": "x"}))), None);
-        assert_eq!(labels_of(None), None);
+        let config: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(body["config"].clone()).unwrap();
+        assert_eq!(labels_of(&config), Some(labels()));
+        let damaged = [("user.lxpack.job".to_owned(), "x".to_owned())].into();
+        assert_eq!(labels_of(&damaged), None);
     }
 
     #[test]

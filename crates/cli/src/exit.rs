@@ -217,12 +217,14 @@ fn timeout_hint(step: Step) -> String {
         Some(key) => {
             format!("raise lxpack.timeouts.{key} (seconds) in the config if the step needs longer")
         }
-        None => "API calls are limited by container.timeout (seconds): raise it for a slow \
-                 daemon. A daemon that answers nothing at all may be blocked by another \
-                 client's silent connection (docs/operator-guide.md, troubleshooting, 5)"
-            .into(),
+        None => API_TIMEOUT_HINT.into(),
     }
 }
+
+/// What limits a plain API call.
+const API_TIMEOUT_HINT: &str = "API calls are limited by container.timeout (seconds): raise it \
+     for a slow daemon. A daemon that answers nothing at all may be blocked by another \
+     client's silent connection (docs/operator-guide.md, troubleshooting, 5)";
 
 fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
     match error {
@@ -235,6 +237,10 @@ fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
             ExitClass::Image,
             Some("check the image with `lxpack images` (or `lxc image list`)".into()),
         ),
+        PortError::Runtime(RuntimeError::TimedOut { .. })
+        | PortError::Registry(RegistryError::CallTimedOut { .. }) => {
+            (ExitClass::Timeout, Some(API_TIMEOUT_HINT.into()))
+        }
         PortError::Runtime(RuntimeError::Unsupported { hint, .. }) => {
             (ExitClass::Input, Some(hint.clone()))
         }

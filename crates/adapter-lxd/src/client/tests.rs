@@ -63,7 +63,7 @@ async fn no_connection_stays_open_between_requests() {
     let client = LxdClient::connect_unix(&path, LxdOptions::default()).unwrap();
     for _ in 0..3 {
         let reply = client
-            .send(client.request(Method::GET, "/1.0"))
+            .call(client.api().server(), Duration::from_secs(10))
             .await
             .unwrap();
         assert!(matches!(reply, Reply::Sync(_)), "{reply:?}");
@@ -75,4 +75,221 @@ async fn no_connection_stays_open_between_requests() {
         [true, true, true],
         "each connection is closed once its request is answered"
     );
+}
+
+mod recorded {
+    //! The client's plumbing on recorded replies: operation URLs, waits that end
+    //! first, the trust check, replies it cannot read, the project.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use lxpack_core::domain::{ExecRequest, InstanceName};
+    use lxpack_core::ports::{ContainerRuntime as _, RuntimeError};
+    use serde_json::json;
+
+    use crate::errors::CallError;
+    use crate::mock::MockTransport;
+    use crate::testing::{Daemon, Play, client, on_both, operation_of, recorded};
+    use crate::{LxdClient, LxdOptions};
+
+    on_both!(
+        a_cluster_operation_is_waited_on_with_its_own_query,
+        a_wait_that_ends_before_the_operation_is_its_deadline,
+        an_untrusted_certificate_is_refused_before_any_other_call,
+        a_refusal_for_want_of_trust_after_the_check_says_so,
+    );
+
+    /// A reply of `scenario` whose operation URL carries `?project=default`, as a
+    /// clustered daemon gives it.
+    fn clustered(daemon: Daemon, scenario: &str) -> serde_json::Value {
+        let mut reply = recorded(daemon, scenario)["exchanges"][0]["reply"].clone();
+        let url = format!("{}?project=default", reply["operation"].as_str().unwrap());
+        reply["operation"] = json!(url);
+        reply
+    }
+
+    async fn a_cluster_operation_is_waited_on_with_its_own_query(daemon: Daemon) {
+        let mock = MockTransport::new();
+        mock.reply_json(202, &clustered(daemon, "stop"))
+            .one(daemon, "stop", 1);
+        client(&mock)
+            .stop_instance(&InstanceName::parse("lxpack-fixture-s").unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            mock.lines(),
+            [
+                "PUT /1.0/instances/lxpack-fixture-s/state".to_owned(),
+                format!(
+                    "GET {}/wait?project=default&timeout=60",
+                    operation_of(daemon, "stop", 0)
+                ),
+            ]
+        );
+        // A client scoped to another project keeps the operation's own.
+        let mock = MockTransport::new();
+        mock.reply_json(202, &clustered(daemon, "stop"))
+            .one(daemon, "stop", 1);
+        let scoped = LxdClient::connect_with_mock(
+            mock.clone(),
+            LxdOptions {
+                project: Some("ci".into()),
+                ..LxdOptions::default()
+            },
+        );
+        scoped
+            .stop_instance(&InstanceName::parse("lxpack-fixture-s").unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            mock.lines(),
+            [
+                "PUT /1.0/instances/lxpack-fixture-s/state?project=ci".to_owned(),
+                format!(
+                    "GET {}/wait?project=default&timeout=60",
+                    operation_of(daemon, "stop", 0)
+                ),
+            ]
+        );
+    }
+
+    /// LXD answers a wait that ends first with the running operation (103), Incus with
+    /// "context deadline exceeded": both are the operation's missed limit.
+    async fn a_wait_that_ends_before_the_operation_is_its_deadline(daemon: Daemon) {
+        let mock = MockTransport::new();
+        mock.all(daemon, "wait-timeout");
+        let client = client(&mock);
+        let exec = ExecRequest::new(["sleep", "4"], Duration::from_secs(1));
+        let result = client
+            .operation(
+                client.api().exec("lxpack-fixture-l", &exec),
+                Duration::from_secs(1),
+            )
+            .await;
+        assert_eq!(result, Err(CallError::Deadline(Duration::from_secs(1))));
+        assert_eq!(
+            mock.lines()[1],
+            format!(
+                "GET {}/wait?timeout=1",
+                operation_of(daemon, "wait-timeout", 0)
+            )
+        );
+    }
+
+    async fn an_untrusted_certificate_is_refused_before_any_other_call(daemon: Daemon) {
+        let mock = MockTransport::remote();
+        mock.all(daemon, "server-untrusted")
+            .all(daemon, "server-untrusted");
+        let client = LxdClient::connect_with_mock(mock.clone(), LxdOptions::default());
+        for _ in 0..2 {
+            let error = client.list_resources().await.unwrap_err();
+            let RuntimeError::Unreachable(unreachable) = &error else {
+                panic!("{error:?}")
+            };
+            assert_eq!(
+                unreachable.reason,
+                "the daemon does not trust this client certificate (auth: untrusted)"
+            );
+            assert!(
+                unreachable.hint.contains("config trust add"),
+                "{unreachable:?}"
+            );
+            assert_eq!(unreachable.endpoint, "https://mock:8443");
+        }
+        // Each call asks again (a refusal is not kept), and nothing else is asked.
+        assert_eq!(mock.lines(), ["GET /1.0", "GET /1.0"]);
+    }
+
+    async fn a_refusal_for_want_of_trust_after_the_check_says_so(daemon: Daemon) {
+        let mock = MockTransport::remote();
+        mock.one(daemon, "server", 0)
+            .all(daemon, "instances-untrusted");
+        let client = LxdClient::connect_with_mock(mock.clone(), LxdOptions::default());
+        let error = client.list_resources().await.unwrap_err();
+        let RuntimeError::Unreachable(unreachable) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            unreachable.reason.contains("not authorized"),
+            "{unreachable:?}"
+        );
+        assert!(unreachable.hint.contains("config trust add"));
+        assert_eq!(mock.lines(), ["GET /1.0", "GET /1.0/instances?recursion=1"]);
+    }
+
+    #[tokio::test]
+    async fn a_trusted_remote_client_checks_once_then_calls() {
+        let daemon = Daemon::Incus;
+        let mock = MockTransport::remote();
+        mock.one(daemon, "server", 0)
+            .all(daemon, "instances")
+            .all(daemon, "profiles")
+            .all(daemon, "instances")
+            .all(daemon, "profiles");
+        let client = LxdClient::connect_with_mock(mock.clone(), LxdOptions::default());
+        client.list_resources().await.unwrap();
+        client.list_resources().await.unwrap();
+        assert_eq!(
+            mock.lines(),
+            [
+                "GET /1.0",
+                "GET /1.0/instances?recursion=1",
+                "GET /1.0/profiles?recursion=1",
+                "GET /1.0/instances?recursion=1",
+                "GET /1.0/profiles?recursion=1",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn every_call_is_scoped_to_the_project_and_instances_to_the_target() {
+        let daemon = Daemon::Incus;
+        let mock = MockTransport::new();
+        mock.all(daemon, "instances").all(daemon, "profiles");
+        let client = LxdClient::connect_with_mock(
+            mock.clone(),
+            LxdOptions {
+                project: Some("ci".into()),
+                target: Some("node2".into()),
+                ..LxdOptions::default()
+            },
+        );
+        client.list_resources().await.unwrap();
+        assert_eq!(
+            mock.lines(),
+            [
+                "GET /1.0/instances?project=ci&recursion=1",
+                "GET /1.0/profiles?project=ci&recursion=1",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_is_no_envelope_or_not_the_expected_shape_is_rejected() {
+        let mock = MockTransport::new();
+        mock.reply(502, "<html>bad gateway</html>");
+        let error = client(&mock).list_resources().await.unwrap_err();
+        assert!(
+            matches!(&error, RuntimeError::Rejected { message, .. } if message.contains("HTTP 502") && message.contains("bad gateway")),
+            "{error:?}"
+        );
+        let mock = MockTransport::new();
+        mock.reply_json(200, &json!({"type": "sync", "metadata": "not a list"}));
+        let error = client(&mock).list_resources().await.unwrap_err();
+        assert!(
+            matches!(&error, RuntimeError::Rejected { message, .. } if message.contains("cannot be read")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_mock_with_nothing_queued_says_so() {
+        let mock = MockTransport::new();
+        let error = client(&mock).list_resources().await.unwrap_err();
+        assert!(
+            matches!(&error, RuntimeError::Unreachable(u) if u.reason.contains("no reply queued for GET /1.0/instances?recursion=1")),
+            "{error:?}"
+        );
+    }
 }

@@ -82,6 +82,14 @@ pub enum RegistryError {
         /// The limit.
         after: Duration,
     },
+    /// A call other than publishing (list, resolve, delete) did not finish in time.
+    #[error("{operation} timed out after {after:?}")]
+    CallTimedOut {
+        /// What lxpack was doing.
+        operation: String,
+        /// The limit.
+        after: Duration,
+    },
     /// Publishing was cancelled.
     #[error("publishing {instance} was cancelled")]
     Cancelled {

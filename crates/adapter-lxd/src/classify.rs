@@ -1,0 +1,217 @@
+//! What a daemon's refusal means. LXD and Incus say why in English only (their error
+//! codes are HTTP statuses, and a failed operation is 400 whatever the cause), so the
+//! adapter reads the message; every such reading is a rule here, each with a test on
+//! the wording of both daemons (tests/fixtures), and nowhere else.
+
+/// Why the daemon refused, as far as the adapter acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The instance, image, operation or file named does not exist.
+    NotFound,
+    /// A bare 404 "Not Found", naming nothing: what the file API says of a path whose
+    /// directory does not exist (a missing instance is "Instance not found").
+    PathMissing,
+    /// An image (alias or fingerprint) does not exist: LXD says "Image alias not
+    /// found", Incus "Image not provided for instance creation".
+    ImageMissing,
+    /// A profile does not exist ("Profile not found"; at launch, "Requested profile
+    /// ... doesn't exist").
+    ProfileMissing,
+    /// An instance or profile of that name exists.
+    AlreadyExists,
+    /// A profile is used by an instance.
+    InUse,
+    /// Another operation holds the instance ("Instance is busy running a "stop"
+    /// operation"): it can be asked again once that ends.
+    Busy,
+    /// A stop of an instance that is stopped.
+    AlreadyStopped,
+    /// The instance is not running (exec, stop of an ephemeral instance).
+    NotRunning,
+    /// The instance runs, and the request needs it stopped: "Instance is running"
+    /// (delete), "Cannot export a running instance" (publish).
+    Running,
+    /// LXC failed to start the instance (`forkstart`), as opposed to a refused request:
+    /// on a loaded host the start hook stalls; another start usually works.
+    FailedStart,
+    /// A forced stop that the daemon reports as timed out (on a loaded host).
+    StopTimedOut,
+    /// Incus's `/wait` ended before the operation did ("context deadline exceeded",
+    /// alone; LXD answers with the running operation instead).
+    WaitEnded,
+    /// A remote daemon does not trust our certificate (403 "not authorized").
+    Untrusted,
+    /// Anything else: the daemon's message is passed on.
+    Other,
+}
+
+/// Classifies a refusal from its HTTP `status`, the envelope's (or the operation's)
+/// `code`, and the daemon's `message`. The order of the rules matters where messages
+/// overlap: "busy running" and "not running" both contain "running".
+pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
+    let lower = message.to_ascii_lowercase();
+    let has = |needle: &str| lower.contains(needle);
+    let missing = has("not found") || has("doesn't exist") || has("does not exist");
+    if lower == "context deadline exceeded" {
+        Cause::WaitEnded
+    } else if (status == 403 || code == 403) && has("not authorized") {
+        Cause::Untrusted
+    } else if has("forkstart") {
+        Cause::FailedStart
+    } else if has("busy") {
+        Cause::Busy
+    } else if has("already stopped") {
+        Cause::AlreadyStopped
+    } else if has("not running") {
+        Cause::NotRunning
+    } else if has("image") && (missing || has("not provided")) {
+        Cause::ImageMissing
+    } else if has("profile") && missing && !has("instance") {
+        Cause::ProfileMissing
+    } else if (status == 404 || code == 404) && lower == "not found" {
+        Cause::PathMissing
+    } else if status == 404 || code == 404 || missing {
+        Cause::NotFound
+    } else if code == 409 || has("already exists") || has("unique constraint failed") {
+        Cause::AlreadyExists
+    } else if has("in use") || has("currently used") {
+        Cause::InUse
+    } else if has("instance is running") || has("running instance") {
+        Cause::Running
+    } else if has("timed out") {
+        Cause::StopTimedOut
+    } else {
+        Cause::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Daemon, recorded};
+
+    /// The message and codes of a recorded error: the error envelope of exchange
+    /// `index`, or the failed operation in it.
+    fn refusal(daemon: Daemon, scenario: &str, index: usize) -> (u16, u16, String) {
+        let exchange = &recorded(daemon, scenario)["exchanges"][index];
+        let status = exchange["status"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok());
+        let reply = &exchange["reply"];
+        let (code, message) = if reply["type"] == "error" {
+            (&reply["error_code"], &reply["error"])
+        } else {
+            (&reply["metadata"]["status_code"], &reply["metadata"]["err"])
+        };
+        (
+            status.unwrap_or_default(),
+            code.as_u64()
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or_default(),
+            message.as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Each recorded refusal, on both daemons, and what it must classify as.
+    const RECORDED: &[(&str, usize, Cause)] = &[
+        ("get-instance-missing", 0, Cause::NotFound),
+        ("delete-missing", 0, Cause::NotFound),
+        ("delete-profile-missing", 0, Cause::ProfileMissing),
+        ("ephemeral-gone", 0, Cause::NotFound),
+        ("push-file-no-dir", 0, Cause::PathMissing),
+        ("push-file-missing-instance", 0, Cause::NotFound),
+        ("alias-missing", 0, Cause::ImageMissing),
+        ("image-missing", 0, Cause::ImageMissing),
+        ("launch-profile-missing", 0, Cause::ProfileMissing),
+        ("create-profile-exists", 0, Cause::AlreadyExists),
+        ("launch-exists", 1, Cause::AlreadyExists),
+        ("delete-profile-in-use", 0, Cause::InUse),
+        ("delete-busy", 1, Cause::Busy),
+        ("stop-already-stopped", 1, Cause::AlreadyStopped),
+        ("exec-not-running", 0, Cause::NotRunning),
+        ("delete-running", 0, Cause::Running),
+        ("publish-running", 1, Cause::Running),
+        ("start-forkstart", 1, Cause::FailedStart),
+        ("instances-untrusted", 0, Cause::Untrusted),
+        ("cancel-operation", 0, Cause::Other),
+        ("stop-graceful", 1, Cause::Other),
+    ];
+
+    #[test]
+    fn every_recorded_refusal_of_lxd_is_classified() {
+        for (scenario, index, cause) in RECORDED {
+            let (status, code, message) = refusal(Daemon::Lxd, scenario, *index);
+            assert_eq!(
+                classify(status, code, &message),
+                *cause,
+                "lxd {scenario}: {status} {code} {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_recorded_refusal_of_incus_is_classified() {
+        for (scenario, index, cause) in RECORDED {
+            let (status, code, message) = refusal(Daemon::Incus, scenario, *index);
+            assert_eq!(
+                classify(status, code, &message),
+                *cause,
+                "incus {scenario}: {status} {code} {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_image_is_told_in_both_wordings() {
+        // LXD 5.0 refuses an unknown alias at once; Incus 6.0 fails the operation.
+        let (status, code, message) = refusal(Daemon::Lxd, "launch-image-missing", 0);
+        assert_eq!(message, "Image alias not found");
+        assert_eq!(classify(status, code, &message), Cause::ImageMissing);
+        let (status, code, message) = refusal(Daemon::Incus, "launch-image-missing", 1);
+        assert_eq!(message, "Image not provided for instance creation");
+        assert_eq!(classify(status, code, &message), Cause::ImageMissing);
+    }
+
+    #[test]
+    fn only_incus_s_bare_deadline_message_is_an_ended_wait() {
+        let (status, code, message) = refusal(Daemon::Incus, "wait-timeout", 1);
+        assert_eq!(classify(status, code, &message), Cause::WaitEnded);
+        // A failed clean stop says the same words after its own: it is a failure.
+        let (status, code, message) = refusal(Daemon::Incus, "stop-graceful", 1);
+        assert!(message.ends_with("context deadline exceeded"), "{message}");
+        assert_eq!(classify(status, code, &message), Cause::Other);
+    }
+
+    #[test]
+    fn overlapping_words_go_to_the_first_rule() {
+        let cases = [
+            // "busy running" is busy, not running.
+            ("Instance is busy running a \"stop\" operation", Cause::Busy),
+            // "not running" is not "running".
+            ("The instance is not running", Cause::NotRunning),
+            // An instance missing is not a profile missing, though the call named one.
+            (
+                "Failed loading instance: profile lxpack-x: instance not found",
+                Cause::NotFound,
+            ),
+            ("Failed to stop instance: timed out", Cause::StopTimedOut),
+            (
+                "Failed to run: /usr/bin/lxd forkstart x: Instance is busy",
+                Cause::FailedStart,
+            ),
+            ("The \"default\" profile cannot be deleted", Cause::Other),
+        ];
+        for (message, cause) in cases {
+            assert_eq!(classify(400, 400, message), cause, "{message}");
+        }
+        // A refusal of 403 that is not about trust is a plain refusal.
+        assert_eq!(
+            classify(403, 403, "The \"default\" profile cannot be deleted"),
+            Cause::Other
+        );
+        // Codes alone: 404 and 409 without a telling message.
+        assert_eq!(classify(404, 404, "Not Found"), Cause::PathMissing);
+        assert_eq!(classify(404, 404, "Not there"), Cause::NotFound);
+        assert_eq!(classify(409, 409, "Conflict"), Cause::AlreadyExists);
+    }
+}

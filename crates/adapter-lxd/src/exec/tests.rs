@@ -1,0 +1,365 @@
+//! Exec on recorded replies, with its four websockets on in-memory streams whose far
+//! ends the test serves: the output reaches the sink, stdin is fed then closed, the
+//! exit code is the operation's, and a command that outlives its limit (or is
+//! cancelled) gets SIGTERM, then SIGKILL, on the control socket.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
+use lxpack_core::ports::{ContainerRuntime as _, OutputSink, RuntimeError};
+use tokio::io::DuplexStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_util::sync::CancellationToken;
+
+use crate::mock::MockTransport;
+use crate::testing::{Daemon, Play, client, metadata_of, on_both, operation_of};
+
+const NAME: &str = "lxpack-fixture-l";
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<(OutputStream, Vec<u8>)>>);
+
+impl OutputSink for Collect {
+    fn output(&self, stream: OutputStream, bytes: &[u8]) {
+        self.0.lock().unwrap().push((stream, bytes.to_vec()));
+    }
+}
+
+impl Collect {
+    fn of(&self, stream: OutputStream) -> String {
+        let chunks = self.0.lock().unwrap();
+        chunks
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .collect()
+    }
+}
+
+/// How the command behaves once it runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Writes its output and ends.
+    Ends,
+    /// Writes a line, then ends when it gets this signal.
+    EndsOn(i64),
+    /// Writes a line and never ends.
+    Hangs,
+}
+
+/// The daemon's side of the four websockets.
+struct FarEnds {
+    stdin: tokio::task::JoinHandle<Vec<Message>>,
+    control: tokio::task::JoinHandle<Vec<i64>>,
+}
+
+type Far = WebSocketStream<DuplexStream>;
+
+/// Queues four websockets on `mock` and serves their far ends as `command` would.
+fn serve(mock: &MockTransport, command: Command) -> FarEnds {
+    let mut far = Vec::new();
+    for _ in 0..4 {
+        let (near, end) = tokio::io::duplex(64 * 1024);
+        mock.websocket(near);
+        far.push(end);
+    }
+    let wrap = |end: DuplexStream| WebSocketStream::from_raw_socket(end, Role::Server, None);
+    let mut far = far.into_iter();
+    let (stdin, stdout, stderr, control) = (
+        far.next().unwrap(),
+        far.next().unwrap(),
+        far.next().unwrap(),
+        far.next().unwrap(),
+    );
+    let (ended, on_end) = watch::channel(false);
+    let stdin = tokio::spawn(async move {
+        let mut socket: Far = wrap(stdin).await;
+        let mut got = Vec::new();
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+            got.push(message);
+        }
+        got
+    });
+    let output = |end: DuplexStream, text: &'static str| {
+        let mut on_end = on_end.clone();
+        tokio::spawn(async move {
+            let mut socket: Far = wrap(end).await;
+            socket
+                .send(Message::binary(text.as_bytes().to_vec()))
+                .await
+                .unwrap();
+            if command != Command::Ends {
+                let _ = on_end.wait_for(|ended| *ended).await;
+            }
+            let _ = socket.close(None).await;
+            // Read until the client's close answers ours.
+            while let Some(Ok(_)) = socket.next().await {}
+        })
+    };
+    output(stdout, "out\n");
+    output(stderr, "err\n");
+    let control = tokio::spawn(async move {
+        let mut socket: Far = wrap(control).await;
+        let mut signals = Vec::new();
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Text(text) = message else { break };
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(value["command"], "signal");
+            let signal = value["signal"].as_i64().unwrap();
+            signals.push(signal);
+            if command == Command::EndsOn(signal) {
+                let _ = ended.send(true);
+            }
+        }
+        signals
+    });
+    FarEnds { stdin, control }
+}
+
+fn request(seconds: u64) -> ExecRequest {
+    let mut request = ExecRequest::new(
+        ["sh", "-c", "echo out; echo err >&2; exit 3"],
+        Duration::from_secs(seconds),
+    );
+    request.stdin = Some(b"input".to_vec());
+    request
+}
+
+/// The upgrade requests of the recorded exec, in the order stdin, stdout, stderr,
+/// control.
+fn websockets(daemon: Daemon) -> Vec<String> {
+    let operation = operation_of(daemon, "exec", 0);
+    let fds = metadata_of(daemon, "exec", 0)["metadata"]["fds"].clone();
+    ["0", "1", "2", "control"]
+        .iter()
+        .map(|fd| {
+            format!(
+                "GET {operation}/websocket?secret={}",
+                fds[fd].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn exec_returns_the_exit_code_and_streams_the_output(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::Ends);
+    mock.one(daemon, "exec-finished", 1);
+    let sink = Collect::default();
+    let code = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(30),
+            &sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 3);
+    assert_eq!(sink.of(OutputStream::Stdout), "out\n");
+    assert_eq!(sink.of(OutputStream::Stderr), "err\n");
+    assert_eq!(
+        far.stdin.await.unwrap(),
+        [Message::binary(b"input".to_vec()), Message::text("")],
+        "stdin is fed, then closed with an empty message"
+    );
+    assert!(far.control.await.unwrap().is_empty(), "no signal");
+    let mut expected = vec![format!("POST /1.0/instances/{NAME}/exec")];
+    expected.extend(websockets(daemon));
+    expected.push(format!(
+        "GET {}/wait?timeout=45",
+        operation_of(daemon, "exec", 0)
+    ));
+    assert_eq!(mock.lines(), expected);
+    assert_eq!(mock.unused(), 0);
+}
+
+async fn a_command_past_its_limit_gets_sigterm(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::EndsOn(15));
+    mock.one(daemon, "exec-finished", 1)
+        .one(daemon, "cancel-operation", 0);
+    let started = Instant::now();
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(1),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::TimedOut { operation, after } if operation == "exec sh in lxpack-fixture-l" && *after == Duration::from_secs(1)),
+        "{error:?}"
+    );
+    assert_eq!(far.control.await.unwrap(), [15]);
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    let lines = mock.lines();
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("DELETE {}", operation_of(daemon, "exec", 0)),
+        "the operation is cancelled: {lines:?}"
+    );
+}
+
+on_both!(
+    exec_returns_the_exit_code_and_streams_the_output,
+    a_command_past_its_limit_gets_sigterm,
+);
+
+#[tokio::test(start_paused = true)]
+async fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let daemon = Daemon::Lxd;
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::EndsOn(9));
+    mock.one(daemon, "exec-finished", 1)
+        .one(daemon, "cancel-operation", 0);
+    let started = Instant::now();
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(1),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
+    assert_eq!(far.control.await.unwrap(), [15, 9]);
+    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_command_that_ignores_both_signals_is_left_after_two_graces() {
+    let daemon = Daemon::Incus;
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::Hangs);
+    mock.one(daemon, "cancel-operation", 0);
+    let started = Instant::now();
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(1),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
+    assert_eq!(far.control.await.unwrap(), [15, 9]);
+    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE * 2);
+    let lines = mock.lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("/wait")),
+        "no wait for a command that never ended: {lines:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("DELETE {}", operation_of(daemon, "exec", 0))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_exec_signals_the_command() {
+    let daemon = Daemon::Incus;
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::EndsOn(15));
+    mock.one(daemon, "exec-finished", 1)
+        .one(daemon, "cancel-operation", 0);
+    let cancel = CancellationToken::new();
+    let client = client(&mock);
+    let instance = InstanceName::parse(NAME).unwrap();
+    let exec_request = request(300);
+    let sink = Collect::default();
+    let run = client.exec(&instance, &exec_request, &sink, &cancel);
+    let trigger = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(run, trigger);
+    assert!(
+        matches!(&result, Err(RuntimeError::Cancelled { operation }) if operation == "exec sh in lxpack-fixture-l"),
+        "{result:?}"
+    );
+    assert_eq!(far.control.await.unwrap(), [15]);
+    assert_eq!(sink.of(OutputStream::Stdout), "out\n");
+}
+
+#[tokio::test]
+async fn an_exec_cancelled_before_it_starts_sends_nothing() {
+    let mock = MockTransport::new();
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(1),
+            &Collect::default(),
+            &cancel,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RuntimeError::Cancelled { .. }), "{error:?}");
+    assert!(mock.lines().is_empty());
+}
+
+#[tokio::test]
+async fn exec_in_a_stopped_instance_is_not_found() {
+    for daemon in Daemon::BOTH {
+        let mock = MockTransport::new();
+        mock.all(daemon, "exec-not-running");
+        let error = client(&mock)
+            .exec(
+                &InstanceName::parse("lxpack-fixture-s").unwrap(),
+                &request(1),
+                &Collect::default(),
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, RuntimeError::NotFound { what: "instance", name } if name == "lxpack-fixture-s"),
+            "{daemon:?}: {error:?}"
+        );
+        assert_eq!(mock.lines().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_the_daemon_refuses_fails_the_exec_with_its_message() {
+    let daemon = Daemon::Lxd;
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0).reply_json(
+        403,
+        &serde_json::json!({"type": "error", "error": "Invalid websocket secret", "error_code": 403}),
+    );
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &request(1),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::Rejected { message, .. } if message == "Invalid websocket secret"),
+        "{error:?}"
+    );
+}
