@@ -155,7 +155,7 @@ text_enum! {
     /// When a deploy's cleanup lets the job end.
     ///
     /// A deploy container is ephemeral: the daemon deletes it when it stops. Stopping is
-    /// the daemon's slowest step (about 0.7 s for a forced stop here: LXC tears the
+    /// the daemon's slowest step (about 0.7 s for a forced stop here: the runtime tears the
     /// container down and runs its stop hooks), and most of a short deploy's time.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub enum CleanupMode as "cleanup mode" {

@@ -142,7 +142,7 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_lost() {
         .sweep(true, at(1_700_000_200 + longest + 1), &world.events)
         .await
         .unwrap();
-    assert_eq!(dry.lost_jobs, [killed.clone()]);
+    assert_eq!(dry.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Running);
 
     // Past it, the job is lost: its leftovers go, with a warning that says why.
@@ -151,7 +151,7 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_lost() {
         .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
         .await
         .unwrap();
-    assert_eq!(report.lost_jobs, [killed.clone()]);
+    assert_eq!(report.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert!(world.runtime.instances().is_empty());
     let record = world.store.job(&killed).unwrap();
