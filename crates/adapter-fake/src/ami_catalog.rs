@@ -261,24 +261,15 @@ fn ami_timestamp(time: SystemTime) -> String {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use lxpack_core::domain::{BuildInfos, Color, LifecycleHooks, OsType};
+    use lxpack_core::domain::{Color, OsType};
 
     use super::*;
+    use crate::fixtures::bare_app;
 
     fn app(name: &str, color: Option<Color>) -> App {
-        App {
-            key: AppKey {
-                name: name.into(),
-                env: "prod".into(),
-                role: "webfront".into(),
-            },
-            region: "eu-west-1".into(),
-            color,
-            env_vars: vec![],
-            features: vec![],
-            lifecycle_hooks: LifecycleHooks::default(),
-            modules: vec![],
-            build_infos: BuildInfos::default(),
+        match color {
+            Some(color) => bare_app(name).with_color(color),
+            None => bare_app(name),
         }
     }
 

@@ -432,14 +432,7 @@ mod tests {
     use lxpack_core::domain::JobCommand;
 
     use super::*;
-
-    fn key(name: &str) -> AppKey {
-        AppKey::new(name, "prod", "webfront")
-    }
-
-    fn app(name: &str) -> App {
-        App::new(key(name), "eu-west-1")
-    }
+    use crate::fixtures::{app_key as key, bare_app as app};
 
     fn job(seconds: u32) -> JobId {
         JobId::generate(seconds, [0; 8])

@@ -36,7 +36,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             "event": "result",
             "dry_run": args.dry_run,
             "removed": list(&mut report.removed.iter().map(|r| (r, None))),
-            "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(spare_key(&s.reason))))),
+            "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(s.reason.as_str())))),
             "foreign": list(&mut report.foreign.iter().map(|r| (r, None))),
             "lost_jobs": report.lost_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "failures": report.failures,
@@ -91,14 +91,6 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
         .with_hint(
             "see the failures above; remove them with `lxc delete --force NAME` and `lxc profile delete NAME` (`incus` on Incus)",
         ))
-    }
-}
-
-fn spare_key(reason: &SpareReason) -> &'static str {
-    match reason {
-        SpareReason::Running => "running",
-        SpareReason::UnknownJob => "unknown_job",
-        _ => "other",
     }
 }
 

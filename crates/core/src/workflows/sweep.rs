@@ -7,19 +7,22 @@ use std::time::{Duration, SystemTime};
 
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
+use crate::domain::text::text_enum;
 use crate::domain::{InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
 
-/// Why the sweep left one of lxpack's resources in place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SpareReason {
-    /// Its job is recorded as running.
-    Running,
-    /// This history does not know its job, which started recently enough to be running
-    /// still, on another host that shares the daemon with its own history.
-    UnknownJob,
+text_enum! {
+    /// Why the sweep left one of lxpack's resources in place.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum SpareReason as "spare reason" {
+        /// Its job is recorded as running.
+        Running = "running",
+        /// This history does not know its job, which started recently enough to be
+        /// running still, on another host that shares the daemon with its own history.
+        UnknownJob = "unknown_job",
+    }
 }
 
 /// A resource the sweep left in place, and why.
