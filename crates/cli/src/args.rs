@@ -16,8 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     propagate_version = true,
     max_term_width = 100,
     after_long_help = "Exit codes: 0 success, 1 failure, 2 usage, 3 config, 4 input (app file, app, \
-module, checkout), 5 daemon unreachable, 6 no suitable image, 7 a step failed, 8 timeout, \
-9 cleanup failed, 10 AWS, 11 store, 12 doctor found problems, 130 cancelled.\n\
+module, checkout), 5 daemon unreachable, 6 no suitable image, 7 a hook, the features or the \
+buildpack exited non-zero (the build failed), 8 timeout, 9 cleanup failed, 10 AWS, 11 store, \
+12 doctor found problems, 13 the daemon refused or failed an operation (the infrastructure \
+failed: image server unreachable, profile rejected, instance did not start), 130 cancelled.\n\
 Every code, and what to do about it: docs/operator-guide.md."
 )]
 pub struct Cli {

@@ -37,6 +37,10 @@ pub enum ExitClass {
     Store,
     /// 12: `lxpack doctor` found a problem.
     Doctor,
+    /// 13: the daemon refused or failed an operation it was asked for: an image server
+    /// it cannot reach, a profile or instance it rejects, an instance that does not
+    /// start or never answers. Infrastructure, never the build's fault (that is 7).
+    Infrastructure,
     /// 130: cancelled with Ctrl-C.
     Cancelled,
 }
@@ -58,6 +62,7 @@ impl ExitClass {
             Self::Aws => 10,
             Self::Store => 11,
             Self::Doctor => 12,
+            Self::Infrastructure => 13,
             Self::Cancelled => 130,
         }
     }
@@ -78,6 +83,7 @@ impl ExitClass {
             Self::Aws => "aws",
             Self::Store => "store",
             Self::Doctor => "doctor",
+            Self::Infrastructure => "infrastructure",
             Self::Cancelled => "cancelled",
         }
     }
@@ -197,8 +203,12 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
         ),
         WorkflowError::ProvisionerNotConfigured { .. } => (ExitClass::Config, None),
-        WorkflowError::StepFailed { source, .. } => classify_port(source),
-        WorkflowError::CommandFailed { .. } | WorkflowError::NotReady { .. } => (ExitClass::Step, None),
+        WorkflowError::StepFailed { step, source, .. } => classify_port(*step, source),
+        WorkflowError::CommandFailed { .. } => (ExitClass::Step, None),
+        WorkflowError::NotReady { .. } => (
+            ExitClass::Infrastructure,
+            Some("the instance started but never ran a command: check the image (it needs /bin/sh and `true`) and the daemon's log; raise lxpack.timeouts.ready on a slow host".into()),
+        ),
         WorkflowError::TimedOut { step, .. } => (ExitClass::Timeout, Some(timeout_hint(*step))),
         WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
         WorkflowError::HalfPublished { fingerprint, .. } => (
@@ -226,7 +236,7 @@ const API_TIMEOUT_HINT: &str = "API calls are limited by container.timeout (seco
      for a slow daemon. A daemon that answers nothing at all may be blocked by another \
      client's silent connection (docs/operator-guide.md, troubleshooting, 5)";
 
-fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
+fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
     match error {
         PortError::Runtime(RuntimeError::Unreachable(unreachable))
         | PortError::Registry(RegistryError::Unreachable(unreachable)) => {
@@ -246,7 +256,26 @@ fn classify_port(error: &PortError) -> (ExitClass, Option<String>) {
         }
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
         PortError::Store(_) | PortError::History(_) => (ExitClass::Store, None),
-        _ => (ExitClass::Step, None),
+        _ => (ExitClass::Infrastructure, Some(refusal_hint(step))),
+    }
+}
+
+/// What to check when the daemon refused or failed the call of `step`.
+fn refusal_hint(step: Step) -> String {
+    match step {
+        Step::Launch => "the daemon could not create or start the instance (its message is above): \
+             check the image server (container.endpoint) and that the daemon can reach it, \
+             the daemon's log (a failed start is logged there), and `lxpack doctor`"
+            .into(),
+        Step::CreateProfile => "the daemon refused the profile that mounts the checkout (its message is above): \
+             check the module's path and the checkout directory, and `lxpack doctor`"
+            .into(),
+        Step::Publish | Step::Retention | Step::ListImages => {
+            "the daemon's image store refused the call (its message is above): check its storage pool (`lxpack doctor`)".into()
+        }
+        _ => "the daemon refused or failed the call (its message is above): this is the host, \
+             not the build; check the daemon's log and run `lxpack doctor`"
+            .into(),
     }
 }
 
@@ -268,6 +297,52 @@ mod tests {
     use lxpack_core::domain::Provisioner;
 
     use super::*;
+
+    #[test]
+    fn the_build_failing_and_the_infrastructure_failing_are_different_classes() {
+        let command = WorkflowError::CommandFailed {
+            step: Step::Buildpack,
+            instance: lxpack_core::domain::InstanceName::parse("lxpack-x").unwrap(),
+            exit_code: 2,
+            output_tail: String::new(),
+        };
+        assert_eq!(CliError::from(command).class, ExitClass::Step);
+        let refused = |step, error| WorkflowError::StepFailed {
+            step,
+            instance: None,
+            source: Box::new(PortError::Runtime(error)),
+        };
+        for (step, error) in [
+            (
+                Step::Launch,
+                RuntimeError::Rejected {
+                    operation: "launch".into(),
+                    message: "Failed getting remote image info: connection refused".into(),
+                },
+            ),
+            (
+                Step::CreateProfile,
+                RuntimeError::Rejected {
+                    operation: "create profile".into(),
+                    message: "Root disk entry may not have a \"source\" property set".into(),
+                },
+            ),
+        ] {
+            let error = CliError::from(refused(step, error));
+            assert_eq!(error.class, ExitClass::Infrastructure);
+            assert_eq!(error.class.code(), 13);
+            assert!(error.hint.is_some_and(|hint| hint.contains("doctor")));
+        }
+        let unreachable = refused(
+            Step::Launch,
+            RuntimeError::Unreachable(lxpack_core::ports::Unreachable {
+                endpoint: "/var/lib/lxd/unix.socket".into(),
+                reason: "connection refused".into(),
+                hint: "start the daemon".into(),
+            }),
+        );
+        assert_eq!(CliError::from(unreachable).class, ExitClass::Daemon);
+    }
 
     #[test]
     fn a_timeout_names_the_setting_that_limits_its_step() {
