@@ -35,7 +35,8 @@
 //! - `image`: [`ImageBuilder`], to seed images.
 //! - `ami_catalog`, `app_store`: [`FakeAmiCatalog`] and [`FakeAppStore`] (which is
 //!   also the `JobHistory`).
-//! - `clock`: [`FakeClock`], the time of job records and sweeps.
+//! - `clock`: [`FakeClock`], the time of job records and sweeps; `runners`:
+//!   [`FakeRunners`], which job processes are alive.
 //! - [`fixtures`]: the apps and job ids tests start from, for every crate's tests.
 //! - `sinks`: [`RecordingEvents`] and [`RecordingOutput`].
 //!
@@ -97,6 +98,7 @@ mod faults;
 mod harness;
 mod image;
 mod registry;
+mod runners;
 mod runtime;
 mod sinks;
 
@@ -111,5 +113,6 @@ pub use faults::{FakeFailure, Fault, FaultPlan, InjectedFault, Interruption, Whe
 pub use harness::Recorded;
 pub use image::ImageBuilder;
 pub use registry::{FakeImageRegistry, RegistryCall, RegistryOp};
+pub use runners::FakeRunners;
 pub use runtime::{DaemonCall, FakeRuntime, RuntimeCall, RuntimeOp};
 pub use sinks::{RecordingEvents, RecordingOutput};

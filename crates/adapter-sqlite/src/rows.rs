@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
-use lxpack_core::domain::{App, AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::domain::{App, AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -62,6 +62,9 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     };
     let module: Option<String> = row.get(5)?;
     let error: Option<String> = row.get(9)?;
+    let runner_host: Option<String> = row.get(11)?;
+    let runner_pid: Option<i64> = row.get(12)?;
+    let runner_started: Option<i64> = row.get(13)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -77,7 +80,28 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
             ended_at: ended.map(time),
             error,
             log_path: log_path.map(PathBuf::from),
+            runner: match (runner_host, runner_pid, runner_started) {
+                (Some(host), Some(pid), Some(started)) => Some(JobRunner {
+                    host,
+                    pid: u32::try_from(pid).map_err(|e| corrupt(e.to_string()))?,
+                    started: u64::try_from(started).map_err(|e| corrupt(e.to_string()))?,
+                }),
+                _ => None,
+            },
         })
     })();
     Ok(record)
+}
+
+/// A runner's pid and start as SQLite integers.
+pub(crate) fn runner_columns(
+    runner: Option<&JobRunner>,
+) -> (Option<&str>, Option<i64>, Option<i64>) {
+    runner.map_or((None, None, None), |runner| {
+        (
+            Some(runner.host.as_str()),
+            Some(i64::from(runner.pid)),
+            Some(i64::try_from(runner.started).unwrap_or(i64::MAX)),
+        )
+    })
 }

@@ -29,6 +29,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_by_app ON jobs (app_name, app_env, app_role, started_at_ms);
     CREATE INDEX jobs_by_status ON jobs (status);",
+    // 2: the process that runs each job, so a sweep can tell a killed one at once.
+    "ALTER TABLE jobs ADD COLUMN runner_host TEXT;
+    ALTER TABLE jobs ADD COLUMN runner_pid INTEGER;
+    ALTER TABLE jobs ADD COLUMN runner_started INTEGER;",
 ];
 
 /// The newest schema version this build knows.

@@ -16,7 +16,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tracing::instrument;
 
 use crate::error::SqliteStoreError;
-use crate::rows::{JOB_COLUMNS, app_from_document, document_of, job_from_row, millis};
+use crate::rows::{
+    JOB_COLUMNS, app_from_document, document_of, job_from_row, millis, runner_columns,
+};
 use crate::schema::{LATEST, SchemaError, migrate};
 
 /// How long a writer waits for another process's transaction.
@@ -322,14 +324,16 @@ impl JobHistory for SqliteAppStore {
     async fn record_job(&self, record: &JobRecord) -> std::result::Result<(), JobHistoryError> {
         let record = record.clone();
         self.with("record job", move |connection, path| {
+            let runner = runner_columns(record.runner.as_ref());
             connection
                 .execute(
-                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
                        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
                        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
-                       error = excluded.error, log_path = excluded.log_path",
+                       error = excluded.error, log_path = excluded.log_path, runner_host = excluded.runner_host,
+                       runner_pid = excluded.runner_pid, runner_started = excluded.runner_started",
                     params![
                         record.id.as_str(),
                         record.command.as_str(),
@@ -342,6 +346,9 @@ impl JobHistory for SqliteAppStore {
                         record.ended_at.map(millis),
                         record.error,
                         record.log_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                        runner.0,
+                        runner.1,
+                        runner.2,
                     ],
                 )
                 .map_err(|e| query_error("record job", path, e))?;

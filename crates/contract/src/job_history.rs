@@ -4,7 +4,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
 use lxpack_core::ports::JobHistory;
 
 use crate::report::{Checker, ContractReport};
@@ -15,8 +15,8 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs the contract of [`JobHistory`] against `history`, recording jobs of `app` (the
 /// app need not exist anywhere). It checks:
-/// - `record_job` then `get_job` returns the record as written; an unknown job is
-///   `None`;
+/// - `record_job` then `get_job` returns the record as written (its runner too); an
+///   unknown job is `None`;
 /// - `record_job` of the same id replaces the record;
 /// - `running_jobs` lists exactly the running ones of the suite's jobs, following
 ///   the status;
@@ -174,7 +174,12 @@ impl Suite<'_> {
             Some("api".into()),
             started,
         )
-        .with_log(Some("/var/log/lxpack/contract.log".into()));
+        .with_log(Some("/var/log/lxpack/contract.log".into()))
+        .with_runner(Some(JobRunner {
+            host: "lxpack-contract-host".into(),
+            pid: 4_000_000_000,
+            started: u64::MAX / 2,
+        }));
         if status != JobStatus::Running {
             record.end(
                 status,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,6 +23,16 @@ struct JobFile {
     error: Option<String>,
     /// Written with `to_string_lossy`: a non-UTF-8 path is stored approximately.
     log_path: Option<String>,
+    /// Absent in files written before runners were recorded.
+    #[serde(default)]
+    runner: Option<RunnerFile>,
+}
+
+#[derive(Deserialize)]
+struct RunnerFile {
+    host: String,
+    pid: u32,
+    started: u64,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +58,11 @@ pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
         "ended_at_ms": record.ended_at.map(millis),
         "error": record.error,
         "log_path": record.log_path.as_ref().map(|path| path.to_string_lossy()),
+        "runner": record.runner.as_ref().map(|runner| json!({
+            "host": runner.host,
+            "pid": runner.pid,
+            "started": runner.started,
+        })),
     });
     let mut text = format!("{value:#}");
     text.push('\n');
@@ -72,6 +87,11 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
         ended_at: file.ended_at_ms.map(time),
         error: file.error,
         log_path: file.log_path.map(PathBuf::from),
+        runner: file.runner.map(|runner| JobRunner {
+            host: runner.host,
+            pid: runner.pid,
+            started: runner.started,
+        }),
     })
 }
 
@@ -97,7 +117,12 @@ mod tests {
             Some("api".into()),
             time(1_700_000_000_123),
         )
-        .with_log(Some(PathBuf::from("/var/log/lxpack/job.log")));
+        .with_log(Some(PathBuf::from("/var/log/lxpack/job.log")))
+        .with_runner(Some(JobRunner {
+            host: "build-1".into(),
+            pid: 4242,
+            started: 987_654,
+        }));
         record.end(
             JobStatus::Failed,
             Some("step buildpack failed".into()),

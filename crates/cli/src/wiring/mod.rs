@@ -4,6 +4,7 @@
 //! ports and get trait objects.
 
 mod aws;
+mod processes;
 mod runtime;
 mod store;
 
@@ -14,6 +15,7 @@ use lxpack_core::ports::{AppStore, JobHistory};
 use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
+pub use processes::LocalProcesses;
 pub use runtime::{DaemonReadiness, daemon_readiness};
 pub use store::{job_log_dir, open_store, store_path};
 
@@ -99,7 +101,8 @@ impl Wiring {
             apps: stores.apps.clone(),
             jobs: stores.jobs.clone(),
         };
-        Ok(Workflows::new(ports, self.config.settings.clone()))
+        Ok(Workflows::new(ports, self.config.settings.clone())
+            .with_runner_probe(Arc::new(LocalProcesses::new())))
     }
 }
 

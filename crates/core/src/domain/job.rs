@@ -28,6 +28,19 @@ text_enum! {
     }
 }
 
+/// The process that runs a job, as the host it runs on knows it: enough for a sweep on
+/// the same host to tell, at once, that a killed job's process is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobRunner {
+    /// The host, and which boot of it (a process id means nothing across reboots).
+    pub host: String,
+    /// The process id.
+    pub pid: u32,
+    /// When the process started, in the host's own units: tells a reused pid from the
+    /// original process.
+    pub started: u64,
+}
+
 /// One job in the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -49,6 +62,10 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// Where its full output was written, when the caller keeps a log.
     pub log_path: Option<PathBuf>,
+    /// The process that runs it, when the caller can tell ([`RunnerProbe`]).
+    ///
+    /// [`RunnerProbe`]: crate::ports::RunnerProbe
+    pub runner: Option<JobRunner>,
 }
 
 impl JobRecord {
@@ -71,6 +88,7 @@ impl JobRecord {
             ended_at: None,
             error: None,
             log_path: None,
+            runner: None,
         }
     }
 
@@ -78,6 +96,13 @@ impl JobRecord {
     #[must_use]
     pub fn with_log(mut self, log_path: Option<PathBuf>) -> Self {
         self.log_path = log_path;
+        self
+    }
+
+    /// The same record, with the process that runs it.
+    #[must_use]
+    pub fn with_runner(mut self, runner: Option<JobRunner>) -> Self {
+        self.runner = runner;
         self
     }
 

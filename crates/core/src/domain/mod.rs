@@ -30,7 +30,7 @@ pub use image::{
     RemoteServer, property,
 };
 pub use image_record::{ImageRecordDecision, decide_image_record, newest_image};
-pub use job::{JobRecord, JobStatus};
+pub use job::{JobRecord, JobRunner, JobStatus};
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use resources::{

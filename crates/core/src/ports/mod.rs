@@ -11,7 +11,7 @@ mod job_history;
 
 pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
 pub use container_runtime::{
     ContainerRuntime, OutputSink, Resource, ResourceKind, RuntimeError, ServerInfo,
 };

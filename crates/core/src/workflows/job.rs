@@ -36,7 +36,8 @@ impl Workflows {
             job.module.map(str::to_owned),
             self.clock.now(),
         )
-        .with_log(job.log_path.cloned());
+        .with_log(job.log_path.cloned())
+        .with_runner(self.runners.current());
         self.ports
             .jobs
             .record_job(&record)

@@ -33,7 +33,8 @@ pub use sweep::{SpareReason, Spared, SweepReport};
 
 use crate::domain::{App, AppKey, JobId};
 use crate::ports::{
-    AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, SystemClock,
+    AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, NoRunnerProbe,
+    RunnerProbe, SystemClock,
 };
 
 /// The adapters a [`Workflows`] drives.
@@ -58,6 +59,7 @@ pub struct Workflows {
     ports: Ports,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    runners: Arc<dyn RunnerProbe>,
 }
 
 impl Workflows {
@@ -68,6 +70,7 @@ impl Workflows {
             ports,
             settings,
             clock: Arc::new(SystemClock),
+            runners: Arc::new(NoRunnerProbe),
         }
     }
 
@@ -75,6 +78,14 @@ impl Workflows {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same workflows, recording with each job the process that runs it, and
+    /// letting the sweep ask whether a running job's process is gone (`probe`).
+    #[must_use]
+    pub fn with_runner_probe(mut self, probe: Arc<dyn RunnerProbe>) -> Self {
+        self.runners = probe;
         self
     }
 

@@ -68,7 +68,9 @@ impl Workflows {
     /// the history records as ended go. Those whose job is recorded as running stay,
     /// unless it has been running, at `now`, for longer than any job can last under
     /// these settings' limits ([`Timeouts::longest_job`](super::Timeouts::longest_job)):
-    /// then its process is gone, the job is recorded as lost, and they go. Those whose
+    /// then its process is gone, the job is recorded as lost, and they go; so do they
+    /// at once when the [`RunnerProbe`](crate::ports::RunnerProbe) is sure the job's
+    /// process is gone. Those whose
     /// job the history does not know (made from another host sharing the daemon) stay
     /// while that job is younger than the longest a job can last.
     ///
@@ -142,19 +144,29 @@ impl Workflows {
         let running = history.running_jobs().await.map_err(PortError::History)?;
         for mut job in running {
             let age = now.duration_since(job.started_at).unwrap_or_default();
-            if age <= longest {
-                continue;
-            }
-            events.emit(Event::Warning {
-                message: format!(
+            let gone = job
+                .runner
+                .as_ref()
+                .filter(|runner| self.runners.is_alive(runner) == Some(false));
+            let message = if let Some(runner) = gone {
+                format!(
+                    "job {} is recorded as running, but its process ({} on {}) is gone: it \
+                     is lost and its leftovers go",
+                    job.id, runner.pid, runner.host
+                )
+            } else if age > longest {
+                format!(
                     "job {} is recorded as running since {} h ago, longer than any job can \
                      last with these limits ({} h): its process is gone, so it is lost and \
                      its leftovers go",
                     job.id,
                     age.as_secs() / 3600,
                     longest.as_secs().div_ceil(3600)
-                ),
-            });
+                )
+            } else {
+                continue;
+            };
+            events.emit(Event::Warning { message });
             report.lost_jobs.push(job.id.clone());
             if !dry_run {
                 job.end(

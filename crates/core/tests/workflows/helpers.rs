@@ -12,8 +12,8 @@ use lxpack_core::workflows::{
     ProvisionerSettings, Settings, WorkflowError, Workflows,
 };
 use lxpack_fake::{
-    FakeAmiCatalog, FakeAppStore, FakeClock, FakeImageRegistry, FakeRuntime, ImageBuilder,
-    RecordingEvents,
+    FakeAmiCatalog, FakeAppStore, FakeClock, FakeImageRegistry, FakeRunners, FakeRuntime,
+    ImageBuilder, RecordingEvents,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +52,8 @@ pub(crate) struct World {
     pub(crate) store: FakeAppStore,
     /// The time of job records: 2023-11-14T22:13:20Z until a test moves it.
     pub(crate) clock: FakeClock,
+    /// The job processes: this one is pid 4242, alive until a test kills it.
+    pub(crate) runners: FakeRunners,
     pub(crate) events: RecordingEvents,
     pub(crate) cancel: CancellationToken,
     pub(crate) workflows: Workflows,
@@ -93,6 +95,7 @@ impl World {
             jobs: Arc::new(store.clone()),
         };
         let clock = FakeClock::at_unix(1_700_000_000);
+        let runners = FakeRunners::with_current(4242);
         Self {
             runtime,
             registry,
@@ -100,8 +103,11 @@ impl World {
             store,
             events: RecordingEvents::new(),
             cancel: CancellationToken::new(),
-            workflows: Workflows::new(ports, settings).with_clock(Arc::new(clock.clone())),
+            workflows: Workflows::new(ports, settings)
+                .with_clock(Arc::new(clock.clone()))
+                .with_runner_probe(Arc::new(runners.clone())),
             clock,
+            runners,
         }
     }
 

@@ -254,3 +254,42 @@ async fn a_job_this_history_does_not_know_is_spared_while_it_may_run_elsewhere()
     assert!(world.runtime.instances().is_empty());
     assert!(world.runtime.profiles().is_empty());
 }
+
+/// A killed lxpack's job is lost as soon as the sweep can tell its process is gone: no
+/// need to wait hours on the same host.
+#[tokio::test(start_paused = true)]
+async fn a_job_whose_process_is_gone_is_lost_at_once() {
+    let killed = job(1_700_000_200);
+    let world = kept_deploys(&[&killed]).await;
+    // What a killed process leaves: the job recorded running, by this process.
+    let mut record = world.store.job(&killed).unwrap();
+    assert_eq!(record.runner, Some(lxpack_fake::FakeRunners::runner(4242)));
+    record.status = JobStatus::Running;
+    record.ended_at = None;
+    world.store.record_job(&record).await.unwrap();
+
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_300), &world.events)
+        .await
+        .unwrap();
+    assert!(report.removed.is_empty(), "alive: {report:?}");
+    assert_eq!(report.spared.len(), 2);
+
+    world.runners.kill(4242);
+    let report = world
+        .workflows
+        .sweep(false, at(1_700_000_300), &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.lost_jobs, std::slice::from_ref(&killed));
+    assert_eq!(report.removed.len(), 2, "{report:?}");
+    assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Lost);
+    assert!(
+        world
+            .events
+            .warnings()
+            .iter()
+            .any(|w| w.contains("its process (4242 on fake-host) is gone"))
+    );
+}
