@@ -265,6 +265,7 @@ fn refusal_hint(step: Step) -> String {
     match step {
         Step::Launch => "the daemon could not create or start the instance (its message is above): \
              check the image server (container.endpoint) and that the daemon can reach it, \
+             that its storage pool has room (`lxc storage info POOL`, when it says no space is left on the device), \
              the daemon's log (a failed start is logged there), and `lxpack doctor`"
             .into(),
         Step::CreateProfile => "the daemon refused the profile that mounts the checkout (its message is above): \
