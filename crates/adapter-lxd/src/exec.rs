@@ -76,11 +76,12 @@ pub(crate) async fn exec(
         if out == Ended::Broken || err == Ended::Broken {
             // The rest of the output is lost, and with it what the command did: its
             // exit code (the daemon kills a command whose websockets drop) says
-            // nothing about the build.
-            return Err(CallError::Transport(connection_lost(
-                client.endpoint(),
-                &operation_name,
-            )));
+            // nothing about the build. A daemon that is gone says why itself.
+            let ping = client.call(client.api().server(), client.options().request_timeout);
+            return Err(match ping.await {
+                Err(CallError::Transport(unreachable)) => CallError::Transport(unreachable),
+                _ => CallError::Transport(connection_lost(client.endpoint(), &operation_name)),
+            });
         }
         client.wait(&operation, request.timeout + GRACE * 3).await
     };
@@ -156,9 +157,7 @@ fn connection_lost(endpoint: &str, operation: &str) -> Unreachable {
             "the connection broke while `{operation}` ran: its output ends there, and how \
              it ended is unknown"
         ),
-        hint: "check the network to the daemon and the daemon's log; the job's container \
-               is removed with the job (or by `lxpack gc` if the daemon cannot be reached)"
-            .to_owned(),
+        hint: "check the network to the daemon, and the daemon's log".to_owned(),
     }
 }
 

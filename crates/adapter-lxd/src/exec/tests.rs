@@ -373,33 +373,49 @@ async fn a_websocket_the_daemon_refuses_fails_the_exec_with_its_message() {
 #[tokio::test]
 async fn output_whose_connection_breaks_is_the_daemon_unreachable_not_an_exit_code() {
     for daemon in Daemon::BOTH {
-        let mock = MockTransport::new();
-        mock.one(daemon, "exec", 0);
-        let _far = serve(&mock, Command::Drops);
-        let sink = Collect::default();
-        let error = client(&mock)
-            .exec(
-                &InstanceName::parse(NAME).unwrap(),
-                &request(30),
-                &sink,
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&error, RuntimeError::Unreachable(unreachable)
-                if unreachable.reason.contains("the connection broke while `exec sh in lxpack-fixture-l` ran")),
-            "{daemon:?}: {error:?}"
-        );
-        assert_eq!(
-            sink.of(OutputStream::Stdout),
-            "out\n",
-            "what came before is kept"
-        );
-        let lines = mock.lines();
-        assert!(
-            !lines.iter().any(|l| l.contains("/wait")),
-            "{daemon:?}: no exit code is read from a broken exec: {lines:?}"
-        );
+        for daemon_answers in [true, false] {
+            let mock = MockTransport::new();
+            mock.one(daemon, "exec", 0);
+            let _far = serve(&mock, Command::Drops);
+            if daemon_answers {
+                mock.one(daemon, "server", 0);
+            }
+            let sink = Collect::default();
+            let error = client(&mock)
+                .exec(
+                    &InstanceName::parse(NAME).unwrap(),
+                    &request(30),
+                    &sink,
+                    &CancellationToken::new(),
+                )
+                .await
+                .unwrap_err();
+            let RuntimeError::Unreachable(unreachable) = &error else {
+                panic!("{daemon:?}: {error:?}")
+            };
+            if daemon_answers {
+                assert!(
+                    unreachable
+                        .reason
+                        .contains("the connection broke while `exec sh in lxpack-fixture-l` ran"),
+                    "{daemon:?}: {error:?}"
+                );
+            } else {
+                assert!(
+                    unreachable.reason.contains("no reply queued for GET /1.0"),
+                    "{daemon:?}: a daemon that is gone says why itself: {error:?}"
+                );
+            }
+            assert_eq!(
+                sink.of(OutputStream::Stdout),
+                "out\n",
+                "what came before is kept"
+            );
+            let lines = mock.lines();
+            assert!(
+                !lines.iter().any(|l| l.contains("/wait")),
+                "{daemon:?}: no exit code is read from a broken exec: {lines:?}"
+            );
+        }
     }
 }

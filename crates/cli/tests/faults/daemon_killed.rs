@@ -44,8 +44,10 @@ fn daemon_killed_mid_buildpack(name: &'static str) {
         "{name}: lxpack took {took:?} to notice the daemon was gone"
     );
     assert!(
-        run.stderr.contains("hint:"),
-        "{name}: no hint: {}",
+        run.stderr.contains("hint: start the daemon")
+            && run.stderr.contains("then remove what the job left")
+            && run.stderr.contains("`lxpack gc`"),
+        "{name}: the hint says to start the daemon, then gc: {}",
         run.stderr
     );
     assert_eq!(status_of(&env, &job), "failed");

@@ -83,7 +83,7 @@ fn the_base_image_deleted_mid_buildimage(name: &'static str) {
         return;
     };
     let leaks = Leaks::watch(&daemon);
-    let release = format!("{}", job_id());
+    let release = job_id();
     let alias = format!("fault-base-{}", &release[16..]);
     import_base_image(&daemon, &alias, &release);
 

@@ -47,7 +47,10 @@ fn lxpack_killed_mid_buildpack(name: &'static str) {
     let text = env.run(&["gc", "--dry-run"]).expect(0);
     let said = format!("{}{}", text.stdout, text.stderr);
     assert!(
-        said.contains(&job) && said.contains(&format!("({pid} on ")),
+        said.contains(&job)
+            && said.contains(&format!("({pid} on "))
+            && said.contains("its process is gone")
+            && !said.contains("longer than any job can last"),
         "{name}: gc names the job and its dead process: {}\n{}",
         text.stdout,
         text.stderr
