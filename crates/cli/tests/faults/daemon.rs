@@ -184,6 +184,12 @@ impl FaultDaemon {
     /// daemon crashes) and waits until it is gone.
     pub(crate) fn kill(&self) {
         let pid = self.pid();
+        assert!(
+            self.is_ours(pid),
+            "{}: pid {pid} is not the fault daemon on {}",
+            self.name,
+            self.dir.display()
+        );
         let status = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status()
@@ -204,7 +210,7 @@ impl FaultDaemon {
     /// it is not running.
     pub(crate) fn restart_if_down(&self) {
         let pid_file = self.fault_dir.join(format!("{}.pid", self.name));
-        if pid_file.exists() && alive(self.pid()) {
+        if pid_file.exists() && self.is_ours(self.pid()) {
             return;
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fault-daemons-up");
@@ -219,6 +225,23 @@ impl FaultDaemon {
             self.name,
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+
+    /// Whether `pid` runs and is this fault daemon (its state directory in its
+    /// environment), not a process that got a stale PID.
+    fn is_ours(&self, pid: u32) -> bool {
+        let variable = if self.name == "lxd" {
+            "LXD_DIR"
+        } else {
+            "INCUS_DIR"
+        };
+        let expected = format!("{variable}={}", self.dir.display());
+        alive(pid)
+            && std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|b| *b == 0)
+                    .any(|entry| entry == expected.as_bytes())
+            })
     }
 
     /// The used bytes of the small pool's file system.
