@@ -190,6 +190,13 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Image,
             Some("run `lxpack buildimage APP` first; deploy starts from the image it records".into()),
         ),
+        WorkflowError::ContainerImageMissing { app, .. } => (
+            ExitClass::Image,
+            Some(format!(
+                "rebuild the app's image with `lxpack buildimage {}`; `lxpack images` shows the app's image as missing (or its alias as gone)",
+                app.name
+            )),
+        ),
         WorkflowError::NoSourceImage { .. } => (
             ExitClass::Image,
             Some("pass --os FAMILY/RELEASE (e.g. debian/12), configure lxpack.aws, or set build_infos.source_container_image in the app".into()),
