@@ -209,7 +209,12 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Config,
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
         ),
-        WorkflowError::ProvisionerNotConfigured { .. } => (ExitClass::Config, None),
+        WorkflowError::ProvisionerNotConfigured { provisioner, .. } => (
+            ExitClass::Config,
+            Some(format!(
+                "set features_provisioners.{provisioner}.path in the config to the host directory holding its formulas (a checkout of its git_repo)"
+            )),
+        ),
         WorkflowError::StepFailed { step, source, .. } => classify_port(*step, source),
         WorkflowError::CommandFailed { .. } => (ExitClass::Step, None),
         WorkflowError::NotReady { .. } => (
