@@ -5,8 +5,6 @@
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
 
-use std::time::Duration;
-
 use futures_util::{SinkExt as _, StreamExt as _};
 use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
 use lxpack_core::ports::{OutputSink, RuntimeError};
@@ -20,9 +18,6 @@ use crate::client::LxdClient;
 use crate::errors::{CallError, runtime_error};
 use crate::reply::{ExecEnded, ExecStarted};
 use crate::transport::Stream;
-
-/// How long a signalled command has to end before the next signal.
-pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// The signals sent, in turn, to a command that must end: SIGTERM, then SIGKILL.
 const SIGNALS: [i32; 2] = [15, 9];
@@ -73,7 +68,9 @@ pub(crate) async fn exec(
         let out = pump(stdout, OutputStream::Stdout, output);
         let err = pump(stderr, OutputStream::Stderr, output);
         let ((), (), ()) = tokio::join!(feed, out, err);
-        client.wait(&operation, request.timeout + GRACE * 3).await
+        client
+            .wait(&operation, request.timeout + request.kill_grace * 3)
+            .await
     };
     tokio::pin!(work);
     let mut control = control;
@@ -89,7 +86,10 @@ pub(crate) async fn exec(
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();
         let _ = control.send(Message::text(message)).await;
-        if tokio::time::timeout(GRACE, &mut work).await.is_ok() {
+        if tokio::time::timeout(request.kill_grace, &mut work)
+            .await
+            .is_ok()
+        {
             break;
         }
     }

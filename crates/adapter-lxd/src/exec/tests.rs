@@ -240,7 +240,34 @@ async fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
         .unwrap_err();
     assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
     assert_eq!(far.control.await.unwrap(), [15, 9]);
-    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(1) + ExecRequest::KILL_GRACE
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_grace_between_the_signals_is_the_request_s() {
+    let daemon = Daemon::Incus;
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::Hangs);
+    mock.one(daemon, "cancel-operation", 0);
+    let started = Instant::now();
+    let mut long_grace = request(1);
+    long_grace.kill_grace = Duration::from_secs(30);
+    let error = client(&mock)
+        .exec(
+            &InstanceName::parse(NAME).unwrap(),
+            &long_grace,
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
+    assert_eq!(far.control.await.unwrap(), [15, 9]);
+    assert_eq!(started.elapsed(), Duration::from_secs(1 + 60));
 }
 
 #[tokio::test(start_paused = true)]
@@ -262,7 +289,10 @@ async fn a_command_that_ignores_both_signals_is_left_after_two_graces() {
         .unwrap_err();
     assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
     assert_eq!(far.control.await.unwrap(), [15, 9]);
-    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE * 2);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(1) + ExecRequest::KILL_GRACE * 2
+    );
     let lines = mock.lines();
     assert!(
         !lines.iter().any(|l| l.contains("/wait")),

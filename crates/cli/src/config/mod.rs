@@ -282,6 +282,11 @@ fn build(
         buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
         publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
         graceful_stop: t.graceful_stop.filter(|s| *s > 0).map(Duration::from_secs),
+        kill_grace: positive(
+            "lxpack.timeouts.kill_grace",
+            t.kill_grace,
+            lxpack_core::domain::ExecRequest::KILL_GRACE,
+        )?,
     };
 
     let settings = Settings {

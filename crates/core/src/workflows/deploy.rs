@@ -169,6 +169,7 @@ impl Workflows {
             events,
             cancel,
             instance: Some(name.clone()),
+            kill_grace: self.settings.timeouts.kill_grace,
         };
         let mut created = Created::new(name.clone());
         created.release_in_background = self.settings.cleanup == CleanupMode::Background;
