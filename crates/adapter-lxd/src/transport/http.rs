@@ -29,9 +29,40 @@ pub enum ConnectError {
         #[source]
         source: BoxError,
     },
+    /// The client key can be read by other users than its owner.
+    #[error("client key {path} can be read by other users (mode {mode:o}): run `chmod 600 {path}`")]
+    KeyExposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     Http(#[source] BoxError),
+}
+
+/// Refuses a private key that group or others may read: whoever reads it is trusted
+/// by the daemon as lxpack.
+fn check_key_mode(path: &Path) -> Result<(), ConnectError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ConnectError::Certificate {
+            what: "client key",
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 == 0 {
+        Ok(())
+    } else {
+        Err(ConnectError::KeyExposed {
+            path: path.to_owned(),
+            mode,
+        })
+    }
 }
 
 /// HTTP/1.1 to one daemon.
@@ -85,6 +116,7 @@ impl HttpTransport {
                 source: Box::new(e),
             })
         };
+        check_key_mode(client_key)?;
         let mut identity_pem = read("client certificate", client_cert)?;
         identity_pem.extend(read("client key", client_key)?);
         let identity =
@@ -199,5 +231,27 @@ impl Transport for HttpTransport {
 
     fn is_remote(&self) -> bool {
         self.socket.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_key_others_can_read_is_refused_and_says_how_to_fix_it() {
+        let dir = std::env::temp_dir().join(format!("lxpack-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("client.key");
+        std::fs::write(&key, b"not really a key").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = check_key_mode(&key).unwrap_err();
+        assert!(error.to_string().contains("chmod 600"), "{error}");
+        assert!(error.to_string().contains("644"), "{error}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(check_key_mode(&key).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

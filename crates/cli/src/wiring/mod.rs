@@ -18,7 +18,7 @@ use lxpack_core::workflows::{Ports, Workflows};
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
 pub use runtime::{DaemonReadiness, daemon_readiness};
-pub use store::{job_log_dir, open_store, store_path};
+pub use store::{create_private_dir, create_private_file, job_log_dir, open_store, store_path};
 
 use crate::args::Cli;
 use crate::config::{Config, ConfigChoice, locate};

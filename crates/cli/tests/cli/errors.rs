@@ -55,5 +55,10 @@ fn doctor_passes_on_this_host() {
                 run.stdout
             );
         }
+        assert!(
+            !env.dir.path().join("lxpack.db").exists(),
+            "{name}: doctor must not create the store"
+        );
+        assert!(run.stdout.contains("does not exist yet"), "{}", run.stdout);
     }
 }

@@ -327,6 +327,30 @@ async fn aws_check(config: Option<&Config>) -> Check {
     }
 }
 
+/// A store that does not exist yet: fine if the first job can make it.
+fn not_yet_created(path: &std::path::Path) -> Verdict {
+    let existing = path.ancestors().skip(1).find(|dir| dir.exists());
+    match existing {
+        Some(dir) if dir.is_dir() => Verdict::Pass(format!(
+            "{} does not exist yet: the first command that needs it creates it (under {})",
+            path.display(),
+            dir.display()
+        )),
+        Some(other) => fail(
+            format!(
+                "{} cannot be created: {} is not a directory",
+                path.display(),
+                other.display()
+            ),
+            "pass --store with a file in a writable directory",
+        ),
+        None => fail(
+            format!("{} has no existing parent directory", path.display()),
+            "pass --store with a file in a writable directory",
+        ),
+    }
+}
+
 fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
     let name = "store";
     let path = match store_path(
@@ -341,6 +365,11 @@ fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
             );
         }
     };
+    // A check must not create: a store that does not exist yet is only looked for a
+    // place to be made in.
+    if !path.exists() {
+        return check(name, not_yet_created(&path));
+    }
     if let Err(error) = open_store(&path) {
         return check(
             name,
