@@ -64,6 +64,7 @@ mod remote;
 mod reply;
 mod runtime;
 mod socket;
+mod subids;
 #[cfg(test)]
 mod testing;
 pub mod transport;

@@ -232,6 +232,10 @@ impl Transport for HttpTransport {
     fn is_remote(&self) -> bool {
         self.socket.is_none()
     }
+
+    fn shares_this_host(&self) -> bool {
+        self.socket.is_some()
+    }
 }
 
 #[cfg(test)]
