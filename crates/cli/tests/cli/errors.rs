@@ -89,3 +89,30 @@ fn a_checkout_owner_root_may_not_map_is_refused_at_once_on_lxd() {
     );
     assert!(instances(client, "lxpack-deploy-hello").is_empty());
 }
+
+/// An image server the daemon cannot reach is the infrastructure's failure (13), with
+/// the setting to check, never a failed build (7).
+#[test]
+fn an_unreachable_image_server_is_an_infrastructure_failure() {
+    let Some(daemons) = daemons() else { return };
+    for (name, _, socket) in &daemons {
+        let env = Env::new(Some(socket));
+        env.write_config(&format!(
+            "container:\n  timeout: 30\n  endpoint: https://127.0.0.1:1\nlxpack:\n  runtime:\n    socket: {socket}\n"
+        ));
+        let app = std::fs::read_to_string(crate::harness::example_app())
+            .unwrap()
+            .replace("env: demo", &format!("env: {}", unique_env()))
+            + "build_infos:\n  source_container_image: lxpack-test-busybox\n";
+        let file = env.dir.path().join("hello.yml");
+        std::fs::write(&file, app).unwrap();
+        env.run(&["app", "import", file.to_str().unwrap()])
+            .expect(0);
+        let run = env.run(&["buildimage", "hello"]).expect(13);
+        assert!(
+            run.stderr.contains("container.endpoint"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}
