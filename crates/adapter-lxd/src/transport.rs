@@ -12,6 +12,7 @@ use lxpack_core::ports::Unreachable;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) mod http;
+mod pinning;
 
 /// An HTTP method of the LXD API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,11 +2,15 @@
 //! client certificate and a pinned server certificate.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lxpack_core::ports::{BoxError, Unreachable};
 use reqwest::StatusCode;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::pinning::PinnedCertificate;
 use super::{Method, Request, Response, Transport, Upgrade};
 use crate::remote::transport_failure;
 use crate::socket::probe;
@@ -117,24 +121,36 @@ impl HttpTransport {
             })
         };
         check_key_mode(client_key)?;
-        let mut identity_pem = read("client certificate", client_cert)?;
-        identity_pem.extend(read("client key", client_key)?);
-        let identity =
-            reqwest::Identity::from_pem(&identity_pem).map_err(|e| ConnectError::Certificate {
+        let bad = |what: &'static str, path: &Path| {
+            let path = path.to_owned();
+            move |e: rustls::pki_types::pem::Error| ConnectError::Certificate {
+                what,
+                path,
+                source: Box::new(e),
+            }
+        };
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&read("client certificate", client_cert)?)
+                .collect::<Result<_, _>>()
+                .map_err(bad("client certificate", client_cert))?;
+        let key = PrivateKeyDer::from_pem_slice(&read("client key", client_key)?)
+            .map_err(bad("client key", client_key))?;
+        let pinned = CertificateDer::from_pem_slice(&read("server certificate", server_cert)?)
+            .map_err(bad("server certificate", server_cert))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| ConnectError::Http(Box::new(e)))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCertificate::new(pinned, provider)))
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| ConnectError::Certificate {
                 what: "client certificate and key",
                 path: client_cert.to_owned(),
                 source: Box::new(e),
             })?;
-        let pinned = reqwest::Certificate::from_pem(&read("server certificate", server_cert)?)
-            .map_err(|e| ConnectError::Certificate {
-                what: "server certificate",
-                path: server_cert.to_owned(),
-                source: Box::new(e),
-            })?;
         let http = reqwest::Client::builder()
-            .identity(identity)
-            .tls_certs_only([pinned])
-            .tls_version_min(reqwest::tls::Version::TLS_1_3)
+            .use_preconfigured_tls(tls)
             .http1_only()
             .build()
             .map_err(|e| ConnectError::Http(Box::new(e)))?;
