@@ -64,6 +64,23 @@ pub const SECRET_SAFE_LOG_DIRECTIVES: &[&str] = &[
     "aws_sigv4=debug",
     "aws_smithy_runtime::client::orchestrator=debug",
 ];
+/// Log directives that keep the AWS SDK's own diagnostics out of a quiet run: its crates
+/// log at DEBUG and WARN about credential lookups and retries, which the catalog's own
+/// errors already say better. Apply them unless the user asked for diagnostics.
+pub const QUIET_LOG_DIRECTIVES: &[&str] = &[
+    "aws_config=error",
+    "aws_credential_types=error",
+    "aws_runtime=error",
+    "aws_sdk_ec2=error",
+    "aws_sdk_sts=error",
+    "aws_sigv4=error",
+    "aws_smithy_runtime=error",
+    "aws_smithy_runtime_api=error",
+    "aws_smithy_http_client=error",
+    "hyper_util=error",
+    "rustls=error",
+];
+
 /// Re-exported so that callers can build [`StaticCredentials`] without depending on
 /// `secrecy` themselves.
 pub use secrecy::SecretString;

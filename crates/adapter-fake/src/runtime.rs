@@ -88,6 +88,8 @@ pub enum RuntimeCall {
         stdin: Option<Vec<u8>>,
         /// The limit.
         timeout: Duration,
+        /// The grace between SIGTERM and SIGKILL.
+        kill_grace: Duration,
     },
     /// `stop_instance`.
     StopInstance {
@@ -582,6 +584,7 @@ impl ContainerRuntime for FakeRuntime {
             user: request.user,
             stdin: request.stdin.clone(),
             timeout: request.timeout,
+            kill_grace: request.kill_grace,
         };
         let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
             daemon.check_exec(instance, &request.command)?;

@@ -174,6 +174,12 @@ impl LxdClient {
         self.inner.transport.endpoint()
     }
 
+    /// True for a daemon on this host, reached through its socket: its host's files
+    /// are ours to read.
+    pub(crate) fn shares_this_host(&self) -> bool {
+        self.inner.transport.shares_this_host()
+    }
+
     /// The request builders, scoped to this client's project and target.
     pub(crate) fn api(&self) -> &Api {
         &self.inner.api

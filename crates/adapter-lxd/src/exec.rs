@@ -5,8 +5,6 @@
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
 
-use std::time::Duration;
-
 use futures_util::{SinkExt as _, StreamExt as _};
 use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
 use lxpack_core::ports::{OutputSink, RuntimeError, Unreachable};
@@ -20,9 +18,6 @@ use crate::client::LxdClient;
 use crate::errors::{CallError, runtime_error};
 use crate::reply::{ExecEnded, ExecStarted};
 use crate::transport::Stream;
-
-/// How long a signalled command has to end before the next signal.
-pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// The signals sent, in turn, to a command that must end: SIGTERM, then SIGKILL.
 const SIGNALS: [i32; 2] = [15, 9];
@@ -83,7 +78,9 @@ pub(crate) async fn exec(
                 _ => CallError::Transport(connection_lost(client.endpoint(), &operation_name)),
             });
         }
-        client.wait(&operation, request.timeout + GRACE * 3).await
+        client
+            .wait(&operation, request.timeout + request.kill_grace * 3)
+            .await
     };
     tokio::pin!(work);
     let mut control = control;
@@ -99,7 +96,10 @@ pub(crate) async fn exec(
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();
         let _ = control.send(Message::text(message)).await;
-        if tokio::time::timeout(GRACE, &mut work).await.is_ok() {
+        if tokio::time::timeout(request.kill_grace, &mut work)
+            .await
+            .is_ok()
+        {
             break;
         }
     }

@@ -64,6 +64,7 @@ mod remote;
 mod reply;
 mod runtime;
 mod socket;
+mod subids;
 #[cfg(test)]
 mod testing;
 pub mod transport;
@@ -71,5 +72,7 @@ mod wire;
 
 pub use client::{ConnectError, LxdClient, LxdOptions};
 pub use readiness::{REQUIRED_EXTENSIONS, Readiness};
-pub use socket::{SocketKind, candidates, discover_socket, socket_group};
+pub use socket::{
+    SocketKind, access_hint, candidates, discover_socket, not_a_socket, socket_group,
+};
 pub use transport::{Request, Response, Transport};

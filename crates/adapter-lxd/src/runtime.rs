@@ -16,6 +16,7 @@ use crate::client::{LxdClient, within};
 use crate::errors::{CallError, runtime_error};
 use crate::mapping::{parse_server_info, resources};
 use crate::reply::{Instance, Profile};
+use crate::subids;
 use crate::wire::{self, Ownership};
 
 impl LxdClient {
@@ -94,6 +95,33 @@ impl ContainerRuntime for LxdClient {
                 hint: format!(
                     "give the checkout to an unprivileged build user (e.g. `chown -R 1000:1000 {}`, with `root:1000:1` in /etc/subuid and /etc/subgid), or use Incus, whose idmapped mounts keep root's ownership",
                     mount.source.display()
+                ),
+            });
+        }
+        if ownership == Ownership::Idmap
+            && self.shares_this_host()
+            && let Some((mount, (what, id, file))) = profile
+                .mounts
+                .iter()
+                .filter(|m| !m.read_only)
+                .find_map(|m| {
+                    m.owner
+                        .and_then(|o| subids::unmappable(o.uid, o.gid))
+                        .map(|found| (m, found))
+                })
+        {
+            return Err(RuntimeError::Unsupported {
+                what: format!(
+                    "{} is owned by {what} {id}, which {file} does not let root map, and this daemon has no idmapped mounts: the container could not start",
+                    mount.source.display()
+                ),
+                hint: format!(
+                    "add `root:{id}:1` to {file} (and the matching line to {other}), then restart the daemon; or give the checkout to an owner already mapped; or use Incus, whose idmapped mounts need no mapping",
+                    other = if file == "/etc/subuid" {
+                        "/etc/subgid"
+                    } else {
+                        "/etc/subuid"
+                    }
                 ),
             });
         }

@@ -79,6 +79,13 @@ fn discover_among(
 /// error can say "permission denied: join group X" rather than an HTTP error.
 pub(crate) fn probe(path: &Path) -> Result<(), Unreachable> {
     let endpoint = path.display().to_string();
+    if let Some(kind) = not_a_socket(path) {
+        return Err(Unreachable {
+            endpoint,
+            reason: format!("it is {kind}, not a socket"),
+            hint: "point lxpack.runtime.socket (or LXD_SOCKET, INCUS_SOCKET) at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket or /var/lib/incus/unix.socket".into(),
+        });
+    }
     match std::os::unix::net::UnixStream::connect(path) {
         Ok(_) => Ok(()),
         Err(error) => Err(match error.kind() {
@@ -97,7 +104,7 @@ pub(crate) fn probe(path: &Path) -> Result<(), Unreachable> {
                 Unreachable {
                     endpoint,
                     reason: format!("permission denied: the socket belongs to group {group}"),
-                    hint: format!("add your user to group {group} (`usermod -aG {group} $USER`), then log in again"),
+                    hint: access_hint(&group),
                 }
             }
             _ => Unreachable {
@@ -106,6 +113,36 @@ pub(crate) fn probe(path: &Path) -> Result<(), Unreachable> {
                 hint: "check that the daemon is running and the socket is reachable".into(),
             },
         }),
+    }
+}
+
+/// What a file that exists but is no socket is (`a regular file`, `a directory`…);
+/// `None` for a socket, or a path that does not exist.
+#[must_use]
+pub fn not_a_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    if kind.is_socket() {
+        None
+    } else if kind.is_file() {
+        Some("a regular file")
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else {
+        Some("neither a file nor a socket")
+    }
+}
+
+/// How a user gets access to a socket owned by `group`. Never the root group: that
+/// gives the user root's files, not just the daemon.
+#[must_use]
+pub fn access_hint(group: &str) -> String {
+    if group == "root" {
+        "the socket belongs to group root, and joining root would give away far more than the daemon: run lxpack as root, or restart the daemon with a group of its own (`lxd --group lxd`, `incusd --group incus-admin`, or the service's socket group) and add your user to that group".into()
+    } else {
+        format!(
+            "add your user to group {group} (`sudo usermod -aG {group} $USER`), then log in again (or `newgrp {group}`)"
+        )
     }
 }
 
@@ -127,6 +164,28 @@ pub fn socket_group(path: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_regular_file_is_not_a_socket_and_says_so() {
+        let dir = std::env::temp_dir().join(format!("lxpack-socket-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("unix.socket");
+        std::fs::write(&file, b"").unwrap();
+        let error = super::probe(&file).unwrap_err();
+        assert_eq!(error.reason, "it is a regular file, not a socket");
+        assert!(error.hint.contains("lxpack.runtime.socket"));
+        assert_eq!(super::not_a_socket(&dir), Some("a directory"));
+        assert_eq!(super::not_a_socket(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_root_group_is_never_advised() {
+        let hint = super::access_hint("root");
+        assert!(!hint.contains("usermod -aG root"), "{hint}");
+        assert!(hint.contains("--group"), "{hint}");
+        assert!(super::access_hint("lxd").contains("usermod -aG lxd"));
+    }
+
     use super::*;
 
     #[test]

@@ -12,6 +12,7 @@ use lxpack_core::ports::Unreachable;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) mod http;
+mod pinning;
 
 /// An HTTP method of the LXD API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +224,12 @@ pub trait Transport: Send + Sync {
     /// Whether the daemon is remote, so that the client checks, once, that it trusts
     /// us before anything else (a local socket is trusted by its permissions).
     fn is_remote(&self) -> bool;
+
+    /// Whether the daemon runs on this host, so that its host's files (`/etc/subuid`)
+    /// are ours to read. False unless the transport knows (a mock does not).
+    fn shares_this_host(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

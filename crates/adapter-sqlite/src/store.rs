@@ -2,6 +2,7 @@
 //! calls block, so each runs on tokio's blocking pool. The image rule is the core's;
 //! this store only runs it inside an `IMMEDIATE` transaction.
 
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -53,10 +54,23 @@ impl SqliteAppStore {
                 path: path.to_owned(),
                 source,
             };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_error(Box::new(e)))?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            // The store holds apps' environment values: a directory lxpack makes for it
+            // is its owner's alone.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| open_error(Box::new(e)))?;
         }
+        let created = !path.exists();
         let mut connection = Connection::open(path).map_err(|e| open_error(Box::new(e)))?;
+        if created {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| open_error(Box::new(e)))?;
+        }
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| open_error(Box::new(e)))?;

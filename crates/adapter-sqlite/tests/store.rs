@@ -394,3 +394,14 @@ fn race_worker() {
         }
     });
 }
+
+#[test]
+fn a_new_store_is_its_owner_s_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("modes");
+    let path = dir.db();
+    drop(SqliteAppStore::open(&path).unwrap());
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+}

@@ -199,6 +199,13 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Image,
             Some("run `lxpack buildimage APP` first; deploy starts from the image it records".into()),
         ),
+        WorkflowError::ContainerImageMissing { app, .. } => (
+            ExitClass::Image,
+            Some(format!(
+                "rebuild the app's image with `lxpack buildimage {}`; `lxpack images` shows the app's image as missing (or its alias as gone)",
+                app.name
+            )),
+        ),
         WorkflowError::NoSourceImage { .. } => (
             ExitClass::Image,
             Some("pass --os FAMILY/RELEASE (e.g. debian/12), configure lxpack.aws, or set build_infos.source_container_image in the app".into()),
@@ -211,7 +218,12 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Config,
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
         ),
-        WorkflowError::ProvisionerNotConfigured { .. } => (ExitClass::Config, None),
+        WorkflowError::ProvisionerNotConfigured { provisioner, .. } => (
+            ExitClass::Config,
+            Some(format!(
+                "set features_provisioners.{provisioner}.path in the config to the host directory holding its formulas (a checkout of its git_repo)"
+            )),
+        ),
         WorkflowError::StepFailed { step, source, .. } => classify_port(*step, source),
         WorkflowError::CommandFailed { .. } => (ExitClass::Step, None),
         WorkflowError::NotReady { .. } => (

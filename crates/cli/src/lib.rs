@@ -94,11 +94,31 @@ fn init_tracing(verbose: u8) {
         }
         _ => "trace",
     };
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let mut filter = from_env
+        .as_deref()
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     #[cfg(feature = "aws")]
-    for directive in lxpack_aws::SECRET_SAFE_LOG_DIRECTIVES {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
+    {
+        // A directive sets its target's level, lowering as well as raising it: the SDK's
+        // quiet caps only when nothing was asked for, the secret-safe caps (at DEBUG)
+        // only when TRACE may be on.
+        let asked = verbose > 0 || from_env.is_some();
+        let tracing_all = verbose > 1 || from_env.as_deref().is_some_and(|v| v.contains("trace"));
+        let directives: &[&str] = if !asked {
+            lxpack_aws::QUIET_LOG_DIRECTIVES
+        } else if tracing_all {
+            lxpack_aws::SECRET_SAFE_LOG_DIRECTIVES
+        } else {
+            &[]
+        };
+        for directive in directives {
+            if let Ok(directive) = directive.parse() {
+                filter = filter.add_directive(directive);
+            }
         }
     }
     let _ = tracing_subscriber::fmt()

@@ -52,13 +52,7 @@ pub async fn ami_catalog_contract(
 ) -> ContractReport {
     let mut checker = Checker::new("AMI catalog", CALL_LIMIT);
     let outcome = CatchUnwind::new(run(catalog, fixture, &mut checker)).await;
-    if let Err(panic) = outcome {
-        checker.fail(
-            "the checks run to the end",
-            "no panic",
-            format!("panic: {panic}"),
-        );
-    }
+    checker.ran_to_the_end(outcome);
     checker.finish()
 }
 

@@ -53,13 +53,7 @@ pub async fn app_store_contract(store: &dyn AppStore, app: &AppKey) -> ContractR
     };
     let outcome =
         CatchUnwind::new(suite.run(&mut checker, current.build_infos.container_image)).await;
-    if let Err(panic) = outcome {
-        checker.fail(
-            "the checks run to the end",
-            "no panic",
-            format!("panic: {panic}"),
-        );
-    }
+    checker.ran_to_the_end(outcome);
     suite.cleanup(&mut checker).await;
     checker.finish()
 }

@@ -36,13 +36,7 @@ pub async fn job_history_contract(history: &dyn JobHistory, app: &AppKey) -> Con
         newer: JobId::generate(seconds.saturating_add(1), *b"ct-job-2"),
     };
     let outcome = CatchUnwind::new(suite.run(&mut checker)).await;
-    if let Err(panic) = outcome {
-        checker.fail(
-            "the checks run to the end",
-            "no panic",
-            format!("panic: {panic}"),
-        );
-    }
+    checker.ran_to_the_end(outcome);
     suite.cleanup(&mut checker).await;
     checker.finish()
 }

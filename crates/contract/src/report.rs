@@ -115,6 +115,18 @@ pub(crate) struct Checker {
 }
 
 impl Checker {
+    /// Records a failure when the checks `outcome` comes from panicked before their end
+    /// (the suite still cleans up after it).
+    pub(crate) fn ran_to_the_end(&mut self, outcome: Result<(), impl std::fmt::Display>) {
+        if let Err(panic) = outcome {
+            self.fail(
+                "the checks run to the end",
+                "no panic",
+                format!("panic: {panic}"),
+            );
+        }
+    }
+
     pub(crate) fn new(suite: &'static str, limit: Duration) -> Self {
         Self {
             report: ContractReport {

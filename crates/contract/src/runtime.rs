@@ -256,13 +256,7 @@ pub async fn container_runtime_contract(
         .remove_all(&mut checker, "remove leftovers of an earlier run")
         .await;
     let outcome = CatchUnwind::new(suite.run(&mut checker)).await;
-    if let Err(panic) = outcome {
-        checker.fail(
-            "the checks run to the end",
-            "no panic",
-            format!("panic: {panic}"),
-        );
-    }
+    checker.ran_to_the_end(outcome);
     suite.remove_all(&mut checker, "cleanup").await;
     suite.nothing_left(&mut checker).await;
     checker.finish()

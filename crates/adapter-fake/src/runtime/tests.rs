@@ -372,6 +372,7 @@ async fn exec_arguments_are_recorded() {
             user: req.user,
             stdin: req.stdin.clone(),
             timeout: req.timeout,
+            kill_grace: req.kill_grace,
         }
     );
 }

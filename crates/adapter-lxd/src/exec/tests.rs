@@ -226,56 +226,90 @@ on_both!(
     a_command_past_its_limit_gets_sigterm,
 );
 
-#[tokio::test(start_paused = true)]
-async fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
-    let daemon = Daemon::Lxd;
+/// What a command that outlives its 1 s limit got: the error, the signals its far end
+/// received, how long the call took, and the requests made. `finishes` says whether the
+/// far end ends on the signals it gets (then the daemon reports the exec finished).
+struct Interrupted {
+    error: RuntimeError,
+    signals: Vec<i64>,
+    took: Duration,
+    lines: Vec<String>,
+}
+
+async fn interrupt(daemon: Daemon, command: Command, kill_grace: Duration) -> Interrupted {
+    let finishes = !matches!(command, Command::Hangs);
     let mock = MockTransport::new();
     mock.one(daemon, "exec", 0);
-    let far = serve(&mock, Command::EndsOn(9));
-    mock.one(daemon, "exec-finished", 1)
-        .one(daemon, "cancel-operation", 0);
+    let far = serve(&mock, command);
+    if finishes {
+        mock.one(daemon, "exec-finished", 1);
+    }
+    mock.one(daemon, "cancel-operation", 0);
     let started = Instant::now();
+    let mut request = request(1);
+    request.kill_grace = kill_grace;
     let error = client(&mock)
         .exec(
             &InstanceName::parse(NAME).unwrap(),
-            &request(1),
+            &request,
             &Collect::default(),
             &CancellationToken::new(),
         )
         .await
         .unwrap_err();
-    assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
-    assert_eq!(far.control.await.unwrap(), [15, 9]);
-    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE);
+    Interrupted {
+        error,
+        signals: far.control.await.unwrap(),
+        took: started.elapsed(),
+        lines: mock.lines(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_command_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let end = interrupt(Daemon::Lxd, Command::EndsOn(9), ExecRequest::KILL_GRACE).await;
+    assert!(
+        matches!(end.error, RuntimeError::TimedOut { .. }),
+        "{:?}",
+        end.error
+    );
+    assert_eq!(end.signals, [15, 9]);
+    assert_eq!(end.took, Duration::from_secs(1) + ExecRequest::KILL_GRACE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_grace_between_the_signals_is_the_request_s() {
+    let end = interrupt(Daemon::Incus, Command::Hangs, Duration::from_secs(30)).await;
+    assert!(
+        matches!(end.error, RuntimeError::TimedOut { .. }),
+        "{:?}",
+        end.error
+    );
+    assert_eq!(end.signals, [15, 9]);
+    assert_eq!(end.took, Duration::from_secs(1 + 60));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_command_that_ignores_both_signals_is_left_after_two_graces() {
     let daemon = Daemon::Incus;
-    let mock = MockTransport::new();
-    mock.one(daemon, "exec", 0);
-    let far = serve(&mock, Command::Hangs);
-    mock.one(daemon, "cancel-operation", 0);
-    let started = Instant::now();
-    let error = client(&mock)
-        .exec(
-            &InstanceName::parse(NAME).unwrap(),
-            &request(1),
-            &Collect::default(),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(error, RuntimeError::TimedOut { .. }), "{error:?}");
-    assert_eq!(far.control.await.unwrap(), [15, 9]);
-    assert_eq!(started.elapsed(), Duration::from_secs(1) + super::GRACE * 2);
-    let lines = mock.lines();
+    let end = interrupt(daemon, Command::Hangs, ExecRequest::KILL_GRACE).await;
     assert!(
-        !lines.iter().any(|l| l.contains("/wait")),
-        "no wait for a command that never ended: {lines:?}"
+        matches!(end.error, RuntimeError::TimedOut { .. }),
+        "{:?}",
+        end.error
+    );
+    assert_eq!(end.signals, [15, 9]);
+    assert_eq!(
+        end.took,
+        Duration::from_secs(1) + ExecRequest::KILL_GRACE * 2
+    );
+    assert!(
+        !end.lines.iter().any(|l| l.contains("/wait")),
+        "no wait for a command that never ended: {:?}",
+        end.lines
     );
     assert_eq!(
-        lines.last().unwrap(),
+        end.lines.last().unwrap(),
         &format!("DELETE {}", operation_of(daemon, "exec", 0))
     );
 }

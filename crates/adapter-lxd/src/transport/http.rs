@@ -2,11 +2,15 @@
 //! client certificate and a pinned server certificate.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lxpack_core::ports::{BoxError, Unreachable};
 use reqwest::StatusCode;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::pinning::PinnedCertificate;
 use super::{Method, Request, Response, Transport, Upgrade};
 use crate::remote::transport_failure;
 use crate::socket::probe;
@@ -29,9 +33,40 @@ pub enum ConnectError {
         #[source]
         source: BoxError,
     },
+    /// The client key can be read by other users than its owner.
+    #[error("client key {path} can be read by other users (mode {mode:o}): run `chmod 600 {path}`")]
+    KeyExposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     Http(#[source] BoxError),
+}
+
+/// Refuses a private key that group or others may read: whoever reads it is trusted
+/// by the daemon as lxpack.
+fn check_key_mode(path: &Path) -> Result<(), ConnectError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ConnectError::Certificate {
+            what: "client key",
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 == 0 {
+        Ok(())
+    } else {
+        Err(ConnectError::KeyExposed {
+            path: path.to_owned(),
+            mode,
+        })
+    }
 }
 
 /// HTTP/1.1 to one daemon.
@@ -85,24 +120,37 @@ impl HttpTransport {
                 source: Box::new(e),
             })
         };
-        let mut identity_pem = read("client certificate", client_cert)?;
-        identity_pem.extend(read("client key", client_key)?);
-        let identity =
-            reqwest::Identity::from_pem(&identity_pem).map_err(|e| ConnectError::Certificate {
+        check_key_mode(client_key)?;
+        let bad = |what: &'static str, path: &Path| {
+            let path = path.to_owned();
+            move |e: rustls::pki_types::pem::Error| ConnectError::Certificate {
+                what,
+                path,
+                source: Box::new(e),
+            }
+        };
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&read("client certificate", client_cert)?)
+                .collect::<Result<_, _>>()
+                .map_err(bad("client certificate", client_cert))?;
+        let key = PrivateKeyDer::from_pem_slice(&read("client key", client_key)?)
+            .map_err(bad("client key", client_key))?;
+        let pinned = CertificateDer::from_pem_slice(&read("server certificate", server_cert)?)
+            .map_err(bad("server certificate", server_cert))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| ConnectError::Http(Box::new(e)))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCertificate::new(pinned, provider)))
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| ConnectError::Certificate {
                 what: "client certificate and key",
                 path: client_cert.to_owned(),
                 source: Box::new(e),
             })?;
-        let pinned = reqwest::Certificate::from_pem(&read("server certificate", server_cert)?)
-            .map_err(|e| ConnectError::Certificate {
-                what: "server certificate",
-                path: server_cert.to_owned(),
-                source: Box::new(e),
-            })?;
         let http = reqwest::Client::builder()
-            .identity(identity)
-            .tls_certs_only([pinned])
-            .tls_version_min(reqwest::tls::Version::TLS_1_3)
+            .use_preconfigured_tls(tls)
             .http1_only()
             .build()
             .map_err(|e| ConnectError::Http(Box::new(e)))?;
@@ -199,5 +247,31 @@ impl Transport for HttpTransport {
 
     fn is_remote(&self) -> bool {
         self.socket.is_none()
+    }
+
+    fn shares_this_host(&self) -> bool {
+        self.socket.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_key_others_can_read_is_refused_and_says_how_to_fix_it() {
+        let dir = std::env::temp_dir().join(format!("lxpack-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("client.key");
+        std::fs::write(&key, b"not really a key").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = check_key_mode(&key).unwrap_err();
+        assert!(error.to_string().contains("chmod 600"), "{error}");
+        assert!(error.to_string().contains("644"), "{error}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(check_key_mode(&key).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -84,3 +84,63 @@ async fn a_port_where_nothing_listens_says_connection_refused() {
     assert!(error.contains("connection refused"), "{error}");
     assert!(error.contains("core.https_address"), "{error}");
 }
+
+/// Forwards every connection to 127.0.0.2:<port> on to `target`, until dropped: a
+/// daemon reached at an address its certificate does not name, as a cluster member or
+/// a LAN address is.
+async fn forward_from_127_0_0_2(target: String) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (format!("https://{address}"), task)
+}
+
+/// The pinned certificate is trusted whatever address or name the daemon is reached by
+/// (as `lxc` and `incus` do), and any other certificate is still refused there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pinned_certificate_is_trusted_at_any_address_or_name() {
+    let Some(_) = daemons() else { return };
+    let dir = state_dir();
+    let (_, lxd_cert) = remote_endpoint("lxd");
+    let (_, incus_cert) = remote_endpoint("incus");
+    for (name, pinned, wrong) in [
+        ("lxd", &lxd_cert, &incus_cert),
+        ("incus", &incus_cert, &lxd_cert),
+    ] {
+        let (url, _) = remote_endpoint(name);
+        let port = url.rsplit(':').next().unwrap().to_owned();
+        let (other_address, forwarder) = forward_from_127_0_0_2(format!("127.0.0.1:{port}")).await;
+        for url in [other_address.clone(), format!("https://localhost:{port}")] {
+            let connect = |cert: &std::path::Path| {
+                LxdClient::connect_https(
+                    &url,
+                    &dir.join("client.crt"),
+                    &dir.join("client.key"),
+                    cert,
+                    LxdOptions::default(),
+                )
+                .unwrap()
+            };
+            let info = connect(pinned)
+                .server_info()
+                .await
+                .unwrap_or_else(|e| panic!("{name} at {url}: {e}"));
+            assert!(!info.version.is_empty(), "{name} at {url}");
+            let error = first_call_error(&connect(wrong)).await;
+            assert!(
+                error.contains("not the pinned one"),
+                "{name} at {url}: {error}"
+            );
+        }
+        forwarder.abort();
+    }
+}

@@ -44,19 +44,41 @@ pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliErro
                 None => None,
             };
             let workflows = wiring.workflows(&stores)?;
-            let entries = workflows
+            let inventory = workflows
                 .inventory(key.as_ref())
                 .await
                 .map_err(CliError::from)?;
+            let entries = &inventory.images;
             if wiring.json {
                 print_json(&json!({
                     "event": "result",
                     "images": entries.iter().map(entry_json).collect::<Vec<_>>(),
+                    "missing": inventory.missing.iter().map(|missing| json!({
+                        "app": missing.app.to_string(),
+                        "job": missing.job.to_string(),
+                    })).collect::<Vec<_>>(),
                 }));
-            } else if entries.is_empty() {
+                return Ok(());
+            }
+            for missing in &inventory.missing {
+                print_line(&format!(
+                    "app {} records image {}, which the daemon no longer has: deploys fail until `lxpack buildimage {}` runs",
+                    missing.app, missing.job, missing.app.name
+                ));
+            }
+            if entries.is_empty() {
                 print_line("no images published by lxpack; `lxpack buildimage APP` makes one");
             } else {
                 let rows: Vec<Vec<String>> = entries.iter().map(entry_row).collect();
+                for entry in entries
+                    .iter()
+                    .filter(|entry| entry.current && !entry.aliased)
+                {
+                    print_line(&format!(
+                        "app {}'s image {} has lost its alias: deploys cannot find it; rebuild it with `lxpack buildimage {}`",
+                        entry.provenance.app, entry.provenance.job, entry.provenance.app.name
+                    ));
+                }
                 print_table(
                     &[
                         "APP",
@@ -91,7 +113,12 @@ fn entry_row(entry: &ImageEntry) -> Vec<String> {
         fingerprint.chars().take(12).collect(),
         utc(entry.image.created_at),
         format!("{:.1} MB", entry.image.size_bytes as f64 / 1_000_000.0),
-        if entry.current { "yes" } else { "" }.to_owned(),
+        match (entry.current, entry.aliased) {
+            (true, true) => "yes",
+            (true, false) => "yes, alias gone",
+            (false, _) => "",
+        }
+        .to_owned(),
         entry
             .provenance
             .ami
@@ -110,6 +137,7 @@ fn entry_json(entry: &ImageEntry) -> serde_json::Value {
         "created_at": utc(entry.image.created_at),
         "size_bytes": entry.image.size_bytes,
         "current": entry.current,
+        "alias_present": entry.aliased,
         "ami": entry.provenance.ami.as_ref().map(ToString::to_string),
         "ami_status": entry.twin.key(),
     })

@@ -3,7 +3,6 @@
 //! before the process exits with 130. The job's id and its record in the history are
 //! the core's.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use lxpack_core::domain::JobId;
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::{CliError, ExitClass};
 use crate::render::{Renderer, View};
-use crate::wiring::{Wiring, job_log_dir};
+use crate::wiring::{Wiring, create_private_dir, create_private_file, job_log_dir};
 
 /// One running job, as the CLI shows it.
 pub(crate) struct JobSession {
@@ -44,7 +43,7 @@ impl JobSession {
             None => workflows.new_job_id(),
         };
         let log_dir = job_log_dir(&wiring.store_path);
-        std::fs::create_dir_all(&log_dir).map_err(|e| {
+        create_private_dir(&log_dir).map_err(|e| {
             CliError::new(
                 ExitClass::Store,
                 format!(
@@ -55,7 +54,7 @@ impl JobSession {
             .with_hint("pass --store in a writable directory")
         })?;
         let log_path = log_dir.join(format!("{id}.log"));
-        let log = File::create(&log_path).map_err(|e| {
+        let log = create_private_file(&log_path).map_err(|e| {
             CliError::new(
                 ExitClass::Store,
                 format!("cannot create the job log {}: {e}", log_path.display()),

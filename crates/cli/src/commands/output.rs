@@ -13,8 +13,41 @@ pub(crate) fn print_line(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-/// Prints rows under `headers`, each column as wide as its widest cell.
+/// The widest a column other than the last gets: one long value (an app name of 200
+/// characters) must not push every row's other columns off the screen.
+const MAX_COLUMN: usize = 40;
+
+/// `cell` cut to `width` characters, its end replaced by `…` when cut.
+fn fit(cell: &str, width: usize) -> String {
+    if cell.chars().count() <= width {
+        cell.to_owned()
+    } else {
+        let mut cut: String = cell.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Prints rows under `headers`, each column as wide as its widest cell, at most
+/// [`MAX_COLUMN`] (the last column is never cut).
 pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let last = row.len().saturating_sub(1);
+            row.iter()
+                .enumerate()
+                .map(|(index, cell)| {
+                    if index == last {
+                        cell.clone()
+                    } else {
+                        fit(cell, MAX_COLUMN)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -42,4 +75,17 @@ pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
 /// A time as `YYYY-MM-DD HH:MM:SS` UTC.
 pub(crate) fn utc(time: std::time::SystemTime) -> String {
     lxpack_core::domain::UtcDateTime::of(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("abcdefghij", 10), "abcdefghij");
+        assert_eq!(fit("abcdefghijk", 10), "abcdefghi…");
+        assert_eq!(fit(&"é".repeat(50), MAX_COLUMN).chars().count(), MAX_COLUMN);
+    }
 }

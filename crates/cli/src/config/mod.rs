@@ -227,13 +227,18 @@ fn build(
     };
 
     let mut provisioners = Vec::new();
+    let mut warnings = warnings;
     for (name, provisioner) in &raw.features_provisioners {
         let key = format!("features_provisioners.{}", name.0);
+        // A Cloud Deploy config names only the formulas' git repository, which lxpack
+        // does not clone: the file still loads, and features of this provisioner are
+        // refused at buildimage until `path` is set.
         let Some(formulas) = provisioner.path.clone() else {
-            return Err(invalid(
-                &format!("{key}.path"),
-                "is required: the host directory holding the formulas, mounted read-only in the container (lxpack does not clone git_repo itself)".to_owned(),
+            warnings.push(format!(
+                "{origin}: {key} has no path, so buildimage cannot apply {} features: set {key}.path to a checkout of its formulas (lxpack does not clone git_repo)",
+                name.0
             ));
+            continue;
         };
         if !formulas.is_absolute() {
             return Err(invalid(
@@ -277,6 +282,11 @@ fn build(
         buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
         publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
         graceful_stop: t.graceful_stop.filter(|s| *s > 0).map(Duration::from_secs),
+        kill_grace: positive(
+            "lxpack.timeouts.kill_grace",
+            t.kill_grace,
+            lxpack_core::domain::ExecRequest::KILL_GRACE,
+        )?,
     };
 
     let settings = Settings {

@@ -130,6 +130,7 @@ pub(super) struct RawTimeouts {
     pub(super) buildpack: Option<u64>,
     pub(super) publish: Option<u64>,
     pub(super) graceful_stop: Option<u64>,
+    pub(super) kill_grace: Option<u64>,
 }
 
 /// The AMI catalog.

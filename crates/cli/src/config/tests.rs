@@ -120,11 +120,6 @@ fn invalid(text: &str) -> (String, String) {
 fn invalid_values_name_the_key_and_the_fix() {
     let cases = [
         (
-            "features_provisioners:\n  salt:\n    git_repo: x\n",
-            "features_provisioners.salt.path",
-            "required",
-        ),
-        (
             "features_provisioners:\n  salt:\n    path: relative\n",
             "features_provisioners.salt.path",
             "absolute",
@@ -253,4 +248,33 @@ fn a_named_file_must_exist() {
         error,
         "config file /nonexistent/lxpack.yml (from LXPACK_CONFIG) does not exist"
     );
+}
+
+#[test]
+fn a_whole_cloud_deploy_config_loads() {
+    let text = include_str!("cloud_deploy_sample.yml");
+    let config = Config::parse(text, file()).unwrap();
+    assert!(config.containers_enabled);
+    assert_eq!(config.settings.retention.keep_latest, 5);
+    assert_eq!(
+        config
+            .settings
+            .source_server
+            .as_ref()
+            .map(|s| s.url.as_str()),
+        Some("https://images.example.invalid:8443")
+    );
+    assert!(
+        config.settings.provisioners.is_empty(),
+        "no path: not usable"
+    );
+    let warnings = config.warnings.join("\n");
+    for provisioner in ["salt", "ansible"] {
+        assert!(
+            warnings.contains(&format!("features_provisioners.{provisioner} has no path")),
+            "{warnings}"
+        );
+    }
+    assert!(warnings.contains("unknown key ses_settings"), "{warnings}");
+    assert!(!warnings.contains("aws_secret_key"), "{warnings}");
 }

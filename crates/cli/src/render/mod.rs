@@ -48,8 +48,34 @@ impl View {
 pub struct Renderer {
     view: View,
     terminal: Option<TerminalView>,
-    log: Option<Mutex<BufWriter<File>>>,
+    log: Option<Mutex<JobLog>>,
     lines: Mutex<LineBuffer>,
+}
+
+/// The job log: progress lines as the plain view prints them, and output whole lines
+/// per stream, each tagged with its stream (`out| `, `err| `; `out… ` and `err… ` for a
+/// line without its end: the last one of a step, or one cut at the length bound), so
+/// `grep '^err'` gives back stderr even when the command wrote both at once.
+struct JobLog {
+    file: BufWriter<File>,
+    lines: LineBuffer,
+}
+
+impl JobLog {
+    fn write_lines(&mut self, lines: Vec<line_buffer::Line>) -> std::io::Result<()> {
+        for line in lines {
+            let tag = match (line.stream, line.complete) {
+                (lxpack_core::domain::OutputStream::Stdout, true) => "out| ",
+                (lxpack_core::domain::OutputStream::Stdout, false) => "out… ",
+                (_, true) => "err| ",
+                (_, false) => "err… ",
+            };
+            self.file.write_all(tag.as_bytes())?;
+            self.file.write_all(&line.bytes)?;
+            self.file.write_all(b"\n")?;
+        }
+        Ok(())
+    }
 }
 
 impl Renderer {
@@ -59,7 +85,12 @@ impl Renderer {
         Self {
             view,
             terminal: (view == View::Terminal).then(TerminalView::new),
-            log: log.map(|file| Mutex::new(BufWriter::new(file))),
+            log: log.map(|file| {
+                Mutex::new(JobLog {
+                    file: BufWriter::new(file),
+                    lines: LineBuffer::default(),
+                })
+            }),
             lines: Mutex::new(LineBuffer::default()),
         }
     }
@@ -81,7 +112,10 @@ impl Renderer {
             terminal.finish();
         }
         if let Some(log) = &self.log {
-            let _ = log.lock().unwrap_or_else(PoisonError::into_inner).flush();
+            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            let rest = log.lines.drain();
+            let _ = log.write_lines(rest);
+            let _ = log.file.flush();
         }
     }
 
@@ -91,11 +125,20 @@ impl Renderer {
         // A log that cannot be written must not stop the job; the write error is
         // reported once at the end by the caller's flush.
         let _ = match event {
-            Event::Output { bytes, .. } => log.write_all(bytes),
-            other => plain::describe(other).map_or(Ok(()), |line| writeln!(log, "{line}")),
+            Event::Output { stream, bytes, .. } => {
+                let lines = log.lines.push(*stream, bytes);
+                log.write_lines(lines)
+            }
+            Event::StepFinished { .. } => {
+                let rest = log.lines.drain();
+                log.write_lines(rest).and_then(|()| {
+                    plain::describe(event).map_or(Ok(()), |line| writeln!(log.file, "{line}"))
+                })
+            }
+            other => plain::describe(other).map_or(Ok(()), |line| writeln!(log.file, "{line}")),
         };
         if matches!(event, Event::StepFinished { .. }) {
-            let _ = log.flush();
+            let _ = log.file.flush();
         }
     }
 }
@@ -120,8 +163,8 @@ impl EventSink for Renderer {
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .push(*stream, bytes);
-                        for (stream, line) in lines {
-                            terminal.output_line(stream, &line);
+                        for line in lines {
+                            terminal.output_line(line.stream, &line.text());
                         }
                     }
                     Event::StepFinished { .. } => {
@@ -130,8 +173,8 @@ impl EventSink for Renderer {
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .drain();
-                        for (stream, line) in rest {
-                            terminal.output_line(stream, &line);
+                        for line in rest {
+                            terminal.output_line(line.stream, &line.text());
                         }
                         terminal.show(&event);
                     }
@@ -139,5 +182,58 @@ impl EventSink for Renderer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lxpack_core::domain::OutputStream;
+    use lxpack_core::events::Step;
+
+    use super::*;
+
+    #[test]
+    fn the_job_log_keeps_each_stream_s_lines_whole_and_tagged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        let renderer = Renderer::new(View::Json, Some(File::create(&path).unwrap()));
+        let output = |stream, text: &str| Event::Output {
+            step: Step::Buildpack,
+            stream,
+            bytes: text.as_bytes().to_vec(),
+        };
+        for event in [
+            Event::StepStarted {
+                step: Step::Buildpack,
+            },
+            output(OutputStream::Stderr, "ERR 000"),
+            output(OutputStream::Stdout, "OUT 0002"),
+            output(OutputStream::Stderr, "22254\nERR 2\n"),
+            output(OutputStream::Stdout, "2732\nno end"),
+            Event::StepFinished {
+                step: Step::Buildpack,
+                duration: Duration::from_millis(5),
+                succeeded: true,
+            },
+        ] {
+            renderer.emit(event);
+        }
+        renderer.finish();
+        let log = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "==> buildpack",
+                "err| ERR 00022254",
+                "err| ERR 2",
+                "out| OUT 00022732",
+                "out… no end",
+                "<== buildpack done in 0.01s",
+            ],
+            "{log}"
+        );
     }
 }

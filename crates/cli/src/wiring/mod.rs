@@ -8,6 +8,7 @@ mod processes;
 mod runtime;
 mod store;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use lxpack_core::workflows::{Ports, Workflows};
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
 pub use runtime::{DaemonReadiness, daemon_readiness};
-pub use store::{job_log_dir, open_store, store_path};
+pub use store::{create_private_dir, create_private_file, job_log_dir, open_store, store_path};
 
 use crate::args::Cli;
 use crate::config::{Config, ConfigChoice, locate};
@@ -55,8 +56,11 @@ impl Wiring {
             std::path::Path::exists,
         );
         let config = load_config(&choice)?;
+        // Plain lines, like every other message of the CLI: a config problem is the
+        // user's to read, not a diagnostic.
+        let mut stderr = std::io::stderr().lock();
         for warning in &config.warnings {
-            tracing::warn!("{warning}");
+            let _ = writeln!(stderr, "warning: {warning}");
         }
         let store_path = store_path(cli.store.as_deref(), config.store.as_deref())?;
         Ok(Self {

@@ -41,6 +41,9 @@ pub(super) fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliEr
             let hint = unreachable.hint.clone();
             CliError::new(ExitClass::Daemon, unreachable.to_string()).with_hint(hint)
         }
+        ConnectError::KeyExposed { .. } => CliError::new(ExitClass::Config, error).with_hint(
+            "the client key proves lxpack's identity to the daemon: only its owner may read it",
+        ),
         ConnectError::Certificate { .. } => CliError::new(ExitClass::Config, error).with_hint(
             "check lxpack.runtime.client_cert, client_key and server_cert in the config",
         ),

@@ -154,6 +154,26 @@ async fn buildimage_from_an_ami_and_purge_after_it_is_deregistered() {
     )
     .expect(10)
     .says(&["ami-0123456789abcdef0", "not found"]);
+
+    // Without credentials: one clear exit-10 error, and none of the SDK's own log lines.
+    let mut command = env.command();
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("RUST_LOG")
+        .args(["buildimage", "hello", "--ami", "ami-0123456789abcdef0"]);
+    let run = Run::from(command.output().unwrap()).expect(10);
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|line| line.contains("DEBUG") || line.contains(" WARN ")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
     let run = run_with_aws(&env, &["doctor"]).expect(0);
     assert!(
         run.stdout.contains("ok    aws credentials"),

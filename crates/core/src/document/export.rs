@@ -59,7 +59,7 @@ pub fn app_to_document(app: &App) -> Value {
         json!({
             "source_ami": infos.source_ami.as_ref().map(|a| a.as_str()),
             "ami_name": infos.ami_name,
-            "source_container_image": infos.source_container_image.as_ref().map(selector_text),
+            "source_container_image": infos.source_container_image.as_ref().map(ImageSelector::spelling),
             "container_image": infos.container_image.as_ref().map(|j| j.as_str()),
         }),
     );
@@ -70,11 +70,4 @@ fn encode(script: Option<&Script>) -> Value {
     script.map_or(Value::Null, |s| {
         json!(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
     })
-}
-
-fn selector_text(selector: &ImageSelector) -> String {
-    match selector {
-        ImageSelector::Alias(alias) => format!("alias:{alias}"),
-        ImageSelector::Fingerprint(fingerprint) => format!("fingerprint:{fingerprint}"),
-    }
 }

@@ -144,9 +144,18 @@ fn parse_env_vars(doc: &Fields<'_>) -> Result<Vec<EnvVar>, DocumentError> {
                     ),
                 ));
             }
+            let value = var.optional_scalar("var_value")?.unwrap_or_default();
+            if value.contains('\0') {
+                return Err(var.error(
+                    "var_value",
+                    format!(
+                        "the value of {key} contains a NUL byte, which no process environment can hold: remove it"
+                    ),
+                ));
+            }
             Ok(EnvVar {
                 key: key.to_owned(),
-                value: var.optional_scalar("var_value")?.unwrap_or_default(),
+                value,
             })
         })
         .collect()
@@ -191,6 +200,12 @@ fn parse_modules(doc: &Fields<'_>) -> Result<Vec<Module>, DocumentError> {
             }
             let path = module.required_str("path")?;
             let path = GuestPath::parse(path).map_err(|e| module.error("path", e.to_string()))?;
+            if path.as_str() == "/" {
+                return Err(module.error(
+                    "path",
+                    "\"/\" is the container's root: the checkout is mounted at the module's path, so give the directory the module is installed in, like /srv/app".to_owned(),
+                ));
+            }
             Ok(Module {
                 name: name.to_owned(),
                 path,

@@ -206,3 +206,46 @@ proptest! {
         let _ = parse_app_documents(&text, DocumentFormat::Yaml);
     }
 }
+
+fn minimal(extra: &str) -> String {
+    format!(r#"{{"name": "web", "env": "prod", "role": "front", "region": "eu-west-1"{extra}}}"#)
+}
+
+#[test]
+fn values_the_daemon_would_refuse_are_refused_at_import_naming_the_field() {
+    let root = minimal(r#", "modules": [{"name": "api", "path": "/"}]"#);
+    let error = parse_app_documents(&root, DocumentFormat::Json)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("modules[0].path"), "{error}");
+    assert!(error.contains("container's root"), "{error}");
+
+    let nul = minimal(r#", "env_vars": [{"var_key": "TOKEN", "var_value": "a\u0000b"}]"#);
+    let error = parse_app_documents(&nul, DocumentFormat::Json)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("env_vars[0].var_value"), "{error}");
+    assert!(error.contains("TOKEN") && error.contains("NUL"), "{error}");
+    assert!(
+        !error.contains("a\u{0}b"),
+        "the value itself is not echoed: {error}"
+    );
+}
+
+#[test]
+fn a_source_image_is_exported_as_it_was_imported() {
+    let text = minimal(r#", "build_infos": {"source_container_image": "debian-stretch"}"#);
+    let app = parse_app_documents(&text, DocumentFormat::Json)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let document = app_to_document(&app);
+    assert_eq!(
+        document["build_infos"]["source_container_image"],
+        "debian-stretch"
+    );
+    assert_eq!(
+        app.build_infos.source_container_image,
+        Some(ImageSelector::parse("debian-stretch").unwrap())
+    );
+}

@@ -34,6 +34,14 @@ pub struct ExecRequest {
     pub stdin: Option<Vec<u8>>,
     /// How long the command may run before it is signalled and the call fails.
     pub timeout: Duration,
+    /// After the timeout or a cancellation, how long the command has between SIGTERM
+    /// and SIGKILL (and SIGKILL before the call gives up on it).
+    pub kill_grace: Duration,
+}
+
+impl ExecRequest {
+    /// The default [`ExecRequest::kill_grace`]: 5 s.
+    pub const KILL_GRACE: Duration = Duration::from_secs(5);
 }
 
 impl ExecRequest {
@@ -51,6 +59,7 @@ impl ExecRequest {
             user: None,
             stdin: None,
             timeout,
+            kill_grace: Self::KILL_GRACE,
         }
     }
 }

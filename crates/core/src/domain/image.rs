@@ -136,6 +136,24 @@ impl ImageSelector {
         }
         ImageAlias::parse(text).map(Self::Alias)
     }
+
+    /// The shortest text that [`ImageSelector::parse`] reads back as this selector: the
+    /// bare alias or fingerprint where that is unambiguous, as people write them
+    /// (`debian-stretch`), with its `alias:`/`fingerprint:` prefix otherwise.
+    #[must_use]
+    pub fn spelling(&self) -> String {
+        let bare = match self {
+            Self::Alias(alias) => alias.to_string(),
+            Self::Fingerprint(fingerprint) => fingerprint.clone(),
+        };
+        if Self::parse(&bare).as_ref() == Ok(self) {
+            return bare;
+        }
+        match self {
+            Self::Alias(alias) => format!("alias:{alias}"),
+            Self::Fingerprint(fingerprint) => format!("fingerprint:{fingerprint}"),
+        }
+    }
 }
 
 impl fmt::Display for ImageSelector {
@@ -308,6 +326,31 @@ mod tests {
         assert!(ImageSelector::parse("fingerprint:abc").is_err());
         assert!(ImageSelector::parse("debian/12").is_err());
         assert!(ImageSelector::parse("").is_err());
+    }
+
+    #[test]
+    fn spellings_are_bare_unless_the_prefix_is_needed() {
+        for (text, spelled) in [
+            ("debian-stretch", "debian-stretch"),
+            ("alias:debian-stretch", "debian-stretch"),
+            ("5f1e3c2a9b8d7e6f5a4b3c2d", "5f1e3c2a9b8d7e6f5a4b3c2d"),
+            ("fingerprint:abcdef012345", "fingerprint:abcdef012345"),
+        ] {
+            let selector = ImageSelector::parse(text).unwrap();
+            assert_eq!(selector.spelling(), spelled);
+            assert_eq!(
+                ImageSelector::parse(&selector.spelling()).unwrap(),
+                selector
+            );
+        }
+        let full = "a".repeat(64);
+        assert_eq!(ImageSelector::parse(&full).unwrap().spelling(), full);
+        let alias_like_fingerprint =
+            ImageSelector::Alias(ImageAlias::parse(&"b".repeat(64)).unwrap());
+        assert_eq!(
+            alias_like_fingerprint.spelling(),
+            format!("alias:{}", "b".repeat(64))
+        );
     }
 
     #[test]

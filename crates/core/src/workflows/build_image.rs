@@ -175,6 +175,7 @@ impl Workflows {
             events,
             cancel,
             instance: None,
+            kill_grace: self.settings.timeouts.kill_grace,
         };
         let source = AmiSource::choose(request, &app, self.ports.amis.is_some());
         let ami = self.describe_ami(&runner, &app, &source).await?;

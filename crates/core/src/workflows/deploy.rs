@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Workflows;
 use super::cleanup::{Created, finish};
-use super::error::WorkflowError;
+use super::error::{PortError, WorkflowError};
 use super::job::JobIdentity;
 use super::launch::Launch;
 use super::scripts::deliver;
@@ -19,6 +19,7 @@ use crate::domain::{
     JobId, Owner,
 };
 use crate::events::{Event, EventSink, Step};
+use crate::ports::RuntimeError;
 
 /// The module's source tree on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +169,7 @@ impl Workflows {
             events,
             cancel,
             instance: Some(name.clone()),
+            kill_grace: self.settings.timeouts.kill_grace,
         };
         let mut created = Created::new(name.clone());
         created.release_in_background = self.settings.cleanup == CleanupMode::Background;
@@ -191,7 +193,24 @@ impl Workflows {
                     ephemeral: !keep,
                 },
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                WorkflowError::StepFailed {
+                    step: Step::Launch,
+                    source,
+                    ..
+                } if matches!(
+                    source.as_ref(),
+                    PortError::Runtime(RuntimeError::ImageNotFound { .. })
+                ) =>
+                {
+                    WorkflowError::ContainerImageMissing {
+                        app: app.key.clone(),
+                        job: image.clone(),
+                    }
+                }
+                other => other,
+            })?;
             let runtime = self.ports.runtime.as_ref();
             let script = deliver("buildpack", build_pack);
             runner

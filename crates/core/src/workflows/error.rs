@@ -82,6 +82,17 @@ pub enum WorkflowError {
         /// The app.
         app: AppKey,
     },
+    /// The app records an image that the daemon's image store no longer has (deleted,
+    /// or its alias deleted, by hand).
+    #[error(
+        "app {app} records image {job}, but the daemon has no image with that alias any more: it was deleted, or its alias was"
+    )]
+    ContainerImageMissing {
+        /// The app.
+        app: AppKey,
+        /// The job whose image it records (the alias).
+        job: JobId,
+    },
     /// Neither an explicit source image nor an OS identity to match one.
     #[error(
         "app {app} has no source container image and no OS was given: set build_infos.source_container_image or give the AMI's OS"

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
-use crate::domain::{Ami, AmiId, AmiState, App, AppKey, Image, Provenance};
+use crate::domain::{Ami, AmiId, AmiState, App, AppKey, Image, ImageAlias, JobId, Provenance};
 use crate::events::Step;
 
 /// What is known about an image's AMI twin.
@@ -70,18 +70,42 @@ pub struct ImageEntry {
     pub provenance: Provenance,
     /// True when it is its app's current image (deploys start from it).
     pub current: bool,
+    /// True when it still has its job id as an alias, which deploys launch it by (an
+    /// alias deleted by hand leaves the image, but deploys cannot find it).
+    pub aliased: bool,
     /// Its AMI twin.
     pub twin: TwinStatus,
 }
 
+/// An app whose recorded image is not in the daemon's image store at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingImage {
+    /// The app.
+    pub app: AppKey,
+    /// The job whose image the app records.
+    pub job: JobId,
+}
+
+/// What [`Workflows::inventory`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inventory {
+    /// The images lxpack published, newest first.
+    pub images: Vec<ImageEntry>,
+    /// The apps whose recorded image is gone: deploys of them fail until buildimage
+    /// runs again.
+    pub missing: Vec<MissingImage>,
+}
+
 impl Workflows {
     /// Lists the images lxpack published, for every app or for `only`, newest first,
-    /// each with its AMI twin's status.
+    /// each with its AMI twin's status and whether deploys can still find it; and the
+    /// apps whose recorded image is gone.
     ///
     /// # Errors
     /// `LoadApp` when `only` is not in the store; `StepFailed` when the apps or the
     /// images cannot be listed. Catalog failures are per image, in [`TwinStatus`].
-    pub async fn inventory(&self, only: Option<&AppKey>) -> Result<Vec<ImageEntry>, WorkflowError> {
+    pub async fn inventory(&self, only: Option<&AppKey>) -> Result<Inventory, WorkflowError> {
         let failed = |source: PortError| WorkflowError::StepFailed {
             step: Step::ListImages,
             instance: None,
@@ -143,10 +167,12 @@ impl Workflows {
                     }
                 }
             };
+            let aliased = image.has_alias(&ImageAlias::for_job(&provenance.job));
             entries.push(ImageEntry {
                 image,
                 provenance,
                 current,
+                aliased,
                 twin,
             });
         }
@@ -156,7 +182,23 @@ impl Workflows {
                 .cmp(&a.image.created_at)
                 .then_with(|| b.provenance.job.cmp(&a.provenance.job))
         });
-        Ok(entries)
+        let missing = apps
+            .iter()
+            .filter_map(|app| {
+                let job = app.build_infos.container_image.as_ref()?;
+                let found = entries
+                    .iter()
+                    .any(|entry| entry.provenance.app == app.key && entry.provenance.job == *job);
+                (!found).then(|| MissingImage {
+                    app: app.key.clone(),
+                    job: job.clone(),
+                })
+            })
+            .collect();
+        Ok(Inventory {
+            images: entries,
+            missing,
+        })
     }
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
-pub use inventory::{ImageEntry, TwinStatus};
+pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
 pub use job::error_chain;
 pub use retention::RetentionReport;
 pub use settings::{CleanupMode, LogLevel, ProvisionerSettings, Settings, Timeouts};

@@ -30,7 +30,8 @@ pub(crate) async fn wait_until_ready(
             let mut pause = FIRST_PAUSE;
             loop {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let probe = ExecRequest::new(["true"], remaining.min(PROBE_LIMIT));
+                let mut probe = ExecRequest::new(["true"], remaining.min(PROBE_LIMIT));
+                probe.kill_grace = runner.kill_grace;
                 let problem = match runtime
                     .exec(instance, &probe, &Discard, runner.cancel)
                     .await

@@ -42,6 +42,7 @@ impl Workflows {
             events,
             cancel: &never,
             instance: None,
+            kill_grace: self.settings.timeouts.kill_grace,
         };
         Ok(self.apply_retention(&runner, &app, None, dry_run).await)
     }

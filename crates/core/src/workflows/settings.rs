@@ -81,6 +81,9 @@ pub struct Timeouts {
     pub publish: Duration,
     /// A clean shutdown before publishing; `None` stops with force at once.
     pub graceful_stop: Option<Duration>,
+    /// After a step's timeout or a cancellation, how long its command has between
+    /// SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
 }
 
 impl Timeouts {
@@ -147,6 +150,7 @@ impl Default for Timeouts {
             buildpack: Duration::from_secs(3600),
             publish: Duration::from_secs(1800),
             graceful_stop: None,
+            kill_grace: crate::domain::ExecRequest::KILL_GRACE,
         }
     }
 }

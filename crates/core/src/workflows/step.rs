@@ -22,6 +22,8 @@ pub(crate) struct StepRunner<'a> {
     pub(crate) events: &'a dyn EventSink,
     pub(crate) cancel: &'a CancellationToken,
     pub(crate) instance: Option<InstanceName>,
+    /// The grace between SIGTERM and SIGKILL of every command this runner runs.
+    pub(crate) kill_grace: std::time::Duration,
 }
 
 impl StepRunner<'_> {
@@ -88,7 +90,9 @@ impl StepRunner<'_> {
                 events: self.events,
                 tail: Mutex::new(OutputTail::new(TAIL_BYTES)),
             };
-            let result = runtime.exec(instance, request, &sink, self.cancel).await;
+            let mut request = request.clone();
+            request.kill_grace = self.kill_grace;
+            let result = runtime.exec(instance, &request, &sink, self.cancel).await;
             let output_tail = sink
                 .tail
                 .lock()

@@ -202,3 +202,45 @@ async fn the_buildpack_is_not_edited() {
     assert_eq!(instance.contents, BUILDPACK);
     assert!(!String::from_utf8_lossy(&instance.contents).contains("cd /var/www/api"));
 }
+
+/// Environment values are the app's secrets: they reach the command's environment and
+/// nothing of lxpack's own (events, errors, job records).
+#[tokio::test(start_paused = true)]
+async fn environment_values_stay_out_of_lxpack_s_own_words() {
+    const SECRET: &str = "s3cr3t-value-do-not-print";
+    let world = World::new();
+    let app = web_app().with_env_var("TOKEN", SECRET);
+    world.store.insert_app(app);
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.on_command(
+        &["/tmp/lxpack-buildpack"],
+        lxpack_fake::ExecScript::new()
+            .stderr("build failed\n")
+            .exit(2),
+    );
+    let deploy_job = job(1_700_000_300);
+    let error = world.deploy("api", &deploy_job).await.unwrap_err();
+    let mut words = vec![format!("{error}"), format!("{error:?}")];
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        words.push(cause.to_string());
+        source = cause.source();
+    }
+    words.extend(
+        world
+            .events
+            .events()
+            .into_iter()
+            .filter(|event| !matches!(event, lxpack_core::events::Event::Output { .. }))
+            .map(|event| format!("{event:?}")),
+    );
+    words.push(format!("{:?}", world.store.job(&deploy_job).unwrap()));
+    for word in &words {
+        assert!(!word.contains(SECRET), "leaked: {word}");
+    }
+    // It did reach the buildpack.
+    assert!(world.runtime.calls().iter().any(|call| matches!(
+        call,
+        lxpack_fake::RuntimeCall::Exec { env, .. } if env.iter().any(|(_, value)| value == SECRET)
+    )));
+}

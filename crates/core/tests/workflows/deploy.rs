@@ -249,3 +249,31 @@ async fn buildimage_waits_for_its_cleanup_even_in_background_mode() {
     );
     world.assert_nothing_left();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_image_deleted_by_hand_is_named_as_missing() {
+    use lxpack_core::ports::ImageRegistry as _;
+    let world = World::new();
+    let image_job = job(1_700_000_100);
+    world.built(&image_job).await;
+    let image = world
+        .registry
+        .image(&lxpack_core::domain::ImageAlias::for_job(&image_job))
+        .unwrap();
+    world
+        .registry
+        .delete_image(&image.fingerprint)
+        .await
+        .unwrap();
+    let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
+    assert!(
+        matches!(&error, WorkflowError::ContainerImageMissing { job, .. } if *job == image_job),
+        "{error:?}"
+    );
+    world.assert_nothing_left();
+
+    let inventory = world.workflows.inventory(None).await.unwrap();
+    assert!(inventory.images.is_empty());
+    assert_eq!(inventory.missing.len(), 1);
+    assert_eq!(inventory.missing[0].job, image_job);
+}

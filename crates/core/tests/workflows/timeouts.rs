@@ -131,3 +131,27 @@ async fn every_command_has_a_time_limit() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_command_gets_the_configured_kill_grace() {
+    let mut settings = settings();
+    settings.timeouts.kill_grace = std::time::Duration::from_secs(17);
+    let world = World::with(settings, true);
+    world.build(&job(1_700_000_100)).await.unwrap();
+    let graces: Vec<std::time::Duration> = world
+        .runtime
+        .calls()
+        .into_iter()
+        .filter_map(|call| match call {
+            lxpack_fake::RuntimeCall::Exec { kill_grace, .. } => Some(kill_grace),
+            _ => None,
+        })
+        .collect();
+    assert!(!graces.is_empty());
+    assert!(
+        graces
+            .iter()
+            .all(|grace| *grace == std::time::Duration::from_secs(17)),
+        "{graces:?}"
+    );
+}

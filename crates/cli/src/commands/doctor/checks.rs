@@ -4,7 +4,7 @@
 
 use lxpack_core::domain::AmiId;
 use lxpack_core::ports::AmiCatalogError;
-use lxpack_lxd::{discover_socket, socket_group};
+use lxpack_lxd::{access_hint, discover_socket, not_a_socket, socket_group};
 
 use super::host::{
     current_user, installed_daemons, root_has_subids, socket_gid_and_mode, writable_dir,
@@ -104,10 +104,22 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
             ));
             None
         }
-        RuntimeEndpoint::Socket(path) if path.exists() => {
-            checks.push(check("socket", Verdict::Pass(path.display().to_string())));
-            Some(path.clone())
-        }
+        RuntimeEndpoint::Socket(path) if path.exists() => match not_a_socket(path) {
+            Some(kind) => {
+                checks.push(check(
+                    "socket",
+                    fail(
+                        format!("{} (lxpack.runtime.socket) is {kind}, not a socket", path.display()),
+                        "point lxpack.runtime.socket at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket",
+                    ),
+                ));
+                None
+            }
+            None => {
+                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
+                Some(path.clone())
+            }
+        },
         RuntimeEndpoint::Socket(path) => {
             checks.push(check(
                 "socket",
@@ -188,9 +200,7 @@ fn access(path: &std::path::Path) -> Verdict {
     } else {
         fail(
             format!("{detail}; you are not in group {group}"),
-            format!(
-                "`sudo usermod -aG {group} $USER`, then log out and in again (or `newgrp {group}`)"
-            ),
+            access_hint(&group),
         )
     }
 }
@@ -317,6 +327,30 @@ async fn aws_check(config: Option<&Config>) -> Check {
     }
 }
 
+/// A store that does not exist yet: fine if the first job can make it.
+fn not_yet_created(path: &std::path::Path) -> Verdict {
+    let existing = path.ancestors().skip(1).find(|dir| dir.exists());
+    match existing {
+        Some(dir) if dir.is_dir() => Verdict::Pass(format!(
+            "{} does not exist yet: the first command that needs it creates it (under {})",
+            path.display(),
+            dir.display()
+        )),
+        Some(other) => fail(
+            format!(
+                "{} cannot be created: {} is not a directory",
+                path.display(),
+                other.display()
+            ),
+            "pass --store with a file in a writable directory",
+        ),
+        None => fail(
+            format!("{} has no existing parent directory", path.display()),
+            "pass --store with a file in a writable directory",
+        ),
+    }
+}
+
 fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
     let name = "store";
     let path = match store_path(
@@ -331,6 +365,11 @@ fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
             );
         }
     };
+    // A check must not create: a store that does not exist yet is only looked for a
+    // place to be made in.
+    if !path.exists() {
+        return check(name, not_yet_created(&path));
+    }
     if let Err(error) = open_store(&path) {
         return check(
             name,
