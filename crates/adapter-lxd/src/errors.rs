@@ -80,10 +80,30 @@ pub(crate) fn runtime_error(
             },
             _ => RuntimeError::Rejected {
                 operation: operation.to_owned(),
-                message: error.message,
+                message: shorten(error.message),
             },
         },
     }
+}
+
+/// The most lines of a daemon's message an error keeps.
+const MESSAGE_LINES: usize = 12;
+
+/// A daemon's message cut to its first and last lines. Some refusals carry a tool's
+/// whole output: an instance created on a full pool brings back one `tar` complaint
+/// per file of the image, hundreds of lines that would bury the error and its hint.
+pub(crate) fn shorten(message: String) -> String {
+    let lines: Vec<&str> = message.lines().collect();
+    if lines.len() <= MESSAGE_LINES {
+        return message;
+    }
+    let (head, tail) = (MESSAGE_LINES / 2, MESSAGE_LINES / 2 - 1);
+    format!(
+        "{}\n[… {} more lines of the daemon's message …]\n{}",
+        lines[..head].join("\n"),
+        lines.len() - head - tail,
+        lines[lines.len() - tail..].join("\n")
+    )
 }
 
 /// What a registry call is about, for its error.
@@ -103,7 +123,7 @@ pub(crate) fn registry_error(
 ) -> RegistryError {
     let rejected = |message| RegistryError::Rejected {
         operation: operation.to_owned(),
-        message,
+        message: shorten(message),
     };
     match (error, subject) {
         (CallError::Transport(unreachable), _) => RegistryError::Unreachable(unreachable),
@@ -175,6 +195,34 @@ mod tests {
             (operation.as_str(), message.as_str()),
             ("x", "Invalid devices")
         );
+    }
+
+    #[test]
+    fn a_message_of_hundreds_of_lines_keeps_its_first_and_last() {
+        let mut message = String::from("Failed creating instance from image: Unpack failed");
+        for n in 0..300 {
+            message.push_str(&format!(
+                "\ntar: rootfs/bin/x{n}: Cannot open: No space left on device"
+            ));
+        }
+        message.push_str("\ntar: Exiting with failure status due to previous errors)");
+        let RuntimeError::Rejected { message: short, .. } =
+            runtime_error("launch", "instance", "lxpack-x", daemon(500, &message))
+        else {
+            panic!()
+        };
+        let lines: Vec<&str> = short.lines().collect();
+        assert_eq!(lines.len(), 12, "{short}");
+        assert_eq!(
+            lines[0],
+            "Failed creating instance from image: Unpack failed"
+        );
+        assert_eq!(lines[6], "[… 291 more lines of the daemon's message …]");
+        assert_eq!(
+            lines[11],
+            "tar: Exiting with failure status due to previous errors)"
+        );
+        assert_eq!(shorten("one\ntwo".into()), "one\ntwo");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
-use lxpack_core::ports::{OutputSink, RuntimeError};
+use lxpack_core::ports::{OutputSink, RuntimeError, Unreachable};
 use serde_json::json;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -67,7 +67,17 @@ pub(crate) async fn exec(
         let feed = feed_stdin(stdin, request.stdin.as_deref());
         let out = pump(stdout, OutputStream::Stdout, output);
         let err = pump(stderr, OutputStream::Stderr, output);
-        let ((), (), ()) = tokio::join!(feed, out, err);
+        let ((), out, err) = tokio::join!(feed, out, err);
+        if out == Ended::Broken || err == Ended::Broken {
+            // The rest of the output is lost, and with it what the command did: its
+            // exit code (the daemon kills a command whose websockets drop) says
+            // nothing about the build. A daemon that is gone says why itself.
+            let ping = client.call(client.api().server(), client.options().request_timeout);
+            return Err(match ping.await {
+                Err(CallError::Transport(unreachable)) => CallError::Transport(unreachable),
+                _ => CallError::Transport(connection_lost(client.endpoint(), &operation_name)),
+            });
+        }
         client
             .wait(&operation, request.timeout + request.kill_grace * 3)
             .await
@@ -107,17 +117,48 @@ async fn feed_stdin(mut stdin: Socket, bytes: Option<&[u8]>) {
     let _ = stdin.close(None).await;
 }
 
-async fn pump(mut socket: Socket, stream: OutputStream, output: &dyn OutputSink) {
+/// How an output stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The daemon ended it: a close, or the empty message that marks the end.
+    Cleanly,
+    /// The connection broke (reset, or closed without a close): what came after is
+    /// lost.
+    Broken,
+}
+
+async fn pump(mut socket: Socket, stream: OutputStream, output: &dyn OutputSink) -> Ended {
+    let mut ended = Ended::Broken;
     while let Some(message) = socket.next().await {
         match message {
             Ok(Message::Binary(bytes)) if !bytes.is_empty() => output.output(stream, &bytes),
             Ok(Message::Text(text)) if !text.is_empty() => output.output(stream, text.as_bytes()),
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-            // An empty message, a close or an error ends the stream.
-            _ => break,
+            // An empty message or a close ends the stream.
+            Ok(_) => {
+                ended = Ended::Cleanly;
+                break;
+            }
+            Err(error) => {
+                tracing::debug!(%error, ?stream, "exec output stream broke");
+                break;
+            }
         }
     }
     let _ = socket.close(None).await;
+    ended
+}
+
+/// The connection to the daemon broke while `operation` ran.
+fn connection_lost(endpoint: &str, operation: &str) -> Unreachable {
+    Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: format!(
+            "the connection broke while `{operation}` ran: its output ends there, and how \
+             it ended is unknown"
+        ),
+        hint: "check the network to the daemon, and the daemon's log".to_owned(),
+    }
 }
 
 #[cfg(test)]

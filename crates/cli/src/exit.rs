@@ -135,8 +135,11 @@ impl From<WorkflowError> for CliError {
             (WorkflowError::Cleanup { original: None, .. }, _) => ExitClass::Cleanup,
             (_, class) => class,
         };
-        let hint = hint.or_else(|| match &error {
-            WorkflowError::Cleanup { failures, .. } => Some(
+        // What the job left, and how to remove it: after the primary error's hint
+        // when there is one (a daemon that died mid-job must be started before its
+        // leftovers can go).
+        let leftovers = match &error {
+            WorkflowError::Cleanup { failures, .. } if !failures.is_empty() => Some(
                 failures
                     .iter()
                     .map(|f| remove_command(f.kind, &f.name))
@@ -145,7 +148,13 @@ impl From<WorkflowError> for CliError {
                     + " (with Incus: incus instead of lxc), or `lxpack gc`",
             ),
             _ => None,
-        });
+        };
+        let hint = match (hint, leftovers) {
+            (Some(hint), Some(leftovers)) => Some(format!(
+                "{hint}; then remove what the job left: {leftovers}"
+            )),
+            (hint, leftovers) => hint.or(leftovers),
+        };
         Self {
             class,
             error: Box::new(error),
@@ -277,6 +286,7 @@ fn refusal_hint(step: Step) -> String {
     match step {
         Step::Launch => "the daemon could not create or start the instance (its message is above): \
              check the image server (container.endpoint) and that the daemon can reach it, \
+             that its storage pool has room (`lxc storage info POOL`, when it says no space is left on the device), \
              the daemon's log (a failed start is logged there), and `lxpack doctor`"
             .into(),
         Step::CreateProfile => "the daemon refused the profile that mounts the checkout (its message is above): \
@@ -354,6 +364,42 @@ mod tests {
             }),
         );
         assert_eq!(CliError::from(unreachable).class, ExitClass::Daemon);
+    }
+
+    #[test]
+    fn a_job_that_lost_its_daemon_says_how_to_remove_what_it_left() {
+        let unreachable = WorkflowError::StepFailed {
+            step: Step::Buildpack,
+            instance: None,
+            source: Box::new(PortError::Runtime(RuntimeError::Unreachable(
+                lxpack_core::ports::Unreachable {
+                    endpoint: "/var/lib/lxd/unix.socket".into(),
+                    reason: "connection refused".into(),
+                    hint: "start the daemon".into(),
+                },
+            ))),
+        };
+        let error = CliError::from(WorkflowError::Cleanup {
+            original: Some(Box::new(unreachable)),
+            failures: vec![lxpack_core::workflows::CleanupFailure {
+                kind: ResourceKind::Instance,
+                name: "lxpack-deploy-x".into(),
+                error: PortError::Runtime(RuntimeError::Unreachable(
+                    lxpack_core::ports::Unreachable {
+                        endpoint: "/var/lib/lxd/unix.socket".into(),
+                        reason: "connection refused".into(),
+                        hint: "start the daemon".into(),
+                    },
+                )),
+            }],
+        });
+        assert_eq!(error.class, ExitClass::Daemon);
+        let hint = error.hint.unwrap();
+        assert!(
+            hint.starts_with("start the daemon; then remove what the job left: lxc delete --force lxpack-deploy-x")
+                && hint.ends_with("or `lxpack gc`"),
+            "{hint}"
+        );
     }
 
     #[test]

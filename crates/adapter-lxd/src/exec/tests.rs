@@ -52,6 +52,9 @@ enum Command {
     EndsOn(i64),
     /// Writes a line and never ends.
     Hangs,
+    /// Writes a line, then its connection breaks: the output websockets end without a
+    /// close, as when the network to a remote daemon drops.
+    Drops,
 }
 
 /// The daemon's side of the four websockets.
@@ -98,6 +101,9 @@ fn serve(mock: &MockTransport, command: Command) -> FarEnds {
                 .send(Message::binary(text.as_bytes().to_vec()))
                 .await
                 .unwrap();
+            if command == Command::Drops {
+                return;
+            }
             if command != Command::Ends {
                 let _ = on_end.wait_for(|ended| *ended).await;
             }
@@ -396,4 +402,54 @@ async fn a_websocket_the_daemon_refuses_fails_the_exec_with_its_message() {
         matches!(&error, RuntimeError::Rejected { message, .. } if message == "Invalid websocket secret"),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn output_whose_connection_breaks_is_the_daemon_unreachable_not_an_exit_code() {
+    for daemon in Daemon::BOTH {
+        for daemon_answers in [true, false] {
+            let mock = MockTransport::new();
+            mock.one(daemon, "exec", 0);
+            let _far = serve(&mock, Command::Drops);
+            if daemon_answers {
+                mock.one(daemon, "server", 0);
+            }
+            let sink = Collect::default();
+            let error = client(&mock)
+                .exec(
+                    &InstanceName::parse(NAME).unwrap(),
+                    &request(30),
+                    &sink,
+                    &CancellationToken::new(),
+                )
+                .await
+                .unwrap_err();
+            let RuntimeError::Unreachable(unreachable) = &error else {
+                panic!("{daemon:?}: {error:?}")
+            };
+            if daemon_answers {
+                assert!(
+                    unreachable
+                        .reason
+                        .contains("the connection broke while `exec sh in lxpack-fixture-l` ran"),
+                    "{daemon:?}: {error:?}"
+                );
+            } else {
+                assert!(
+                    unreachable.reason.contains("no reply queued for GET /1.0"),
+                    "{daemon:?}: a daemon that is gone says why itself: {error:?}"
+                );
+            }
+            assert_eq!(
+                sink.of(OutputStream::Stdout),
+                "out\n",
+                "what came before is kept"
+            );
+            let lines = mock.lines();
+            assert!(
+                !lines.iter().any(|l| l.contains("/wait")),
+                "{daemon:?}: no exit code is read from a broken exec: {lines:?}"
+            );
+        }
+    }
 }

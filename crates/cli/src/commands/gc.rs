@@ -49,7 +49,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
         };
         for job in &report.lost_jobs {
             print_line(&format!(
-                "job {job} was recorded as running for longer than any job can last: {}",
+                "job {job} was recorded as running, but its process is gone: {}",
                 if args.dry_run {
                     "would record it as lost"
                 } else {
