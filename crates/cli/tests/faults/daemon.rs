@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The project of scripts/fault-daemons-up whose root disks are on the small loop-file
@@ -31,6 +32,10 @@ pub(crate) struct FaultDaemon {
     pub(crate) url: String,
     /// scripts/fault-daemons-up's directory (PIDs, logs).
     fault_dir: PathBuf,
+    /// The fault daemons are one test's at a time, machine-wide: held (an exclusive
+    /// lock on `tests.lock` in the fault directory) until the test and every clone of
+    /// this value are done.
+    _turn: Arc<std::fs::File>,
 }
 
 /// The fault daemon `name` (`lxd` or `incus`); `None` when LXPACK_SKIP_REAL=1.
@@ -54,22 +59,43 @@ pub(crate) fn fault_daemon(name: &'static str) -> Option<FaultDaemon> {
             )
         })
     };
+    let fault_dir = PathBuf::from(variable("DIR"));
     let daemon = FaultDaemon {
         name,
         client: if name == "lxd" { "lxc" } else { "incus" },
         socket: variable(&format!("{upper}_SOCKET")),
         url: variable(&format!("{upper}_URL")),
-        fault_dir: PathBuf::from(variable("DIR")),
-        dir: PathBuf::from(variable("DIR")).join(name),
+        dir: fault_dir.join(name),
+        _turn: Arc::new(wait_for_turn(&fault_dir)),
+        fault_dir,
     };
+    // A daemon an earlier test killed and failed to restart, or that another test run
+    // on this machine stopped (scripts/fault-daemons-down) between two tests, is
+    // started again here.
+    daemon.restart_if_down();
     assert!(
         std::os::unix::net::UnixStream::connect(&daemon.socket).is_ok(),
         "the fault daemon {name} does not answer at {}; start it with `scripts/fault-daemons-up`",
         daemon.socket
     );
-    // A daemon an earlier test killed and failed to restart is started here.
-    daemon.restart_if_down();
     Some(daemon)
+}
+
+/// Waits until no other fault test on this machine runs (two test runs at once, from
+/// two worktrees say, share the fault daemons: one's kill or snapshot would be the
+/// other's fault), and returns the lock that says so. scripts/fault-daemons-down takes
+/// it too, so it never stops the daemons under a test.
+fn wait_for_turn(fault_dir: &Path) -> std::fs::File {
+    let path = fault_dir.join("tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    file
 }
 
 impl FaultDaemon {
