@@ -69,14 +69,23 @@ pub(crate) async fn exec(
         let err = pump(stderr, OutputStream::Stderr, output);
         let ((), out, err) = tokio::join!(feed, out, err);
         if out == Ended::Broken || err == Ended::Broken {
-            // The rest of the output is lost, and with it what the command did: its
-            // exit code (the daemon kills a command whose websockets drop) says
-            // nothing about the build. A daemon that is gone says why itself.
+            // A daemon that is gone says why itself.
             let ping = client.call(client.api().server(), client.options().request_timeout);
-            return Err(match ping.await {
-                Err(CallError::Transport(unreachable)) => CallError::Transport(unreachable),
-                _ => CallError::Transport(connection_lost(client.endpoint(), &operation_name)),
-            });
+            if let Err(CallError::Transport(unreachable)) = ping.await {
+                return Err(CallError::Transport(unreachable));
+            }
+            // Over the network, the rest of the output is lost, and with it what the
+            // command did: its exit code (the daemon kills a command whose websockets
+            // drop) says nothing about the build. On this host's socket there is no
+            // network to lose: a daemon that answers closed the stream as the command
+            // ended (Incus may, without a close message, on a loaded host), and the
+            // operation says how it ended.
+            if !client.shares_this_host() {
+                return Err(CallError::Transport(connection_lost(
+                    client.endpoint(),
+                    &operation_name,
+                )));
+            }
         }
         client
             .wait(&operation, request.timeout + request.kill_grace * 3)
