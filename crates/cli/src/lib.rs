@@ -94,6 +94,8 @@ fn init_tracing(verbose: u8) {
         }
         _ => "trace",
     };
+    // Only the aws feature adds directives.
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     #[cfg(feature = "aws")]
     for directive in lxpack_aws::SECRET_SAFE_LOG_DIRECTIVES {
