@@ -5,13 +5,14 @@
 //! the corpus replay tests (`crates/fuzz-bodies`) reach them. They panic only where a
 //! decoder breaks a property it promises.
 
+use lxpack_core::domain::UtcDateTime;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::OperationRef;
 use crate::envelope::{Reply, decode};
 use crate::mapping::{parse_server_info, resources};
-use crate::registry::parse_image;
+use crate::registry::{parse_image, parse_rfc3339};
 use crate::reply::{
     Alias, ExecEnded, ExecStarted, Image, Instance, Operation, Profile, Published, Server, names,
 };
@@ -58,6 +59,29 @@ pub fn operation_url(url: &str) {
         assert!(
             operation.path.starts_with("/1.0/") || operation.path == "/1.0",
             "{url:?} gave {operation:?}"
+        );
+    }
+}
+
+/// Reads an image's `created_at` (RFC 3339) as the registry does.
+///
+/// # Panics
+/// When a time that reads does not read the same once written back in RFC 3339's
+/// canonical form (by the core's own calendar arithmetic, `UtcDateTime`).
+pub fn timestamp(text: &str) {
+    let Some(time) = parse_rfc3339(text) else {
+        return;
+    };
+    let utc = UtcDateTime::of(time);
+    let canonical = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second
+    );
+    if (0..=9999).contains(&utc.year) {
+        assert_eq!(
+            parse_rfc3339(&canonical),
+            Some(time),
+            "{text:?} read as {canonical}"
         );
     }
 }

@@ -27,9 +27,12 @@ use lxpack_core::domain::{
 use lxpack_core::events::{Event, Step};
 use serde_json::Value;
 
+/// The body of a target: it takes the fuzzer's bytes and panics when a property fails.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the file `fuzz/fuzz_targets/<name>.rs` and the corpus
 /// `fuzz/corpus/<name>/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("config", config),
     ("app_document", app_document),
     ("daemon_reply", daemon_reply),
@@ -41,7 +44,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 
 /// The body of target `name`.
 #[must_use]
-pub fn body(name: &str) -> Option<fn(&[u8])> {
+pub fn body(name: &str) -> Option<Body> {
     TARGETS
         .iter()
         .find(|(target, _)| *target == name)
@@ -52,9 +55,9 @@ pub fn body(name: &str) -> Option<fn(&[u8])> {
 /// neither the file system nor the environment).
 ///
 /// Asserts: parsing is deterministic; every error names the file; an accepted config
-/// holds only what validation promises (positive time limits, absolute formula paths,
-/// `https://` URLs with a host and no trailing `/`, a 12-digit account id), and every
-/// warning names the file.
+/// holds only what validation promises (positive time limits that can be used as
+/// deadlines without overflow, absolute formula paths, `https://` URLs with a host and
+/// no trailing `/`, a 12-digit account id), and every warning names the file.
 ///
 /// # Panics
 /// When a property fails.
@@ -83,19 +86,26 @@ pub fn config(data: &[u8]) {
 fn check_config(config: &Config, origin: &ConfigOrigin) {
     assert_eq!(&config.origin, origin);
     let t = &config.settings.timeouts;
-    for (key, limit) in [
-        ("launch", t.launch),
-        ("ready", t.ready),
-        ("hook", t.hook),
-        ("features", t.features),
-        ("buildpack", t.buildpack),
-        ("publish", t.publish),
-        ("container.timeout", config.runtime.request_timeout),
-    ] {
+    let limits = [
+        ("launch", Some(t.launch)),
+        ("ready", Some(t.ready)),
+        ("hook", Some(t.hook)),
+        ("features", Some(t.features)),
+        ("buildpack", Some(t.buildpack)),
+        ("publish", Some(t.publish)),
+        ("graceful_stop", t.graceful_stop),
+        ("container.timeout", Some(config.runtime.request_timeout)),
+    ];
+    for (key, limit) in limits {
+        let Some(limit) = limit else { continue };
         assert!(!limit.is_zero(), "{key} is zero");
-    }
-    if let Some(grace) = t.graceful_stop {
-        assert!(!grace.is_zero(), "graceful_stop is zero");
+        // Each is a deadline with margins added, and seconds in the daemon's API (an
+        // i64): it must leave room for both.
+        assert!(
+            limit.checked_add(Duration::from_secs(86_400)).is_some()
+                && i64::try_from(limit.as_secs()).is_ok(),
+            "{key} of {limit:?} overflows as a deadline"
+        );
     }
     for provisioner in &config.settings.provisioners {
         assert!(provisioner.formulas.is_absolute(), "{provisioner:?}");
@@ -119,9 +129,11 @@ fn check_config(config: &Config, origin: &ConfigOrigin) {
 }
 
 fn check_url(url: &str) {
-    let host = url.strip_prefix("https://");
+    let authority = url
+        .strip_prefix("https://")
+        .and_then(|rest| rest.split(['/', '?', '#']).next());
     assert!(
-        host.is_some_and(|host| !host.is_empty()) && !url.ends_with('/'),
+        authority.is_some_and(|authority| !authority.is_empty()) && !url.ends_with('/'),
         "{url:?} is not an https:// URL with a host"
     );
 }
@@ -197,7 +209,8 @@ fn json_text(value: &Value, pretty: bool) -> String {
 ///
 /// Runs `lxpack_lxd::fuzzing::daemon_reply` (the envelope, the classification of
 /// refusals, every typed reply and its mapping) on it, and
-/// `lxpack_lxd::fuzzing::operation_url` on the body as text.
+/// `lxpack_lxd::fuzzing::operation_url` (an operation's URL) and
+/// `lxpack_lxd::fuzzing::timestamp` (an image's `created_at`) on the body as text.
 ///
 /// # Panics
 /// When a decoder panics or breaks a property it promises.
@@ -209,6 +222,7 @@ pub fn daemon_reply(data: &[u8]) {
     lxpack_lxd::fuzzing::daemon_reply(status, body);
     if let Ok(text) = std::str::from_utf8(body) {
         lxpack_lxd::fuzzing::operation_url(text);
+        lxpack_lxd::fuzzing::timestamp(text);
     }
 }
 

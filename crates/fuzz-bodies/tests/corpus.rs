@@ -2,6 +2,8 @@
 //! through the body its fuzz target runs. A missing or empty corpus fails (it would
 //! make the replay prove nothing); so does a target without its corpus or a corpus
 //! without its target.
+// Each replay says how many inputs it ran (shown with --no-capture).
+#![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
 
