@@ -32,6 +32,8 @@
 //!   certificate other than the pinned one from nothing listening.
 //! - `socket`: finding the local socket the way `lxc` and `incus` do, and telling why it
 //!   cannot be reached (missing, refused, permission and which group to join).
+//! - `fuzzing` (hidden): entry points for fuzz targets, not a stable API: the reply
+//!   decoders run on raw bytes, for `fuzz/` and its corpus replay tests.
 //!
 //! ## Tests without a daemon
 //! `tests/fixtures/` holds replies recorded from LXD 5.0 and Incus 6.0 (see its
@@ -54,6 +56,8 @@ mod client;
 mod envelope;
 mod errors;
 mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 mod lifecycle;
 mod mapping;
 pub mod mock;

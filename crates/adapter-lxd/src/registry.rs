@@ -72,23 +72,49 @@ impl LxdClient {
 }
 
 /// `2024-01-02T03:04:05.123456Z` (or with an offset) to a time; seconds precision.
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+/// `None` for anything else: a field out of its range, a year beyond 9999, a time before
+/// 1970, or text that is not of that shape (never a panic: the daemon's reply is
+/// input).
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    /// A field of `text` within `range`.
+    fn field(text: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let all_digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        let value = text.parse::<i64>().ok().filter(|_| all_digits)?;
+        range.contains(&value).then_some(value)
+    }
     let (date, rest) = text.split_once('T')?;
-    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    let time: String = rest.chars().take(8).collect();
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, mi, s) = (hms.next()??, hms.next()??, hms.next()??);
-    let offset = rest[8..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let mut ymd = date.split('-');
+    let y = field(ymd.next()?, 0..=9999)?;
+    let m = field(ymd.next()?, 1..=12)?;
+    let d = field(ymd.next()?, 1..=31)?;
+    if ymd.next().is_some() {
+        return None;
+    }
+    let (time, offset) = (rest.get(..8)?, rest.get(8..)?);
+    let mut hms = time.split(':');
+    let h = field(hms.next()?, 0..=23)?;
+    let mi = field(hms.next()?, 0..=59)?;
+    let s = field(hms.next()?, 0..=60)?;
+    let offset = offset.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
     let offset_seconds = match offset {
-        "" | "Z" => 0,
+        "" | "Z" | "z" => 0,
         other => {
-            let sign = if other.starts_with('-') { -1 } else { 1 };
-            let mut parts = other[1..].split(':').map(|p| p.parse::<i64>().ok());
-            sign * (parts.next()?? * 3600 + parts.next().flatten().unwrap_or(0) * 60)
+            let sign = match other.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let mut parts = other.get(1..)?.split(':');
+            let hours = field(parts.next()?, 0..=23)?;
+            let minutes = parts.next().map_or(Some(0), |p| field(p, 0..=59))?;
+            if parts.next().is_some() {
+                return None;
+            }
+            sign * (hours * 3600 + minutes * 60)
         }
     };
-    // Days from the civil date (Howard Hinnant's algorithm).
+    // Days from the civil date (Howard Hinnant's algorithm); every field is in range,
+    // so nothing overflows.
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

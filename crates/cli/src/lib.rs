@@ -94,6 +94,8 @@ fn init_tracing(verbose: u8) {
         }
         _ => "trace",
     };
+    // Only the aws feature adds directives.
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty());

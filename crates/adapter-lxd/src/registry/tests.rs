@@ -35,6 +35,37 @@ fn parses_images_and_times() {
     );
 }
 
+/// Found while writing the daemon_reply fuzz target: a short time of day, a
+/// multibyte character where the offset starts, and fields too large for the calendar
+/// arithmetic panicked (out of range, not a char boundary, overflow).
+#[test]
+fn times_that_are_not_rfc3339_read_as_none_without_a_panic() {
+    for text in [
+        "2024-01-02T1:2:3",
+        "2024-01-02T03:04:05\u{e9}",
+        "2024-01-02T03:04:05.1\u{e9}00:00",
+        "99999999999999999-01-02T03:04:05Z",
+        "2024-99999999999999-02T03:04:05Z",
+        "2024-01-02T03:04:05+99999999999999999:00",
+        "2024-13-02T03:04:05Z",
+        "2024-01-02T24:00:00Z",
+        "2024-01-02T03:04:05+1:00:00:00x",
+        "2024-01-02-03T03:04:05Z",
+        "+2024-01-02T03:04:05Z",
+        "1969-12-31T23:59:59Z",
+    ] {
+        assert_eq!(parse_rfc3339(text), None, "{text:?}");
+    }
+    let at = |seconds| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds));
+    assert_eq!(parse_rfc3339("2024-01-02T03:04:05Z"), at(1_704_164_645));
+    assert_eq!(
+        parse_rfc3339("2024-01-02T04:04:05+01:00"),
+        at(1_704_164_645)
+    );
+    assert_eq!(parse_rfc3339("2024-01-02T02:04:05-01"), at(1_704_164_645));
+    assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), at(253_402_300_799));
+}
+
 on_both!(
     publish_reads_the_new_image,
     publish_of_a_running_instance_is_instance_running,

@@ -146,6 +146,12 @@ pub enum ConfigError {
     },
 }
 
+/// The longest time limit the config takes, in seconds (365 days). Limits are used as
+/// deadlines with margins added and sent to the daemon as seconds: an unbounded one
+/// would overflow (`lxpack.timeouts.hook: 18446744073709551615` made the first hook
+/// panic).
+pub const MAX_LIMIT_SECONDS: u64 = 365 * 24 * 3600;
+
 /// The default config: what a machine with LXD or Incus and no config file gets.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.yml");
 
@@ -223,6 +229,7 @@ fn build(
             key,
             "must be a positive number of seconds".to_owned(),
         )),
+        Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
         Some(seconds) => Ok(Duration::from_secs(seconds)),
     };
 
@@ -256,7 +263,12 @@ fn build(
     let source_server = match raw.container.endpoint.as_deref().map(str::trim) {
         None | Some("" | "localhost") => None,
         Some(url) if url.starts_with("https://") => Some(RemoteServer {
-            url: url.trim_end_matches('/').to_owned(),
+            url: with_host(url).ok_or_else(|| {
+                invalid(
+                    "container.endpoint",
+                    format!("{url:?} names no host: write https://HOST[:PORT]"),
+                )
+            })?,
             protocol: raw
                 .lxpack
                 .endpoint_protocol
@@ -281,7 +293,11 @@ fn build(
         features: positive("lxpack.timeouts.features", t.features, defaults.features)?,
         buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
         publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
-        graceful_stop: t.graceful_stop.filter(|s| *s > 0).map(Duration::from_secs),
+        graceful_stop: t
+            .graceful_stop
+            .filter(|s| *s > 0)
+            .map(|s| positive("lxpack.timeouts.graceful_stop", Some(s), Duration::ZERO))
+            .transpose()?,
         kill_grace: positive(
             "lxpack.timeouts.kill_grace",
             t.kill_grace,
@@ -346,6 +362,12 @@ fn runtime_config(
                     ),
                 ));
             }
+            let Some(url) = with_host(url) else {
+                return Err(invalid(
+                    "lxpack.runtime.url",
+                    format!("{url:?} names no host: write https://HOST[:PORT]"),
+                ));
+            };
             let need = |key: &str, value: &Option<PathBuf>| {
                 value.clone().ok_or_else(|| {
                     invalid(
@@ -359,7 +381,7 @@ fn runtime_config(
                 })
             };
             RuntimeEndpoint::Https {
-                url: url.trim_end_matches('/').to_owned(),
+                url,
                 client_cert: need("client_cert", &r.client_cert)?,
                 client_key: need("client_key", &r.client_key)?,
                 server_cert: need("server_cert", &r.server_cert)?,
@@ -373,6 +395,9 @@ fn runtime_config(
                 "must be a positive number of seconds".to_owned(),
             ));
         }
+        Some(seconds) if seconds > MAX_LIMIT_SECONDS => {
+            return Err(invalid("container.timeout", too_long(seconds)));
+        }
         Some(seconds) => Duration::from_secs(seconds),
         None => Duration::from_secs(10),
     };
@@ -382,6 +407,23 @@ fn runtime_config(
         target: r.target.clone(),
         request_timeout,
     })
+}
+
+/// What is wrong with a time limit above [`MAX_LIMIT_SECONDS`].
+fn too_long(seconds: u64) -> String {
+    format!("{seconds} seconds is more than the longest limit, {MAX_LIMIT_SECONDS} (365 days)")
+}
+
+/// `url`, which starts with `https://`, without its trailing `/`s; `None` when it
+/// names no host (`https://`, `https:///x`).
+fn with_host(url: &str) -> Option<String> {
+    let url = url.trim_end_matches('/');
+    let authority = url
+        .strip_prefix("https://")?
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    (!authority.is_empty()).then(|| url.to_owned())
 }
 
 fn aws_config(

@@ -129,6 +129,33 @@ fn invalid_values_name_the_key_and_the_fix() {
             "container.endpoint",
             "https://",
         ),
+        // Found by the config fuzz target: `https://` alone was taken, as "https:".
+        (
+            "container:\n  endpoint: 'https:// '\n",
+            "container.endpoint",
+            "names no host",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https:///1.0\n",
+            "lxpack.runtime.url",
+            "names no host",
+        ),
+        // Limits are deadlines with margins added: u64::MAX seconds overflowed them.
+        (
+            "lxpack:\n  timeouts:\n    hook: 18446744073709551615\n",
+            "lxpack.timeouts.hook",
+            "365 days",
+        ),
+        (
+            "lxpack:\n  timeouts:\n    graceful_stop: 31536001\n",
+            "lxpack.timeouts.graceful_stop",
+            "365 days",
+        ),
+        (
+            "container:\n  timeout: 31536001\n",
+            "container.timeout",
+            "365 days",
+        ),
         (
             "container:\n  timeout: 0\n",
             "container.timeout",

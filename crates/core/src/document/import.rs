@@ -252,12 +252,16 @@ fn parse_build_infos(doc: &Fields<'_>) -> Result<BuildInfos, DocumentError> {
     })
 }
 
-/// A base64 script; absent, null and empty all mean "no script".
+/// A base64 script; absent, null and empty (or only whitespace, which base64 skips)
+/// all mean "no script".
 fn script(fields: &Fields<'_>, key: &str) -> Result<Option<Script>, DocumentError> {
     let Some(encoded) = fields.optional_str(key)? else {
         return Ok(None);
     };
     let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.is_empty() {
+        return Ok(None);
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
         .map_err(|error| {

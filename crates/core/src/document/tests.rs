@@ -70,6 +70,23 @@ fn yaml_lists_are_read_too() {
     );
 }
 
+/// Found by the app_document fuzz target: a script of only whitespace decoded to an
+/// empty script, which exported as "" and read back as no script.
+#[test]
+fn a_script_of_only_whitespace_is_no_script_and_exports_the_same() {
+    let text = r#"{"name": "web", "env": "prod", "role": "front", "region": "r",
+        "lifecycle_hooks": {"post_buildimage": " \n "},
+        "modules": [{"name": "api", "path": "/srv/api", "build_pack": "\t"}]}"#;
+    let apps = parse_app_documents(text, DocumentFormat::Json).unwrap();
+    assert!(apps[0].lifecycle_hooks.post_buildimage.is_none());
+    assert!(apps[0].modules[0].build_pack.is_none());
+    let exported = app_to_document(&apps[0]).to_string();
+    assert_eq!(
+        parse_app_documents(&exported, DocumentFormat::Json).unwrap(),
+        apps
+    );
+}
+
 fn field_error(text: &str) -> (String, String) {
     match parse_app_documents(text, DocumentFormat::detect(text)).unwrap_err() {
         DocumentError::Field { field, problem } => (field, problem),

@@ -82,11 +82,11 @@ pub struct OsIdentity {
 }
 
 impl OsIdentity {
-    /// Builds an identity, normalising family and architecture the way LXD spells
-    /// them (`amd64` becomes `x86_64`, `arm64` becomes `aarch64`).
+    /// Builds an identity, trimming each part and normalising family and architecture
+    /// the way LXD spells them (`amd64` becomes `x86_64`, `arm64` becomes `aarch64`).
     #[must_use]
     pub fn new(os_type: OsType, family: &str, release: &str, architecture: &str) -> Self {
-        let architecture = match architecture.to_ascii_lowercase().as_str() {
+        let architecture = match architecture.trim().to_ascii_lowercase().as_str() {
             "amd64" | "x86_64" | "x64" => "x86_64".to_owned(),
             "arm64" | "aarch64" | "arm64_mac" => "aarch64".to_owned(),
             other => other.to_owned(),
@@ -228,6 +228,19 @@ mod tests {
         for bad in ["", "debian", "debian/", "/12", "a/b/c/d", "debian//x86_64"] {
             assert!(OsIdentity::parse_spec(bad, "x86_64").is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by the os_spec fuzz target: the default architecture kept its spaces, so
+    /// the identity read from `debian/12` with `"amd64 "` was not the one read from
+    /// `debian/12/amd64 `.
+    #[test]
+    fn every_part_is_trimmed_the_architecture_too() {
+        let os = OsIdentity::new(OsType::Linux, " Debian ", " 12 ", " AMD64\t");
+        assert_eq!(os, OsIdentity::new(OsType::Linux, "debian", "12", "x86_64"));
+        assert_eq!(
+            OsIdentity::parse_spec("debian/12", "mips64 "),
+            OsIdentity::parse_spec("debian/12/mips64", "x86_64")
+        );
     }
 
     #[test]

@@ -1,0 +1,5 @@
+//! Fuzz target `daemon_reply`: the body, its input and the properties it asserts are
+//! `lxpack_fuzz_bodies::daemon_reply` (crates/fuzz-bodies), which also replays the corpus.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lxpack_fuzz_bodies::daemon_reply(data));

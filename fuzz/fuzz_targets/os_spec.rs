@@ -1,0 +1,5 @@
+//! Fuzz target `os_spec`: the body, its input and the properties it asserts are
+//! `lxpack_fuzz_bodies::os_spec` (crates/fuzz-bodies), which also replays the corpus.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lxpack_fuzz_bodies::os_spec(data));
