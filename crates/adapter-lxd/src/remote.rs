@@ -75,7 +75,8 @@ fn explain(endpoint: &str, chain: &[String]) -> Unreachable {
         (
             "connection refused: nothing listens at this address".to_owned(),
             "make the daemon listen (`lxc config set core.https_address :8443`, or incus), \
-             or fix lxpack.runtime.url"
+             or fix lxpack.runtime.url; if it answered before, the daemon or the network to \
+             it went down"
                 .to_owned(),
         )
     } else if has("dns error") || has("failed to lookup address") {

@@ -272,7 +272,7 @@ impl FaultDaemon {
 
     /// The used bytes of the small pool's file system.
     pub(crate) fn small_pool_used(&self) -> u64 {
-        let stat = nix_statvfs(&self.small_pool_mount());
+        let stat = df_bytes(&self.small_pool_mount());
         stat.0 - stat.1
     }
 
@@ -294,7 +294,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// (total, available) bytes of the file system at `path`, as `df` reads them.
-fn nix_statvfs(path: &Path) -> (u64, u64) {
+fn df_bytes(path: &Path) -> (u64, u64) {
     let output = Command::new("df")
         .args(["-B1", "--output=size,avail"])
         .arg(path)

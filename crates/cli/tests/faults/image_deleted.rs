@@ -17,8 +17,8 @@ use crate::proxy::UnixProxy;
 on_both_daemons!(the_apps_image_deleted_mid_deploy);
 on_both_daemons!(the_base_image_deleted_mid_buildimage);
 
-/// Deleted between the deploy's start and its launch: exit 6 (image), naming the
-/// image; the job's profile goes, nothing is left. Deleted while the buildpack runs:
+/// Deleted between the deploy's start and its launch: exit 6 (image), naming the app,
+/// the image and how to rebuild it; the job's profile goes, nothing is left. Deleted while the buildpack runs:
 /// the deploy needs nothing more from it and succeeds; the next deploy is exit 6.
 fn the_apps_image_deleted_mid_deploy(name: &'static str) {
     let Some(daemon) = fault_daemon(name) else {
@@ -53,7 +53,11 @@ fn the_apps_image_deleted_mid_deploy(name: &'static str) {
         finished.run.code, finished.run.stderr
     );
     let error = finished.error();
-    finished.run.expect(6).says(&[&image]);
+    finished.run.expect(6).says(&[
+        &image,
+        "no image with that alias",
+        "lxpack buildimage vanish",
+    ]);
     assert_eq!(error["class"], "image", "{error}");
     assert_eq!(status_of(&env, &job), "failed");
     leaks.assert_none();
@@ -72,7 +76,11 @@ fn the_apps_image_deleted_mid_deploy(name: &'static str) {
         "{name}: deploy after the image is gone: exit {}\n{}",
         next.run.code, next.run.stderr
     );
-    next.run.expect(6).says(&[&image]);
+    next.run.expect(6).says(&[
+        &image,
+        "no image with that alias",
+        "lxpack buildimage vanish",
+    ]);
     leaks.assert_none();
 }
 

@@ -38,7 +38,7 @@ fn the_buildpack_fills_the_pool(name: &'static str) {
     finished
         .run
         .expect(7)
-        .says(&["buildpack", "No space left on device"]);
+        .says(&["step buildpack failed", &job, "No space left on device"]);
     assert_eq!(error["class"], "step", "{error}");
     assert_eq!(status_of(&env, &job), "failed");
     assert_space_back(&daemon, baseline);
@@ -60,7 +60,7 @@ fn the_pool_is_full_before_the_job(name: &'static str) {
     build_image(&daemon, &leaks, &env, "crowded");
 
     let filler = daemon.small_pool_mount().join("filler");
-    let _filled = Filler::fill(&filler);
+    let filled = Filler::fill(&filler);
     let job = job_id();
     let finished = crate::job::spawn_deploy(&env, "crowded", &job).finish(Duration::from_secs(120));
     eprintln!(
@@ -69,13 +69,16 @@ fn the_pool_is_full_before_the_job(name: &'static str) {
     );
     let error = finished.error();
     finished.run.expect(13).says(&[
+        "step launch failed",
+        &job,
+        "No space left on device",
         "hint:",
         "storage pool has room",
         "more lines of the daemon's message",
     ]);
     assert_eq!(error["class"], "infrastructure", "{error}");
     assert_eq!(status_of(&env, &job), "failed");
-    drop(_filled);
+    drop(filled);
     assert_space_back(&daemon, baseline);
     leaks.assert_none();
 }
