@@ -85,7 +85,7 @@ pub enum WorkflowError {
     /// The app records an image that the daemon's image store no longer has (deleted,
     /// or its alias deleted, by hand).
     #[error(
-        "app {app} records image {job}, but the daemon has no image with that alias any more: it was deleted, or its alias was"
+        "app {app} records image {job}, but the daemon has no image with that alias any more: the image, or its alias, was deleted"
     )]
     ContainerImageMissing {
         /// The app.
