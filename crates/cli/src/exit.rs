@@ -266,7 +266,7 @@ fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
         PortError::Runtime(RuntimeError::ImageNotFound { .. })
         | PortError::Registry(RegistryError::NotFound { .. }) => (
             ExitClass::Image,
-            Some("check the image with `lxpack images` (or `lxc image list`)".into()),
+            Some("the daemon has no such image: `lxc image list` (`incus image list`) shows what it has; import the base image, or fix build_infos.source_container_image (`lxpack images` lists only the images lxpack published)".into()),
         ),
         PortError::Runtime(RuntimeError::TimedOut { .. })
         | PortError::Registry(RegistryError::CallTimedOut { .. }) => {
