@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{
-    FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName, Isolation,
-    Labels, LaunchSpec, ProfileName, ProfileSpec, ResourceLimits,
+    ClusterMember, FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName,
+    Isolation, Labels, LaunchSpec, MemberName, ProfileName, ProfileSpec, ResourceLimits,
 };
 use lxpack_core::ports::{
     PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -58,6 +58,8 @@ pub struct FakeInstance {
     pub status: InstanceStatus,
     /// The files pushed into it, by path.
     pub files: BTreeMap<GuestPath, FileSpec>,
+    /// The cluster member it runs on, on a fake cluster.
+    pub member: Option<MemberName>,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -82,6 +84,8 @@ pub(crate) struct Daemon {
     pub(crate) exec_handlers: Vec<ExecHandler>,
     pub(crate) signals: Vec<Signalled>,
     pub(crate) leave_failed_launches: bool,
+    /// The members of a fake cluster; empty when the daemon is not clustered.
+    pub(crate) members: Vec<ClusterMember>,
 }
 
 pub(crate) type Shared = Arc<Mutex<Daemon>>;
@@ -117,6 +121,7 @@ impl Daemon {
             exec_handlers: Vec::new(),
             signals: Vec::new(),
             leave_failed_launches: false,
+            members: Vec::new(),
         }
     }
 
@@ -218,9 +223,40 @@ impl Daemon {
         if let ImageRef::Remote { .. } = spec.image {
             self.cache_pulled(&source);
         }
-        self.instances
-            .insert(name.to_owned(), instance_from(spec, Some(source), status));
+        let mut instance = instance_from(spec, Some(source), status);
+        instance.member = self.place();
+        self.instances.insert(name.to_owned(), instance);
         Ok(())
+    }
+
+    /// Where a cluster puts a new instance: its first online member.
+    fn place(&self) -> Option<MemberName> {
+        self.members
+            .iter()
+            .find(|member| member.is_online())
+            .map(|member| member.name.clone())
+    }
+
+    /// `Unreachable`, naming the member, when `instance` is on a member the cluster
+    /// cannot reach: what a real cluster answers for a call forwarded there.
+    pub(crate) fn check_member(&self, instance: &str) -> Result<(), RuntimeError> {
+        let Some(member) = self
+            .instances
+            .get(instance)
+            .and_then(|found| found.member.as_ref())
+        else {
+            return Ok(());
+        };
+        match self.members.iter().find(|m| &m.name == member) {
+            Some(down) if !down.is_reachable() => {
+                Err(RuntimeError::Unreachable(lxpack_core::ports::Unreachable {
+                    endpoint: format!("cluster member {member} (holding {instance})"),
+                    reason: format!("it is {}: {}", down.status.to_lowercase(), down.message),
+                    hint: format!("start the daemon on {member}, then run `lxpack gc`"),
+                }))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Seeds an instance without checks, replacing any of the same name.
@@ -330,11 +366,13 @@ impl Daemon {
             kind: ResourceKind::Instance,
             name: instance.name.to_string(),
             labels: instance.labels.clone(),
+            member: instance.member.clone(),
         });
         let profiles = self.profiles.values().map(|profile| Resource {
             kind: ResourceKind::Profile,
             name: profile.name.to_string(),
             labels: profile.labels.clone(),
+            member: None,
         });
         instances.chain(profiles).collect()
     }
@@ -447,6 +485,7 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         labels: spec.labels.clone(),
         status,
         files: BTreeMap::new(),
+        member: None,
     }
 }
 

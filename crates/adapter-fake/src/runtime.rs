@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, Owner, ProfileName,
-    ProfileSpec,
+    ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, MemberName,
+    Owner, ProfileName, ProfileSpec,
 };
-use lxpack_core::ports::{ContainerRuntime, OutputSink, Resource, RuntimeError, ServerInfo};
+use lxpack_core::ports::{
+    ContainerRuntime, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -42,6 +44,8 @@ pub enum RuntimeOp {
     ReleaseEphemeral,
     /// `list_resources`.
     ListResources,
+    /// `cluster_members`.
+    ClusterMembers,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -112,6 +116,8 @@ pub enum RuntimeCall {
     },
     /// `list_resources`.
     ListResources,
+    /// `cluster_members`.
+    ClusterMembers,
 }
 
 impl Recorded for RuntimeCall {
@@ -129,6 +135,7 @@ impl Recorded for RuntimeCall {
             Self::DeleteInstance { .. } => RuntimeOp::DeleteInstance,
             Self::ReleaseEphemeral { .. } => RuntimeOp::ReleaseEphemeral,
             Self::ListResources => RuntimeOp::ListResources,
+            Self::ClusterMembers => RuntimeOp::ClusterMembers,
         }
     }
 }
@@ -152,6 +159,7 @@ impl RuntimeCall {
             Self::DeleteInstance { instance } => format!("delete {instance}"),
             Self::ReleaseEphemeral { instance, .. } => format!("release {instance}"),
             Self::ListResources => "list resources".to_owned(),
+            Self::ClusterMembers => "list cluster members".to_owned(),
         }
     }
 
@@ -166,7 +174,7 @@ impl RuntimeCall {
             | Self::StopInstance { instance, .. }
             | Self::DeleteInstance { instance }
             | Self::ReleaseEphemeral { instance, .. } => Some(("instance", instance.to_string())),
-            Self::ServerInfo | Self::ListResources => None,
+            Self::ServerInfo | Self::ListResources | Self::ClusterMembers => None,
         }
     }
 
@@ -300,6 +308,22 @@ impl FakeRuntime {
     /// names, when it exists.
     pub fn add_instance(&self, spec: &LaunchSpec, status: InstanceStatus) {
         self.lock().seed_instance(spec, status);
+    }
+
+    /// Makes the daemon a cluster of `members`: new instances go to the first online
+    /// one, and calls about an instance on a member that is not reachable (see
+    /// [`ClusterMember::is_reachable`]) fail `Unreachable`, naming it.
+    pub fn set_cluster(&self, members: Vec<ClusterMember>) {
+        self.lock().members = members;
+    }
+
+    /// Changes the status (and message) of cluster member `name`, as its daemon
+    /// stopping or coming back would.
+    pub fn set_member_status(&self, name: &MemberName, status: &str, message: &str) {
+        if let Some(member) = self.lock().members.iter_mut().find(|m| &m.name == name) {
+            status.clone_into(&mut member.status);
+            message.clone_into(&mut member.message);
+        }
     }
 
     /// When `leave` is true, a launch that fails by an injected fault (or hangs)
@@ -528,14 +552,20 @@ impl ContainerRuntime for FakeRuntime {
         &self,
         spec: &LaunchSpec,
         cancel: &CancellationToken,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Placement, RuntimeError> {
         let call = RuntimeCall::LaunchInstance { spec: spec.clone() };
         let limit = Limit::starting_now(spec.timeout, cancel);
         let entered = self.enter(&call, |daemon, _| {
             if cancel.is_cancelled() {
                 return Err(call.injected(FakeFailure::Cancelled));
             }
-            daemon.create_instance(spec, InstanceStatus::Running)
+            daemon.create_instance(spec, InstanceStatus::Running)?;
+            Ok(Placement {
+                member: daemon
+                    .instances
+                    .get(spec.name.as_str())
+                    .and_then(|instance| instance.member.clone()),
+            })
         });
         match entered {
             Ok(result) => result,
@@ -562,7 +592,10 @@ impl ContainerRuntime for FakeRuntime {
             instance: instance.clone(),
             file: file.clone(),
         };
-        match self.enter(&call, |daemon, _| daemon.push_file(instance, file)) {
+        match self.enter(&call, |daemon, _| {
+            daemon.check_member(instance.as_str())?;
+            daemon.push_file(instance, file)
+        }) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
@@ -587,6 +620,7 @@ impl ContainerRuntime for FakeRuntime {
             kill_grace: request.kill_grace,
         };
         let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
+            daemon.check_member(instance.as_str())?;
             daemon.check_exec(instance, &request.command)?;
             Ok(daemon.exec_scripts.lookup(RuntimeOp::Exec, occurrence))
         });
@@ -622,7 +656,10 @@ impl ContainerRuntime for FakeRuntime {
             instance: instance.clone(),
             graceful,
         };
-        match self.enter(&call, |daemon, _| daemon.stop_instance(instance)) {
+        match self.enter(&call, |daemon, _| {
+            daemon.check_member(instance.as_str())?;
+            daemon.stop_instance(instance)
+        }) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
@@ -633,7 +670,10 @@ impl ContainerRuntime for FakeRuntime {
         let call = RuntimeCall::DeleteInstance {
             instance: instance.clone(),
         };
-        match self.enter(&call, |daemon, _| daemon.delete_instance(instance)) {
+        match self.enter(&call, |daemon, _| {
+            daemon.check_member(instance.as_str())?;
+            daemon.delete_instance(instance)
+        }) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
@@ -652,6 +692,7 @@ impl ContainerRuntime for FakeRuntime {
             profile: profile.clone(),
         };
         match self.enter(&call, |daemon, _| {
+            daemon.check_member(instance.as_str())?;
             daemon.delete_instance(instance)?;
             daemon.delete_profile(profile)
         }) {
@@ -665,6 +706,15 @@ impl ContainerRuntime for FakeRuntime {
         let call = RuntimeCall::ListResources;
         match self.enter(&call, |daemon, _| daemon.resources()) {
             Ok(resources) => Ok(resources),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
+        let call = RuntimeCall::ClusterMembers;
+        match self.enter(&call, |daemon, _| daemon.members.clone()) {
+            Ok(members) => Ok(members),
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }

@@ -288,6 +288,21 @@ impl Api {
             .query("timeout", seconds.to_string())
     }
 
+    /// `GET OPERATION`: its state now (on a cluster, asked of the member it runs on).
+    pub(crate) fn operation(&self, operation: &OperationRef) -> Request {
+        self.on_operation(Method::Get, operation, "")
+    }
+
+    /// `GET /1.0/cluster/members?recursion=1`: every member, with its state.
+    pub(crate) fn cluster_members(&self) -> Request {
+        Request::new(Method::Get, "/1.0/cluster/members").query("recursion", "1")
+    }
+
+    /// `GET /1.0/cluster/members/NAME`: one member, with its state.
+    pub(crate) fn cluster_member(&self, name: &str) -> Request {
+        Request::new(Method::Get, format!("/1.0/cluster/members/{name}"))
+    }
+
     /// `DELETE OPERATION`: asks the daemon to cancel it.
     pub(crate) fn cancel(&self, operation: &OperationRef) -> Request {
         self.on_operation(Method::Delete, operation, "")

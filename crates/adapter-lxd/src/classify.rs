@@ -41,6 +41,11 @@ pub(crate) enum Cause {
     WaitEnded,
     /// A remote daemon does not trust our certificate (403 "not authorized").
     Untrusted,
+    /// The cluster member that holds the instance (or that a launch targets) cannot be
+    /// reached: "Missing event connection with target cluster member" (the member's
+    /// daemon is gone), "Unable to connect to: ADDRESS" (nothing listens there),
+    /// "Server isn't ready yet" (it is stopping or starting).
+    MemberUnreachable,
     /// Anything else: the daemon's message is passed on.
     Other,
 }
@@ -54,6 +59,9 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     let missing = has("not found") || has("doesn't exist") || has("does not exist");
     if lower == "context deadline exceeded" {
         Cause::WaitEnded
+    } else if has("target cluster member") || has("unable to connect to") || has("isn't ready yet")
+    {
+        Cause::MemberUnreachable
     } else if (status == 403 || code == 403) && has("not authorized") {
         Cause::Untrusted
     } else if has("forkstart") {
@@ -135,6 +143,11 @@ mod tests {
         ("instances-untrusted", 0, Cause::Untrusted),
         ("cancel-operation", 0, Cause::Other),
         ("stop-graceful", 1, Cause::Other),
+        ("cluster-member-stopping", 0, Cause::MemberUnreachable),
+        ("cluster-member-stopping", 1, Cause::MemberUnreachable),
+        ("cluster-member-stopping", 2, Cause::MemberUnreachable),
+        ("cluster-member-stopping", 3, Cause::MemberUnreachable),
+        ("cluster-member-offline", 2, Cause::MemberUnreachable),
     ];
 
     #[test]

@@ -22,6 +22,7 @@ use crate::socket::probe;
 pub use crate::transport::http::ConnectError;
 use crate::transport::http::HttpTransport;
 use crate::transport::{Request, Stream, Transport, Upgrade};
+use lxpack_core::ports::Unreachable;
 
 /// How much longer than the operation's own limit a `/wait` call may take: the daemon
 /// answers at the limit, and the answer has to travel.
@@ -66,6 +67,9 @@ struct Inner {
     /// us do not change under a running job, and each job would otherwise ask several
     /// times (a remote client asks before its first call, for the trust check).
     server: tokio::sync::OnceCell<Server>,
+    /// The cluster member of each instance this client launched, to name it when a
+    /// call about the instance fails for want of that member.
+    pub(crate) placements: crate::cluster::Placements,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -85,6 +89,18 @@ pub(crate) async fn within<T>(
     tokio::time::timeout(limit, call)
         .await
         .unwrap_or(Err(CallError::Deadline(limit)))
+}
+
+/// The daemon at `endpoint` did not answer a wait within `after`: it is gone, frozen
+/// or swamped, which the caller cannot tell apart from here.
+pub(crate) fn silent(endpoint: &str, after: Duration) -> Unreachable {
+    Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: format!("it did not answer within {after:?} while an operation ran"),
+        hint: "check that the daemon runs and is not frozen or overloaded (its log, `top`); \
+               once it answers, `lxpack gc` removes what the job left"
+            .to_owned(),
+    }
 }
 
 /// Reads a reply's metadata as `T`.
@@ -143,6 +159,7 @@ impl LxdClient {
                 options,
                 api,
                 server: tokio::sync::OnceCell::new(),
+                placements: crate::cluster::Placements::default(),
             }),
         }
     }
@@ -183,6 +200,11 @@ impl LxdClient {
     /// The request builders, scoped to this client's project and target.
     pub(crate) fn api(&self) -> &Api {
         &self.inner.api
+    }
+
+    /// Where this client's instances run, on a cluster.
+    pub(crate) fn placements(&self) -> &crate::cluster::Placements {
+        &self.inner.placements
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {
@@ -292,33 +314,49 @@ impl LxdClient {
     /// succeeded. LXD answers a wait that ends first with the running operation;
     /// Incus with "context deadline exceeded": both are a missed `limit`. A failed
     /// operation is LXD's operation with its `err`, and Incus's error envelope.
+    ///
+    /// The wait is asked in slices of at most the call deadline, each of which the
+    /// daemon must answer in time: a daemon (or, on a cluster, the member running the
+    /// operation) that stops answering is found within one slice, a
+    /// [`CallError::Deadline`] of the call deadline, not after the whole `limit`.
     pub(crate) async fn wait(
         &self,
         operation: &OperationRef,
         limit: Duration,
     ) -> Result<Operation, CallError> {
-        let request = self.api().wait(operation, limit.as_secs().max(1));
-        let reply = match self.call(request, limit + WAIT_MARGIN).await {
-            Err(CallError::Deadline(_)) => return Err(CallError::Deadline(limit)),
-            other => other?,
-        };
-        match reply {
-            Reply::Sync(metadata) | Reply::Async { metadata, .. } => {
-                let ended: Operation = read(metadata)?;
-                match ended.status_code {
-                    200 => Ok(ended),
-                    100..=199 => Err(CallError::Deadline(limit)),
-                    code => Err(CallError::Daemon(DaemonError {
-                        status: 200,
-                        code,
-                        message: ended.err,
-                    })),
+        let slice = self.options().request_timeout.max(Duration::from_secs(1));
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let this = left.min(slice);
+            let request = self.api().wait(operation, this.as_secs().max(1));
+            let reply = match self.call(request, this + WAIT_MARGIN).await {
+                Err(CallError::Deadline(after)) => {
+                    return Err(CallError::Transport(silent(self.endpoint(), after)));
                 }
+                other => other?,
+            };
+            let running = match reply {
+                Reply::Sync(metadata) | Reply::Async { metadata, .. } => {
+                    let ended: Operation = read(metadata)?;
+                    match ended.status_code {
+                        200 => return Ok(ended),
+                        100..=199 => true,
+                        code => {
+                            return Err(CallError::Daemon(DaemonError {
+                                status: 200,
+                                code,
+                                message: ended.err,
+                            }));
+                        }
+                    }
+                }
+                Reply::Error(error) if error.cause() == Cause::WaitEnded => true,
+                Reply::Error(error) => return Err(CallError::Daemon(error)),
+            };
+            if running && tokio::time::Instant::now() + Duration::from_millis(1) >= deadline {
+                return Err(CallError::Deadline(limit));
             }
-            Reply::Error(error) if error.cause() == Cause::WaitEnded => {
-                Err(CallError::Deadline(limit))
-            }
-            Reply::Error(error) => Err(CallError::Daemon(error)),
         }
     }
 

@@ -4,6 +4,13 @@
 //! sends SIGTERM, then SIGKILL after a grace period. The exit code comes from the
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
+//!
+//! A silent command and a daemon (or cluster member) that froze look the same on the
+//! websockets, so while the command runs the operation is asked after once per call
+//! deadline: a daemon that does not answer ends the exec as unreachable within two
+//! call deadlines, not at the step's timeout.
+
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
@@ -14,8 +21,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::LxdClient;
-use crate::errors::{CallError, runtime_error};
+use crate::api::OperationRef;
+use crate::classify::Cause;
+use crate::client::{LxdClient, silent};
+use crate::errors::CallError;
 use crate::reply::{ExecEnded, ExecStarted};
 use crate::transport::Stream;
 
@@ -23,6 +32,13 @@ use crate::transport::Stream;
 const SIGNALS: [i32; 2] = [15, 9];
 
 type Socket = WebSocketStream<Box<dyn Stream>>;
+
+/// Why an exec failed: a call, still to be mapped (and maybe blamed on the
+/// instance's member), or already the port's error.
+enum Failure {
+    Call(CallError),
+    Port(RuntimeError),
+}
 
 pub(crate) async fn exec(
     client: &LxdClient,
@@ -35,16 +51,33 @@ pub(crate) async fn exec(
         "exec {} in {instance}",
         request.command.first().map_or("", String::as_str)
     );
-    let fail = |e: CallError| runtime_error(&operation_name, "instance", instance.as_str(), e);
+    match run(client, instance, request, output, cancel, &operation_name).await {
+        Ok(code) => Ok(code),
+        Err(Failure::Port(error)) => Err(error),
+        Err(Failure::Call(error)) => Err(client
+            .instance_error(&operation_name, instance.as_str(), error)
+            .await),
+    }
+}
+
+async fn run(
+    client: &LxdClient,
+    instance: &InstanceName,
+    request: &ExecRequest,
+    output: &dyn OutputSink,
+    cancel: &CancellationToken,
+    operation_name: &str,
+) -> Result<i32, Failure> {
+    let fail = Failure::Call;
     if cancel.is_cancelled() {
-        return Err(RuntimeError::Cancelled {
-            operation: operation_name,
-        });
+        return Err(Failure::Port(RuntimeError::Cancelled {
+            operation: operation_name.to_owned(),
+        }));
     }
     let (operation, started) = client
         .start(client.api().exec(instance.as_str(), request))
         .await
-        .map_err(&fail)?;
+        .map_err(fail)?;
     let fds = started.metadata::<ExecStarted>().fds;
     let connect = |secret: String| {
         let request = client.api().websocket(&operation, &secret);
@@ -61,7 +94,7 @@ pub(crate) async fn exec(
         connect(fds.stderr),
         connect(fds.control)
     )
-    .map_err(&fail)?;
+    .map_err(fail)?;
 
     let work = async {
         let feed = feed_stdin(stdin, request.stdin.as_deref());
@@ -83,7 +116,7 @@ pub(crate) async fn exec(
             if !client.shares_this_host() {
                 return Err(CallError::Transport(connection_lost(
                     client.endpoint(),
-                    &operation_name,
+                    operation_name,
                 )));
             }
         }
@@ -96,11 +129,16 @@ pub(crate) async fn exec(
     let interruption = tokio::select! {
         ended = &mut work => {
             let _ = control.close(None).await;
-            let code = ended.map_err(&fail)?.metadata::<ExecEnded>().code;
+            let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
             return Ok(i32::try_from(code).unwrap_or(-1));
         }
-        () = tokio::time::sleep(request.timeout) => RuntimeError::TimedOut { operation: operation_name.clone(), after: request.timeout },
-        () = cancel.cancelled() => RuntimeError::Cancelled { operation: operation_name.clone() },
+        lost = watch(client, &operation) => {
+            // Nobody is left to signal: the daemon (or member) does not answer.
+            let _ = control.close(None).await;
+            return Err(Failure::Call(lost));
+        }
+        () = tokio::time::sleep(request.timeout) => RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
+        () = cancel.cancelled() => RuntimeError::Cancelled { operation: operation_name.to_owned() },
     };
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();
@@ -114,7 +152,26 @@ pub(crate) async fn exec(
     }
     let _ = control.close(None).await;
     client.cancel(&operation).await;
-    Err(interruption)
+    Err(Failure::Port(interruption))
+}
+
+/// Asks after the running operation once per call deadline, and returns the first
+/// failure that says the daemon (or the member running it) is not answering. An
+/// answer of any kind, or a refusal about the operation itself (ended and gone),
+/// means it is there.
+async fn watch(client: &LxdClient, operation: &OperationRef) -> CallError {
+    let every = client.options().request_timeout.max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        match client.call(client.api().operation(operation), every).await {
+            Err(CallError::Daemon(refusal)) if refusal.cause() != Cause::MemberUnreachable => {}
+            Err(CallError::Deadline(after)) => {
+                return CallError::Transport(silent(client.endpoint(), after));
+            }
+            Err(error) => return error,
+            Ok(_) => {}
+        }
+    }
 }
 
 async fn feed_stdin(mut stdin: Socket, bytes: Option<&[u8]>) {

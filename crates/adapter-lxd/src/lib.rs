@@ -53,6 +53,7 @@
 mod api;
 mod classify;
 mod client;
+mod cluster;
 mod envelope;
 mod errors;
 mod exec;

@@ -39,7 +39,9 @@ impl LxdClient {
     /// 5.0). A start that fails in `forkstart` (the start hook stalls on a loaded host,
     /// seen on LXD 5.0 and Incus 6.0) is tried again; an ephemeral instance is deleted
     /// by the daemon when its start fails, so it is created anew once it is gone.
-    pub(crate) async fn create_and_start(&self, spec: &LaunchSpec) -> Result<(), CallError> {
+    /// Returns the instance's location (its cluster member; `none` when the daemon is
+    /// not clustered).
+    pub(crate) async fn create_and_start(&self, spec: &LaunchSpec) -> Result<String, CallError> {
         let start_in_create = self.server().await?.has_extension("instance_create_start");
         let create = self.api().create_instance(&wire::instance(
             spec,
@@ -50,17 +52,24 @@ impl LxdClient {
         let mut creations = 0;
         loop {
             creations += 1;
-            let started = match self.operation(create.clone(), spec.timeout).await {
-                Ok(_) if start_in_create => Ok(()),
-                Ok(_) => {
-                    self.change_state(name, StateChange::START, spec.timeout)
-                        .await
+            let (location, started) = match self.operation(create.clone(), spec.timeout).await {
+                Ok(created) if start_in_create => (created.location, Ok(())),
+                Ok(created) => {
+                    // Known before the start, so that a start failing for want of its
+                    // member names it.
+                    self.remember_placement(name, &created.location);
+                    let started = self
+                        .change_state(name, StateChange::START, spec.timeout)
+                        .await;
+                    (created.location, started)
                 }
-                Err(error) if start_in_create && error.is(Cause::FailedStart) => Err(error),
+                Err(error) if start_in_create && error.is(Cause::FailedStart) => {
+                    (String::new(), Err(error))
+                }
                 Err(error) => return Err(error),
             };
             match started {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(location),
                 Err(error) if error.is(Cause::FailedStart) && spec.ephemeral => {
                     if creations >= CREATIONS {
                         return Err(error);
@@ -70,7 +79,8 @@ impl LxdClient {
                 }
                 Err(error) if error.is(Cause::FailedStart) => {
                     tracing::warn!(instance = %name, "start failed in forkstart; trying again");
-                    return self.restart_after_failed_start(name, spec.timeout).await;
+                    self.restart_after_failed_start(name, spec.timeout).await?;
+                    return Ok(location);
                 }
                 Err(error) => return Err(error),
             }

@@ -4,7 +4,9 @@
 
 use lxpack_core::ports::{Resource, ResourceKind, ServerInfo};
 
-use crate::reply::{Instance, Profile, Server};
+use lxpack_core::domain::MemberName;
+
+use crate::reply::{Instance, Profile, Server, member_of};
 use crate::wire::labels_of;
 
 /// `GET /1.0` as the port's [`ServerInfo`].
@@ -25,20 +27,19 @@ pub(crate) fn parse_server_info(server: &Server) -> ServerInfo {
 
 /// Every instance, then every profile, with its labels.
 pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Resource> {
-    let instances = instances
-        .iter()
-        .map(|i| (ResourceKind::Instance, i.name.as_str(), &i.config));
-    let profiles = profiles
-        .iter()
-        .map(|p| (ResourceKind::Profile, p.name.as_str(), &p.config));
-    instances
-        .chain(profiles)
-        .map(|(kind, name, config)| Resource {
-            kind,
-            name: name.to_owned(),
-            labels: labels_of(config),
-        })
-        .collect()
+    let instances = instances.iter().map(|i| Resource {
+        kind: ResourceKind::Instance,
+        name: i.name.clone(),
+        labels: labels_of(&i.config),
+        member: member_of(&i.location).and_then(|m| MemberName::parse(m).ok()),
+    });
+    let profiles = profiles.iter().map(|p| Resource {
+        kind: ResourceKind::Profile,
+        name: p.name.clone(),
+        labels: labels_of(&p.config),
+        member: None,
+    });
+    instances.chain(profiles).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the default profile has a root disk, and which of the API extensions this adapter
 //! relies on are missing. These are facts about LXD/Incus, so they live here.
 
+use lxpack_core::domain::ClusterMember;
 use lxpack_core::ports::{RuntimeError, ServerInfo};
 
 use crate::LxdClient;
@@ -37,6 +38,9 @@ pub struct Readiness {
     pub root_disk_pool: Option<String>,
     /// Required extensions the daemon lacks, with what each is for.
     pub missing_extensions: Vec<(&'static str, &'static str)>,
+    /// The cluster's members with their state; empty when the daemon is not
+    /// clustered.
+    pub members: Vec<ClusterMember>,
 }
 
 impl LxdClient {
@@ -52,6 +56,13 @@ impl LxdClient {
             .sync(self.api().profile("default"))
             .await
             .map_err(map)?;
+        let members = self
+            .members()
+            .await
+            .map_err(map)?
+            .into_iter()
+            .filter_map(crate::cluster::cluster_member)
+            .collect();
         let missing_extensions = REQUIRED_EXTENSIONS
             .iter()
             .filter(|(name, _)| !server.has_extension(name))
@@ -67,6 +78,7 @@ impl LxdClient {
             pools,
             root_disk_pool,
             missing_extensions,
+            members,
         })
     }
 }

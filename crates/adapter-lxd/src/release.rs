@@ -15,32 +15,46 @@ use crate::envelope::Reply;
 use crate::errors::{CallError, runtime_error};
 use crate::reply::Instance;
 
+/// Which call of a release failed.
+enum Failed {
+    /// A call about the instance: what it did, and how it failed.
+    Instance(String, CallError),
+    /// Deleting the profile.
+    Profile(CallError),
+}
+
 impl LxdClient {
     pub(crate) async fn release_in_background(
         &self,
         instance: &InstanceName,
         profile: &ProfileName,
     ) -> Result<(), RuntimeError> {
-        let name = instance.as_str();
-        let operation = format!("release {instance}");
-        let map = |e| runtime_error(&operation, "instance", name, e);
-        let map_profile = |e| {
-            runtime_error(
+        match self.release(instance, profile).await {
+            Ok(()) => Ok(()),
+            Err(Failed::Instance(operation, error)) => Err(self
+                .instance_error(&operation, instance.as_str(), error)
+                .await),
+            Err(Failed::Profile(error)) => Err(runtime_error(
                 &format!("delete profile {profile}"),
                 "profile",
                 profile.as_str(),
-                e,
-            )
-        };
+                error,
+            )),
+        }
+    }
+
+    async fn release(&self, instance: &InstanceName, profile: &ProfileName) -> Result<(), Failed> {
+        let name = instance.as_str();
+        let map = |e| Failed::Instance(format!("release {instance}"), e);
         let current: Instance = self.sync(self.api().instance(name)).await.map_err(map)?;
         if !(current.is_running() && current.ephemeral) {
             self.delete(name)
                 .await
-                .map_err(|e| runtime_error(&format!("delete {instance}"), "instance", name, e))?;
+                .map_err(|e| Failed::Instance(format!("delete {instance}"), e))?;
             return self
                 .remove_profile(profile.as_str())
                 .await
-                .map_err(map_profile);
+                .map_err(Failed::Profile);
         }
         let profiles: Vec<&str> = current
             .profiles
@@ -55,7 +69,7 @@ impl LxdClient {
             .map_err(map)?;
         self.remove_profile(profile.as_str())
             .await
-            .map_err(map_profile)?;
+            .map_err(Failed::Profile)?;
         let stop = self.api().change_state(name, StateChange::FORCED_STOP);
         match self
             .call(stop, self.options().request_timeout)

@@ -36,6 +36,8 @@ pub(crate) struct Environment {
     pub(crate) server_version: String,
     /// What the kernel can do, as the daemon found it.
     pub(crate) kernel_features: KernelFeatures,
+    /// Whether the daemon is a member of a cluster.
+    pub(crate) server_clustered: bool,
 }
 
 /// `environment.kernel_features` of `GET /1.0`: flags as the strings `"true"` and
@@ -59,6 +61,8 @@ pub(crate) struct Operation {
     pub(crate) err: String,
     /// Its own metadata ([`ExecStarted`], [`ExecEnded`], [`Published`]).
     pub(crate) metadata: Option<Value>,
+    /// The cluster member it ran on; `none` on a daemon that is not clustered.
+    pub(crate) location: String,
 }
 
 impl Operation {
@@ -143,6 +147,30 @@ pub(crate) struct Instance {
     pub(crate) profiles: Vec<String>,
     /// Its own config (not the profiles').
     pub(crate) config: BTreeMap<String, String>,
+    /// The cluster member that holds it; `none` on a daemon that is not clustered.
+    pub(crate) location: String,
+}
+
+/// A cluster member (one of `GET /1.0/cluster/members?recursion=1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct Member {
+    /// Its name.
+    pub(crate) server_name: String,
+    /// Its API address.
+    pub(crate) url: String,
+    /// `Online`, `Offline`, `Evacuated`…
+    pub(crate) status: String,
+    /// The daemon's detail.
+    pub(crate) message: String,
+    /// Its cluster groups.
+    pub(crate) groups: Vec<String>,
+}
+
+/// The member a `location` names: none for `none` or an empty one (a daemon that is
+/// not clustered).
+pub(crate) fn member_of(location: &str) -> Option<&str> {
+    (!location.is_empty() && location != "none").then_some(location)
 }
 
 impl Instance {

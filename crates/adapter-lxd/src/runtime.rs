@@ -4,10 +4,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
     ExecRequest, FileSpec, InstanceName, LaunchSpec, ProfileName, ProfileSpec,
 };
-use lxpack_core::ports::{ContainerRuntime, OutputSink, Resource, RuntimeError, ServerInfo};
+use lxpack_core::ports::{
+    ContainerRuntime, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -25,6 +28,22 @@ impl LxdClient {
             .await
             .map(parse_server_info)
             .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))
+    }
+
+    /// Maps a failed call of `operation` about `instance`, naming its cluster member
+    /// when that member's absence explains the failure.
+    pub(crate) async fn instance_error(
+        &self,
+        operation: &str,
+        instance: &str,
+        error: CallError,
+    ) -> RuntimeError {
+        runtime_error(
+            operation,
+            "instance",
+            instance,
+            self.blame_member(instance, error).await,
+        )
     }
 
     async fn ownership(&self) -> Result<Ownership, RuntimeError> {
@@ -155,12 +174,19 @@ impl ContainerRuntime for LxdClient {
         &self,
         spec: &LaunchSpec,
         cancel: &CancellationToken,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Placement, RuntimeError> {
         let operation = format!("launch {}", spec.name);
+        let name = spec.name.as_str();
         tokio::select! {
-            result = within(spec.timeout, self.create_and_start(spec)) => {
-                result.map_err(|e| launch_error(spec, &self.options().base_profiles, &operation, e))
-            }
+            result = within(spec.timeout, self.create_and_start(spec)) => match result {
+                Ok(location) => Ok(Placement {
+                    member: self.remember_placement(name, &location),
+                }),
+                Err(error) => {
+                    let error = self.blame_member(name, error).await;
+                    Err(launch_error(spec, &self.options().base_profiles, &operation, error))
+                }
+            },
             () = cancel.cancelled() => Err(RuntimeError::Cancelled { operation }),
         }
     }
@@ -172,9 +198,17 @@ impl ContainerRuntime for LxdClient {
         file: &FileSpec,
     ) -> Result<(), RuntimeError> {
         let request = self.api().push_file(instance.as_str(), file);
-        self.ack(request)
-            .await
-            .map_err(|e| push_error(&format!("push {} to {instance}", file.path), instance, e))
+        match self.ack(request).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let error = self.blame_member(instance.as_str(), error).await;
+                Err(push_error(
+                    &format!("push {} to {instance}", file.path),
+                    instance,
+                    error,
+                ))
+            }
+        }
     }
 
     #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
@@ -194,26 +228,22 @@ impl ContainerRuntime for LxdClient {
         instance: &InstanceName,
         graceful: Option<Duration>,
     ) -> Result<(), RuntimeError> {
-        self.stop(instance.as_str(), graceful).await.map_err(|e| {
-            runtime_error(
-                &format!("stop {instance}"),
-                "instance",
-                instance.as_str(),
-                e,
-            )
-        })
+        match self.stop(instance.as_str(), graceful).await {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self
+                .instance_error(&format!("stop {instance}"), instance.as_str(), error)
+                .await),
+        }
     }
 
     #[instrument(skip(self))]
     async fn delete_instance(&self, instance: &InstanceName) -> Result<(), RuntimeError> {
-        self.delete(instance.as_str()).await.map_err(|e| {
-            runtime_error(
-                &format!("delete {instance}"),
-                "instance",
-                instance.as_str(),
-                e,
-            )
-        })
+        match self.delete(instance.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self
+                .instance_error(&format!("delete {instance}"), instance.as_str(), error)
+                .await),
+        }
     }
 
     #[instrument(skip(self))]
@@ -231,6 +261,18 @@ impl ContainerRuntime for LxdClient {
         let instances: Vec<Instance> = self.sync(self.api().instances()).await.map_err(map)?;
         let profiles: Vec<Profile> = self.sync(self.api().profiles()).await.map_err(map)?;
         Ok(resources(&instances, &profiles))
+    }
+
+    #[instrument(skip(self))]
+    async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
+        let members = self
+            .members()
+            .await
+            .map_err(|e| runtime_error("list cluster members", "server", self.endpoint(), e))?;
+        Ok(members
+            .into_iter()
+            .filter_map(crate::cluster::cluster_member)
+            .collect())
     }
 }
 

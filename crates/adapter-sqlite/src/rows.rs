@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
-use lxpack_core::domain::{App, AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
+use lxpack_core::domain::{
+    App, AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus, MemberName,
+};
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, member";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -65,6 +67,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     let runner_host: Option<String> = row.get(11)?;
     let runner_pid: Option<i64> = row.get(12)?;
     let runner_started: Option<i64> = row.get(13)?;
+    let member: Option<String> = row.get(14)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -88,6 +91,9 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
                 }),
                 _ => None,
             },
+            member: member
+                .map(|name| MemberName::parse(&name).map_err(|e| corrupt(e.to_string())))
+                .transpose()?,
         })
     })();
     Ok(record)

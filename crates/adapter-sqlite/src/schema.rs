@@ -33,6 +33,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN runner_host TEXT;
     ALTER TABLE jobs ADD COLUMN runner_pid INTEGER;
     ALTER TABLE jobs ADD COLUMN runner_started INTEGER;",
+    // 3: the cluster member each job's instance ran on.
+    "ALTER TABLE jobs ADD COLUMN member TEXT;",
 ];
 
 /// The newest schema version this build knows.

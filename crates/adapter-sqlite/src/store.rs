@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
+    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, MemberName, decide_image_record,
     newest_image,
 };
 use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
@@ -341,13 +341,14 @@ impl JobHistory for SqliteAppStore {
             let runner = runner_columns(record.runner.as_ref());
             connection
                 .execute(
-                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, member)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
                        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
                        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
                        error = excluded.error, log_path = excluded.log_path, runner_host = excluded.runner_host,
-                       runner_pid = excluded.runner_pid, runner_started = excluded.runner_started",
+                       runner_pid = excluded.runner_pid, runner_started = excluded.runner_started,
+                       member = excluded.member",
                     params![
                         record.id.as_str(),
                         record.command.as_str(),
@@ -363,6 +364,7 @@ impl JobHistory for SqliteAppStore {
                         runner.0,
                         runner.1,
                         runner.2,
+                        record.member.as_ref().map(MemberName::as_str),
                     ],
                 )
                 .map_err(|e| query_error("record job", path, e))?;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::domain::{InstanceName, OutputStream, ProfileName, Provisioner};
+use crate::domain::{InstanceName, MemberName, OutputStream, ProfileName, Provisioner};
 
 /// A step of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +112,13 @@ pub enum Event {
         module: String,
         /// Why.
         reason: String,
+    },
+    /// The cluster placed the job's instance on a member.
+    Placed {
+        /// The instance.
+        instance: InstanceName,
+        /// The member that runs it.
+        member: MemberName,
     },
     /// Resources were left in place on request (keep/debug); a sweep removes them.
     ResourcesKept {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
+use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus, MemberName};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,6 +26,9 @@ struct JobFile {
     /// Absent in files written before runners were recorded.
     #[serde(default)]
     runner: Option<RunnerFile>,
+    /// Absent in files written before cluster members were recorded.
+    #[serde(default)]
+    member: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +66,7 @@ pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
             "pid": runner.pid,
             "started": runner.started,
         })),
+        "member": record.member.as_ref().map(MemberName::as_str),
     });
     let mut text = format!("{value:#}");
     text.push('\n');
@@ -92,6 +96,10 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
             pid: runner.pid,
             started: runner.started,
         }),
+        member: file
+            .member
+            .map(|name| MemberName::parse(&name).map_err(|e| corrupt(Box::new(e))))
+            .transpose()?,
     })
 }
 

@@ -27,6 +27,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
                         "kind": resource.kind.as_str(),
                         "name": resource.name,
                         "job": resource.labels.as_ref().map(|labels| labels.job.to_string()),
+                        "member": resource.member.as_ref().map(ToString::to_string),
                         "reason": reason,
                     })
                 })
@@ -40,6 +41,12 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             "foreign": list(&mut report.foreign.iter().map(|r| (r, None))),
             "lost_jobs": report.lost_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "failures": report.failures,
+            "unreachable_members": report.unreachable_members.iter().map(|member| json!({
+                "name": member.name.as_str(),
+                "url": member.url,
+                "status": member.status,
+                "message": member.message,
+            })).collect::<Vec<_>>(),
         }));
     } else {
         let verb = if args.dry_run {
@@ -57,14 +64,29 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
                 }
             ));
         }
+        for member in &report.unreachable_members {
+            print_line(&format!(
+                "skipped cluster member {} ({}): it is {} ({})",
+                member.name,
+                member.url,
+                member.status.to_lowercase(),
+                member.message
+            ));
+        }
         for resource in &report.removed {
-            print_line(&format!("{verb} {} {}", resource.kind, resource.name));
+            print_line(&format!(
+                "{verb} {} {}{}",
+                resource.kind,
+                resource.name,
+                on_member(resource)
+            ));
         }
         for spared in &report.spared {
             print_line(&format!(
-                "left {} {} alone: {}",
+                "left {} {}{} alone: {}",
                 spared.resource.kind,
                 spared.resource.name,
+                on_member(&spared.resource),
                 spare_reason(&spared.reason)
             ));
         }
@@ -94,8 +116,19 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
     }
 }
 
+/// ` on member M` for an instance on a cluster member.
+fn on_member(resource: &Resource) -> String {
+    resource
+        .member
+        .as_ref()
+        .map_or_else(String::new, |member| format!(" on member {member}"))
+}
+
 fn spare_reason(reason: &SpareReason) -> &'static str {
     match reason {
+        SpareReason::MemberUnreachable => {
+            "its cluster member cannot be reached; a gc once the member is back removes it"
+        }
         SpareReason::Running => "its job is running",
         SpareReason::UnknownJob => {
             "its job is not in this store and may be running from another host; it goes once older than any job can be"

@@ -68,20 +68,16 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
             } else if jobs.is_empty() {
                 print_line("no jobs yet");
             } else {
-                let rows: Vec<Vec<String>> = jobs.iter().map(job_row).collect();
-                print_table(
-                    &[
-                        "JOB",
-                        "COMMAND",
-                        "APP",
-                        "MODULE",
-                        "STATUS",
-                        "STARTED (UTC)",
-                        "SECONDS",
-                        "ERROR",
-                    ],
-                    &rows,
-                );
+                // The member column only where some job ran on a cluster.
+                let clustered = jobs.iter().any(|job| job.member.is_some());
+                let mut headers = vec!["JOB", "COMMAND", "APP", "MODULE", "STATUS"];
+                if clustered {
+                    headers.push("MEMBER");
+                }
+                headers.extend(["STARTED (UTC)", "SECONDS", "ERROR"]);
+                let rows: Vec<Vec<String>> =
+                    jobs.iter().map(|job| job_row(job, clustered)).collect();
+                print_table(&headers, &rows);
             }
             Ok(())
         }
@@ -92,20 +88,30 @@ fn seconds(job: &JobRecord) -> Option<f64> {
     job.duration().map(|d| d.as_secs_f64())
 }
 
-fn job_row(job: &JobRecord) -> Vec<String> {
-    vec![
+fn job_row(job: &JobRecord, with_member: bool) -> Vec<String> {
+    let mut row = vec![
         job.id.to_string(),
         job.command.to_string(),
         job.app.to_string(),
         job.module.clone().unwrap_or_else(|| "-".to_owned()),
         job.status.as_str().to_owned(),
+    ];
+    if with_member {
+        row.push(
+            job.member
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+        );
+    }
+    row.extend([
         utc(job.started_at),
         seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
         job.error
             .as_deref()
             .map(|e| e.chars().take(60).collect())
             .unwrap_or_default(),
-    ]
+    ]);
+    row
 }
 
 fn job_json(job: &JobRecord) -> serde_json::Value {
@@ -120,5 +126,6 @@ fn job_json(job: &JobRecord) -> serde_json::Value {
         "seconds": seconds(job),
         "error": job.error,
         "log": job.log_path,
+        "member": job.member.as_ref().map(ToString::to_string),
     })
 }

@@ -9,7 +9,9 @@ mod raw;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lxpack_core::domain::{RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy};
+use lxpack_core::domain::{
+    PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy,
+};
 use lxpack_core::workflows::{ProvisionerSettings, Settings, Timeouts};
 
 pub use locate::{ConfigChoice, locate};
@@ -61,8 +63,8 @@ pub struct RuntimeConfig {
     pub endpoint: RuntimeEndpoint,
     /// The LXD project.
     pub project: Option<String>,
-    /// The cluster member to place instances on.
-    pub target: Option<String>,
+    /// Where on a cluster new instances go: a member, or any of a group's.
+    pub target: Option<PlacementTarget>,
     /// The deadline of each API call (Cloud Deploy's `container.timeout`).
     pub request_timeout: Duration,
 }
@@ -401,10 +403,17 @@ fn runtime_config(
         Some(seconds) => Duration::from_secs(seconds),
         None => Duration::from_secs(10),
     };
+    let target = match &r.target {
+        None => None,
+        Some(text) => Some(
+            PlacementTarget::parse(text)
+                .map_err(|error| invalid("lxpack.runtime.target", error.to_string()))?,
+        ),
+    };
     Ok(RuntimeConfig {
         endpoint,
         project: r.project.clone(),
-        target: r.target.clone(),
+        target,
         request_timeout,
     })
 }

@@ -34,6 +34,11 @@ pub fn event_json(event: &Event) -> Value {
         Event::ModuleSkipped { module, reason } => {
             json!({"event": "module_skipped", "module": module, "reason": reason})
         }
+        Event::Placed { instance, member } => json!({
+            "event": "placed",
+            "instance": instance.as_str(),
+            "member": member.as_str(),
+        }),
         Event::ResourcesKept { instance, profile } => json!({
             "event": "resources_kept",
             "instance": instance.as_str(),

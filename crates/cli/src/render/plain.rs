@@ -25,6 +25,9 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         Event::ModuleSkipped { module, reason } => {
             Some(format!("skipped module {module}: {reason}"))
         }
+        Event::Placed { instance, member } => {
+            Some(format!("{instance} runs on cluster member {member}"))
+        }
         Event::ResourcesKept { instance, profile } => Some(format!(
             "kept instance and profile {instance}; remove them with: {}",
             how_to_remove(instance.as_str(), profile.as_str())

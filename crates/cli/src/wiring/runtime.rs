@@ -16,7 +16,7 @@ pub(super) fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliEr
     let options = LxdOptions {
         request_timeout: config.request_timeout,
         project: config.project.clone(),
-        target: config.target.clone(),
+        target: config.target.as_ref().map(ToString::to_string),
         ..LxdOptions::default()
     };
     let connected = match &config.endpoint {

@@ -45,6 +45,16 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Not a cluster member name, nor `@` and a cluster group name.
+    #[error(
+        "invalid cluster target {input:?}: {reason}; write a member's name (m2) or @ and a cluster group's (@builders)"
+    )]
+    PlacementTarget {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Not a valid instance or profile name.
     #[error("invalid instance name {input:?}: {reason}")]
     InstanceName {

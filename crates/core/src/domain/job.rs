@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::text::text_enum;
-use super::{AppKey, JobCommand, JobId};
+use super::{AppKey, JobCommand, JobId, MemberName};
 
 text_enum! {
     /// How a job ended, or that it has not.
@@ -66,6 +66,8 @@ pub struct JobRecord {
     ///
     /// [`RunnerProbe`]: crate::ports::RunnerProbe
     pub runner: Option<JobRunner>,
+    /// The cluster member its instance ran on, once placed on a clustered daemon.
+    pub member: Option<MemberName>,
 }
 
 impl JobRecord {
@@ -89,6 +91,7 @@ impl JobRecord {
             error: None,
             log_path: None,
             runner: None,
+            member: None,
         }
     }
 
@@ -103,6 +106,13 @@ impl JobRecord {
     #[must_use]
     pub fn with_runner(mut self, runner: Option<JobRunner>) -> Self {
         self.runner = runner;
+        self
+    }
+
+    /// The same record, with the cluster member its instance ran on.
+    #[must_use]
+    pub fn with_member(mut self, member: Option<MemberName>) -> Self {
+        self.member = member;
         self
     }
 

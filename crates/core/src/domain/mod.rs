@@ -4,6 +4,7 @@
 mod ami;
 mod app;
 mod app_ref;
+mod cluster;
 mod error;
 mod exec;
 mod guest_path;
@@ -22,6 +23,7 @@ pub use app::{
     App, AppKey, BuildInfos, Color, EnvVar, Feature, LifecycleHooks, Module, Provisioner, Script,
 };
 pub use app_ref::{AppRef, AppRefError};
+pub use cluster::{ClusterMember, MemberName, PlacementTarget};
 pub use error::ValidationError;
 pub use exec::{ExecRequest, FileSpec, OutputStream, Owner};
 pub use guest_path::{GuestPath, ModulePath};

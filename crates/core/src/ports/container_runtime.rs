@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, OutputStream, ProfileName, ProfileSpec,
+    ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName,
+    OutputStream, ProfileName, ProfileSpec,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -54,6 +55,16 @@ pub struct Resource {
     pub name: String,
     /// Its labels, when all are present and valid ([`Labels::read`]).
     pub labels: Option<Labels>,
+    /// The cluster member that holds an instance; `None` for a profile (cluster-wide)
+    /// and on a daemon that is not clustered.
+    pub member: Option<MemberName>,
+}
+
+/// Where the daemon put a new instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// The cluster member that runs it; `None` on a daemon that is not clustered.
+    pub member: Option<MemberName>,
 }
 
 /// Errors of [`ContainerRuntime`].
@@ -160,18 +171,19 @@ pub trait ContainerRuntime: Send + Sync {
     async fn delete_profile(&self, name: &ProfileName) -> Result<(), RuntimeError>;
 
     /// Creates the instance, with its own profile after the daemon's base profile and
-    /// its labels, and starts it. When this fails after the instance was
-    /// created, the instance may exist: the caller deletes it as usual.
+    /// its labels, and starts it; says where it runs. When this fails after the
+    /// instance was created, the instance may exist: the caller deletes it as usual.
     ///
     /// # Errors
     /// `AlreadyExists` when an instance of that name exists; `ImageNotFound` when the
     /// image cannot be found or pulled; `TimedOut` after `spec.timeout`; `Cancelled`
-    /// when `cancel` fires; `NotFound` when a listed profile does not exist.
+    /// when `cancel` fires; `NotFound` when a listed profile does not exist;
+    /// `Unreachable` when the cluster member it was placed on cannot be reached.
     async fn launch_instance(
         &self,
         spec: &LaunchSpec,
         cancel: &CancellationToken,
-    ) -> Result<(), RuntimeError>;
+    ) -> Result<Placement, RuntimeError>;
 
     /// Writes a file into a running instance, replacing any file at that path.
     ///
@@ -243,4 +255,13 @@ pub trait ContainerRuntime: Send + Sync {
     /// # Errors
     /// `Unreachable` when the daemon cannot be reached.
     async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError>;
+
+    /// The members of the daemon's cluster, with their state; empty when the daemon
+    /// is not clustered (the default).
+    ///
+    /// # Errors
+    /// `Unreachable` when the daemon cannot be reached.
+    async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
+        Ok(Vec::new())
+    }
 }

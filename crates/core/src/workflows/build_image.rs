@@ -159,8 +159,10 @@ impl Workflows {
             module: None,
             log_path: request.log_path.as_ref(),
         };
-        self.run_job(job, events, self.build_image_job(request, events, cancel))
-            .await
+        self.run_job(job, events, async |events| {
+            self.build_image_job(request, events, cancel).await
+        })
+        .await
     }
 
     async fn build_image_job(

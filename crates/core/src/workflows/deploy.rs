@@ -115,8 +115,10 @@ impl Workflows {
             module: Some(&request.module),
             log_path: request.log_path.as_ref(),
         };
-        self.run_job(job, events, self.deploy_job(request, events, cancel))
-            .await
+        self.run_job(job, events, async |events| {
+            self.deploy_job(request, events, cancel).await
+        })
+        .await
     }
 
     async fn deploy_job(

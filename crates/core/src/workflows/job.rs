@@ -2,12 +2,12 @@
 //! cleanup, by the workflow itself, so the history is complete whoever calls it and
 //! the sweep never mistakes a live job's resources for leftovers.
 
-use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use super::Workflows;
 use super::error::WorkflowError;
-use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus, MemberName};
 use crate::events::{Event, EventSink};
 
 /// Who a job is, for its record.
@@ -23,11 +23,13 @@ impl Workflows {
     /// Records the job as running, runs `work`, and records how it ended. A job whose
     /// start cannot be recorded does not run: the sweep could not tell it is alive. A
     /// failure to record its end is a warning: the job's own outcome matters more.
+    /// `work` gets the events to emit to; the cluster member it reports its instance
+    /// [`Placed`](Event::Placed) on goes into the record.
     pub(crate) async fn run_job<T>(
         &self,
         job: JobIdentity<'_>,
         events: &dyn EventSink,
-        work: impl Future<Output = Result<T, WorkflowError>>,
+        work: impl AsyncFnOnce(&dyn EventSink) -> Result<T, WorkflowError>,
     ) -> Result<T, WorkflowError> {
         let mut record = JobRecord::running(
             job.id.clone(),
@@ -46,7 +48,12 @@ impl Workflows {
                 job: job.id.clone(),
                 source: Box::new(source),
             })?;
-        let outcome = work.await;
+        let watch = PlacementWatch {
+            events,
+            member: Mutex::new(None),
+        };
+        let outcome = work(&watch).await;
+        record.member = watch.member();
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),
             Err(error) if error.is_cancelled() => (JobStatus::Cancelled, Some(error_chain(error))),
@@ -64,6 +71,34 @@ impl Workflows {
             });
         }
         outcome
+    }
+}
+
+/// Passes every event on, keeping the member of the last [`Event::Placed`].
+struct PlacementWatch<'a> {
+    events: &'a dyn EventSink,
+    member: Mutex<Option<MemberName>>,
+}
+
+impl PlacementWatch<'_> {
+    fn member(&self) -> Option<MemberName> {
+        // A poisoned lock only means an emitter panicked: the value is still whole.
+        self.member
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl EventSink for PlacementWatch<'_> {
+    fn emit(&self, event: Event) {
+        if let Event::Placed { member, .. } = &event {
+            *self
+                .member
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(member.clone());
+        }
+        self.events.emit(event);
     }
 }
 

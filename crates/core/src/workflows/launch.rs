@@ -73,7 +73,7 @@ impl Workflows {
             labels: Some(labels),
             timeout: self.settings.timeouts.launch,
         };
-        runner
+        let placement = runner
             .run(Step::Launch, async {
                 created.instance = true;
                 runtime
@@ -82,6 +82,12 @@ impl Workflows {
                     .map_err(|e| runner.failed(Step::Launch, e))
             })
             .await?;
+        if let Some(member) = placement.member {
+            runner.events.emit(Event::Placed {
+                instance: name.clone(),
+                member,
+            });
+        }
         wait_until_ready(runner, runtime, &name, self.settings.timeouts.ready).await
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
 use crate::domain::text::text_enum;
-use crate::domain::{InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName};
+use crate::domain::{ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
 
@@ -22,6 +22,9 @@ text_enum! {
         /// This history does not know its job, which started recently enough to be
         /// running still, on another host that shares the daemon with its own history.
         UnknownJob = "unknown_job",
+        /// It is on a cluster member the cluster cannot reach now; a sweep once the
+        /// member is back removes it.
+        MemberUnreachable = "member_unreachable",
     }
 }
 
@@ -51,6 +54,8 @@ pub struct SweepReport {
     pub lost_jobs: Vec<JobId>,
     /// Removals that failed.
     pub failures: Vec<String>,
+    /// Cluster members the cluster cannot reach: what they hold was not judged.
+    pub unreachable_members: Vec<ClusterMember>,
 }
 
 /// What the sweep does with one resource of lxpack's.
@@ -72,7 +77,8 @@ impl Workflows {
     /// at once when the [`RunnerProbe`](crate::ports::RunnerProbe) is sure the job's
     /// process is gone. Those whose
     /// job the history does not know (made from another host sharing the daemon) stay
-    /// while that job is younger than the longest a job can last.
+    /// while that job is younger than the longest a job can last. On a cluster, what
+    /// a member the cluster cannot reach holds stays, and the member is reported.
     ///
     /// # Errors
     /// `StepFailed` when the resources or the jobs cannot be listed.
@@ -96,7 +102,26 @@ impl Workflows {
             .settings
             .timeouts
             .longest_job(self.settings.provisioners.len());
-        let mut report = SweepReport::default();
+        let mut report = SweepReport {
+            unreachable_members: runtime
+                .cluster_members()
+                .await
+                .map_err(|e| failed(PortError::Runtime(e)))?
+                .into_iter()
+                .filter(|member| !member.is_reachable())
+                .collect(),
+            ..SweepReport::default()
+        };
+        for member in &report.unreachable_members {
+            events.emit(Event::Warning {
+                message: format!(
+                    "cluster member {} is {} ({}): what it holds is left for a later gc",
+                    member.name,
+                    member.status.to_lowercase(),
+                    member.message
+                ),
+            });
+        }
         self.record_lost_jobs(dry_run, now, longest, events, &mut report)
             .await
             .map_err(failed)?;
@@ -111,6 +136,19 @@ impl Workflows {
                 }
                 continue;
             };
+            let unreachable = resource.member.as_ref().is_some_and(|member| {
+                report
+                    .unreachable_members
+                    .iter()
+                    .any(|down| &down.name == member)
+            });
+            if unreachable {
+                report.spared.push(Spared {
+                    resource,
+                    reason: SpareReason::MemberUnreachable,
+                });
+                continue;
+            }
             let verdict = self
                 .verdict(&labels.job, now, longest, &report.lost_jobs)
                 .await

@@ -158,6 +158,8 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
     };
     if let Some(daemon) = daemon {
         daemon_checks(&daemon, &mut checks);
+        let target = config.as_ref().and_then(|c| c.runtime.target.as_ref());
+        cluster_checks(&daemon.readiness.members, target, &mut checks);
     } else {
         for name in ["storage", "api extensions", "mount ownership"] {
             checks.push(check(
@@ -275,6 +277,61 @@ fn daemon_checks(daemon: &DaemonReadiness, checks: &mut Vec<Check>) {
             )
         },
     ));
+}
+
+/// The members and their state, and whether the configured target can be honoured.
+/// Nothing on a daemon that is not clustered and has no target.
+fn cluster_checks(
+    members: &[lxpack_core::domain::ClusterMember],
+    target: Option<&lxpack_core::domain::PlacementTarget>,
+    checks: &mut Vec<Check>,
+) {
+    if !members.is_empty() {
+        let listing = members
+            .iter()
+            .map(|m| {
+                if m.is_online() {
+                    format!("{} online", m.name)
+                } else {
+                    format!("{} {} ({})", m.name, m.status.to_lowercase(), m.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let down: Vec<&str> = members
+            .iter()
+            .filter(|m| !m.is_reachable())
+            .map(|m| m.name.as_str())
+            .collect();
+        checks.push(check(
+            "cluster members",
+            if down.is_empty() {
+                Verdict::Pass(listing)
+            } else {
+                Verdict::Warn(format!(
+                    "{listing}; jobs placed on {} fail, and gc skips what they hold until they are back",
+                    down.join(", ")
+                ))
+            },
+        ));
+    }
+    match target {
+        None if members.is_empty() => {}
+        None => checks.push(check(
+            "placement target",
+            Verdict::Pass("none set: the cluster places each instance".into()),
+        )),
+        Some(target) => checks.push(check(
+            "placement target",
+            match target.check(members) {
+                Ok(()) => Verdict::Pass(format!("{target} (lxpack.runtime.target)")),
+                Err(problem) => fail(
+                    problem,
+                    "set lxpack.runtime.target to an online member's name or @ and a group with online members, or remove it to let the cluster place",
+                ),
+            },
+        )),
+    }
 }
 
 async fn aws_check(config: Option<&Config>) -> Check {
