@@ -135,3 +135,6 @@ pub(crate) fn cluster_member(member: Member) -> Option<ClusterMember> {
         groups: member.groups,
     })
 }
+
+#[cfg(test)]
+mod tests;

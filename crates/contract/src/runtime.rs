@@ -75,6 +75,10 @@ pub struct RuntimeFixture {
     pub call_limit: Duration,
     /// The non-root user the identity check runs as.
     pub exec_user: Owner,
+    /// The cluster member every launch must land on (the adapter was given it as its
+    /// target), or `None` to accept any member, or none on a daemon that is not
+    /// clustered.
+    pub expected_member: Option<String>,
 }
 
 impl RuntimeFixture {
@@ -92,7 +96,15 @@ impl RuntimeFixture {
                 uid: 1000,
                 gid: 1000,
             },
+            expected_member: None,
         }
+    }
+
+    /// The same fixture, expecting every launch on cluster member `member`.
+    #[must_use]
+    pub fn on_member(mut self, member: &str) -> Self {
+        self.expected_member = Some(member.to_owned());
+        self
     }
 }
 
@@ -370,12 +382,16 @@ impl Suite<'_> {
         let cancel = CancellationToken::new();
         let mut main = self.launch_spec(&names.main);
         main.profile = Some(names.profile.clone());
-        checker
+        if let Some(placement) = checker
             .ok(
                 "launch_instance",
                 self.runtime.launch_instance(&main, &cancel),
             )
-            .await;
+            .await
+        {
+            self.placement(checker, placement.member.map(|m| m.to_string()))
+                .await;
+        }
         checker
             .err(
                 "launch_instance twice",
@@ -694,6 +710,49 @@ impl Suite<'_> {
             ),
             &resources,
         );
+    }
+
+    /// The member a launch reports is one of the cluster's (the expected one, when
+    /// the fixture names it), and the one the listing gives; none without a cluster.
+    async fn placement(&self, checker: &mut Checker, member: Option<String>) {
+        let Some(members) = checker
+            .ok("cluster_members", self.runtime.cluster_members())
+            .await
+        else {
+            return;
+        };
+        let names: Vec<String> = members.iter().map(|m| m.name.to_string()).collect();
+        let expected = match (&self.fixture.expected_member, names.is_empty()) {
+            (Some(target), _) => Some(target.clone()),
+            (None, true) => None,
+            (None, false) => member.clone().filter(|m| names.contains(m)),
+        };
+        checker.that(
+            "launch_instance says which cluster member runs the instance",
+            member == expected && (names.is_empty() || member.is_some()),
+            format!(
+                "{} (members: {names:?})",
+                expected
+                    .as_deref()
+                    .unwrap_or("no member, on a daemon that is not clustered")
+            ),
+            &member,
+        );
+        if let Some(resources) = checker
+            .ok("list_resources after launch", self.runtime.list_resources())
+            .await
+        {
+            let listed = resources
+                .iter()
+                .find(|r| r.kind == ResourceKind::Instance && r.name == self.names.main.as_str())
+                .map(|r| r.member.as_ref().map(ToString::to_string));
+            checker.that(
+                "list_resources gives the instance the member its launch reported",
+                listed == Some(member.clone()),
+                format!("{member:?}"),
+                &listed,
+            );
+        }
     }
 
     async fn stops(&self, checker: &mut Checker) {

@@ -36,6 +36,34 @@ fn assert_clean(runtime: &FakeRuntime) {
     assert_eq!(images.len(), 1, "{images:?}");
 }
 
+/// A cluster member of the fake, with its state.
+#[allow(clippy::expect_used)]
+fn member(name: &str, status: &str) -> lxpack_core::domain::ClusterMember {
+    lxpack_core::domain::ClusterMember {
+        name: lxpack_core::domain::MemberName::parse(name).expect("a valid member name"),
+        url: format!("https://{name}:8443"),
+        status: status.into(),
+        message: String::new(),
+        groups: Vec::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fake_cluster_honours_the_runtime_contract_and_reports_placement() {
+    let runtime = busybox_runtime();
+    runtime.set_cluster(vec![member("m1", "Offline"), member("m2", "Online")]);
+    let registry = runtime.image_registry();
+    container_runtime_contract(&runtime, &registry, &fixture().on_member("m2"))
+        .await
+        .assert_passed();
+    // Expecting another member than the one the cluster picks fails, by name.
+    let report = container_runtime_contract(&runtime, &registry, &fixture().on_member("m1")).await;
+    assert_eq!(
+        failed_checks(&report),
+        ["launch_instance says which cluster member runs the instance"]
+    );
+}
+
 fn failed_checks(report: &lxpack_contract::ContractReport) -> Vec<&str> {
     report.failures().map(|check| check.name.as_str()).collect()
 }

@@ -136,12 +136,18 @@ impl Workflows {
                 }
                 continue;
             };
+            // An instance on a member the cluster cannot reach, and its profile (they
+            // share the name), which that instance still uses.
             let unreachable = resource.member.as_ref().is_some_and(|member| {
                 report
                     .unreachable_members
                     .iter()
                     .any(|down| &down.name == member)
-            });
+            }) || (resource.kind == ResourceKind::Profile
+                && report.spared.iter().any(|spared| {
+                    spared.reason == SpareReason::MemberUnreachable
+                        && spared.resource.name == resource.name
+                }));
             if unreachable {
                 report.spared.push(Spared {
                     resource,

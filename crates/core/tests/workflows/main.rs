@@ -7,6 +7,7 @@ mod helpers;
 
 mod build_image;
 mod cleanup_and_faults;
+mod cluster;
 mod defects;
 mod deploy;
 mod events;

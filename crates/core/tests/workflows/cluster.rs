@@ -1,0 +1,182 @@
+//! On a cluster: the job says which member ran it, a member lost mid-job fails the job
+//! as unreachable and names the member, and the sweep leaves what an unreachable
+//! member holds until it is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use lxpack_core::domain::{ClusterMember, JobStatus, MemberName};
+use lxpack_core::events::Event;
+use lxpack_core::ports::{ResourceKind, RuntimeError};
+use lxpack_core::workflows::{PortError, SpareReason, WorkflowError};
+use lxpack_fake::ExecScript;
+
+use crate::helpers::*;
+
+fn member(name: &str, status: &str) -> ClusterMember {
+    ClusterMember {
+        name: MemberName::parse(name).unwrap(),
+        url: format!("https://{name}.example:8443"),
+        status: status.to_owned(),
+        message: if status == "Online" {
+            "Fully operational".into()
+        } else {
+            "No heartbeat for 21s".into()
+        },
+        groups: vec!["default".into()],
+    }
+}
+
+fn m1() -> MemberName {
+    MemberName::parse("m1").unwrap()
+}
+
+/// A world whose daemon is a cluster of m1 (where new instances go) and m2.
+async fn clustered() -> World {
+    let world = World::new();
+    world
+        .runtime
+        .set_cluster(vec![member("m1", "Online"), member("m2", "Online")]);
+    world.built(&job(1_700_000_100)).await;
+    world
+        .runtime
+        .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
+    world
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_records_and_reports_the_member_it_ran_on() {
+    let world = clustered().await;
+    let deploy = job(1_700_000_200);
+    world.deploy("api", &deploy).await.unwrap();
+    let placed: Vec<_> = world
+        .events
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Placed { member, .. } => Some(member),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(placed, [m1()]);
+    let record = world.store.job(&deploy).unwrap();
+    assert_eq!(record.status, JobStatus::Succeeded);
+    assert_eq!(record.member, Some(m1()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_on_a_daemon_that_is_not_clustered_has_no_member() {
+    let world = World::new();
+    world.built(&job(1_700_000_100)).await;
+    world
+        .runtime
+        .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
+    let deploy = job(1_700_000_200);
+    world.deploy("api", &deploy).await.unwrap();
+    assert!(
+        !world
+            .events
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Placed { .. }))
+    );
+    assert_eq!(world.store.job(&deploy).unwrap().member, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_lost_mid_job_fails_it_as_unreachable_and_names_the_member() {
+    let world = clustered().await;
+    // m1 goes down right after the instance answered its first command.
+    let runtime = world.runtime.clone();
+    let flipped = Arc::new(AtomicBool::new(false));
+    world.runtime.on_exec(move |_, _| {
+        if !flipped.swap(true, Ordering::SeqCst) {
+            runtime.set_member_status(&m1(), "Offline", "No heartbeat for 21s");
+        }
+        None
+    });
+    let deploy = job(1_700_000_200);
+    let error = world.deploy("api", &deploy).await.unwrap_err();
+    let WorkflowError::StepFailed { source, .. } = error.primary() else {
+        panic!("{error:?}");
+    };
+    let PortError::Runtime(RuntimeError::Unreachable(unreachable)) = source.as_ref() else {
+        panic!("{source:?}");
+    };
+    assert!(
+        unreachable.endpoint.contains("cluster member m1"),
+        "{unreachable:?}"
+    );
+    // Its cleanup could not reach the member either: said, not hidden.
+    assert!(
+        matches!(&error, WorkflowError::Cleanup { failures, .. } if !failures.is_empty()),
+        "{error:?}"
+    );
+    let record = world.store.job(&deploy).unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    assert_eq!(record.member, Some(m1()));
+    assert!(
+        record.error.unwrap().contains("cluster member m1"),
+        "the record keeps the member"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sweep_leaves_what_an_unreachable_member_holds_until_it_is_back() {
+    let world = clustered().await;
+    let kept = job(1_700_000_200);
+    let mut request = world.deploy_request("api", &kept);
+    request.keep = true;
+    world
+        .workflows
+        .deploy(&request, &world.events, &world.cancel)
+        .await
+        .unwrap();
+    world
+        .runtime
+        .set_member_status(&m1(), "Offline", "No heartbeat for 21s");
+    let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_100_000);
+
+    let report = world
+        .workflows
+        .sweep(false, later, &world.events)
+        .await
+        .unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    let spared: Vec<(ResourceKind, SpareReason)> = report
+        .spared
+        .iter()
+        .map(|s| (s.resource.kind, s.reason))
+        .collect();
+    assert_eq!(
+        spared,
+        [
+            (ResourceKind::Instance, SpareReason::MemberUnreachable),
+            (ResourceKind::Profile, SpareReason::MemberUnreachable),
+        ]
+    );
+    assert_eq!(report.unreachable_members.len(), 1);
+    assert_eq!(report.unreachable_members[0].name, m1());
+    assert!(
+        world
+            .events
+            .warnings()
+            .iter()
+            .any(|w| w.contains("cluster member m1 is offline")),
+        "{:?}",
+        world.events.warnings()
+    );
+
+    world
+        .runtime
+        .set_member_status(&m1(), "Online", "Fully operational");
+    let report = world
+        .workflows
+        .sweep(false, later, &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.removed.len(), 2, "{report:?}");
+    world.assert_nothing_left();
+}
