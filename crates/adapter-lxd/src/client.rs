@@ -202,6 +202,15 @@ impl LxdClient {
         &self.inner.api
     }
 
+    /// Whether the daemon is known to be a cluster member (from a `GET /1.0` already
+    /// made: this never asks).
+    pub(crate) fn is_clustered(&self) -> bool {
+        self.inner
+            .server
+            .get()
+            .is_some_and(|server| server.environment.server_clustered)
+    }
+
     /// Where this client's instances run, on a cluster.
     pub(crate) fn placements(&self) -> &crate::cluster::Placements {
         &self.inner.placements
@@ -315,16 +324,21 @@ impl LxdClient {
     /// Incus with "context deadline exceeded": both are a missed `limit`. A failed
     /// operation is LXD's operation with its `err`, and Incus's error envelope.
     ///
-    /// The wait is asked in slices of at most the call deadline, each of which the
-    /// daemon must answer in time: a daemon (or, on a cluster, the member running the
-    /// operation) that stops answering is found within one slice, a
-    /// [`CallError::Deadline`] of the call deadline, not after the whole `limit`.
+    /// On a cluster the wait is asked in slices of at most the call deadline, each of
+    /// which must be answered in time: the member running the operation, when it
+    /// stops answering, is found within one slice (and told as unreachable), not
+    /// after the whole `limit`. A daemon that is not clustered is the one this client
+    /// talks to, whose silence every call's deadline finds.
     pub(crate) async fn wait(
         &self,
         operation: &OperationRef,
         limit: Duration,
     ) -> Result<Operation, CallError> {
-        let slice = self.options().request_timeout.max(Duration::from_secs(1));
+        let slice = if self.is_clustered() {
+            self.options().request_timeout.max(Duration::from_secs(1))
+        } else {
+            limit
+        };
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -354,7 +368,8 @@ impl LxdClient {
                 Reply::Error(error) if error.cause() == Cause::WaitEnded => true,
                 Reply::Error(error) => return Err(CallError::Daemon(error)),
             };
-            if running && tokio::time::Instant::now() + Duration::from_millis(1) >= deadline {
+            // Still running after the slice that reached the deadline.
+            if running && (this >= left || tokio::time::Instant::now() >= deadline) {
                 return Err(CallError::Deadline(limit));
             }
         }

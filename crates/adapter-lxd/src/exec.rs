@@ -5,9 +5,9 @@
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
 //!
-//! A silent command and a daemon (or cluster member) that froze look the same on the
+//! On a cluster, a silent command and a member that froze look the same on the
 //! websockets, so while the command runs the operation is asked after once per call
-//! deadline: a daemon that does not answer ends the exec as unreachable within two
+//! deadline: a member that does not answer ends the exec as unreachable within two
 //! call deadlines, not at the step's timeout.
 
 use std::time::Duration;
@@ -132,7 +132,7 @@ async fn run(
             let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
             return Ok(i32::try_from(code).unwrap_or(-1));
         }
-        lost = watch(client, &operation) => {
+        lost = watch(client, &operation), if client.is_clustered() => {
             // Nobody is left to signal: the daemon (or member) does not answer.
             let _ = control.close(None).await;
             return Err(Failure::Call(lost));

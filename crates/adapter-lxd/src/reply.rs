@@ -7,6 +7,16 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// A field the daemon may send as `null` (the instances of an offline cluster member
+/// come with null config, devices and profiles), read as its default.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// `GET /1.0`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -143,9 +153,11 @@ pub(crate) struct Instance {
     pub(crate) status: String,
     /// Deleted by the daemon when it stops.
     pub(crate) ephemeral: bool,
-    /// Its profiles, in order.
+    /// Its profiles, in order (null for an instance on an offline cluster member).
+    #[serde(deserialize_with = "null_as_default")]
     pub(crate) profiles: Vec<String>,
-    /// Its own config (not the profiles').
+    /// Its own config (not the profiles'; null on an offline cluster member).
+    #[serde(deserialize_with = "null_as_default")]
     pub(crate) config: BTreeMap<String, String>,
     /// The cluster member that holds it; `none` on a daemon that is not clustered.
     pub(crate) location: String,

@@ -197,7 +197,7 @@ async fn a_call_that_never_answers_fails_its_check() {
     let registry = runtime.image_registry();
     runtime.inject(RuntimeOp::ListResources, When::Nth(1), Fault::Hang);
     let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
-    assert_eq!(failed_checks(&report), ["list_resources"]);
+    assert_eq!(failed_checks(&report), ["list_resources after launch"]);
     let text = report.to_string();
     assert!(text.contains("no answer within 600s"), "{text}");
     assert_clean(&runtime);

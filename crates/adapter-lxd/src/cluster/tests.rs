@@ -68,7 +68,7 @@ fn member_reply(daemon: Daemon, scenario: &str, index: usize, name: &str) -> Val
 fn launched(daemon: Daemon, mock: &MockTransport) {
     mock.one(daemon, "cluster-server", 0);
     let exchanges = match daemon {
-        Daemon::Lxd => 0..5,
+        Daemon::Lxd => 0..4,
         Daemon::Incus => 0..2,
     };
     for index in exchanges {
