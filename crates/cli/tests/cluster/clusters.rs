@@ -87,6 +87,7 @@ impl Cluster {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/cluster-up");
         let output = Command::new(script)
             .env("LXPACK_CLUSTERS", self.kind)
+            .env("LXPACK_CLUSTER_LOCK_HELD", "1")
             .env("LXPACK_CLUSTER_DIR", self.dir.parent().unwrap().as_os_str())
             .output()
             .unwrap();
@@ -214,7 +215,7 @@ pub(crate) fn build(env: &Env, cluster: &Cluster) -> (String, String) {
         serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
     (
         result["job"].as_str().unwrap().to_owned(),
-        result["fingerprint"].as_str().unwrap().to_owned(),
+        result["image"]["fingerprint"].as_str().unwrap().to_owned(),
     )
 }
 

@@ -1,5 +1,5 @@
 //! Placement: a target member or `@group`, the member in the job's events and record,
-//! an image built on one member deployed on another, and retention deleting an image
+//! an image built on one member deployed on another, and a purge deleting an image
 //! from every member that held it.
 
 use crate::clusters::{build, clusters, job};
@@ -52,15 +52,16 @@ fn buildimage_on_one_member_and_deploy_on_another() {
         let table = env.run(&["jobs"]).expect(0);
         assert!(table.stdout.contains("MEMBER"), "{kind}: {}", table.stdout);
 
-        // A second image, built on m2: retention (ami_retention: 1) deletes the first
-        // from the cluster, and so from every member that held its file.
+        // A second image, built on m2; then `images purge` deletes the first from the
+        // cluster, and so from every member that held its file.
         cluster.point(&env, 3, Some("m2"));
         let (second, second_image) = build(&env, cluster);
         assert_eq!(job(&env, &second)["member"], "m2", "{kind}");
+        env.run(&["images", "purge", "hello"]).expect(0);
         for member in 1..=3 {
             assert!(
                 !cluster.has_image_file(member, &first_image),
-                "{kind}: m{member} still holds {first_image} after retention deleted it"
+                "{kind}: m{member} still holds {first_image} after the purge deleted it"
             );
         }
         let images = env.run(&["--json", "images", "hello"]).expect(0);
