@@ -1,4 +1,5 @@
-//! A member lost mid-job: its daemon stopped, or frozen. The job fails within the call
+//! A member lost mid-job: its daemon killed (as a crash or a power cut would stop it;
+//! a daemon asked to stop waits for its running operations first), or frozen. The job fails within the call
 //! deadline as "daemon unreachable" and names the member; gc skips the member while
 //! the cluster cannot reach it, and removes what the job left once it is back.
 
@@ -82,8 +83,21 @@ fn finish(child: std::process::Child, since: Instant) -> (i32, String, f64) {
     )
 }
 
-fn leftovers(cluster: &Cluster) -> Vec<(String, String)> {
-    cluster.instances("lxpack-deploy-hello-wait")
+/// The instances the last deploy of `env` left (their names end with its job id).
+fn leftovers(cluster: &Cluster, env: &Env) -> Vec<(String, String)> {
+    let run = env.run(&["--json", "jobs"]).expect(0);
+    let listed: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    let job = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["command"] == "deploy")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cluster.instances(&job)
 }
 
 #[test]
@@ -100,9 +114,9 @@ fn a_stopped_member_fails_the_job_as_unreachable_and_gc_waits_for_it() {
 
         let deploy = deploy_on_m2(&env, cluster);
         let stopped = Instant::now();
-        cluster.signal(2, "TERM");
+        cluster.signal(2, "KILL");
         let (code, stderr, seconds) = finish(deploy, stopped);
-        eprintln!("{kind}: the deploy ended {seconds:.1} s after m2's daemon stopped");
+        eprintln!("{kind}: the deploy ended {seconds:.1} s after m2's daemon was killed");
         assert_eq!(code, DAEMON_UNREACHABLE, "{kind}: {stderr}");
         assert!(stderr.contains("cluster member m2"), "{kind}: {stderr}");
         assert!(seconds < 60.0, "{kind}: {seconds:.1} s: {stderr}");
@@ -121,10 +135,10 @@ fn a_stopped_member_fails_the_job_as_unreachable_and_gc_waits_for_it() {
             gc.stdout
         );
         assert_eq!(
-            leftovers(cluster).len(),
+            leftovers(cluster, &env).len(),
             1,
             "{kind}: {:?}",
-            leftovers(cluster)
+            leftovers(cluster, &env)
         );
 
         // m2 back: gc removes what the job left there.
@@ -133,9 +147,9 @@ fn a_stopped_member_fails_the_job_as_unreachable_and_gc_waits_for_it() {
         let gc = env.run(&["gc"]).expect(0);
         assert!(gc.stdout.contains("on member m2"), "{kind}: {}", gc.stdout);
         assert!(
-            leftovers(cluster).is_empty(),
+            leftovers(cluster, &env).is_empty(),
             "{kind}: {:?}",
-            leftovers(cluster)
+            leftovers(cluster, &env)
         );
         cluster.cli(1, &["image", "delete", &image]);
     }
@@ -167,10 +181,10 @@ fn a_frozen_member_fails_the_job_as_unreachable_within_the_call_deadline() {
         cluster.up();
         let gc = env.run(&["gc"]).expect(0);
         assert!(
-            leftovers(cluster).is_empty(),
+            leftovers(cluster, &env).is_empty(),
             "{kind}: {}\n{:?}",
             gc.stdout,
-            leftovers(cluster)
+            leftovers(cluster, &env)
         );
         cluster.cli(1, &["image", "delete", &image]);
     }

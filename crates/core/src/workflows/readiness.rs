@@ -1,5 +1,6 @@
 //! A started container is ready when it runs a command. Probing with a short backoff
-//! costs one exec in the common case; Cloud Deploy slept a fixed 10 s every time.
+//! costs one exec in the common case; Cloud Deploy slept a fixed 10 s every time. A
+//! daemon that cannot be reached ends the wait at once.
 
 use std::time::Duration;
 
@@ -40,6 +41,11 @@ pub(crate) async fn wait_until_ready(
                     Ok(code) => format!("the probe `true` exited {code}"),
                     Err(RuntimeError::Cancelled { .. }) => {
                         return Err(runner.cancelled(Step::WaitReady));
+                    }
+                    // The daemon (or the cluster member holding the instance) is gone:
+                    // no later probe can succeed, and waiting would only hide why.
+                    Err(error @ RuntimeError::Unreachable(_)) => {
+                        return Err(runner.failed(Step::WaitReady, error));
                     }
                     Err(error) => error.to_string(),
                 };

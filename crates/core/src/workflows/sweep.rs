@@ -130,31 +130,23 @@ impl Workflows {
                 .cmp(&(b.kind == ResourceKind::Profile, &b.name))
         });
         for resource in resources {
+            // What an unreachable member holds is not judged (the cluster cannot even
+            // read an instance's labels there): what may be lxpack's is reported.
+            if on_unreachable_member(&resource, &report) {
+                if resource.name.starts_with(NAME_PREFIX) {
+                    report.spared.push(Spared {
+                        resource,
+                        reason: SpareReason::MemberUnreachable,
+                    });
+                }
+                continue;
+            }
             let Some(labels) = &resource.labels else {
                 if resource.name.starts_with(NAME_PREFIX) {
                     report.foreign.push(resource);
                 }
                 continue;
             };
-            // An instance on a member the cluster cannot reach, and its profile (they
-            // share the name), which that instance still uses.
-            let unreachable = resource.member.as_ref().is_some_and(|member| {
-                report
-                    .unreachable_members
-                    .iter()
-                    .any(|down| &down.name == member)
-            }) || (resource.kind == ResourceKind::Profile
-                && report.spared.iter().any(|spared| {
-                    spared.reason == SpareReason::MemberUnreachable
-                        && spared.resource.name == resource.name
-                }));
-            if unreachable {
-                report.spared.push(Spared {
-                    resource,
-                    reason: SpareReason::MemberUnreachable,
-                });
-                continue;
-            }
             let verdict = self
                 .verdict(&labels.job, now, longest, &report.lost_jobs)
                 .await
@@ -256,6 +248,23 @@ impl Workflows {
             }
         })
     }
+}
+
+/// Whether `resource` is an instance on a member the cluster cannot reach, or the
+/// profile of one (they share the name), which that instance still uses.
+fn on_unreachable_member(resource: &Resource, report: &SweepReport) -> bool {
+    let member_down = resource.member.as_ref().is_some_and(|member| {
+        report
+            .unreachable_members
+            .iter()
+            .any(|down| &down.name == member)
+    });
+    member_down
+        || (resource.kind == ResourceKind::Profile
+            && report.spared.iter().any(|spared| {
+                spared.reason == SpareReason::MemberUnreachable
+                    && spared.resource.name == resource.name
+            }))
 }
 
 /// Deletes `resource`; one already gone counts as removed.

@@ -180,3 +180,32 @@ async fn the_sweep_leaves_what_an_unreachable_member_holds_until_it_is_back() {
     assert_eq!(report.removed.len(), 2, "{report:?}");
     world.assert_nothing_left();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_member_lost_while_the_instance_starts_fails_at_once_not_after_the_ready_limit() {
+    let world = clustered().await;
+    world.runtime.on_exec({
+        let runtime = world.runtime.clone();
+        // The first probe finds the instance not ready yet, and its member goes; the
+        // next probe meets the member gone.
+        move |_, _| {
+            runtime.set_member_status(&m1(), "Offline", "No heartbeat for 21s");
+            Some(ExecScript::exit_code(1))
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let error = world.deploy("api", &job(1_700_000_200)).await.unwrap_err();
+    assert!(
+        matches!(
+            error.primary(),
+            WorkflowError::StepFailed { step: lxpack_core::events::Step::WaitReady, source, .. }
+                if matches!(source.as_ref(), PortError::Runtime(RuntimeError::Unreachable(_)))
+        ),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
