@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{
     FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName, Isolation,
-    Labels, LaunchSpec, ProfileName, ProfileSpec, ResourceLimits,
+    Labels, LaunchSpec, ProfileName, ProfileSpec, ResourceLimits, SessionInput,
 };
 use lxpack_core::ports::{
     PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -54,6 +54,10 @@ pub struct FakeInstance {
     pub limits: ResourceLimits,
     /// Its labels.
     pub labels: Option<Labels>,
+    /// Until when it is kept ([`ContainerRuntime::mark_kept`]).
+    ///
+    /// [`ContainerRuntime::mark_kept`]: lxpack_core::ports::ContainerRuntime::mark_kept
+    pub kept_until: Option<SystemTime>,
     /// Running or stopped.
     pub status: InstanceStatus,
     /// The files pushed into it, by path.
@@ -81,6 +85,7 @@ pub(crate) struct Daemon {
     pub(crate) exec_scripts: FaultPlan<RuntimeOp, ExecScript>,
     pub(crate) exec_handlers: Vec<ExecHandler>,
     pub(crate) signals: Vec<Signalled>,
+    pub(crate) session_inputs: Vec<SessionInput>,
     pub(crate) leave_failed_launches: bool,
 }
 
@@ -116,6 +121,7 @@ impl Daemon {
             exec_scripts: FaultPlan::new(),
             exec_handlers: Vec::new(),
             signals: Vec::new(),
+            session_inputs: Vec::new(),
             leave_failed_launches: false,
         }
     }
@@ -314,6 +320,15 @@ impl Daemon {
         Ok(())
     }
 
+    pub(crate) fn mark_kept(
+        &mut self,
+        name: &InstanceName,
+        until: SystemTime,
+    ) -> Result<(), RuntimeError> {
+        self.instance_mut(name)?.kept_until = Some(until);
+        Ok(())
+    }
+
     fn instance_mut(&mut self, name: &InstanceName) -> Result<&mut FakeInstance, RuntimeError> {
         self.instances
             .get_mut(name.as_str())
@@ -330,11 +345,13 @@ impl Daemon {
             kind: ResourceKind::Instance,
             name: instance.name.to_string(),
             labels: instance.labels.clone(),
+            kept_until: instance.kept_until,
         });
         let profiles = self.profiles.values().map(|profile| Resource {
             kind: ResourceKind::Profile,
             name: profile.name.to_string(),
             labels: profile.labels.clone(),
+            kept_until: None,
         });
         instances.chain(profiles).collect()
     }
@@ -445,6 +462,7 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         isolation: spec.isolation,
         limits: spec.limits.clone(),
         labels: spec.labels.clone(),
+        kept_until: None,
         status,
         files: BTreeMap::new(),
     }

@@ -5,7 +5,7 @@
 use lxpack_core::ports::{Resource, ResourceKind, ServerInfo};
 
 use crate::reply::{Instance, Profile, Server};
-use crate::wire::labels_of;
+use crate::wire::{kept_until_of, labels_of};
 
 /// `GET /1.0` as the port's [`ServerInfo`].
 pub(crate) fn parse_server_info(server: &Server) -> ServerInfo {
@@ -37,6 +37,10 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
             kind,
             name: name.to_owned(),
             labels: labels_of(config),
+            kept_until: match kind {
+                ResourceKind::Instance => kept_until_of(config),
+                ResourceKind::Profile => None,
+            },
         })
         .collect()
 }

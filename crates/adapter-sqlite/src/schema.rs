@@ -33,6 +33,11 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN runner_host TEXT;
     ALTER TABLE jobs ADD COLUMN runner_pid INTEGER;
     ALTER TABLE jobs ADD COLUMN runner_started INTEGER;",
+    // 3: what a job kept and until when (lxpack shell, the sweep), and its steps'
+    // durations as JSON (lxpack metrics).
+    "ALTER TABLE jobs ADD COLUMN kept_instance TEXT;
+    ALTER TABLE jobs ADD COLUMN kept_until_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN steps TEXT;",
 ];
 
 /// The newest schema version this build knows.

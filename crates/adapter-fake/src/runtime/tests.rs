@@ -599,6 +599,7 @@ async fn every_instance_and_profile_is_listed_with_its_labels() {
         kind,
         name: name.to_owned(),
         labels,
+        kept_until: None,
     };
     assert_eq!(
         resources,

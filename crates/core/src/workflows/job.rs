@@ -4,11 +4,70 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
 use super::Workflows;
 use super::error::WorkflowError;
-use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus};
+use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, StepTiming};
 use crate::events::{Event, EventSink};
+
+/// The caller's event sink, seen through the job's record: every step's duration and
+/// what the job kept are noted as the events pass, to be recorded with its end.
+pub(crate) struct JobEvents<'a> {
+    inner: &'a dyn EventSink,
+    steps: Mutex<Vec<StepTiming>>,
+    kept: Mutex<Option<KeptInstance>>,
+}
+
+impl<'a> JobEvents<'a> {
+    pub(crate) fn new(inner: &'a dyn EventSink) -> Self {
+        Self {
+            inner,
+            steps: Mutex::new(Vec::new()),
+            kept: Mutex::new(None),
+        }
+    }
+
+    fn take(&self) -> (Vec<StepTiming>, Option<KeptInstance>) {
+        let steps = std::mem::take(&mut *self.steps.lock().unwrap_or_else(PoisonError::into_inner));
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        (steps, kept)
+    }
+}
+
+impl EventSink for JobEvents<'_> {
+    fn emit(&self, event: Event) {
+        match &event {
+            Event::StepFinished {
+                step,
+                duration,
+                succeeded,
+            } => self
+                .steps
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(StepTiming {
+                    step: step.key(),
+                    duration: *duration,
+                    succeeded: *succeeded,
+                }),
+            Event::ResourcesKept {
+                instance, until, ..
+            } => {
+                *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(KeptInstance {
+                    instance: instance.clone(),
+                    until: *until,
+                });
+            }
+            _ => {}
+        }
+        self.inner.emit(event);
+    }
+}
 
 /// Who a job is, for its record.
 pub(crate) struct JobIdentity<'a> {
@@ -20,13 +79,15 @@ pub(crate) struct JobIdentity<'a> {
 }
 
 impl Workflows {
-    /// Records the job as running, runs `work`, and records how it ended. A job whose
-    /// start cannot be recorded does not run: the sweep could not tell it is alive. A
-    /// failure to record its end is a warning: the job's own outcome matters more.
+    /// Records the job as running, runs `work`, and records how it ended, with the
+    /// duration of every step and what it kept, as `events` saw them pass (`work`
+    /// emits into `events`). A job whose start cannot be recorded does not run: the
+    /// sweep could not tell it is alive. A failure to record its end is a warning: the
+    /// job's own outcome matters more.
     pub(crate) async fn run_job<T>(
         &self,
         job: JobIdentity<'_>,
-        events: &dyn EventSink,
+        events: &JobEvents<'_>,
         work: impl Future<Output = Result<T, WorkflowError>>,
     ) -> Result<T, WorkflowError> {
         let mut record = JobRecord::running(
@@ -53,6 +114,7 @@ impl Workflows {
             Err(error) => (JobStatus::Failed, Some(error_chain(error))),
         };
         record.end(status, error, self.clock.now());
+        (record.steps, record.kept) = events.take();
         if let Err(error) = self.ports.jobs.record_job(&record).await {
             events.emit(Event::Warning {
                 message: format!(

@@ -16,6 +16,7 @@ mod readiness;
 mod retention;
 mod scripts;
 mod settings;
+mod shell;
 mod source_image;
 mod step;
 mod sweep;
@@ -28,7 +29,8 @@ pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
 pub use job::error_chain;
 pub use retention::RetentionReport;
-pub use settings::{CleanupMode, LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use settings::{CleanupMode, KeepSettings, LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};
 
 use crate::domain::{App, AppKey, JobId};

@@ -3,6 +3,7 @@
 //! job still uses, and never anything else, whatever its name: on a shared host or a
 //! shared daemon, other people's containers are not ours to judge.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::Workflows;
@@ -22,6 +23,9 @@ text_enum! {
         /// This history does not know its job, which started recently enough to be
         /// running still, on another host that shares the daemon with its own history.
         UnknownJob = "unknown_job",
+        /// It was kept for inspection (keep, debug, keep-on-failure) and has not
+        /// expired yet.
+        Kept = "kept",
     }
 }
 
@@ -32,6 +36,8 @@ pub struct Spared {
     pub resource: Resource,
     /// Why.
     pub reason: SpareReason,
+    /// For [`SpareReason::Kept`]: when it expires.
+    pub kept_until: Option<SystemTime>,
 }
 
 /// What the sweep did.
@@ -57,6 +63,20 @@ pub struct SweepReport {
 enum Verdict {
     Remove,
     Spare(SpareReason),
+}
+
+/// Until when each job's resources are kept: the latest of what its record says and
+/// what its instances are marked with (a job from another host has no record here).
+fn kept_until_by_job(resources: &[Resource]) -> HashMap<JobId, SystemTime> {
+    let mut kept = HashMap::new();
+    for resource in resources {
+        if let (Some(labels), Some(until)) = (&resource.labels, resource.kept_until) {
+            kept.entry(labels.job.clone())
+                .and_modify(|known: &mut SystemTime| *known = (*known).max(until))
+                .or_insert(until);
+        }
+    }
+    kept
 }
 
 impl Workflows {
@@ -100,6 +120,7 @@ impl Workflows {
         self.record_lost_jobs(dry_run, now, longest, events, &mut report)
             .await
             .map_err(failed)?;
+        let marked = kept_until_by_job(&resources);
         resources.sort_by(|a, b| {
             (a.kind == ResourceKind::Profile, &a.name)
                 .cmp(&(b.kind == ResourceKind::Profile, &b.name))
@@ -111,12 +132,16 @@ impl Workflows {
                 }
                 continue;
             };
-            let verdict = self
-                .verdict(&labels.job, now, longest, &report.lost_jobs)
+            let (verdict, kept_until) = self
+                .verdict(&labels.job, now, longest, &report.lost_jobs, &marked)
                 .await
                 .map_err(failed)?;
             if let Verdict::Spare(reason) = verdict {
-                report.spared.push(Spared { resource, reason });
+                report.spared.push(Spared {
+                    resource,
+                    reason,
+                    kept_until,
+                });
                 continue;
             }
             if !dry_run && let Err(message) = remove(runtime, &resource).await {
@@ -180,15 +205,19 @@ impl Workflows {
         Ok(())
     }
 
+    /// What to do with a resource of `job`, and, when it is kept, until when. A kept
+    /// job's resources stay until the later of its record's and its marks' expiry,
+    /// then go like any ended job's.
     async fn verdict(
         &self,
         job: &JobId,
         now: SystemTime,
         longest: Duration,
         lost: &[JobId],
-    ) -> Result<Verdict, PortError> {
+        marked: &HashMap<JobId, SystemTime>,
+    ) -> Result<(Verdict, Option<SystemTime>), PortError> {
         if lost.contains(job) {
-            return Ok(Verdict::Remove);
+            return Ok((Verdict::Remove, None));
         }
         let record = self
             .ports
@@ -196,7 +225,16 @@ impl Workflows {
             .get_job(job)
             .await
             .map_err(PortError::History)?;
-        Ok(match record {
+        let kept_until = record
+            .as_ref()
+            .and_then(|record| record.kept.as_ref().map(|kept| kept.until))
+            .into_iter()
+            .chain(marked.get(job).copied())
+            .max();
+        if let Some(until) = kept_until.filter(|until| now < *until) {
+            return Ok((Verdict::Spare(SpareReason::Kept), Some(until)));
+        }
+        let verdict = match record {
             Some(record) if record.status == JobStatus::Running => {
                 Verdict::Spare(SpareReason::Running)
             }
@@ -210,7 +248,8 @@ impl Workflows {
                     Verdict::Remove
                 }
             }
-        })
+        };
+        Ok((verdict, None))
     }
 }
 

@@ -11,6 +11,7 @@ mod defects;
 mod deploy;
 mod events;
 mod jobs;
+mod keep;
 mod retention;
 mod sweep;
 mod timeouts;
