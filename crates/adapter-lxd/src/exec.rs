@@ -180,6 +180,9 @@ pub(crate) async fn session(
         let (sink, _) = stdin.split();
         (sink, control, (stdout.boxed(), Some(stderr)))
     };
+    // The daemon ends the operation of an interactive session only once the client
+    // closes its side of the session's websocket: the output's end says when.
+    let (output_ended, mut on_output_end) = tokio::sync::oneshot::channel::<()>();
     let work = async {
         let (stdout, stderr) = outputs;
         let out = pump_stream(stdout, OutputStream::Stdout, output);
@@ -189,6 +192,7 @@ pub(crate) async fn session(
             }
         };
         tokio::join!(out, err);
+        let _ = output_ended.send(());
         client.wait(&operation, SESSION_END_WAIT).await
     };
     tokio::pin!(work);
@@ -203,6 +207,7 @@ pub(crate) async fn session(
         stdin,
         interactive,
         open: true,
+        closed: false,
     };
     let interruption = loop {
         tokio::select! {
@@ -214,6 +219,7 @@ pub(crate) async fn session(
             next = input.next_input(), if feeding.open => {
                 feeding.feed(next, &mut control).await;
             }
+            Ok(()) = &mut on_output_end, if !feeding.closed => feeding.close().await,
             () = &mut deadline => break RuntimeError::TimedOut {
                 operation: operation_name.clone(),
                 after: request.timeout.unwrap_or_default(),
@@ -242,6 +248,8 @@ struct Feeding {
     interactive: bool,
     /// Until the input ends.
     open: bool,
+    /// Once the websocket is closed.
+    closed: bool,
 }
 
 impl Feeding {
@@ -261,10 +269,20 @@ impl Feeding {
                 if !self.interactive {
                     // An empty text message closes the command's stdin.
                     let _ = self.stdin.send(Message::text("")).await;
-                    let _ = self.stdin.close().await;
+                    self.close().await;
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Closes the input's websocket: the command's output has ended, and nothing more
+    /// goes to it.
+    async fn close(&mut self) {
+        self.open = false;
+        if !self.closed {
+            self.closed = true;
+            let _ = self.stdin.close().await;
         }
     }
 }

@@ -232,6 +232,22 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         ),
         WorkflowError::TimedOut { step, .. } => (ExitClass::Timeout, Some(timeout_hint(*step))),
         WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
+        WorkflowError::JobNotFound { .. } => (
+            ExitClass::Input,
+            Some("`lxpack jobs` lists the jobs; only a job run with --keep, --keep-on-failure or container.debug keeps its container".into()),
+        ),
+        WorkflowError::JobStillRunning { .. } => (
+            ExitClass::Input,
+            Some("wait until it ends (`lxpack jobs`); run it with --keep or --keep-on-failure to keep its container".into()),
+        ),
+        WorkflowError::NothingKept { .. } => (
+            ExitClass::Input,
+            Some("run the job again with --keep, or with --keep-on-failure (lxpack.keep.on_failure: true) to keep the containers of failed jobs".into()),
+        ),
+        WorkflowError::KeptInstanceGone { .. } => (
+            ExitClass::Input,
+            Some("run the job again with --keep-on-failure; raise lxpack.keep.expiry (seconds) to keep containers longer before `lxpack gc` removes them".into()),
+        ),
         WorkflowError::HalfPublished { fingerprint, .. } => (
             ExitClass::Store,
             Some(format!("delete the image by hand: lxc image delete {fingerprint}")),
@@ -275,6 +291,12 @@ fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
         PortError::Runtime(RuntimeError::Unsupported { hint, .. }) => {
             (ExitClass::Input, Some(hint.clone()))
         }
+        PortError::Runtime(RuntimeError::NotFound { name, .. }) if step == Step::Shell => (
+            ExitClass::Input,
+            Some(format!(
+                "the kept instance is not running (a build that failed at its stop or publish leaves it stopped): start it with `lxc start {name}` (`incus start {name}`), then run lxpack shell again"
+            )),
+        ),
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
         PortError::Store(_) | PortError::History(_) => (ExitClass::Store, None),
         _ => (ExitClass::Infrastructure, Some(refusal_hint(step))),

@@ -78,6 +78,7 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
                         "STATUS",
                         "STARTED (UTC)",
                         "SECONDS",
+                        "KEPT (UNTIL, UTC)",
                         "ERROR",
                     ],
                     &rows,
@@ -101,6 +102,10 @@ fn job_row(job: &JobRecord) -> Vec<String> {
         job.status.as_str().to_owned(),
         utc(job.started_at),
         seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+        job.kept.as_ref().map_or_else(
+            || "-".to_owned(),
+            |kept| format!("{} (until {})", kept.instance, utc(kept.until)),
+        ),
         job.error
             .as_deref()
             .map(|e| e.chars().take(60).collect())
@@ -120,5 +125,15 @@ fn job_json(job: &JobRecord) -> serde_json::Value {
         "seconds": seconds(job),
         "error": job.error,
         "log": job.log_path,
+        "kept": job.kept.as_ref().map(|kept| json!({
+            "instance": kept.instance.as_str(),
+            "until": utc(kept.until),
+            "expired": kept.is_expired(std::time::SystemTime::now()),
+        })),
+        "steps": job.steps.iter().map(|step| json!({
+            "step": step.step,
+            "seconds": step.duration.as_secs_f64(),
+            "succeeded": step.succeeded,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -30,8 +30,11 @@ pub(super) fn describe(event: &Event) -> Option<String> {
             profile,
             until,
         } => Some(format!(
-            "kept instance and profile {instance} until {} (then lxpack gc removes them); open a shell in it with: lxpack shell JOB; remove them now with: {}",
+            "kept instance and profile {instance} until {} (then lxpack gc removes them); open a shell in it with: lxpack shell {}; remove them now with: {}",
             UtcDateTime::of(*until),
+            instance
+                .job()
+                .map_or_else(|| "JOB".to_owned(), |job| job.to_string()),
             how_to_remove(instance.as_str(), profile.as_str())
         )),
         other => Some(format!("{other:?}")),

@@ -20,6 +20,7 @@ mod shell;
 mod source_image;
 mod step;
 mod sweep;
+mod usage;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub use retention::RetentionReport;
 pub use settings::{CleanupMode, KeepSettings, LogLevel, ProvisionerSettings, Settings, Timeouts};
 pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};
+pub use usage::{AppImages, KeptContainer};
 
 use crate::domain::{App, AppKey, JobId};
 use crate::ports::{
