@@ -78,11 +78,29 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
                         "STATUS",
                         "STARTED (UTC)",
                         "SECONDS",
-                        "KEPT (UNTIL, UTC)",
+                        "KEPT UNTIL (UTC)",
                         "ERROR",
                     ],
                     &rows,
                 );
+                // What is kept, whole (instance names are longer than a column).
+                let now = std::time::SystemTime::now();
+                for job in &jobs {
+                    if let Some(kept) = &job.kept {
+                        print_line(&format!(
+                            "job {} kept instance {} until {} UTC{}; `lxpack shell {}` opens a shell in it",
+                            job.id,
+                            kept.instance,
+                            utc(kept.until),
+                            if kept.is_expired(now) {
+                                " (expired: the next `lxpack gc` removes it)"
+                            } else {
+                                ""
+                            },
+                            job.id
+                        ));
+                    }
+                }
             }
             Ok(())
         }
@@ -102,10 +120,9 @@ fn job_row(job: &JobRecord) -> Vec<String> {
         job.status.as_str().to_owned(),
         utc(job.started_at),
         seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
-        job.kept.as_ref().map_or_else(
-            || "-".to_owned(),
-            |kept| format!("{} (until {})", kept.instance, utc(kept.until)),
-        ),
+        job.kept
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |kept| utc(kept.until)),
         job.error
             .as_deref()
             .map(|e| e.chars().take(60).collect())
