@@ -412,6 +412,19 @@ impl Tmux {
         }
     }
 
+    /// The process id of the pane's shell.
+    fn pane_pid(&self) -> u32 {
+        let output = self
+            .command()
+            .args(["display-message", "-p", "-t", "t", "#{pane_pid}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     fn resize(&self, width: u16, height: u16) {
         let status = self
             .command()
@@ -439,8 +452,9 @@ fn a_terminal_session_sees_the_window_size_and_its_resize_on_each_daemon() {
         let (job, instance) = failed_deploy(&env, name);
         kept.add(&instance);
 
+        // After lxpack, the pane says how it exited and how the terminal is left.
         let lxpack = format!(
-            "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME={home} TERM=screen {bin} --config {config} --store {store} shell {job}; echo \"EXIT=$?\"; sleep 600",
+            "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME={home} TERM=screen {bin} --config {config} --store {store} shell {job}; echo \"EXIT=$?\"; echo MODE $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')END; sleep 600",
             home = env.dir.path().display(),
             bin = env!("CARGO_BIN_EXE_lxpack"),
             config = env.config.display(),
@@ -462,5 +476,45 @@ fn a_terminal_session_sees_the_window_size_and_its_resize_on_each_daemon() {
             screen.contains("screen"),
             "{name}: TERM reaches the session:\n{screen}"
         );
+        let screen = tmux.wait_for("END");
+        assert!(
+            screen.contains("MODE icanon echo END"),
+            "{name}: the terminal is restored:\n{screen}"
+        );
+        drop(tmux);
+
+        // SIGTERM ends the session (the command is signalled) and restores the
+        // terminal too.
+        let tmux = Tmux::start(&lxpack, 100, 30);
+        tmux.wait_for("#");
+        let pane = tmux.pane_pid();
+        let lxpack_pid = child_of(pane);
+        let status = Command::new("kill")
+            .args(["-TERM", &lxpack_pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let screen = tmux.wait_for("END");
+        assert!(
+            screen.contains("EXIT=130") && screen.contains("MODE icanon echo END"),
+            "{name}: SIGTERM cancels (130) and the terminal is restored:\n{screen}"
+        );
+    }
+}
+
+/// The one child of process `pid` (the pane's shell runs lxpack, `env` having exec'd).
+fn child_of(pid: u32) -> u32 {
+    let started = Instant::now();
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if let Some(child) = children.split_whitespace().next() {
+            return child.parse().unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "process {pid} has no child"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
