@@ -425,6 +425,33 @@ mod tests {
     }
 
     #[test]
+    fn a_job_without_a_container_to_enter_is_an_input_error_that_says_how_to_keep_one() {
+        let job = lxpack_core::domain::JobId::generate(1_700_000_000, [1; 8]);
+        let error = CliError::from(WorkflowError::NothingKept {
+            job: job.clone(),
+            status: lxpack_core::domain::JobStatus::Succeeded,
+        });
+        assert_eq!(error.class, ExitClass::Input);
+        assert!(error.hint.unwrap().contains("--keep-on-failure"));
+        let error = CliError::from(WorkflowError::KeptInstanceGone {
+            job,
+            instance: lxpack_core::domain::InstanceName::parse("lxpack-x").unwrap(),
+        });
+        assert_eq!(error.class, ExitClass::Input);
+        assert!(error.hint.unwrap().contains("lxpack.keep.expiry"));
+        let stopped = CliError::from(WorkflowError::StepFailed {
+            step: Step::Shell,
+            instance: None,
+            source: Box::new(PortError::Runtime(RuntimeError::NotFound {
+                what: "instance",
+                name: "lxpack-x".into(),
+            })),
+        });
+        assert_eq!(stopped.class, ExitClass::Input);
+        assert!(stopped.hint.unwrap().contains("lxc start lxpack-x"));
+    }
+
+    #[test]
     fn a_timeout_names_the_setting_that_limits_its_step() {
         assert!(timeout_hint(Step::Buildpack).contains("lxpack.timeouts.buildpack"));
         assert!(
