@@ -499,6 +499,15 @@ fn a_terminal_session_sees_the_window_size_and_its_resize_on_each_daemon() {
             screen.contains("EXIT=130") && screen.contains("MODE icanon echo END"),
             "{name}: SIGTERM cancels (130) and the terminal is restored:\n{screen}"
         );
+        drop(tmux);
+
+        // The same terminal over HTTPS.
+        env.write_config(&https_config(name));
+        let tmux = Tmux::start(&lxpack, 90, 25);
+        tmux.wait_for("#");
+        tmux.keys("stty size; exit 4");
+        let screen = tmux.wait_for("EXIT=4");
+        assert!(screen.contains("25 90"), "{name}: over HTTPS:\n{screen}");
     }
 }
 
