@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use lxpack_core::domain::{
     ClusterMember, FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName,
     Isolation, Labels, LaunchSpec, MemberName, ProfileName, ProfileSpec, ResourceLimits,
+    SessionInput,
 };
 use lxpack_core::ports::{
     PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -54,6 +55,10 @@ pub struct FakeInstance {
     pub limits: ResourceLimits,
     /// Its labels.
     pub labels: Option<Labels>,
+    /// Until when it is kept ([`ContainerRuntime::mark_kept`]).
+    ///
+    /// [`ContainerRuntime::mark_kept`]: lxpack_core::ports::ContainerRuntime::mark_kept
+    pub kept_until: Option<SystemTime>,
     /// Running or stopped.
     pub status: InstanceStatus,
     /// The files pushed into it, by path.
@@ -83,6 +88,7 @@ pub(crate) struct Daemon {
     pub(crate) exec_scripts: FaultPlan<RuntimeOp, ExecScript>,
     pub(crate) exec_handlers: Vec<ExecHandler>,
     pub(crate) signals: Vec<Signalled>,
+    pub(crate) session_inputs: Vec<SessionInput>,
     pub(crate) leave_failed_launches: bool,
     /// The members of a fake cluster; empty when the daemon is not clustered.
     pub(crate) members: Vec<ClusterMember>,
@@ -120,6 +126,7 @@ impl Daemon {
             exec_scripts: FaultPlan::new(),
             exec_handlers: Vec::new(),
             signals: Vec::new(),
+            session_inputs: Vec::new(),
             leave_failed_launches: false,
             members: Vec::new(),
         }
@@ -350,6 +357,15 @@ impl Daemon {
         Ok(())
     }
 
+    pub(crate) fn mark_kept(
+        &mut self,
+        name: &InstanceName,
+        until: SystemTime,
+    ) -> Result<(), RuntimeError> {
+        self.instance_mut(name)?.kept_until = Some(until);
+        Ok(())
+    }
+
     fn instance_mut(&mut self, name: &InstanceName) -> Result<&mut FakeInstance, RuntimeError> {
         self.instances
             .get_mut(name.as_str())
@@ -367,12 +383,14 @@ impl Daemon {
             name: instance.name.to_string(),
             labels: instance.labels.clone(),
             member: instance.member.clone(),
+            kept_until: instance.kept_until,
         });
         let profiles = self.profiles.values().map(|profile| Resource {
             kind: ResourceKind::Profile,
             name: profile.name.to_string(),
             labels: profile.labels.clone(),
             member: None,
+            kept_until: None,
         });
         instances.chain(profiles).collect()
     }
@@ -483,6 +501,7 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         isolation: spec.isolation,
         limits: spec.limits.clone(),
         labels: spec.labels.clone(),
+        kept_until: None,
         status,
         files: BTreeMap::new(),
         member: None,

@@ -115,4 +115,4 @@ pub use image::ImageBuilder;
 pub use registry::{FakeImageRegistry, RegistryCall, RegistryOp};
 pub use runners::FakeRunners;
 pub use runtime::{DaemonCall, FakeRuntime, RuntimeCall, RuntimeOp};
-pub use sinks::{RecordingEvents, RecordingOutput};
+pub use sinks::{RecordingEvents, RecordingOutput, ScriptedInput};

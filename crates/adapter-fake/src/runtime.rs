@@ -2,15 +2,15 @@
 //! its arguments, and faults chosen by operation and occurrence.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
     ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, MemberName,
-    Owner, ProfileName, ProfileSpec,
+    Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
 };
 use lxpack_core::ports::{
-    ContainerRuntime, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+    ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -20,6 +20,9 @@ use crate::exec::{ExecScript, Signal, Signalled};
 use crate::faults::{FakeFailure, Fault, InjectedFault, Interruption, Limit, When, strike};
 use crate::harness::Recorded;
 use crate::registry::{FakeImageRegistry, RegistryCall};
+
+/// A session without a time limit: a century.
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The operations of [`ContainerRuntime`], to pick calls for faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +49,10 @@ pub enum RuntimeOp {
     ListResources,
     /// `cluster_members`.
     ClusterMembers,
+    /// `exec_session`.
+    ExecSession,
+    /// `mark_kept`.
+    MarkKept,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -118,6 +125,20 @@ pub enum RuntimeCall {
     ListResources,
     /// `cluster_members`.
     ClusterMembers,
+    /// `exec_session`.
+    ExecSession {
+        /// The instance.
+        instance: InstanceName,
+        /// The session asked for.
+        request: SessionRequest,
+    },
+    /// `mark_kept`.
+    MarkKept {
+        /// The instance.
+        instance: InstanceName,
+        /// Until when.
+        until: SystemTime,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -136,6 +157,8 @@ impl Recorded for RuntimeCall {
             Self::ReleaseEphemeral { .. } => RuntimeOp::ReleaseEphemeral,
             Self::ListResources => RuntimeOp::ListResources,
             Self::ClusterMembers => RuntimeOp::ClusterMembers,
+            Self::ExecSession { .. } => RuntimeOp::ExecSession,
+            Self::MarkKept { .. } => RuntimeOp::MarkKept,
         }
     }
 }
@@ -160,6 +183,11 @@ impl RuntimeCall {
             Self::ReleaseEphemeral { instance, .. } => format!("release {instance}"),
             Self::ListResources => "list resources".to_owned(),
             Self::ClusterMembers => "list cluster members".to_owned(),
+            Self::ExecSession { instance, request } => format!(
+                "session {} in {instance}",
+                request.command.first().map_or("(nothing)", String::as_str)
+            ),
+            Self::MarkKept { instance, .. } => format!("mark {instance} kept"),
         }
     }
 
@@ -173,7 +201,9 @@ impl RuntimeCall {
             | Self::Exec { instance, .. }
             | Self::StopInstance { instance, .. }
             | Self::DeleteInstance { instance }
-            | Self::ReleaseEphemeral { instance, .. } => Some(("instance", instance.to_string())),
+            | Self::ReleaseEphemeral { instance, .. }
+            | Self::ExecSession { instance, .. }
+            | Self::MarkKept { instance, .. } => Some(("instance", instance.to_string())),
             Self::ServerInfo | Self::ListResources | Self::ClusterMembers => None,
         }
     }
@@ -182,6 +212,7 @@ impl RuntimeCall {
         match self {
             Self::LaunchInstance { spec } => spec.timeout,
             Self::Exec { timeout, .. } => *timeout,
+            Self::ExecSession { request, .. } => request.timeout.unwrap_or(NO_LIMIT),
             _ => Duration::ZERO,
         }
     }
@@ -435,6 +466,22 @@ impl FakeRuntime {
             .inject(RuntimeOp::Exec, when, script);
     }
 
+    /// Makes the sessions chosen by `when` (counted among `exec_session` calls) run
+    /// `script`, after the usual checks; otherwise the exec handlers decide, as for
+    /// exec.
+    pub fn script_session(&self, when: When, script: ExecScript) {
+        self.lock()
+            .exec_scripts
+            .inject(RuntimeOp::ExecSession, when, script);
+    }
+
+    /// Everything sessions received from their input source, in order: bytes, resizes
+    /// and ends.
+    #[must_use]
+    pub fn session_inputs(&self) -> Vec<SessionInput> {
+        self.lock().session_inputs.clone()
+    }
+
     /// Adds a handler that decides what commands do: the handler added last is asked
     /// first, and `None` passes to the next one. Handlers run without the fake's
     /// lock, so they may inspect the fake (e.g. [`FakeRuntime::file`]).
@@ -514,6 +561,14 @@ impl FakeRuntime {
             }
         }
     }
+}
+
+/// The input reader never ends by itself (it pends after the input's end).
+fn unreachable_end() -> Result<i32, RuntimeError> {
+    Err(RuntimeError::Other {
+        operation: "read session input".to_owned(),
+        source: "the input reader ended".into(),
+    })
 }
 
 #[async_trait]
@@ -644,6 +699,83 @@ impl ContainerRuntime for FakeRuntime {
         }
         self.run(instance, request, &script, output, cancel, &call)
             .await
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn exec_session(
+        &self,
+        instance: &InstanceName,
+        request: &SessionRequest,
+        input: &dyn InputSource,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        let call = RuntimeCall::ExecSession {
+            instance: instance.clone(),
+            request: request.clone(),
+        };
+        // As an exec, for the handlers that decide what commands do.
+        let mut as_exec = ExecRequest::new(request.command.clone(), call.timeout());
+        as_exec.env = request.env.clone();
+        as_exec.cwd = request.cwd.clone();
+        as_exec.user = request.user;
+        as_exec.kill_grace = request.kill_grace;
+        let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
+            daemon.check_exec(instance, &request.command)?;
+            Ok(daemon
+                .exec_scripts
+                .lookup(RuntimeOp::ExecSession, occurrence))
+        });
+        let script = match entered {
+            Err(Fault::Hang) => ExecScript::hanging(),
+            Err(fault) => return Err(self.strike(fault, &call).await),
+            Ok(Err(error)) => return Err(error),
+            Ok(Ok(Some(script))) => script,
+            Ok(Ok(None)) => {
+                let handlers = self.lock().exec_handlers.clone();
+                handlers
+                    .iter()
+                    .rev()
+                    .find_map(|handler| handler(instance, &as_exec))
+                    .unwrap_or_default()
+            }
+        };
+        if cancel.is_cancelled() {
+            return Err(call.injected(FakeFailure::Cancelled));
+        }
+        // The input is read while the command runs, and recorded, until it ends or the
+        // command does.
+        let read_input = async {
+            loop {
+                let next = input.next_input().await;
+                let end = next == SessionInput::End;
+                self.lock().session_inputs.push(next);
+                if end {
+                    return std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            ended = self.run(instance, &as_exec, &script, output, cancel, &call) => ended,
+            () = read_input => unreachable_end(),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn mark_kept(
+        &self,
+        instance: &InstanceName,
+        until: SystemTime,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::MarkKept {
+            instance: instance.clone(),
+            until,
+        };
+        match self.enter(&call, |daemon, _| daemon.mark_kept(instance, until)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
     }
 
     #[instrument(skip_all, fields(instance = %instance))]

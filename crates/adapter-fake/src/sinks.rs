@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use lxpack_core::domain::OutputStream;
+use async_trait::async_trait;
+use lxpack_core::domain::{OutputStream, SessionInput};
 use lxpack_core::events::{Event, EventSink, Step};
-use lxpack_core::ports::OutputSink;
+use lxpack_core::ports::{InputSource, OutputSink};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -181,5 +182,29 @@ mod tests {
         assert_eq!(output.chunks().len(), 3);
         output.clear();
         assert!(output.chunks().is_empty());
+    }
+}
+
+/// An [`InputSource`] that gives a session its inputs in order, then
+/// [`SessionInput::End`].
+#[derive(Debug, Default)]
+pub struct ScriptedInput {
+    inputs: Mutex<std::collections::VecDeque<SessionInput>>,
+}
+
+impl ScriptedInput {
+    /// Input that plays `inputs`, then ends.
+    #[must_use]
+    pub fn new(inputs: impl IntoIterator<Item = SessionInput>) -> Self {
+        Self {
+            inputs: Mutex::new(inputs.into_iter().collect()),
+        }
+    }
+}
+
+#[async_trait]
+impl InputSource for ScriptedInput {
+    async fn next_input(&self) -> SessionInput {
+        lock(&self.inputs).pop_front().unwrap_or(SessionInput::End)
     }
 }

@@ -3,7 +3,7 @@
 //! new instances, the cluster member). What the daemon receives can be read and tested
 //! here, without one. The bodies built from the ports' types are in `wire`.
 
-use lxpack_core::domain::{ExecRequest, FileSpec};
+use lxpack_core::domain::{ExecRequest, FileSpec, SessionRequest};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -123,6 +123,12 @@ struct ExecBody<'a> {
     user: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group: Option<u32>,
+    /// The pseudo-terminal's columns (interactive only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u16>,
+    /// The pseudo-terminal's rows (interactive only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u16>,
 }
 
 /// The requests, scoped to a project and a cluster member.
@@ -250,9 +256,45 @@ impl Api {
             cwd: exec.cwd.as_ref().map(|cwd| cwd.as_str()),
             user: exec.user.map(|user| user.uid),
             group: exec.user.map(|user| user.gid),
+            width: None,
+            height: None,
         };
         self.at(Method::Post, format!("/1.0/instances/{name}/exec"))
             .json(&body)
+    }
+
+    /// `POST /1.0/instances/NAME/exec` for a session: `interactive` with the window's
+    /// `width` and `height` when it asks for a terminal (one websocket, `0`, for input
+    /// and output, and the control socket), plain pipes otherwise.
+    pub(crate) fn exec_session(&self, name: &str, session: &SessionRequest) -> Request {
+        let body = ExecBody {
+            command: &session.command,
+            environment: session
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+            wait_for_websocket: true,
+            interactive: session.terminal.is_some(),
+            record_output: false,
+            cwd: session.cwd.as_ref().map(|cwd| cwd.as_str()),
+            user: session.user.map(|user| user.uid),
+            group: session.user.map(|user| user.gid),
+            width: session.terminal.map(|size| size.width),
+            height: session.terminal.map(|size| size.height),
+        };
+        self.at(Method::Post, format!("/1.0/instances/{name}/exec"))
+            .json(&body)
+    }
+
+    /// `PATCH /1.0/instances/NAME` with `config` keys (merged into the instance's).
+    pub(crate) fn patch_instance_config(
+        &self,
+        name: &str,
+        config: &serde_json::Map<String, Value>,
+    ) -> Request {
+        self.at(Method::Patch, format!("/1.0/instances/{name}"))
+            .json(&serde_json::json!({ "config": config }))
     }
 
     /// `GET /1.0/images?recursion=1`.

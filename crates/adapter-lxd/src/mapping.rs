@@ -7,7 +7,7 @@ use lxpack_core::ports::{Resource, ResourceKind, ServerInfo};
 use lxpack_core::domain::MemberName;
 
 use crate::reply::{Instance, Profile, Server, member_of};
-use crate::wire::labels_of;
+use crate::wire::{kept_until_of, labels_of};
 
 /// `GET /1.0` as the port's [`ServerInfo`].
 pub(crate) fn parse_server_info(server: &Server) -> ServerInfo {
@@ -32,12 +32,14 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         name: i.name.clone(),
         labels: labels_of(&i.config),
         member: member_of(&i.location).and_then(|m| MemberName::parse(m).ok()),
+        kept_until: kept_until_of(&i.config),
     });
     let profiles = profiles.iter().map(|p| Resource {
         kind: ResourceKind::Profile,
         name: p.name.clone(),
         labels: labels_of(&p.config),
         member: None,
+        kept_until: None,
     });
     instances.chain(profiles).collect()
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, InstanceName, LaunchSpec, ProfileName, ProfileSpec,
+    ExecRequest, FileSpec, InstanceName, LaunchSpec, ProfileName, ProfileSpec, SessionRequest,
 };
 use lxpack_core::ports::{
-    ContainerRuntime, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+    ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -220,6 +220,40 @@ impl ContainerRuntime for LxdClient {
         cancel: &CancellationToken,
     ) -> Result<i32, RuntimeError> {
         crate::exec::exec(self, instance, request, output, cancel).await
+    }
+
+    #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
+    async fn exec_session(
+        &self,
+        instance: &InstanceName,
+        request: &SessionRequest,
+        input: &dyn InputSource,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        crate::exec::session(self, instance, request, input, output, cancel).await
+    }
+
+    #[instrument(skip(self))]
+    async fn mark_kept(
+        &self,
+        instance: &InstanceName,
+        until: std::time::SystemTime,
+    ) -> Result<(), RuntimeError> {
+        let request = self
+            .api()
+            .patch_instance_config(instance.as_str(), &crate::wire::kept_config(until));
+        self.operation(request, self.options().request_timeout)
+            .await
+            .map(drop)
+            .map_err(|e| {
+                runtime_error(
+                    &format!("mark {instance} kept"),
+                    "instance",
+                    instance.as_str(),
+                    e,
+                )
+            })
     }
 
     #[instrument(skip(self))]

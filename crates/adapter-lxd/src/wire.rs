@@ -22,6 +22,31 @@ pub(crate) fn label_key(key: LabelKey) -> String {
     format!("user.lxpack.{key}")
 }
 
+/// Where an instance kept for inspection keeps its expiry: Unix seconds.
+pub(crate) const KEPT_UNTIL_KEY: &str = "user.lxpack.kept_until";
+
+/// The config that marks an instance kept until `until`.
+pub(crate) fn kept_config(until: std::time::SystemTime) -> Map<String, Value> {
+    let seconds = until
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let mut config = Map::new();
+    config.insert(
+        KEPT_UNTIL_KEY.to_owned(),
+        Value::String(seconds.to_string()),
+    );
+    config
+}
+
+/// The expiry of an instance kept for inspection, from its config; `None` when it is
+/// not marked (or the mark does not read as Unix seconds).
+pub(crate) fn kept_until_of(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Option<std::time::SystemTime> {
+    let seconds: u64 = config.get(KEPT_UNTIL_KEY)?.parse().ok()?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))
+}
+
 /// `labels` as config keys.
 fn label_config(labels: Option<&Labels>, config: &mut Map<String, Value>) {
     for (key, value) in labels.into_iter().flat_map(Labels::pairs) {

@@ -6,12 +6,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
 use lxpack_core::domain::{
-    App, AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus, MemberName,
+    App, AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
+    MemberName, StepTiming,
 };
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, member";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -67,7 +68,10 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     let runner_host: Option<String> = row.get(11)?;
     let runner_pid: Option<i64> = row.get(12)?;
     let runner_started: Option<i64> = row.get(13)?;
-    let member: Option<String> = row.get(14)?;
+    let kept_instance: Option<String> = row.get(14)?;
+    let kept_until: Option<i64> = row.get(15)?;
+    let steps: Option<String> = row.get(16)?;
+    let member: Option<String> = row.get(17)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -91,6 +95,17 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
                 }),
                 _ => None,
             },
+            kept: match (kept_instance, kept_until) {
+                (Some(instance), Some(until)) => Some(KeptInstance {
+                    instance: InstanceName::parse(&instance).map_err(|e| corrupt(e.to_string()))?,
+                    until: time(until),
+                }),
+                _ => None,
+            },
+            steps: steps
+                .map(|text| steps_from_json(&text).map_err(corrupt))
+                .transpose()?
+                .unwrap_or_default(),
             member: member
                 .map(|name| MemberName::parse(&name).map_err(|e| corrupt(e.to_string())))
                 .transpose()?,
@@ -109,5 +124,47 @@ pub(crate) fn runner_columns(
             Some(i64::from(runner.pid)),
             Some(i64::try_from(runner.started).unwrap_or(i64::MAX)),
         )
+    })
+}
+
+/// A job's steps as the JSON text of the `steps` column:
+/// `[{"step":"launch","ms":1234,"ok":true},…]`.
+pub(crate) fn steps_json(steps: &[StepTiming]) -> Option<String> {
+    if steps.is_empty() {
+        return None;
+    }
+    let steps: Vec<serde_json::Value> = steps
+        .iter()
+        .map(|step| {
+            serde_json::json!({
+                "step": step.step,
+                "ms": u64::try_from(step.duration.as_millis()).unwrap_or(u64::MAX),
+                "ok": step.succeeded,
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(steps).to_string())
+}
+
+fn steps_from_json(text: &str) -> Result<Vec<StepTiming>, String> {
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("steps: {e}"))?;
+    values
+        .iter()
+        .map(|value| {
+            Some(StepTiming {
+                step: value.get("step")?.as_str()?.to_owned(),
+                duration: Duration::from_millis(value.get("ms")?.as_u64()?),
+                succeeded: value.get("ok")?.as_bool()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| format!("steps: not a list of steps: {text}"))
+}
+
+/// What a job kept, as its two columns.
+pub(crate) fn kept_columns(kept: Option<&KeptInstance>) -> (Option<&str>, Option<i64>) {
+    kept.map_or((None, None), |kept| {
+        (Some(kept.instance.as_str()), Some(millis(kept.until)))
     })
 }

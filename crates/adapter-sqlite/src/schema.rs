@@ -33,7 +33,12 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN runner_host TEXT;
     ALTER TABLE jobs ADD COLUMN runner_pid INTEGER;
     ALTER TABLE jobs ADD COLUMN runner_started INTEGER;",
-    // 3: the cluster member each job's instance ran on.
+    // 3: what a job kept and until when (lxpack shell, the sweep), and its steps'
+    // durations as JSON (lxpack metrics).
+    "ALTER TABLE jobs ADD COLUMN kept_instance TEXT;
+    ALTER TABLE jobs ADD COLUMN kept_until_ms INTEGER;
+    ALTER TABLE jobs ADD COLUMN steps TEXT;",
+    // 4: the cluster member each job's instance ran on.
     "ALTER TABLE jobs ADD COLUMN member TEXT;",
 ];
 

@@ -18,7 +18,8 @@ use tracing::instrument;
 
 use crate::error::SqliteStoreError;
 use crate::rows::{
-    JOB_COLUMNS, app_from_document, document_of, job_from_row, millis, runner_columns,
+    JOB_COLUMNS, app_from_document, document_of, job_from_row, kept_columns, millis,
+    runner_columns, steps_json,
 };
 use crate::schema::{LATEST, SchemaError, migrate};
 
@@ -339,16 +340,18 @@ impl JobHistory for SqliteAppStore {
         let record = record.clone();
         self.with("record job", move |connection, path| {
             let runner = runner_columns(record.runner.as_ref());
+            let kept = kept_columns(record.kept.as_ref());
             connection
                 .execute(
-                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, member)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
                        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
                        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
                        error = excluded.error, log_path = excluded.log_path, runner_host = excluded.runner_host,
                        runner_pid = excluded.runner_pid, runner_started = excluded.runner_started,
-                       member = excluded.member",
+                       kept_instance = excluded.kept_instance, kept_until_ms = excluded.kept_until_ms,
+                       steps = excluded.steps, member = excluded.member",
                     params![
                         record.id.as_str(),
                         record.command.as_str(),
@@ -364,6 +367,9 @@ impl JobHistory for SqliteAppStore {
                         runner.0,
                         runner.1,
                         runner.2,
+                        kept.0,
+                        kept.1,
+                        steps_json(&record.steps),
                         record.member.as_ref().map(MemberName::as_str),
                     ],
                 )

@@ -19,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 module, checkout), 5 daemon unreachable, 6 no suitable image, 7 a hook, the features or the \
 buildpack exited non-zero (the build failed), 8 timeout, 9 cleanup failed, 10 AWS, 11 store, \
 12 doctor found problems, 13 the daemon refused or failed an operation (the infrastructure \
-failed: image server unreachable, profile rejected, instance did not start), 130 cancelled.\n\
+failed: image server unreachable, profile rejected, instance did not start), 130 cancelled. \
+`lxpack shell` exits with its command's own code once the command ran.\n\
 Every code, and what to do about it: docs/operator-guide.md."
 )]
 pub struct Cli {
@@ -64,6 +65,38 @@ pub enum Command {
     Gc(GcArgs),
     /// Show the job history, or one job's log
     Jobs(JobsArgs),
+    /// Open a shell, or run a command, in the container a job kept
+    ///
+    /// The container of a job run with --keep, with --keep-on-failure (when it failed)
+    /// or with container.debug. On a terminal the session gets a pseudo-terminal of
+    /// the window's size, resized with it; otherwise stdin, stdout and stderr are
+    /// plain pipes. lxpack exits with the command's own exit code.
+    Shell(ShellArgs),
+    /// Write the job, image and kept-container metrics in Prometheus' text format
+    Metrics(MetricsArgs),
+}
+
+/// `lxpack shell`
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The job whose kept container to enter
+    pub job: String,
+    /// Limit the session to this many seconds (it is then sent SIGTERM, then SIGKILL)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// The command and its arguments [default: the container's login shell: bash if
+    /// it has one, else sh]
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `lxpack metrics`
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write to FILE (atomically: a temporary file beside it, then renamed), e.g. in
+    /// node_exporter's textfile directory [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `lxpack app …`
@@ -112,9 +145,14 @@ pub struct JobArgs {
     /// Job id: 24 lowercase hex digits [default: a new one]
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
-    /// Keep the container and its profile afterwards, for debugging
+    /// Keep the container and its profile afterwards, for debugging (`lxpack shell JOB`
+    /// opens a shell in it; `lxpack gc` removes it after lxpack.keep.expiry)
     #[arg(long)]
     pub keep: bool,
+    /// Keep the container and its profile only if the job fails (also
+    /// lxpack.keep.on_failure: true)
+    #[arg(long)]
+    pub keep_on_failure: bool,
 }
 
 /// `lxpack buildimage`
@@ -233,5 +271,20 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["lxpack", "deploy", "web", "--module", "m"]).is_err());
+    }
+
+    #[test]
+    fn shell_takes_a_job_and_a_command_after_two_dashes() {
+        let cli =
+            Cli::try_parse_from(["lxpack", "shell", "j1", "--", "sh", "-c", "exit 7"]).unwrap();
+        let Command::Shell(args) = cli.command else {
+            panic!("not shell")
+        };
+        assert_eq!(args.job, "j1");
+        assert_eq!(args.command, ["sh", "-c", "exit 7"]);
+        let cli = Cli::try_parse_from(["lxpack", "shell", "j1"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Shell(ShellArgs { ref command, .. }) if command.is_empty())
+        );
     }
 }

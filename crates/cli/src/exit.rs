@@ -232,6 +232,22 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         ),
         WorkflowError::TimedOut { step, .. } => (ExitClass::Timeout, Some(timeout_hint(*step))),
         WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
+        WorkflowError::JobNotFound { .. } => (
+            ExitClass::Input,
+            Some("`lxpack jobs` lists the jobs; only a job run with --keep, --keep-on-failure or container.debug keeps its container".into()),
+        ),
+        WorkflowError::JobStillRunning { .. } => (
+            ExitClass::Input,
+            Some("wait until it ends (`lxpack jobs`); run it with --keep or --keep-on-failure to keep its container".into()),
+        ),
+        WorkflowError::NothingKept { .. } => (
+            ExitClass::Input,
+            Some("run the job again with --keep, or with --keep-on-failure (lxpack.keep.on_failure: true) to keep the containers of failed jobs".into()),
+        ),
+        WorkflowError::KeptInstanceGone { .. } => (
+            ExitClass::Input,
+            Some("run the job again with --keep-on-failure; raise lxpack.keep.expiry (seconds) to keep containers longer before `lxpack gc` removes them".into()),
+        ),
         WorkflowError::HalfPublished { fingerprint, .. } => (
             ExitClass::Store,
             Some(format!("delete the image by hand: lxc image delete {fingerprint}")),
@@ -275,6 +291,12 @@ fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
         PortError::Runtime(RuntimeError::Unsupported { hint, .. }) => {
             (ExitClass::Input, Some(hint.clone()))
         }
+        PortError::Runtime(RuntimeError::NotFound { name, .. }) if step == Step::Shell => (
+            ExitClass::Input,
+            Some(format!(
+                "the kept instance is not running (a build that failed at its stop or publish leaves it stopped): start it with `lxc start {name}` (`incus start {name}`), then run lxpack shell again"
+            )),
+        ),
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
         PortError::Store(_) | PortError::History(_) => (ExitClass::Store, None),
         _ => (ExitClass::Infrastructure, Some(refusal_hint(step))),
@@ -400,6 +422,33 @@ mod tests {
                 && hint.ends_with("or `lxpack gc`"),
             "{hint}"
         );
+    }
+
+    #[test]
+    fn a_job_without_a_container_to_enter_is_an_input_error_that_says_how_to_keep_one() {
+        let job = lxpack_core::domain::JobId::generate(1_700_000_000, [1; 8]);
+        let error = CliError::from(WorkflowError::NothingKept {
+            job: job.clone(),
+            status: lxpack_core::domain::JobStatus::Succeeded,
+        });
+        assert_eq!(error.class, ExitClass::Input);
+        assert!(error.hint.unwrap().contains("--keep-on-failure"));
+        let error = CliError::from(WorkflowError::KeptInstanceGone {
+            job,
+            instance: lxpack_core::domain::InstanceName::parse("lxpack-x").unwrap(),
+        });
+        assert_eq!(error.class, ExitClass::Input);
+        assert!(error.hint.unwrap().contains("lxpack.keep.expiry"));
+        let stopped = CliError::from(WorkflowError::StepFailed {
+            step: Step::Shell,
+            instance: None,
+            source: Box::new(PortError::Runtime(RuntimeError::NotFound {
+                what: "instance",
+                name: "lxpack-x".into(),
+            })),
+        });
+        assert_eq!(stopped.class, ExitClass::Input);
+        assert!(stopped.hint.unwrap().contains("lxc start lxpack-x"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> ExitCode {
     // forever.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => report(&error, json),
     }
 }

@@ -4,7 +4,10 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus};
+use lxpack_core::domain::{
+    AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
+    StepTiming,
+};
 use lxpack_core::ports::JobHistory;
 
 use crate::report::{Checker, ContractReport};
@@ -17,7 +20,8 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 /// app need not exist anywhere). It checks:
 /// - `record_job` then `get_job` returns the record as written (its runner too); an
 ///   unknown job is `None`;
-/// - `record_job` of the same id replaces the record;
+/// - `record_job` of the same id replaces the record (an ended one with its kept
+///   instance and its steps, read back as written);
 /// - `running_jobs` lists exactly the running ones of the suite's jobs, following
 ///   the status;
 /// - `list_jobs` lists newest first, every app's or one app's.
@@ -180,6 +184,27 @@ impl Suite<'_> {
                 (status == JobStatus::Failed).then(|| "lxpack contract suite".to_owned()),
                 started + Duration::from_secs(1),
             );
+            // What a job kept and how long its steps took are kept with its end.
+            record.steps = vec![
+                StepTiming {
+                    step: "launch".into(),
+                    duration: Duration::from_millis(1234),
+                    succeeded: true,
+                },
+                StepTiming {
+                    step: "buildpack".into(),
+                    duration: Duration::from_millis(5),
+                    succeeded: status == JobStatus::Succeeded,
+                },
+            ];
+            if status == JobStatus::Failed {
+                record.kept = InstanceName::parse(&format!("lxpack-deploy-contract-{id}"))
+                    .ok()
+                    .map(|instance| KeptInstance {
+                        instance,
+                        until: started + Duration::from_secs(86_400),
+                    });
+            }
         }
         record
     }

@@ -236,7 +236,8 @@ impl Names {
 ///   profile, `Cancelled`;
 /// - exec: exit codes, output order per stream, env/cwd/user, stdin, `NotFound`,
 ///   `TimedOut` and `Cancelled` within a grace period, files pushed;
-/// - resources: every instance and profile listed, each with its labels or none;
+/// - resources: every instance and profile listed, each with its labels or none, and
+///   an instance's keep mark (`mark_kept`, and its `NotFound`);
 /// - stop (forced, graceful, twice, ephemeral), delete (stopped, running) and their
 ///   `NotFound`;
 /// - publish with alias and properties, `AliasExists` (nothing published),
@@ -670,6 +671,21 @@ impl Suite<'_> {
 
     async fn leftovers(&self, checker: &mut Checker) {
         let names = self.names;
+        let until = std::time::UNIX_EPOCH + Duration::from_secs(1_764_748_800);
+        checker
+            .ok(
+                "mark_kept of an instance",
+                self.runtime.mark_kept(&names.labelled, until),
+            )
+            .await;
+        checker
+            .err(
+                "mark_kept of a missing instance",
+                "NotFound",
+                self.runtime.mark_kept(&names.missing, until),
+                |e| matches!(e, RuntimeError::NotFound { .. }),
+            )
+            .await;
         let Some(resources) = checker
             .ok("list_resources", self.runtime.list_resources())
             .await
@@ -696,6 +712,18 @@ impl Suite<'_> {
                 "an instance {} labelled {:?}",
                 names.labelled,
                 contract_labels()
+            ),
+            &resources,
+        );
+        checker.that(
+            "list_resources reads back an instance's keep mark, and only that instance's",
+            find(ResourceKind::Instance, names.labelled.as_str())
+                .is_some_and(|found| found.kept_until == Some(until))
+                && find(ResourceKind::Instance, names.main.as_str())
+                    .is_some_and(|found| found.kept_until.is_none()),
+            format!(
+                "{} kept until {until:?}, {} not kept",
+                names.labelled, names.main
             ),
             &resources,
         );

@@ -158,6 +158,27 @@ async fn a_wrong_error_is_reported_with_expected_and_got() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_keep_mark_that_is_not_kept_is_caught() {
+    let runtime = busybox_runtime();
+    let registry = runtime.image_registry();
+    // The mark is refused: the call fails, and nothing reads back.
+    runtime.inject(
+        RuntimeOp::MarkKept,
+        When::Nth(1),
+        Fault::fail(lxpack_fake::FakeFailure::Rejected),
+    );
+    let report = container_runtime_contract(&runtime, &registry, &fixture()).await;
+    assert_eq!(
+        failed_checks(&report),
+        [
+            "mark_kept of an instance",
+            "list_resources reads back an instance's keep mark, and only that instance's"
+        ]
+    );
+    assert_clean(&runtime);
+}
+
+#[tokio::test(start_paused = true)]
 async fn output_on_the_wrong_stream_is_caught() {
     let runtime = busybox_runtime();
     let registry = runtime.image_registry();

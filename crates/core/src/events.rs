@@ -3,7 +3,7 @@
 //! assert on exactly what a user would see.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::domain::{InstanceName, MemberName, OutputStream, ProfileName, Provisioner};
 
@@ -47,6 +47,37 @@ pub enum Step {
     Buildpack,
     /// Delete the instance and the profile.
     Cleanup,
+    /// Find a kept instance, or run a session in it (`lxpack shell`).
+    Shell,
+}
+
+impl Step {
+    /// A stable key for the step, for records and metrics: lower-case words joined by
+    /// `_` (`describe_ami`, `features_salt`, `buildpack`).
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::DescribeAmi => "describe_ami".into(),
+            Self::ChooseSourceImage => "choose_source_image".into(),
+            Self::CreateProfile => "create_profile".into(),
+            Self::Launch => "launch".into(),
+            Self::WaitReady => "wait_ready".into(),
+            Self::DeliverScripts => "deliver_scripts".into(),
+            Self::Bootstrap(p) => format!("bootstrap_{p}"),
+            Self::PreBuildImageHook => "pre_buildimage_hook".into(),
+            Self::Features(p) => format!("features_{p}"),
+            Self::PostBuildImageHook => "post_buildimage_hook".into(),
+            Self::RemoveScripts => "remove_scripts".into(),
+            Self::Stop => "stop".into(),
+            Self::Publish => "publish".into(),
+            Self::RecordImage => "record_image".into(),
+            Self::Retention => "retention".into(),
+            Self::ListImages => "list_images".into(),
+            Self::Buildpack => "buildpack".into(),
+            Self::Cleanup => "cleanup".into(),
+            Self::Shell => "shell".into(),
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -70,6 +101,7 @@ impl fmt::Display for Step {
             Self::ListImages => f.write_str("list images"),
             Self::Buildpack => f.write_str("buildpack"),
             Self::Cleanup => f.write_str("cleanup"),
+            Self::Shell => f.write_str("shell"),
         }
     }
 }
@@ -120,12 +152,15 @@ pub enum Event {
         /// The member that runs it.
         member: MemberName,
     },
-    /// Resources were left in place on request (keep/debug); a sweep removes them.
+    /// Resources were left in place on request (keep, debug, or keep-on-failure after
+    /// a failure); a sweep spares them until `until`, then removes them.
     ResourcesKept {
         /// The instance left.
         instance: InstanceName,
         /// The profile left.
         profile: ProfileName,
+        /// When they expire.
+        until: SystemTime,
     },
 }
 

@@ -385,7 +385,9 @@ pub fn event_json(data: &[u8]) {
             assert_eq!(back["module"], *module);
             assert_eq!(back["reason"], *reason);
         }
-        Event::ResourcesKept { instance, profile } => {
+        Event::ResourcesKept {
+            instance, profile, ..
+        } => {
             assert_eq!(back["instance"], instance.as_str());
             assert_eq!(back["profile"], profile.as_str());
             let how = back["how_to_remove"].as_str().unwrap_or_default();
@@ -481,6 +483,7 @@ fn event_of(data: &[u8]) -> (Event, usize) {
             Event::ResourcesKept {
                 profile: ProfileName::of(&instance),
                 instance,
+                until: std::time::UNIX_EPOCH,
             }
         }
     };

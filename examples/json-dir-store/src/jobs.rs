@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner, JobStatus, MemberName};
+use lxpack_core::domain::{
+    AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
+    MemberName, StepTiming,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,6 +32,25 @@ struct JobFile {
     /// Absent in files written before cluster members were recorded.
     #[serde(default)]
     member: Option<String>,
+    /// Absent in files written before kept instances were recorded.
+    #[serde(default)]
+    kept: Option<KeptFile>,
+    /// Absent in files written before steps were recorded.
+    #[serde(default)]
+    steps: Vec<StepFile>,
+}
+
+#[derive(Deserialize)]
+struct KeptFile {
+    instance: String,
+    until_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct StepFile {
+    step: String,
+    ms: u64,
+    ok: bool,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +89,15 @@ pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
             "started": runner.started,
         })),
         "member": record.member.as_ref().map(MemberName::as_str),
+        "kept": record.kept.as_ref().map(|kept| json!({
+            "instance": kept.instance.as_str(),
+            "until_ms": millis(kept.until),
+        })),
+        "steps": record.steps.iter().map(|step| json!({
+            "step": step.step,
+            "ms": u64::try_from(step.duration.as_millis()).unwrap_or(u64::MAX),
+            "ok": step.succeeded,
+        })).collect::<Vec<_>>(),
     });
     let mut text = format!("{value:#}");
     text.push('\n');
@@ -100,6 +131,25 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
             .member
             .map(|name| MemberName::parse(&name).map_err(|e| corrupt(Box::new(e))))
             .transpose()?,
+        kept: file
+            .kept
+            .map(|kept| {
+                Ok::<_, JsonStoreError>(KeptInstance {
+                    instance: InstanceName::parse(&kept.instance)
+                        .map_err(|e| corrupt(Box::new(e)))?,
+                    until: time(kept.until_ms),
+                })
+            })
+            .transpose()?,
+        steps: file
+            .steps
+            .into_iter()
+            .map(|step| StepTiming {
+                step: step.step,
+                duration: Duration::from_millis(step.ms),
+                succeeded: step.ok,
+            })
+            .collect(),
     })
 }
 

@@ -209,7 +209,9 @@ impl EventSink for PrintEvents {
             Event::ModuleSkipped { module, reason } => {
                 say(&format!("module {module} skipped: {reason}"));
             }
-            Event::ResourcesKept { instance, profile } => {
+            Event::ResourcesKept {
+                instance, profile, ..
+            } => {
                 say(&format!("kept instance {instance} and profile {profile}"));
             }
             other => say(&format!("{other:?}")),

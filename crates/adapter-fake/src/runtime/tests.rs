@@ -600,6 +600,7 @@ async fn every_instance_and_profile_is_listed_with_its_labels() {
         name: name.to_owned(),
         labels,
         member: None,
+        kept_until: None,
     };
     assert_eq!(
         resources,

@@ -8,8 +8,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use lxpack_core::domain::{ExecRequest, InstanceName, OutputStream};
-use lxpack_core::ports::{ContainerRuntime as _, OutputSink, RuntimeError};
+use lxpack_core::domain::{
+    ExecRequest, InstanceName, OutputStream, SessionInput, SessionRequest, WindowSize,
+};
+use lxpack_core::ports::{ContainerRuntime as _, InputSource, OutputSink, RuntimeError};
 use tokio::io::DuplexStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -19,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 
 use crate::mock::MockTransport;
-use crate::testing::{Daemon, Play, client, metadata_of, on_both, operation_of};
+use crate::testing::{Daemon, Play, client, metadata_of, on_both, operation_of, recorded};
 
 const NAME: &str = "lxpack-fixture-l";
 
@@ -453,3 +455,260 @@ async fn output_whose_connection_breaks_is_the_daemon_unreachable_not_an_exit_co
         }
     }
 }
+
+// --- sessions (lxpack shell) -----------------------------------------------------
+
+/// Input that gives its items, then nothing more for ever (a terminal whose user stops
+/// typing), or ends.
+struct Typed {
+    items: Mutex<std::collections::VecDeque<SessionInput>>,
+    end: bool,
+}
+
+impl Typed {
+    fn new(items: Vec<SessionInput>, end: bool) -> Self {
+        Self {
+            items: Mutex::new(items.into()),
+            end,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl InputSource for Typed {
+    async fn next_input(&self) -> SessionInput {
+        let next = self.items.lock().unwrap().pop_front();
+        match next {
+            Some(item) => item,
+            None if self.end => SessionInput::End,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+fn terminal_session() -> SessionRequest {
+    let mut request = SessionRequest::new(["sh"]);
+    request.env = vec![("TERM".into(), "xterm-256color".into())];
+    request.terminal = Some(WindowSize {
+        width: 100,
+        height: 30,
+    });
+    request
+}
+
+async fn an_interactive_session_has_a_terminal_its_input_resizes_and_output(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec-interactive", 0);
+    let (near_pty, far_pty) = tokio::io::duplex(64 * 1024);
+    let (near_control, far_control) = tokio::io::duplex(64 * 1024);
+    mock.websocket(near_pty).websocket(near_control);
+    mock.one(daemon, "exec-finished", 1);
+    let wrap = |end: DuplexStream| WebSocketStream::from_raw_socket(end, Role::Server, None);
+    let (resized, on_resize) = tokio::sync::oneshot::channel::<()>();
+    // The daemon's side of the terminal: a prompt, then, once the typed line and the
+    // resize arrived, the command's last output, and the end (the command exited).
+    let pty = tokio::spawn(async move {
+        let mut socket: Far = wrap(far_pty).await;
+        socket.send(Message::binary(b"$ ".to_vec())).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(Ok(message)) = socket.next().await {
+            let typed = message == Message::binary(b"exit 3\r".to_vec());
+            got.push(message);
+            if typed {
+                break;
+            }
+        }
+        let _ = on_resize.await;
+        socket
+            .send(Message::binary(b"bye\r\n".to_vec()))
+            .await
+            .unwrap();
+        socket.close(None).await.unwrap();
+        // The client closes its side too: the daemon waits for that.
+        while let Some(Ok(message)) = socket.next().await {
+            got.push(message);
+        }
+        got
+    });
+    let control = tokio::spawn(async move {
+        let mut socket: Far = wrap(far_control).await;
+        let mut resized = Some(resized);
+        let mut got = Vec::new();
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            got.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+            if let Some(resized) = resized.take() {
+                let _ = resized.send(());
+            }
+        }
+        got
+    });
+    let input = Typed::new(
+        vec![
+            SessionInput::Bytes(b"exit 3\r".to_vec()),
+            SessionInput::Resize(WindowSize {
+                width: 80,
+                height: 24,
+            }),
+        ],
+        false,
+    );
+    let sink = Collect::default();
+    let code = client(&mock)
+        .exec_session(
+            &InstanceName::parse("lxpack-fixture-k").unwrap(),
+            &terminal_session(),
+            &input,
+            &sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 3, "the exit code is the operation's");
+    assert_eq!(sink.of(OutputStream::Stdout), "$ bye\r\n");
+    assert_eq!(
+        sink.of(OutputStream::Stderr),
+        "",
+        "a terminal merges the streams"
+    );
+    let typed = pty.await.unwrap();
+    assert_eq!(typed[0], Message::binary(b"exit 3\r".to_vec()));
+    assert!(
+        typed[1..].iter().all(|m| matches!(m, Message::Close(_))),
+        "then only the close that ends the session: {typed:?}"
+    );
+    assert_eq!(
+        control.await.unwrap(),
+        [serde_json::json!({"command": "window-resize", "args": {"width": "80", "height": "24"}})]
+    );
+
+    // The request asks for a terminal of the window's size; only the terminal's
+    // websocket and the control socket are connected.
+    let requests = mock.requests();
+    let body = requests[0].body_json().unwrap();
+    assert_eq!(body["interactive"], true);
+    assert_eq!(body["width"], 100);
+    assert_eq!(body["height"], 30);
+    assert_eq!(body["wait-for-websocket"], true);
+    assert_eq!(body["environment"]["TERM"], "xterm-256color");
+    let operation = operation_of(daemon, "exec-interactive", 0);
+    let fds = metadata_of(daemon, "exec-interactive", 0)["metadata"]["fds"].clone();
+    assert_eq!(
+        mock.lines(),
+        [
+            "POST /1.0/instances/lxpack-fixture-k/exec".to_owned(),
+            format!(
+                "GET {operation}/websocket?secret={}",
+                fds["0"].as_str().unwrap()
+            ),
+            format!(
+                "GET {operation}/websocket?secret={}",
+                fds["control"].as_str().unwrap()
+            ),
+            format!("GET {operation}/wait?timeout=30"),
+        ]
+    );
+    assert_eq!(mock.unused(), 0);
+}
+
+async fn a_session_without_a_terminal_has_three_streams_and_stdin_ends_with_the_input(
+    daemon: Daemon,
+) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::Ends);
+    mock.one(daemon, "exec-finished", 1);
+    let input = Typed::new(vec![SessionInput::Bytes(b"piped".to_vec())], true);
+    let sink = Collect::default();
+    let code = client(&mock)
+        .exec_session(
+            &InstanceName::parse(NAME).unwrap(),
+            &SessionRequest::new(["cat"]),
+            &input,
+            &sink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 3);
+    assert_eq!(sink.of(OutputStream::Stdout), "out\n");
+    assert_eq!(sink.of(OutputStream::Stderr), "err\n");
+    assert_eq!(
+        far.stdin.await.unwrap(),
+        [Message::binary(b"piped".to_vec()), Message::text("")],
+        "the input, then the end of stdin"
+    );
+    let body = mock.requests()[0].body_json().unwrap();
+    assert_eq!(body["interactive"], false);
+    assert!(body.get("width").is_none(), "{body}");
+    let mut expected = vec![format!("POST /1.0/instances/{NAME}/exec")];
+    expected.extend(websockets(daemon));
+    assert_eq!(mock.lines()[..5], expected[..]);
+}
+
+async fn a_session_past_its_limit_gets_sigterm(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "exec", 0);
+    let far = serve(&mock, Command::EndsOn(15));
+    mock.one(daemon, "exec-finished", 1)
+        .one(daemon, "cancel-operation", 0);
+    let mut request = SessionRequest::new(["sleep", "60"]);
+    request.timeout = Some(Duration::from_secs(2));
+    let started = Instant::now();
+    let error = client(&mock)
+        .exec_session(
+            &InstanceName::parse(NAME).unwrap(),
+            &request,
+            &Typed::new(Vec::new(), true),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::TimedOut { after, .. } if *after == Duration::from_secs(2)),
+        "{error:?}"
+    );
+    assert_eq!(far.control.await.unwrap(), [15]);
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}
+
+async fn the_keep_mark_goes_into_the_instance_config(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.all(daemon, "mark-kept");
+    let until = std::time::UNIX_EPOCH + Duration::from_secs(1_764_748_800);
+    client(&mock)
+        .mark_kept(&InstanceName::parse("lxpack-fixture-k").unwrap(), until)
+        .await
+        .unwrap();
+    let requests = mock.requests();
+    assert_eq!(mock.lines()[0], "PATCH /1.0/instances/lxpack-fixture-k");
+    assert_eq!(
+        requests[0].body_json().unwrap(),
+        recorded(daemon, "mark-kept")["exchanges"][0]["request"]["body"]
+    );
+    assert_eq!(mock.unused(), 0);
+}
+
+async fn marking_a_missing_instance_is_not_found(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.all(daemon, "mark-kept-missing");
+    let error = client(&mock)
+        .mark_kept(
+            &InstanceName::parse("lxpack-fixture-nope").unwrap(),
+            std::time::UNIX_EPOCH,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::NotFound { what: "instance", name } if name == "lxpack-fixture-nope"),
+        "{error:?}"
+    );
+}
+
+on_both!(
+    an_interactive_session_has_a_terminal_its_input_resizes_and_output,
+    a_session_without_a_terminal_has_three_streams_and_stdin_ends_with_the_input,
+    a_session_past_its_limit_gets_sigterm,
+    the_keep_mark_goes_into_the_instance_config,
+    marking_a_missing_instance_is_not_found,
+);

@@ -34,6 +34,7 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
         ami,
         os,
         keep: args.job.keep,
+        keep_on_failure: args.job.keep_on_failure,
         log_path: Some(session.log_path.clone()),
         ..BuildImageRequest::new(key, session.id.clone())
     };
@@ -79,8 +80,8 @@ fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
     }
     if report.kept_resources {
         r.result_line(&format!(
-            "kept instance {} and its profile; `lxpack gc` removes them",
-            report.instance
+            "kept instance {} and its profile: `lxpack shell {}` opens a shell in it; `lxpack gc` removes them after lxpack.keep.expiry",
+            report.instance, report.job
         ));
     }
     r.result_line(&format!("job log: {}", session.log_path.display()));

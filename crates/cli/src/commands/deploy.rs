@@ -23,6 +23,7 @@ pub(crate) async fn run(wiring: &Wiring, args: DeployArgs) -> Result<(), CliErro
     let session = JobSession::start(wiring, &workflows, args.job.job.as_deref())?;
     let request = DeployRequest {
         keep: args.job.keep,
+        keep_on_failure: args.job.keep_on_failure,
         log_path: Some(session.log_path.clone()),
         ..DeployRequest::new(key, args.module, session.id.clone(), checkout)
     };
@@ -88,7 +89,10 @@ fn show(wiring: &Wiring, session: &JobSession, report: &DeployReport, checkout: 
         checkout.path.display()
     ));
     if report.kept_resources {
-        r.result_line("kept the instance and its profile; `lxpack gc` removes them");
+        r.result_line(&format!(
+            "kept the instance and its profile: `lxpack shell {}` opens a shell in it; `lxpack gc` removes them after lxpack.keep.expiry",
+            report.job
+        ));
     }
     r.result_line(&format!("job log: {}", session.log_path.display()));
 }

@@ -1,10 +1,10 @@
 //! `lxpack gc`: the sweep of what crashed or killed jobs left behind.
 
 use lxpack_core::ports::Resource;
-use lxpack_core::workflows::SpareReason;
+use lxpack_core::workflows::{SpareReason, Spared};
 use serde_json::json;
 
-use super::output::{print_json, print_line};
+use super::output::{print_json, print_line, utc};
 use crate::args::GcArgs;
 use crate::exit::{CliError, ExitClass};
 use crate::render::{Renderer, View};
@@ -20,15 +20,16 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
     renderer.finish();
     let report = report.map_err(CliError::from)?;
     if wiring.json {
-        let list = |items: &mut dyn Iterator<Item = (&Resource, Option<&str>)>| {
+        let list = |items: &mut dyn Iterator<Item = (&Resource, Option<&Spared>)>| {
             items
-                .map(|(resource, reason)| {
+                .map(|(resource, spared)| {
                     json!({
                         "kind": resource.kind.as_str(),
                         "name": resource.name,
                         "job": resource.labels.as_ref().map(|labels| labels.job.to_string()),
                         "member": resource.member.as_ref().map(ToString::to_string),
-                        "reason": reason,
+                        "reason": spared.map(|s| s.reason.as_str()),
+                        "kept_until": spared.and_then(|s| s.kept_until).map(utc),
                     })
                 })
                 .collect::<Vec<_>>()
@@ -37,7 +38,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             "event": "result",
             "dry_run": args.dry_run,
             "removed": list(&mut report.removed.iter().map(|r| (r, None))),
-            "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(s.reason.as_str())))),
+            "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(s)))),
             "foreign": list(&mut report.foreign.iter().map(|r| (r, None))),
             "lost_jobs": report.lost_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "failures": report.failures,
@@ -87,7 +88,7 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
                 spared.resource.kind,
                 spared.resource.name,
                 on_member(&spared.resource),
-                spare_reason(&spared.reason)
+                spare_reason(spared)
             ));
         }
         for resource in &report.foreign {
@@ -124,15 +125,19 @@ fn on_member(resource: &Resource) -> String {
         .map_or_else(String::new, |member| format!(" on member {member}"))
 }
 
-fn spare_reason(reason: &SpareReason) -> &'static str {
-    match reason {
+fn spare_reason(spared: &Spared) -> String {
+    match spared.reason {
         SpareReason::MemberUnreachable => {
-            "its cluster member cannot be reached; a gc once the member is back removes it"
+            "its cluster member cannot be reached; a gc once the member is back removes it".into()
         }
-        SpareReason::Running => "its job is running",
+        SpareReason::Running => "its job is running".into(),
         SpareReason::UnknownJob => {
-            "its job is not in this store and may be running from another host; it goes once older than any job can be"
+            "its job is not in this store and may be running from another host; it goes once older than any job can be".into()
         }
-        _ => "its job may be running",
+        SpareReason::Kept => format!(
+            "kept for inspection until {} UTC (lxpack.keep.expiry); it goes after that",
+            spared.kept_until.map_or_else(|| "its expiry".to_owned(), utc)
+        ),
+        _ => "its job may be running".into(),
     }
 }

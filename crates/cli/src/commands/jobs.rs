@@ -74,10 +74,28 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
                 if clustered {
                     headers.push("MEMBER");
                 }
-                headers.extend(["STARTED (UTC)", "SECONDS", "ERROR"]);
+                headers.extend(["STARTED (UTC)", "SECONDS", "KEPT UNTIL (UTC)", "ERROR"]);
                 let rows: Vec<Vec<String>> =
                     jobs.iter().map(|job| job_row(job, clustered)).collect();
                 print_table(&headers, &rows);
+                // What is kept, whole (instance names are longer than a column).
+                let now = std::time::SystemTime::now();
+                for job in &jobs {
+                    if let Some(kept) = &job.kept {
+                        print_line(&format!(
+                            "job {} kept instance {} until {} UTC{}; `lxpack shell {}` opens a shell in it",
+                            job.id,
+                            kept.instance,
+                            utc(kept.until),
+                            if kept.is_expired(now) {
+                                " (expired: the next `lxpack gc` removes it)"
+                            } else {
+                                ""
+                            },
+                            job.id
+                        ));
+                    }
+                }
             }
             Ok(())
         }
@@ -106,6 +124,9 @@ fn job_row(job: &JobRecord, with_member: bool) -> Vec<String> {
     row.extend([
         utc(job.started_at),
         seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+        job.kept
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |kept| utc(kept.until)),
         job.error
             .as_deref()
             .map(|e| e.chars().take(60).collect())
@@ -127,5 +148,15 @@ fn job_json(job: &JobRecord) -> serde_json::Value {
         "error": job.error,
         "log": job.log_path,
         "member": job.member.as_ref().map(ToString::to_string),
+        "kept": job.kept.as_ref().map(|kept| json!({
+            "instance": kept.instance.as_str(),
+            "until": utc(kept.until),
+            "expired": kept.is_expired(std::time::SystemTime::now()),
+        })),
+        "steps": job.steps.iter().map(|step| json!({
+            "step": step.step,
+            "seconds": step.duration.as_secs_f64(),
+            "succeeded": step.succeeded,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -10,20 +10,23 @@ mod gc;
 mod images;
 mod job_session;
 mod jobs;
+mod metrics;
 mod output;
 mod retention_view;
+mod shell;
 
 use crate::args::{Cli, Command};
 use crate::exit::CliError;
 use crate::wiring::Wiring;
 
-/// Runs the subcommand of `cli`.
+/// Runs the subcommand of `cli` and returns the process's exit code on success: 0,
+/// or, for `lxpack shell`, the command's own.
 ///
 /// # Errors
 /// A [`CliError`] with its exit class and hint.
-pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
+pub async fn dispatch(cli: Cli) -> Result<u8, CliError> {
     if let Command::Doctor = cli.command {
-        return doctor::run(&cli).await;
+        return doctor::run(&cli).await.map(|()| 0);
     }
     let wiring = Wiring::load(&cli)?;
     match cli.command {
@@ -34,5 +37,8 @@ pub async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Images(args) => images::run(&wiring, args).await,
         Command::Gc(args) => gc::run(&wiring, args).await,
         Command::Jobs(args) => jobs::run(&wiring, args).await,
+        Command::Shell(args) => return shell::run(&wiring, args).await,
+        Command::Metrics(args) => metrics::run(&wiring, args).await,
     }
+    .map(|()| 0)
 }

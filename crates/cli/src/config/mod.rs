@@ -12,7 +12,7 @@ use std::time::Duration;
 use lxpack_core::domain::{
     PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy,
 };
-use lxpack_core::workflows::{ProvisionerSettings, Settings, Timeouts};
+use lxpack_core::workflows::{KeepSettings, ProvisionerSettings, Settings, Timeouts};
 
 pub use locate::{ConfigChoice, locate};
 use raw::RawConfig;
@@ -310,6 +310,14 @@ fn build(
     let settings = Settings {
         source_server,
         keep_resources: raw.container.debug.unwrap_or(false),
+        keep: KeepSettings {
+            on_failure: raw.lxpack.keep.on_failure.unwrap_or(false),
+            expiry: positive(
+                "lxpack.keep.expiry",
+                raw.lxpack.keep.expiry,
+                KeepSettings::DEFAULT_EXPIRY,
+            )?,
+        },
         provisioners,
         bootstrap_provisioners: !raw.skip_provisioner_bootstrap.unwrap_or(true),
         provisioner_log_level: raw.provisioner_log_level.map(|l| l.0).unwrap_or_default(),

@@ -96,6 +96,18 @@ pub(super) struct RawLxpack {
     pub(super) timeouts: RawTimeouts,
     pub(super) store: Option<PathBuf>,
     pub(super) aws: RawAws,
+    /// What jobs keep for inspection, and for how long.
+    pub(super) keep: RawKeep,
+}
+
+/// `lxpack.keep`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawKeep {
+    /// Keep failed jobs' containers.
+    pub(super) on_failure: Option<bool>,
+    /// Seconds a kept container is spared by gc after its job ends.
+    pub(super) expiry: Option<u64>,
 }
 
 /// How to reach the daemon.

@@ -305,3 +305,19 @@ fn a_whole_cloud_deploy_config_loads() {
     assert!(warnings.contains("unknown key ses_settings"), "{warnings}");
     assert!(!warnings.contains("aws_secret_key"), "{warnings}");
 }
+
+#[test]
+fn keeping_is_off_by_default_with_a_day_of_expiry_and_set_under_lxpack_keep() {
+    let config = Config::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults).unwrap();
+    assert!(!config.settings.keep.on_failure);
+    assert_eq!(config.settings.keep.expiry, Duration::from_secs(24 * 3600));
+
+    let text = "lxpack:\n  keep:\n    on_failure: true\n    expiry: 3600\n";
+    let config = Config::parse(text, file()).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert!(config.settings.keep.on_failure);
+    assert_eq!(config.settings.keep.expiry, Duration::from_secs(3600));
+
+    let error = Config::parse("lxpack:\n  keep:\n    expiry: 0\n", file()).unwrap_err();
+    assert!(error.to_string().contains("lxpack.keep.expiry"), "{error}");
+}

@@ -1,5 +1,6 @@
 //! JSON lines: one object per event, with an `event` field naming its kind.
 
+use lxpack_core::domain::UtcDateTime;
 use lxpack_core::events::Event;
 use serde_json::{Value, json};
 
@@ -39,10 +40,15 @@ pub fn event_json(event: &Event) -> Value {
             "instance": instance.as_str(),
             "member": member.as_str(),
         }),
-        Event::ResourcesKept { instance, profile } => json!({
+        Event::ResourcesKept {
+            instance,
+            profile,
+            until,
+        } => json!({
             "event": "resources_kept",
             "instance": instance.as_str(),
             "profile": profile.as_str(),
+            "until": UtcDateTime::of(*until).to_string(),
             "how_to_remove": how_to_remove(instance.as_str(), profile.as_str()),
         }),
         other => json!({"event": "other", "detail": format!("{other:?}")}),

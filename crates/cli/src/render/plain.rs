@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use lxpack_core::domain::OutputStream;
+use lxpack_core::domain::{OutputStream, UtcDateTime};
 use lxpack_core::events::Event;
 
 use crate::exit::how_to_remove;
@@ -28,8 +28,16 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         Event::Placed { instance, member } => {
             Some(format!("{instance} runs on cluster member {member}"))
         }
-        Event::ResourcesKept { instance, profile } => Some(format!(
-            "kept instance and profile {instance}; remove them with: {}",
+        Event::ResourcesKept {
+            instance,
+            profile,
+            until,
+        } => Some(format!(
+            "kept instance and profile {instance} until {} (then lxpack gc removes them); open a shell in it with: lxpack shell {}; remove them now with: {}",
+            UtcDateTime::of(*until),
+            instance
+                .job()
+                .map_or_else(|| "JOB".to_owned(), |job| job.to_string()),
             how_to_remove(instance.as_str(), profile.as_str())
         )),
         other => Some(format!("{other:?}")),

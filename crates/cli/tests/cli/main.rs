@@ -12,3 +12,4 @@ mod errors;
 mod jobs;
 mod offline;
 mod remote;
+mod shell;

@@ -64,6 +64,71 @@ impl ExecRequest {
     }
 }
 
+/// A terminal's size, in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowSize {
+    /// Columns.
+    pub width: u16,
+    /// Rows.
+    pub height: u16,
+}
+
+/// A command attached to the caller's own input and output, for a person at a
+/// terminal or a pipe (`lxpack shell`), rather than run by a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRequest {
+    /// The argv list; `command[0]` is looked up in `PATH`.
+    pub command: Vec<String>,
+    /// Extra environment variables, in order.
+    pub env: Vec<(String, String)>,
+    /// The working directory; the instance default when `None`.
+    pub cwd: Option<GuestPath>,
+    /// Who runs it; root when `None`.
+    pub user: Option<Owner>,
+    /// A pseudo-terminal of this initial size (stdout and stderr then come merged, as
+    /// stdout); `None`: plain pipes, stdout and stderr apart.
+    pub terminal: Option<WindowSize>,
+    /// How long the session may last before the command is signalled; `None`: as long
+    /// as it runs.
+    pub timeout: Option<Duration>,
+    /// After the timeout or a cancellation, how long the command has between SIGTERM
+    /// and SIGKILL.
+    pub kill_grace: Duration,
+}
+
+impl SessionRequest {
+    /// A session running `command` as root, without a terminal, time limit or
+    /// environment.
+    #[must_use]
+    pub fn new<I, S>(command: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            command: command.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+            user: None,
+            terminal: None,
+            timeout: None,
+            kill_grace: ExecRequest::KILL_GRACE,
+        }
+    }
+}
+
+/// What the caller's side of a session sends next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionInput {
+    /// Bytes typed or piped in.
+    Bytes(Vec<u8>),
+    /// The terminal was resized.
+    Resize(WindowSize),
+    /// No more input: stdin is closed (the session goes on until the command exits).
+    End,
+}
+
 /// Which output stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputStream {

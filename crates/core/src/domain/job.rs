@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::text::text_enum;
-use super::{AppKey, JobCommand, JobId, MemberName};
+use super::{AppKey, InstanceName, JobCommand, JobId, MemberName};
 
 text_enum! {
     /// How a job ended, or that it has not.
@@ -41,6 +41,36 @@ pub struct JobRunner {
     pub started: u64,
 }
 
+/// The instance a job left in place for inspection (`keep`, `container.debug`, or
+/// keep-on-failure after a failure), and until when a sweep spares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeptInstance {
+    /// The instance (its profile has the same name).
+    pub instance: InstanceName,
+    /// When it expires: from then on a sweep removes it like any ended job's leftovers.
+    pub until: SystemTime,
+}
+
+impl KeptInstance {
+    /// Whether it has expired at `now`.
+    #[must_use]
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.until
+    }
+}
+
+/// How long one step of a job took, as the job's record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StepTiming {
+    /// The step's stable key ([`Step::key`](crate::events::Step::key): `launch`,
+    /// `features_salt`…).
+    pub step: String,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Whether it succeeded.
+    pub succeeded: bool,
+}
+
 /// One job in the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -68,6 +98,11 @@ pub struct JobRecord {
     pub runner: Option<JobRunner>,
     /// The cluster member its instance ran on, once placed on a clustered daemon.
     pub member: Option<MemberName>,
+    /// What it left in place for inspection, and until when; `None` when nothing was
+    /// kept.
+    pub kept: Option<KeptInstance>,
+    /// Its steps, in the order they ended (recorded with its end).
+    pub steps: Vec<StepTiming>,
 }
 
 impl JobRecord {
@@ -92,6 +127,8 @@ impl JobRecord {
             log_path: None,
             runner: None,
             member: None,
+            kept: None,
+            steps: Vec::new(),
         }
     }
 

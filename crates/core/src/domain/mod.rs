@@ -25,14 +25,16 @@ pub use app::{
 pub use app_ref::{AppRef, AppRefError};
 pub use cluster::{ClusterMember, MemberName, PlacementTarget};
 pub use error::ValidationError;
-pub use exec::{ExecRequest, FileSpec, OutputStream, Owner};
+pub use exec::{
+    ExecRequest, FileSpec, OutputStream, Owner, SessionInput, SessionRequest, WindowSize,
+};
 pub use guest_path::{GuestPath, ModulePath};
 pub use image::{
     Fingerprint, Image, ImageAlias, ImageRef, ImageSelector, Provenance, RemoteProtocol,
     RemoteServer, property,
 };
 pub use image_record::{ImageRecordDecision, decide_image_record, newest_image};
-pub use job::{JobRecord, JobRunner, JobStatus};
+pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, StepTiming};
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use resources::{

@@ -1,6 +1,6 @@
 //! The container daemon as the workflows see it: profiles, instances, files and exec.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
@@ -9,7 +9,7 @@ use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
     ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName,
-    OutputStream, ProfileName, ProfileSpec,
+    OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -34,6 +34,17 @@ pub trait OutputSink: Send + Sync {
     fn output(&self, stream: OutputStream, bytes: &[u8]);
 }
 
+/// Gives a session its input as the caller's side produces it: bytes, window
+/// resizes, and the end of input.
+///
+/// Called from the adapter's task that feeds the command; it waits until there is
+/// something to send.
+#[async_trait]
+pub trait InputSource: Send + Sync {
+    /// The next input. After [`SessionInput::End`] it is not called again.
+    async fn next_input(&self) -> SessionInput;
+}
+
 text_enum! {
     /// What kind of resource a [`Resource`] is.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +66,9 @@ pub struct Resource {
     pub name: String,
     /// Its labels, when all are present and valid ([`Labels::read`]).
     pub labels: Option<Labels>,
+    /// For an instance kept for inspection ([`ContainerRuntime::mark_kept`]): until
+    /// when it is kept.
+    pub kept_until: Option<SystemTime>,
     /// The cluster member that holds an instance; `None` for a profile (cluster-wide)
     /// and on a daemon that is not clustered.
     pub member: Option<MemberName>,
@@ -208,6 +222,44 @@ pub trait ContainerRuntime: Send + Sync {
         cancel: &CancellationToken,
     ) -> Result<i32, RuntimeError>;
 
+    /// Runs a command attached to the caller's input and output (a person's shell):
+    /// input from `input` as it comes, window resizes passed on when
+    /// `request.terminal` asks for a pseudo-terminal, output to `output` as it
+    /// arrives. Returns the command's exit code (non-zero codes are not errors).
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist or is not running; `TimedOut` after
+    /// `request.timeout` and `Cancelled` when `cancel` fires: in both cases the command
+    /// was sent SIGTERM, then SIGKILL after `request.kill_grace`, before the call
+    /// returns. `Unsupported` from a runtime that cannot attach to a command (the
+    /// default).
+    async fn exec_session(
+        &self,
+        instance: &InstanceName,
+        request: &SessionRequest,
+        input: &dyn InputSource,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        let _ = (request, input, output, cancel);
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot attach a session to {instance}"),
+            hint: "use a runtime that implements exec_session".into(),
+        })
+    }
+
+    /// Marks an instance as kept for inspection until `until`, where
+    /// [`list_resources`](Self::list_resources) reads it back (`kept_until`), so a sweep
+    /// from any host that shares the daemon spares it until then.
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist.
+    async fn mark_kept(
+        &self,
+        instance: &InstanceName,
+        until: SystemTime,
+    ) -> Result<(), RuntimeError>;
+
     /// Stops an instance: it is asked to shut down cleanly for at most `graceful`, then
     /// forced; with `graceful = None` it is forced at once. Stopping a stopped instance
     /// succeeds.
@@ -249,7 +301,8 @@ pub trait ContainerRuntime: Send + Sync {
     }
 
     /// Lists every instance and profile (in the adapter's project), each with the
-    /// labels it carries, read with [`Labels::read`]. Nothing is filtered here: the
+    /// labels it carries, read with [`Labels::read`], and an instance's keep mark
+    /// ([`mark_kept`](Self::mark_kept)). Nothing is filtered here: the
     /// sweep decides what is lxpack's.
     ///
     /// # Errors

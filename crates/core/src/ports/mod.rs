@@ -13,7 +13,8 @@ pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
 pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
 pub use container_runtime::{
-    ContainerRuntime, OutputSink, Placement, Resource, ResourceKind, RuntimeError, ServerInfo,
+    ContainerRuntime, InputSource, OutputSink, Placement, Resource, ResourceKind, RuntimeError,
+    ServerInfo,
 };
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::Workflows;
 use super::cleanup::{Created, finish};
 use super::error::WorkflowError;
-use super::job::JobIdentity;
+use super::job::{JobEvents, JobIdentity};
 use super::launch::Launch;
 use super::provisioning::{bootstrap_command, feature_run, formulas_mount};
 use super::retention::RetentionReport;
@@ -79,6 +79,9 @@ pub struct BuildImageRequest {
     pub os: Option<OsIdentity>,
     /// Keep the instance and profile afterwards (also on with `container.debug`).
     pub keep: bool,
+    /// Keep the instance and profile when the job fails (also on with
+    /// [`KeepSettings::on_failure`](super::KeepSettings::on_failure)).
+    pub keep_on_failure: bool,
     /// Where the caller writes the job's output, recorded with the job.
     pub log_path: Option<PathBuf>,
 }
@@ -93,6 +96,7 @@ impl BuildImageRequest {
             ami: None,
             os: None,
             keep: false,
+            keep_on_failure: false,
             log_path: None,
         }
     }
@@ -159,10 +163,9 @@ impl Workflows {
             module: None,
             log_path: request.log_path.as_ref(),
         };
-        self.run_job(job, events, async |events| {
-            self.build_image_job(request, events, cancel).await
-        })
-        .await
+        let events = JobEvents::new(events);
+        self.run_job(job, &events, self.build_image_job(request, &events, cancel))
+            .await
     }
 
     async fn build_image_job(
@@ -216,7 +219,7 @@ impl Workflows {
         );
         runner.instance = Some(name.clone());
         let mut created = Created::new(name.clone());
-        let keep = request.keep || self.settings.keep_resources;
+        let mut keep = self.keep_rule(request.keep, request.keep_on_failure);
         let outcome = async {
             let mounts = features
                 .iter()
@@ -268,10 +271,11 @@ impl Workflows {
                 image,
                 record,
                 retention,
-                kept_resources: keep,
+                kept_resources: keep.always,
             })
         }
         .await;
+        keep.until = self.kept_until();
         finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
     }
 

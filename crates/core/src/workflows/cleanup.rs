@@ -2,8 +2,11 @@
 //! failure, on timeout and after cancellation (its port calls take no cancellation
 //! token). Cloud Deploy's deploy path had no `finally` and leaked containers.
 
+use std::time::SystemTime;
+
 use tokio::time::Instant;
 
+use super::Workflows;
 use super::error::{CleanupFailure, PortError, WorkflowError};
 use crate::domain::{InstanceName, ProfileName};
 use crate::events::{Event, EventSink, Step};
@@ -33,22 +36,69 @@ impl Created {
     }
 }
 
-/// Removes what the job created, or reports it kept. Combines cleanup failures with
-/// the job's own outcome: a failing cleanup never hides the original error.
+/// Whether a job keeps what it created, and until when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepRule {
+    /// Keep whatever happens (`keep`, `container.debug`).
+    pub(crate) always: bool,
+    /// Keep when the job fails (not when it is cancelled).
+    pub(crate) on_failure: bool,
+    /// When what is kept expires.
+    pub(crate) until: SystemTime,
+}
+
+impl KeepRule {
+    /// Whether a job that ended with `outcome` keeps its resources: always when asked
+    /// to, and on a failure (a cancellation is not one) when asked to keep failures.
+    pub(crate) fn keeps<T>(&self, outcome: &Result<T, WorkflowError>) -> bool {
+        self.always || (self.on_failure && matches!(outcome, Err(error) if !error.is_cancelled()))
+    }
+
+    /// Whether the instance must outlive the job's end, so cannot be ephemeral: it may
+    /// be kept.
+    pub(crate) fn may_keep(&self) -> bool {
+        self.always || self.on_failure
+    }
+}
+
+impl Workflows {
+    /// The keep rule of a job asked to `keep` (or to keep on failure), with the
+    /// settings' own (`container.debug`, keep on failure); its expiry is set at the
+    /// job's end ([`Workflows::kept_until`]).
+    pub(crate) fn keep_rule(&self, keep: bool, on_failure: bool) -> KeepRule {
+        KeepRule {
+            always: keep || self.settings.keep_resources,
+            on_failure: on_failure || self.settings.keep.on_failure,
+            until: self.kept_until(),
+        }
+    }
+
+    /// When what a job ending now keeps expires.
+    pub(crate) fn kept_until(&self) -> SystemTime {
+        let now = self.clock.now();
+        // The config caps the expiry; a clock at the end of time keeps nothing.
+        now.checked_add(self.settings.keep.expiry).unwrap_or(now)
+    }
+}
+
+/// Removes what the job created, or keeps it (marked with its expiry, and reported).
+/// Combines cleanup failures with the job's own outcome: a failing cleanup never hides
+/// the original error.
 pub(crate) async fn finish<T>(
     runtime: &dyn ContainerRuntime,
     events: &dyn EventSink,
     created: &Created,
-    keep: bool,
+    keep: KeepRule,
     outcome: Result<T, WorkflowError>,
 ) -> Result<T, WorkflowError> {
     if !created.profile && !created.instance {
         return outcome;
     }
-    if keep {
+    if keep.keeps(&outcome) && kept(runtime, events, created, keep).await {
         events.emit(Event::ResourcesKept {
             instance: created.name.clone(),
             profile: ProfileName::of(&created.name),
+            until: keep.until,
         });
         return outcome;
     }
@@ -77,6 +127,34 @@ pub(crate) async fn finish<T>(
             original: Some(Box::new(original)),
             failures,
         }),
+    }
+}
+
+/// Marks the instance kept until `keep.until`. False when there is no instance to keep
+/// after a failure (its launch failed): then what exists is removed as usual. A mark
+/// that fails otherwise is a warning: the job's record still says what is kept.
+async fn kept(
+    runtime: &dyn ContainerRuntime,
+    events: &dyn EventSink,
+    created: &Created,
+    keep: KeepRule,
+) -> bool {
+    if !created.instance {
+        return keep.always;
+    }
+    match runtime.mark_kept(&created.name, keep.until).await {
+        Ok(()) => true,
+        Err(RuntimeError::NotFound { .. }) => keep.always,
+        Err(error) => {
+            events.emit(Event::Warning {
+                message: format!(
+                    "could not mark {} as kept on the daemon ({error}); this host's history \
+                     still keeps it, but a sweep from another host may remove it",
+                    created.name
+                ),
+            });
+            true
+        }
     }
 }
 

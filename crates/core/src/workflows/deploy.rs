@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::Workflows;
 use super::cleanup::{Created, finish};
 use super::error::{PortError, WorkflowError};
-use super::job::JobIdentity;
+use super::job::{JobEvents, JobIdentity};
 use super::launch::Launch;
 use super::scripts::deliver;
 use super::settings::CleanupMode;
@@ -43,6 +43,9 @@ pub struct DeployRequest {
     pub checkout: Checkout,
     /// Keep the instance and profile afterwards (also on with `container.debug`).
     pub keep: bool,
+    /// Keep the instance and profile when the job fails (also on with
+    /// [`KeepSettings::on_failure`](super::KeepSettings::on_failure)).
+    pub keep_on_failure: bool,
     /// Where the caller writes the job's output, recorded with the job.
     pub log_path: Option<PathBuf>,
 }
@@ -57,6 +60,7 @@ impl DeployRequest {
             job,
             checkout,
             keep: false,
+            keep_on_failure: false,
             log_path: None,
         }
     }
@@ -115,10 +119,9 @@ impl Workflows {
             module: Some(&request.module),
             log_path: request.log_path.as_ref(),
         };
-        self.run_job(job, events, async |events| {
-            self.deploy_job(request, events, cancel).await
-        })
-        .await
+        let events = JobEvents::new(events);
+        self.run_job(job, &events, self.deploy_job(request, &events, cancel))
+            .await
     }
 
     async fn deploy_job(
@@ -140,7 +143,7 @@ impl Workflows {
                     .join(", "),
             });
         };
-        let keep = request.keep || self.settings.keep_resources;
+        let mut keep = self.keep_rule(request.keep, request.keep_on_failure);
         let Some(build_pack) = &module.build_pack else {
             let reason = "the module has no buildpack".to_owned();
             events.emit(Event::ModuleSkipped {
@@ -174,7 +177,9 @@ impl Workflows {
             kill_grace: self.settings.timeouts.kill_grace,
         };
         let mut created = Created::new(name.clone());
-        created.release_in_background = self.settings.cleanup == CleanupMode::Background;
+        // A background release suits only an ephemeral instance, which cannot be kept.
+        created.release_in_background =
+            self.settings.cleanup == CleanupMode::Background && !keep.may_keep();
         let outcome = async {
             let checkout = DiskMount {
                 device: "lxpack-checkout".to_owned(),
@@ -192,7 +197,7 @@ impl Workflows {
                     job: &request.job,
                     image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
                     mounts: vec![checkout],
-                    ephemeral: !keep,
+                    ephemeral: !keep.may_keep(),
                 },
             )
             .await
@@ -236,10 +241,11 @@ impl Workflows {
                     instance: name.clone(),
                     image,
                 },
-                kept_resources: keep,
+                kept_resources: keep.always,
             })
         }
         .await;
+        keep.until = self.kept_until();
         finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
     }
 }

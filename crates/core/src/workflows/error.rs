@@ -199,6 +199,37 @@ pub enum WorkflowError {
         #[source]
         record_error: Box<WorkflowError>,
     },
+    /// `lxpack shell`: neither the history nor the daemon knows the job.
+    #[error("no job {job} in the job history, and no instance on the daemon carries its label")]
+    JobNotFound {
+        /// The job asked for.
+        job: JobId,
+    },
+    /// `lxpack shell`: the job is still running; what it made is removed or kept when
+    /// it ends.
+    #[error("job {job} is still running: its container is removed, or kept, when it ends")]
+    JobStillRunning {
+        /// The job.
+        job: JobId,
+    },
+    /// `lxpack shell`: the job kept no container.
+    #[error("job {job} ({status}) kept no container")]
+    NothingKept {
+        /// The job.
+        job: JobId,
+        /// How it ended.
+        status: crate::domain::JobStatus,
+    },
+    /// `lxpack shell`: the job kept an instance that the daemon no longer has.
+    #[error(
+        "job {job} kept instance {instance}, but the daemon no longer has it: removed by a sweep after its expiry, or by hand"
+    )]
+    KeptInstanceGone {
+        /// The job.
+        job: JobId,
+        /// The instance it kept.
+        instance: InstanceName,
+    },
     /// Cleanup failed, after the job succeeded or after it failed with `original`.
     #[error("{}", cleanup_message(original.as_deref(), failures))]
     Cleanup {

@@ -2,13 +2,88 @@
 //! cleanup, by the workflow itself, so the history is complete whoever calls it and
 //! the sweep never mistakes a live job's resources for leftovers.
 
+use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use super::Workflows;
 use super::error::WorkflowError;
-use crate::domain::{AppKey, JobCommand, JobId, JobRecord, JobStatus, MemberName};
+use crate::domain::{
+    AppKey, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName, StepTiming,
+};
 use crate::events::{Event, EventSink};
+
+/// The caller's event sink, seen through the job's record: every step's duration,
+/// what the job kept and the cluster member its instance was placed on are noted as
+/// the events pass, to be recorded with its end.
+pub(crate) struct JobEvents<'a> {
+    inner: &'a dyn EventSink,
+    steps: Mutex<Vec<StepTiming>>,
+    kept: Mutex<Option<KeptInstance>>,
+    member: Mutex<Option<MemberName>>,
+}
+
+impl<'a> JobEvents<'a> {
+    pub(crate) fn new(inner: &'a dyn EventSink) -> Self {
+        Self {
+            inner,
+            steps: Mutex::new(Vec::new()),
+            kept: Mutex::new(None),
+            member: Mutex::new(None),
+        }
+    }
+
+    /// The member of the last [`Event::Placed`], if any.
+    fn member(&self) -> Option<MemberName> {
+        self.member
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn take(&self) -> (Vec<StepTiming>, Option<KeptInstance>) {
+        let steps = std::mem::take(&mut *self.steps.lock().unwrap_or_else(PoisonError::into_inner));
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        (steps, kept)
+    }
+}
+
+impl EventSink for JobEvents<'_> {
+    fn emit(&self, event: Event) {
+        match &event {
+            Event::StepFinished {
+                step,
+                duration,
+                succeeded,
+            } => self
+                .steps
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(StepTiming {
+                    step: step.key(),
+                    duration: *duration,
+                    succeeded: *succeeded,
+                }),
+            Event::ResourcesKept {
+                instance, until, ..
+            } => {
+                *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(KeptInstance {
+                    instance: instance.clone(),
+                    until: *until,
+                });
+            }
+            Event::Placed { member, .. } => {
+                *self.member.lock().unwrap_or_else(PoisonError::into_inner) = Some(member.clone());
+            }
+            _ => {}
+        }
+        self.inner.emit(event);
+    }
+}
 
 /// Who a job is, for its record.
 pub(crate) struct JobIdentity<'a> {
@@ -20,16 +95,16 @@ pub(crate) struct JobIdentity<'a> {
 }
 
 impl Workflows {
-    /// Records the job as running, runs `work`, and records how it ended. A job whose
-    /// start cannot be recorded does not run: the sweep could not tell it is alive. A
-    /// failure to record its end is a warning: the job's own outcome matters more.
-    /// `work` gets the events to emit to; the cluster member it reports its instance
-    /// [`Placed`](Event::Placed) on goes into the record.
+    /// Records the job as running, runs `work`, and records how it ended, with the
+    /// duration of every step and what it kept, as `events` saw them pass (`work`
+    /// emits into `events`). A job whose start cannot be recorded does not run: the
+    /// sweep could not tell it is alive. A failure to record its end is a warning: the
+    /// job's own outcome matters more.
     pub(crate) async fn run_job<T>(
         &self,
         job: JobIdentity<'_>,
-        events: &dyn EventSink,
-        work: impl AsyncFnOnce(&dyn EventSink) -> Result<T, WorkflowError>,
+        events: &JobEvents<'_>,
+        work: impl Future<Output = Result<T, WorkflowError>>,
     ) -> Result<T, WorkflowError> {
         let mut record = JobRecord::running(
             job.id.clone(),
@@ -48,18 +123,15 @@ impl Workflows {
                 job: job.id.clone(),
                 source: Box::new(source),
             })?;
-        let watch = PlacementWatch {
-            events,
-            member: Mutex::new(None),
-        };
-        let outcome = work(&watch).await;
-        record.member = watch.member();
+        let outcome = work.await;
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),
             Err(error) if error.is_cancelled() => (JobStatus::Cancelled, Some(error_chain(error))),
             Err(error) => (JobStatus::Failed, Some(error_chain(error))),
         };
         record.end(status, error, self.clock.now());
+        (record.steps, record.kept) = events.take();
+        record.member = events.member();
         if let Err(error) = self.ports.jobs.record_job(&record).await {
             events.emit(Event::Warning {
                 message: format!(
@@ -71,34 +143,6 @@ impl Workflows {
             });
         }
         outcome
-    }
-}
-
-/// Passes every event on, keeping the member of the last [`Event::Placed`].
-struct PlacementWatch<'a> {
-    events: &'a dyn EventSink,
-    member: Mutex<Option<MemberName>>,
-}
-
-impl PlacementWatch<'_> {
-    fn member(&self) -> Option<MemberName> {
-        // A poisoned lock only means an emitter panicked: the value is still whole.
-        self.member
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl EventSink for PlacementWatch<'_> {
-    fn emit(&self, event: Event) {
-        if let Event::Placed { member, .. } = &event {
-            *self
-                .member
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(member.clone());
-        }
-        self.events.emit(event);
     }
 }
 

@@ -16,9 +16,11 @@ mod readiness;
 mod retention;
 mod scripts;
 mod settings;
+mod shell;
 mod source_image;
 mod step;
 mod sweep;
+mod usage;
 
 use std::sync::Arc;
 
@@ -28,8 +30,10 @@ pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
 pub use job::error_chain;
 pub use retention::RetentionReport;
-pub use settings::{CleanupMode, LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use settings::{CleanupMode, KeepSettings, LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};
+pub use usage::{AppImages, KeptContainer};
 
 use crate::domain::{App, AppKey, JobId};
 use crate::ports::{

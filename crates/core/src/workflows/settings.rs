@@ -110,7 +110,8 @@ impl Timeouts {
             | Step::RecordImage
             | Step::Retention
             | Step::ListImages
-            | Step::Cleanup => return None,
+            | Step::Cleanup
+            | Step::Shell => return None,
         })
     }
 
@@ -176,6 +177,31 @@ text_enum! {
     }
 }
 
+/// What a job leaves in place for inspection, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepSettings {
+    /// Keep the instance and profile of every job that fails (not of one that is
+    /// cancelled): `lxpack.keep.on_failure`, or `--keep-on-failure`.
+    pub on_failure: bool,
+    /// How long a kept instance is spared by the sweep after its job ended
+    /// (`lxpack.keep.expiry`).
+    pub expiry: Duration,
+}
+
+impl KeepSettings {
+    /// The default expiry: 24 hours.
+    pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+}
+
+impl Default for KeepSettings {
+    fn default() -> Self {
+        Self {
+            on_failure: false,
+            expiry: Self::DEFAULT_EXPIRY,
+        }
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -184,6 +210,8 @@ pub struct Settings {
     pub source_server: Option<RemoteServer>,
     /// Keep instances and profiles after the job (`container.debug`).
     pub keep_resources: bool,
+    /// Keeping on failure, and the expiry of whatever is kept.
+    pub keep: KeepSettings,
     /// The provisioners, in the order their features are applied.
     pub provisioners: Vec<ProvisionerSettings>,
     /// Install the provisioners before applying features: the opposite of Cloud

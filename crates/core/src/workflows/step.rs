@@ -17,6 +17,31 @@ use crate::ports::{ContainerRuntime, OutputSink, RuntimeError};
 /// Bytes of output kept for error messages.
 const TAIL_BYTES: usize = 4096;
 
+/// The error of a port call that failed during `step` on `instance`: a cancellation
+/// or a timeout is the workflow's own, anything else names the step.
+pub(crate) fn port_failure(
+    step: Step,
+    instance: Option<InstanceName>,
+    error: impl Into<PortError>,
+) -> WorkflowError {
+    match error.into() {
+        PortError::Runtime(RuntimeError::Cancelled { .. }) => {
+            WorkflowError::Cancelled { step, instance }
+        }
+        PortError::Runtime(RuntimeError::TimedOut { after, .. }) => WorkflowError::TimedOut {
+            step,
+            instance,
+            after,
+            output_tail: String::new(),
+        },
+        source => WorkflowError::StepFailed {
+            step,
+            instance,
+            source: Box::new(source),
+        },
+    }
+}
+
 /// Runs the steps of one job.
 pub(crate) struct StepRunner<'a> {
     pub(crate) events: &'a dyn EventSink,
@@ -51,21 +76,7 @@ impl StepRunner<'_> {
 
     /// The error of a failed port call during `step`.
     pub(crate) fn failed(&self, step: Step, error: impl Into<PortError>) -> WorkflowError {
-        let error = error.into();
-        match error {
-            PortError::Runtime(RuntimeError::Cancelled { .. }) => self.cancelled(step),
-            PortError::Runtime(RuntimeError::TimedOut { after, .. }) => WorkflowError::TimedOut {
-                step,
-                instance: self.instance.clone(),
-                after,
-                output_tail: String::new(),
-            },
-            source => WorkflowError::StepFailed {
-                step,
-                instance: self.instance.clone(),
-                source: Box::new(source),
-            },
-        }
+        port_failure(step, self.instance.clone(), error)
     }
 
     pub(crate) fn cancelled(&self, step: Step) -> WorkflowError {

@@ -3,6 +3,7 @@
 //! job still uses, and never anything else, whatever its name: on a shared host or a
 //! shared daemon, other people's containers are not ours to judge.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::Workflows;
@@ -25,6 +26,9 @@ text_enum! {
         /// It is on a cluster member the cluster cannot reach now; a sweep once the
         /// member is back removes it.
         MemberUnreachable = "member_unreachable",
+        /// It was kept for inspection (keep, debug, keep-on-failure) and has not
+        /// expired yet.
+        Kept = "kept",
     }
 }
 
@@ -35,6 +39,8 @@ pub struct Spared {
     pub resource: Resource,
     /// Why.
     pub reason: SpareReason,
+    /// For [`SpareReason::Kept`]: when it expires.
+    pub kept_until: Option<SystemTime>,
 }
 
 /// What the sweep did.
@@ -62,6 +68,20 @@ pub struct SweepReport {
 enum Verdict {
     Remove,
     Spare(SpareReason),
+}
+
+/// Until when each job's resources are kept: the latest of what its record says and
+/// what its instances are marked with (a job from another host has no record here).
+fn kept_until_by_job(resources: &[Resource]) -> HashMap<JobId, SystemTime> {
+    let mut kept = HashMap::new();
+    for resource in resources {
+        if let (Some(labels), Some(until)) = (&resource.labels, resource.kept_until) {
+            kept.entry(labels.job.clone())
+                .and_modify(|known: &mut SystemTime| *known = (*known).max(until))
+                .or_insert(until);
+        }
+    }
+    kept
 }
 
 impl Workflows {
@@ -125,6 +145,7 @@ impl Workflows {
         self.record_lost_jobs(dry_run, now, longest, events, &mut report)
             .await
             .map_err(failed)?;
+        let marked = kept_until_by_job(&resources);
         resources.sort_by(|a, b| {
             (a.kind == ResourceKind::Profile, &a.name)
                 .cmp(&(b.kind == ResourceKind::Profile, &b.name))
@@ -137,6 +158,7 @@ impl Workflows {
                     report.spared.push(Spared {
                         resource,
                         reason: SpareReason::MemberUnreachable,
+                        kept_until: None,
                     });
                 }
                 continue;
@@ -147,12 +169,16 @@ impl Workflows {
                 }
                 continue;
             };
-            let verdict = self
-                .verdict(&labels.job, now, longest, &report.lost_jobs)
+            let (verdict, kept_until) = self
+                .verdict(&labels.job, now, longest, &report.lost_jobs, &marked)
                 .await
                 .map_err(failed)?;
             if let Verdict::Spare(reason) = verdict {
-                report.spared.push(Spared { resource, reason });
+                report.spared.push(Spared {
+                    resource,
+                    reason,
+                    kept_until,
+                });
                 continue;
             }
             if !dry_run && let Err(message) = remove(runtime, &resource).await {
@@ -216,15 +242,19 @@ impl Workflows {
         Ok(())
     }
 
+    /// What to do with a resource of `job`, and, when it is kept, until when. A kept
+    /// job's resources stay until the later of its record's and its marks' expiry,
+    /// then go like any ended job's.
     async fn verdict(
         &self,
         job: &JobId,
         now: SystemTime,
         longest: Duration,
         lost: &[JobId],
-    ) -> Result<Verdict, PortError> {
+        marked: &HashMap<JobId, SystemTime>,
+    ) -> Result<(Verdict, Option<SystemTime>), PortError> {
         if lost.contains(job) {
-            return Ok(Verdict::Remove);
+            return Ok((Verdict::Remove, None));
         }
         let record = self
             .ports
@@ -232,7 +262,16 @@ impl Workflows {
             .get_job(job)
             .await
             .map_err(PortError::History)?;
-        Ok(match record {
+        let kept_until = record
+            .as_ref()
+            .and_then(|record| record.kept.as_ref().map(|kept| kept.until))
+            .into_iter()
+            .chain(marked.get(job).copied())
+            .max();
+        if let Some(until) = kept_until.filter(|until| now < *until) {
+            return Ok((Verdict::Spare(SpareReason::Kept), Some(until)));
+        }
+        let verdict = match record {
             Some(record) if record.status == JobStatus::Running => {
                 Verdict::Spare(SpareReason::Running)
             }
@@ -246,7 +285,8 @@ impl Workflows {
                     Verdict::Remove
                 }
             }
-        })
+        };
+        Ok((verdict, None))
     }
 }
 

@@ -386,9 +386,9 @@ async fn keep_leaves_the_container_and_says_how_to_remove_it() {
         .events()
         .into_iter()
         .find_map(|e| match e {
-            lxpack_core::events::Event::ResourcesKept { instance, profile } => {
-                Some((instance, profile))
-            }
+            lxpack_core::events::Event::ResourcesKept {
+                instance, profile, ..
+            } => Some((instance, profile)),
             _ => None,
         })
         .unwrap();

@@ -12,6 +12,7 @@ mod defects;
 mod deploy;
 mod events;
 mod jobs;
+mod keep;
 mod retention;
 mod sweep;
 mod timeouts;

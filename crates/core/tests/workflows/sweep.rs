@@ -18,9 +18,12 @@ fn at(unix_seconds: u64) -> SystemTime {
 }
 
 /// A world with an image, where each of `jobs` deployed `api` and kept its container
-/// and profile, as a crash would leave them.
+/// and profile, as a crash would leave them (kept with no time to live, so nothing
+/// spares them as kept).
 async fn kept_deploys(jobs: &[&JobId]) -> World {
-    let world = World::new();
+    let mut settings = settings();
+    settings.keep.expiry = Duration::ZERO;
+    let world = World::with(settings, true);
     world.built(&job(1_700_000_100)).await;
     world
         .runtime
