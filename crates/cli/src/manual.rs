@@ -129,7 +129,18 @@ pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>, ManualError> {
 
 /// Appends the completion script of `shell` for the `lxpack` command to `out`.
 pub fn write_completions(shell: Shell, out: &mut Vec<u8>) {
-    let mut command = Cli::command();
+    // clap_complete offers hidden subcommands too: complete a copy of the command
+    // line without them (`manpages` is for packaging, not for users).
+    let full = Cli::command();
+    let mut command = clap::Command::new("lxpack")
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true)
+        .args(full.get_arguments().cloned())
+        .subcommands(
+            full.get_subcommands()
+                .filter(|sub| !sub.is_hide_set())
+                .cloned(),
+        );
     clap_complete::generate(shell, &mut command, "lxpack", out);
 }
 
@@ -230,8 +241,13 @@ mod tests {
                 );
             }
             assert!(
-                script.contains("--checkout"),
-                "{shell} completions lack deploy's options"
+                // fish spells options `-l checkout`, the others `--checkout`.
+                script.contains("checkout") && script.contains("config"),
+                "{shell} completions lack deploy's or the global options"
+            );
+            assert!(
+                !script.contains("manpages"),
+                "{shell} completions offer the hidden manpages subcommand"
             );
         }
     }
