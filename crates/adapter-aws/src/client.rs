@@ -7,7 +7,8 @@ use aws_config::BehaviorVersion;
 use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
-use aws_sdk_ec2::config::{Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_ec2::config::{Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use secrecy::ExposeSecret;
 
 use crate::config::{CredentialSource, Ec2CatalogConfig};
@@ -16,6 +17,16 @@ use crate::config::{CredentialSource, Ec2CatalogConfig};
 /// timeout); pinned so that an SDK upgrade does not change it silently.
 fn behavior_version() -> BehaviorVersion {
     BehaviorVersion::v2026_01_12()
+}
+
+/// The HTTPS client of every SDK call (EC2, STS, SSO, instance metadata): hyper with
+/// rustls on ring, the crypto backend the LXD adapter uses too, so the binary builds one
+/// (aws-lc-sys, the SDK's default, needs cmake and takes minutes to compile). The
+/// trusted roots are the system's, loaded when the SDK first uses the client.
+pub(crate) fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// An EC2 client for `region`. No call is made here: credentials are resolved, and the
@@ -30,6 +41,7 @@ pub(crate) async fn ec2_client(config: &Ec2CatalogConfig, region: &str) -> aws_s
         .build();
     let mut loader = aws_config::defaults(behavior_version())
         .region(Region::new(region.to_owned()))
+        .http_client(https_client())
         .retry_config(retry)
         .timeout_config(timeouts);
     match &config.credentials {

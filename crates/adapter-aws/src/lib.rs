@@ -19,8 +19,9 @@
 //! - `client`: one SDK client per region.
 //!
 //! ## Transport
-//! HTTPS goes through the SDK's default client: hyper with rustls (aws-lc-rs). Neither
-//! OpenSSL nor native-tls is linked.
+//! HTTPS goes through the SDK's hyper client with rustls on ring, set explicitly on
+//! every client (`client::https_client`): the SDK's default, aws-lc-rs, is not built.
+//! Neither OpenSSL nor native-tls is linked.
 //!
 //! ## Example
 //! ```no_run

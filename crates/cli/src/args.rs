@@ -74,6 +74,17 @@ pub enum Command {
     Shell(ShellArgs),
     /// Write the job, image and kept-container metrics in Prometheus' text format
     Metrics(MetricsArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    ///
+    /// Load it for this shell session, or install it where the shell looks:
+    /// `source <(lxpack completions bash)`;
+    /// `lxpack completions zsh > ~/.zfunc/_lxpack` (with `fpath+=~/.zfunc` before
+    /// `compinit`); `lxpack completions fish > ~/.config/fish/completions/lxpack.fish`.
+    /// The Debian package installs bash, zsh and fish completions already.
+    Completions(CompletionsArgs),
+    /// Write the manual pages of lxpack and every subcommand (packaging)
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
 }
 
 /// `lxpack shell`
@@ -97,6 +108,22 @@ pub struct MetricsArgs {
     /// node_exporter's textfile directory [default: stdout]
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `lxpack completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `lxpack manpages` (hidden: packaging runs it, see scripts/package)
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// The directory to write `lxpack.1`, `lxpack-deploy.1`… into (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// `lxpack app …`

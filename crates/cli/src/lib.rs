@@ -11,11 +11,13 @@
 //! - [`wiring`]: the adapters the config asks for, built and connected.
 //! - [`exit`]: exit codes per class of failure, and hints.
 //! - [`render`]: events to a live terminal, plain lines, JSON lines and job logs.
+//! - [`manual`]: the manual pages and shell completions, generated from [`args`].
 
 pub mod args;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod manual;
 pub mod render;
 pub mod wiring;
 

@@ -22,6 +22,7 @@ const DEBIAN: &[(&str, &str)] = &[("os_family", "debian"), ("os_release", "12")]
 /// An EC2 client on moto acting as `role` in account B, for seeding that account.
 async fn ec2_as_role(url: &str, role: &str) -> aws_sdk_ec2::Client {
     let base = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::helpers::http_client())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "seed"))
         .endpoint_url(url)

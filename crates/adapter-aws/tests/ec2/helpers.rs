@@ -107,9 +107,20 @@ pub(crate) fn moto_config(url: &str) -> Ec2CatalogConfigBuilder {
         .initial_backoff(Duration::from_millis(20))
 }
 
+/// The SDK's HTTP client for the tests' own seeding clients, on ring as lxpack's own
+/// (the SDK's default client is not built: docs/architecture.md).
+pub(crate) fn http_client() -> aws_sdk_ec2::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 /// An EC2 client on moto, signed with `credentials`.
 pub(crate) async fn ec2_client(url: &str, credentials: Credentials) -> aws_sdk_ec2::Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .region(Region::new(REGION))
         .credentials_provider(credentials)
         .endpoint_url(url)

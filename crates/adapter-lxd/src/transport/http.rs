@@ -46,6 +46,13 @@ pub enum ConnectError {
     Http(#[source] BoxError),
 }
 
+/// The one TLS crypto backend of the whole binary: ring, which the AWS SDK's HTTPS
+/// client uses too (docs/architecture.md, "Cargo features and dependencies").
+/// reqwest is built without a provider of its own, so every client gets this one.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 /// Refuses a private key that group or others may read: whoever reads it is trusted
 /// by the daemon as lxpack.
 fn check_key_mode(path: &Path) -> Result<(), ConnectError> {
@@ -91,8 +98,16 @@ impl HttpTransport {
         // request, including the daemon's own start hooks, for the pool's idle timeout
         // (docs/architecture.md, "The accept-loop stall"). A connection per request
         // costs about 0.1 ms on a unix socket.
+        // The socket speaks plain HTTP; reqwest still builds a TLS configuration, so it
+        // gets one with no trust roots, on the one crypto provider of the binary.
+        let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectError::Http(Box::new(e)))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
         let http = reqwest::Client::builder()
             .unix_socket(path)
+            .use_preconfigured_tls(tls)
             .http1_only()
             .pool_max_idle_per_host(0)
             .build()
@@ -137,7 +152,7 @@ impl HttpTransport {
             .map_err(bad("client key", client_key))?;
         let pinned = CertificateDer::from_pem_slice(&read("server certificate", server_cert)?)
             .map_err(bad("server certificate", server_cert))?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = crypto_provider();
         let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| ConnectError::Http(Box::new(e)))?

@@ -89,7 +89,7 @@ mod tests {
     fn verifier(pinned: &[u8]) -> PinnedCertificate {
         PinnedCertificate::new(
             CertificateDer::from(pinned.to_vec()),
-            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            crate::transport::http::crypto_provider(),
         )
     }
 

@@ -4,12 +4,14 @@
 mod app;
 mod app_ref;
 mod buildimage;
+mod completions;
 mod deploy;
 mod doctor;
 mod gc;
 mod images;
 mod job_session;
 mod jobs;
+mod manpages;
 mod metrics;
 mod output;
 mod retention_view;
@@ -25,12 +27,16 @@ use crate::wiring::Wiring;
 /// # Errors
 /// A [`CliError`] with its exit class and hint.
 pub async fn dispatch(cli: Cli) -> Result<u8, CliError> {
-    if let Command::Doctor = cli.command {
-        return doctor::run(&cli).await.map(|()| 0);
+    match &cli.command {
+        Command::Doctor => return doctor::run(&cli).await.map(|()| 0),
+        // Neither needs a config, a store or a daemon.
+        Command::Completions(args) => return completions::run(args).map(|()| 0),
+        Command::Manpages(args) => return manpages::run(args).map(|()| 0),
+        _ => {}
     }
     let wiring = Wiring::load(&cli)?;
     match cli.command {
-        Command::Doctor => Ok(()),
+        Command::Doctor | Command::Completions(_) | Command::Manpages(_) => Ok(()),
         Command::App(command) => app::run(&wiring, command).await,
         Command::Buildimage(args) => buildimage::run(&wiring, args).await,
         Command::Deploy(args) => deploy::run(&wiring, args).await,

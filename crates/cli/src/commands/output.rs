@@ -8,6 +8,18 @@ pub(crate) fn print_json(value: &serde_json::Value) {
     let _ = writeln!(std::io::stdout().lock(), "{value}");
 }
 
+/// Writes `bytes` to stdout as they are. A closed pipe is not an error.
+///
+/// # Errors
+/// Any other write error, for the caller to report.
+pub(crate) fn print_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Prints a line.
 pub(crate) fn print_line(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -321,3 +321,75 @@ fn keeping_is_off_by_default_with_a_day_of_expiry_and_set_under_lxpack_keep() {
     let error = Config::parse("lxpack:\n  keep:\n    expiry: 0\n", file()).unwrap_err();
     assert!(error.to_string().contains("lxpack.keep.expiry"), "{error}");
 }
+
+/// The example config the Debian package installs
+/// (/usr/share/doc/lxpack/examples/config.yml).
+const EXAMPLE: &str = include_str!("example.yml");
+
+/// The example with every setting left out (`#key: value`, at any depth) put back in.
+fn example_with_every_setting() -> String {
+    EXAMPLE
+        .lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start().len();
+            let rest = &line[indent..];
+            let Some(commented) = rest.strip_prefix('#') else {
+                return line.to_owned();
+            };
+            let key = commented.trim_start();
+            let name_end = key
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(key.len());
+            let is_setting = name_end > 0
+                && key[name_end..].starts_with(':')
+                && key[name_end + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace);
+            if is_setting {
+                format!("{}{commented}", &line[..indent])
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_example_config_as_written_is_the_embedded_defaults() {
+    let example = Config::parse(EXAMPLE, file()).unwrap();
+    assert!(example.warnings.is_empty(), "{:?}", example.warnings);
+    let defaults = Config::parse(EMBEDDED_DEFAULTS, file()).unwrap();
+    assert_eq!(example, defaults);
+}
+
+#[test]
+fn the_example_config_documents_every_key_the_parser_accepts() {
+    let text = example_with_every_setting();
+    let mut unknown = Vec::new();
+    let raw: raw::RawConfig =
+        serde_ignored::deserialize(serde_yaml_ng::Deserializer::from_str(&text), |path| {
+            unknown.push(path.to_string())
+        })
+        .unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert!(
+        unknown.is_empty(),
+        "keys the parser does not know: {unknown:?}"
+    );
+    // Every field of the raw config is an Option, a map or a struct of them: a key the
+    // example leaves out shows as `None` (or an empty map) here.
+    let seen = format!("{raw:#?}");
+    assert!(
+        !seen.contains("None") && !seen.contains("{}"),
+        "the example does not document every key; unset after uncommenting:\n{seen}"
+    );
+    for provisioner in Provisioner::SPELLINGS {
+        assert!(
+            raw.features_provisioners
+                .keys()
+                .any(|name| name.0.as_str() == *provisioner),
+            "the example has no features_provisioners.{provisioner}"
+        );
+    }
+}

@@ -24,8 +24,16 @@ fn moto_url() -> Option<String> {
 }
 
 fn ec2(url: &str) -> aws_sdk_ec2::Client {
+    // lxpack builds the SDK without its default HTTP client (docs/architecture.md):
+    // this seeding client names the same ring-based one.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     let config = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
         .endpoint_url(url)
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
