@@ -46,11 +46,6 @@ pub(crate) enum Cause {
     /// daemon is gone), "Unable to connect to: ADDRESS" (nothing listens there),
     /// "Server isn't ready yet" (it is stopping or starting).
     MemberUnreachable,
-    /// A cluster member could not hand over an exec's websocket ("websocket: bad
-    /// handshake", when the member we talk to forwards it to the member running the
-    /// command, under load): the command has not started, so the exec can be asked
-    /// again.
-    HandshakeFailed,
     /// Anything else: the daemon's message is passed on.
     Other,
 }
@@ -64,8 +59,6 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     let missing = has("not found") || has("doesn't exist") || has("does not exist");
     if lower == "context deadline exceeded" {
         Cause::WaitEnded
-    } else if has("bad handshake") {
-        Cause::HandshakeFailed
     } else if has("target cluster member") || has("unable to connect to") || has("isn't ready yet")
     {
         Cause::MemberUnreachable
@@ -200,16 +193,6 @@ mod tests {
         let (status, code, message) = refusal(Daemon::Incus, "stop-graceful", 1);
         assert!(message.ends_with("context deadline exceeded"), "{message}");
         assert_eq!(classify(status, code, &message), Cause::Other);
-    }
-
-    #[test]
-    fn a_forwarded_websocket_that_fails_its_handshake_can_be_asked_again() {
-        // What LXD 5.0's m1 answered for a websocket of an exec on m2, 3 times in 30
-        // rounds of 8 concurrent deploys (bench/run, cluster section).
-        assert_eq!(
-            classify(500, 500, "websocket: bad handshake"),
-            Cause::HandshakeFailed
-        );
     }
 
     #[test]

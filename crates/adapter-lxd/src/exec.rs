@@ -54,32 +54,14 @@ pub(crate) async fn exec(
         "exec {} in {instance}",
         request.command.first().map_or("", String::as_str)
     );
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match run(client, instance, request, output, cancel, &operation_name).await {
-            Ok(code) => return Ok(code),
-            Err(Failure::Port(error)) => return Err(error),
-            // The command waits for all its websockets, so it never started: ask again.
-            Err(Failure::Call(error))
-                if error.is(Cause::HandshakeFailed) && attempts < HANDSHAKE_ATTEMPTS =>
-            {
-                tracing::warn!(%instance, "the cluster failed an exec's websocket handshake; asking again");
-                tokio::time::sleep(HANDSHAKE_PAUSE).await;
-            }
-            Err(Failure::Call(error)) => {
-                return Err(client
-                    .instance_error(&operation_name, instance.as_str(), error)
-                    .await);
-            }
-        }
+    match run(client, instance, request, output, cancel, &operation_name).await {
+        Ok(code) => Ok(code),
+        Err(Failure::Port(error)) => Err(error),
+        Err(Failure::Call(error)) => Err(client
+            .instance_error(&operation_name, instance.as_str(), error)
+            .await),
     }
 }
-
-/// How many times an exec whose websocket handshake a cluster failed is asked.
-const HANDSHAKE_ATTEMPTS: u32 = 3;
-/// The pause before asking again.
-const HANDSHAKE_PAUSE: Duration = Duration::from_millis(200);
 
 async fn run(
     client: &LxdClient,
@@ -109,19 +91,13 @@ async fn run(
             )
         }
     };
-    let (stdin, stdout, stderr, control) = match tokio::try_join!(
+    let (stdin, stdout, stderr, control) = tokio::try_join!(
         connect(fds.stdin),
         connect(fds.stdout),
         connect(fds.stderr),
         connect(fds.control)
-    ) {
-        Ok(sockets) => sockets,
-        Err(error) => {
-            // The command has not started: end the operation waiting for its sockets.
-            client.cancel(&operation).await;
-            return Err(fail(error));
-        }
-    };
+    )
+    .map_err(fail)?;
 
     let work = async {
         let feed = feed_stdin(stdin, request.stdin.as_deref());
