@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::harness::Env;
+use crate::turn::wait_for_turn;
 
 /// One test cluster: `incus` or `lxd`, its members' URLs (m1 first), its certificate.
 pub(crate) struct Cluster {
@@ -51,19 +52,6 @@ pub(crate) fn clusters() -> Option<(Turn, Vec<Cluster>)> {
         })
         .collect();
     Some((turn, clusters))
-}
-
-fn wait_for_turn(dir: &Path) -> std::fs::File {
-    let path = dir.join("tests.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
 }
 
 impl Cluster {

@@ -10,6 +10,9 @@
 #[allow(dead_code)]
 mod harness;
 
+#[path = "../shared/turn.rs"]
+mod turn;
+
 mod clusters;
 
 mod doctor;

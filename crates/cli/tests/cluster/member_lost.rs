@@ -100,6 +100,36 @@ fn leftovers(cluster: &Cluster, env: &Env) -> Vec<(String, String)> {
     cluster.instances(&job)
 }
 
+/// Deploys the slow module on m2 of `cluster`, sends m2's daemon `signal` once the
+/// buildpack runs, then `after` (if any) once the deploy ended, and checks that the
+/// deploy failed as "daemon unreachable", naming m2, within 60 s. Returns the
+/// environment and the app's image, for the test's own checks and cleanup.
+fn lose_m2_mid_deploy(
+    cluster: &Cluster,
+    signal: &str,
+    after: Option<&str>,
+    what: &str,
+) -> (Env, String) {
+    let kind = cluster.kind;
+    let env = Env::new(None);
+    cluster.point(&env, 1, Some("m2"));
+    import_slow_app(&env);
+    let (_, image) = build(&env, cluster);
+
+    let deploy = deploy_on_m2(&env, cluster);
+    let lost = Instant::now();
+    cluster.signal(2, signal);
+    let (code, stderr, seconds) = finish(deploy, lost);
+    if let Some(after) = after {
+        cluster.signal(2, after);
+    }
+    eprintln!("{kind}: the deploy ended {seconds:.1} s after m2's daemon {what}");
+    assert_eq!(code, DAEMON_UNREACHABLE, "{kind}: {stderr}");
+    assert!(stderr.contains("cluster member m2"), "{kind}: {stderr}");
+    assert!(seconds < 60.0, "{kind}: {seconds:.1} s: {stderr}");
+    (env, image)
+}
+
 #[test]
 fn a_stopped_member_fails_the_job_as_unreachable_and_gc_waits_for_it() {
     let Some((_turn, clusters)) = clusters() else {
@@ -107,19 +137,7 @@ fn a_stopped_member_fails_the_job_as_unreachable_and_gc_waits_for_it() {
     };
     for cluster in &clusters {
         let kind = cluster.kind;
-        let env = Env::new(None);
-        cluster.point(&env, 1, Some("m2"));
-        import_slow_app(&env);
-        let (_, image) = build(&env, cluster);
-
-        let deploy = deploy_on_m2(&env, cluster);
-        let stopped = Instant::now();
-        cluster.signal(2, "KILL");
-        let (code, stderr, seconds) = finish(deploy, stopped);
-        eprintln!("{kind}: the deploy ended {seconds:.1} s after m2's daemon was killed");
-        assert_eq!(code, DAEMON_UNREACHABLE, "{kind}: {stderr}");
-        assert!(stderr.contains("cluster member m2"), "{kind}: {stderr}");
-        assert!(seconds < 60.0, "{kind}: {seconds:.1} s: {stderr}");
+        let (env, image) = lose_m2_mid_deploy(cluster, "KILL", None, "was killed");
 
         // gc, once the cluster reports m2 offline: skips it, names it, exits 0.
         cluster.wait_status(2, "Offline");
@@ -162,20 +180,7 @@ fn a_frozen_member_fails_the_job_as_unreachable_within_the_call_deadline() {
     };
     for cluster in &clusters {
         let kind = cluster.kind;
-        let env = Env::new(None);
-        cluster.point(&env, 1, Some("m2"));
-        import_slow_app(&env);
-        let (_, image) = build(&env, cluster);
-
-        let deploy = deploy_on_m2(&env, cluster);
-        let frozen = Instant::now();
-        cluster.signal(2, "STOP");
-        let (code, stderr, seconds) = finish(deploy, frozen);
-        cluster.signal(2, "CONT");
-        eprintln!("{kind}: the deploy ended {seconds:.1} s after m2's daemon froze");
-        assert_eq!(code, DAEMON_UNREACHABLE, "{kind}: {stderr}");
-        assert!(stderr.contains("cluster member m2"), "{kind}: {stderr}");
-        assert!(seconds < 60.0, "{kind}: {seconds:.1} s: {stderr}");
+        let (env, image) = lose_m2_mid_deploy(cluster, "STOP", Some("CONT"), "froze");
 
         // Thawed, m2 answers again: gc removes what the failed job left.
         cluster.up();

@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::turn::wait_for_turn;
+
 /// The project of scripts/fault-daemons-up whose root disks are on the small loop-file
 /// pool.
 pub(crate) const SMALL_PROJECT: &str = "lxpack-small";
@@ -79,23 +81,6 @@ pub(crate) fn fault_daemon(name: &'static str) -> Option<FaultDaemon> {
         daemon.socket
     );
     Some(daemon)
-}
-
-/// Waits until no other fault test on this machine runs (two test runs at once, from
-/// two worktrees say, share the fault daemons: one's kill or snapshot would be the
-/// other's fault), and returns the lock that says so. scripts/fault-daemons-down takes
-/// it too, so it never stops the daemons under a test.
-fn wait_for_turn(fault_dir: &Path) -> std::fs::File {
-    let path = fault_dir.join("tests.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
 }
 
 impl FaultDaemon {

@@ -16,6 +16,9 @@
 #[path = "../cli/harness.rs"]
 mod harness;
 
+#[path = "../shared/turn.rs"]
+mod turn;
+
 mod daemon;
 mod job;
 mod proxy;
