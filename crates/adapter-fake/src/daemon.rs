@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{
     ClusterMember, FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName,
-    Isolation, Labels, LaunchSpec, MemberName, ProfileName, ProfileSpec, ResourceLimits,
-    SessionInput,
+    Isolation, Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, ResourceLimits,
+    SessionInput, StandbyMark, unchanged_standby,
 };
 use lxpack_core::ports::{
     PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -65,6 +65,10 @@ pub struct FakeInstance {
     pub files: BTreeMap<GuestPath, FileSpec>,
     /// The cluster member it runs on, on a fake cluster.
     pub member: Option<MemberName>,
+    /// Its standby mark, when it was started as one.
+    pub standby: Option<StandbyMark>,
+    /// The owner it maps from its start ([`LaunchSpec::map_owner`]).
+    pub map_owner: Option<Owner>,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -357,6 +361,70 @@ impl Daemon {
         Ok(())
     }
 
+    /// The compare-and-set of a claim: the job's labels, only on the waiting standby
+    /// `expected` describes.
+    pub(crate) fn claim_standby(
+        &mut self,
+        name: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        let instance = self.instance_mut(name)?;
+        if !unchanged_standby(
+            expected,
+            instance.standby.as_ref(),
+            instance.labels.as_ref(),
+        ) {
+            return Err(changed(name));
+        }
+        instance.labels = Some(labels.clone());
+        Ok(())
+    }
+
+    /// The compare-and-set of a mark's change.
+    pub(crate) fn update_standby(
+        &mut self,
+        name: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        let instance = self.instance_mut(name)?;
+        if !unchanged_standby(
+            expected,
+            instance.standby.as_ref(),
+            instance.labels.as_ref(),
+        ) {
+            return Err(changed(name));
+        }
+        instance.standby = Some(mark.clone());
+        Ok(())
+    }
+
+    /// Adds a profile to a running instance (a hot-plug of its disks).
+    pub(crate) fn attach_profile(
+        &mut self,
+        name: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        if !self.profiles.contains_key(profile.as_str()) {
+            return Err(RuntimeError::NotFound {
+                what: "profile",
+                name: profile.to_string(),
+            });
+        }
+        let instance = self.instance_mut(name)?;
+        if instance.status != InstanceStatus::Running {
+            return Err(RuntimeError::Rejected {
+                operation: format!("add profile {profile} to {name}"),
+                message: "the instance is not running".to_owned(),
+            });
+        }
+        if !instance.profiles.iter().any(|p| p == profile.as_str()) {
+            instance.profiles.push(profile.to_string());
+        }
+        Ok(())
+    }
+
     pub(crate) fn mark_kept(
         &mut self,
         name: &InstanceName,
@@ -384,6 +452,7 @@ impl Daemon {
             labels: instance.labels.clone(),
             member: instance.member.clone(),
             kept_until: instance.kept_until,
+            standby: instance.standby.clone(),
         });
         let profiles = self.profiles.values().map(|profile| Resource {
             kind: ResourceKind::Profile,
@@ -391,6 +460,7 @@ impl Daemon {
             labels: profile.labels.clone(),
             member: None,
             kept_until: None,
+            standby: None,
         });
         instances.chain(profiles).collect()
     }
@@ -505,6 +575,16 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         status,
         files: BTreeMap::new(),
         member: None,
+        standby: spec.standby.clone(),
+        map_owner: spec.map_owner,
+    }
+}
+
+fn changed(name: &InstanceName) -> RuntimeError {
+    RuntimeError::Changed {
+        name: name.to_string(),
+        reason: "it is no longer the standby it was (another job claimed it, or its mark changed)"
+            .into(),
     }
 }
 

@@ -68,6 +68,8 @@
 //!     isolation: Default::default(),
 //!     limits: Default::default(),
 //!     labels: None,
+//!     standby: None,
+//!     map_owner: None,
 //!     timeout: Duration::from_secs(60),
 //! };
 //! let cancel = CancellationToken::new();

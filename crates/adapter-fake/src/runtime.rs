@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName, LaunchSpec, MemberName,
-    Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
+    ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName, Labels, LaunchSpec,
+    MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
@@ -53,6 +53,12 @@ pub enum RuntimeOp {
     ExecSession,
     /// `mark_kept`.
     MarkKept,
+    /// `claim_standby`.
+    ClaimStandby,
+    /// `update_standby`.
+    UpdateStandby,
+    /// `attach_profile`.
+    AttachProfile,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -139,6 +145,27 @@ pub enum RuntimeCall {
         /// Until when.
         until: SystemTime,
     },
+    /// `claim_standby`.
+    ClaimStandby {
+        /// The standby.
+        instance: InstanceName,
+        /// The job's labels it was to get.
+        labels: Labels,
+    },
+    /// `update_standby`.
+    UpdateStandby {
+        /// The standby.
+        instance: InstanceName,
+        /// Its new mark.
+        mark: StandbyMark,
+    },
+    /// `attach_profile`.
+    AttachProfile {
+        /// The instance.
+        instance: InstanceName,
+        /// The profile added.
+        profile: ProfileName,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -159,6 +186,9 @@ impl Recorded for RuntimeCall {
             Self::ClusterMembers => RuntimeOp::ClusterMembers,
             Self::ExecSession { .. } => RuntimeOp::ExecSession,
             Self::MarkKept { .. } => RuntimeOp::MarkKept,
+            Self::ClaimStandby { .. } => RuntimeOp::ClaimStandby,
+            Self::UpdateStandby { .. } => RuntimeOp::UpdateStandby,
+            Self::AttachProfile { .. } => RuntimeOp::AttachProfile,
         }
     }
 }
@@ -188,6 +218,11 @@ impl RuntimeCall {
                 request.command.first().map_or("(nothing)", String::as_str)
             ),
             Self::MarkKept { instance, .. } => format!("mark {instance} kept"),
+            Self::ClaimStandby { instance, .. } => format!("claim standby {instance}"),
+            Self::UpdateStandby { instance, .. } => format!("mark standby {instance}"),
+            Self::AttachProfile { instance, profile } => {
+                format!("add profile {profile} to {instance}")
+            }
         }
     }
 
@@ -203,7 +238,10 @@ impl RuntimeCall {
             | Self::DeleteInstance { instance }
             | Self::ReleaseEphemeral { instance, .. }
             | Self::ExecSession { instance, .. }
-            | Self::MarkKept { instance, .. } => Some(("instance", instance.to_string())),
+            | Self::MarkKept { instance, .. }
+            | Self::ClaimStandby { instance, .. }
+            | Self::UpdateStandby { instance, .. }
+            | Self::AttachProfile { instance, .. } => Some(("instance", instance.to_string())),
             Self::ServerInfo | Self::ListResources | Self::ClusterMembers => None,
         }
     }
@@ -773,6 +811,60 @@ impl ContainerRuntime for FakeRuntime {
             until,
         };
         match self.enter(&call, |daemon, _| daemon.mark_kept(instance, until)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn claim_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::ClaimStandby {
+            instance: instance.clone(),
+            labels: labels.clone(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.claim_standby(instance, expected, labels)
+        }) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn update_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::UpdateStandby {
+            instance: instance.clone(),
+            mark: mark.clone(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.update_standby(instance, expected, mark)
+        }) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn attach_profile(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::AttachProfile {
+            instance: instance.clone(),
+            profile: profile.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.attach_profile(instance, profile)) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }

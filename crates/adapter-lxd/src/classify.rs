@@ -46,6 +46,9 @@ pub(crate) enum Cause {
     /// daemon is gone), "Unable to connect to: ADDRESS" (nothing listens there),
     /// "Server isn't ready yet" (it is stopping or starting).
     MemberUnreachable,
+    /// A compare-and-set lost: the object changed since it was read (412 "ETag
+    /// doesn't match").
+    VersionChanged,
     /// Anything else: the daemon's message is passed on.
     Other,
 }
@@ -62,6 +65,8 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     } else if has("target cluster member") || has("unable to connect to") || has("isn't ready yet")
     {
         Cause::MemberUnreachable
+    } else if status == 412 || code == 412 || has("etag doesn't match") {
+        Cause::VersionChanged
     } else if (status == 403 || code == 403) && has("not authorized") {
         Cause::Untrusted
     } else if has("forkstart") {

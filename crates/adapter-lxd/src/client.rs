@@ -283,6 +283,31 @@ impl LxdClient {
         }
     }
 
+    /// Reads `T` with its version (the `ETag` the daemon sent with it), within the
+    /// call deadline, for a compare-and-set that follows.
+    pub(crate) async fn versioned<T: DeserializeOwned>(
+        &self,
+        request: Request,
+    ) -> Result<(T, Option<String>), CallError> {
+        if self.inner.transport.is_remote() {
+            self.server().await?;
+        }
+        let response = within(self.options().request_timeout, async {
+            self.inner
+                .transport
+                .send(request)
+                .await
+                .map_err(CallError::Transport)
+        })
+        .await?;
+        match decode(response.status, &response.body) {
+            Reply::Sync(metadata) | Reply::Async { metadata, .. } => {
+                Ok((read(metadata)?, response.etag))
+            }
+            Reply::Error(error) => Err(CallError::Daemon(error)),
+        }
+    }
+
     /// Sends, expecting success and no metadata of interest.
     pub(crate) async fn ack(&self, request: Request) -> Result<(), CallError> {
         self.sync::<IgnoredAny>(request).await.map(drop)

@@ -69,6 +69,7 @@ mod remote;
 mod reply;
 mod runtime;
 mod socket;
+mod standby;
 mod subids;
 #[cfg(test)]
 mod testing;

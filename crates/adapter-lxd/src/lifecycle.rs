@@ -42,11 +42,18 @@ impl LxdClient {
     /// Returns the instance's location (its cluster member; `none` when the daemon is
     /// not clustered).
     pub(crate) async fn create_and_start(&self, spec: &LaunchSpec) -> Result<String, CallError> {
-        let start_in_create = self.server().await?.has_extension("instance_create_start");
+        let server = self.server().await?;
+        let start_in_create = server.has_extension("instance_create_start");
+        let ownership = if crate::mapping::parse_server_info(server).can_shift_mounts {
+            wire::Ownership::Shift
+        } else {
+            wire::Ownership::Idmap
+        };
         let create = self.api().create_instance(&wire::instance(
             spec,
             &self.options().base_profiles,
             start_in_create,
+            ownership,
         ));
         let name = spec.name.as_str();
         let mut creations = 0;

@@ -7,7 +7,7 @@ use lxpack_core::ports::{Resource, ResourceKind, ServerInfo};
 use lxpack_core::domain::MemberName;
 
 use crate::reply::{Instance, Profile, Server, member_of};
-use crate::wire::{kept_until_of, labels_of};
+use crate::wire::{kept_until_of, labels_of, standby_of};
 
 /// `GET /1.0` as the port's [`ServerInfo`].
 pub(crate) fn parse_server_info(server: &Server) -> ServerInfo {
@@ -33,6 +33,7 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         labels: labels_of(&i.config),
         member: member_of(&i.location).and_then(|m| MemberName::parse(m).ok()),
         kept_until: kept_until_of(&i.config),
+        standby: standby_of(&i.config),
     });
     let profiles = profiles.iter().map(|p| Resource {
         kind: ResourceKind::Profile,
@@ -40,6 +41,7 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         labels: labels_of(&p.config),
         member: None,
         kept_until: None,
+        standby: None,
     });
     instances.chain(profiles).collect()
 }

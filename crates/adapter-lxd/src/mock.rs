@@ -113,6 +113,16 @@ impl MockTransport {
         self.push(Canned::Reply(Response {
             status,
             body: body.into(),
+            etag: None,
+        }))
+    }
+
+    /// Queues a reply that carries an `ETag` header.
+    pub fn reply_versioned(&self, status: u16, body: impl Into<Vec<u8>>, etag: &str) -> &Self {
+        self.push(Canned::Reply(Response {
+            status,
+            body: body.into(),
+            etag: Some(etag.to_owned()),
         }))
     }
 
@@ -128,6 +138,7 @@ impl MockTransport {
             Response {
                 status,
                 body: body.into(),
+                etag: None,
             },
         ))
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, InstanceName, LaunchSpec, ProfileName, ProfileSpec, SessionRequest,
+    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, ProfileName, ProfileSpec,
+    SessionRequest, StandbyMark,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
@@ -254,6 +255,35 @@ impl ContainerRuntime for LxdClient {
                     e,
                 )
             })
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn claim_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        self.claim(instance, expected, labels).await
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn update_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        self.remark(instance, expected, mark).await
+    }
+
+    #[instrument(skip(self))]
+    async fn attach_profile(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        self.attach(instance, profile).await
     }
 
     #[instrument(skip(self))]

@@ -169,13 +169,16 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// A reply: its HTTP status and body.
+/// A reply: its HTTP status, body, and the version of what it describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// The `ETag` header: the version of the object read, for a compare-and-set
+    /// (`If-Match`) that fails when anything changed it since.
+    pub etag: Option<String>,
 }
 
 /// A byte stream an upgraded connection (a websocket) runs on.

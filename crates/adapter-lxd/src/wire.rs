@@ -2,7 +2,8 @@
 //! daemon receives can be read and tested here, without one.
 
 use lxpack_core::domain::{
-    DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels, LaunchSpec, ProfileSpec,
+    DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels, LaunchSpec, Owner,
+    ProfileSpec, StandbyLabel, StandbyMark,
 };
 use lxpack_core::ports::PublishRequest;
 use serde_json::{Map, Value, json};
@@ -47,6 +48,47 @@ pub(crate) fn kept_until_of(
     std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))
 }
 
+/// Where a standby keeps one of its labels: a `user.` config key, like the job's.
+pub(crate) fn standby_key(label: StandbyLabel) -> String {
+    format!("user.lxpack.{label}")
+}
+
+/// A standby's mark as config keys.
+pub(crate) fn standby_config(mark: &StandbyMark) -> Map<String, Value> {
+    mark.pairs()
+        .into_iter()
+        .map(|(label, value)| (standby_key(label), Value::String(value)))
+        .collect()
+}
+
+/// The standby mark in an instance's config, read back from the daemon.
+pub(crate) fn standby_of(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Option<StandbyMark> {
+    StandbyMark::read(
+        |label| config.get(&standby_key(label)).map(String::as_str),
+        config.get(&label_key(LabelKey::App)).map(String::as_str),
+    )
+}
+
+/// The job's labels as config keys, for a claim.
+pub(crate) fn labels_config(labels: &Labels) -> Map<String, Value> {
+    let mut config = Map::new();
+    label_config(Some(labels), &mut config);
+    config
+}
+
+/// `raw.idmap` lines mapping `owner`'s ids to themselves (root is never mapped).
+fn idmap_lines(owner: Owner) -> Vec<String> {
+    if owner.uid == 0 {
+        return Vec::new();
+    }
+    vec![
+        format!("uid {} {}", owner.uid, owner.uid),
+        format!("gid {} {}", owner.gid, owner.gid),
+    ]
+}
+
 /// `labels` as config keys.
 fn label_config(labels: Option<&Labels>, config: &mut Map<String, Value>) {
     for (key, value) in labels.into_iter().flat_map(Labels::pairs) {
@@ -65,11 +107,8 @@ pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership) -> Value {
     let mut idmap = Vec::new();
     for mount in &spec.mounts {
         devices.insert(mount.device.clone(), disk(mount, ownership));
-        if let (Ownership::Idmap, Some(owner), false) = (ownership, mount.owner, mount.read_only)
-            && owner.uid != 0
-        {
-            idmap.push(format!("uid {} {}", owner.uid, owner.uid));
-            idmap.push(format!("gid {} {}", owner.gid, owner.gid));
+        if let (Ownership::Idmap, Some(owner), false) = (ownership, mount.owner, mount.read_only) {
+            idmap.extend(idmap_lines(owner));
         }
     }
     let mut config = Map::new();
@@ -102,9 +141,25 @@ fn disk(mount: &DiskMount, ownership: Ownership) -> Value {
 
 /// `POST /1.0/instances`, with `base_profiles` before the instance's own. `start` asks
 /// the daemon to start it in the same call (extension `instance_create_start`).
-pub(crate) fn instance(spec: &LaunchSpec, base_profiles: &[String], start: bool) -> Value {
+/// `ownership` says whether an owner to map from the start (`map_owner`) needs
+/// `raw.idmap` (with shifted mounts it needs nothing).
+pub(crate) fn instance(
+    spec: &LaunchSpec,
+    base_profiles: &[String],
+    start: bool,
+    ownership: Ownership,
+) -> Value {
     let mut config = Map::new();
     label_config(spec.labels.as_ref(), &mut config);
+    if let Some(mark) = &spec.standby {
+        config.extend(standby_config(mark));
+    }
+    if let (Ownership::Idmap, Some(owner)) = (ownership, spec.map_owner) {
+        let lines = idmap_lines(owner);
+        if !lines.is_empty() {
+            config.insert("raw.idmap".into(), Value::String(lines.join("\n")));
+        }
+    }
     if spec.isolation == Isolation::Privileged {
         config.insert("security.privileged".into(), json!("true"));
     }
@@ -255,9 +310,11 @@ mod tests {
                 memory: None,
             },
             labels: Some(labels()),
+            standby: None,
+            map_owner: None,
             timeout: Duration::from_secs(1),
         };
-        let body = instance(&spec, &["default".to_owned()], false);
+        let body = instance(&spec, &["default".to_owned()], false, Ownership::Idmap);
         assert_eq!(body["profiles"], json!(["default", "lxpack-build-x"]));
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
         assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
@@ -273,7 +330,7 @@ mod tests {
             image: ImageSelector::Fingerprint("abcdef012345".into()),
         };
         spec.profile = None;
-        let body = instance(&spec, &["default".to_owned()], true);
+        let body = instance(&spec, &["default".to_owned()], true, Ownership::Idmap);
         assert_eq!(body["profiles"], json!(["default"]));
         assert_eq!(body["config"]["security.privileged"], "true");
         assert_eq!(body["start"], true);

@@ -292,6 +292,8 @@ impl Suite<'_> {
             isolation: Default::default(),
             limits: Default::default(),
             labels: None,
+            standby: None,
+            map_owner: None,
             timeout: self.fixture.launch_timeout,
         }
     }

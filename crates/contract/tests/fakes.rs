@@ -111,6 +111,8 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
             isolation: Default::default(),
             limits: Default::default(),
             labels: None,
+            standby: None,
+            map_owner: None,
             timeout: Duration::from_secs(60),
         };
         runtime.add_instance(&spec, InstanceStatus::Stopped);

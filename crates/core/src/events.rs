@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::domain::{InstanceName, MemberName, OutputStream, ProfileName, Provisioner};
+use crate::domain::{InstanceName, MemberName, OutputStream, PoolId, ProfileName, Provisioner};
 
 /// A step of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +49,12 @@ pub enum Step {
     Cleanup,
     /// Find a kept instance, or run a session in it (`lxpack shell`).
     Shell,
+    /// Claim a waiting standby of the app's pool.
+    ClaimStandby,
+    /// Add the job's profile (its mounts) to a running standby.
+    AttachProfile,
+    /// List, start or retire the standbys of a pool.
+    Pool,
 }
 
 impl Step {
@@ -76,6 +82,9 @@ impl Step {
             Self::Buildpack => "buildpack".into(),
             Self::Cleanup => "cleanup".into(),
             Self::Shell => "shell".into(),
+            Self::ClaimStandby => "claim_standby".into(),
+            Self::AttachProfile => "attach_profile".into(),
+            Self::Pool => "pool".into(),
         }
     }
 }
@@ -102,6 +111,9 @@ impl fmt::Display for Step {
             Self::Buildpack => f.write_str("buildpack"),
             Self::Cleanup => f.write_str("cleanup"),
             Self::Shell => f.write_str("shell"),
+            Self::ClaimStandby => f.write_str("claim standby"),
+            Self::AttachProfile => f.write_str("attach profile"),
+            Self::Pool => f.write_str("pool"),
         }
     }
 }
@@ -143,6 +155,20 @@ pub enum Event {
         /// The module.
         module: String,
         /// Why.
+        reason: String,
+    },
+    /// The job runs in a standby of the app's pool, started ahead of time.
+    StandbyClaimed {
+        /// The standby, now the job's instance.
+        instance: InstanceName,
+        /// Its pool.
+        pool: PoolId,
+        /// How long it had waited.
+        waited: Duration,
+    },
+    /// The app has a pool, but the job starts a container of its own.
+    ColdStart {
+        /// Why no standby served it.
         reason: String,
     },
     /// The cluster placed the job's instance on a member.

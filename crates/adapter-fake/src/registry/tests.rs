@@ -49,6 +49,8 @@ async fn stopped() -> FakeImageRegistry {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: Duration::from_secs(30),
     };
     let cancel = CancellationToken::new();
@@ -141,6 +143,8 @@ async fn publish_needs_a_stopped_instance_and_a_free_alias() {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: Duration::from_secs(30),
     };
     runtime.launch_instance(&spec, &cancel).await.unwrap();

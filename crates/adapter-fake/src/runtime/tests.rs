@@ -43,6 +43,8 @@ fn spec(instance: &str, image: ImageRef, profiles: &[&str]) -> LaunchSpec {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: Duration::from_secs(30),
     }
 }

@@ -46,6 +46,8 @@ fn spec() -> LaunchSpec {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: Duration::from_secs(60),
     }
 }

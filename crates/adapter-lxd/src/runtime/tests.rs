@@ -50,6 +50,8 @@ fn spec(name: &str, ephemeral: bool) -> LaunchSpec {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: LIMIT,
     }
 }

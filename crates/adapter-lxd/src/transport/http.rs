@@ -223,10 +223,16 @@ impl Transport for HttpTransport {
             .await
             .map_err(|e| self.unreachable(&e))?;
         let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         Ok(Response {
             status,
             body: body.to_vec(),
+            etag,
         })
     }
 
@@ -250,7 +256,11 @@ impl Transport for HttpTransport {
                 .await
                 .map(|b| b.to_vec())
                 .unwrap_or_default();
-            return Ok(Upgrade::Refused(Response { status, body }));
+            return Ok(Upgrade::Refused(Response {
+                status,
+                body,
+                etag: None,
+            }));
         }
         let stream = response.upgrade().await.map_err(|e| self.unreachable(&e))?;
         Ok(Upgrade::Switched(Box::new(stream)))

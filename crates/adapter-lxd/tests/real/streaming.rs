@@ -59,6 +59,8 @@ async fn check(daemon: &str, client: &LxdClient) {
         isolation: Default::default(),
         limits: Default::default(),
         labels: None,
+        standby: None,
+        map_owner: None,
         timeout: Duration::from_secs(120),
     };
     client.launch_instance(&spec, &cancel).await.unwrap();

@@ -10,9 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lxpack_core::domain::{
-    PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy,
+    AppKey, PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy,
 };
-use lxpack_core::workflows::{KeepSettings, ProvisionerSettings, Settings, Timeouts};
+use lxpack_core::workflows::{
+    KeepSettings, PoolSettings, PoolSize, ProvisionerSettings, Settings, Timeouts,
+};
 
 pub use locate::{ConfigChoice, locate};
 use raw::RawConfig;
@@ -334,9 +336,15 @@ fn build(
         },
         timeouts,
         cleanup: raw.lxpack.cleanup.map(|c| c.0).unwrap_or_default(),
+        placement: None,
+        pool: pool_settings(&raw.lxpack.pool, &invalid)?,
     };
 
     let runtime = runtime_config(&raw, &invalid)?;
+    let settings = Settings {
+        placement: runtime.target.clone(),
+        ..settings
+    };
     let aws = aws_config(&raw, &invalid)?;
     Ok(Config {
         origin,
@@ -347,6 +355,63 @@ fn build(
         store: raw.lxpack.store,
         warnings,
     })
+}
+
+/// The most standbys one pool may hold: each is a running container.
+const MAX_POOL_SIZE: u64 = 64;
+
+fn pool_settings(
+    raw: &raw::RawPool,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<PoolSettings, ConfigError> {
+    let size = |key: &str, value: Option<u64>, default: usize| match value {
+        None => Ok(default),
+        Some(n) if n > MAX_POOL_SIZE => Err(invalid(
+            key,
+            format!("{n} standbys is more than the {MAX_POOL_SIZE} a pool may hold"),
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    let age = |key: &str, value: Option<u64>, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(
+            key,
+            "must be a positive number of seconds".to_owned(),
+        )),
+        Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
+        Some(seconds) => Ok(Duration::from_secs(seconds)),
+    };
+    let default = PoolSize {
+        size: size("lxpack.pool.size", raw.size, 0)?,
+        max_age: age(
+            "lxpack.pool.max_age",
+            raw.max_age,
+            PoolSize::DEFAULT_MAX_AGE,
+        )?,
+    };
+    let mut apps = std::collections::BTreeMap::new();
+    for (name, entry) in &raw.apps {
+        let key = format!("lxpack.pool.apps.{name}");
+        let parts: Vec<&str> = name.split('/').collect();
+        let [app, env, role] = parts.as_slice() else {
+            return Err(invalid(
+                &key,
+                "an app is named NAME/ENV/ROLE here (e.g. web/prod/front)".to_owned(),
+            ));
+        };
+        if [app, env, role].iter().any(|part| part.is_empty()) {
+            return Err(invalid(
+                &key,
+                "an app is named NAME/ENV/ROLE here, none of them empty".to_owned(),
+            ));
+        }
+        let pool = PoolSize {
+            size: size(&format!("{key}.size"), entry.size, default.size)?,
+            max_age: age(&format!("{key}.max_age"), entry.max_age, default.max_age)?,
+        };
+        apps.insert(AppKey::new(*app, *env, *role), pool);
+    }
+    Ok(PoolSettings { default, apps })
 }
 
 fn runtime_config(

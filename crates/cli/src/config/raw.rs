@@ -98,6 +98,30 @@ pub(super) struct RawLxpack {
     pub(super) aws: RawAws,
     /// What jobs keep for inspection, and for how long.
     pub(super) keep: RawKeep,
+    /// The standby pools.
+    pub(super) pool: RawPool,
+}
+
+/// `lxpack.pool`, and each app's entry in `lxpack.pool.apps`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawPool {
+    /// Standbys per pool; 0 turns pools off.
+    pub(super) size: Option<u64>,
+    /// Seconds a standby may wait before it is replaced.
+    pub(super) max_age: Option<u64>,
+    /// Apps with their own size or age, by `NAME/ENV/ROLE`.
+    pub(super) apps: std::collections::BTreeMap<String, RawPoolSize>,
+}
+
+/// One app's pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawPoolSize {
+    /// Standbys; 0 turns the app's pool off.
+    pub(super) size: Option<u64>,
+    /// Seconds a standby may wait.
+    pub(super) max_age: Option<u64>,
 }
 
 /// `lxpack.keep`.

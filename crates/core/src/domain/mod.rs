@@ -15,6 +15,7 @@ mod job_id;
 mod names;
 mod resources;
 mod retention;
+mod standby;
 pub(crate) mod text;
 mod utc;
 
@@ -42,5 +43,9 @@ pub use resources::{
 };
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
+};
+pub use standby::{
+    PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyState, claim_order, claimable,
+    staleness, unchanged_standby,
 };
 pub use utc::UtcDateTime;

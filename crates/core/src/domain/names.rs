@@ -86,7 +86,32 @@ impl InstanceName {
         module: Option<&str>,
         job: &JobId,
     ) -> Self {
-        let token = command.name_token();
+        Self::compose(
+            command.name_token(),
+            command.as_str(),
+            app,
+            color,
+            module,
+            job,
+        )
+    }
+
+    /// The name of a standby of `app`'s pool: `lxpack-standby-<readable>-<hash>-<id>`,
+    /// built as [`InstanceName::for_job`] builds a job's, with a fresh `id` of the
+    /// standby's own in place of a job id. A deploy that claims it keeps the name.
+    #[must_use]
+    pub fn for_standby(app: &AppKey, color: Option<Color>, id: &JobId) -> Self {
+        Self::compose("standby", "standby", app, color, None, id)
+    }
+
+    fn compose(
+        token: &str,
+        kind: &str,
+        app: &AppKey,
+        color: Option<Color>,
+        module: Option<&str>,
+        job: &JobId,
+    ) -> Self {
         let fixed = NAME_PREFIX.len() + token.len() + 1 + HASH_LEN + 1 + JobId::LEN + 1;
         let room = MAX_LEN - fixed;
         let mut source = app.name.clone();
@@ -103,7 +128,7 @@ impl InstanceName {
         // Length-prefixed parts, and a presence byte for optional ones, so that the
         // encoding is injective.
         for part in [
-            Some(command.as_str()),
+            Some(kind),
             Some(app.name.as_str()),
             Some(app.env.as_str()),
             Some(app.role.as_str()),
@@ -303,6 +328,14 @@ mod tests {
             other.3 = Some(module);
             prop_assume!(other != id);
             prop_assert_ne!(name_of(&id), name_of(&other));
+        }
+
+        #[test]
+        fn standby_names_are_valid_and_never_a_jobs(id in identity()) {
+            let standby = InstanceName::for_standby(&id.1, id.2, &id.4);
+            prop_assert!(InstanceName::parse(standby.as_str()).is_ok(), "{}", standby);
+            prop_assert!(standby.as_str().starts_with("lxpack-standby-"), "{}", standby);
+            prop_assert_ne!(&standby, &name_of(&id));
         }
 
         #[test]

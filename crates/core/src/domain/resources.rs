@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::text::text_enum;
-use super::{AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, Owner, ProfileName};
+use super::{
+    AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, Owner, ProfileName, StandbyMark,
+};
 
 /// A host directory mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +55,7 @@ text_enum! {
 
 /// CPU and memory caps for an instance, in the daemon's own notation (checked by the
 /// daemon when the instance is created).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ResourceLimits {
     /// CPUs: a count (`2`) or a set of CPUs (`0-3`).
     pub cpu: Option<String>,
@@ -80,6 +82,13 @@ pub struct LaunchSpec {
     /// Whose instance it is: how a sweep tells lxpack's leftovers from anything else
     /// (lxpack's workflows always label what they create).
     pub labels: Option<Labels>,
+    /// For a standby: the mark of its pool (then `labels` is `None` until a deploy
+    /// claims it).
+    pub standby: Option<StandbyMark>,
+    /// An owner whose ids the instance maps from its start, so that a writable mount
+    /// of theirs attached later keeps their ownership without remapping (a standby,
+    /// on a daemon without idmapped mounts).
+    pub map_owner: Option<Owner>,
     /// How long creating (including any image download) and starting may take.
     pub timeout: Duration,
 }

@@ -9,7 +9,7 @@ use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
     ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName,
-    OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest,
+    OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -72,6 +72,9 @@ pub struct Resource {
     /// The cluster member that holds an instance; `None` for a profile (cluster-wide)
     /// and on a daemon that is not clustered.
     pub member: Option<MemberName>,
+    /// For an instance started as a standby: its mark, read with
+    /// [`StandbyMark::read`] (it stays after a deploy claims it).
+    pub standby: Option<StandbyMark>,
 }
 
 /// Where the daemon put a new instance.
@@ -137,6 +140,15 @@ pub enum RuntimeError {
         operation: String,
         /// The daemon's message.
         message: String,
+    },
+    /// The instance is no longer what the caller read: another job claimed or retired
+    /// the standby first.
+    #[error("{name} changed since it was read: {reason}")]
+    Changed {
+        /// The instance.
+        name: String,
+        /// What changed.
+        reason: String,
     },
     /// The daemon cannot do what the job needs, for a reason the operator can fix.
     #[error("{what}")]
@@ -300,9 +312,71 @@ pub trait ContainerRuntime: Send + Sync {
         self.delete_profile(profile).await
     }
 
+    /// Claims a standby for a job, in one atomic step: `instance` gets the job's
+    /// `labels`, only if it is still the unclaimed standby it was read as
+    /// ([`unchanged_standby`](crate::domain::unchanged_standby) of `expected`). A
+    /// claimed standby is the job's instance: it keeps its name and its mark.
+    ///
+    /// # Errors
+    /// `Changed` when another job claimed it or its mark changed first; `NotFound`
+    /// when it is gone; `Unsupported` from a runtime without standbys (the default).
+    async fn claim_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        let _ = (expected, labels);
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot claim the standby {instance}"),
+            hint: "use a runtime that implements claim_standby, or set lxpack.pool.size to 0"
+                .into(),
+        })
+    }
+
+    /// Replaces a standby's mark with `mark` (ready, or retiring), in one atomic
+    /// step, only if it is still the unclaimed standby it was read as
+    /// ([`unchanged_standby`](crate::domain::unchanged_standby) of `expected`).
+    ///
+    /// # Errors
+    /// `Changed` when a job claimed it or its mark changed first; `NotFound` when it
+    /// is gone; `Unsupported` from a runtime without standbys (the default).
+    async fn update_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        let _ = (expected, mark);
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot mark the standby {instance}"),
+            hint: "use a runtime that implements update_standby".into(),
+        })
+    }
+
+    /// Adds `profile` to the running `instance`'s profiles: its disks appear in the
+    /// instance at once, their owners mapped as
+    /// [`create_profile`](Self::create_profile) says.
+    ///
+    /// # Errors
+    /// `NotFound` when the instance or the profile does not exist; `Rejected` when the
+    /// daemon cannot add a device to a running instance; `Unsupported` from a runtime
+    /// that cannot (the default).
+    async fn attach_profile(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot add {profile} to the running {instance}"),
+            hint: "use a runtime that implements attach_profile, or set lxpack.pool.size to 0"
+                .into(),
+        })
+    }
+
     /// Lists every instance and profile (in the adapter's project), each with the
-    /// labels it carries, read with [`Labels::read`], and an instance's keep mark
-    /// ([`mark_kept`](Self::mark_kept)). Nothing is filtered here: the
+    /// labels it carries, read with [`Labels::read`], an instance's keep mark
+    /// ([`mark_kept`](Self::mark_kept)) and a standby's mark. Nothing is filtered here: the
     /// sweep decides what is lxpack's.
     ///
     /// # Errors

@@ -8,6 +8,7 @@ mod clock;
 mod container_runtime;
 mod image_registry;
 mod job_history;
+mod pool_refill;
 
 pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
@@ -18,6 +19,7 @@ pub use container_runtime::{
 };
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
+pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
 
 /// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no
 /// foreign type leaks into the ports' signatures.

@@ -16,10 +16,10 @@ use super::settings::CleanupMode;
 use super::step::StepRunner;
 use crate::domain::{
     AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
-    JobId, Owner,
+    JobId, Labels, Owner, PoolKey,
 };
 use crate::events::{Event, EventSink, Step};
-use crate::ports::RuntimeError;
+use crate::ports::{RefillRequest, RuntimeError};
 
 /// The module's source tree on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,12 +163,41 @@ impl Workflows {
             });
         };
 
-        let name = InstanceName::for_job(
-            JobCommand::Deploy,
-            &app.key,
-            app.color,
-            Some(&module.name),
-            &request.job,
+        let pool = self.settings.pool.for_app(&app.key);
+        // A standby is ephemeral and discarded after one deploy: a job that may keep
+        // its instance starts its own.
+        let pooled = pool.size > 0 && !keep.may_keep();
+        let labels = Labels {
+            job: request.job.clone(),
+            command: JobCommand::Deploy,
+            app: app.key.clone(),
+        };
+        let (key, claimed) = if pooled {
+            let key = self
+                .pool_key(&app.key, &image, Some(request.checkout.owner))
+                .await?;
+            let claim = StepRunner {
+                events,
+                cancel,
+                instance: None,
+                kill_grace: self.settings.timeouts.kill_grace,
+            };
+            let claimed = self.claim_standby(&claim, &key, &labels).await?;
+            (Some(key), claimed)
+        } else {
+            (None, None)
+        };
+        let name = claimed.as_ref().map_or_else(
+            || {
+                InstanceName::for_job(
+                    JobCommand::Deploy,
+                    &app.key,
+                    app.color,
+                    Some(&module.name),
+                    &request.job,
+                )
+            },
+            |claimed| claimed.name.clone(),
         );
         let runner = StepRunner {
             events,
@@ -177,6 +206,8 @@ impl Workflows {
             kill_grace: self.settings.timeouts.kill_grace,
         };
         let mut created = Created::new(name.clone());
+        // The claimed standby is the job's instance, to be discarded like one.
+        created.instance = claimed.is_some();
         // A background release suits only an ephemeral instance, which cannot be kept.
         created.release_in_background =
             self.settings.cleanup == CleanupMode::Background && !keep.may_keep();
@@ -188,36 +219,44 @@ impl Workflows {
                 read_only: false,
                 owner: Some(request.checkout.owner),
             };
-            self.launch(
-                &runner,
-                &mut created,
-                Launch {
-                    app: &app,
-                    command: JobCommand::Deploy,
-                    job: &request.job,
-                    image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
-                    mounts: vec![checkout],
-                    ephemeral: !keep.may_keep(),
-                },
-            )
-            .await
-            .map_err(|error| match error {
-                WorkflowError::StepFailed {
-                    step: Step::Launch,
-                    source,
-                    ..
-                } if matches!(
-                    source.as_ref(),
-                    PortError::Runtime(RuntimeError::ImageNotFound { .. })
-                ) =>
-                {
-                    WorkflowError::ContainerImageMissing {
-                        app: app.key.clone(),
-                        job: image.clone(),
-                    }
+            let launch = Launch {
+                app: &app,
+                command: JobCommand::Deploy,
+                job: &request.job,
+                image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
+                mounts: vec![checkout],
+                ephemeral: !keep.may_keep(),
+            };
+            if let Some(claimed) = &claimed {
+                if let Some(member) = &claimed.member {
+                    events.emit(Event::Placed {
+                        instance: name.clone(),
+                        member: member.clone(),
+                    });
                 }
-                other => other,
-            })?;
+                self.attach_to_standby(&runner, &mut created, &launch)
+                    .await?;
+            } else {
+                self.launch(&runner, &mut created, launch)
+                    .await
+                    .map_err(|error| match error {
+                        WorkflowError::StepFailed {
+                            step: Step::Launch,
+                            source,
+                            ..
+                        } if matches!(
+                            source.as_ref(),
+                            PortError::Runtime(RuntimeError::ImageNotFound { .. })
+                        ) =>
+                        {
+                            WorkflowError::ContainerImageMissing {
+                                app: app.key.clone(),
+                                job: image.clone(),
+                            }
+                        }
+                        other => other,
+                    })?;
+            }
             let runtime = self.ports.runtime.as_ref();
             let script = deliver("buildpack", build_pack);
             runner
@@ -246,6 +285,27 @@ impl Workflows {
         }
         .await;
         keep.until = self.kept_until();
-        finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
+        let ended = finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await;
+        if let Some(key) = key {
+            self.request_refill(&key, events).await;
+        }
+        ended
+    }
+
+    /// Asks for the pool of `key` to be refilled off the job's path; a refill that
+    /// cannot be started is a warning (the next deploy asks again).
+    async fn request_refill(&self, key: &PoolKey, events: &dyn EventSink) {
+        let request = RefillRequest {
+            app: key.app.clone(),
+            owner: key.owner,
+        };
+        if let Err(error) = self.refill.request_refill(&request).await {
+            events.emit(Event::Warning {
+                message: format!(
+                    "could not start refilling the standby pool of {}: {error} (`lxpack pool fill {}` fills it)",
+                    key.app, key.app
+                ),
+            });
+        }
     }
 }

@@ -76,6 +76,15 @@ pub enum WorkflowError {
         /// The app's modules, comma-separated.
         known: String,
     },
+    /// The daemon maps a checkout owner when a standby starts (no idmapped mounts),
+    /// so its pools are keyed by owner, and none was given or known.
+    #[error(
+        "app {app}'s standbys must map the checkout owner when they start (this daemon has no idmapped mounts), and no standby of the app says which owner"
+    )]
+    PoolOwnerNeeded {
+        /// The app.
+        app: AppKey,
+    },
     /// Deploy needs an image that buildimage makes.
     #[error("app {app} has no container image yet: buildimage has not run for it")]
     NoContainerImage {

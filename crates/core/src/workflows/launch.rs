@@ -1,4 +1,5 @@
-//! The part both workflows share: a profile, an instance that uses it, and readiness.
+//! The part both workflows share: a profile, an instance that uses it, and readiness;
+//! or, for a deploy that claimed a standby, the profile added to the running instance.
 
 use super::Workflows;
 use super::cleanup::Created;
@@ -21,6 +22,17 @@ pub(crate) struct Launch<'a> {
     pub(crate) ephemeral: bool,
 }
 
+impl Launch<'_> {
+    /// The labels of what the job creates.
+    pub(crate) fn labels(&self) -> Labels {
+        Labels {
+            job: self.job.clone(),
+            command: self.command,
+            app: self.app.key.clone(),
+        }
+    }
+}
+
 impl Workflows {
     /// Creates the profile, launches the instance and waits until it answers,
     /// recording in `created` what may need cleaning up.
@@ -32,29 +44,7 @@ impl Workflows {
     ) -> Result<(), WorkflowError> {
         let runtime = self.ports.runtime.as_ref();
         let name = created.name.clone();
-        let labels = Labels {
-            job: launch.job.clone(),
-            command: launch.command,
-            app: launch.app.key.clone(),
-        };
-        let profile = ProfileSpec {
-            name: ProfileName::of(&name),
-            description: format!(
-                "lxpack {} of {} (job {})",
-                launch.command, launch.app.key, launch.job
-            ),
-            mounts: launch.mounts,
-            labels: Some(labels.clone()),
-        };
-        runner
-            .run(Step::CreateProfile, async {
-                created.profile = true;
-                runtime
-                    .create_profile(&profile)
-                    .await
-                    .map_err(|e| runner.failed(Step::CreateProfile, e))
-            })
-            .await?;
+        let profile = self.create_profile(runner, created, &launch).await?;
 
         if self.settings.isolation == Isolation::Privileged {
             runner.events.emit(Event::Warning {
@@ -65,12 +55,14 @@ impl Workflows {
         }
         let spec = LaunchSpec {
             name: name.clone(),
-            image: launch.image,
+            image: launch.image.clone(),
             profile: Some(profile.name.clone()),
             ephemeral: launch.ephemeral,
             isolation: self.settings.isolation,
             limits: self.settings.limits.clone(),
-            labels: Some(labels),
+            labels: Some(launch.labels()),
+            standby: None,
+            map_owner: None,
             timeout: self.settings.timeouts.launch,
         };
         let placement = runner
@@ -89,5 +81,56 @@ impl Workflows {
             });
         }
         wait_until_ready(runner, runtime, &name, self.settings.timeouts.ready).await
+    }
+
+    /// Gives a claimed standby (`created.name`, running and ready) the job's profile:
+    /// created as a launch creates it, then added to the running instance, whose
+    /// mounts appear at once.
+    pub(crate) async fn attach_to_standby(
+        &self,
+        runner: &StepRunner<'_>,
+        created: &mut Created,
+        launch: &Launch<'_>,
+    ) -> Result<(), WorkflowError> {
+        let profile = self.create_profile(runner, created, launch).await?;
+        let runtime = self.ports.runtime.as_ref();
+        runner
+            .run(Step::AttachProfile, async {
+                runtime
+                    .attach_profile(&created.name, &profile.name)
+                    .await
+                    .map_err(|e| runner.failed(Step::AttachProfile, e))
+            })
+            .await
+    }
+
+    /// Creates the job's profile (its mounts, named like its instance), recording in
+    /// `created` that it may exist.
+    async fn create_profile(
+        &self,
+        runner: &StepRunner<'_>,
+        created: &mut Created,
+        launch: &Launch<'_>,
+    ) -> Result<ProfileSpec, WorkflowError> {
+        let profile = ProfileSpec {
+            name: ProfileName::of(&created.name),
+            description: format!(
+                "lxpack {} of {} (job {})",
+                launch.command, launch.app.key, launch.job
+            ),
+            mounts: launch.mounts.clone(),
+            labels: Some(launch.labels()),
+        };
+        let runtime = self.ports.runtime.as_ref();
+        runner
+            .run(Step::CreateProfile, async {
+                created.profile = true;
+                runtime
+                    .create_profile(&profile)
+                    .await
+                    .map_err(|e| runner.failed(Step::CreateProfile, e))
+            })
+            .await?;
+        Ok(profile)
     }
 }

@@ -11,6 +11,7 @@ mod inventory;
 mod job;
 mod launch;
 mod output_tail;
+mod pool;
 mod provisioning;
 mod readiness;
 mod retention;
@@ -29,16 +30,23 @@ pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
 pub use job::error_chain;
+pub use pool::{
+    FillReport, FillRequest, FilledPool, PoolStatus, PoolView, RetireReport, RetiredStandby,
+    StandbyView,
+};
 pub use retention::RetentionReport;
-pub use settings::{CleanupMode, KeepSettings, LogLevel, ProvisionerSettings, Settings, Timeouts};
+pub use settings::{
+    CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize, ProvisionerSettings, Settings,
+    Timeouts,
+};
 pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};
 pub use usage::{AppImages, KeptContainer};
 
 use crate::domain::{App, AppKey, JobId};
 use crate::ports::{
-    AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, NoRunnerProbe,
-    RunnerProbe, SystemClock,
+    AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, NoRefill,
+    NoRunnerProbe, PoolRefill, RunnerProbe, SystemClock,
 };
 
 /// The adapters a [`Workflows`] drives.
@@ -64,6 +72,7 @@ pub struct Workflows {
     settings: Settings,
     clock: Arc<dyn Clock>,
     runners: Arc<dyn RunnerProbe>,
+    refill: Arc<dyn PoolRefill>,
 }
 
 impl Workflows {
@@ -75,6 +84,7 @@ impl Workflows {
             settings,
             clock: Arc::new(SystemClock),
             runners: Arc::new(NoRunnerProbe),
+            refill: Arc::new(NoRefill),
         }
     }
 
@@ -90,6 +100,14 @@ impl Workflows {
     #[must_use]
     pub fn with_runner_probe(mut self, probe: Arc<dyn RunnerProbe>) -> Self {
         self.runners = probe;
+        self
+    }
+
+    /// The same workflows, asking `refill` to refill a standby pool in the
+    /// background when a deploy took a standby or found none.
+    #[must_use]
+    pub fn with_pool_refill(mut self, refill: Arc<dyn PoolRefill>) -> Self {
+        self.refill = refill;
         self
     }
 

@@ -1,11 +1,14 @@
 //! What the workflows are told by configuration. The CLI reads Cloud Deploy's
 //! `config.yml` into this; integrators build it directly.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::text::text_enum;
-use crate::domain::{Isolation, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy};
+use crate::domain::{
+    AppKey, Isolation, PlacementTarget, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy,
+};
 use crate::events::Step;
 use crate::ports::Compression;
 
@@ -111,7 +114,10 @@ impl Timeouts {
             | Step::Retention
             | Step::ListImages
             | Step::Cleanup
-            | Step::Shell => return None,
+            | Step::Shell
+            | Step::ClaimStandby
+            | Step::AttachProfile
+            | Step::Pool => return None,
         })
     }
 
@@ -202,6 +208,56 @@ impl Default for KeepSettings {
     }
 }
 
+/// How many standbys an app's pool holds, and how long one may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSize {
+    /// Standbys to keep started; 0 turns the pool off.
+    pub size: usize,
+    /// A standby older than this is replaced (a long-running container drifts: its
+    /// clock, its caches, its logs).
+    pub max_age: Duration,
+}
+
+impl PoolSize {
+    /// The default maximum age: 1 hour.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+}
+
+impl Default for PoolSize {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            max_age: Self::DEFAULT_MAX_AGE,
+        }
+    }
+}
+
+/// The standby pools (`lxpack.pool`): a size for every app, and apps of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PoolSettings {
+    /// What an app without its own entry gets (off unless configured).
+    pub default: PoolSize,
+    /// Apps with their own size or age.
+    pub apps: BTreeMap<AppKey, PoolSize>,
+}
+
+impl PoolSettings {
+    /// The pool of `app`.
+    #[must_use]
+    pub fn for_app(&self, app: &AppKey) -> PoolSize {
+        self.apps.get(app).copied().unwrap_or(self.default)
+    }
+
+    /// The longest any standby may wait under these settings.
+    #[must_use]
+    pub fn longest_wait(&self) -> Duration {
+        self.apps
+            .values()
+            .map(|pool| pool.max_age)
+            .fold(self.default.max_age, Duration::max)
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -231,6 +287,11 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// When a deploy's cleanup lets the job end.
     pub cleanup: CleanupMode,
+    /// Where the runtime places instances on a cluster (the runtime applies it; the
+    /// standby pools are keyed by it).
+    pub placement: Option<PlacementTarget>,
+    /// The standby pools.
+    pub pool: PoolSettings,
 }
 
 #[cfg(test)]

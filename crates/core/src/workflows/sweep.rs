@@ -8,8 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
+use super::pool::Standby;
 use crate::domain::text::text_enum;
-use crate::domain::{ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName};
+use crate::domain::{
+    AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, RetireReason,
+    StandbyMark, StandbyState, staleness,
+};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
 
@@ -29,6 +33,8 @@ text_enum! {
         /// It was kept for inspection (keep, debug, keep-on-failure) and has not
         /// expired yet.
         Kept = "kept",
+        /// A standby of a pool, waiting for a deploy (or starting), and not stale.
+        Standby = "standby",
     }
 }
 
@@ -146,6 +152,7 @@ impl Workflows {
             .await
             .map_err(failed)?;
         let marked = kept_until_by_job(&resources);
+        let mut apps = HashMap::new();
         resources.sort_by(|a, b| {
             (a.kind == ResourceKind::Profile, &a.name)
                 .cmp(&(b.kind == ResourceKind::Profile, &b.name))
@@ -161,6 +168,18 @@ impl Workflows {
                         kept_until: None,
                     });
                 }
+                continue;
+            }
+            if let (Some(mark), None) = (&resource.standby, &resource.labels) {
+                self.sweep_standby(
+                    mark.clone(),
+                    resource,
+                    dry_run,
+                    events,
+                    &mut apps,
+                    &mut report,
+                )
+                .await?;
                 continue;
             }
             let Some(labels) = &resource.labels else {
@@ -191,6 +210,77 @@ impl Workflows {
             report.removed.push(resource);
         }
         Ok(report)
+    }
+
+    /// Retires an unclaimed standby that no deploy should get (stale, never ready,
+    /// or already being retired), and spares one that waits.
+    async fn sweep_standby(
+        &self,
+        mark: StandbyMark,
+        resource: Resource,
+        dry_run: bool,
+        events: &dyn EventSink,
+        apps: &mut HashMap<AppKey, Option<Option<JobId>>>,
+        report: &mut SweepReport,
+    ) -> Result<(), WorkflowError> {
+        let Ok(name) = InstanceName::parse(&resource.name) else {
+            report.foreign.push(resource);
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let reason = match StandbyState::of(&mark, None) {
+            StandbyState::Retiring => {
+                // Its retirement was interrupted: nothing may claim it; finish it.
+                if !dry_run
+                    && let Err(message) = remove(self.ports.runtime.as_ref(), &resource).await
+                {
+                    events.emit(Event::Warning {
+                        message: message.clone(),
+                    });
+                    report.failures.push(message);
+                } else {
+                    report.removed.push(resource);
+                }
+                return Ok(());
+            }
+            StandbyState::Starting if mark.age(now) > self.starting_limit() => {
+                Some(RetireReason::NeverReady)
+            }
+            StandbyState::Starting | StandbyState::Claimed => None,
+            _ => {
+                if !apps.contains_key(&mark.app) {
+                    let app = self.app_if_known(&mark.app).await?;
+                    let known = app.map(|app| app.build_infos.container_image);
+                    apps.insert(mark.app.clone(), known);
+                }
+                let known = apps.get(&mark.app).cloned().flatten();
+                let exists = known.is_some();
+                let current = known.flatten();
+                let max_age = self.settings.pool.for_app(&mark.app).max_age;
+                staleness(&mark, exists, current.as_ref(), max_age, now)
+            }
+        };
+        let Some(reason) = reason else {
+            report.spared.push(Spared {
+                resource,
+                reason: SpareReason::Standby,
+                kept_until: None,
+            });
+            return Ok(());
+        };
+        let standby = Standby {
+            name,
+            mark,
+            labels: None,
+            member: resource.member.clone(),
+        };
+        let retired = self.retire(vec![(standby, reason)], dry_run, events).await;
+        if retired.retired.is_empty() {
+            report.failures.extend(retired.failures);
+        } else {
+            report.removed.push(resource);
+        }
+        Ok(())
     }
 
     /// Records as lost the jobs recorded as running for longer than `longest`.

@@ -191,6 +191,8 @@ async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
                 isolation: Default::default(),
                 limits: Default::default(),
                 labels: None,
+                standby: None,
+                map_owner: None,
                 timeout: Duration::from_secs(60),
             },
             InstanceStatus::Running,

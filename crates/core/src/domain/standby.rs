@@ -1,0 +1,391 @@
+//! A standby is an instance started ahead of time from an app's image, so that a
+//! deploy skips the launch. The daemon holds the pool: each standby carries a mark
+//! saying which pool it serves, and a deploy claims one by writing its job's labels
+//! onto it in one compare-and-set, so no lxpack process has to stay up between
+//! deploys and two deploys never share one. The rules over the marks live here, so
+//! the adapters only store and compare them.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::{AppKey, Isolation, JobId, Labels, Owner, PlacementTarget, ResourceLimits};
+
+/// What a standby must match to serve a deploy: the app and its current image, and
+/// everything about the instance a deploy cannot change once it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    /// The app.
+    pub app: AppKey,
+    /// Its container image (the buildimage job that made it).
+    pub image: JobId,
+    /// Privileged or not.
+    pub isolation: Isolation,
+    /// CPU and memory caps.
+    pub limits: ResourceLimits,
+    /// Where the runtime places instances on a cluster.
+    pub target: Option<PlacementTarget>,
+    /// The checkout owner the instance maps at start, on a daemon that cannot map a
+    /// mount's owner later (no idmapped mounts); `None` where the mount itself maps it.
+    pub owner: Option<Owner>,
+}
+
+/// A pool's identity on the daemon: 16 hex digits of a SHA-256 over its
+/// [`PoolKey`], short enough for a label and a name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PoolId(String);
+
+impl PoolId {
+    const LEN: usize = 16;
+
+    /// Reads a pool id back from a label.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == Self::LEN && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PoolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PoolKey {
+    /// The pool's id: equal keys give equal ids, and any difference another.
+    #[must_use]
+    pub fn id(&self) -> PoolId {
+        let owner = self.owner.map(|o| format!("{}:{}", o.uid, o.gid));
+        let target = self.target.as_ref().map(ToString::to_string);
+        let mut hasher = Sha256::new();
+        // Length-prefixed parts with a presence byte: an injective encoding.
+        for part in [
+            Some(self.app.name.as_str()),
+            Some(self.app.env.as_str()),
+            Some(self.app.role.as_str()),
+            Some(self.image.as_str()),
+            Some(self.isolation.as_str()),
+            self.limits.cpu.as_deref(),
+            self.limits.memory.as_deref(),
+            target.as_deref(),
+            owner.as_deref(),
+        ] {
+            hasher.update([u8::from(part.is_some())]);
+            let part = part.unwrap_or("");
+            hasher.update(part.len().to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = hasher.finalize();
+        PoolId(
+            digest
+                .iter()
+                .take(PoolId::LEN / 2)
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    }
+}
+
+/// One of the labels of a standby (beside the app's, [`super::LabelKey::App`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum StandbyLabel {
+    /// The pool id.
+    Pool,
+    /// The image's job id.
+    Image,
+    /// The owner mapped at start, `uid:gid`.
+    Owner,
+    /// When it was started, in Unix seconds.
+    Since,
+    /// Present once it answers commands: only then may a deploy claim it.
+    Ready,
+    /// Present once it is being retired: no deploy may claim it.
+    Retiring,
+}
+
+impl StandbyLabel {
+    /// Every standby label.
+    pub const ALL: [Self; 6] = [
+        Self::Pool,
+        Self::Image,
+        Self::Owner,
+        Self::Since,
+        Self::Ready,
+        Self::Retiring,
+    ];
+
+    /// The label's name, as adapters store it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pool => "standby",
+            Self::Image => "standby_image",
+            Self::Owner => "standby_owner",
+            Self::Since => "standby_since",
+            Self::Ready => "standby_ready",
+            Self::Retiring => "standby_retiring",
+        }
+    }
+}
+
+impl fmt::Display for StandbyLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a standby is labelled with: which pool it serves, since when, whether it is
+/// ready, and whether it is being retired.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StandbyMark {
+    /// The pool.
+    pub pool: PoolId,
+    /// The app (stored as the app label).
+    pub app: AppKey,
+    /// The image it was started from.
+    pub image: JobId,
+    /// The owner it maps, when its pool is keyed by one.
+    pub owner: Option<Owner>,
+    /// When it was started (to the second).
+    pub since: SystemTime,
+    /// It answered a command: a deploy may claim it.
+    pub ready: bool,
+    /// Being retired: claimed for removal, by a drain, a refill or a sweep.
+    pub retiring: bool,
+}
+
+impl StandbyMark {
+    /// The mark of a new standby of `key`, started at `now`, not ready yet.
+    #[must_use]
+    pub fn new(key: &PoolKey, now: SystemTime) -> Self {
+        let seconds = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        Self {
+            pool: key.id(),
+            app: key.app.clone(),
+            image: key.image.clone(),
+            owner: key.owner,
+            since: SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
+            ready: false,
+            retiring: false,
+        }
+    }
+
+    /// The labels as (name, value) pairs, the app's under `app_label`.
+    #[must_use]
+    pub fn pairs(&self) -> Vec<(StandbyLabel, String)> {
+        let seconds = self
+            .since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let mut pairs = vec![
+            (StandbyLabel::Pool, self.pool.to_string()),
+            (StandbyLabel::Image, self.image.to_string()),
+            (StandbyLabel::Since, seconds.to_string()),
+        ];
+        if let Some(owner) = self.owner {
+            pairs.push((StandbyLabel::Owner, format!("{}:{}", owner.uid, owner.gid)));
+        }
+        if self.ready {
+            pairs.push((StandbyLabel::Ready, "true".to_owned()));
+        }
+        if self.retiring {
+            pairs.push((StandbyLabel::Retiring, "true".to_owned()));
+        }
+        pairs
+    }
+
+    /// Reads a mark back: `value` gives each standby label's value, `app` the app
+    /// label's. `None` unless the pool, image, time and app are there and valid.
+    pub fn read<'a>(
+        value: impl Fn(StandbyLabel) -> Option<&'a str>,
+        app: Option<&'a str>,
+    ) -> Option<Self> {
+        let pool = PoolId::parse(value(StandbyLabel::Pool)?)?;
+        let image = JobId::parse(value(StandbyLabel::Image)?).ok()?;
+        let seconds: u64 = value(StandbyLabel::Since)?.parse().ok()?;
+        let owner = match value(StandbyLabel::Owner) {
+            None => None,
+            Some(text) => {
+                let (uid, gid) = text.split_once(':')?;
+                Some(Owner {
+                    uid: uid.parse().ok()?,
+                    gid: gid.parse().ok()?,
+                })
+            }
+        };
+        let mut parts = app?.splitn(3, '/');
+        let (name, env, role) = (parts.next()?, parts.next()?, parts.next()?);
+        if [name, env, role].iter().any(|part| part.is_empty()) {
+            return None;
+        }
+        Some(Self {
+            pool,
+            app: AppKey::new(name, env, role),
+            image,
+            owner,
+            since: SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?,
+            ready: value(StandbyLabel::Ready) == Some("true"),
+            retiring: value(StandbyLabel::Retiring) == Some("true"),
+        })
+    }
+
+    /// The same mark, ready to serve.
+    #[must_use]
+    pub fn readied(&self) -> Self {
+        Self {
+            ready: true,
+            ..self.clone()
+        }
+    }
+
+    /// The same mark, being retired.
+    #[must_use]
+    pub fn retired(&self) -> Self {
+        Self {
+            retiring: true,
+            ..self.clone()
+        }
+    }
+
+    /// How long it has waited at `now`.
+    #[must_use]
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.since).unwrap_or_default()
+    }
+}
+
+/// What state a standby is in, from its mark and its job labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StandbyState {
+    /// Started, not yet answering commands.
+    Starting,
+    /// Waiting for a deploy.
+    Ready,
+    /// A deploy claimed it: it is that job's instance now.
+    Claimed,
+    /// Being removed.
+    Retiring,
+}
+
+impl StandbyState {
+    /// The state of an instance marked `mark` that carries `labels`.
+    #[must_use]
+    pub fn of(mark: &StandbyMark, labels: Option<&Labels>) -> Self {
+        if labels.is_some() {
+            Self::Claimed
+        } else if mark.retiring {
+            Self::Retiring
+        } else if mark.ready {
+            Self::Ready
+        } else {
+            Self::Starting
+        }
+    }
+}
+
+/// Whether an instance that now carries `mark` and `labels` may be changed by a
+/// claim or a change of its mark that read it as `expected`: it must still be that
+/// very standby, unclaimed and not retiring. Adapters ask this inside their
+/// compare-and-set.
+#[must_use]
+pub fn unchanged_standby(
+    expected: &StandbyMark,
+    mark: Option<&StandbyMark>,
+    labels: Option<&Labels>,
+) -> bool {
+    labels.is_none() && !expected.retiring && mark == Some(expected)
+}
+
+/// Whether a deploy may claim a standby it read as `mark`: ready and not retiring.
+#[must_use]
+pub fn claimable(mark: &StandbyMark) -> bool {
+    mark.ready && !mark.retiring
+}
+
+/// Why a standby goes rather than serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetireReason {
+    /// Its app was removed.
+    AppGone,
+    /// Its app has a newer image (or none).
+    ImageReplaced,
+    /// It has waited longer than its pool's maximum age.
+    TooOld,
+    /// It never became ready: whoever started it gave up or died.
+    NeverReady,
+    /// Its pool holds more than its size.
+    Surplus,
+    /// Its pool was drained on request.
+    Drained,
+}
+
+impl fmt::Display for RetireReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AppGone => "its app is gone",
+            Self::ImageReplaced => "its app has a newer image",
+            Self::TooOld => "it is older than the pool's max_age",
+            Self::NeverReady => "it never became ready",
+            Self::Surplus => "its pool holds more than its size",
+            Self::Drained => "its pool was drained",
+        })
+    }
+}
+
+/// Whether a waiting standby is stale at `now`: `current_image` is its app's image
+/// now (`None` when the app has none), `app_exists` whether the app is still known.
+#[must_use]
+pub fn staleness(
+    mark: &StandbyMark,
+    app_exists: bool,
+    current_image: Option<&JobId>,
+    max_age: Duration,
+    now: SystemTime,
+) -> Option<RetireReason> {
+    if !app_exists {
+        Some(RetireReason::AppGone)
+    } else if current_image != Some(&mark.image) {
+        Some(RetireReason::ImageReplaced)
+    } else if mark.age(now) > max_age {
+        Some(RetireReason::TooOld)
+    } else {
+        None
+    }
+}
+
+/// The order in which a job tries a pool's waiting standbys: a different order per
+/// job, so deploys that start together mostly try different ones first.
+#[must_use]
+pub fn claim_order<'a, T>(job: &JobId, standbys: impl IntoIterator<Item = (&'a str, T)>) -> Vec<T> {
+    let mut ranked: Vec<([u8; 8], T)> = standbys
+        .into_iter()
+        .map(|(name, item)| {
+            let mut hasher = Sha256::new();
+            hasher.update(job.as_str().as_bytes());
+            hasher.update([0]);
+            hasher.update(name.as_bytes());
+            let digest = hasher.finalize();
+            let mut rank = [0_u8; 8];
+            rank.copy_from_slice(&digest[..8]);
+            (rank, item)
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.cmp(&b.0));
+    ranked.into_iter().map(|(_, item)| item).collect()
+}
+
+#[cfg(test)]
+mod tests;

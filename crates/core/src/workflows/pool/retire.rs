@@ -1,0 +1,103 @@
+//! Retiring a standby is a compare-and-set first (mark it retiring, only if no job
+//! claimed it), then a delete: a drain, a refill or a sweep never removes a standby
+//! that a deploy claimed a moment earlier, since that is the deploy's instance now.
+
+use super::super::Workflows;
+use super::super::error::WorkflowError;
+use super::Standby;
+use crate::domain::{AppKey, InstanceName, MemberName, RetireReason, StandbyState};
+use crate::events::{Event, EventSink};
+use crate::ports::RuntimeError;
+
+/// A standby retired (or, in a dry run, that would be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredStandby {
+    /// The instance.
+    pub instance: InstanceName,
+    /// Its app.
+    pub app: AppKey,
+    /// Why it went.
+    pub reason: RetireReason,
+    /// The cluster member that held it.
+    pub member: Option<MemberName>,
+}
+
+/// What a retirement did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetireReport {
+    /// Retired (or, in a dry run, that would be).
+    pub retired: Vec<RetiredStandby>,
+    /// Claimed by a deploy before they could be retired: they are its instances now.
+    pub claimed_meanwhile: Vec<InstanceName>,
+    /// Retirements that failed, each with why.
+    pub failures: Vec<String>,
+}
+
+impl Workflows {
+    /// Retires every unclaimed standby of `app`'s pools, or of every pool: the pools
+    /// are empty afterwards until a fill (a deploy's refill, `lxpack pool fill`).
+    ///
+    /// # Errors
+    /// `StepFailed` (step `pool`) when the standbys cannot be listed.
+    pub async fn drain_pool(
+        &self,
+        app: Option<&AppKey>,
+        dry_run: bool,
+        events: &dyn EventSink,
+    ) -> Result<RetireReport, WorkflowError> {
+        let doomed = self
+            .standbys()
+            .await?
+            .into_iter()
+            .filter(|s| app.is_none_or(|app| &s.mark.app == app))
+            .filter(|s| matches!(s.state(), StandbyState::Ready | StandbyState::Starting))
+            .map(|s| (s, RetireReason::Drained))
+            .collect();
+        Ok(self.retire(doomed, dry_run, events).await)
+    }
+
+    /// Retires each standby for its reason; one a job claimed first is left to it.
+    pub(crate) async fn retire(
+        &self,
+        doomed: Vec<(Standby, RetireReason)>,
+        dry_run: bool,
+        events: &dyn EventSink,
+    ) -> RetireReport {
+        let runtime = self.ports.runtime.as_ref();
+        let mut report = RetireReport::default();
+        for (standby, reason) in doomed {
+            let retired = RetiredStandby {
+                instance: standby.name.clone(),
+                app: standby.mark.app.clone(),
+                reason,
+                member: standby.member.clone(),
+            };
+            if dry_run {
+                report.retired.push(retired);
+                continue;
+            }
+            let marked = runtime
+                .update_standby(&standby.name, &standby.mark, &standby.mark.retired())
+                .await;
+            let deleted = match marked {
+                Ok(()) => runtime.delete_instance(&standby.name).await,
+                Err(error) => Err(error),
+            };
+            match deleted {
+                Ok(()) | Err(RuntimeError::NotFound { .. }) => report.retired.push(retired),
+                Err(RuntimeError::Changed { .. }) => {
+                    report.claimed_meanwhile.push(standby.name.clone());
+                }
+                Err(error) => {
+                    let message = format!("could not retire standby {}: {error}", standby.name);
+                    events.emit(Event::Warning {
+                        message: message.clone(),
+                    });
+                    report.failures.push(message);
+                }
+            }
+        }
+        report
+    }
+}
