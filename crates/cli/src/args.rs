@@ -63,6 +63,10 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove instances and profiles left behind by crashed or killed jobs
     Gc(GcArgs),
+    /// List, fill or drain the standby pools (lxpack.pool): containers started ahead
+    /// of time so that deploys start warm
+    #[command(subcommand)]
+    Pool(PoolCommand),
     /// Show the job history, or one job's log
     Jobs(JobsArgs),
     /// Open a shell, or run a command, in the container a job kept
@@ -245,6 +249,47 @@ pub struct GcArgs {
     /// Say what would be removed, and remove nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `lxpack pool …`
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// List the pools on the daemon and their standbys
+    List {
+        /// Only this app's pools (NAME, or NAME/ENV/ROLE)
+        app: Option<String>,
+    },
+    /// Start the standbys an app's pool lacks, and retire its stale ones
+    ///
+    /// A deploy that takes a standby (or finds none) runs this in the background by
+    /// itself; run it by hand to fill a pool before the first deploy, or from a
+    /// timer. Fills on one host take turns.
+    Fill {
+        /// NAME, or NAME/ENV/ROLE
+        app: String,
+        /// Fill to this many standbys [default: lxpack.pool's size for the app]
+        #[arg(long, value_name = "N")]
+        size: Option<usize>,
+        /// The checkouts' owner, on a daemon whose standbys map it from their start
+        /// (no idmapped mounts: LXD) [default: the owners the app's standbys map now]
+        #[arg(long, value_name = "UID:GID", conflicts_with = "checkout")]
+        owner: Option<String>,
+        /// Take the owner from this checkout directory instead
+        #[arg(long, value_name = "DIR")]
+        checkout: Option<PathBuf>,
+    },
+    /// Retire the waiting standbys of an app's pools, or of every pool
+    Drain {
+        /// NAME, or NAME/ENV/ROLE
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        app: Option<String>,
+        /// Every app's pools
+        #[arg(long)]
+        all: bool,
+        /// Say what would be retired, and retire nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `lxpack jobs`

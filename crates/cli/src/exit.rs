@@ -248,6 +248,12 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Input,
             Some("run the job again with --keep-on-failure; raise lxpack.keep.expiry (seconds) to keep containers longer before `lxpack gc` removes them".into()),
         ),
+        WorkflowError::PoolOwnerNeeded { app } => (
+            ExitClass::Usage,
+            Some(format!(
+                "say whose checkouts the standbys serve: `lxpack pool fill {app} --owner UID:GID` (the owner of the checkouts, `stat -c %u:%g DIR`), or `--checkout DIR`"
+            )),
+        ),
         WorkflowError::HalfPublished { fingerprint, .. } => (
             ExitClass::Store,
             Some(format!("delete the image by hand: lxc image delete {fingerprint}")),

@@ -14,6 +14,7 @@ mod jobs;
 mod manpages;
 mod metrics;
 mod output;
+mod pool;
 mod retention_view;
 mod shell;
 
@@ -42,6 +43,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Deploy(args) => deploy::run(&wiring, args).await,
         Command::Images(args) => images::run(&wiring, args).await,
         Command::Gc(args) => gc::run(&wiring, args).await,
+        Command::Pool(command) => pool::run(&wiring, command).await,
         Command::Jobs(args) => jobs::run(&wiring, args).await,
         Command::Shell(args) => return shell::run(&wiring, args).await,
         Command::Metrics(args) => metrics::run(&wiring, args).await,

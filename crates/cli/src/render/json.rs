@@ -35,6 +35,17 @@ pub fn event_json(event: &Event) -> Value {
         Event::ModuleSkipped { module, reason } => {
             json!({"event": "module_skipped", "module": module, "reason": reason})
         }
+        Event::StandbyClaimed {
+            instance,
+            pool,
+            waited,
+        } => json!({
+            "event": "standby_claimed",
+            "instance": instance.as_str(),
+            "pool": pool.as_str(),
+            "waited_seconds": waited.as_secs_f64(),
+        }),
+        Event::ColdStart { reason } => json!({"event": "cold_start", "reason": reason}),
         Event::Placed { instance, member } => json!({
             "event": "placed",
             "instance": instance.as_str(),

@@ -25,6 +25,15 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         Event::ModuleSkipped { module, reason } => {
             Some(format!("skipped module {module}: {reason}"))
         }
+        Event::StandbyClaimed {
+            instance,
+            pool,
+            waited,
+        } => Some(format!(
+            "runs in standby {instance} of pool {pool} (started {} s before)",
+            waited.as_secs()
+        )),
+        Event::ColdStart { reason } => Some(format!("cold start: {reason}")),
         Event::Placed { instance, member } => {
             Some(format!("{instance} runs on cluster member {member}"))
         }

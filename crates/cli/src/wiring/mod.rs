@@ -5,6 +5,7 @@
 
 mod aws;
 mod processes;
+mod refill;
 mod runtime;
 mod store;
 
@@ -17,6 +18,7 @@ use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
+pub use refill::{DetachedRefill, FillTurn, lock_pool_fills};
 pub use runtime::{DaemonReadiness, daemon_readiness};
 pub use store::{create_private_dir, create_private_file, job_log_dir, open_store, store_path};
 
@@ -106,7 +108,11 @@ impl Wiring {
             jobs: stores.jobs.clone(),
         };
         Ok(Workflows::new(ports, self.config.settings.clone())
-            .with_runner_probe(Arc::new(LocalProcesses::new())))
+            .with_runner_probe(Arc::new(LocalProcesses::new()))
+            .with_pool_refill(Arc::new(DetachedRefill::new(
+                &self.config.origin,
+                &self.store_path,
+            ))))
     }
 }
 

@@ -1,0 +1,118 @@
+//! The CLI's refill: a deploy that took a standby (or found none) starts
+//! `lxpack pool fill` as a detached process of its own and ends without waiting for
+//! it. The process outlives the deploy (its own process group: a Ctrl-C at the
+//! deploy's terminal does not reach it), writes to the pool log beside the job logs,
+//! and takes its turn with other fills on this host through a lock file.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use async_trait::async_trait;
+use lxpack_core::ports::{BoxError, PoolRefill, RefillRequest};
+
+use super::store::job_log_dir;
+use crate::config::ConfigOrigin;
+use crate::exit::{CliError, ExitClass};
+
+/// Starts `lxpack pool fill` in the background, with this process's config and store.
+#[derive(Debug, Clone)]
+pub struct DetachedRefill {
+    config: Option<PathBuf>,
+    store: PathBuf,
+}
+
+impl DetachedRefill {
+    /// A refill with the config of `origin` and the store at `store`.
+    #[must_use]
+    pub fn new(origin: &ConfigOrigin, store: &Path) -> Self {
+        Self {
+            config: match origin {
+                ConfigOrigin::File(path) => Some(path.clone()),
+                ConfigOrigin::Defaults => None,
+            },
+            store: store.to_path_buf(),
+        }
+    }
+
+    /// The log every background fill appends to.
+    #[must_use]
+    pub fn log_path(store: &Path) -> PathBuf {
+        job_log_dir(store).join("pool-fill.log")
+    }
+}
+
+#[async_trait]
+impl PoolRefill for DetachedRefill {
+    async fn request_refill(&self, request: &RefillRequest) -> Result<(), BoxError> {
+        let exe = std::env::current_exe()?;
+        let log_path = Self::log_path(&self.store);
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut command = Command::new(exe);
+        if let Some(config) = &self.config {
+            command.arg("--config").arg(config);
+        }
+        command
+            .arg("--store")
+            .arg(&self.store)
+            .args(["pool", "fill", &request.app.to_string()]);
+        if let Some(owner) = request.owner {
+            command.args(["--owner", &format!("{}:{}", owner.uid, owner.gid)]);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0);
+        // Not waited for: it is re-parented when this process ends.
+        command.spawn()?;
+        Ok(())
+    }
+}
+
+/// Holds this host's pool-fill lock until dropped.
+#[derive(Debug)]
+pub struct FillTurn {
+    _file: File,
+}
+
+/// Waits for this host's turn to fill pools: one fill at a time, so that fills asked
+/// for at once each see what the one before started.
+///
+/// # Errors
+/// `Store` (exit 11) when the lock file cannot be opened or locked.
+pub async fn lock_pool_fills(store: &Path) -> Result<FillTurn, CliError> {
+    let path = job_log_dir(store).join("pool-fill.lock");
+    let failed = |error: std::io::Error| {
+        CliError::new(
+            ExitClass::Store,
+            format!("cannot take the pool-fill lock {}: {error}", path.display()),
+        )
+        .with_hint("check that the store's directory is writable")
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(failed)?;
+    let file = tokio::task::spawn_blocking(move || {
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map(|()| file)
+            .map_err(std::io::Error::from)
+    })
+    .await
+    .map_err(|error| failed(std::io::Error::other(error)))?
+    .map_err(failed)?;
+    Ok(FillTurn { _file: file })
+}
