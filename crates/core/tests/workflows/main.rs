@@ -13,6 +13,7 @@ mod deploy;
 mod events;
 mod jobs;
 mod keep;
+mod pool;
 mod retention;
 mod sweep;
 mod timeouts;
