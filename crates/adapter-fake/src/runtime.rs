@@ -64,6 +64,9 @@ pub enum RuntimeOp {
 /// One call received by a [`FakeRuntime`], with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// A test's call log: a few hundred bytes per call is nothing, and boxing would make
+// every test's pattern on `spec` clumsier.
+#[allow(clippy::large_enum_variant)]
 pub enum RuntimeCall {
     /// `server_info`.
     ServerInfo,
@@ -282,6 +285,7 @@ impl RuntimeCall {
 
 /// A call to either side of the fake daemon, in the order received.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // A test's call log, as RuntimeCall.
 pub enum DaemonCall {
     /// A call to the runtime.
     Runtime(RuntimeCall),

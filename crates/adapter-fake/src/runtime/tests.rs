@@ -603,6 +603,7 @@ async fn every_instance_and_profile_is_listed_with_its_labels() {
         labels,
         member: None,
         kept_until: None,
+        standby: None,
     };
     assert_eq!(
         resources,

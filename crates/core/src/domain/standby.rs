@@ -383,7 +383,7 @@ pub fn claim_order<'a, T>(job: &JobId, standbys: impl IntoIterator<Item = (&'a s
             (rank, item)
         })
         .collect();
-    ranked.sort_by(|a, b| a.0.cmp(&b.0));
+    ranked.sort_by_key(|(rank, _)| *rank);
     ranked.into_iter().map(|(_, item)| item).collect()
 }
 
