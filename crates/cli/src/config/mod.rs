@@ -390,7 +390,7 @@ fn pool_settings(
         )?,
     };
     let mut apps = std::collections::BTreeMap::new();
-    for (name, entry) in &raw.apps {
+    for (name, entry) in raw.apps.iter().flatten() {
         let key = format!("lxpack.pool.apps.{name}");
         let parts: Vec<&str> = name.split('/').collect();
         let [app, env, role] = parts.as_slice() else {

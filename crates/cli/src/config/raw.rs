@@ -111,7 +111,7 @@ pub(super) struct RawPool {
     /// Seconds a standby may wait before it is replaced.
     pub(super) max_age: Option<u64>,
     /// Apps with their own size or age, by `NAME/ENV/ROLE`.
-    pub(super) apps: std::collections::BTreeMap<String, RawPoolSize>,
+    pub(super) apps: Option<std::collections::BTreeMap<String, RawPoolSize>>,
 }
 
 /// One app's pool.
