@@ -9,6 +9,22 @@
 //! websockets, so while the command runs the operation is asked after once per call
 //! deadline: a member that does not answer ends the exec as unreachable within two
 //! call deadlines, not at the step's timeout.
+//!
+//! The control socket is connected first, then the command's streams together, as
+//! `lxc` and `incus` do. Both daemons start a non-interactive command as soon as its
+//! stdin, stdout and stderr are connected, without waiting for the control socket (LXD
+//! 5.0.2 and Incus 6.0.4, `execWs.Connect` and `execWs.Do` in `instance_exec.go`). A
+//! control socket asked for beside the streams can come after them, most often on a
+//! cluster, where the member we talk to forwards each websocket. Seen there:
+//! - the command has ended: the daemon refuses the socket ("Only running operations can
+//!   be connected", which LXD's forwarding member reports as "websocket: bad
+//!   handshake"), and a command that ran is reported failed;
+//! - the command is ending: the daemon keeps the operation running until the client
+//!   closes the socket, while the client waits for the operation to end;
+//! - LXD 5.0.2 crashes (a nil `onConnect` in `Operation.Connect`).
+//!
+//! Connected first, the control socket is the daemon's before the command starts, and
+//! the daemon closes it when the command ends.
 
 use std::time::Duration;
 
@@ -82,20 +98,16 @@ async fn run(
         .await
         .map_err(fail)?;
     let fds = started.metadata::<ExecStarted>().fds;
-    let connect = |secret: String| {
-        let request = client.api().websocket(&operation, &secret);
-        async move {
-            let stream = client.upgrade(request).await?;
-            Ok::<Socket, CallError>(
-                WebSocketStream::from_raw_socket(stream, Role::Client, None).await,
-            )
-        }
-    };
-    let (stdin, stdout, stderr, control) = tokio::try_join!(
-        connect(fds.stdin),
-        connect(fds.stdout),
-        connect(fds.stderr),
-        connect(fds.control)
+    // The control socket first: the command starts as soon as its three streams are
+    // connected, and a control socket asked for after that is refused, or held by the
+    // daemon so that the operation never ends (module docs).
+    let control = connect(client, &operation, &fds.control)
+        .await
+        .map_err(fail)?;
+    let (stdin, stdout, stderr) = tokio::try_join!(
+        connect(client, &operation, &fds.stdin),
+        connect(client, &operation, &fds.stdout),
+        connect(client, &operation, &fds.stderr)
     )
     .map_err(fail)?;
 
@@ -158,6 +170,18 @@ async fn run(
     Err(Failure::Port(interruption))
 }
 
+/// Connects one of an exec's websockets.
+async fn connect(
+    client: &LxdClient,
+    operation: &OperationRef,
+    secret: &str,
+) -> Result<Socket, CallError> {
+    let stream = client
+        .upgrade(client.api().websocket(operation, secret))
+        .await?;
+    Ok(WebSocketStream::from_raw_socket(stream, Role::Client, None).await)
+}
+
 /// Asks after the running operation once per call deadline, and returns the first
 /// failure that says the daemon (or the member running it) is not answering. An
 /// answer of any kind, or a refusal about the operation itself (ended and gone),
@@ -209,31 +233,26 @@ pub(crate) async fn session(
         .await
         .map_err(&fail)?;
     let fds = started.metadata::<ExecStarted>().fds;
-    let connect = |secret: String| {
-        let request = client.api().websocket(&operation, &secret);
-        async move {
-            let stream = client.upgrade(request).await?;
-            Ok::<Socket, CallError>(
-                WebSocketStream::from_raw_socket(stream, Role::Client, None).await,
-            )
-        }
-    };
     let interactive = request.terminal.is_some();
-    let (stdin, mut control, outputs) = if interactive {
-        let (stdin, control) =
-            tokio::try_join!(connect(fds.stdin), connect(fds.control)).map_err(&fail)?;
+    // The control socket first, as for exec.
+    let mut control = connect(client, &operation, &fds.control)
+        .await
+        .map_err(&fail)?;
+    let (stdin, outputs) = if interactive {
+        let stdin = connect(client, &operation, &fds.stdin)
+            .await
+            .map_err(&fail)?;
         let (sink, stream) = stdin.split();
-        (sink, control, (stream.boxed(), None))
+        (sink, (stream.boxed(), None))
     } else {
-        let (stdin, stdout, stderr, control) = tokio::try_join!(
-            connect(fds.stdin),
-            connect(fds.stdout),
-            connect(fds.stderr),
-            connect(fds.control)
+        let (stdin, stdout, stderr) = tokio::try_join!(
+            connect(client, &operation, &fds.stdin),
+            connect(client, &operation, &fds.stdout),
+            connect(client, &operation, &fds.stderr)
         )
         .map_err(&fail)?;
         let (sink, _) = stdin.split();
-        (sink, control, (stdout.boxed(), Some(stderr)))
+        (sink, (stdout.boxed(), Some(stderr)))
     };
     // The daemon ends the operation of an interactive session only once the client
     // closes its side of the session's websocket: the output's end says when.
