@@ -1,6 +1,6 @@
 //! Exec over websockets: stdout and stderr are read concurrently and handed to the sink
-//! chunk by chunk (nothing holds the whole output), the control socket stays open until
-//! the operation ends (closing it kills the command), and a timeout or cancellation
+//! chunk by chunk (nothing holds the whole output), the control socket stays open while
+//! the command runs (closing it kills the command), and a timeout or cancellation
 //! sends SIGTERM, then SIGKILL after a grace period. The exit code comes from the
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
@@ -25,6 +25,12 @@
 //!
 //! Connected first, the control socket is the daemon's before the command starts, and
 //! the daemon closes it when the command ends.
+//!
+//! The client closes it too once stdout and stderr have ended: the daemons end them
+//! only after the command exited (they close their own end of the command's pipes
+//! then), and a control socket closed after that kills nothing. So no exec waits for
+//! an operation that waits for the exec's control socket, whatever the daemon did with
+//! it.
 
 use std::time::Duration;
 
@@ -111,11 +117,15 @@ async fn run(
     )
     .map_err(fail)?;
 
+    let (output_ended, mut on_output_end) = tokio::sync::oneshot::channel::<()>();
     let work = async {
         let feed = feed_stdin(stdin, request.stdin.as_deref());
         let out = pump(stdout, OutputStream::Stdout, output);
         let err = pump(stderr, OutputStream::Stderr, output);
         let ((), out, err) = tokio::join!(feed, out, err);
+        if out == Ended::Cleanly && err == Ended::Cleanly {
+            let _ = output_ended.send(());
+        }
         if out == Ended::Broken || err == Ended::Broken {
             // A daemon that is gone says why itself.
             let ping = client.call(client.api().server(), client.options().request_timeout);
@@ -140,20 +150,33 @@ async fn run(
             .await
     };
     tokio::pin!(work);
+    let lost = watch(client, &operation);
+    tokio::pin!(lost);
+    let deadline = tokio::time::sleep(request.timeout);
+    tokio::pin!(deadline);
     let mut control = control;
-    let interruption = tokio::select! {
-        ended = &mut work => {
-            let _ = control.close(None).await;
-            let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
-            return Ok(i32::try_from(code).unwrap_or(-1));
+    let mut control_open = true;
+    let interruption = loop {
+        tokio::select! {
+            ended = &mut work => {
+                let _ = control.close(None).await;
+                let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
+                return Ok(i32::try_from(code).unwrap_or(-1));
+            }
+            lost = &mut lost, if client.is_clustered() => {
+                // Nobody is left to signal: the daemon (or member) does not answer.
+                let _ = control.close(None).await;
+                return Err(Failure::Call(lost));
+            }
+            // The command has exited: closing the control socket kills nothing, and
+            // lets a daemon that holds the operation until then end it (module docs).
+            Ok(()) = &mut on_output_end, if control_open => {
+                control_open = false;
+                let _ = control.close(None).await;
+            }
+            () = &mut deadline => break RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
+            () = cancel.cancelled() => break RuntimeError::Cancelled { operation: operation_name.to_owned() },
         }
-        lost = watch(client, &operation), if client.is_clustered() => {
-            // Nobody is left to signal: the daemon (or member) does not answer.
-            let _ = control.close(None).await;
-            return Err(Failure::Call(lost));
-        }
-        () = tokio::time::sleep(request.timeout) => RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
-        () = cancel.cancelled() => RuntimeError::Cancelled { operation: operation_name.to_owned() },
     };
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();

@@ -542,7 +542,13 @@ impl crate::transport::Transport for ExecDaemon {
         if request.path.ends_with("/exec") {
             return Ok(self.reply(0));
         }
-        assert!(request.path.ends_with("/wait"), "{}", request.line());
+        if !request.path.ends_with("/wait") {
+            return Err(lxpack_core::ports::Unreachable {
+                endpoint: self.endpoint().to_owned(),
+                reason: format!("the model has no reply for {}", request.line()),
+                hint: "this is a model".to_owned(),
+            });
+        }
         if self.holds {
             let mut closed = self.control_closed.subscribe();
             let _ = closed.wait_for(|closed| *closed).await;
@@ -630,7 +636,31 @@ async fn the_control_socket_is_connected_before_the_command_can_start(daemon: Da
     assert_eq!(asked.len(), 4, "{asked:?}");
 }
 
-on_both!(the_control_socket_is_connected_before_the_command_can_start);
+async fn an_operation_held_until_the_control_socket_closes_still_ends(daemon: Daemon) {
+    // What followed a control socket that connected while the command ended: the
+    // daemon kept the operation running until the client closed the socket, and the
+    // client kept the socket open until the operation ended (a deploy hung with its
+    // exec operation running on m3). Once stdout and stderr have ended, the command has
+    // exited, and the client closes the control socket.
+    let model = std::sync::Arc::new(ExecDaemon::new(daemon, true));
+    let started = Instant::now();
+    let code = exec_on(model).await;
+    assert_eq!(
+        code.unwrap(),
+        0,
+        "the command ran and its exit code is read"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+on_both!(
+    the_control_socket_is_connected_before_the_command_can_start,
+    an_operation_held_until_the_control_socket_closes_still_ends,
+);
 
 // --- sessions (lxpack shell) -----------------------------------------------------
 
