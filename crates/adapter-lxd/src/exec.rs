@@ -1,6 +1,6 @@
 //! Exec over websockets: stdout and stderr are read concurrently and handed to the sink
-//! chunk by chunk (nothing holds the whole output), the control socket stays open until
-//! the operation ends (closing it kills the command), and a timeout or cancellation
+//! chunk by chunk (nothing holds the whole output), the control socket stays open while
+//! the command runs (closing it kills the command), and a timeout or cancellation
 //! sends SIGTERM, then SIGKILL after a grace period. The exit code comes from the
 //! finished operation's `return`. The websockets run on whatever stream the transport
 //! upgrades to, so a test drives all of this over in-memory streams.
@@ -9,6 +9,28 @@
 //! websockets, so while the command runs the operation is asked after once per call
 //! deadline: a member that does not answer ends the exec as unreachable within two
 //! call deadlines, not at the step's timeout.
+//!
+//! The control socket is connected first, then the command's streams together, as
+//! `lxc` and `incus` do. Both daemons start a non-interactive command as soon as its
+//! stdin, stdout and stderr are connected, without waiting for the control socket (LXD
+//! 5.0.2 and Incus 6.0.4, `execWs.Connect` and `execWs.Do` in `instance_exec.go`). A
+//! control socket asked for beside the streams can come after them, most often on a
+//! cluster, where the member we talk to forwards each websocket. Seen there:
+//! - the command has ended: the daemon refuses the socket ("Only running operations can
+//!   be connected", which LXD's forwarding member reports as "websocket: bad
+//!   handshake"), and a command that ran is reported failed;
+//! - the command is ending: the daemon keeps the operation running until the client
+//!   closes the socket, while the client waits for the operation to end;
+//! - LXD 5.0.2 crashes (a nil `onConnect` in `Operation.Connect`).
+//!
+//! Connected first, the control socket is the daemon's before the command starts, and
+//! the daemon closes it when the command ends.
+//!
+//! The client closes it too once stdout and stderr have ended: the daemons end them
+//! only after the command exited (they close their own end of the command's pipes
+//! then), and a control socket closed after that kills nothing. So no exec waits for
+//! an operation that waits for the exec's control socket, whatever the daemon did with
+//! it.
 
 use std::time::Duration;
 
@@ -82,28 +104,28 @@ async fn run(
         .await
         .map_err(fail)?;
     let fds = started.metadata::<ExecStarted>().fds;
-    let connect = |secret: String| {
-        let request = client.api().websocket(&operation, &secret);
-        async move {
-            let stream = client.upgrade(request).await?;
-            Ok::<Socket, CallError>(
-                WebSocketStream::from_raw_socket(stream, Role::Client, None).await,
-            )
-        }
-    };
-    let (stdin, stdout, stderr, control) = tokio::try_join!(
-        connect(fds.stdin),
-        connect(fds.stdout),
-        connect(fds.stderr),
-        connect(fds.control)
+    // The control socket first: the command starts as soon as its three streams are
+    // connected, and a control socket asked for after that is refused, or held by the
+    // daemon so that the operation never ends (module docs).
+    let control = connect(client, &operation, &fds.control)
+        .await
+        .map_err(fail)?;
+    let (stdin, stdout, stderr) = tokio::try_join!(
+        connect(client, &operation, &fds.stdin),
+        connect(client, &operation, &fds.stdout),
+        connect(client, &operation, &fds.stderr)
     )
     .map_err(fail)?;
 
+    let (output_ended, mut on_output_end) = tokio::sync::oneshot::channel::<()>();
     let work = async {
         let feed = feed_stdin(stdin, request.stdin.as_deref());
         let out = pump(stdout, OutputStream::Stdout, output);
         let err = pump(stderr, OutputStream::Stderr, output);
         let ((), out, err) = tokio::join!(feed, out, err);
+        if out == Ended::Cleanly && err == Ended::Cleanly {
+            let _ = output_ended.send(());
+        }
         if out == Ended::Broken || err == Ended::Broken {
             // A daemon that is gone says why itself.
             let ping = client.call(client.api().server(), client.options().request_timeout);
@@ -128,20 +150,33 @@ async fn run(
             .await
     };
     tokio::pin!(work);
+    let lost = watch(client, &operation);
+    tokio::pin!(lost);
+    let deadline = tokio::time::sleep(request.timeout);
+    tokio::pin!(deadline);
     let mut control = control;
-    let interruption = tokio::select! {
-        ended = &mut work => {
-            let _ = control.close(None).await;
-            let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
-            return Ok(i32::try_from(code).unwrap_or(-1));
+    let mut control_open = true;
+    let interruption = loop {
+        tokio::select! {
+            ended = &mut work => {
+                let _ = control.close(None).await;
+                let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
+                return Ok(i32::try_from(code).unwrap_or(-1));
+            }
+            lost = &mut lost, if client.is_clustered() => {
+                // Nobody is left to signal: the daemon (or member) does not answer.
+                let _ = control.close(None).await;
+                return Err(Failure::Call(lost));
+            }
+            // The command has exited: closing the control socket kills nothing, and
+            // lets a daemon that holds the operation until then end it (module docs).
+            Ok(()) = &mut on_output_end, if control_open => {
+                control_open = false;
+                let _ = control.close(None).await;
+            }
+            () = &mut deadline => break RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
+            () = cancel.cancelled() => break RuntimeError::Cancelled { operation: operation_name.to_owned() },
         }
-        lost = watch(client, &operation), if client.is_clustered() => {
-            // Nobody is left to signal: the daemon (or member) does not answer.
-            let _ = control.close(None).await;
-            return Err(Failure::Call(lost));
-        }
-        () = tokio::time::sleep(request.timeout) => RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
-        () = cancel.cancelled() => RuntimeError::Cancelled { operation: operation_name.to_owned() },
     };
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();
@@ -156,6 +191,18 @@ async fn run(
     let _ = control.close(None).await;
     client.cancel(&operation).await;
     Err(Failure::Port(interruption))
+}
+
+/// Connects one of an exec's websockets.
+async fn connect(
+    client: &LxdClient,
+    operation: &OperationRef,
+    secret: &str,
+) -> Result<Socket, CallError> {
+    let stream = client
+        .upgrade(client.api().websocket(operation, secret))
+        .await?;
+    Ok(WebSocketStream::from_raw_socket(stream, Role::Client, None).await)
 }
 
 /// Asks after the running operation once per call deadline, and returns the first
@@ -209,31 +256,26 @@ pub(crate) async fn session(
         .await
         .map_err(&fail)?;
     let fds = started.metadata::<ExecStarted>().fds;
-    let connect = |secret: String| {
-        let request = client.api().websocket(&operation, &secret);
-        async move {
-            let stream = client.upgrade(request).await?;
-            Ok::<Socket, CallError>(
-                WebSocketStream::from_raw_socket(stream, Role::Client, None).await,
-            )
-        }
-    };
     let interactive = request.terminal.is_some();
-    let (stdin, mut control, outputs) = if interactive {
-        let (stdin, control) =
-            tokio::try_join!(connect(fds.stdin), connect(fds.control)).map_err(&fail)?;
+    // The control socket first, as for exec.
+    let mut control = connect(client, &operation, &fds.control)
+        .await
+        .map_err(&fail)?;
+    let (stdin, outputs) = if interactive {
+        let stdin = connect(client, &operation, &fds.stdin)
+            .await
+            .map_err(&fail)?;
         let (sink, stream) = stdin.split();
-        (sink, control, (stream.boxed(), None))
+        (sink, (stream.boxed(), None))
     } else {
-        let (stdin, stdout, stderr, control) = tokio::try_join!(
-            connect(fds.stdin),
-            connect(fds.stdout),
-            connect(fds.stderr),
-            connect(fds.control)
+        let (stdin, stdout, stderr) = tokio::try_join!(
+            connect(client, &operation, &fds.stdin),
+            connect(client, &operation, &fds.stdout),
+            connect(client, &operation, &fds.stderr)
         )
         .map_err(&fail)?;
         let (sink, _) = stdin.split();
-        (sink, control, (stdout.boxed(), Some(stderr)))
+        (sink, (stdout.boxed(), Some(stderr)))
     };
     // The daemon ends the operation of an interactive session only once the client
     // closes its side of the session's websocket: the output's end says when.

@@ -76,8 +76,9 @@ fn serve(mock: &MockTransport, command: Command) -> FarEnds {
         far.push(end);
     }
     let wrap = |end: DuplexStream| WebSocketStream::from_raw_socket(end, Role::Server, None);
+    // In the order the client asks for them: the control socket first.
     let mut far = far.into_iter();
-    let (stdin, stdout, stderr, control) = (
+    let (control, stdin, stdout, stderr) = (
         far.next().unwrap(),
         far.next().unwrap(),
         far.next().unwrap(),
@@ -143,12 +144,12 @@ fn request(seconds: u64) -> ExecRequest {
     request
 }
 
-/// The upgrade requests of the recorded exec, in the order stdin, stdout, stderr,
-/// control.
+/// The upgrade requests of the recorded exec, in the order the client makes them:
+/// control, then stdin, stdout, stderr.
 fn websockets(daemon: Daemon) -> Vec<String> {
     let operation = operation_of(daemon, "exec", 0);
     let fds = metadata_of(daemon, "exec", 0)["metadata"]["fds"].clone();
-    ["0", "1", "2", "control"]
+    ["control", "0", "1", "2"]
         .iter()
         .map(|fd| {
             format!(
@@ -456,6 +457,211 @@ async fn output_whose_connection_breaks_is_the_daemon_unreachable_not_an_exit_co
     }
 }
 
+// --- the order of the websockets, on a daemon that starts the command without them all --
+
+/// The recording of an exec of `true` on member m2, through m1, whose control socket
+/// was asked for after the command ended: the exec (0), the three streams switched
+/// (1-3), the ended operation's /wait (4), and the refusal of the control socket (5).
+const LATE_CONTROL: &str = "cluster-exec-late-control";
+
+/// A daemon that runs `true` for a non-interactive exec as LXD 5.0.2 and Incus 6.0.4 do
+/// (`execWs.Connect` and `execWs.Do` in `instance_exec.go`), answering with the
+/// recorded replies of [`LATE_CONTROL`]: the command starts as soon as stdin, stdout
+/// and stderr are connected, whether or not the control socket is; it ends at once,
+/// the daemon ends stdout and stderr, and a websocket asked for after that gets the
+/// recorded refusal.
+///
+/// With `holds`, the operation ends only once the client closes the control socket:
+/// what the daemons do with a control socket that connected while the command ended
+/// (the exec's control handler, started after the command, reads that socket until
+/// the client closes it, and the operation waits for the handler).
+struct ExecDaemon {
+    daemon: Daemon,
+    holds: bool,
+    state: Mutex<Model>,
+    control_closed: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Model {
+    /// The websockets asked for, in order (`control`, `0`, `1`, `2`).
+    asked: Vec<String>,
+    /// The far ends of the command's streams connected so far.
+    streams: Vec<(String, DuplexStream)>,
+    ended: bool,
+}
+
+impl ExecDaemon {
+    fn new(daemon: Daemon, holds: bool) -> Self {
+        Self {
+            daemon,
+            holds,
+            state: Mutex::new(Model::default()),
+            control_closed: watch::channel(false).0,
+        }
+    }
+
+    fn reply(&self, index: usize) -> crate::transport::Response {
+        let (status, body) = crate::testing::reply_of(self.daemon, LATE_CONTROL, index);
+        crate::transport::Response { status, body }
+    }
+
+    /// Which websocket a request asks for.
+    fn fd(&self, request: &crate::transport::Request) -> String {
+        let fds = metadata_of(self.daemon, LATE_CONTROL, 0)["metadata"]["fds"].clone();
+        let secret = request.query_value("secret").unwrap();
+        ["control", "0", "1", "2"]
+            .into_iter()
+            .find(|fd| fds[fd] == secret)
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The command ran and ended: the daemon ends stdout and stderr (an empty message)
+    /// and reads stdin until the client closes it.
+    fn run_command(streams: Vec<(String, DuplexStream)>) {
+        for (fd, end) in streams {
+            tokio::spawn(async move {
+                let mut socket: Far =
+                    WebSocketStream::from_raw_socket(end, Role::Server, None).await;
+                if fd != "0" {
+                    let _ = socket.send(Message::text("")).await;
+                }
+                while let Some(Ok(_)) = socket.next().await {}
+            });
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::transport::Transport for ExecDaemon {
+    async fn send(
+        &self,
+        request: crate::transport::Request,
+    ) -> Result<crate::transport::Response, lxpack_core::ports::Unreachable> {
+        if request.path.ends_with("/exec") {
+            return Ok(self.reply(0));
+        }
+        if !request.path.ends_with("/wait") {
+            return Err(lxpack_core::ports::Unreachable {
+                endpoint: self.endpoint().to_owned(),
+                reason: format!("the model has no reply for {}", request.line()),
+                hint: "this is a model".to_owned(),
+            });
+        }
+        if self.holds {
+            let mut closed = self.control_closed.subscribe();
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
+        Ok(self.reply(4))
+    }
+
+    async fn upgrade(
+        &self,
+        request: crate::transport::Request,
+    ) -> Result<crate::transport::Upgrade, lxpack_core::ports::Unreachable> {
+        let fd = self.fd(&request);
+        let mut model = self.state.lock().unwrap();
+        model.asked.push(fd.clone());
+        if model.ended {
+            return Ok(crate::transport::Upgrade::Refused(self.reply(5)));
+        }
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        if fd == "control" {
+            let closed = self.control_closed.clone();
+            tokio::spawn(async move {
+                let mut socket: Far =
+                    WebSocketStream::from_raw_socket(far, Role::Server, None).await;
+                while let Some(Ok(message)) = socket.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+                closed.send_replace(true);
+            });
+        } else {
+            model.streams.push((fd, far));
+            if model.streams.len() == 3 {
+                model.ended = true;
+                Self::run_command(std::mem::take(&mut model.streams));
+            }
+        }
+        Ok(crate::transport::Upgrade::Switched(Box::new(near)))
+    }
+
+    fn endpoint(&self) -> &str {
+        "https://127.0.1.2:8443"
+    }
+
+    fn is_remote(&self) -> bool {
+        false
+    }
+}
+
+/// Runs `true` on `model`, as exec does for a step, within a 30 s limit.
+async fn exec_on(model: std::sync::Arc<ExecDaemon>) -> Result<i32, RuntimeError> {
+    let client = crate::LxdClient::connect_with_transport(
+        model,
+        crate::LxdOptions {
+            request_timeout: crate::testing::REQUEST_TIMEOUT,
+            ..crate::LxdOptions::default()
+        },
+    );
+    client
+        .exec(
+            &InstanceName::parse("lxpack-fixture-c3").unwrap(),
+            &ExecRequest::new(["true"], Duration::from_secs(30)),
+            &Collect::default(),
+            &CancellationToken::new(),
+        )
+        .await
+}
+
+async fn the_control_socket_is_connected_before_the_command_can_start(daemon: Daemon) {
+    // Asked for beside the streams, the control socket came after them, once the
+    // command had ended: refused, and a command that ran was reported failed
+    // ("websocket: bad handshake" through LXD's m1, about 1 exec in 20 on the test
+    // cluster).
+    let refusal = &recorded(daemon, LATE_CONTROL)["exchanges"][5];
+    assert_eq!(refusal["status"], 500, "{refusal}");
+    let model = std::sync::Arc::new(ExecDaemon::new(daemon, false));
+    let code = exec_on(model.clone()).await;
+    assert_eq!(
+        code.unwrap(),
+        0,
+        "the command ran and its exit code is read"
+    );
+    let asked = model.state.lock().unwrap().asked.clone();
+    assert_eq!(asked[0], "control", "{asked:?}");
+    assert_eq!(asked.len(), 4, "{asked:?}");
+}
+
+async fn an_operation_held_until_the_control_socket_closes_still_ends(daemon: Daemon) {
+    // What followed a control socket that connected while the command ended: the
+    // daemon kept the operation running until the client closed the socket, and the
+    // client kept the socket open until the operation ended (a deploy hung with its
+    // exec operation running on m3). Once stdout and stderr have ended, the command has
+    // exited, and the client closes the control socket.
+    let model = std::sync::Arc::new(ExecDaemon::new(daemon, true));
+    let started = Instant::now();
+    let code = exec_on(model).await;
+    assert_eq!(
+        code.unwrap(),
+        0,
+        "the command ran and its exit code is read"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+on_both!(
+    the_control_socket_is_connected_before_the_command_can_start,
+    an_operation_held_until_the_control_socket_closes_still_ends,
+);
+
 // --- sessions (lxpack shell) -----------------------------------------------------
 
 /// Input that gives its items, then nothing more for ever (a terminal whose user stops
@@ -501,7 +707,7 @@ async fn an_interactive_session_has_a_terminal_its_input_resizes_and_output(daem
     mock.one(daemon, "exec-interactive", 0);
     let (near_pty, far_pty) = tokio::io::duplex(64 * 1024);
     let (near_control, far_control) = tokio::io::duplex(64 * 1024);
-    mock.websocket(near_pty).websocket(near_control);
+    mock.websocket(near_control).websocket(near_pty);
     mock.one(daemon, "exec-finished", 1);
     let wrap = |end: DuplexStream| WebSocketStream::from_raw_socket(end, Role::Server, None);
     let (resized, on_resize) = tokio::sync::oneshot::channel::<()>();
@@ -581,8 +787,8 @@ async fn an_interactive_session_has_a_terminal_its_input_resizes_and_output(daem
         [serde_json::json!({"command": "window-resize", "args": {"width": "80", "height": "24"}})]
     );
 
-    // The request asks for a terminal of the window's size; only the terminal's
-    // websocket and the control socket are connected.
+    // The request asks for a terminal of the window's size; only the control socket
+    // and the terminal's websocket are connected, in that order.
     let requests = mock.requests();
     let body = requests[0].body_json().unwrap();
     assert_eq!(body["interactive"], true);
@@ -598,11 +804,11 @@ async fn an_interactive_session_has_a_terminal_its_input_resizes_and_output(daem
             "POST /1.0/instances/lxpack-fixture-k/exec".to_owned(),
             format!(
                 "GET {operation}/websocket?secret={}",
-                fds["0"].as_str().unwrap()
+                fds["control"].as_str().unwrap()
             ),
             format!(
                 "GET {operation}/websocket?secret={}",
-                fds["control"].as_str().unwrap()
+                fds["0"].as_str().unwrap()
             ),
             format!("GET {operation}/wait?timeout=30"),
         ]
