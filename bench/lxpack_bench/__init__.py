@@ -3,7 +3,7 @@
 Python 3 standard library only.
 
 ## Layout
-- `main`: the command line, and the run.
+- `main`: the command line, and the run over each daemon in turn.
 - `constants`: the fixed names (pool, projects, images, aliases), paths and targets.
 - `buildpacks`: the buildpack scripts of the bench apps (no-op, stream, flood).
 - `proc`: child processes (run, time, reap; all known, for a clean interruption).

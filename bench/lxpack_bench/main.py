@@ -28,14 +28,22 @@ from .sections import cluster, concurrency, deploy, publish, rss, streaming
 from .sides.lxpack import Lxpack, build_lxpack
 
 
+def daemon_list(text: str) -> list:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if not kinds or any(k not in DAEMONS for k in kinds) or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"{text!r}: one or more of {', '.join(DAEMONS)}, comma-separated")
+    return kinds
+
+
 def parse_args(description):
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 repetitions (publish: 1)")
     parser.add_argument("--runs", type=int, help="repetitions per measurement (default 5)")
     parser.add_argument("--publish-runs", type=int, help="repetitions of publish (default: --runs, at most 3)")
-    parser.add_argument("--daemon", choices=DAEMONS, default="lxd",
-                        help="which daemon and client (default lxd, with lxc)")
+    parser.add_argument("--daemon", type=daemon_list, default=["lxd"],
+                        help="which daemon and client, or several in turn: lxd (the default, with "
+                             "lxc), incus, or lxd,incus")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help="comma-separated sections to run")
     parser.add_argument("--no-build", action="store_true", help="use the existing binary")
@@ -100,7 +108,6 @@ def measure_daemon(kind, binary, build_note, args, sections, runs, publish_runs,
 
 def main(description: str):
     args = parse_args(description)
-    args.daemon = [args.daemon]
     if os.geteuid() != 0:
         raise SystemExit("run as root: it creates pools, projects and images")
     runs = args.runs or (2 if args.quick else 5)
