@@ -1,9 +1,11 @@
 """The lxpack benchmark harness, run by bench/run (see its docstring for what it does).
 
-Python 3 standard library only.
+Python 3 standard library, and matplotlib for the chart (bench/requirements.txt, in
+the harness's own virtual environment, which venv.py makes).
 
 ## Layout
 - `main`: the command line, and the run over each daemon in turn.
+- `venv`: the virtual environment, made on the first run; the harness runs again in it.
 - `constants`: the fixed names (pool, projects, images, aliases), paths and targets.
 - `buildpacks`: the buildpack scripts of the bench apps (no-op, stream, flood).
 - `proc`: child processes (run, time, reap; all known, for a clean interruption).
@@ -21,4 +23,6 @@ Python 3 standard library only.
 - `report.doc`: docs/benchmarks.md, from `report.summary` (the results against the
   targets) and a module per section (`report.deploy`, …), with `report.text` for the
   tables (a daemon column when a run covers several).
+- `chart`: the deploy chart (matplotlib, SVG), from labelled groups of (lxpack seconds,
+  CLI seconds).
 """

@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 BENCH_DIR = ROOT / "bench"
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 RESULTS_PATH = BENCH_DIR / "results.json"
+REQUIREMENTS = BENCH_DIR / "requirements.txt"
 CACHE_DIR = Path("/var/tmp/lxpack-bench")
+VENV_DIR = CACHE_DIR / "venv"
 DEFAULTS_YML = ROOT / "crates" / "cli" / "src" / "config" / "defaults.yml"
 
 DAEMONS = ("lxd", "incus")

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import stalls
+from . import stalls, venv
+from .chart import draw_deploy
 from .constants import DAEMONS, DOC_PATH, RESULTS_PATH, SECTIONS, TARGETS
 from .daemon import Daemon
 from .environment import machine_info, versions
@@ -106,10 +107,11 @@ def measure_daemon(kind, binary, build_note, args, sections, runs, publish_runs,
     return res
 
 
-def main(description: str):
+def main(script: Path, description: str):
     args = parse_args(description)
     if os.geteuid() != 0:
         raise SystemExit("run as root: it creates pools, projects and images")
+    venv.ensure(script)
     runs = args.runs or (2 if args.quick else 5)
     publish_runs = args.publish_runs or (1 if args.quick else min(runs, 3))
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -169,7 +171,13 @@ def main(description: str):
     else:
         common["notes"] = notes
     results = assemble(common, daemons)
+    chart = args.doc.with_name(args.doc.stem + "-deploy.svg")
+    try:
+        drawn = draw_deploy(results, chart)
+    except Exception as error:  # the figures and the tables matter more than the chart
+        log(f"the deploy chart could not be drawn: {error!r}")
+        drawn = False
     write(results, args.results)
-    write_doc(results, args.doc)
-    log(f"wrote {args.results} and {args.doc}")
+    write_doc(results, args.doc, chart.name if drawn else None)
+    log(f"wrote {args.results}, {args.doc}" + (f" and {chart}" if drawn else ""))
     print(summary_table(per_daemon(results)))
