@@ -69,7 +69,7 @@ def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", targe
             for offset, value, colour in ((-height / 2, lx, LXPACK_COLOUR), (height / 2, cli, CLI_COLOUR)):
                 y = i + offset
                 if value is None:
-                    ax.text(0, y, " —", va="center")
+                    ax.text(0, y, " — (no successful run)", va="center", fontsize=8)
                     continue
                 ax.barh(y, value, height=height, color=colour)
                 text, at = f" {value:.2f} s", value
