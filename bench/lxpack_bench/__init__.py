@@ -1,0 +1,28 @@
+"""The lxpack benchmark harness, run by bench/run (see its docstring for what it does).
+
+Python 3 standard library, and matplotlib for the chart (bench/requirements.txt, in
+the harness's own virtual environment, which venv.py makes).
+
+## Layout
+- `main`: the command line, and the run over each daemon in turn.
+- `venv`: the virtual environment, made on the first run; the harness runs again in it.
+- `constants`: the fixed names (pool, projects, images, aliases), paths and targets.
+- `buildpacks`: the buildpack scripts of the bench apps (no-op, stream, flood).
+- `proc`: child processes (run, time, reap; all known, for a clean interruption).
+- `stats`: medians, summaries and ratios of samples.
+- `stalls`: how often each side met the daemon's start stall, per daemon.
+- `daemon`: the daemon through its client (`lxc` or `incus`), and its cleanup.
+- `prepare`: the pool, projects, Debian image and aliases the bench needs on a daemon.
+- `sides.lxpack`, `sides.cli`: the two sides compared (lxpack with its store and
+  configs; the raw CLI's launch + exec + delete).
+- `sections.deploy`, `.publish`, `.concurrency`, `.cluster`, `.streaming`, `.rss`: one
+  measurement section each.
+- `environment`: the machine and the versions the report states.
+- `report.results`: results.json (one daemon, or keyed by daemon), and the figures
+  carried over for the sections a run did not measure.
+- `report.doc`: docs/benchmarks.md, from `report.summary` (the results against the
+  targets) and a module per section (`report.deploy`, …), with `report.text` for the
+  tables (a daemon column when a run covers several).
+- `chart`: the deploy chart (matplotlib, SVG), from labelled groups of (lxpack seconds,
+  CLI seconds).
+"""

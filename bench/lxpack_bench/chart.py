@@ -1,0 +1,99 @@
+"""The deploy chart of docs/benchmarks.md: lxpack against the raw CLI as bars, drawn
+with matplotlib (Agg backend, SVG output). matplotlib comes from the harness's own
+virtual environment (venv.py); it is imported only when a chart is drawn.
+
+`draw_pairs` draws any list of labelled groups of (lxpack seconds, CLI seconds), one
+group per row; `deploy_groups` makes the groups of the deploy section (per daemon,
+image, pool and cleanup mode). A new comparison (warm and cold deploys, say) is a new
+list of groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .constants import CLIENT_FOR, TARGETS
+from .report.results import per_daemon
+
+LXPACK_COLOUR = "#1f77b4"
+CLI_COLOUR = "#a0a0a0"
+
+
+def deploy_groups(results) -> list:
+    """[(label, lxpack median seconds, CLI median seconds)] of the deploy rows of `results`
+    (either schema): one group per image, pool and cleanup mode, and daemon if several."""
+    runs = per_daemon(results)
+    groups = []
+    for kind, res in runs:
+        for row in res.get("deploy") or []:
+            where = f"{row['image']} on {row['pool']}"
+            if len(runs) > 1:
+                where = f"{kind}: {where}"
+            cli = row["cli"]["median"]
+            groups.append((f"{where}, cleanup: wait", (row.get("lxpack") or {}).get("median"), cli))
+            if row.get("lxpack_background"):
+                groups.append((f"{where}, cleanup: background",
+                               row["lxpack_background"].get("median"), cli))
+    return groups
+
+
+def draw_deploy(results, path: Path) -> bool:
+    """Draws the deploy chart of `results` to `path` (SVG); False when there is nothing to draw."""
+    groups = deploy_groups(results)
+    if not groups:
+        return False
+    clients = "/".join(dict.fromkeys(CLIENT_FOR[kind] for kind, _ in per_daemon(results)))
+    draw_pairs(groups, path,
+               title=f"Deploy of a no-op buildpack: lxpack against {clients} launch + exec + delete",
+               cli_label=f"{clients} launch + exec + delete",
+               target_ratio=TARGETS["deploy_ratio"])
+    return True
+
+
+def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", target_ratio=None):
+    """Horizontal bars, a pair per group, top to bottom in the order given: lxpack's
+    seconds and the CLI's, each with its value, lxpack's with its ratio to the CLI;
+    `target_ratio` marks target × CLI on each lxpack bar. None is drawn as no bar, "—"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    with matplotlib.rc_context({"svg.hashsalt": "lxpack-bench", "font.size": 9}):
+        fig = Figure(figsize=(9, 1.4 + 0.55 * len(groups)), layout="constrained")
+        ax = fig.add_subplot()
+        top = max([v for _, lx, cli in groups for v in (lx, cli) if v is not None] or [1.0])
+        height = 0.38
+        for i, (label, lx, cli) in enumerate(groups):
+            for offset, value, colour in ((-height / 2, lx, LXPACK_COLOUR), (height / 2, cli, CLI_COLOUR)):
+                y = i + offset
+                if value is None:
+                    ax.text(0, y, " — (no successful run)", va="center", fontsize=8)
+                    continue
+                ax.barh(y, value, height=height, color=colour)
+                text, at = f" {value:.2f} s", value
+                if colour == LXPACK_COLOUR and cli:
+                    text += f"  ({value / cli:.2f}×)"
+                    at = max(value, (target_ratio or 0) * cli)  # right of the target mark
+                ax.text(at, y, text, va="center", fontsize=8)
+            if target_ratio and cli:
+                x = target_ratio * cli
+                ax.plot([x, x], [i - height, i], color="black", linewidth=1.5)
+            if i:
+                ax.axhline(i - 0.5, color="#dddddd", linewidth=0.6)
+        ax.set_yticks(range(len(groups)), [label for label, _, _ in groups])
+        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.set_xlim(0, top * 1.25)
+        ax.set_xlabel("seconds, median (shorter is faster)")
+        ax.set_title(title)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        handles = [Patch(color=LXPACK_COLOUR, label="lxpack deploy"), Patch(color=CLI_COLOUR, label=cli_label)]
+        if target_ratio:
+            handles.append(Line2D([], [], color="black", linewidth=1.5,
+                                  label=f"target: {target_ratio:g} × the CLI"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=path.suffix.lstrip(".") or "svg", bbox_inches="tight",
+                    metadata={"Date": None} if path.suffix == ".svg" else None)

@@ -1,0 +1,51 @@
+"""The fixed names, paths and targets of the harness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BENCH_DIR = ROOT / "bench"
+DOC_PATH = ROOT / "docs" / "benchmarks.md"
+RESULTS_PATH = BENCH_DIR / "results.json"
+REQUIREMENTS = BENCH_DIR / "requirements.txt"
+CACHE_DIR = Path("/var/tmp/lxpack-bench")
+VENV_DIR = CACHE_DIR / "venv"
+DEFAULTS_YML = ROOT / "crates" / "cli" / "src" / "config" / "defaults.yml"
+
+DAEMONS = ("lxd", "incus")
+# Each daemon's client, and (for the cluster section's members) its state-dir and
+# config variables.
+CLIENT_FOR = {"lxd": "lxc", "incus": "incus"}
+DIR_VAR = {"lxd": "LXD_DIR", "incus": "INCUS_DIR"}
+CONF_VAR = {"lxd": "LXD_CONF", "incus": "INCUS_CONF"}
+
+SECTIONS = ("deploy", "publish", "concurrency", "streaming", "rss", "cluster")
+
+BUSYBOX_ALIAS = "lxpack-test-busybox"
+DEBIAN_ALIAS = "lxpack-bench-debian12"
+BTRFS_POOL = "lxpack-bench-btrfs"
+PROJECT_PREFIX = "lxpack-bench-"
+# The apps' build_infos.container_image: a job id, whose alias lxpack deploy launches.
+# The harness points these aliases at the base images, so lxpack and the CLI start the
+# very same image.
+DEPLOY_IMAGE_JOB = {
+    "busybox": "00000000be0c0000000b0b01",
+    "debian": "00000000be0c0000000de012",
+}
+CHECKOUT_OWNER = (1000, 1000)
+IMAGE_ALIAS = {"busybox": BUSYBOX_ALIAS, "debian": DEBIAN_ALIAS}
+# lxpack.compression accepts these (crates/cli/src/config/raw.rs).
+LXPACK_ALGORITHMS = ["none", "gzip", "zstd", "xz", "lz4"]
+ALGO_TOOL = {"gzip": "gzip", "zstd": "zstd", "xz": "xz", "lz4": "lz4", "none": None}
+
+TARGETS = {
+    "deploy_ratio": 0.8,
+    "concurrency_ratio": 3.0,
+    "latency_ms": 50.0,
+    "rss_mb": 50.0,
+}
+
+# A launch slower than this met the daemon's start stall (docs/architecture.md, "The
+# accept-loop stall"); see stalls.py.
+STALL_SECONDS = 20.0

@@ -1,0 +1,1 @@
+"""The two sides compared: lxpack and the raw CLI."""
