@@ -123,9 +123,15 @@ impl Env {
     /// A copy of the example checkout, owned by uid/gid 1000 (which scripts/daemons-up
     /// allows LXD to map).
     pub(crate) fn checkout(&self) -> PathBuf {
+        self.checkout_named("checkout")
+    }
+
+    /// A copy of the example checkout like [`Env::checkout`], in a directory of its
+    /// own name (for deploys that run at once).
+    pub(crate) fn checkout_named(&self, name: &str) -> PathBuf {
         let source =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/checkout");
-        let target = self.dir.path().join("checkout");
+        let target = self.dir.path().join(name);
         copy_dir(&source, &target);
         chown_tree(&target, 1000, 1000);
         target

@@ -11,5 +11,6 @@ mod aws;
 mod errors;
 mod jobs;
 mod offline;
+mod pool;
 mod remote;
 mod shell;

@@ -212,8 +212,10 @@ impl Workflows {
         Ok(report)
     }
 
-    /// Retires an unclaimed standby that no deploy should get (stale, never ready,
-    /// or already being retired), and spares one that waits.
+    /// Retires an unclaimed standby that no deploy should get (its app's image
+    /// replaced, older than its pool's max age, never ready, or already being
+    /// retired), and spares one that waits. A standby of an app this store does not
+    /// know may be another host's, so it goes only by age.
     async fn sweep_standby(
         &self,
         mark: StandbyMark,
@@ -253,11 +255,14 @@ impl Workflows {
                     let known = app.map(|app| app.build_infos.container_image);
                     apps.insert(mark.app.clone(), known);
                 }
-                let known = apps.get(&mark.app).cloned().flatten();
-                let exists = known.is_some();
-                let current = known.flatten();
                 let max_age = self.settings.pool.for_app(&mark.app).max_age;
-                staleness(&mark, exists, current.as_ref(), max_age, now)
+                // An app this store does not know may be another host's (hosts that
+                // share a daemon keep their own stores): its standbys go by age only.
+                let current = match apps.get(&mark.app).cloned().flatten() {
+                    Some(current) => current,
+                    None => Some(mark.image.clone()),
+                };
+                staleness(&mark, true, current.as_ref(), max_age, now)
             }
         };
         let Some(reason) = reason else {

@@ -633,3 +633,29 @@ async fn on_a_daemon_without_idmapped_mounts_pools_are_keyed_by_the_checkout_own
         }))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_sweep_leaves_the_standbys_of_an_app_it_does_not_know_until_they_are_old() {
+    let (world, _) = pooled(1).await;
+    // Another host's app, as far as this store can tell.
+    lxpack_core::ports::AppStore::remove_app(&world.store, &key("web"))
+        .await
+        .unwrap();
+    let now = lxpack_core::ports::Clock::now(&world.clock);
+    let report = world
+        .workflows
+        .sweep(false, now, &world.events)
+        .await
+        .unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(waiting(&world).len(), 1);
+    let later = now + PoolSize::DEFAULT_MAX_AGE + Duration::from_secs(1);
+    world.clock.set(later);
+    let report = world
+        .workflows
+        .sweep(false, later, &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.removed.len(), 1, "{report:?}");
+    assert!(standbys(&world).is_empty());
+}
