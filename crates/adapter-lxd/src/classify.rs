@@ -47,7 +47,9 @@ pub(crate) enum Cause {
     /// "Server isn't ready yet" (it is stopping or starting).
     MemberUnreachable,
     /// A compare-and-set lost: the object changed since it was read (412 "ETag
-    /// doesn't match").
+    /// doesn't match"), or another change of it was under way at the same moment
+    /// ("A matching non-reusable operation has now succeeded": LXD's lock on
+    /// instance updates, which the other change won).
     VersionChanged,
     /// Anything else: the daemon's message is passed on.
     Other,
@@ -65,7 +67,11 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     } else if has("target cluster member") || has("unable to connect to") || has("isn't ready yet")
     {
         Cause::MemberUnreachable
-    } else if status == 412 || code == 412 || has("etag doesn't match") {
+    } else if status == 412
+        || code == 412
+        || has("etag doesn't match")
+        || has("matching non-reusable operation")
+    {
         Cause::VersionChanged
     } else if (status == 403 || code == 403) && has("not authorized") {
         Cause::Untrusted

@@ -51,7 +51,9 @@ impl LxdClient {
             .await
         {
             Ok(_) => Ok(()),
-            Err(CallError::Daemon(error)) if error.cause() == Cause::VersionChanged => {
+            Err(CallError::Daemon(error))
+                if matches!(error.cause(), Cause::VersionChanged | Cause::Busy) =>
+            {
                 Err(changed(instance))
             }
             Err(error) => Err(fail(self.blame_member(name, error).await)),

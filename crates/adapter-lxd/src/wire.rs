@@ -53,12 +53,18 @@ pub(crate) fn standby_key(label: StandbyLabel) -> String {
     format!("user.lxpack.{label}")
 }
 
-/// A standby's mark as config keys.
+/// A standby's mark as config keys, its app under the job labels' app key.
 pub(crate) fn standby_config(mark: &StandbyMark) -> Map<String, Value> {
-    mark.pairs()
+    let mut config: Map<String, Value> = mark
+        .pairs()
         .into_iter()
         .map(|(label, value)| (standby_key(label), Value::String(value)))
-        .collect()
+        .collect();
+    config.insert(
+        label_key(LabelKey::App),
+        Value::String(mark.app.to_string()),
+    );
+    config
 }
 
 /// The standby mark in an instance's config, read back from the daemon.
@@ -338,5 +344,28 @@ mod tests {
             body["source"],
             json!({"type": "image", "mode": "pull", "server": "https://img:8443", "protocol": "simplestreams", "fingerprint": "abcdef012345"})
         );
+    }
+
+    #[test]
+    fn a_standby_mark_reads_back_from_the_config_it_writes() {
+        use lxpack_core::domain::{AppKey, JobId, PoolKey, ResourceLimits};
+        let key = PoolKey {
+            app: AppKey::new("web", "prod", "front"),
+            image: JobId::generate(1_700_000_000, [4; 8]),
+            isolation: Isolation::Unprivileged,
+            limits: ResourceLimits::default(),
+            target: None,
+            owner: Some(Owner {
+                uid: 1000,
+                gid: 1000,
+            }),
+        };
+        let mark = StandbyMark::new(&key, std::time::SystemTime::now()).readied();
+        let config: std::collections::BTreeMap<String, String> = standby_config(&mark)
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(standby_of(&config), Some(mark));
+        assert_eq!(labels_of(&config), None, "a standby is no job's until claimed");
     }
 }

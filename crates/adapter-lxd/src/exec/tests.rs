@@ -503,7 +503,11 @@ impl ExecDaemon {
 
     fn reply(&self, index: usize) -> crate::transport::Response {
         let (status, body) = crate::testing::reply_of(self.daemon, LATE_CONTROL, index);
-        crate::transport::Response { status, body }
+        crate::transport::Response {
+            status,
+            body,
+            etag: None,
+        }
     }
 
     /// Which websocket a request asks for.
