@@ -366,6 +366,10 @@ mod tests {
             .map(|(k, v)| (k, v.as_str().unwrap().to_owned()))
             .collect();
         assert_eq!(standby_of(&config), Some(mark));
-        assert_eq!(labels_of(&config), None, "a standby is no job's until claimed");
+        assert_eq!(
+            labels_of(&config),
+            None,
+            "a standby is no job's until claimed"
+        );
     }
 }
