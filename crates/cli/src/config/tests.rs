@@ -337,8 +337,9 @@ fn example_with_every_setting() -> String {
                 return line.to_owned();
             };
             let key = commented.trim_start();
+            // Setting names, and the NAME/ENV/ROLE keys of lxpack.pool.apps.
             let name_end = key
-                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_' || c == '/'))
                 .unwrap_or(key.len());
             let is_setting = name_end > 0
                 && key[name_end..].starts_with(':')
@@ -391,5 +392,45 @@ fn the_example_config_documents_every_key_the_parser_accepts() {
                 .any(|name| name.0.as_str() == *provisioner),
             "the example has no features_provisioners.{provisioner}"
         );
+    }
+}
+
+#[test]
+fn pools_are_read_per_app_and_bad_values_name_their_key() {
+    let config = Config::parse(
+        "lxpack:\n  pool:\n    size: 2\n    apps:\n      web/prod/front: {size: 8, max_age: 60}\n      api/prod/back: {max_age: 30}\n",
+        file(),
+    )
+    .unwrap();
+    let pool = &config.settings.pool;
+    assert_eq!(pool.default.size, 2);
+    let web = pool.for_app(&lxpack_core::domain::AppKey::new("web", "prod", "front"));
+    assert_eq!((web.size, web.max_age.as_secs()), (8, 60));
+    let api = pool.for_app(&lxpack_core::domain::AppKey::new("api", "prod", "back"));
+    assert_eq!(
+        (api.size, api.max_age.as_secs()),
+        (2, 30),
+        "size falls back"
+    );
+    let other = pool.for_app(&lxpack_core::domain::AppKey::new("x", "y", "z"));
+    assert_eq!(other, pool.default);
+    for (text, key) in [
+        ("lxpack:\n  pool:\n    size: 65\n", "lxpack.pool.size"),
+        ("lxpack:\n  pool:\n    max_age: 0\n", "lxpack.pool.max_age"),
+        (
+            "lxpack:\n  pool:\n    apps:\n      web: {size: 1}\n",
+            "lxpack.pool.apps.web",
+        ),
+        (
+            "lxpack:\n  pool:\n    apps:\n      web//x: {size: 1}\n",
+            "lxpack.pool.apps.web//x",
+        ),
+        (
+            "lxpack:\n  pool:\n    apps:\n      a/b/c: {size: 100}\n",
+            "lxpack.pool.apps.a/b/c.size",
+        ),
+    ] {
+        let error = Config::parse(text, file()).unwrap_err().to_string();
+        assert!(error.contains(key), "{text}: {error}");
     }
 }

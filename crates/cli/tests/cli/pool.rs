@@ -32,6 +32,42 @@ fn app_instances(client: &str, app: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Retires the app's standbys when the test ends, passed or failed (before the
+/// environment's directory goes).
+struct Drain<'a> {
+    env: &'a Env,
+    app: &'a str,
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        let _ = self.env.run(&["pool", "drain", self.app]);
+    }
+}
+
+/// Waits until no `lxpack pool fill` of this environment's store runs any more.
+fn wait_for_fills(env: &Env, name: &str) {
+    let store = env.dir.path().join("lxpack.db");
+    let store = store.to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let running = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains(&store) && cmdline.contains("pool fill"))
+            .count();
+        if running == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {running} background fills still run after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn ready_standbys(env: &Env, app: &str) -> (usize, usize) {
     let run = env.run(&["--json", "pool", "list", app]).expect(0);
     let listing: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
@@ -58,6 +94,10 @@ fn sixteen_deploys_against_a_pool_of_eight_on_each_daemon() {
         let app_env = unique_env();
         env.import_example_as(&app_env);
         let app = format!("hello/{app_env}/web");
+        let _drain = Drain {
+            env: &env,
+            app: &app,
+        };
         let config = std::fs::read_to_string(&env.config).unwrap();
         env.write_config(&format!("{config}  pool:\n    size: {POOL}\n"));
         env.build_image(&app, client, &janitor);
@@ -98,11 +138,16 @@ fn sixteen_deploys_against_a_pool_of_eight_on_each_daemon() {
                     .unwrap()
             })
             .collect();
+        // Every deploy ends before anything is judged: a deploy still running when
+        // the test fails would lose its checkout and store with the test's directory.
+        let outputs: Vec<_> = children
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect();
         let mut warm = 0;
         let mut cold = 0;
         let mut instances = BTreeSet::new();
-        for child in children {
-            let output = child.wait_with_output().unwrap();
+        for output in outputs {
             let stdout = String::from_utf8_lossy(&output.stdout);
             assert!(
                 output.status.success(),
@@ -162,6 +207,9 @@ fn sixteen_deploys_against_a_pool_of_eight_on_each_daemon() {
             );
         }
 
+        // The refills the deploys started may still queue for their turn; each finds
+        // the pool full, but one that ran after the drain would fill it again.
+        wait_for_fills(&env, name);
         let run = env.run(&["pool", "drain", &app]).expect(0);
         assert!(
             run.stdout.contains("retired standby"),
