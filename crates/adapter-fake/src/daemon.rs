@@ -94,6 +94,9 @@ pub(crate) struct Daemon {
     pub(crate) signals: Vec<Signalled>,
     pub(crate) session_inputs: Vec<SessionInput>,
     pub(crate) leave_failed_launches: bool,
+    /// A background release detaches and deletes the profile, but the instance's stop
+    /// fails: it stays, running.
+    pub(crate) failing_stops: bool,
     /// The members of a fake cluster; empty when the daemon is not clustered.
     pub(crate) members: Vec<ClusterMember>,
 }
@@ -132,6 +135,7 @@ impl Daemon {
             signals: Vec::new(),
             session_inputs: Vec::new(),
             leave_failed_launches: false,
+            failing_stops: false,
             members: Vec::new(),
         }
     }

@@ -406,6 +406,13 @@ impl FakeRuntime {
         self.lock().leave_failed_launches = leave;
     }
 
+    /// Makes the stops that `release_ephemeral` asks for fail: the profile is
+    /// detached and deleted, the call succeeds (the daemon took the stop), and the
+    /// instance stays, running, as after a stop that failed later.
+    pub fn fail_released_stops(&self, fail: bool) {
+        self.lock().failing_stops = fail;
+    }
+
     // --- inspection --------------------------------------------------------------
 
     /// One instance.
@@ -908,7 +915,8 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     /// The fake daemon stops at once, so the instance and the profile are gone when
-    /// this returns, as after `delete_instance` and `delete_profile`.
+    /// this returns, as after `delete_instance` and `delete_profile` (unless told to
+    /// fail the stop: [`FakeRuntime::fail_released_stops`]).
     #[instrument(skip_all, fields(instance = %instance))]
     async fn release_ephemeral(
         &self,
@@ -921,6 +929,12 @@ impl ContainerRuntime for FakeRuntime {
         };
         match self.enter(&call, |daemon, _| {
             daemon.check_member(instance.as_str())?;
+            if daemon.failing_stops {
+                if let Some(found) = daemon.instances.get_mut(instance.as_str()) {
+                    found.profiles.retain(|p| p != profile.as_str());
+                }
+                return daemon.delete_profile(profile);
+            }
             daemon.delete_instance(instance)?;
             daemon.delete_profile(profile)
         }) {

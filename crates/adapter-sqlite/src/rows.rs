@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
 use lxpack_core::domain::{
     App, AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
-    MemberName, StepTiming,
+    MemberName, Release, ReleaseState, StepTiming,
 };
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -72,6 +72,9 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     let kept_until: Option<i64> = row.get(15)?;
     let steps: Option<String> = row.get(16)?;
     let member: Option<String> = row.get(17)?;
+    let release_instance: Option<String> = row.get(18)?;
+    let release_state: Option<String> = row.get(19)?;
+    let release_note: Option<String> = row.get(20)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -109,6 +112,14 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
             member: member
                 .map(|name| MemberName::parse(&name).map_err(|e| corrupt(e.to_string())))
                 .transpose()?,
+            release: match (release_instance, release_state) {
+                (Some(instance), Some(state)) => Some(Release {
+                    instance: InstanceName::parse(&instance).map_err(|e| corrupt(e.to_string()))?,
+                    state: ReleaseState::parse(&state).map_err(|e| corrupt(e.to_string()))?,
+                    note: release_note,
+                }),
+                _ => None,
+            },
         })
     })();
     Ok(record)
@@ -166,5 +177,18 @@ fn steps_from_json(text: &str) -> Result<Vec<StepTiming>, String> {
 pub(crate) fn kept_columns(kept: Option<&KeptInstance>) -> (Option<&str>, Option<i64>) {
     kept.map_or((None, None), |kept| {
         (Some(kept.instance.as_str()), Some(millis(kept.until)))
+    })
+}
+
+/// A job's release, as its three columns.
+pub(crate) fn release_columns(
+    release: Option<&Release>,
+) -> (Option<&str>, Option<&str>, Option<&str>) {
+    release.map_or((None, None, None), |release| {
+        (
+            Some(release.instance.as_str()),
+            Some(release.state.as_str()),
+            release.note.as_deref(),
+        )
     })
 }

@@ -40,6 +40,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN steps TEXT;",
     // 4: the cluster member each job's instance ran on.
     "ALTER TABLE jobs ADD COLUMN member TEXT;",
+    // 5: the instance a job released without waiting for its stop, and what became of
+    // it (pending until the next job or sweep looks).
+    "ALTER TABLE jobs ADD COLUMN release_instance TEXT;
+    ALTER TABLE jobs ADD COLUMN release_state TEXT;
+    ALTER TABLE jobs ADD COLUMN release_note TEXT;
+    CREATE INDEX jobs_by_release_state ON jobs (release_state);",
 ];
 
 /// The newest schema version this build knows.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, MemberName, decide_image_record,
-    newest_image,
+    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, MemberName, ReleaseState,
+    decide_image_record, newest_image,
 };
 use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -19,7 +19,7 @@ use tracing::instrument;
 use crate::error::SqliteStoreError;
 use crate::rows::{
     JOB_COLUMNS, app_from_document, document_of, job_from_row, kept_columns, millis,
-    runner_columns, steps_json,
+    release_columns, runner_columns, steps_json,
 };
 use crate::schema::{LATEST, SchemaError, migrate};
 
@@ -341,17 +341,20 @@ impl JobHistory for SqliteAppStore {
         self.with("record job", move |connection, path| {
             let runner = runner_columns(record.runner.as_ref());
             let kept = kept_columns(record.kept.as_ref());
+            let release = release_columns(record.release.as_ref());
             connection
                 .execute(
-                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
                        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
                        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
                        error = excluded.error, log_path = excluded.log_path, runner_host = excluded.runner_host,
                        runner_pid = excluded.runner_pid, runner_started = excluded.runner_started,
                        kept_instance = excluded.kept_instance, kept_until_ms = excluded.kept_until_ms,
-                       steps = excluded.steps, member = excluded.member",
+                       steps = excluded.steps, member = excluded.member,
+                       release_instance = excluded.release_instance, release_state = excluded.release_state,
+                       release_note = excluded.release_note",
                     params![
                         record.id.as_str(),
                         record.command.as_str(),
@@ -371,6 +374,9 @@ impl JobHistory for SqliteAppStore {
                         kept.1,
                         steps_json(&record.steps),
                         record.member.as_ref().map(MemberName::as_str),
+                        release.0,
+                        release.1,
+                        release.2,
                     ],
                 )
                 .map_err(|e| query_error("record job", path, e))?;
@@ -427,6 +433,19 @@ impl JobHistory for SqliteAppStore {
         })
         .await
         .map_err(|e| history_error("list running jobs", e))
+    }
+
+    #[instrument(skip(self))]
+    async fn pending_releases(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
+        self.with("list pending releases", |connection, path| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE release_state = '{}'",
+                ReleaseState::Pending.as_str()
+            );
+            select_jobs(connection, path, "list pending releases", &sql, None)
+        })
+        .await
+        .map_err(|e| history_error("list pending releases", e))
     }
 }
 

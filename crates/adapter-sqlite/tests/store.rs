@@ -223,7 +223,7 @@ fn schema_versions_are_checked() {
     let path = dir.db();
     drop(SqliteAppStore::open(&path).unwrap());
     let version = |path: &Path| -> i64 { rusqlite_version(path) };
-    assert_eq!(version(&path), 4);
+    assert_eq!(version(&path), 5);
     set_version(&path, 99);
     let error = SqliteAppStore::open(&path).unwrap_err();
     assert!(
@@ -231,7 +231,7 @@ fn schema_versions_are_checked() {
             error,
             SqliteStoreError::NewerSchema {
                 found: 99,
-                supported: 4,
+                supported: 5,
                 ..
             }
         ),

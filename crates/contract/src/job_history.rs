@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use lxpack_core::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
-    StepTiming,
+    Release, ReleaseState, StepTiming,
 };
 use lxpack_core::ports::JobHistory;
 
@@ -197,6 +197,16 @@ impl Suite<'_> {
                     succeeded: status == JobStatus::Succeeded,
                 },
             ];
+            // A background release, and what became of it, read back as written.
+            if status == JobStatus::Succeeded {
+                record.release = InstanceName::parse(&format!("lxpack-deploy-contract-{id}"))
+                    .ok()
+                    .map(|instance| Release {
+                        instance,
+                        state: ReleaseState::Failed,
+                        note: Some("lxpack contract suite: a stop that failed".into()),
+                    });
+            }
             if status == JobStatus::Failed {
                 record.kept = InstanceName::parse(&format!("lxpack-deploy-contract-{id}"))
                     .ok()

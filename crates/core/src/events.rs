@@ -157,6 +157,13 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The job's instance was released without waiting for its stop (`cleanup:
+    /// background`): its profile is gone, and the daemon deletes it once stopped. The
+    /// next job or sweep confirms it went.
+    Released {
+        /// The instance.
+        instance: InstanceName,
+    },
     /// The job runs in a standby of the app's pool, started ahead of time.
     StandbyClaimed {
         /// The standby, now the job's instance.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobRunner, JobStatus, KeptInstance,
-    MemberName, StepTiming,
+    MemberName, Release, ReleaseState, StepTiming,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -38,6 +38,16 @@ struct JobFile {
     /// Absent in files written before steps were recorded.
     #[serde(default)]
     steps: Vec<StepFile>,
+    /// Absent in files written before background releases were recorded.
+    #[serde(default)]
+    release: Option<ReleaseFile>,
+}
+
+#[derive(Deserialize)]
+struct ReleaseFile {
+    instance: String,
+    state: String,
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +108,11 @@ pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
             "ms": u64::try_from(step.duration.as_millis()).unwrap_or(u64::MAX),
             "ok": step.succeeded,
         })).collect::<Vec<_>>(),
+        "release": record.release.as_ref().map(|release| json!({
+            "instance": release.instance.as_str(),
+            "state": release.state.as_str(),
+            "note": release.note,
+        })),
     });
     let mut text = format!("{value:#}");
     text.push('\n');
@@ -150,6 +165,17 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
                 succeeded: step.ok,
             })
             .collect(),
+        release: file
+            .release
+            .map(|release| {
+                Ok::<_, JsonStoreError>(Release {
+                    instance: InstanceName::parse(&release.instance)
+                        .map_err(|e| corrupt(Box::new(e)))?,
+                    state: ReleaseState::parse(&release.state).map_err(|e| corrupt(Box::new(e)))?,
+                    note: release.note,
+                })
+            })
+            .transpose()?,
     })
 }
 

@@ -138,6 +138,9 @@ fn spare_reason(spared: &Spared) -> String {
             "kept for inspection until {} UTC (lxpack.keep.expiry); it goes after that",
             spared.kept_until.map_or_else(|| "its expiry".to_owned(), utc)
         ),
+        SpareReason::Releasing => {
+            "its job released it a moment ago and it is stopping; the next look confirms it went".into()
+        }
         SpareReason::Standby => {
             "a standby of a pool, waiting for a deploy (`lxpack pool list`; `lxpack pool drain` retires it)".into()
         }

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use lxpack_core::domain::{JobId, JobRecord};
+use lxpack_core::domain::{JobId, JobRecord, ReleaseState};
 use serde_json::json;
 
 use super::app_ref::resolve_app;
@@ -81,6 +81,9 @@ pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError>
                 // What is kept, whole (instance names are longer than a column).
                 let now = std::time::SystemTime::now();
                 for job in &jobs {
+                    if let Some(note) = job.release.as_ref().and_then(|r| r.note.as_ref()) {
+                        print_line(&format!("job {}: {note}", job.id));
+                    }
                     if let Some(kept) = &job.kept {
                         print_line(&format!(
                             "job {} kept instance {} until {} UTC{}; `lxpack shell {}` opens a shell in it",
@@ -112,7 +115,7 @@ fn job_row(job: &JobRecord, with_member: bool) -> Vec<String> {
         job.command.to_string(),
         job.app.to_string(),
         job.module.clone().unwrap_or_else(|| "-".to_owned()),
-        job.status.as_str().to_owned(),
+        status_text(job),
     ];
     if with_member {
         row.push(
@@ -133,6 +136,16 @@ fn job_row(job: &JobRecord, with_member: bool) -> Vec<String> {
             .unwrap_or_default(),
     ]);
     row
+}
+
+/// The status, and what became of a background release when it is not plain: a
+/// stop that failed is the operator's business even when the build succeeded.
+fn status_text(job: &JobRecord) -> String {
+    match job.release.as_ref().map(|release| release.state) {
+        Some(ReleaseState::Failed) => format!("{} (stop failed)", job.status),
+        Some(ReleaseState::Pending) => format!("{} (stopping)", job.status),
+        _ => job.status.as_str().to_owned(),
+    }
 }
 
 fn job_json(job: &JobRecord) -> serde_json::Value {
@@ -158,5 +171,10 @@ fn job_json(job: &JobRecord) -> serde_json::Value {
             "seconds": step.duration.as_secs_f64(),
             "succeeded": step.succeeded,
         })).collect::<Vec<_>>(),
+        "release": job.release.as_ref().map(|release| json!({
+            "instance": release.instance.as_str(),
+            "state": release.state.as_str(),
+            "note": release.note,
+        })),
     })
 }

@@ -239,8 +239,18 @@ fn background_cleanup_leaves_nothing_once_the_daemon_is_done() {
         env.import_example_as(&unique_env());
         env.build_image("hello", client, &janitor);
         env.deploy_example_site(name);
+        // The job recorded its release as pending, naming the instance (tests running
+        // beside this one deploy the same module, so only this name is looked for).
+        let release = |env: &Env| {
+            let run = env.run(&["--json", "jobs", "hello"]).expect(0);
+            let jobs: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            jobs["jobs"][0]["release"].clone()
+        };
+        let pending = release(&env);
+        assert_eq!(pending["state"], "pending", "{name}: {pending}");
+        let instance = pending["instance"].as_str().unwrap().to_owned();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !instances(client, "lxpack-deploy-hello-site").is_empty() {
+        while !instances(client, &instance).is_empty() {
             assert!(
                 Instant::now() < deadline,
                 "{name}: the released instance is still there after 30 s"
@@ -252,8 +262,11 @@ fn background_cleanup_leaves_nothing_once_the_daemon_is_done() {
             .output()
             .unwrap();
         assert!(
-            !String::from_utf8_lossy(&profiles.stdout).contains("lxpack-deploy-hello-site"),
+            !String::from_utf8_lossy(&profiles.stdout).contains(&instance),
             "{name}: the profile is left"
         );
+        // The next look (here gc) confirms it went.
+        env.run(&["gc"]).expect(0);
+        assert_eq!(release(&env)["state"], "confirmed", "{name}");
     }
 }

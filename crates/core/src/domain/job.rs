@@ -103,6 +103,46 @@ pub struct JobRecord {
     pub kept: Option<KeptInstance>,
     /// Its steps, in the order they ended (recorded with its end).
     pub steps: Vec<StepTiming>,
+    /// The instance it released without waiting for its stop (`cleanup:
+    /// background`), and what became of it; `None` when it waited.
+    pub release: Option<Release>,
+}
+
+text_enum! {
+    /// What became of an instance a job released without waiting for its stop.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum ReleaseState as "release state" {
+        /// The daemon took the stop; nobody has seen the instance gone yet.
+        Pending = "pending",
+        /// The instance is gone, as its stop should leave it.
+        Confirmed = "confirmed",
+        /// The instance was still there long after the job: its stop failed.
+        Failed = "failed",
+    }
+}
+
+/// An instance a job released in the background, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Release {
+    /// The instance.
+    pub instance: InstanceName,
+    /// Pending, confirmed or failed.
+    pub state: ReleaseState,
+    /// For a failed release: what was found, and what lxpack did about it.
+    pub note: Option<String>,
+}
+
+impl Release {
+    /// A release of `instance` whose stop the daemon has taken.
+    #[must_use]
+    pub fn pending(instance: InstanceName) -> Self {
+        Self {
+            instance,
+            state: ReleaseState::Pending,
+            note: None,
+        }
+    }
 }
 
 impl JobRecord {
@@ -129,6 +169,7 @@ impl JobRecord {
             member: None,
             kept: None,
             steps: Vec::new(),
+            release: None,
         }
     }
 

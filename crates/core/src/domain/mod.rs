@@ -35,7 +35,7 @@ pub use image::{
     RemoteServer, property,
 };
 pub use image_record::{ImageRecordDecision, decide_image_record, newest_image};
-pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, StepTiming};
+pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseState, StepTiming};
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use resources::{

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::BoxError;
-use crate::domain::{AppKey, JobId, JobRecord};
+use crate::domain::{AppKey, JobId, JobRecord, ReleaseState};
 
 /// Errors of [`JobHistory`].
 #[derive(Debug, thiserror::Error)]
@@ -48,4 +48,22 @@ pub trait JobHistory: Send + Sync {
     /// # Errors
     /// `Other` when the history cannot be read.
     async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError>;
+
+    /// The jobs whose release is pending ([`ReleaseState::Pending`]), in any order.
+    /// The default reads every job; a store with an index does better.
+    ///
+    /// # Errors
+    /// `Other` when the history cannot be read.
+    async fn pending_releases(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
+        Ok(self
+            .list_jobs(None)
+            .await?
+            .into_iter()
+            .filter(|job| {
+                job.release
+                    .as_ref()
+                    .is_some_and(|release| release.state == ReleaseState::Pending)
+            })
+            .collect())
+    }
 }

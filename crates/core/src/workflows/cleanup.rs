@@ -106,7 +106,12 @@ pub(crate) async fn finish<T>(
         step: Step::Cleanup,
     });
     let started = Instant::now();
-    let failures = remove(runtime, created).await;
+    let (failures, released) = remove(runtime, created).await;
+    if released {
+        events.emit(Event::Released {
+            instance: created.name.clone(),
+        });
+    }
     events.emit(Event::StepFinished {
         step: Step::Cleanup,
         duration: started.elapsed(),
@@ -158,13 +163,16 @@ async fn kept(
     }
 }
 
-async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> Vec<CleanupFailure> {
+/// Removes what the job created; says whether the instance was released without
+/// waiting for its stop (and so is still to be confirmed gone).
+async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> (Vec<CleanupFailure>, bool) {
     let mut failures = Vec::new();
     let name = &created.name;
     let profile = ProfileName::of(name);
     if created.release_in_background && created.instance && created.profile {
         match runtime.release_ephemeral(name, &profile).await {
-            Ok(()) | Err(RuntimeError::NotFound { .. }) => return failures,
+            Ok(()) => return (failures, true),
+            Err(RuntimeError::NotFound { .. }) => return (failures, false),
             // Whatever part failed, the waiting path below removes what is left, and
             // reports what it cannot.
             Err(error) => {
@@ -192,5 +200,5 @@ async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> Vec<Cleanu
             }),
         }
     }
-    failures
+    (failures, false)
 }

@@ -9,7 +9,8 @@ use std::sync::{Mutex, PoisonError};
 use super::Workflows;
 use super::error::WorkflowError;
 use crate::domain::{
-    AppKey, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName, StepTiming,
+    AppKey, InstanceName, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName,
+    Release, StepTiming,
 };
 use crate::events::{Event, EventSink};
 
@@ -21,6 +22,7 @@ pub(crate) struct JobEvents<'a> {
     steps: Mutex<Vec<StepTiming>>,
     kept: Mutex<Option<KeptInstance>>,
     member: Mutex<Option<MemberName>>,
+    released: Mutex<Option<InstanceName>>,
 }
 
 impl<'a> JobEvents<'a> {
@@ -30,7 +32,16 @@ impl<'a> JobEvents<'a> {
             steps: Mutex::new(Vec::new()),
             kept: Mutex::new(None),
             member: Mutex::new(None),
+            released: Mutex::new(None),
         }
+    }
+
+    /// The instance of the last [`Event::Released`], if any.
+    fn released(&self) -> Option<InstanceName> {
+        self.released
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The member of the last [`Event::Placed`], if any.
@@ -79,6 +90,10 @@ impl EventSink for JobEvents<'_> {
             Event::Placed { member, .. } => {
                 *self.member.lock().unwrap_or_else(PoisonError::into_inner) = Some(member.clone());
             }
+            Event::Released { instance } => {
+                *self.released.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(instance.clone());
+            }
             _ => {}
         }
         self.inner.emit(event);
@@ -123,6 +138,7 @@ impl Workflows {
                 job: job.id.clone(),
                 source: Box::new(source),
             })?;
+        self.confirm_releases(events).await;
         let outcome = work.await;
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),
@@ -132,6 +148,7 @@ impl Workflows {
         record.end(status, error, self.clock.now());
         (record.steps, record.kept) = events.take();
         record.member = events.member();
+        record.release = events.released().map(Release::pending);
         if let Err(error) = self.ports.jobs.record_job(&record).await {
             events.emit(Event::Warning {
                 message: format!(

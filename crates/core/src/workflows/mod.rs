@@ -14,6 +14,7 @@ mod output_tail;
 mod pool;
 mod provisioning;
 mod readiness;
+mod release;
 mod retention;
 mod scripts;
 mod settings;

@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime};
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
 use super::pool::Standby;
+use super::release::RELEASE_GRACE;
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, RetireReason,
-    StandbyMark, StandbyState, staleness,
+    AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, ReleaseState,
+    RetireReason, StandbyMark, StandbyState, staleness,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
@@ -35,6 +36,10 @@ text_enum! {
         Kept = "kept",
         /// A standby of a pool, waiting for a deploy (or starting), and not stale.
         Standby = "standby",
+        /// Its job released it without waiting for its stop, a moment ago: it is
+        /// stopping, and the next look confirms it went (or records that the stop
+        /// failed, and removes it).
+        Releasing = "releasing",
     }
 }
 
@@ -120,6 +125,9 @@ impl Workflows {
             source: Box::new(source),
         };
         let runtime = self.ports.runtime.as_ref();
+        if !dry_run {
+            self.confirm_releases(events).await;
+        }
         let mut resources = runtime
             .list_resources()
             .await
@@ -366,7 +374,16 @@ impl Workflows {
         if let Some(until) = kept_until.filter(|until| now < *until) {
             return Ok((Verdict::Spare(SpareReason::Kept), Some(until)));
         }
+        let releasing = record.as_ref().is_some_and(|record| {
+            let pending = record
+                .release
+                .as_ref()
+                .is_some_and(|release| release.state == ReleaseState::Pending);
+            let ended = record.ended_at.unwrap_or(record.started_at);
+            pending && now.duration_since(ended).unwrap_or_default() <= RELEASE_GRACE
+        });
         let verdict = match record {
+            _ if releasing => Verdict::Spare(SpareReason::Releasing),
             Some(record) if record.status == JobStatus::Running => {
                 Verdict::Spare(SpareReason::Running)
             }

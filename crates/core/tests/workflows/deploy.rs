@@ -1,6 +1,8 @@
 //! deploy end to end on the fakes.
 
-use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector};
+use std::time::Duration;
+
+use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector, JobId};
 use lxpack_core::events::Event;
 use lxpack_core::workflows::{DeployOutcome, WorkflowError};
 use lxpack_fake::RuntimeCall;
@@ -276,4 +278,87 @@ async fn a_recorded_image_deleted_by_hand_is_named_as_missing() {
     assert!(inventory.images.is_empty());
     assert_eq!(inventory.missing.len(), 1);
     assert_eq!(inventory.missing[0].job, image_job);
+}
+
+fn release_of(world: &World, job: &JobId) -> Option<lxpack_core::domain::Release> {
+    world.store.job(job).and_then(|record| record.release)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_background_release_is_pending_until_the_next_job_sees_the_instance_gone() {
+    use lxpack_core::domain::ReleaseState;
+    let world = background_cleanup();
+    world.built(&job(1_700_000_100)).await;
+    let first = job(1_700_000_300);
+    world.deploy("api", &first).await.unwrap();
+    let release = release_of(&world, &first).expect("the release is recorded");
+    assert_eq!(release.state, ReleaseState::Pending);
+    assert!(release.instance.as_str().starts_with("lxpack-deploy-"));
+    // The next job looks, and the fake's stop has ended: confirmed.
+    world.deploy("api", &job(1_700_000_301)).await.unwrap();
+    assert_eq!(
+        release_of(&world, &first).map(|r| r.state),
+        Some(ReleaseState::Confirmed)
+    );
+    // A waiting cleanup records no release.
+    let waiting = World::new();
+    waiting.built(&job(1_700_000_100)).await;
+    waiting.deploy("api", &job(1_700_000_302)).await.unwrap();
+    assert_eq!(release_of(&waiting, &job(1_700_000_302)), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_background_stop_that_failed_is_recorded_on_its_job_and_its_instance_removed() {
+    use lxpack_core::domain::ReleaseState;
+    let world = background_cleanup();
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.fail_released_stops(true);
+    let first = job(1_700_000_300);
+    world.deploy("api", &first).await.unwrap();
+    let instance = release_of(&world, &first).unwrap().instance;
+    let left = world.runtime.instance(&instance).expect("its stop failed");
+    assert_eq!(
+        left.profiles,
+        vec!["default".to_owned()],
+        "the checkout is unmounted"
+    );
+    assert!(world.runtime.profiles().is_empty());
+    // Soon after, it may still be stopping: still pending.
+    world.clock.advance(Duration::from_secs(20));
+    let now = lxpack_core::ports::Clock::now(&world.clock);
+    world
+        .workflows
+        .sweep(false, now, &world.events)
+        .await
+        .unwrap();
+    assert_eq!(
+        release_of(&world, &first).map(|r| r.state),
+        Some(ReleaseState::Pending)
+    );
+    // Long after its job: the stop failed; it is said and the instance goes.
+    world.clock.advance(Duration::from_secs(60));
+    let now = lxpack_core::ports::Clock::now(&world.clock);
+    world
+        .workflows
+        .sweep(false, now, &world.events)
+        .await
+        .unwrap();
+    let release = release_of(&world, &first).unwrap();
+    assert_eq!(release.state, ReleaseState::Failed);
+    let note = release.note.unwrap();
+    assert!(
+        note.contains("its stop failed") && note.contains("lxpack deleted it"),
+        "{note}"
+    );
+    assert!(world.runtime.instance(&instance).is_none());
+    assert!(
+        world
+            .events
+            .warnings()
+            .iter()
+            .any(|w| w.contains(&format!("job {first}"))),
+        "{:?}",
+        world.events.warnings()
+    );
+    world.assert_nothing_left();
 }
