@@ -18,7 +18,7 @@ fn embedded_defaults_are_valid() {
     assert_eq!(config.settings.compression, Compression::Zstd);
     assert_eq!(
         config.settings.cleanup,
-        lxpack_core::workflows::CleanupMode::Wait
+        lxpack_core::workflows::CleanupMode::Background
     );
     assert_eq!(config.settings.isolation, Isolation::Unprivileged);
     assert_eq!(config.settings.retention.keep_latest, 5);

@@ -172,7 +172,9 @@ async fn remove(runtime: &dyn ContainerRuntime, created: &Created) -> (Vec<Clean
     if created.release_in_background && created.instance && created.profile {
         match runtime.release_ephemeral(name, &profile).await {
             Ok(()) => return (failures, true),
-            Err(RuntimeError::NotFound { .. }) => return (failures, false),
+            // No instance to release (its launch failed, or it went already): the
+            // waiting path removes the profile, which may still be there.
+            Err(RuntimeError::NotFound { .. }) => {}
             // Whatever part failed, the waiting path below removes what is left, and
             // reports what it cannot.
             Err(error) => {

@@ -170,15 +170,16 @@ text_enum! {
     /// container down and runs its stop hooks), and most of a short deploy's time.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub enum CleanupMode as "cleanup mode" {
-        /// Wait until the instance and its profile are gone (the default): the job
-        /// reports any cleanup failure, and nothing is left when it ends.
-        #[default]
+        /// Wait until the instance and its profile are gone: the job reports any
+        /// cleanup failure, and nothing is left when it ends.
         Wait = "wait",
         /// Detach and delete the profile (so the checkout is no longer mounted), ask the
         /// daemon to stop the instance, and end the job once it has taken the request;
-        /// the daemon stops and deletes the instance on its own. A stop that fails later
-        /// leaves an instance that only a sweep will find. Deploys only: buildimage
-        /// always waits.
+        /// the daemon stops and deletes the instance on its own (the default). The job
+        /// records the release as pending; the next job or sweep confirms the instance
+        /// went, or records on the job that its stop failed and deletes it. Deploys
+        /// only: buildimage always waits.
+        #[default]
         Background = "background",
     }
 }

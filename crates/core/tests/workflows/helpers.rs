@@ -33,8 +33,11 @@ pub(crate) fn key(name: &str) -> AppKey {
     lxpack_fake::fixtures::app_key(name)
 }
 
+/// The settings of most tests: the waiting cleanup, whose every call shows in the
+/// fake's log (the background release, the default, has tests of its own).
 pub(crate) fn settings() -> Settings {
     Settings {
+        cleanup: lxpack_core::workflows::CleanupMode::Wait,
         provisioners: vec![ProvisionerSettings {
             kind: Provisioner::Salt,
             formulas: PathBuf::from("/srv/formulas/salt"),
