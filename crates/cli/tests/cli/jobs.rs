@@ -213,6 +213,12 @@ fn ctrl_c_cancels_cleans_up_and_exits_130() {
         rest.iter().any(|l| l.contains("\"cleanup\"")),
         "cleanup ran: {rest:?}"
     );
+    // The cancelled job's container is released in the background (the default):
+    // it goes once the daemon's stop ends.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !instances(client, "lxpack-deploy-sleeper").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(
         instances(client, "lxpack-deploy-sleeper").is_empty(),
         "nothing left behind"

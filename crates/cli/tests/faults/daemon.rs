@@ -338,6 +338,9 @@ pub(crate) struct Leaks {
     published: std::cell::RefCell<Vec<String>>,
 }
 
+/// How long a container released in the background may take to go.
+pub(crate) const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Leaks {
     /// The snapshot before the test.
     pub(crate) fn watch(daemon: &FaultDaemon) -> Self {
@@ -360,7 +363,16 @@ impl Leaks {
         for job in self.published.borrow_mut().drain(..) {
             let _ = self.daemon.cli(&["image", "delete", &job]);
         }
-        let left = self.daemon.snapshot().new_since(&self.before);
+        // A deploy releases its container in the background (the default): the
+        // container goes once the daemon's stop has ended, a moment after the job.
+        let deadline = std::time::Instant::now() + RELEASE_WAIT;
+        let left = loop {
+            let left = self.daemon.snapshot().new_since(&self.before);
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                break left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
         assert!(
             left.is_empty(),
             "{}: the test leaked {left:?}",
