@@ -59,7 +59,9 @@ pub(crate) enum Cause {
 /// `code`, and the daemon's `message`. The order of the rules matters where messages
 /// overlap: "busy running" and "not running" both contain "running".
 pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
-    let lower = message.to_ascii_lowercase();
+    // The daemons quote the names they mention (`Failed to fetch instance "NAME"`):
+    // a name is not a cause, whatever words it holds (an app called busybox, image…).
+    let lower = without_quoted(message).to_ascii_lowercase();
     let has = |needle: &str| lower.contains(needle);
     let missing = has("not found") || has("doesn't exist") || has("does not exist");
     if lower == "context deadline exceeded" {
@@ -77,7 +79,9 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
         Cause::Untrusted
     } else if has("forkstart") {
         Cause::FailedStart
-    } else if has("busy") {
+    } else if has("is busy") {
+        // "Instance is busy running a ... operation"; not a bare "busy", which an
+        // instance's own name may hold (`lxpack-deploy-busybox-…`).
         Cause::Busy
     } else if has("already stopped") {
         Cause::AlreadyStopped
@@ -102,6 +106,21 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     } else {
         Cause::Other
     }
+}
+
+/// `message` without the text between double quotes (the quotes stay, empty).
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            quoted = !quoted;
+            out.push(c);
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -224,6 +243,16 @@ mod tests {
                 Cause::FailedStart,
             ),
             ("The \"default\" profile cannot be deleted", Cause::Other),
+            // A name is not a cause: this instance is missing, not busy (an app named
+            // busybox made every deploy of it retry its delete for two minutes).
+            (
+                "Failed to fetch instance \"lxpack-deploy-busybox-noop-0d4e6a1f-6b0ff\" in project \"lxpack-bench-dir\": Instance not found",
+                Cause::NotFound,
+            ),
+            (
+                "Failed to fetch instance \"lxpack-deploy-imageserver-1f2e3d4c-6b0ff\": Instance not found",
+                Cause::NotFound,
+            ),
         ];
         for (message, cause) in cases {
             assert_eq!(classify(400, 400, message), cause, "{message}");
