@@ -365,23 +365,15 @@ impl Daemon {
         Ok(())
     }
 
-    /// The compare-and-set of a claim: the job's labels, only on the waiting standby
-    /// `expected` describes.
+    /// The compare-and-set of a claim: the job's labels, only on the unclaimed
+    /// standby `expected` describes.
     pub(crate) fn claim_standby(
         &mut self,
         name: &InstanceName,
         expected: &StandbyMark,
         labels: &Labels,
     ) -> Result<(), RuntimeError> {
-        let instance = self.instance_mut(name)?;
-        if !unchanged_standby(
-            expected,
-            instance.standby.as_ref(),
-            instance.labels.as_ref(),
-        ) {
-            return Err(changed(name));
-        }
-        instance.labels = Some(labels.clone());
+        self.unchanged_standby(name, expected)?.labels = Some(labels.clone());
         Ok(())
     }
 
@@ -392,16 +384,26 @@ impl Daemon {
         expected: &StandbyMark,
         mark: &StandbyMark,
     ) -> Result<(), RuntimeError> {
+        self.unchanged_standby(name, expected)?.standby = Some(mark.clone());
+        Ok(())
+    }
+
+    /// The standby `name`, if it is still the one `expected` describes, unclaimed.
+    fn unchanged_standby(
+        &mut self,
+        name: &InstanceName,
+        expected: &StandbyMark,
+    ) -> Result<&mut FakeInstance, RuntimeError> {
         let instance = self.instance_mut(name)?;
-        if !unchanged_standby(
+        if unchanged_standby(
             expected,
             instance.standby.as_ref(),
             instance.labels.as_ref(),
         ) {
-            return Err(changed(name));
+            Ok(instance)
+        } else {
+            Err(changed(name))
         }
-        instance.standby = Some(mark.clone());
-        Ok(())
     }
 
     /// Adds a profile to a running instance (a hot-plug of its disks).

@@ -258,6 +258,17 @@ impl LxdClient {
     /// One request and its reply, within `deadline`, with no trust check. A refusal
     /// for want of trust (a certificate the daemon stopped trusting) is told as such.
     async fn exchange(&self, request: Request, deadline: Duration) -> Result<Reply, CallError> {
+        self.exchange_versioned(request, deadline)
+            .await
+            .map(|(reply, _)| reply)
+    }
+
+    /// [`exchange`](Self::exchange), with the reply's `ETag`.
+    async fn exchange_versioned(
+        &self,
+        request: Request,
+        deadline: Duration,
+    ) -> Result<(Reply, Option<String>), CallError> {
         tracing::trace!(request = %request.line(), "lxd request");
         let response = within(deadline, async {
             self.inner
@@ -271,7 +282,7 @@ impl LxdClient {
             Reply::Error(error) if error.cause() == Cause::Untrusted => Err(CallError::Transport(
                 untrusted(self.endpoint(), &error.message),
             )),
-            reply => Ok(reply),
+            reply => Ok((reply, response.etag)),
         }
     }
 
@@ -292,19 +303,14 @@ impl LxdClient {
         if self.inner.transport.is_remote() {
             self.server().await?;
         }
-        let response = within(self.options().request_timeout, async {
-            self.inner
-                .transport
-                .send(request)
-                .await
-                .map_err(CallError::Transport)
-        })
-        .await?;
-        match decode(response.status, &response.body) {
-            Reply::Sync(metadata) | Reply::Async { metadata, .. } => {
-                Ok((read(metadata)?, response.etag))
+        match self
+            .exchange_versioned(request, self.options().request_timeout)
+            .await?
+        {
+            (Reply::Sync(metadata) | Reply::Async { metadata, .. }, etag) => {
+                Ok((read(metadata)?, etag))
             }
-            Reply::Error(error) => Err(CallError::Daemon(error)),
+            (Reply::Error(error), _) => Err(CallError::Daemon(error)),
         }
     }
 

@@ -83,6 +83,22 @@ async fn pooled_with(size: usize, refill: RecordingRefill) -> (World, RecordingR
     (world, refill)
 }
 
+/// The same world, its workflows configured with a pool of `size` (its standbys as
+/// they are), asking `refill` for refills.
+fn with_pool_size(world: World, size: usize, refill: &RecordingRefill) -> World {
+    let mut settings = settings();
+    settings.pool.default.size = size;
+    World {
+        workflows: lxpack_core::workflows::Workflows::new(
+            world.workflows.ports().clone(),
+            settings,
+        )
+        .with_clock(Arc::new(world.clock.clone()))
+        .with_pool_refill(Arc::new(refill.clone())),
+        ..world
+    }
+}
+
 fn fill(size: Option<usize>) -> FillRequest {
     FillRequest {
         app: key("web"),
@@ -178,17 +194,7 @@ async fn a_deploy_runs_in_a_claimed_standby_with_its_checkout_attached() {
 #[tokio::test(start_paused = true)]
 async fn a_deploy_that_finds_no_standby_starts_cold_and_asks_for_a_refill() {
     let (world, refill) = pooled(0).await;
-    let mut settings = settings();
-    settings.pool.default.size = 3;
-    let world = World {
-        workflows: lxpack_core::workflows::Workflows::new(
-            world.workflows.ports().clone(),
-            settings,
-        )
-        .with_clock(Arc::new(world.clock.clone()))
-        .with_pool_refill(Arc::new(refill.clone())),
-        ..world
-    };
+    let world = with_pool_size(world, 3, &refill);
     let report = world.deploy("api", &job(1_700_000_200)).await.unwrap();
     let DeployOutcome::Built { instance, .. } = &report.outcome else {
         panic!("{report:?}");
@@ -601,17 +607,7 @@ async fn on_a_daemon_without_idmapped_mounts_pools_are_keyed_by_the_checkout_own
     assert_eq!(again.pools[0].owner, Some(OWNER));
     assert_eq!(again.pools[0].started.len(), 1);
     // A deploy by that owner takes one; another owner's deploy starts cold.
-    let mut settings = settings();
-    settings.pool.default.size = 2;
-    let world = World {
-        workflows: lxpack_core::workflows::Workflows::new(
-            world.workflows.ports().clone(),
-            settings,
-        )
-        .with_clock(Arc::new(world.clock.clone()))
-        .with_pool_refill(Arc::new(refill.clone())),
-        ..world
-    };
+    let world = with_pool_size(world, 2, &refill);
     world.deploy("api", &job(1_700_000_600)).await.unwrap();
     assert_eq!(claimed_events(&world).len(), 1);
     let mut other = world.deploy_request("api", &job(1_700_000_601));
