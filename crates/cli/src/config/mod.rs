@@ -227,14 +227,8 @@ fn build(
         key: key.to_owned(),
         problem,
     };
-    let positive = |key: &str, value: Option<u64>, default: Duration| match value {
-        None => Ok(default),
-        Some(0) => Err(invalid(
-            key,
-            "must be a positive number of seconds".to_owned(),
-        )),
-        Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
-        Some(seconds) => Ok(Duration::from_secs(seconds)),
+    let positive = |key: &str, value: Option<u64>, default: Duration| {
+        positive_seconds(&invalid, key, value, default)
     };
 
     let mut provisioners = Vec::new();
@@ -357,6 +351,25 @@ fn build(
     })
 }
 
+/// A number of seconds at `key`: `default` when unset; positive and at most
+/// [`MAX_LIMIT_SECONDS`] when set.
+fn positive_seconds(
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+    key: &str,
+    value: Option<u64>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(
+            key,
+            "must be a positive number of seconds".to_owned(),
+        )),
+        Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
+        Some(seconds) => Ok(Duration::from_secs(seconds)),
+    }
+}
+
 /// The most standbys one pool may hold: each is a running container.
 const MAX_POOL_SIZE: u64 = 64;
 
@@ -372,14 +385,8 @@ fn pool_settings(
         )),
         Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
     };
-    let age = |key: &str, value: Option<u64>, default: Duration| match value {
-        None => Ok(default),
-        Some(0) => Err(invalid(
-            key,
-            "must be a positive number of seconds".to_owned(),
-        )),
-        Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
-        Some(seconds) => Ok(Duration::from_secs(seconds)),
+    let age = |key: &str, value: Option<u64>, default: Duration| {
+        positive_seconds(invalid, key, value, default)
     };
     let default = PoolSize {
         size: size("lxpack.pool.size", raw.size, 0)?,
