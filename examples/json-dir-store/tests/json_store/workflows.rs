@@ -77,11 +77,13 @@ async fn a_failing_cleanup_keeps_the_buildpack_error() {
             .stderr("make: *** [all] Error 2\n")
             .exit(2),
     );
-    world.runtime.inject(
-        RuntimeOp::DeleteInstance,
-        When::Every,
-        Fault::fail(FakeFailure::Unreachable),
-    );
+    // The release in the background (the default) fails, and so does the delete it
+    // falls back to.
+    for op in [RuntimeOp::ReleaseEphemeral, RuntimeOp::DeleteInstance] {
+        world
+            .runtime
+            .inject(op, When::Every, Fault::fail(FakeFailure::Unreachable));
+    }
     let error = world.deploy(&job(1_700_000_200)).await.unwrap_err();
     let WorkflowError::Cleanup { failures, .. } = &error else {
         panic!("{error:?}");
