@@ -63,7 +63,8 @@ def notes_lines(results, runs):
         "  cached in /var/tmp/lxpack-bench/), and the aliases "
         + ", ".join(f"`{j}`" for j in DEPLOY_IMAGE_JOB.values())
         + " (the apps' `container_image`) on the busybox and Debian images.",
-        "  Every instance and published image of a run is deleted before it ends.",
+        "  Every instance, standby (the pool section drains its pools) and published image of a",
+        "  run is deleted before it ends.",
     ]
     for kind, res in runs:
         if res.get("start_flake"):
