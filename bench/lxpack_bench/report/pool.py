@@ -10,7 +10,10 @@ from .text import client_word, fmt_s, fmt_x, labelled, table, verdict
 
 
 def fmt_mb(value):
-    return "—" if value is None else f"{value / 1e6:.1f} MB"
+    """Bytes in MB (10^6), or kB below a megabyte (a btrfs standby's own blocks)."""
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.1f} MB" if value >= 1e6 else f"{value / 1e3:.0f} kB"
 
 
 def warm_pass(mode_figures, cli_median):
@@ -185,7 +188,7 @@ def render(runs, measured_sections=None, chart=None):
             "cache included); disk is the daemon's `state.disk` where it reports one, else `du`",
             "of the root file system on a dir pool (a full copy of the image) and, on btrfs,",
             "the subvolume's exclusive bytes (`btrfs filesystem du`: what it does not share with",
-            "the image). MB = 10^6 bytes.",
+            "the image). MB = 10^6 bytes, kB = 10^3.",
             "",
         ]
         lines.append(table(
