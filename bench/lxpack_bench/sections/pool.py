@@ -121,9 +121,21 @@ def fill(lx, config, app, size=None):
     return seconds, result
 
 
+def app_standbys(daemon, project, app) -> list:
+    """The standbys of `app` (its name) in `project`, whatever their state: the instances
+    labelled with lxpack's standby mark and the app (`user.lxpack.app`: NAME/ENV/ROLE)."""
+    found = []
+    for instance in daemon.query(f"/1.0/instances?project={project}&recursion=1", check=False) or []:
+        config = instance.get("config") or {}
+        if config.get("user.lxpack.standby") and config.get("user.lxpack.app", "").split("/")[0] == app:
+            found.append(instance["name"])
+    return found
+
+
 def drain(daemon, lx, config, project, app, timeout=120.0) -> list:
-    """`lxpack pool drain APP`, then waits until the project holds none of its standbys
-    (a drained standby is stopped, and deleted as an ephemeral instance): problems seen."""
+    """`lxpack pool drain APP`, then waits until the project holds none of the app's
+    standbys (a drained standby is stopped, and deleted as an ephemeral instance):
+    problems seen."""
     problems = []
     proc = run(lx.argv(config, "pool", "drain", app), env=lx.env, check=False, timeout=600)
     if proc.returncode != 0:
@@ -131,7 +143,7 @@ def drain(daemon, lx, config, project, app, timeout=120.0) -> list:
                         f"{tail(proc.stderr or proc.stdout)}")
     deadline = time.monotonic() + timeout
     while True:
-        left = [n for n in daemon.project_instances(project) if n.startswith(STANDBY_PREFIX)]
+        left = app_standbys(daemon, project, app)
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.2)
