@@ -430,10 +430,11 @@ def measure_refill(daemon, lx, project, pool, image, runs, notes, size=POOL_OF):
 
 
 def measure_pool(daemon, lx, projects, runs, notes):
-    """The whole section on one daemon: {warm, burst, standbys, errors}."""
-    result = {"pool_of": POOL_OF, "warm": [], "burst": None, "standbys": [], "errors": []}
+    """The whole section on one daemon: {warm, burst, standbys, errors}; None without
+    lxpack (the section has no CLI side of its own)."""
     if not lx.available:
-        return result
+        return None
+    result = {"pool_of": POOL_OF, "warm": [], "burst": None, "standbys": [], "errors": []}
     try:
         for pool, project in projects.items():
             for image in ("busybox", "debian"):
