@@ -104,8 +104,8 @@ def render(runs, measured_sections=None, chart=None):
         "ended (no `pool fill` of its store runs, `lxpack pool list` shows the standby ready",
         "and none starting), and after a background cleanup until the daemon has deleted the",
         "container: each run starts on an idle daemon with a full pool. A run that started",
-        f"cold is counted as failed. The cold figures are {cold_from}: the default deploy,",
-        "without a pool.",
+        "cold is counted as failed. The cold figures, the default deploy without a pool, are",
+        f"{cold_from}.",
         "",
     ]
     if chart:
@@ -189,8 +189,8 @@ def render(runs, measured_sections=None, chart=None):
             "pool the daemon's copy of the image may have cached already, charged to the daemon);",
             "disk is the daemon's `state.disk` where it reports one, else `du`",
             "of the root file system on a dir pool (a full copy of the image) and, on btrfs,",
-            "the subvolume's exclusive bytes (`btrfs filesystem du`: what it does not share with",
-            "the image). MB = 10^6 bytes, kB = 10^3.",
+            "the subvolume's exclusive bytes (`btrfs filesystem du`: the data it does not share",
+            "with the image; btrfs metadata is not counted). MB = 10^6 bytes, kB = 10^3.",
             "",
         ]
         lines.append(table(
