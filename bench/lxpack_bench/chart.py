@@ -59,11 +59,13 @@ def draw_pool(results, path: Path) -> bool:
     if not groups:
         return False
     clients = "/".join(dict.fromkeys(CLIENT_FOR[kind] for kind, _ in per_daemon(results)))
+    cold = any(", cold " in label for label, *_ in groups)
     draw_pairs(groups, path,
-               title="Deploy of a no-op buildpack from a standby pool (warm) and without (cold)",
+               title="Deploy of a no-op buildpack from a standby pool (warm)"
+                     + (" and without (cold)" if cold else ""),
                cli_label=f"{clients} launch + exec + delete",
-               target_label=f"target: {TARGETS['warm_ratio']:g} × the CLI (warm), "
-                            f"{TARGETS['deploy_ratio']:g} × (cold)")
+               target_label=f"target: {TARGETS['warm_ratio']:g} × the CLI (warm)"
+                            + (f", {TARGETS['deploy_ratio']:g} × (cold)" if cold else ""))
     return True
 
 
