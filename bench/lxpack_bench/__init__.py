@@ -15,14 +15,15 @@ the harness's own virtual environment, which venv.py makes).
 - `prepare`: the pool, projects, Debian image and aliases the bench needs on a daemon.
 - `sides.lxpack`, `sides.cli`: the two sides compared (lxpack with its store and
   configs; the raw CLI's launch + exec + delete).
-- `sections.deploy`, `.publish`, `.concurrency`, `.cluster`, `.streaming`, `.rss`: one
-  measurement section each.
+- `sections.deploy`, `.publish`, `.concurrency`, `.cluster`, `.streaming`, `.rss`,
+  `.pool`: one measurement section each (`pool`: standby pools, warm deploys).
 - `environment`: the machine and the versions the report states.
 - `report.results`: results.json (one daemon, or keyed by daemon), and the figures
   carried over for the sections a run did not measure.
 - `report.doc`: docs/benchmarks.md, from `report.summary` (the results against the
-  targets) and a module per section (`report.deploy`, …), with `report.text` for the
-  tables (a daemon column when a run covers several).
-- `chart`: the deploy chart (matplotlib, SVG), from labelled groups of (lxpack seconds,
-  CLI seconds).
+  targets) and a module per section (`report.deploy`, …, `report.pool`, which also gives
+  its summary rows and chart groups), with `report.text` for the tables (a daemon
+  column when a run covers several).
+- `chart`: the deploy and pool charts (matplotlib, SVG), from labelled groups of
+  (lxpack seconds, CLI seconds[, target ratio]).
 """

@@ -3,9 +3,10 @@ with matplotlib (Agg backend, SVG output). matplotlib comes from the harness's o
 virtual environment (venv.py); it is imported only when a chart is drawn.
 
 `draw_pairs` draws any list of labelled groups of (lxpack seconds, CLI seconds), one
-group per row; `deploy_groups` makes the groups of the deploy section (per daemon,
-image, pool and cleanup mode). A new comparison (warm and cold deploys, say) is a new
-list of groups."""
+group per row, each with its own target ratio if it has a fourth element;
+`deploy_groups` makes the groups of the deploy section (per daemon, image, pool and
+cleanup mode), `report.pool.chart_groups` those of the pool chart (warm deploys beside
+section 1's cold ones)."""
 
 from __future__ import annotations
 
@@ -49,10 +50,31 @@ def draw_deploy(results, path: Path) -> bool:
     return True
 
 
-def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", target_ratio=None):
+def draw_pool(results, path: Path) -> bool:
+    """Draws the pool chart of `results` to `path` (SVG): warm deploys, and section 1's
+    cold ones, against the CLI; False when there is nothing to draw."""
+    from .report.pool import chart_groups
+
+    groups = chart_groups(results)
+    if not groups:
+        return False
+    clients = "/".join(dict.fromkeys(CLIENT_FOR[kind] for kind, _ in per_daemon(results)))
+    cold = any(", cold " in label for label, *_ in groups)
+    draw_pairs(groups, path,
+               title="Deploy of a no-op buildpack from a standby pool (warm)"
+                     + (" and without (cold)" if cold else ""),
+               cli_label=f"{clients} launch + exec + delete",
+               target_label=f"target: {TARGETS['warm_ratio']:g} × the CLI (warm)"
+                            + (f", {TARGETS['deploy_ratio']:g} × (cold)" if cold else ""))
+    return True
+
+
+def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", target_ratio=None,
+               target_label=None):
     """Horizontal bars, a pair per group, top to bottom in the order given: lxpack's
     seconds and the CLI's, each with its value, lxpack's with its ratio to the CLI;
-    `target_ratio` marks target × CLI on each lxpack bar. None is drawn as no bar, "—"."""
+    `target_ratio` (or a group's fourth element, its own) marks target × CLI on each
+    lxpack bar. None is drawn as no bar, "—"."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,9 +85,10 @@ def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", targe
     with matplotlib.rc_context({"svg.hashsalt": "lxpack-bench", "font.size": 9}):
         fig = Figure(figsize=(9, 1.4 + 0.55 * len(groups)), layout="constrained")
         ax = fig.add_subplot()
-        top = max([v for _, lx, cli in groups for v in (lx, cli) if v is not None] or [1.0])
+        groups = [(g[0], g[1], g[2], g[3] if len(g) > 3 else target_ratio) for g in groups]
+        top = max([v for _, lx, cli, _ in groups for v in (lx, cli) if v is not None] or [1.0])
         height = 0.38
-        for i, (label, lx, cli) in enumerate(groups):
+        for i, (label, lx, cli, target) in enumerate(groups):
             for offset, value, colour in ((-height / 2, lx, LXPACK_COLOUR), (height / 2, cli, CLI_COLOUR)):
                 y = i + offset
                 if value is None:
@@ -75,14 +98,14 @@ def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", targe
                 text, at = f" {value:.2f} s", value
                 if colour == LXPACK_COLOUR and cli:
                     text += f"  ({value / cli:.2f}×)"
-                    at = max(value, (target_ratio or 0) * cli)  # right of the target mark
+                    at = max(value, (target or 0) * cli)  # right of the target mark
                 ax.text(at, y, text, va="center", fontsize=8)
-            if target_ratio and cli:
-                x = target_ratio * cli
+            if target and cli:
+                x = target * cli
                 ax.plot([x, x], [i - height, i], color="black", linewidth=1.5)
             if i:
                 ax.axhline(i - 0.5, color="#dddddd", linewidth=0.6)
-        ax.set_yticks(range(len(groups)), [label for label, _, _ in groups])
+        ax.set_yticks(range(len(groups)), [label for label, _, _, _ in groups])
         ax.set_ylim(len(groups) - 0.5, -0.5)
         ax.set_xlim(0, top * 1.25)
         ax.set_xlabel("seconds, median (shorter is faster)")
@@ -90,9 +113,9 @@ def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", targe
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         handles = [Patch(color=LXPACK_COLOUR, label="lxpack deploy"), Patch(color=CLI_COLOUR, label=cli_label)]
-        if target_ratio:
+        if target_label or target_ratio:
             handles.append(Line2D([], [], color="black", linewidth=1.5,
-                                  label=f"target: {target_ratio:g} × the CLI"))
+                                  label=target_label or f"target: {target_ratio:g} × the CLI"))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format=path.suffix.lstrip(".") or "svg", bbox_inches="tight",

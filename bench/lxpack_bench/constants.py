@@ -20,7 +20,7 @@ CLIENT_FOR = {"lxd": "lxc", "incus": "incus"}
 DIR_VAR = {"lxd": "LXD_DIR", "incus": "INCUS_DIR"}
 CONF_VAR = {"lxd": "LXD_CONF", "incus": "INCUS_CONF"}
 
-SECTIONS = ("deploy", "publish", "concurrency", "streaming", "rss", "cluster")
+SECTIONS = ("deploy", "publish", "concurrency", "streaming", "rss", "pool", "cluster")
 
 BUSYBOX_ALIAS = "lxpack-test-busybox"
 DEBIAN_ALIAS = "lxpack-bench-debian12"
@@ -44,6 +44,12 @@ TARGETS = {
     "concurrency_ratio": 3.0,
     "latency_ms": 50.0,
     "rss_mb": 50.0,
+    # Standby pools (issue 14): a warm deploy (a standby claimed) at most this many
+    # seconds, median, and at most this ratio to the raw CLI sequence; 8 warm deploys at
+    # once against a pool of 8 at most this ratio to one warm deploy.
+    "warm_seconds": 0.25,
+    "warm_ratio": 0.2,
+    "pool_burst_ratio": 1.5,
 }
 
 # A launch slower than this met the daemon's start stall (docs/architecture.md, "The

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import stalls, venv
-from .chart import draw_deploy
+from .chart import draw_deploy, draw_pool
 from .constants import DAEMONS, DOC_PATH, RESULTS_PATH, SECTIONS, TARGETS
 from .daemon import Daemon
 from .environment import machine_info, versions
@@ -25,7 +25,7 @@ from .proc import CHILDREN, CHILDREN_LOCK, log
 from .report.doc import write_doc
 from .report.results import assemble, carry_over, per_daemon, previous_figures, write
 from .report.summary import summary_rows, summary_table
-from .sections import cluster, concurrency, deploy, publish, rss, streaming
+from .sections import cluster, concurrency, deploy, pool, publish, rss, streaming
 from .sides.lxpack import Lxpack, build_lxpack
 
 
@@ -89,6 +89,8 @@ def measure_daemon(kind, binary, build_note, args, sections, runs, publish_runs,
             res["streaming"] = streaming.measure_streaming(daemon, lx, projects["dir"], runs, notes)
         if "rss" in sections:
             res["rss"] = rss.measure_rss(daemon, lx, projects["dir"], max(1, min(runs, 3)), notes)
+        if "pool" in sections:
+            res["pool"] = pool.measure_pool(daemon, lx, projects, runs, notes)
         if "cluster" in sections and lx.available:
             res["cluster"] = cluster.measure_cluster(lx, runs, notes, kind=kind)
     except KeyboardInterrupt:
@@ -171,13 +173,16 @@ def main(script: Path, description: str):
     else:
         common["notes"] = notes
     results = assemble(common, daemons)
-    chart = args.doc.with_name(args.doc.stem + "-deploy.svg")
-    try:
-        drawn = draw_deploy(results, chart)
-    except Exception as error:  # the figures and the tables matter more than the chart
-        log(f"the deploy chart could not be drawn: {error!r}")
-        drawn = False
+    charts = {}
+    for name, draw in (("deploy", draw_deploy), ("pool", draw_pool)):
+        chart = args.doc.with_name(f"{args.doc.stem}-{name}.svg")
+        try:
+            if draw(results, chart):
+                charts[name] = chart
+        except Exception as error:  # the figures and the tables matter more than the charts
+            log(f"the {name} chart could not be drawn: {error!r}")
     write(results, args.results)
-    write_doc(results, args.doc, chart.name if drawn else None)
-    log(f"wrote {args.results}, {args.doc}" + (f" and {chart}" if drawn else ""))
+    write_doc(results, args.doc, charts["deploy"].name if "deploy" in charts else None,
+              charts["pool"].name if "pool" in charts else None)
+    log(f"wrote {args.results}, {args.doc}" + "".join(f" and {c}" for c in charts.values()))
     print(summary_table(per_daemon(results)))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..constants import DEPLOY_IMAGE_JOB, STALL_SECONDS
-from . import cluster, concurrency, deploy, publish, streaming
+from . import cluster, concurrency, deploy, pool, publish, streaming
 from .results import per_daemon
 from .summary import summary_table
 
@@ -63,7 +63,8 @@ def notes_lines(results, runs):
         "  cached in /var/tmp/lxpack-bench/), and the aliases "
         + ", ".join(f"`{j}`" for j in DEPLOY_IMAGE_JOB.values())
         + " (the apps' `container_image`) on the busybox and Debian images.",
-        "  Every instance and published image of a run is deleted before it ends.",
+        "  Every instance, standby (the pool section drains its pools) and published image of a",
+        "  run is deleted before it ends.",
     ]
     for kind, res in runs:
         if res.get("start_flake"):
@@ -78,7 +79,7 @@ def notes_lines(results, runs):
         for section in ("deploy", "publish"):
             for row in res.get(section) or []:
                 found += row.get("errors", [])
-        for section in ("concurrency", "streaming", "rss"):
+        for section in ("concurrency", "streaming", "rss", "pool"):
             found += (res.get(section) or {}).get("errors", [])
         errors += found if single else [f"{kind}: {e}" for e in found]
     if errors:
@@ -87,9 +88,9 @@ def notes_lines(results, runs):
     return lines
 
 
-def write_doc(results, path: Path, chart=None):
-    """Writes the report of `results` (either schema) to `path`; `chart` is the file name
-    of the deploy chart beside it, if one was drawn."""
+def write_doc(results, path: Path, chart=None, pool_chart=None):
+    """Writes the report of `results` (either schema) to `path`; `chart` and `pool_chart`
+    are the file names of the deploy and pool charts beside it, if they were drawn."""
     runs = per_daemon(results)
     lines = [
         "# Benchmarks",
@@ -110,6 +111,7 @@ def write_doc(results, path: Path, chart=None):
         *cluster.render(runs),
         *streaming.render_latency(runs),
         *streaming.render_memory(runs),
+        *pool.render(runs, (results.get("config") or {}).get("sections"), pool_chart),
         *notes_lines(results, runs),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,12 @@ class Lxpack:
         self.checkouts.mkdir(parents=True, exist_ok=True)
         self.available = binary is not None and binary.exists()
 
-    def config(self, project: str, compression: str = "zstd", cleanup: str = "wait") -> Path:
-        path = self.workdir / f"config-{project}-{compression}-{cleanup}.yml"
+    def config(self, project: str, compression: str = "zstd", cleanup: str = "wait",
+               pool_size: int = 0) -> Path:
+        """The config of `project`; `pool_size` > 0 gives every app a standby pool of that
+        size (`lxpack.pool.size`), whose standbys a deploy claims."""
+        pooled = f"-pool{pool_size}" if pool_size else ""
+        path = self.workdir / f"config-{project}-{compression}-{cleanup}{pooled}.yml"
         if not path.exists():
             path.write_text(
                 "container:\n"
@@ -60,7 +64,8 @@ class Lxpack:
                 "  isolation: unprivileged\n"
                 f"  compression: {compression}\n"
                 f"  cleanup: {cleanup}\n"
-                "  aws:\n"
+                + (f"  pool:\n    size: {pool_size}\n    max_age: 3600\n" if pool_size else "")
+                + "  aws:\n"
                 "    enabled: false\n"
             )
         return path
