@@ -113,16 +113,6 @@ pub enum StandbyLabel {
 }
 
 impl StandbyLabel {
-    /// Every standby label.
-    pub const ALL: [Self; 6] = [
-        Self::Pool,
-        Self::Image,
-        Self::Owner,
-        Self::Since,
-        Self::Ready,
-        Self::Retiring,
-    ];
-
     /// The label's name, as adapters store it.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -318,8 +308,6 @@ pub fn claimable(mark: &StandbyMark) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RetireReason {
-    /// Its app was removed.
-    AppGone,
     /// Its app has a newer image (or none).
     ImageReplaced,
     /// It has waited longer than its pool's maximum age.
@@ -335,7 +323,6 @@ pub enum RetireReason {
 impl fmt::Display for RetireReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::AppGone => "its app is gone",
             Self::ImageReplaced => "its app has a newer image",
             Self::TooOld => "it is older than the pool's max_age",
             Self::NeverReady => "it never became ready",
@@ -346,18 +333,15 @@ impl fmt::Display for RetireReason {
 }
 
 /// Whether a waiting standby is stale at `now`: `current_image` is its app's image
-/// now (`None` when the app has none), `app_exists` whether the app is still known.
+/// now (`None` when the app has none).
 #[must_use]
 pub fn staleness(
     mark: &StandbyMark,
-    app_exists: bool,
     current_image: Option<&JobId>,
     max_age: Duration,
     now: SystemTime,
 ) -> Option<RetireReason> {
-    if !app_exists {
-        Some(RetireReason::AppGone)
-    } else if current_image != Some(&mark.image) {
+    if current_image != Some(&mark.image) {
         Some(RetireReason::ImageReplaced)
     } else if mark.age(now) > max_age {
         Some(RetireReason::TooOld)

@@ -248,15 +248,6 @@ impl PoolSettings {
     pub fn for_app(&self, app: &AppKey) -> PoolSize {
         self.apps.get(app).copied().unwrap_or(self.default)
     }
-
-    /// The longest any standby may wait under these settings.
-    #[must_use]
-    pub fn longest_wait(&self) -> Duration {
-        self.apps
-            .values()
-            .map(|pool| pool.max_age)
-            .fold(self.default.max_age, Duration::max)
-    }
 }
 
 /// Everything configuration decides for the workflows.

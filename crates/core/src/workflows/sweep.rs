@@ -13,7 +13,7 @@ use super::release::RELEASE_GRACE;
 use crate::domain::text::text_enum;
 use crate::domain::{
     AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, ReleaseState,
-    RetireReason, StandbyMark, StandbyState, staleness,
+    StandbyMark, StandbyState,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
@@ -237,42 +237,36 @@ impl Workflows {
             report.foreign.push(resource);
             return Ok(());
         };
-        let now = self.clock.now();
-        let reason = match StandbyState::of(&mark, None) {
-            StandbyState::Retiring => {
-                // Its retirement was interrupted: nothing may claim it; finish it.
-                if !dry_run
-                    && let Err(message) = remove(self.ports.runtime.as_ref(), &resource).await
-                {
-                    events.emit(Event::Warning {
-                        message: message.clone(),
-                    });
-                    report.failures.push(message);
-                } else {
-                    report.removed.push(resource);
-                }
-                return Ok(());
-            }
-            StandbyState::Starting if mark.age(now) > self.starting_limit() => {
-                Some(RetireReason::NeverReady)
-            }
-            StandbyState::Starting | StandbyState::Claimed => None,
-            _ => {
-                if !apps.contains_key(&mark.app) {
-                    let app = self.app_if_known(&mark.app).await?;
-                    let known = app.map(|app| app.build_infos.container_image);
-                    apps.insert(mark.app.clone(), known);
-                }
-                let max_age = self.settings.pool.for_app(&mark.app).max_age;
-                // An app this store does not know may be another host's (hosts that
-                // share a daemon keep their own stores): its standbys go by age only.
-                let current = match apps.get(&mark.app).cloned().flatten() {
-                    Some(current) => current,
-                    None => Some(mark.image.clone()),
-                };
-                staleness(&mark, true, current.as_ref(), max_age, now)
-            }
+        let standby = Standby {
+            name,
+            mark,
+            labels: None,
+            member: resource.member.clone(),
         };
+        if standby.state() == StandbyState::Retiring {
+            // Its retirement was interrupted: nothing may claim it; finish it.
+            if !dry_run && let Err(message) = remove(self.ports.runtime.as_ref(), &resource).await {
+                events.emit(Event::Warning {
+                    message: message.clone(),
+                });
+                report.failures.push(message);
+            } else {
+                report.removed.push(resource);
+            }
+            return Ok(());
+        }
+        if !apps.contains_key(&standby.mark.app) {
+            let app = self.app_if_known(&standby.mark.app).await?;
+            let known = app.map(|app| app.build_infos.container_image);
+            apps.insert(standby.mark.app.clone(), known);
+        }
+        // An app this store does not know may be another host's (hosts that share a
+        // daemon keep their own stores): its standbys go by age only.
+        let current = match apps.get(&standby.mark.app).cloned().flatten() {
+            Some(current) => current,
+            None => Some(standby.mark.image.clone()),
+        };
+        let reason = self.stale_reason(&standby, current.as_ref());
         let Some(reason) = reason else {
             report.spared.push(Spared {
                 resource,
@@ -280,12 +274,6 @@ impl Workflows {
                 kept_until: None,
             });
             return Ok(());
-        };
-        let standby = Standby {
-            name,
-            mark,
-            labels: None,
-            member: resource.member.clone(),
         };
         let retired = self.retire(vec![(standby, reason)], dry_run, events).await;
         if retired.retired.is_empty() {

@@ -160,26 +160,22 @@ fn only_an_unclaimed_standby_equal_to_what_was_read_may_change() {
 }
 
 #[test]
-fn a_standby_is_stale_when_its_app_or_image_is_gone_or_it_is_too_old() {
+fn a_standby_is_stale_when_its_image_is_replaced_or_it_is_too_old() {
     let mark = StandbyMark::new(&key(), at(100));
     let image = key().image;
     let hour = Duration::from_secs(3600);
-    assert_eq!(staleness(&mark, true, Some(&image), hour, at(200)), None);
-    assert_eq!(
-        staleness(&mark, false, Some(&image), hour, at(200)),
-        Some(RetireReason::AppGone)
-    );
+    assert_eq!(staleness(&mark, Some(&image), hour, at(200)), None);
     let newer = JobId::generate(1_800_000_000, [3; 8]);
     assert_eq!(
-        staleness(&mark, true, Some(&newer), hour, at(200)),
+        staleness(&mark, Some(&newer), hour, at(200)),
         Some(RetireReason::ImageReplaced)
     );
     assert_eq!(
-        staleness(&mark, true, None, hour, at(200)),
+        staleness(&mark, None, hour, at(200)),
         Some(RetireReason::ImageReplaced)
     );
     assert_eq!(
-        staleness(&mark, true, Some(&image), hour, at(100 + 3601)),
+        staleness(&mark, Some(&image), hour, at(100 + 3601)),
         Some(RetireReason::TooOld)
     );
 }

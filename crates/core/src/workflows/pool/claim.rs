@@ -40,7 +40,7 @@ impl Workflows {
                     .into_iter()
                     .filter(|s| s.mark.pool == pool && s.labels.is_none() && claimable(&s.mark))
                     .filter(|s| {
-                        staleness(&s.mark, true, Some(&key.image), size.max_age, now).is_none()
+                        staleness(&s.mark, Some(&key.image), size.max_age, now).is_none()
                     })
                     .collect();
                 let waiting = ready.len();

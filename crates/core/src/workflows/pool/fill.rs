@@ -98,14 +98,30 @@ impl Workflows {
         let size = request
             .size
             .unwrap_or_else(|| self.settings.pool.for_app(&app.key).size);
+        // One listing serves the retirement, the owners and the counts; only the
+        // surplus check after the starts looks again.
+        let (doomed, kept): (Vec<_>, Vec<_>) = self
+            .standbys()
+            .await?
+            .into_iter()
+            .filter(|s| s.mark.app == app.key)
+            .map(|s| (self.stale_reason(&s, Some(&image)), s))
+            .partition(|(reason, _)| reason.is_some());
+        let doomed = doomed
+            .into_iter()
+            .filter_map(|(reason, s)| Some((s, reason?)))
+            .collect();
+        let kept: Vec<Standby> = kept.into_iter().map(|(_, s)| s).collect();
         let mut report = FillReport {
             app: app.key.clone(),
             pools: Vec::new(),
-            retired: self.retire_stale(&app, &image, events).await?,
+            retired: self.retire(doomed, false, events).await.retired,
         };
-        for owner in self.owners_to_fill(&app, request.owner).await? {
+        for owner in self.owners_to_fill(&app, request.owner, &kept).await? {
             let key = self.pool_key(&app.key, &image, owner).await?;
-            let pool = self.fill_one(&app, &key, size, events, cancel).await?;
+            let pool = self
+                .fill_one(&app, &key, size, &kept, events, cancel)
+                .await?;
             report
                 .retired
                 .extend(self.retire_surplus(&key, size, events).await?);
@@ -115,11 +131,12 @@ impl Workflows {
     }
 
     /// The owners whose pools to fill: the one asked for; on a daemon that needs none,
-    /// none; else every owner the app's standbys map.
+    /// none; else every owner the app's standbys (`found`) map.
     async fn owners_to_fill(
         &self,
         app: &App,
         asked: Option<Owner>,
+        found: &[Standby],
     ) -> Result<Vec<Option<Owner>>, WorkflowError> {
         let shifts = self
             .ports
@@ -134,11 +151,9 @@ impl Workflows {
         if let Some(owner) = asked {
             return Ok(vec![Some(owner)]);
         }
-        let mut owners: Vec<Option<Owner>> = self
-            .standbys()
-            .await?
-            .into_iter()
-            .filter(|s| s.mark.app == app.key && s.mark.owner.is_some())
+        let mut owners: Vec<Option<Owner>> = found
+            .iter()
+            .filter(|s| s.mark.owner.is_some())
             .map(|s| s.mark.owner)
             .collect();
         owners.sort_by_key(|o| o.map(|o| (o.uid, o.gid)));
@@ -151,33 +166,27 @@ impl Workflows {
         Ok(owners)
     }
 
-    /// Retires the app's standbys that no deploy should get any more.
-    async fn retire_stale(
+    /// Why one of the app's standbys should go rather than serve, if it should: it is
+    /// ready but stale, or it never became ready.
+    /// `current` is its app's image now (`None`: the app has none).
+    pub(crate) fn stale_reason(
         &self,
-        app: &App,
-        image: &JobId,
-        events: &dyn EventSink,
-    ) -> Result<Vec<RetiredStandby>, WorkflowError> {
-        let max_age = self.settings.pool.for_app(&app.key).max_age;
+        standby: &Standby,
+        current: Option<&JobId>,
+    ) -> Option<RetireReason> {
         let now = self.now();
-        let starting_limit = self.starting_limit();
-        let doomed: Vec<(Standby, RetireReason)> = self
-            .standbys()
-            .await?
-            .into_iter()
-            .filter(|s| s.mark.app == app.key)
-            .filter_map(|s| {
-                let reason = match s.state() {
-                    StandbyState::Ready => staleness(&s.mark, true, Some(image), max_age, now)?,
-                    StandbyState::Starting if s.mark.age(now) > starting_limit => {
-                        RetireReason::NeverReady
-                    }
-                    _ => return None,
-                };
-                Some((s, reason))
-            })
-            .collect();
-        Ok(self.retire(doomed, false, events).await.retired)
+        match standby.state() {
+            StandbyState::Ready => staleness(
+                &standby.mark,
+                current,
+                self.settings.pool.for_app(&standby.mark.app).max_age,
+                now,
+            ),
+            StandbyState::Starting if standby.mark.age(now) > self.starting_limit() => {
+                Some(RetireReason::NeverReady)
+            }
+            _ => None,
+        }
     }
 
     /// The longest a standby may take to become ready before it counts as abandoned.
@@ -188,19 +197,18 @@ impl Workflows {
             .saturating_add(self.settings.timeouts.ready)
     }
 
-    /// Starts the standbys `key`'s pool lacks.
+    /// Starts the standbys `key`'s pool lacks, of those `found` (ready or starting).
     async fn fill_one(
         &self,
         app: &App,
         key: &PoolKey,
         size: usize,
+        found: &[Standby],
         events: &dyn EventSink,
         cancel: &CancellationToken,
     ) -> Result<FilledPool, WorkflowError> {
         let pool = key.id();
-        let had = self
-            .standbys()
-            .await?
+        let had = found
             .iter()
             .filter(|s| {
                 s.mark.pool == pool

@@ -6,9 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::super::Workflows;
 use super::super::error::WorkflowError;
-use crate::domain::{
-    AppKey, InstanceName, JobId, MemberName, Owner, PoolId, StandbyState, staleness,
-};
+use crate::domain::{AppKey, InstanceName, JobId, MemberName, Owner, PoolId, StandbyState};
 
 /// One standby.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +68,6 @@ impl Workflows {
     /// `StepFailed` (step `pool`) when the standbys cannot be listed or the apps
     /// read.
     pub async fn pool_status(&self, app: Option<&AppKey>) -> Result<PoolStatus, WorkflowError> {
-        let now = self.now();
         let mut pools: BTreeMap<(AppKey, PoolId), PoolView> = BTreeMap::new();
         for standby in self.standbys().await? {
             if app.is_some_and(|app| app != &standby.mark.app) {
@@ -79,12 +76,12 @@ impl Workflows {
             let id = (standby.mark.app.clone(), standby.mark.pool.clone());
             if !pools.contains_key(&id) {
                 let configured = self.settings.pool.for_app(&standby.mark.app);
+                // Its image is the app's now (an app this store does not know has none).
                 let current = self
                     .app_if_known(&standby.mark.app)
                     .await?
-                    .and_then(|app| app.build_infos.container_image);
-                let current =
-                    staleness(&standby.mark, true, current.as_ref(), Duration::MAX, now).is_none();
+                    .and_then(|app| app.build_infos.container_image)
+                    == Some(standby.mark.image.clone());
                 pools.insert(
                     id.clone(),
                     PoolView {
