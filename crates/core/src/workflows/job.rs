@@ -8,6 +8,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::Workflows;
 use super::error::WorkflowError;
+use super::release::Look;
 use crate::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName,
     Release, StepTiming,
@@ -138,7 +139,7 @@ impl Workflows {
                 job: job.id.clone(),
                 source: Box::new(source),
             })?;
-        self.confirm_releases(events).await;
+        self.confirm_releases(Look::Settled, events).await;
         let outcome = work.await;
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),

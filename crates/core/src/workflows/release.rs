@@ -15,16 +15,38 @@ use crate::ports::{ResourceKind, RuntimeError};
 /// takes about a second; a loaded daemon, a few.
 pub(crate) const RELEASE_GRACE: Duration = Duration::from_secs(60);
 
+/// How long after its job a release is worth looking at from another job: before, its
+/// instance is most likely still stopping, and looking would only add a listing of the
+/// daemon to that job's start (deploys that follow each other closely).
+const RELEASE_SETTLE: Duration = Duration::from_secs(5);
+
+/// Which pending releases a look confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// A job's start: only releases that have had time to end.
+    Settled,
+    /// A sweep: every one.
+    All,
+}
+
 impl Workflows {
-    /// Confirms the pending releases that can be: the instance is gone (confirmed),
+    /// Confirms the pending releases that can be (at a job's start, only those older
+    /// than [`RELEASE_SETTLE`]): the instance is gone (confirmed),
     /// or still there longer than [`RELEASE_GRACE`] after its job (failed: it is
     /// deleted now, and the job's record says so). Never fails: a history or daemon
     /// that cannot be asked leaves the releases pending for the next look, with a
     /// warning.
-    pub(crate) async fn confirm_releases(&self, events: &dyn EventSink) {
-        let pending = match self.ports.jobs.pending_releases().await {
-            Ok(pending) if pending.is_empty() => return,
-            Ok(pending) => pending,
+    pub(crate) async fn confirm_releases(&self, look: Look, events: &dyn EventSink) {
+        let now = self.clock.now();
+        let age = |job: &JobRecord| {
+            now.duration_since(job.ended_at.unwrap_or(job.started_at))
+                .unwrap_or_default()
+        };
+        let pending: Vec<JobRecord> = match self.ports.jobs.pending_releases().await {
+            Ok(pending) => pending
+                .into_iter()
+                .filter(|job| look == Look::All || age(job) >= RELEASE_SETTLE)
+                .collect(),
             Err(error) => {
                 events.emit(Event::Warning {
                     message: format!("could not read the pending releases: {error}"),
@@ -32,6 +54,9 @@ impl Workflows {
                 return;
             }
         };
+        if pending.is_empty() {
+            return;
+        }
         let runtime = self.ports.runtime.as_ref();
         let present: Vec<String> = match runtime.list_resources().await {
             Ok(resources) => resources
@@ -49,15 +74,14 @@ impl Workflows {
                 return;
             }
         };
-        let now = self.clock.now();
         for mut job in pending {
+            let waited = age(&job);
             let Some(release) = job.release.as_mut() else {
                 continue;
             };
-            let ended = job.ended_at.unwrap_or(job.started_at);
             if !present.iter().any(|name| name == release.instance.as_str()) {
                 release.state = ReleaseState::Confirmed;
-            } else if now.duration_since(ended).unwrap_or_default() > RELEASE_GRACE {
+            } else if waited > RELEASE_GRACE {
                 let note = failed_stop(runtime, &release.instance).await;
                 events.emit(Event::Warning {
                     message: format!("job {}: {note}", job.id),

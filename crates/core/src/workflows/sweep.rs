@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
 use super::pool::Standby;
-use super::release::RELEASE_GRACE;
+use super::release::{Look, RELEASE_GRACE};
 use crate::domain::text::text_enum;
 use crate::domain::{
     AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, ReleaseState,
@@ -126,7 +126,7 @@ impl Workflows {
         };
         let runtime = self.ports.runtime.as_ref();
         if !dry_run {
-            self.confirm_releases(events).await;
+            self.confirm_releases(Look::All, events).await;
         }
         let mut resources = runtime
             .list_resources()

@@ -294,8 +294,15 @@ async fn a_background_release_is_pending_until_the_next_job_sees_the_instance_go
     let release = release_of(&world, &first).expect("the release is recorded");
     assert_eq!(release.state, ReleaseState::Pending);
     assert!(release.instance.as_str().starts_with("lxpack-deploy-"));
-    // The next job looks, and the fake's stop has ended: confirmed.
+    // A job right after does not look yet (the stop is most likely under way)...
     world.deploy("api", &job(1_700_000_301)).await.unwrap();
+    assert_eq!(
+        release_of(&world, &first).map(|r| r.state),
+        Some(ReleaseState::Pending)
+    );
+    // ...a later one looks, and the fake's stop has ended: confirmed.
+    world.clock.advance(Duration::from_secs(5));
+    world.deploy("api", &job(1_700_000_306)).await.unwrap();
     assert_eq!(
         release_of(&world, &first).map(|r| r.state),
         Some(ReleaseState::Confirmed)
