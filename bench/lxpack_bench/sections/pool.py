@@ -22,6 +22,7 @@ from pathlib import Path
 from ..constants import DEPLOY_IMAGE_JOB
 from ..proc import json_lines, log, reap, run, spawn, step_seconds, tail, timed
 from ..sides.cli import cli_deploy
+from ..sides.lxpack import check_clean
 from ..stalls import note_lxpack
 from ..stats import median, ratio, rnd, summarize
 
@@ -229,20 +230,8 @@ def check_after(daemon, project, claimed, notes, context, grace):
     """After warm deploys: the instances they claimed are gone (`grace`: how long the
     daemon may take to finish a stop left to it, cleanup: background), and no job's
     instance or profile is left. Standbys waiting in the pool are not leftovers."""
-    deadline = time.monotonic() + grace
-    while True:
-        names = daemon.project_instances(project)
-        left = [n for n in names if n in claimed or (n.startswith("lxpack-") and not n.startswith(STANDBY_PREFIX))]
-        if not left or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    profiles = [p for p in daemon.project_profiles(project) if p != "default"]
-    if left or profiles:
-        notes.append(f"{context}: left behind instances {left} profiles {profiles} (removed)")
-        for name in left:
-            daemon.delete_instance(project, name)
-        for profile in profiles:
-            daemon.lxc("profile", "delete", profile, project=project, check=False)
+    check_clean(daemon, project, notes, context, grace, is_leftover=lambda n: (
+        n in claimed or (n.startswith("lxpack-") and not n.startswith(STANDBY_PREFIX))))
 
 
 def step_medians(steps):

@@ -132,13 +132,15 @@ def lxpack_deploy(lx: Lxpack, config, app, module):
     return seconds, None, step_seconds(proc.stdout), stalled
 
 
-def check_clean(daemon: Daemon, project, notes, context, grace: float = 0.0):
+def check_clean(daemon: Daemon, project, notes, context, grace: float = 0.0,
+                is_leftover=lambda name: name.startswith("lxpack-")):
     """After an lxpack job: did it leave an instance or profile behind? (The CLI side's
-    own long-lived instances are not lxpack's and are left alone.) `grace`: how long the
-    daemon may take to finish a stop that lxpack left to it (cleanup: background)."""
+    own long-lived instances are not lxpack's and are left alone; `is_leftover` says
+    which instances count.) `grace`: how long the daemon may take to finish a stop
+    that lxpack left to it (cleanup: background)."""
     deadline = time.monotonic() + grace
     while True:
-        left = [n for n in daemon.project_instances(project) if n.startswith("lxpack-")]
+        left = [n for n in daemon.project_instances(project) if is_leftover(n)]
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
