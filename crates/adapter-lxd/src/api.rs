@@ -205,6 +205,14 @@ impl Api {
         .json(&serde_json::json!({ "config": config }))
     }
 
+    /// `GET /1.0/storage-pools/POOL/volumes/custom/NAME`.
+    pub(crate) fn volume(&self, pool: &str, name: &str) -> Request {
+        self.at(
+            Method::Get,
+            format!("/1.0/storage-pools/{pool}/volumes/custom/{name}"),
+        )
+    }
+
     /// `DELETE /1.0/storage-pools/POOL/volumes/custom/NAME`.
     pub(crate) fn delete_volume(&self, pool: &str, name: &str) -> Request {
         self.at(

@@ -91,7 +91,19 @@ impl LxdClient {
             Some(source) => format!("copy cache volume {source} to {}", spec.name),
             None => format!("create cache volume {}", spec.name),
         };
-        let request = self.api().create_volume(pool, &wire::volume(spec, pool));
+        let inherited = match &spec.copy_of {
+            Some(source) => {
+                let volume: Volume = self
+                    .sync(self.api().volume(pool, source.as_str()))
+                    .await
+                    .map_err(|e| volume_error(&operation, source.as_str(), e))?;
+                volume.config
+            }
+            None => std::collections::BTreeMap::new(),
+        };
+        let request = self
+            .api()
+            .create_volume(pool, &wire::volume(spec, pool, &inherited));
         match self.operation(request, COPY_LIMIT).await {
             Ok(_) => Ok(()),
             // A missing source is the volume to copy, not the one to create.

@@ -144,8 +144,21 @@ pub(crate) fn cache_mark_of(
 
 /// `POST /1.0/storage-pools/POOL/volumes/custom`: an empty volume, or a copy of one
 /// in the same pool; with its mark, and its quota as `size` (in bytes).
-pub(crate) fn volume(spec: &VolumeSpec, pool: &str) -> Value {
-    let mut config = cache_config(&spec.mark);
+///
+/// A copy carries `inherited`: the source's keys that say how its files are stored
+/// (`volatile.idmap.*`, `security.shifted`…). Without them the daemon would take the
+/// copy's files as unshifted, and an instance would see them owned by nobody.
+pub(crate) fn volume(
+    spec: &VolumeSpec,
+    pool: &str,
+    inherited: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let mut config: Map<String, Value> = inherited
+        .iter()
+        .filter(|(key, _)| key.starts_with("volatile.") || key.starts_with("security."))
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    config.extend(cache_config(&spec.mark));
     if let Some(quota) = spec.quota {
         config.insert("size".into(), Value::String(quota.to_string()));
     }

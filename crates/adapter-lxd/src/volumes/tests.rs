@@ -91,6 +91,14 @@ async fn volumes_are_listed_from_the_root_disk_pool_with_their_marks_and_users()
 async fn a_copy_is_one_operation_with_the_mark_and_the_quota() {
     let mock = MockTransport::new();
     default_profile(&mock, "default");
+    // The source, whose storage keys the copy keeps.
+    mock.reply_json(
+        200,
+        &json!({"type": "sync", "metadata": {"name": "lxpack-cache-older", "config": {
+            "volatile.idmap.last": "[{\"Isuid\":true}]", "security.shifted": "true",
+            "user.lxpack.cache_state": "current", "size": "5"
+        }}}),
+    );
     mock.reply_json(
         202,
         &json!({"type": "async", "operation": "/1.0/operations/op1", "metadata": {"status_code": 103}}),
@@ -110,9 +118,15 @@ async fn a_copy_is_one_operation_with_the_mark_and_the_quota() {
     let requests = mock.requests();
     assert_eq!(
         requests[1].line(),
+        "GET /1.0/storage-pools/default/volumes/custom/lxpack-cache-older"
+    );
+    assert_eq!(
+        requests[2].line(),
         "POST /1.0/storage-pools/default/volumes/custom"
     );
-    let body: serde_json::Value = serde_json::from_slice(&requests[1].body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&requests[2].body).unwrap();
+    assert_eq!(body["config"]["volatile.idmap.last"], "[{\"Isuid\":true}]");
+    assert_eq!(body["config"]["security.shifted"], "true");
     assert_eq!(body["name"], mark.volume().as_str());
     assert_eq!(body["source"]["type"], "copy");
     assert_eq!(body["source"]["name"], "lxpack-cache-older");
@@ -120,7 +134,7 @@ async fn a_copy_is_one_operation_with_the_mark_and_the_quota() {
     assert_eq!(body["config"]["user.lxpack.cache_state"], "copy");
     assert_eq!(body["config"]["user.lxpack.job"], job(6).as_str());
     assert!(
-        requests[2]
+        requests[3]
             .line()
             .starts_with("GET /1.0/operations/op1/wait")
     );
@@ -130,6 +144,10 @@ async fn a_copy_is_one_operation_with_the_mark_and_the_quota() {
 async fn a_copy_of_a_volume_gone_meanwhile_is_not_found_naming_it() {
     let mock = MockTransport::new();
     default_profile(&mock, "default");
+    mock.reply_json(
+        200,
+        &json!({"type": "sync", "metadata": {"name": "lxpack-cache-older"}}),
+    );
     error(&mock, 404, "Storage volume not found");
     let mark = CacheMark::copy(&key(), &job(6));
     let spec = VolumeSpec {

@@ -142,10 +142,14 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
         // A failed deploy's writes are dropped.
         let broken = checkout("broken", true);
         let output = deploy(&broken).wait_with_output().unwrap();
+        eprintln!(
+            "{name}: the failing deploy said: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(
             output.status.code(),
-            Some(1),
-            "{name}: a failed buildpack is exit 1: {}",
+            Some(7),
+            "{name}: a failed buildpack is exit 7 (the build failed): {}",
             String::from_utf8_lossy(&output.stderr)
         );
         assert_eq!(
