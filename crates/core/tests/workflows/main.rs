@@ -6,6 +6,7 @@
 mod helpers;
 
 mod build_image;
+mod cache;
 mod cleanup_and_faults;
 mod cluster;
 mod defects;
