@@ -497,8 +497,32 @@ impl FakeRuntime {
         }
     }
 
-    /// Creates a volume as another client would (a cache left by an earlier run, or
-    /// a volume that is not lxpack's), bypassing faults and the call log.
+    /// The volume `instance` mounts at `path` through its profiles, if any.
+    #[must_use]
+    pub fn volume_mounted_at(
+        &self,
+        instance: &InstanceName,
+        path: &GuestPath,
+    ) -> Option<VolumeName> {
+        let daemon = self.lock();
+        let found = daemon.instances.get(instance.as_str())?;
+        found.profiles.iter().find_map(|profile| {
+            daemon
+                .profiles
+                .get(profile)?
+                .mounts
+                .iter()
+                .find_map(|mount| match &mount.source {
+                    lxpack_core::domain::MountSource::Volume(name) if &mount.target == path => {
+                        Some(name.clone())
+                    }
+                    _ => None,
+                })
+        })
+    }
+
+    /// Creates a volume as another client would (a cache left by an earlier run),
+    /// bypassing faults and the call log.
     pub fn seed_volume(&self, spec: &VolumeSpec) {
         let _ = self.lock().create_volume(spec);
     }
