@@ -362,6 +362,18 @@ impl Api {
             .json(&body)
     }
 
+    /// `POST /1.0/instances/NAME/snapshots`: a snapshot of its files (not its memory).
+    pub(crate) fn snapshot(&self, name: &str, snapshot: &str) -> Request {
+        self.at(Method::Post, format!("/1.0/instances/{name}/snapshots"))
+            .json(&serde_json::json!({ "name": snapshot, "stateful": false }))
+    }
+
+    /// `PATCH /1.0/instances/NAME` with any body (merged into the instance).
+    pub(crate) fn patch_instance(&self, name: &str, body: &Value) -> Request {
+        self.at(Method::Patch, format!("/1.0/instances/{name}"))
+            .json(body)
+    }
+
     /// `PATCH /1.0/instances/NAME` with `config` keys (merged into the instance's).
     pub(crate) fn patch_instance_config(
         &self,

@@ -316,6 +316,7 @@ impl Suite<'_> {
             labels: None,
             standby: None,
             map_owner: None,
+            from_snapshot: None,
             timeout: self.fixture.launch_timeout,
         }
     }

@@ -136,14 +136,7 @@ impl Suite<'_> {
             ],
             self.fixture.launch_timeout,
         );
-        let mut write = ExecRequest::new(
-            vec![
-                "sh".into(),
-                "-c".into(),
-                format!("echo kept > {MOUNT}/file"),
-            ],
-            self.fixture.launch_timeout,
-        );
+        let mut write = ExecRequest::new(WRITE_VOLUME, self.fixture.launch_timeout);
         write.user = Some(user);
         for (check, request) in [
             ("the root hands the volume over", chown),
@@ -310,14 +303,7 @@ impl Suite<'_> {
             .await
             .is_some()
         {
-            let mut read = ExecRequest::new(
-                vec![
-                    "sh".into(),
-                    "-c".into(),
-                    format!("cat {MOUNT}/file && echo more >> {MOUNT}/file"),
-                ],
-                self.fixture.launch_timeout,
-            );
+            let mut read = ExecRequest::new(READ_VOLUME, self.fixture.launch_timeout);
             read.user = Some(self.fixture.exec_user);
             let output = Collected::default();
             let code = checker

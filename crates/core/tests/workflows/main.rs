@@ -16,5 +16,6 @@ mod jobs;
 mod keep;
 mod pool;
 mod retention;
+mod step_snapshots;
 mod sweep;
 mod timeouts;
