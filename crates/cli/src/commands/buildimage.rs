@@ -60,7 +60,7 @@ fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
             "current": matches!(report.record, RecordOutcome::Recorded { .. }),
             "retention": retention_json(&report.retention),
             "kept_resources": report.kept_resources,
-            "steps_from_snapshot": report.steps_from_snapshot.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "steps_from_snapshot": report.steps_from_snapshot.iter().map(lxpack_core::events::Step::key).collect::<Vec<_>>(),
             "resumed_from": report.resumed_from.as_ref().map(ToString::to_string),
             "steps_snapshotted": report.steps_snapshotted,
             "log": session.log_path,
