@@ -97,7 +97,7 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
         };
         let config = std::fs::read_to_string(&env.config).unwrap();
         env.write_config(&format!(
-            "{config}  cache:\n    quota: 64MiB\n    apps:\n      {app}:\n        site: [{CACHE}]\n"
+            "{config}  cache:\n    quota: 64MiB\n    budget: 1GiB\n    apps:\n      {app}:\n        site: [{CACHE}]\n"
         ));
         env.build_image(&app, client, &janitor);
 
@@ -201,6 +201,9 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
             "{name}: {listing}"
         );
         assert_eq!(ours[0]["path"], CACHE);
+        // The test pools are dir pools, which cannot tell a size: with a budget, the
+        // job measured its copy (two markers: a few KiB).
+        assert!(ours[0]["size_bytes"].as_u64().is_some_and(|s| s > 0), "{name}: {listing}");
         let after = checkout("after", false);
         let output = deploy(&after).wait_with_output().unwrap();
         assert!(
