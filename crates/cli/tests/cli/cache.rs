@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use base64::Engine as _;
 
-use crate::harness::{Env, ImageJanitor, daemons, unique_env};
+use crate::harness::{Env, ImageJanitor, app_items, daemons, unique_env};
 
 const CACHE: &str = "/var/cache/lxpack-test";
 const CONCURRENT: usize = 4;
@@ -27,15 +27,8 @@ if [ -e fail ]; then echo "failing on purpose"; exit 3; fi
 
 /// The app's cache volumes on the daemon, by name.
 fn app_volumes(client: &str, app: &str) -> Vec<String> {
-    let output = std::process::Command::new(client)
-        .args(["storage", "volume", "list", "default", "--format", "json"])
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
-        .unwrap()
+    app_items(client, &["storage", "volume", "list", "default"], app)
         .iter()
-        .filter(|v| v["config"]["user.lxpack.app"] == app)
         .map(|v| v["name"].as_str().unwrap().to_owned())
         .collect()
 }
