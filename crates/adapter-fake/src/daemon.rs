@@ -462,7 +462,10 @@ impl Daemon {
         Ok(())
     }
 
-    pub(crate) fn instance_mut(&mut self, name: &InstanceName) -> Result<&mut FakeInstance, RuntimeError> {
+    pub(crate) fn instance_mut(
+        &mut self,
+        name: &InstanceName,
+    ) -> Result<&mut FakeInstance, RuntimeError> {
         self.instances
             .get_mut(name.as_str())
             .ok_or_else(|| RuntimeError::NotFound {

@@ -196,7 +196,10 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
         assert_eq!(ours[0]["path"], CACHE);
         // The test pools are dir pools, which cannot tell a size: with a budget, the
         // job measured its copy (two markers: a few KiB).
-        assert!(ours[0]["size_bytes"].as_u64().is_some_and(|s| s > 0), "{name}: {listing}");
+        assert!(
+            ours[0]["size_bytes"].as_u64().is_some_and(|s| s > 0),
+            "{name}: {listing}"
+        );
         let after = checkout("after", false);
         let output = deploy(&after).wait_with_output().unwrap();
         assert!(

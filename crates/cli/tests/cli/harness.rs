@@ -169,7 +169,11 @@ pub(crate) fn app_items(client: &str, list_args: &[&str], app: &str) -> Vec<serd
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{client} {list_args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{client} {list_args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     list.as_array()
         .unwrap()

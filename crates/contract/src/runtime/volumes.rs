@@ -93,7 +93,10 @@ impl Suite<'_> {
         }
         // Mounted, a non-root user writes to it once the root hands it over.
         let cancel = CancellationToken::new();
-        if !self.mounted(checker, &names.first, "a volume", &cancel).await {
+        if !self
+            .mounted(checker, &names.first, "a volume", &cancel)
+            .await
+        {
             return;
         }
         let user = self.fixture.exec_user;
@@ -240,7 +243,10 @@ impl Suite<'_> {
     async fn copied_files(&self, checker: &mut Checker) {
         let names = &self.volume_names;
         let cancel = CancellationToken::new();
-        if self.mounted(checker, &names.copy, "the copy", &cancel).await {
+        if self
+            .mounted(checker, &names.copy, "the copy", &cancel)
+            .await
+        {
             let mut read = ExecRequest::new(READ_VOLUME, self.fixture.launch_timeout);
             read.user = Some(self.fixture.exec_user);
             let output = Collected::default();
