@@ -135,10 +135,14 @@ fn check_config(config: &Config, origin: &ConfigOrigin) {
             assert_ne!(path.as_str(), "/", "/ as a cache");
             for other in &paths[index + 1..] {
                 let nested = |outer: &str, inner: &str| {
-                    inner == outer || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
+                    inner == outer
+                        || inner
+                            .strip_prefix(outer)
+                            .is_some_and(|rest| rest.starts_with('/'))
                 };
                 assert!(
-                    !nested(path.as_str(), other.as_str()) && !nested(other.as_str(), path.as_str()),
+                    !nested(path.as_str(), other.as_str())
+                        && !nested(other.as_str(), path.as_str()),
                     "overlapping caches {path} and {other}"
                 );
             }
