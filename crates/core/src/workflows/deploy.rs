@@ -167,47 +167,29 @@ impl Workflows {
         // A standby is ephemeral and discarded after one deploy: a job that may keep
         // its instance starts its own.
         let pooled = pool.size > 0 && !keep.may_keep();
-        let labels = Labels {
-            job: request.job.clone(),
-            command: JobCommand::Deploy,
-            app: app.key.clone(),
-        };
-        let (key, claimed) = if pooled {
-            let key = self
-                .pool_key(&app.key, &image, Some(request.checkout.owner))
-                .await?;
-            let claim = StepRunner {
-                events,
-                cancel,
-                instance: None,
-                kill_grace: self.settings.timeouts.kill_grace,
-            };
-            let claimed = self.claim_standby(&claim, &key, &labels).await?;
-            (Some(key), claimed)
+        let key = if pooled {
+            Some(
+                self.pool_key(&app.key, &image, Some(request.checkout.owner))
+                    .await?,
+            )
         } else {
-            (None, None)
+            None
         };
-        let name = claimed.as_ref().map_or_else(
-            || {
-                InstanceName::for_job(
-                    JobCommand::Deploy,
-                    &app.key,
-                    app.color,
-                    Some(&module.name),
-                    &request.job,
-                )
-            },
-            |claimed| claimed.name.clone(),
+        let cold_name = InstanceName::for_job(
+            JobCommand::Deploy,
+            &app.key,
+            app.color,
+            Some(&module.name),
+            &request.job,
         );
-        let runner = StepRunner {
+        // Until a standby is claimed (or not), steps name no instance.
+        let before = StepRunner {
             events,
             cancel,
-            instance: Some(name.clone()),
+            instance: None,
             kill_grace: self.settings.timeouts.kill_grace,
         };
-        let mut created = Created::new(name.clone());
-        // The claimed standby is the job's instance, to be discarded like one.
-        created.instance = claimed.is_some();
+        let mut created = Created::new(cold_name.clone());
         // A background release suits only an ephemeral instance, which cannot be kept.
         created.release_in_background =
             self.settings.cleanup == CleanupMode::Background && !keep.may_keep();
@@ -222,7 +204,7 @@ impl Workflows {
             };
             let mut mounts = vec![checkout];
             mounts.extend(
-                self.restore_caches(&runner, &app.key, &module.name, &request.job, &mut caches)
+                self.restore_caches(&before, &app.key, &module.name, &request.job, &mut caches)
                     .await?,
             );
             let launch = Launch {
@@ -234,15 +216,32 @@ impl Workflows {
                 ephemeral: !keep.may_keep(),
                 from_snapshot: None,
             };
+            let claimed = match &key {
+                Some(key) => self.claim_standby(&before, key, &launch).await?,
+                None => None,
+            };
+            let name = claimed
+                .as_ref()
+                .map_or_else(|| cold_name.clone(), |claimed| claimed.name.clone());
+            let runner = StepRunner {
+                events,
+                cancel,
+                instance: Some(name.clone()),
+                kill_grace: self.settings.timeouts.kill_grace,
+            };
             if let Some(claimed) = &claimed {
+                // The claimed standby is the job's instance, with the job's profile
+                // (the claim's lock), to be discarded like a deploy's own.
+                created.name = name.clone();
+                created.profile = true;
+                created.instance = true;
                 if let Some(member) = &claimed.member {
                     events.emit(Event::Placed {
                         instance: name.clone(),
                         member: member.clone(),
                     });
                 }
-                self.attach_to_standby(&runner, &mut created, &launch)
-                    .await?;
+                self.attach_claimed_profile(&runner, &name).await?;
             } else {
                 self.launch(&runner, &mut created, launch)
                     .await

@@ -25,6 +25,20 @@ pub(crate) struct Launch<'a> {
 }
 
 impl Launch<'_> {
+    /// The job's profile for the instance `name`: its mounts, its labels, named like
+    /// the instance.
+    pub(crate) fn profile_for(&self, name: &crate::domain::InstanceName) -> ProfileSpec {
+        ProfileSpec {
+            name: ProfileName::of(name),
+            description: format!(
+                "lxpack {} of {} (job {})",
+                self.command, self.app.key, self.job
+            ),
+            mounts: self.mounts.clone(),
+            labels: Some(self.labels()),
+        }
+    }
+
     /// The labels of what the job creates.
     pub(crate) fn labels(&self) -> Labels {
         Labels {
@@ -86,21 +100,18 @@ impl Workflows {
         wait_until_ready(runner, runtime, &name, self.settings.timeouts.ready).await
     }
 
-    /// Gives a claimed standby (`created.name`, running and ready) the job's profile:
-    /// created as a launch creates it, then added to the running instance, whose
-    /// mounts appear at once.
-    pub(crate) async fn attach_to_standby(
+    /// Adds the job's profile, created by the claim ([`Launch::profile_for`]), to the
+    /// claimed standby `name` (running and ready): its mounts appear at once.
+    pub(crate) async fn attach_claimed_profile(
         &self,
         runner: &StepRunner<'_>,
-        created: &mut Created,
-        launch: &Launch<'_>,
+        name: &crate::domain::InstanceName,
     ) -> Result<(), WorkflowError> {
-        let profile = self.create_profile(runner, created, launch).await?;
         let runtime = self.ports.runtime.as_ref();
         runner
             .run(Step::AttachProfile, async {
                 runtime
-                    .attach_profile(&created.name, &profile.name)
+                    .attach_profile(name, &ProfileName::of(name))
                     .await
                     .map_err(|e| runner.failed(Step::AttachProfile, e))
             })
@@ -115,15 +126,7 @@ impl Workflows {
         created: &mut Created,
         launch: &Launch<'_>,
     ) -> Result<ProfileSpec, WorkflowError> {
-        let profile = ProfileSpec {
-            name: ProfileName::of(&created.name),
-            description: format!(
-                "lxpack {} of {} (job {})",
-                launch.command, launch.app.key, launch.job
-            ),
-            mounts: launch.mounts.clone(),
-            labels: Some(launch.labels()),
-        };
+        let profile = launch.profile_for(&created.name);
         let runtime = self.ports.runtime.as_ref();
         runner
             .run(Step::CreateProfile, async {

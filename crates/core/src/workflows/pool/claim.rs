@@ -1,13 +1,20 @@
-//! A deploy's claim: one compare-and-set per candidate, tried in an order of the
-//! job's own so that deploys starting together mostly try different standbys. Losing
-//! a race costs one round trip and moves on; finding nothing is a cold start, said in
-//! the job's events.
+//! A deploy's claim, per candidate in an order of the job's own (so that deploys
+//! starting together mostly try different standbys): first the job's profile, named
+//! after the standby, then one compare-and-set of the standby's labels. Creating a
+//! profile is atomic on the daemon (its name is unique), so the profile is the claim's
+//! lock: of deploys racing for one standby, exactly one creates it, and the others
+//! move on without touching the standby. The compare-and-set alone is not enough: the
+//! daemons check an update's `If-Match` before taking the instance's lock, so two
+//! updates that follow each other closely can both pass (seen on LXD 5.0 with 16
+//! deploys at once). Losing costs one round trip; finding nothing is a cold start,
+//! said in the job's events.
 
 use super::super::Workflows;
 use super::super::error::PortError;
+use super::super::launch::Launch;
 use super::super::step::StepRunner;
 use super::Standby;
-use crate::domain::{InstanceName, Labels, MemberName, PoolKey, claim_order, claimable, staleness};
+use crate::domain::{InstanceName, MemberName, PoolKey, ProfileName, claim_order, claimable, staleness};
 use crate::events::{Event, Step};
 use crate::ports::RuntimeError;
 use crate::workflows::WorkflowError;
@@ -20,16 +27,19 @@ pub(crate) struct Claimed {
 }
 
 impl Workflows {
-    /// Claims a ready standby of the pool of `key` for the job of `labels`, or says
-    /// why none serves it (a cold start). A claim that fails for any other reason than
-    /// losing the race fails the step: the daemon is in trouble, and a launch would
-    /// meet the same trouble.
+    /// Claims a ready standby of the pool of `key` for the job `launch` describes,
+    /// creating the job's profile for it, or says why none serves it (a cold start).
+    /// A claim that fails for any other reason than losing the race fails the step
+    /// (the daemon is in trouble, and a launch would meet the same trouble), and
+    /// leaves nothing of the job on the standby.
     pub(crate) async fn claim_standby(
         &self,
         runner: &StepRunner<'_>,
         key: &PoolKey,
-        labels: &Labels,
+        launch: &Launch<'_>,
     ) -> Result<Option<Claimed>, WorkflowError> {
+        let labels = launch.labels();
+        let runtime = self.ports.runtime.as_ref();
         let size = self.settings.pool.for_app(&key.app);
         runner
             .run(Step::ClaimStandby, async {
@@ -49,24 +59,40 @@ impl Workflows {
                     ready.iter().map(|standby| (standby.name.as_str(), standby)),
                 );
                 for standby in ordered {
-                    match self
-                        .ports
-                        .runtime
-                        .claim_standby(&standby.name, &standby.mark, labels)
-                        .await
-                    {
-                        Ok(()) => {
-                            runner.events.emit(Event::StandbyClaimed {
-                                instance: standby.name.clone(),
-                                pool: pool.clone(),
-                                waited: standby.mark.age(now),
-                            });
-                            return Ok(Some(Claimed {
-                                name: standby.name.clone(),
-                                member: standby.member.clone(),
-                            }));
+                    // The lock: another job's profile for this standby means it is
+                    // that job's.
+                    match runtime.create_profile(&launch.profile_for(&standby.name)).await {
+                        Ok(()) => {}
+                        Err(RuntimeError::AlreadyExists { .. }) => continue,
+                        Err(error) => {
+                            return Err(runner.failed(Step::ClaimStandby, PortError::Runtime(error)));
                         }
-                        Err(RuntimeError::Changed { .. } | RuntimeError::NotFound { .. }) => {}
+                    }
+                    let claim = runtime
+                        .claim_standby(&standby.name, &standby.mark, &labels)
+                        .await;
+                    if let Ok(()) = claim {
+                        runner.events.emit(Event::StandbyClaimed {
+                            instance: standby.name.clone(),
+                            pool: pool.clone(),
+                            waited: standby.mark.age(now),
+                        });
+                        return Ok(Some(Claimed {
+                            name: standby.name.clone(),
+                            member: standby.member.clone(),
+                        }));
+                    }
+                    // Not ours after all (retired, or gone): give the lock back.
+                    let profile = ProfileName::of(&standby.name);
+                    if let Err(error) = runtime.delete_profile(&profile).await {
+                        runner.events.emit(Event::Warning {
+                            message: format!(
+                                "could not delete the profile {profile} of a standby this job did not get: {error} (`lxpack gc` removes it)"
+                            ),
+                        });
+                    }
+                    match claim {
+                        Ok(()) | Err(RuntimeError::Changed { .. } | RuntimeError::NotFound { .. }) => {}
                         Err(RuntimeError::Unsupported { what, .. }) => {
                             cold(runner, format!("{what}; starting a container"));
                             return Ok(None);
