@@ -16,7 +16,7 @@ use super::settings::CleanupMode;
 use super::step::StepRunner;
 use crate::domain::{
     AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
-    JobId, Labels, MountSource, Owner, PoolKey,
+    JobId, MountSource, Owner, PoolKey,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{RefillRequest, RuntimeError};

@@ -249,6 +249,54 @@ async fn a_deploy_that_loses_the_race_for_a_standby_takes_the_next() {
     assert_eq!(waiting(&world).len(), 1);
 }
 
+/// Another job's profile for a standby is its lock: a deploy that finds one leaves
+/// that standby alone (no compare-and-set, no profile of its own), even when the
+/// standby's labels still read as unclaimed, as when two claims' compare-and-sets
+/// both passed on the daemon.
+#[tokio::test(start_paused = true)]
+async fn a_standby_whose_profile_another_job_created_is_that_jobs() {
+    let (world, _) = pooled(2).await;
+    let locks: Vec<lxpack_core::domain::ProfileSpec> = waiting(&world)
+        .iter()
+        .map(|standby| lxpack_core::domain::ProfileSpec {
+            name: lxpack_core::domain::ProfileName::of(&standby.name),
+            description: "another job's".into(),
+            mounts: Vec::new(),
+            labels: None,
+        })
+        .collect();
+    for lock in &locks {
+        world.runtime.create_profile(lock).await.unwrap();
+    }
+    world.runtime.clear_calls();
+    let report = world.deploy("api", &job(1_700_000_200)).await.unwrap();
+    let DeployOutcome::Built { instance, .. } = &report.outcome else {
+        panic!("{report:?}");
+    };
+    assert!(
+        instance.as_str().starts_with("lxpack-deploy-"),
+        "a cold start"
+    );
+    let claims = world
+        .runtime
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, lxpack_fake::RuntimeCall::ClaimStandby { .. }))
+        .count();
+    assert_eq!(claims, 0, "no standby another job holds is claimed");
+    // The other jobs' profiles are untouched; their standbys still wait for them.
+    for lock in &locks {
+        assert_eq!(
+            world
+                .runtime
+                .profile(lock.name.as_str())
+                .map(|p| p.description),
+            Some("another job's".to_owned())
+        );
+    }
+    assert_eq!(waiting(&world).len(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn deploys_that_lose_every_race_start_cold() {
     let (world, _) = pooled(2).await;

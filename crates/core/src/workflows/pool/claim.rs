@@ -14,7 +14,9 @@ use super::super::error::PortError;
 use super::super::launch::Launch;
 use super::super::step::StepRunner;
 use super::Standby;
-use crate::domain::{InstanceName, MemberName, PoolKey, ProfileName, claim_order, claimable, staleness};
+use crate::domain::{
+    InstanceName, MemberName, PoolKey, ProfileName, claim_order, claimable, staleness,
+};
 use crate::events::{Event, Step};
 use crate::ports::RuntimeError;
 use crate::workflows::WorkflowError;
