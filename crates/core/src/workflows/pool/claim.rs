@@ -67,6 +67,11 @@ impl Workflows {
                         Ok(()) => {}
                         Err(RuntimeError::AlreadyExists { .. }) => continue,
                         Err(error) => {
+                            // It may exist all the same (the call failed on its way
+                            // back): it is this job's to remove, or gc's after it.
+                            let _ = runtime
+                                .delete_profile(&ProfileName::of(&standby.name))
+                                .await;
                             return Err(runner.failed(Step::ClaimStandby, PortError::Runtime(error)));
                         }
                     }
