@@ -492,7 +492,7 @@ impl Daemon {
             labels: profile.labels.clone(),
             member: None,
             kept_until: None,
-            standby: None,
+            standby: profile.standby.clone(),
             steps: Vec::new(),
         });
         instances.chain(profiles).collect()

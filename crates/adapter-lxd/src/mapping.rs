@@ -42,7 +42,7 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         labels: labels_of(&p.config),
         member: None,
         kept_until: None,
-        standby: None,
+        standby: standby_of(&p.config),
         steps: Vec::new(),
     });
     instances.chain(profiles).collect()

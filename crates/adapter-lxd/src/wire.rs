@@ -211,6 +211,9 @@ pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership, pool: Option<&st
     }
     let mut config = Map::new();
     label_config(spec.labels.as_ref(), &mut config);
+    if let Some(mark) = &spec.standby {
+        config.extend(standby_config(mark));
+    }
     if !idmap.is_empty() {
         idmap.dedup();
         config.insert("raw.idmap".into(), Value::String(idmap.join("\n")));
@@ -371,6 +374,7 @@ mod tests {
             name: ProfileName::parse("lxpack-deploy-x").unwrap(),
             description: "d".into(),
             labels: Some(labels()),
+            standby: None,
             mounts: vec![
                 DiskMount {
                     device: "checkout".into(),

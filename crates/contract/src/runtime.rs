@@ -363,6 +363,7 @@ impl Suite<'_> {
             description: "lxpack contract suite".to_owned(),
             mounts: vec![],
             labels: Some(contract_labels()),
+            standby: None,
         };
         checker
             .ok("create_profile", self.runtime.create_profile(&profile))
@@ -883,6 +884,7 @@ impl Suite<'_> {
             description: "lxpack contract suite: released".to_owned(),
             mounts: vec![],
             labels: Some(contract_labels()),
+            standby: None,
         };
         if checker
             .ok(

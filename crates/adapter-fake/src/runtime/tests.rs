@@ -56,6 +56,7 @@ fn profile(text: &str) -> ProfileSpec {
         description: "test".into(),
         mounts: vec![],
         labels: None,
+        standby: None,
     }
 }
 

@@ -546,6 +546,7 @@ fn profile_spec(owner: u32) -> ProfileSpec {
     ProfileSpec {
         name: ProfileName::parse("lxpack-fixture-p").unwrap(),
         labels: None,
+        standby: None,
         description: "lxpack fixture".into(),
         mounts: vec![DiskMount {
             device: "checkout".into(),

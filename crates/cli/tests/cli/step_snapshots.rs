@@ -105,6 +105,22 @@ fn files_of(client: &str, job: &str, name: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Deletes the app's step holders when the test ends, passed or failed.
+struct Holders<'a> {
+    client: &'static str,
+    app: &'a str,
+}
+
+impl Drop for Holders<'_> {
+    fn drop(&mut self) {
+        for (name, _) in holders(self.client, self.app) {
+            let _ = Command::new(self.client)
+                .args(["delete", "--force", &name])
+                .output();
+        }
+    }
+}
+
 #[test]
 fn a_rebuild_starts_after_its_unchanged_steps_and_publishes_the_same_files_on_each_daemon() {
     let Some(daemons) = daemons() else { return };
@@ -119,6 +135,7 @@ fn a_rebuild_starts_after_its_unchanged_steps_and_publishes_the_same_files_on_ea
         let app_env = unique_env();
         let app = format!("hello/{app_env}/web");
         import(&env, &app_env, &post("v1"));
+        let _holders = Holders { client, app: &app };
 
         let cold = build(&env, &app, client, &janitor, &[]);
         assert!(steps(&cold).is_empty(), "{name}: {cold}");

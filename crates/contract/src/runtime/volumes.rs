@@ -299,6 +299,7 @@ impl Suite<'_> {
                 owner: None,
             }],
             labels: Some(contract_labels()),
+            standby: None,
         };
         if checker
             .ok(

@@ -61,6 +61,9 @@ pub struct ProfileSpec {
     pub mounts: Vec<DiskMount>,
     /// Whose profile it is (lxpack's workflows always label what they create).
     pub labels: Option<Labels>,
+    /// For the lock a retirement takes on a standby: the standby's mark, retiring, so
+    /// a sweep finishes what an interrupted retirement left.
+    pub standby: Option<StandbyMark>,
 }
 
 text_enum! {

@@ -36,6 +36,7 @@ impl Launch<'_> {
             ),
             mounts: self.mounts.clone(),
             labels: Some(self.labels()),
+            standby: None,
         }
     }
 

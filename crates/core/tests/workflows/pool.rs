@@ -263,6 +263,7 @@ async fn a_standby_whose_profile_another_job_created_is_that_jobs() {
             description: "another job's".into(),
             mounts: Vec::new(),
             labels: None,
+            standby: None,
         })
         .collect();
     for lock in &locks {

@@ -178,6 +178,7 @@ async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
         description: "someone else's".into(),
         mounts: vec![],
         labels: None,
+        standby: None,
     });
     for name in ["lxpack-userbox", foreign.as_str(), "userbox"] {
         world.runtime.add_instance(

@@ -1,11 +1,16 @@
-//! Retiring a standby is a compare-and-set first (mark it retiring, only if no job
-//! claimed it), then a delete: a drain, a refill or a sweep never removes a standby
-//! that a deploy claimed a moment earlier, since that is the deploy's instance now.
+//! Retiring a standby takes the same lock a claim takes (a profile named after the
+//! standby: only one can create it), then a compare-and-set (mark it retiring, only if
+//! no job claimed it), then a delete: a drain, a refill or a sweep never removes a
+//! standby that a deploy claimed a moment earlier, since that is the deploy's instance
+//! now. The lock carries the retiring mark, so a sweep finishes (and removes) what an
+//! interrupted retirement left.
 
 use super::super::Workflows;
 use super::super::error::WorkflowError;
 use super::Standby;
-use crate::domain::{AppKey, InstanceName, MemberName, RetireReason, StandbyState};
+use crate::domain::{
+    AppKey, InstanceName, MemberName, ProfileName, ProfileSpec, RetireReason, StandbyState,
+};
 use crate::events::{Event, EventSink};
 use crate::ports::RuntimeError;
 
@@ -77,12 +82,33 @@ impl Workflows {
                 report.retired.push(retired);
                 continue;
             }
-            let marked = runtime
-                .update_standby(&standby.name, &standby.mark, &standby.mark.retired())
-                .await;
-            let deleted = match marked {
-                Ok(()) => runtime.delete_instance(&standby.name).await,
+            let lock = ProfileSpec {
+                name: ProfileName::of(&standby.name),
+                description: format!("lxpack: retiring standby {} ({reason})", standby.name),
+                mounts: Vec::new(),
+                labels: None,
+                standby: Some(standby.mark.retired()),
+            };
+            let deleted = match runtime.create_profile(&lock).await {
+                // A deploy's profile: the standby is that deploy's.
+                Err(RuntimeError::AlreadyExists { .. }) => {
+                    report.claimed_meanwhile.push(standby.name.clone());
+                    continue;
+                }
                 Err(error) => Err(error),
+                Ok(()) => {
+                    let marked = runtime
+                        .update_standby(&standby.name, &standby.mark, &standby.mark.retired())
+                        .await;
+                    let deleted = match marked {
+                        Ok(()) => runtime.delete_instance(&standby.name).await,
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = runtime.delete_profile(&lock.name).await {
+                        tracing::warn!(profile = %lock.name, %error, "the lock of a retirement stays; a sweep removes it");
+                    }
+                    deleted
+                }
             };
             match deleted {
                 Ok(()) | Err(RuntimeError::NotFound { .. }) => report.retired.push(retired),
