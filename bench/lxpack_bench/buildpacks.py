@@ -54,12 +54,15 @@ _SIZE_LINE = (f'echo "{CACHE_SIZE_MARK} $(du -sb "$C" | cut -f1) bytes '
 
 # Runs as the checkout's owner, in the checkout (the module's path): ccache in the
 # module's declared cache, then the cache's size. An empty cache compiles (tens of
-# seconds at -O2), a warm one copies the object out of the cache.
+# seconds at -O2), a warm one copies the object out of the cache. The build user (uid
+# 1000) has no passwd entry in the image and the exec gives it no HOME, without which
+# ccache refuses to start ("Could not determine home directory"): HOME=/tmp.
 SQLITE_BUILDPACK = (
     "#!/bin/sh\n"
     "set -e\n"
     f"[ -e {TRIVIAL_MARK} ] && exit 0\n"
     f"C={CCACHE_GUEST_DIR}\n"
+    'export HOME="${HOME:-/tmp}"\n'
     'CCACHE_DIR="$C" ccache gcc -O2 -c sqlite3.c -o sqlite3.o\n'
     + _SIZE_LINE
 )
