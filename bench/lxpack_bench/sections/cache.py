@@ -121,18 +121,27 @@ def cache_size(stdout):
     return (int(found[-1][0]), int(found[-1][1])) if found else (None, None)
 
 
+def empty_restores(stdout) -> int:
+    """How many of the job's caches lxpack restored empty (its `cache_restored` events
+    without a generation to copy): a warm run should have none."""
+    return sum(1 for e in json_lines(stdout) if e.get("event") == "cache_restored" and not e.get("from"))
+
+
 def deploy(daemon, lx, project, config, module, checkout, notes, context):
     """One `lxpack deploy`, then (untimed) until its container is gone: (seconds or None,
-    error, steps, (cache bytes, files) as the buildpack printed them)."""
+    error, steps, (cache bytes, files) as the buildpack printed them, caches restored
+    empty)."""
     argv = lx.argv(config, "deploy", APP, "--module", module, "--checkout", str(checkout))
     seconds, proc = timed(argv, env=lx.env, timeout=DEPLOY_TIMEOUT)
     steps = step_seconds(proc.stdout)
     note_lxpack(proc.stdout, proc.stderr, proc.returncode == 0, steps)
     check_clean(daemon, project, notes, context, grace=SETTLE)
     size = cache_size(proc.stdout)
+    empty = empty_restores(proc.stdout)
     if proc.returncode != 0:
-        return None, f"lxpack deploy --module {module} exited {proc.returncode}: {tail(proc.stderr)}", steps, size
-    return seconds, None, steps, size
+        return (None, f"lxpack deploy --module {module} exited {proc.returncode}: {tail(proc.stderr)}",
+                steps, size, empty)
+    return seconds, None, steps, size, empty
 
 
 def purge(lx, config, app, module=None):
@@ -189,8 +198,11 @@ def measure_build(daemon, lx, project, pool, runs, notes, ck):
             continue
         for samples, steps, label in ((first, first_steps, "first"), (second, second_steps, "second")):
             (ck["sqlite"] / "sqlite3.o").unlink(missing_ok=True)
-            seconds, error, step, size = deploy(daemon, lx, project, declared, SQLITE, ck["sqlite"],
-                                                notes, f"cache build {pool} ({label})")
+            seconds, error, step, size, empty = deploy(daemon, lx, project, declared, SQLITE, ck["sqlite"],
+                                                       notes, f"cache build {pool} ({label})")
+            if label == "second" and empty and not error:
+                errors.append(f"run {i} second: lxpack restored the cache empty (no `from` in its "
+                              "cache_restored event): not a warm run")
             samples.append(seconds)
             if error:
                 errors.append(f"run {i} {label}: {error}")
@@ -220,8 +232,8 @@ def measure_overhead(daemon, lx, project, pool, runs, notes, ck, ccache_size):
     log(f"cache: overhead of a declared cache, {pool} pool ({runs} runs each, interleaved, 1 warm-up)")
     errors = []
     purge(lx, declared, APP, DEPS)
-    seconds, error, _, deps_size = deploy(daemon, lx, project, declared, DEPS, ck["deps"], notes,
-                                          f"cache overhead {pool} (fill)")
+    seconds, error, _, deps_size, _ = deploy(daemon, lx, project, declared, DEPS, ck["deps"], notes,
+                                             f"cache overhead {pool} (fill)")
     if error:
         raise CacheError(f"filling the deps cache: {error}")
     log(f"  filled the deps cache in {seconds:.2f} s: {deps_size[0]} bytes, {deps_size[1]} files")
@@ -237,8 +249,10 @@ def measure_overhead(daemon, lx, project, pool, runs, notes, ck, ccache_size):
         warm_up = i == 0
         for name in names[i % 3:] + names[:i % 3]:
             config, module, checkout = variants[name]
-            seconds, error, step, _ = deploy(daemon, lx, project, config, module, checkout, notes,
-                                             f"cache overhead {pool} ({name})")
+            seconds, error, step, _, empty = deploy(daemon, lx, project, config, module, checkout, notes,
+                                                    f"cache overhead {pool} ({name})")
+            if name != "none" and empty and not error:
+                errors.append(f"{name}: lxpack restored the cache empty: it lost its contents")
             if error:
                 errors.append(f"{name}{' (warm-up)' if warm_up else ''}: {error}")
                 log(f"  {name} failed: {error}")
@@ -327,7 +341,7 @@ def measure_cache(daemon, lx, projects, runs, notes):
     sqlite = sqlite_amalgamation()
     result = {"image": CC_ALIAS, "packages": list(CC_PACKAGES), "sqlite_version": sqlite_version(sqlite),
               "sqlite_bytes": (sqlite / "sqlite3.c").stat().st_size, "cache_dir": CCACHE_GUEST_DIR,
-              "builds": [], "overhead": [], "buildimage": [], "errors": []}
+              "builds": [], "overhead": [], "buildimage": [], "cache_list": {}, "errors": []}
     if not has_cache_command(lx):
         result["errors"].append(f"{lx.binary} has no `cache` command (issue 15 not in this build): "
                                 "the section was not measured")
@@ -343,8 +357,8 @@ def measure_cache(daemon, lx, projects, runs, notes):
             # Untimed: the image unpacked on this pool, and both caches emptied.
             for module in MODULES:
                 purge(lx, declared, APP, module)
-            seconds, error, _, _ = deploy(daemon, lx, project, plain, SQLITE, ck["trivial"], notes,
-                                          f"cache warm-up {pool}")
+            seconds, error, _, _, _ = deploy(daemon, lx, project, plain, SQLITE, ck["trivial"], notes,
+                                             f"cache warm-up {pool}")
             if error:
                 result["errors"].append(f"{pool}: warm-up: {error}")
             build = None
@@ -361,6 +375,8 @@ def measure_cache(daemon, lx, projects, runs, notes):
             except CacheError as error:
                 result["errors"].append(f"{pool}: overhead: {error}")
                 log(f"  cache error: {error}")
+            # What lxpack says it holds, before the cleanup purges it.
+            result["cache_list"][pool] = cache_list(lx, declared)
             try:
                 result["buildimage"].append(measure_buildimage(daemon, lx, project, pool, runs, notes))
             except CacheError as error:
