@@ -123,8 +123,15 @@ def cache_size(stdout):
 
 def empty_restores(stdout) -> int:
     """How many of the job's caches lxpack restored empty (its `cache_restored` events
-    without a generation to copy): a warm run should have none."""
-    return sum(1 for e in json_lines(stdout) if e.get("event") == "cache_restored" and not e.get("from"))
+    without a generation to copy, `from_job`): a warm run should have none."""
+    return sum(1 for e in json_lines(stdout) if e.get("event") == "cache_restored" and not e.get("from_job"))
+
+
+def unsaved(stdout) -> list:
+    """Why lxpack did not make the job's copies the caches (`cache_saved` events with
+    `saved: false`)."""
+    return [f"{e.get('path')}: {e.get('detail')}" for e in json_lines(stdout)
+            if e.get("event") == "cache_saved" and e.get("saved") is False]
 
 
 def deploy(daemon, lx, project, config, module, checkout, notes, context):
@@ -138,6 +145,8 @@ def deploy(daemon, lx, project, config, module, checkout, notes, context):
     check_clean(daemon, project, notes, context, grace=SETTLE)
     size = cache_size(proc.stdout)
     empty = empty_restores(proc.stdout)
+    for problem in unsaved(proc.stdout):
+        notes.append(f"{context}: the cache was not saved: {problem}")
     if proc.returncode != 0:
         return (None, f"lxpack deploy --module {module} exited {proc.returncode}: {tail(proc.stderr)}",
                 steps, size, empty)
@@ -201,7 +210,7 @@ def measure_build(daemon, lx, project, pool, runs, notes, ck):
             seconds, error, step, size, empty = deploy(daemon, lx, project, declared, SQLITE, ck["sqlite"],
                                                        notes, f"cache build {pool} ({label})")
             if label == "second" and empty and not error:
-                errors.append(f"run {i} second: lxpack restored the cache empty (no `from` in its "
+                errors.append(f"run {i} second: lxpack restored the cache empty (no `from_job` in its "
                               "cache_restored event): not a warm run")
             samples.append(seconds)
             if error:
