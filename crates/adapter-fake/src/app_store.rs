@@ -7,8 +7,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
-    newest_image,
+    App, AppKey, JobId, JobRecord, JobStatus, ReplaceDecision, decide_replacement, newest_image,
 };
 use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 use tracing::instrument;
@@ -296,12 +295,12 @@ impl AppStore for FakeAppStore {
                 return Err(AppStoreError::AppNotFound { app: app.clone() });
             };
             let current = &mut found.build_infos.container_image;
-            match decide_image_record(current.as_ref(), job) {
-                ImageRecordDecision::Replace { previous } => {
+            match decide_replacement(current.as_ref(), job) {
+                ReplaceDecision::Replace { previous } => {
                     *current = Some(job.clone());
                     Ok(previous)
                 }
-                ImageRecordDecision::Superseded { current } => Err(AppStoreError::Superseded {
+                ReplaceDecision::Superseded { current } => Err(AppStoreError::Superseded {
                     app: app.clone(),
                     current,
                     rejected: job.clone(),

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{
     ClusterMember, FileSpec, Fingerprint, GuestPath, Image, ImageRef, ImageSelector, InstanceName,
-    Isolation, Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, ResourceLimits,
-    SessionInput, StandbyMark, unchanged_standby,
+    Isolation, Labels, LaunchSpec, MemberName, MountSource, Owner, ProfileName, ProfileSpec,
+    ResourceLimits, SessionInput, StandbyMark, unchanged_standby,
 };
 use lxpack_core::ports::{
     PublishRequest, RegistryError, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -99,6 +99,8 @@ pub(crate) struct Daemon {
     pub(crate) failing_stops: bool,
     /// The members of a fake cluster; empty when the daemon is not clustered.
     pub(crate) members: Vec<ClusterMember>,
+    /// The storage volumes (caches), by name.
+    pub(crate) volumes: BTreeMap<String, crate::volumes::FakeVolume>,
 }
 
 pub(crate) type Shared = Arc<Mutex<Daemon>>;
@@ -137,6 +139,7 @@ impl Daemon {
             leave_failed_launches: false,
             failing_stops: false,
             members: Vec::new(),
+            volumes: BTreeMap::new(),
         }
     }
 
@@ -159,12 +162,21 @@ impl Daemon {
             message,
         };
         for (index, mount) in profile.mounts.iter().enumerate() {
-            if !mount.source.is_absolute() {
-                return Err(rejected(format!(
-                    "device {}: source {} is not an absolute host path",
-                    mount.device,
-                    mount.source.display()
-                )));
+            match &mount.source {
+                MountSource::Host(path) if !path.is_absolute() => {
+                    return Err(rejected(format!(
+                        "device {}: source {} is not an absolute host path",
+                        mount.device,
+                        path.display()
+                    )));
+                }
+                MountSource::Volume(volume) if !self.volumes.contains_key(volume.as_str()) => {
+                    return Err(rejected(format!(
+                        "device {}: volume {volume} does not exist",
+                        mount.device
+                    )));
+                }
+                _ => {}
             }
             if profile.mounts[..index]
                 .iter()

@@ -103,6 +103,7 @@ mod registry;
 mod runners;
 mod runtime;
 mod sinks;
+mod volumes;
 
 pub mod fixtures;
 
@@ -118,3 +119,4 @@ pub use registry::{FakeImageRegistry, RegistryCall, RegistryOp};
 pub use runners::FakeRunners;
 pub use runtime::{DaemonCall, FakeRuntime, RuntimeCall, RuntimeOp};
 pub use sinks::{RecordingEvents, RecordingOutput, ScriptedInput};
+pub use volumes::FakeVolume;

@@ -6,11 +6,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName, Labels, LaunchSpec,
-    MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
+    CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName,
+    Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
+    StandbyMark, VolumeName,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+    VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -59,6 +61,16 @@ pub enum RuntimeOp {
     UpdateStandby,
     /// `attach_profile`.
     AttachProfile,
+    /// `list_volumes`.
+    ListVolumes,
+    /// `create_volume`.
+    CreateVolume,
+    /// `mark_volume`.
+    MarkVolume,
+    /// `delete_volume`.
+    DeleteVolume,
+    /// `volume_usage`.
+    VolumeUsage,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -169,6 +181,30 @@ pub enum RuntimeCall {
         /// The profile added.
         profile: ProfileName,
     },
+    /// `list_volumes`.
+    ListVolumes,
+    /// `create_volume`.
+    CreateVolume {
+        /// The volume asked for.
+        spec: VolumeSpec,
+    },
+    /// `mark_volume`.
+    MarkVolume {
+        /// The volume.
+        name: VolumeName,
+        /// Its new mark.
+        mark: CacheMark,
+    },
+    /// `delete_volume`.
+    DeleteVolume {
+        /// The volume.
+        name: VolumeName,
+    },
+    /// `volume_usage`.
+    VolumeUsage {
+        /// The volume.
+        name: VolumeName,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -192,6 +228,11 @@ impl Recorded for RuntimeCall {
             Self::ClaimStandby { .. } => RuntimeOp::ClaimStandby,
             Self::UpdateStandby { .. } => RuntimeOp::UpdateStandby,
             Self::AttachProfile { .. } => RuntimeOp::AttachProfile,
+            Self::ListVolumes => RuntimeOp::ListVolumes,
+            Self::CreateVolume { .. } => RuntimeOp::CreateVolume,
+            Self::MarkVolume { .. } => RuntimeOp::MarkVolume,
+            Self::DeleteVolume { .. } => RuntimeOp::DeleteVolume,
+            Self::VolumeUsage { .. } => RuntimeOp::VolumeUsage,
         }
     }
 }
@@ -226,6 +267,11 @@ impl RuntimeCall {
             Self::AttachProfile { instance, profile } => {
                 format!("add profile {profile} to {instance}")
             }
+            Self::ListVolumes => "list volumes".to_owned(),
+            Self::CreateVolume { spec } => format!("create volume {}", spec.name),
+            Self::MarkVolume { name, .. } => format!("mark volume {name}"),
+            Self::DeleteVolume { name } => format!("delete volume {name}"),
+            Self::VolumeUsage { name } => format!("read the usage of volume {name}"),
         }
     }
 
@@ -245,7 +291,13 @@ impl RuntimeCall {
             | Self::ClaimStandby { instance, .. }
             | Self::UpdateStandby { instance, .. }
             | Self::AttachProfile { instance, .. } => Some(("instance", instance.to_string())),
-            Self::ServerInfo | Self::ListResources | Self::ClusterMembers => None,
+            Self::CreateVolume { spec } => Some(("volume", spec.name.to_string())),
+            Self::MarkVolume { name, .. }
+            | Self::DeleteVolume { name }
+            | Self::VolumeUsage { name } => Some(("volume", name.to_string())),
+            Self::ServerInfo | Self::ListResources | Self::ClusterMembers | Self::ListVolumes => {
+                None
+            }
         }
     }
 
@@ -425,6 +477,30 @@ impl FakeRuntime {
     #[must_use]
     pub fn instances(&self) -> Vec<FakeInstance> {
         self.lock().instances.values().cloned().collect()
+    }
+
+    /// Every storage volume (cache), by name.
+    #[must_use]
+    pub fn volumes(&self) -> Vec<crate::FakeVolume> {
+        self.lock().volumes.values().cloned().collect()
+    }
+
+    /// Writes a file into a volume, as a command in an instance that mounts it
+    /// would; false when the volume does not exist.
+    pub fn write_volume(&self, volume: &VolumeName, path: &str, bytes: &[u8]) -> bool {
+        match self.lock().volumes.get_mut(volume.as_str()) {
+            Some(found) => {
+                found.files.insert(path.to_owned(), bytes.to_vec());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Creates a volume as another client would (a cache left by an earlier run, or
+    /// a volume that is not lxpack's), bypassing faults and the call log.
+    pub fn seed_volume(&self, spec: &VolumeSpec) {
+        let _ = self.lock().create_volume(spec);
     }
 
     /// One profile.
@@ -948,6 +1024,54 @@ impl ContainerRuntime for FakeRuntime {
         let call = RuntimeCall::ListResources;
         match self.enter(&call, |daemon, _| daemon.resources()) {
             Ok(resources) => Ok(resources),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all)]
+    async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
+        let call = RuntimeCall::ListVolumes;
+        match self.enter(&call, |daemon, _| daemon.cache_volumes()) {
+            Ok(volumes) => Ok(volumes),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(volume = %spec.name))]
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::CreateVolume { spec: spec.clone() };
+        match self.enter(&call, |daemon, _| daemon.create_volume(spec)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(volume = %name))]
+    async fn mark_volume(&self, name: &VolumeName, mark: &CacheMark) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::MarkVolume {
+            name: name.clone(),
+            mark: mark.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.mark_volume(name, mark)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(volume = %name))]
+    async fn delete_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::DeleteVolume { name: name.clone() };
+        match self.enter(&call, |daemon, _| daemon.delete_volume(name)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(volume = %name))]
+    async fn volume_usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
+        let call = RuntimeCall::VolumeUsage { name: name.clone() };
+        match self.enter(&call, |daemon, _| daemon.volume_usage(name)) {
+            Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }

@@ -164,6 +164,72 @@ impl Api {
         self.at(Method::Get, "/1.0/storage-pools".into())
     }
 
+    /// `GET /1.0/storage-pools/POOL/volumes/custom?recursion=1`: every custom volume
+    /// of the pool, with its config and users.
+    pub(crate) fn volumes(&self, pool: &str) -> Request {
+        self.scoped(
+            Request::new(
+                Method::Get,
+                format!("/1.0/storage-pools/{pool}/volumes/custom"),
+            )
+            .query("recursion", "1"),
+        )
+    }
+
+    /// `POST /1.0/storage-pools/POOL/volumes/custom`: a new volume, empty or a copy,
+    /// on the target cluster member if one is set.
+    pub(crate) fn create_volume(&self, pool: &str, body: &Value) -> Request {
+        let mut request = Request::new(
+            Method::Post,
+            format!("/1.0/storage-pools/{pool}/volumes/custom"),
+        )
+        .json(body);
+        if let Some(target) = self.target.as_ref().filter(|t| !t.starts_with('@')) {
+            request = request.query("target", target.clone());
+        }
+        self.scoped(request)
+    }
+
+    /// `PATCH /1.0/storage-pools/POOL/volumes/custom/NAME` with `config` keys (merged
+    /// into the volume's).
+    pub(crate) fn patch_volume_config(
+        &self,
+        pool: &str,
+        name: &str,
+        config: &serde_json::Map<String, Value>,
+    ) -> Request {
+        self.at(
+            Method::Patch,
+            format!("/1.0/storage-pools/{pool}/volumes/custom/{name}"),
+        )
+        .json(&serde_json::json!({ "config": config }))
+    }
+
+    /// `GET /1.0/storage-pools/POOL/volumes/custom/NAME`.
+    pub(crate) fn volume(&self, pool: &str, name: &str) -> Request {
+        self.at(
+            Method::Get,
+            format!("/1.0/storage-pools/{pool}/volumes/custom/{name}"),
+        )
+    }
+
+    /// `DELETE /1.0/storage-pools/POOL/volumes/custom/NAME`.
+    pub(crate) fn delete_volume(&self, pool: &str, name: &str) -> Request {
+        self.at(
+            Method::Delete,
+            format!("/1.0/storage-pools/{pool}/volumes/custom/{name}"),
+        )
+    }
+
+    /// `GET /1.0/storage-pools/POOL/volumes/custom/NAME/state`: its usage, where the
+    /// pool's driver can tell.
+    pub(crate) fn volume_state(&self, pool: &str, name: &str) -> Request {
+        self.at(
+            Method::Get,
+            format!("/1.0/storage-pools/{pool}/volumes/custom/{name}/state"),
+        )
+    }
+
     /// `POST /1.0/profiles`.
     pub(crate) fn create_profile(&self, body: &Value) -> Request {
         self.at(Method::Post, "/1.0/profiles".into()).json(body)

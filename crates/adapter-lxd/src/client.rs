@@ -70,6 +70,8 @@ struct Inner {
     /// The cluster member of each instance this client launched, to name it when a
     /// call about the instance fails for want of that member.
     pub(crate) placements: crate::cluster::Placements,
+    /// The storage pool caches live in, read once (`volumes::cache_pool`).
+    cache_pool: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -160,6 +162,7 @@ impl LxdClient {
                 api,
                 server: tokio::sync::OnceCell::new(),
                 placements: crate::cluster::Placements::default(),
+                cache_pool: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -214,6 +217,11 @@ impl LxdClient {
     /// Where this client's instances run, on a cluster.
     pub(crate) fn placements(&self) -> &crate::cluster::Placements {
         &self.inner.placements
+    }
+
+    /// Where the storage pool of caches is kept once read.
+    pub(crate) fn inner_cache_pool(&self) -> &tokio::sync::OnceCell<String> {
+        &self.inner.cache_pool
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {

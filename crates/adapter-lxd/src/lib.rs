@@ -74,6 +74,7 @@ mod subids;
 #[cfg(test)]
 mod testing;
 pub mod transport;
+mod volumes;
 mod wire;
 
 pub use client::{ConnectError, LxdClient, LxdOptions};

@@ -218,6 +218,37 @@ impl Profile {
     }
 }
 
+/// A custom storage volume (one of `GET .../volumes/custom?recursion=1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct Volume {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its config (lxpack's labels are `user.` keys).
+    pub(crate) config: BTreeMap<String, String>,
+    /// The URLs of the instances and profiles that use it.
+    pub(crate) used_by: Vec<String>,
+    /// The cluster member that holds it (`none` when not clustered).
+    pub(crate) location: String,
+}
+
+/// `GET .../volumes/custom/NAME/state`: its usage, `null` where the driver cannot
+/// tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct VolumeState {
+    /// The bytes used.
+    pub(crate) usage: Option<VolumeUsage>,
+}
+
+/// The usage part of [`VolumeState`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct VolumeUsage {
+    /// Bytes used.
+    pub(crate) used: u64,
+}
+
 /// An image (`GET /1.0/images/FINGERPRINT`, or one of `?recursion=1`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]

@@ -6,11 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
-    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, ProfileName, ProfileSpec,
-    SessionRequest, StandbyMark,
+    CacheMark, CacheVolume, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MountSource,
+    ProfileName, ProfileSpec, SessionRequest, StandbyMark, VolumeName,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
+    VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -110,11 +111,11 @@ impl ContainerRuntime for LxdClient {
             return Err(RuntimeError::Unsupported {
                 what: format!(
                     "{} is owned by root, and this daemon has no idmapped mounts: the container's root cannot write to it without mapping the host's root into the container, which lxpack does not do",
-                    mount.source.display()
+                    mount.source
                 ),
                 hint: format!(
                     "give the checkout to an unprivileged build user (e.g. `chown -R 1000:1000 {}`, with `root:1000:1` in /etc/subuid and /etc/subgid), or use Incus, whose idmapped mounts keep root's ownership",
-                    mount.source.display()
+                    mount.source
                 ),
             });
         }
@@ -133,7 +134,7 @@ impl ContainerRuntime for LxdClient {
             return Err(RuntimeError::Unsupported {
                 what: format!(
                     "{} is owned by {what} {id}, which {file} does not let root map, and this daemon has no idmapped mounts: the container could not start",
-                    mount.source.display()
+                    mount.source
                 ),
                 hint: format!(
                     "add `root:{id}:1` to {file} (and the matching line to {other}), then restart the daemon; or give the checkout to an owner already mapped; or use Incus, whose idmapped mounts need no mapping",
@@ -145,9 +146,18 @@ impl ContainerRuntime for LxdClient {
                 ),
             });
         }
+        let pool = if profile
+            .mounts
+            .iter()
+            .any(|m| matches!(m.source, MountSource::Volume(_)))
+        {
+            Some(self.cache_pool().await?)
+        } else {
+            None
+        };
         let request = self
             .api()
-            .create_profile(&wire::profile(profile, ownership));
+            .create_profile(&wire::profile(profile, ownership, pool));
         self.ack(request).await.map_err(|e| {
             runtime_error(
                 &format!("create profile {}", profile.name),
@@ -325,6 +335,31 @@ impl ContainerRuntime for LxdClient {
         let instances: Vec<Instance> = self.sync(self.api().instances()).await.map_err(map)?;
         let profiles: Vec<Profile> = self.sync(self.api().profiles()).await.map_err(map)?;
         Ok(resources(&instances, &profiles))
+    }
+
+    #[instrument(skip(self))]
+    async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
+        self.volumes().await
+    }
+
+    #[instrument(skip_all, fields(volume = %spec.name))]
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<(), RuntimeError> {
+        self.new_volume(spec).await
+    }
+
+    #[instrument(skip_all, fields(volume = %name))]
+    async fn mark_volume(&self, name: &VolumeName, mark: &CacheMark) -> Result<(), RuntimeError> {
+        self.remark_volume(name, mark).await
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
+        self.remove_volume(name).await
+    }
+
+    #[instrument(skip(self))]
+    async fn volume_usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
+        self.usage(name).await
     }
 
     #[instrument(skip(self))]

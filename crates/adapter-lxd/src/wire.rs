@@ -2,10 +2,10 @@
 //! daemon receives can be read and tested here, without one.
 
 use lxpack_core::domain::{
-    DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels, LaunchSpec, Owner,
-    ProfileSpec, StandbyLabel, StandbyMark,
+    CacheLabel, CacheMark, DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels,
+    LaunchSpec, MountSource, Owner, ProfileSpec, StandbyLabel, StandbyMark,
 };
-use lxpack_core::ports::PublishRequest;
+use lxpack_core::ports::{PublishRequest, VolumeSpec};
 use serde_json::{Map, Value, json};
 
 /// How writable mounts keep their host owner in the container.
@@ -107,12 +107,85 @@ pub(crate) fn labels_of(config: &std::collections::BTreeMap<String, String>) -> 
     Labels::read(|key| config.get(&label_key(key)).map(String::as_str))
 }
 
-/// `POST /1.0/profiles`.
-pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership) -> Value {
+/// Where a cache volume keeps one of its labels: a `user.` config key, like an
+/// instance's.
+pub(crate) fn cache_key(label: CacheLabel) -> String {
+    format!("user.lxpack.{label}")
+}
+
+/// A cache mark as config keys, its job and app under the job labels' keys.
+pub(crate) fn cache_config(mark: &CacheMark) -> Map<String, Value> {
+    let mut config: Map<String, Value> = mark
+        .pairs()
+        .into_iter()
+        .map(|(label, value)| (cache_key(label), Value::String(value)))
+        .collect();
+    config.insert(
+        label_key(LabelKey::Job),
+        Value::String(mark.job.to_string()),
+    );
+    config.insert(
+        label_key(LabelKey::App),
+        Value::String(mark.key.app.to_string()),
+    );
+    config
+}
+
+/// The cache mark in a volume's config, read back from the daemon.
+pub(crate) fn cache_mark_of(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Option<CacheMark> {
+    CacheMark::read(
+        |label| config.get(&cache_key(label)).map(String::as_str),
+        config.get(&label_key(LabelKey::Job)).map(String::as_str),
+        config.get(&label_key(LabelKey::App)).map(String::as_str),
+    )
+}
+
+/// `POST /1.0/storage-pools/POOL/volumes/custom`: an empty volume, or a copy of one
+/// in the same pool; with its mark, and its quota as `size` (in bytes).
+///
+/// A copy carries `inherited`: the source's keys that say how its files are stored
+/// (`volatile.idmap.*`, `security.shifted`…). Without them the daemon would take the
+/// copy's files as unshifted, and an instance would see them owned by nobody.
+pub(crate) fn volume(
+    spec: &VolumeSpec,
+    pool: &str,
+    inherited: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let mut config: Map<String, Value> = inherited
+        .iter()
+        .filter(|(key, _)| key.starts_with("volatile.") || key.starts_with("security."))
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    config.extend(cache_config(&spec.mark));
+    if let Some(quota) = spec.quota {
+        config.insert("size".into(), Value::String(quota.to_string()));
+    }
+    let mut body = json!({
+        "name": spec.name.as_str(),
+        "type": "custom",
+        "content_type": "filesystem",
+        "config": config,
+    });
+    if let Some(source) = &spec.copy_of {
+        body["source"] = json!({
+            "type": "copy",
+            "pool": pool,
+            "name": source.as_str(),
+            "volume_only": true,
+        });
+    }
+    body
+}
+
+/// `POST /1.0/profiles`; `pool` is where cache volumes are (needed when a mount is
+/// one).
+pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership, pool: Option<&str>) -> Value {
     let mut devices = Map::new();
     let mut idmap = Vec::new();
     for mount in &spec.mounts {
-        devices.insert(mount.device.clone(), disk(mount, ownership));
+        devices.insert(mount.device.clone(), disk(mount, ownership, pool));
         if let (Ownership::Idmap, Some(owner), false) = (ownership, mount.owner, mount.read_only) {
             idmap.extend(idmap_lines(owner));
         }
@@ -131,15 +204,27 @@ pub(crate) fn profile(spec: &ProfileSpec, ownership: Ownership) -> Value {
     })
 }
 
-fn disk(mount: &DiskMount, ownership: Ownership) -> Value {
+fn disk(mount: &DiskMount, ownership: Ownership, pool: Option<&str>) -> Value {
     let mut device = Map::new();
     device.insert("type".into(), json!("disk"));
-    device.insert("source".into(), json!(mount.source.to_string_lossy()));
+    match &mount.source {
+        MountSource::Host(path) => {
+            device.insert("source".into(), json!(path.to_string_lossy()));
+        }
+        // The daemon maps a custom volume's files to the instance's ids itself.
+        MountSource::Volume(name) => {
+            device.insert("pool".into(), json!(pool.unwrap_or("default")));
+            device.insert("source".into(), json!(name.as_str()));
+        }
+        _ => {}
+    }
     device.insert("path".into(), json!(mount.target.as_str()));
     if mount.read_only {
         device.insert("readonly".into(), json!("true"));
     }
-    if ownership == Ownership::Shift && mount.owner.is_some() && !mount.read_only {
+    let host_directory = matches!(mount.source, MountSource::Host(_));
+    if ownership == Ownership::Shift && host_directory && mount.owner.is_some() && !mount.read_only
+    {
         device.insert("shift".into(), json!("true"));
     }
     Value::Object(device)
@@ -256,7 +341,7 @@ mod tests {
             mounts: vec![
                 DiskMount {
                     device: "checkout".into(),
-                    source: "/home/ci/api".into(),
+                    source: MountSource::Host("/home/ci/api".into()),
                     target: GuestPath::parse("/srv/api").unwrap(),
                     read_only: false,
                     owner: Some(Owner {
@@ -266,7 +351,7 @@ mod tests {
                 },
                 DiskMount {
                     device: "formulas".into(),
-                    source: "/srv/salt".into(),
+                    source: MountSource::Host("/srv/salt".into()),
                     target: GuestPath::parse("/srv/salt").unwrap(),
                     read_only: true,
                     owner: None,
@@ -277,12 +362,12 @@ mod tests {
 
     #[test]
     fn profiles_shift_or_map_the_owner() {
-        let shifted = profile(&mounts(), Ownership::Shift);
+        let shifted = profile(&mounts(), Ownership::Shift, None);
         assert_eq!(shifted["devices"]["checkout"]["shift"], "true");
         assert!(shifted["devices"]["formulas"].get("shift").is_none());
         assert_eq!(shifted["devices"]["formulas"]["readonly"], "true");
         assert!(shifted["config"].get("raw.idmap").is_none());
-        let mapped = profile(&mounts(), Ownership::Idmap);
+        let mapped = profile(&mounts(), Ownership::Idmap, None);
         assert_eq!(
             mapped["config"]["raw.idmap"],
             "uid 1000 1000\ngid 1001 1001"
@@ -292,7 +377,7 @@ mod tests {
 
     #[test]
     fn labels_are_user_keys_and_read_back() {
-        let body = profile(&mounts(), Ownership::Shift);
+        let body = profile(&mounts(), Ownership::Shift, None);
         assert_eq!(body["config"]["user.lxpack.job"], labels().job.as_str());
         assert_eq!(body["config"]["user.lxpack.command"], "deploy");
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");

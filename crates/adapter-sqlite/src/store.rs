@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, MemberName, ReleaseState,
-    decide_image_record, newest_image,
+    App, AppKey, JobId, JobRecord, JobStatus, MemberName, ReleaseState, ReplaceDecision,
+    decide_replacement, newest_image,
 };
 use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -258,9 +258,9 @@ impl AppStore for SqliteAppStore {
                     return Ok(Err(RecordRefused::NotFound));
                 };
                 let current = current.and_then(|text| JobId::parse(&text).ok());
-                let previous = match decide_image_record(current.as_ref(), &new) {
-                    ImageRecordDecision::Replace { previous } => previous,
-                    ImageRecordDecision::Superseded { current } => return Ok(Err(RecordRefused::Newer(current))),
+                let previous = match decide_replacement(current.as_ref(), &new) {
+                    ReplaceDecision::Replace { previous } => previous,
+                    ReplaceDecision::Superseded { current } => return Ok(Err(RecordRefused::Newer(current))),
                     _ => return Ok(Ok(None)),
                 };
                 transaction

@@ -67,6 +67,9 @@ pub enum Command {
     /// of time so that deploys start warm
     #[command(subcommand)]
     Pool(PoolCommand),
+    /// List or purge the deploys' dependency caches (lxpack.cache)
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Show the job history, or one job's log
     Jobs(JobsArgs),
     /// Open a shell, or run a command, in the container a job kept
@@ -287,6 +290,28 @@ pub enum PoolCommand {
         #[arg(long)]
         all: bool,
         /// Say what would be retired, and retire nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `lxpack cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the caches: each module path's current generation, the job that saved it
+    /// and its size
+    List,
+    /// Remove an app's caches (or one module's): the next deploy starts empty
+    ///
+    /// Every generation goes, and every job's copy that no container mounts; a
+    /// running deploy's copy stays (and is reported).
+    Purge {
+        /// NAME, or NAME/ENV/ROLE
+        app: String,
+        /// Only this module's caches
+        #[arg(long, value_name = "MODULE")]
+        module: Option<String>,
+        /// Say what would be removed, and remove nothing
         #[arg(long)]
         dry_run: bool,
     },

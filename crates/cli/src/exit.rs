@@ -167,6 +167,7 @@ impl From<WorkflowError> for CliError {
 fn remove_command(kind: ResourceKind, name: &str) -> String {
     match kind {
         ResourceKind::Profile => format!("lxc profile delete {name}"),
+        ResourceKind::Volume => format!("lxc storage volume delete POOL {name}"),
         _ => format!("lxc delete --force {name}"),
     }
 }

@@ -221,6 +221,7 @@ impl Names {
         match kind {
             ResourceKind::Instance => self.instances().iter().any(|mine| mine.as_str() == name),
             ResourceKind::Profile => self.profiles().iter().any(|mine| mine.as_str() == name),
+            _ => false,
         }
     }
 

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::domain::{InstanceName, MemberName, OutputStream, PoolId, ProfileName, Provisioner};
+use crate::domain::{
+    GuestPath, InstanceName, JobId, MemberName, OutputStream, PoolId, ProfileName, Provisioner,
+};
 
 /// A step of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +57,12 @@ pub enum Step {
     AttachProfile,
     /// List, start or retire the standbys of a pool.
     Pool,
+    /// Give the job its own copy of each of its module's caches.
+    RestoreCache,
+    /// Make a successful job's copies the caches, or drop a failed job's.
+    SaveCache,
+    /// List or purge the caches.
+    Caches,
 }
 
 impl Step {
@@ -85,6 +93,9 @@ impl Step {
             Self::ClaimStandby => "claim_standby".into(),
             Self::AttachProfile => "attach_profile".into(),
             Self::Pool => "pool".into(),
+            Self::RestoreCache => "restore_cache".into(),
+            Self::SaveCache => "save_cache".into(),
+            Self::Caches => "caches".into(),
         }
     }
 }
@@ -114,6 +125,9 @@ impl fmt::Display for Step {
             Self::ClaimStandby => f.write_str("claim standby"),
             Self::AttachProfile => f.write_str("attach profile"),
             Self::Pool => f.write_str("pool"),
+            Self::RestoreCache => f.write_str("restore cache"),
+            Self::SaveCache => f.write_str("save cache"),
+            Self::Caches => f.write_str("caches"),
         }
     }
 }
@@ -184,6 +198,23 @@ pub enum Event {
         instance: InstanceName,
         /// The member that runs it.
         member: MemberName,
+    },
+    /// The job got its own copy of a cache: of the generation `from` left, or an
+    /// empty one when the cache had none.
+    CacheRestored {
+        /// The path in the container.
+        path: GuestPath,
+        /// The job whose generation it copies; `None` for a new, empty cache.
+        from: Option<JobId>,
+    },
+    /// The job's copy became the cache (or was dropped, and why).
+    CacheSaved {
+        /// The path in the container.
+        path: GuestPath,
+        /// True when the copy is the cache now.
+        saved: bool,
+        /// What happened, for people (what it replaced, or why it was dropped).
+        detail: String,
     },
     /// Resources were left in place on request (keep, debug, or keep-on-failure after
     /// a failure); a sweep spares them until `until`, then removes them.

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
 use lxpack_core::domain::{
-    App, AppKey, ImageRecordDecision, JobId, JobRecord, JobStatus, decide_image_record,
-    newest_image,
+    App, AppKey, JobId, JobRecord, JobStatus, ReplaceDecision, decide_replacement, newest_image,
 };
 use lxpack_core::ports::{AppStore, AppStoreError, ImportOutcome, JobHistory, JobHistoryError};
 
@@ -147,15 +146,13 @@ impl AppStore for JsonDirAppStore {
                     return Ok(Recorded::NoApp);
                 };
                 let current = &mut stored.build_infos.container_image;
-                match decide_image_record(current.as_ref(), &new) {
-                    ImageRecordDecision::Replace { previous } => {
+                match decide_replacement(current.as_ref(), &new) {
+                    ReplaceDecision::Replace { previous } => {
                         *current = Some(new);
                         write_app(&layout.app_file(&key), &stored)?;
                         Ok(Recorded::Replaced(previous))
                     }
-                    ImageRecordDecision::Superseded { current } => {
-                        Ok(Recorded::Superseded(current))
-                    }
+                    ReplaceDecision::Superseded { current } => Ok(Recorded::Superseded(current)),
                     _ => Ok(Recorded::Replaced(None)),
                 }
             })

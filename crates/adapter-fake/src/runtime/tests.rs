@@ -69,7 +69,7 @@ fn labels() -> Labels {
 fn mount(device: &str, source: &str) -> DiskMount {
     DiskMount {
         device: device.into(),
-        source: PathBuf::from(source),
+        source: lxpack_core::domain::MountSource::Host(PathBuf::from(source)),
         target: GuestPath::parse("/srv").unwrap(),
         read_only: true,
         owner: None,

@@ -548,7 +548,7 @@ fn profile_spec(owner: u32) -> ProfileSpec {
         description: "lxpack fixture".into(),
         mounts: vec![DiskMount {
             device: "checkout".into(),
-            source: "/var/tmp".into(),
+            source: lxpack_core::domain::MountSource::Host("/var/tmp".into()),
             target: GuestPath::parse("/srv/app").unwrap(),
             read_only: false,
             owner: Some(Owner {

@@ -41,6 +41,14 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
             "spared": list(&mut report.spared.iter().map(|s| (&s.resource, Some(s)))),
             "foreign": list(&mut report.foreign.iter().map(|r| (r, None))),
             "lost_jobs": report.lost_jobs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "cache_volumes_removed": report.caches.removed.iter().map(|c| json!({
+                "volume": c.volume.as_str(),
+                "app": c.key.app.to_string(),
+                "module": c.key.module,
+                "path": c.key.path.as_str(),
+                "job": c.job.as_str(),
+                "why": c.why,
+            })).collect::<Vec<_>>(),
             "failures": report.failures,
             "unreachable_members": report.unreachable_members.iter().map(|member| json!({
                 "name": member.name.as_str(),
@@ -82,6 +90,12 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
                 on_member(resource)
             ));
         }
+        for cache in &report.caches.removed {
+            print_line(&format!(
+                "{verb} cache volume {} ({} module {} {}): {}",
+                cache.volume, cache.key.app, cache.key.module, cache.key.path, cache.why
+            ));
+        }
         for spared in &report.spared {
             print_line(&format!(
                 "left {} {}{} alone: {}",
@@ -100,7 +114,10 @@ pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
         for failure in &report.failures {
             print_line(&format!("could not remove: {failure}"));
         }
-        if report.removed.is_empty() && report.failures.is_empty() {
+        if report.removed.is_empty()
+            && report.caches.removed.is_empty()
+            && report.failures.is_empty()
+        {
             print_line("nothing to remove");
         }
     }

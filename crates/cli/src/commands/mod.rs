@@ -4,6 +4,7 @@
 mod app;
 mod app_ref;
 mod buildimage;
+mod cache;
 mod completions;
 mod deploy;
 mod doctor;
@@ -44,6 +45,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Images(args) => images::run(&wiring, args).await,
         Command::Gc(args) => gc::run(&wiring, args).await,
         Command::Pool(command) => pool::run(&wiring, command).await,
+        Command::Cache(command) => cache::run(&wiring, command).await,
         Command::Jobs(args) => jobs::run(&wiring, args).await,
         Command::Shell(args) => return shell::run(&wiring, args).await,
         Command::Metrics(args) => metrics::run(&wiring, args).await,

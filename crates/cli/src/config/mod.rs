@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lxpack_core::domain::{
-    AppKey, PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits, RetentionPolicy,
+    AppKey, GuestPath, PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits,
+    RetentionPolicy,
 };
 use lxpack_core::workflows::{
-    KeepSettings, PoolSettings, PoolSize, ProvisionerSettings, Settings, Timeouts,
+    CacheSettings, KeepSettings, PoolSettings, PoolSize, ProvisionerSettings, Settings, Timeouts,
 };
 
 pub use locate::{ConfigChoice, locate};
@@ -332,6 +333,7 @@ fn build(
         cleanup: raw.lxpack.cleanup.map(|c| c.0).unwrap_or_default(),
         placement: None,
         pool: pool_settings(&raw.lxpack.pool, &invalid)?,
+        cache: cache_settings(&raw.lxpack.cache, &invalid)?,
     };
 
     let runtime = runtime_config(&raw, &invalid)?;
@@ -399,26 +401,135 @@ fn pool_settings(
     let mut apps = std::collections::BTreeMap::new();
     for (name, entry) in raw.apps.iter().flatten() {
         let key = format!("lxpack.pool.apps.{name}");
-        let parts: Vec<&str> = name.split('/').collect();
-        let [app, env, role] = parts.as_slice() else {
-            return Err(invalid(
-                &key,
-                "an app is named NAME/ENV/ROLE here (e.g. web/prod/front)".to_owned(),
-            ));
-        };
-        if [app, env, role].iter().any(|part| part.is_empty()) {
-            return Err(invalid(
-                &key,
-                "an app is named NAME/ENV/ROLE here, none of them empty".to_owned(),
-            ));
-        }
+        let app = app_key_at(&key, name, invalid)?;
         let pool = PoolSize {
             size: size(&format!("{key}.size"), entry.size, default.size)?,
             max_age: age(&format!("{key}.max_age"), entry.max_age, default.max_age)?,
         };
-        apps.insert(AppKey::new(*app, *env, *role), pool);
+        apps.insert(app, pool);
     }
     Ok(PoolSettings { default, apps })
+}
+
+/// The app a per-app entry at `key` names, as `NAME/ENV/ROLE`.
+fn app_key_at(
+    key: &str,
+    name: &str,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<AppKey, ConfigError> {
+    let parts: Vec<&str> = name.split('/').collect();
+    let [app, env, role] = parts.as_slice() else {
+        return Err(invalid(
+            key,
+            "an app is named NAME/ENV/ROLE here (e.g. web/prod/front)".to_owned(),
+        ));
+    };
+    if [app, env, role].iter().any(|part| part.is_empty()) {
+        return Err(invalid(
+            key,
+            "an app is named NAME/ENV/ROLE here, none of them empty".to_owned(),
+        ));
+    }
+    Ok(AppKey::new(*app, *env, *role))
+}
+
+/// The most paths one module may keep: each is a volume copied on every deploy.
+const MAX_CACHE_PATHS: usize = 16;
+
+fn cache_settings(
+    raw: &raw::RawCache,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<CacheSettings, ConfigError> {
+    let bytes = |key: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|text| byte_size(text).map_err(|reason| invalid(key, reason)))
+            .transpose()
+    };
+    let mut paths = std::collections::BTreeMap::new();
+    for (name, modules) in raw.apps.iter().flatten() {
+        let key = format!("lxpack.cache.apps.{name}");
+        let app = app_key_at(&key, name, invalid)?;
+        for (module, list) in modules {
+            let key = format!("{key}.{module}");
+            if list.len() > MAX_CACHE_PATHS {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "{} paths is more than the {MAX_CACHE_PATHS} a module may keep",
+                        list.len()
+                    ),
+                ));
+            }
+            let mut parsed: Vec<GuestPath> = Vec::with_capacity(list.len());
+            for text in list {
+                let path = GuestPath::parse(text).map_err(|e| invalid(&key, e.to_string()))?;
+                if path.as_str() == "/" {
+                    return Err(invalid(
+                        &key,
+                        "/ cannot be a cache: name the directory the buildpack fills (e.g. /root/.cache/pip)".to_owned(),
+                    ));
+                }
+                if let Some(other) = parsed.iter().find(|p| nested(p, &path) || nested(&path, p)) {
+                    return Err(invalid(
+                        &key,
+                        format!("{path} and {other} overlap: a cache may not hold another"),
+                    ));
+                }
+                parsed.push(path);
+            }
+            paths.insert((app.clone(), module.clone()), parsed);
+        }
+    }
+    Ok(CacheSettings {
+        paths,
+        quota: bytes("lxpack.cache.quota", &raw.quota)?,
+        budget: bytes("lxpack.cache.budget", &raw.budget)?,
+    })
+}
+
+/// Whether `inner` is `outer` or inside it.
+fn nested(outer: &GuestPath, inner: &GuestPath) -> bool {
+    inner == outer
+        || inner
+            .as_str()
+            .strip_prefix(outer.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A size in bytes: a number, or a number with a unit (`kB`, `MB`, `GB`, `TB` in
+/// powers of 1000; `KiB`, `MiB`, `GiB`, `TiB` in powers of 1024), at least 1 MiB.
+fn byte_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1000,
+        "KiB" => 1 << 10,
+        "MB" => 1000 * 1000,
+        "MiB" => 1 << 20,
+        "GB" => 1000 * 1000 * 1000,
+        "GiB" => 1 << 30,
+        "TB" => 1000 * 1000 * 1000 * 1000,
+        "TiB" => 1 << 40,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use a number of bytes, or MB, MiB, GB, GiB…)"
+            ));
+        }
+    };
+    let value = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 2GiB, 500MB)"))?;
+    if value < 1 << 20 {
+        return Err(format!("{text:?} is less than 1 MiB"));
+    }
+    Ok(value)
 }
 
 fn runtime_config(

@@ -100,6 +100,21 @@ pub(super) struct RawLxpack {
     pub(super) keep: RawKeep,
     /// The standby pools.
     pub(super) pool: RawPool,
+    /// The deploys' dependency caches.
+    pub(super) cache: RawCache,
+}
+
+/// `lxpack.cache`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawCache {
+    /// The most one cache may hold (`2GiB`, `500MB`, bytes).
+    pub(super) quota: Option<String>,
+    /// The most all caches may hold together.
+    pub(super) budget: Option<String>,
+    /// The paths each module keeps: `NAME/ENV/ROLE` to module to paths.
+    pub(super) apps:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>>>,
 }
 
 /// `lxpack.pool`, and each app's entry in `lxpack.pool.apps`.

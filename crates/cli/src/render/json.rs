@@ -51,6 +51,21 @@ pub fn event_json(event: &Event) -> Value {
             "instance": instance.as_str(),
             "member": member.as_str(),
         }),
+        Event::CacheRestored { path, from } => json!({
+            "event": "cache_restored",
+            "path": path.as_str(),
+            "from_job": from.as_ref().map(ToString::to_string),
+        }),
+        Event::CacheSaved {
+            path,
+            saved,
+            detail,
+        } => json!({
+            "event": "cache_saved",
+            "path": path.as_str(),
+            "saved": saved,
+            "detail": detail,
+        }),
         Event::ResourcesKept {
             instance,
             profile,

@@ -37,6 +37,11 @@ pub(super) fn describe(event: &Event) -> Option<String> {
         Event::Placed { instance, member } => {
             Some(format!("{instance} runs on cluster member {member}"))
         }
+        Event::CacheRestored { path, from } => Some(match from {
+            Some(job) => format!("cache {path}: a copy of what job {job} saved"),
+            None => format!("cache {path}: empty (nothing saved yet)"),
+        }),
+        Event::CacheSaved { path, detail, .. } => Some(format!("cache {path}: {detail}")),
         Event::ResourcesKept {
             instance,
             profile,

@@ -8,6 +8,7 @@ mod harness;
 
 #[cfg(feature = "aws")]
 mod aws;
+mod cache;
 mod errors;
 mod jobs;
 mod offline;

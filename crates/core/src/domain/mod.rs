@@ -4,15 +4,16 @@
 mod ami;
 mod app;
 mod app_ref;
+mod cache;
 mod cluster;
 mod error;
 mod exec;
 mod guest_path;
 mod image;
-mod image_record;
 mod job;
 mod job_id;
 mod names;
+mod newest_job;
 mod resources;
 mod retention;
 mod standby;
@@ -24,6 +25,10 @@ pub use app::{
     App, AppKey, BuildInfos, Color, EnvVar, Feature, LifecycleHooks, Module, Provisioner, Script,
 };
 pub use app_ref::{AppRef, AppRefError};
+pub use cache::{
+    CacheId, CacheKey, CacheLabel, CacheMark, CacheState, CacheVolume, CacheWaste, VolumeName,
+    current_generation, evictions, promotion, wasted_volumes,
+};
 pub use cluster::{ClusterMember, MemberName, PlacementTarget};
 pub use error::ValidationError;
 pub use exec::{
@@ -34,12 +39,12 @@ pub use image::{
     Fingerprint, Image, ImageAlias, ImageRef, ImageSelector, Provenance, RemoteProtocol,
     RemoteServer, property,
 };
-pub use image_record::{ImageRecordDecision, decide_image_record, newest_image};
 pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseState, StepTiming};
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
+pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use resources::{
-    DiskMount, Isolation, LabelKey, Labels, LaunchSpec, ProfileSpec, ResourceLimits,
+    DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
 };
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,

@@ -9,22 +9,44 @@ use std::time::Duration;
 use super::text::text_enum;
 use super::{
     AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, Owner, ProfileName, StandbyMark,
+    VolumeName,
 };
 
-/// A host directory mounted into the container.
+/// What a disk mount shows in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MountSource {
+    /// A directory on the host.
+    Host(PathBuf),
+    /// A storage volume of the daemon's (a cache), in the pool the adapter keeps
+    /// them in.
+    Volume(VolumeName),
+}
+
+impl std::fmt::Display for MountSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Host(path) => write!(f, "{}", path.display()),
+            Self::Volume(name) => write!(f, "volume {name}"),
+        }
+    }
+}
+
+/// A host directory or a volume mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskMount {
     /// The device name in the profile.
     pub device: String,
-    /// The directory on the host.
-    pub source: PathBuf,
+    /// The host directory or volume.
+    pub source: MountSource,
     /// Where it appears in the container.
     pub target: GuestPath,
     /// Mounted read-only when true.
     pub read_only: bool,
-    /// For a writable mount: the host owner of `source`. The adapter maps this owner
+    /// For a writable host directory: its host owner. The adapter maps this owner
     /// into the container (shift, idmap or privileged) so that files written there keep
-    /// belonging to it on the host.
+    /// belonging to it on the host. A volume's files belong to the container's ids,
+    /// whatever this says.
     pub owner: Option<Owner>,
 }
 

@@ -1,6 +1,6 @@
 //! Where apps live: SQLite for operators, the integrator's own database otherwise.
 //! The rule that an older job never replaces a newer job's image is the core's
-//! ([`decide_image_record`], [`newest_image`]); a store applies it inside its own
+//! ([`decide_replacement`], [`newest_image`]); a store applies it inside its own
 //! atomic step.
 
 use async_trait::async_trait;
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::BoxError;
 use crate::domain::{App, AppKey, JobId};
 #[cfg(doc)]
-use crate::domain::{decide_image_record, newest_image};
+use crate::domain::{decide_replacement, newest_image};
 
 /// What [`AppStore::import_app`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub trait AppStore: Send + Sync {
     async fn list_apps(&self) -> Result<Vec<App>, AppStoreError>;
 
     /// Records `job`'s image as the app's current container image, as
-    /// [`decide_image_record`] decides against the image recorded now, atomically: the
+    /// [`decide_replacement`] decides against the image recorded now, atomically: the
     /// read, the decision and the write happen together, even against concurrent
     /// writers in other processes. Returns the job it replaced (`None` when the app had
     /// no image, or already recorded `job`).

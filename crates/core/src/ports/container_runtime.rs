@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName,
-    OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
+    CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec,
+    MemberName, OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
+    VolumeName,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -53,6 +54,8 @@ text_enum! {
         Instance = "instance",
         /// A profile.
         Profile = "profile",
+        /// A storage volume (a cache).
+        Volume = "volume",
     }
 }
 
@@ -82,6 +85,20 @@ pub struct Resource {
 pub struct Placement {
     /// The cluster member that runs it; `None` on a daemon that is not clustered.
     pub member: Option<MemberName>,
+}
+
+/// A cache volume to create: empty, or a copy of another (copy-on-write where the
+/// daemon's storage can).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// Its name (the mark's [`CacheMark::volume`]).
+    pub name: VolumeName,
+    /// The volume to copy; `None` for an empty one.
+    pub copy_of: Option<VolumeName>,
+    /// Its mark.
+    pub mark: CacheMark,
+    /// The most it may hold, in bytes, where the daemon's storage can enforce it.
+    pub quota: Option<u64>,
 }
 
 /// Errors of [`ContainerRuntime`].
@@ -382,6 +399,71 @@ pub trait ContainerRuntime: Send + Sync {
     /// # Errors
     /// `Unreachable` when the daemon cannot be reached.
     async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError>;
+
+    /// Lists the storage volumes where the runtime keeps caches, each with its cache
+    /// mark when it carries a valid one ([`CacheMark::read`]). Nothing is filtered:
+    /// the workflows decide what is lxpack's. Empty from a runtime without volumes
+    /// (the default).
+    ///
+    /// # Errors
+    /// `Unreachable` when the daemon cannot be reached.
+    async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
+        Ok(Vec::new())
+    }
+
+    /// Creates a cache volume, empty or as a copy of `spec.copy_of`, with its mark and
+    /// quota; mounted through a [`MountSource::Volume`](crate::domain::MountSource)
+    /// disk.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when a volume of that name exists; `NotFound` when the volume
+    /// to copy is gone; `Unsupported` from a runtime without volumes (the default).
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            what: format!(
+                "this container runtime cannot create the cache volume {}",
+                spec.name
+            ),
+            hint:
+                "use a runtime that implements create_volume, or declare no caches (lxpack.cache)"
+                    .into(),
+        })
+    }
+
+    /// Replaces a cache volume's mark (a copy made current).
+    ///
+    /// # Errors
+    /// `NotFound` when it is gone; `Unsupported` from a runtime without volumes (the
+    /// default).
+    async fn mark_volume(&self, name: &VolumeName, mark: &CacheMark) -> Result<(), RuntimeError> {
+        let _ = mark;
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot mark the cache volume {name}"),
+            hint: "use a runtime that implements mark_volume".into(),
+        })
+    }
+
+    /// Deletes a cache volume.
+    ///
+    /// # Errors
+    /// `NotFound` when it is gone; `Rejected` while an instance mounts it;
+    /// `Unsupported` from a runtime without volumes (the default).
+    async fn delete_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot delete the cache volume {name}"),
+            hint: "use a runtime that implements delete_volume".into(),
+        })
+    }
+
+    /// The bytes a volume holds, when the daemon's storage can tell (btrfs, zfs, lvm:
+    /// yes; a dir pool: `None`, the default).
+    ///
+    /// # Errors
+    /// `NotFound` when it is gone.
+    async fn volume_usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
+        let _ = name;
+        Ok(None)
+    }
 
     /// The members of the daemon's cluster, with their state; empty when the daemon
     /// is not clustered (the default).

@@ -15,7 +15,7 @@ pub use app_store::{AppStore, AppStoreError, ImportOutcome};
 pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
 pub use container_runtime::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, ResourceKind, RuntimeError,
-    ServerInfo,
+    ServerInfo, VolumeSpec,
 };
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};

@@ -16,7 +16,7 @@ use super::settings::CleanupMode;
 use super::step::StepRunner;
 use crate::domain::{
     AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
-    JobId, Labels, Owner, PoolKey,
+    JobId, Labels, MountSource, Owner, PoolKey,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{RefillRequest, RuntimeError};
@@ -211,20 +211,26 @@ impl Workflows {
         // A background release suits only an ephemeral instance, which cannot be kept.
         created.release_in_background =
             self.settings.cleanup == CleanupMode::Background && !keep.may_keep();
+        let mut caches = Vec::new();
         let outcome = async {
             let checkout = DiskMount {
                 device: "lxpack-checkout".to_owned(),
-                source: request.checkout.path.clone(),
+                source: MountSource::Host(request.checkout.path.clone()),
                 target: module.path.clone(),
                 read_only: false,
                 owner: Some(request.checkout.owner),
             };
+            let mut mounts = vec![checkout];
+            mounts.extend(
+                self.restore_caches(&runner, &app.key, &module.name, &request.job, &mut caches)
+                    .await?,
+            );
             let launch = Launch {
                 app: &app,
                 command: JobCommand::Deploy,
                 job: &request.job,
                 image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
-                mounts: vec![checkout],
+                mounts,
                 ephemeral: !keep.may_keep(),
             };
             if let Some(claimed) = &claimed {
@@ -257,6 +263,8 @@ impl Workflows {
                         other => other,
                     })?;
             }
+            self.hand_over_caches(&runner, &name, &caches, request.checkout.owner)
+                .await?;
             let runtime = self.ports.runtime.as_ref();
             let script = deliver("buildpack", build_pack);
             runner
@@ -285,7 +293,10 @@ impl Workflows {
         }
         .await;
         keep.until = self.kept_until();
+        // A kept instance keeps its copies mounted: they are neither saved nor dropped.
+        let kept = created.instance && keep.keeps(&outcome);
         let ended = finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await;
+        let ended = self.save_caches(events, &caches, kept, ended).await;
         if let Some(key) = key {
             self.request_refill(&key, events).await;
         }

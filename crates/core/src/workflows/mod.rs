@@ -4,6 +4,7 @@
 //! integrator's service and the fake-backed tests alike.
 
 mod build_image;
+mod cache;
 mod cleanup;
 mod deploy;
 mod error;
@@ -27,6 +28,7 @@ mod usage;
 use std::sync::Arc;
 
 pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
+pub use cache::{CacheEntry, CachePurge, PurgedCache};
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
@@ -37,8 +39,8 @@ pub use pool::{
 };
 pub use retention::RetentionReport;
 pub use settings::{
-    CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize, ProvisionerSettings, Settings,
-    Timeouts,
+    CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
+    ProvisionerSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::settings::{LogLevel, ProvisionerSettings};
-use crate::domain::{DiskMount, Feature, FileSpec, GuestPath, Provisioner};
+use crate::domain::{DiskMount, Feature, FileSpec, GuestPath, MountSource, Provisioner};
 
 /// Where the ansible playbook listing the features is written in the container.
 pub(crate) const ANSIBLE_PLAYBOOK: &str = "/tmp/lxpack-ansible-playbook.yml";
@@ -26,7 +26,7 @@ pub(crate) fn formulas_target(kind: Provisioner) -> &'static str {
 pub(crate) fn formulas_mount(settings: &ProvisionerSettings) -> DiskMount {
     DiskMount {
         device: format!("lxpack-{}", settings.kind),
-        source: settings.formulas.clone(),
+        source: MountSource::Host(settings.formulas.clone()),
         target: GuestPath::trusted(formulas_target(settings.kind)),
         read_only: true,
         owner: None,

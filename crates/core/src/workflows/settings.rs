@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, Isolation, PlacementTarget, Provisioner, RemoteServer, ResourceLimits, RetentionPolicy,
+    AppKey, GuestPath, Isolation, PlacementTarget, Provisioner, RemoteServer, ResourceLimits,
+    RetentionPolicy,
 };
 use crate::events::Step;
 use crate::ports::Compression;
@@ -117,7 +118,10 @@ impl Timeouts {
             | Step::Shell
             | Step::ClaimStandby
             | Step::AttachProfile
-            | Step::Pool => return None,
+            | Step::Pool
+            | Step::RestoreCache
+            | Step::SaveCache
+            | Step::Caches => return None,
         })
     }
 
@@ -250,6 +254,30 @@ impl PoolSettings {
     }
 }
 
+/// The dependency caches of deploys (`lxpack.cache`): which paths each module keeps
+/// between its builds, and how much they may hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheSettings {
+    /// The paths in the container each module keeps, by app and module.
+    pub paths: BTreeMap<(AppKey, String), Vec<GuestPath>>,
+    /// The most one cache may hold, in bytes (the daemon enforces it where its
+    /// storage can: btrfs, zfs, lvm; a dir pool cannot).
+    pub quota: Option<u64>,
+    /// The most all caches together may hold, in bytes: past it, the least recently
+    /// written caches are evicted.
+    pub budget: Option<u64>,
+}
+
+impl CacheSettings {
+    /// The paths `module` of `app` keeps (none when it has no caches).
+    #[must_use]
+    pub fn paths_of(&self, app: &AppKey, module: &str) -> &[GuestPath] {
+        self.paths
+            .get(&(app.clone(), module.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -284,6 +312,8 @@ pub struct Settings {
     pub placement: Option<PlacementTarget>,
     /// The standby pools.
     pub pool: PoolSettings,
+    /// The deploys' dependency caches.
+    pub cache: CacheSettings,
 }
 
 #[cfg(test)]

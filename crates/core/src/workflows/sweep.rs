@@ -3,17 +3,18 @@
 //! job still uses, and never anything else, whatever its name: on a shared host or a
 //! shared daemon, other people's containers are not ours to judge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use super::Workflows;
+use super::cache::CachePurge;
 use super::error::{PortError, WorkflowError};
 use super::pool::Standby;
 use super::release::{Look, RELEASE_GRACE};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName, ReleaseState,
-    StandbyMark, StandbyState,
+    AppKey, CacheState, ClusterMember, InstanceName, JobId, JobStatus, NAME_PREFIX, ProfileName,
+    ReleaseState, StandbyMark, StandbyState,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
@@ -73,6 +74,9 @@ pub struct SweepReport {
     pub failures: Vec<String>,
     /// Cluster members the cluster cannot reach: what they hold was not judged.
     pub unreachable_members: Vec<ClusterMember>,
+    /// The cache volumes removed (older generations, finished jobs' copies, evictions
+    /// past the budget) and those left because an instance mounts them.
+    pub caches: CachePurge,
 }
 
 /// What the sweep does with one resource of lxpack's.
@@ -217,7 +221,52 @@ impl Workflows {
             }
             report.removed.push(resource);
         }
+        report.caches = self
+            .sweep_cache_volumes(dry_run, now, longest, &report.lost_jobs, &marked)
+            .await?;
+        for failure in &report.caches.failures {
+            events.emit(Event::Warning {
+                message: failure.clone(),
+            });
+        }
+        report
+            .failures
+            .extend(report.caches.failures.iter().cloned());
         Ok(report)
+    }
+
+    /// Removes the cache volumes no job needs: a copy stays while its job may run,
+    /// by the same verdict as the job's instance.
+    async fn sweep_cache_volumes(
+        &self,
+        dry_run: bool,
+        now: SystemTime,
+        longest: Duration,
+        lost: &[JobId],
+        marked: &HashMap<JobId, SystemTime>,
+    ) -> Result<CachePurge, WorkflowError> {
+        let volumes = self.cache_volumes().await?;
+        let mut live = HashSet::new();
+        for volume in &volumes {
+            let Some(mark) = &volume.mark else { continue };
+            if mark.state != CacheState::Copy || live.contains(&mark.job) {
+                continue;
+            }
+            let (verdict, _) = self
+                .verdict(&mark.job, now, longest, lost, marked)
+                .await
+                .map_err(|source| WorkflowError::StepFailed {
+                    step: Step::Cleanup,
+                    instance: None,
+                    source: Box::new(source),
+                })?;
+            if matches!(verdict, Verdict::Spare(_)) {
+                live.insert(mark.job.clone());
+            }
+        }
+        Ok(self
+            .sweep_caches(volumes, dry_run, |job| live.contains(job))
+            .await)
     }
 
     /// Retires an unclaimed standby that no deploy should get (its app's image
@@ -421,6 +470,8 @@ async fn remove(
             Ok(name) => runtime.delete_profile(&name).await,
             Err(error) => return Err(format!("could not remove profile: {error}")),
         },
+        // Volumes are judged by their cache marks (`sweep_caches`), never listed here.
+        ResourceKind::Volume => return Ok(()),
     };
     match result {
         Ok(()) | Err(RuntimeError::NotFound { .. }) => Ok(()),

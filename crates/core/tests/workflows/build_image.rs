@@ -93,7 +93,7 @@ async fn the_profile_mounts_formulas_read_only_and_the_instance_is_unprivileged(
     assert_eq!(profile.mounts.len(), 1);
     let mount = &profile.mounts[0];
     assert_eq!(mount.target.as_str(), "/srv/salt");
-    assert_eq!(mount.source.to_str(), Some("/srv/formulas/salt"));
+    assert_eq!(mount.source.to_string(), "/srv/formulas/salt");
     assert!(mount.read_only);
     let spec = calls
         .iter()

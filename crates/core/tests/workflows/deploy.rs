@@ -27,7 +27,7 @@ async fn runs_the_buildpack_unedited_in_the_module_path_as_the_checkout_owner() 
         .unwrap();
     let mount = &profile.mounts[0];
     assert_eq!(mount.target.as_str(), "/var/www/api");
-    assert_eq!(mount.source.to_str(), Some("/home/ci/checkouts/api"));
+    assert_eq!(mount.source.to_string(), "/home/ci/checkouts/api");
     assert!(!mount.read_only);
     assert_eq!(mount.owner, Some(OWNER));
 

@@ -1,36 +1,40 @@
-//! Two buildimage jobs of one app may finish in any order; the app must end up
-//! recording the newer one's image. Every store applies this rule inside its own
-//! atomic step (a transaction, a lock); the rule itself lives only here.
+//! Two jobs that each produce the next version of one thing may finish in any order:
+//! two buildimage jobs of one app (its image), two deploys of one module (its
+//! dependency cache). Whatever the order, the newer job's version must win, so an
+//! older job never replaces a newer one's work. Every store applies this rule inside
+//! its own atomic step (a transaction, a lock, a mark on the daemon); the rule itself
+//! lives only here.
 
 use super::JobId;
 
-/// What recording job `new`'s image on an app does, given the image it records now.
+/// What making job `new`'s version current does (an app's image, a module's cache),
+/// given the job whose version is current now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ImageRecordDecision {
-    /// The app already records `new`: nothing changes.
-    AlreadyRecorded,
-    /// Record `new`; it replaces `previous` (none when the app had no image).
+pub enum ReplaceDecision {
+    /// `new`'s version is current already: nothing changes.
+    AlreadyCurrent,
+    /// Make `new`'s version current; it replaces `previous` (none when there was none).
     Replace {
         /// The job whose image was current.
         previous: Option<JobId>,
     },
-    /// A newer job's image is recorded: it stays, and `new` is refused.
+    /// A newer job's version is current: it stays, and `new` is refused.
     Superseded {
         /// That newer job.
         current: JobId,
     },
 }
 
-/// The decision for recording job `new`'s image on an app that records `current`.
+/// The decision for making job `new`'s version current where `current`'s is.
 #[must_use]
-pub fn decide_image_record(current: Option<&JobId>, new: &JobId) -> ImageRecordDecision {
+pub fn decide_replacement(current: Option<&JobId>, new: &JobId) -> ReplaceDecision {
     match current {
-        Some(recorded) if recorded == new => ImageRecordDecision::AlreadyRecorded,
-        Some(recorded) if recorded.is_newer_than(new) => ImageRecordDecision::Superseded {
+        Some(recorded) if recorded == new => ReplaceDecision::AlreadyCurrent,
+        Some(recorded) if recorded.is_newer_than(new) => ReplaceDecision::Superseded {
             current: recorded.clone(),
         },
-        previous => ImageRecordDecision::Replace {
+        previous => ReplaceDecision::Replace {
             previous: previous.cloned(),
         },
     }
@@ -60,22 +64,22 @@ mod tests {
     #[test]
     fn decisions() {
         assert_eq!(
-            decide_image_record(None, &job(1)),
-            ImageRecordDecision::Replace { previous: None }
+            decide_replacement(None, &job(1)),
+            ReplaceDecision::Replace { previous: None }
         );
         assert_eq!(
-            decide_image_record(Some(&job(1)), &job(2)),
-            ImageRecordDecision::Replace {
+            decide_replacement(Some(&job(1)), &job(2)),
+            ReplaceDecision::Replace {
                 previous: Some(job(1))
             }
         );
         assert_eq!(
-            decide_image_record(Some(&job(2)), &job(2)),
-            ImageRecordDecision::AlreadyRecorded
+            decide_replacement(Some(&job(2)), &job(2)),
+            ReplaceDecision::AlreadyCurrent
         );
         assert_eq!(
-            decide_image_record(Some(&job(3)), &job(2)),
-            ImageRecordDecision::Superseded { current: job(3) }
+            decide_replacement(Some(&job(3)), &job(2)),
+            ReplaceDecision::Superseded { current: job(3) }
         );
     }
 
@@ -95,7 +99,7 @@ mod tests {
             let mut current: Option<JobId> = None;
             order.dedup();
             for seconds in order {
-                if let ImageRecordDecision::Replace { .. } = decide_image_record(current.as_ref(), &job(seconds)) {
+                if let ReplaceDecision::Replace { .. } = decide_replacement(current.as_ref(), &job(seconds)) {
                     current = Some(job(seconds));
                 }
             }
