@@ -36,6 +36,15 @@ def overhead_pass(row):
     return max(values) <= TARGETS["cache_overhead_seconds"]
 
 
+def resumed_text(row):
+    resumed = row.get("warm_resumed_steps") or []
+    done = [steps for steps in resumed if steps]
+    text = f"{len(done)} of {len(resumed)}"
+    if done:
+        text += f" ({', '.join(f'`{s}`' for s in done[-1])})"
+    return text
+
+
 def failures(*sums):
     return "/".join(str((s or {}).get("failures", "—")) for s in sums)
 
@@ -196,22 +205,24 @@ def render(runs, chart=None):
             "`pre_buildimage` hook builds SQLite into a shared library (`gcc -O2 -shared -fPIC`,",
             "no ccache), its `post_buildimage` hook checks that library and writes a marker that",
             "differs on every build. Each run: `lxpack buildimage bench-cc-image/bench/bench --job ID",
-            "--no-cache` (cold), then the app re-imported with only the post hook's marker changed",
-            "and `lxpack buildimage` again (warm: it resumes from the snapshot after the last",
-            "unchanged step). Both publish with lxpack's default compression; the images are",
-            "deleted after each build.",
+            "--no-cache` (cold: every step runs, and is snapshotted), then the app re-imported with",
+            "only the post hook's marker changed and `lxpack buildimage` again (warm: it starts",
+            "from the snapshot after the pre hook, `steps_from_snapshot` in its events). Both",
+            "publish with lxpack's default compression. Before each run, untimed, the previous",
+            "run's images and step holders (the stopped build instances that keep the snapshots)",
+            "are deleted, as retention would take them with their images. On a dir pool every",
+            "snapshot, and the warm build's copy of it, is a full copy of the container.",
             "",
         ]
         lines.append(table(
             ["pool", "cold (median)", "warm (median)", "speedup",
              f"verdict (≥ {TARGETS['snapshot_speedup']:g}×)", "pre hook step (cold)",
-             "warm runs that ran the pre hook", "publish step, cold/warm", "cold min–max",
+             "warm runs that resumed (steps from the snapshot)", "publish step, cold/warm", "cold min–max",
              "warm min–max", "failed (cold/warm)"],
             [(kind, [[r["pool"], fmt_s(r["cold"].get("median")), fmt_s(r["warm"].get("median")),
                       fmt_x(r["speedup"]), verdict(speedup_pass(r["speedup"], TARGETS["snapshot_speedup"])),
                       fmt_s((r.get("cold_steps") or {}).get("pre_buildimage_hook")),
-                      f"{sum(1 for x in r.get('warm_ran_pre_hook') or [] if x)} of "
-                      f"{len(r.get('warm_ran_pre_hook') or [])}",
+                      resumed_text(r),
                       f"{fmt_s((r.get('cold_steps') or {}).get('publish'))} / "
                       f"{fmt_s((r.get('warm_steps') or {}).get('publish'))}",
                       f"{fmt_s(r['cold'].get('min'))}–{fmt_s(r['cold'].get('max'))}",

@@ -285,50 +285,86 @@ def measure_overhead(daemon, lx, project, pool, runs, notes, ck, ccache_size):
     }
 
 
-def buildimage(daemon, lx, config, extra=()):
-    """`lxpack buildimage IMAGE_APP --job ID [extra]`: (seconds or None, error, steps,
-    events seen); the image is deleted after."""
+STEPS_KEY = "user.lxpack.steps"
+
+
+def step_holders(daemon, project) -> list:
+    """The instances buildimage left to hold its step snapshots (`user.lxpack.steps`
+    set): stopped, kept on purpose until their image goes."""
+    return [i["name"] for i in daemon.query(f"/1.0/instances?project={project}&recursion=1", check=False) or []
+            if (i.get("config") or {}).get(STEPS_KEY)]
+
+
+def app_images(daemon) -> list:
+    return [i["fingerprint"] for i in daemon.query("/1.0/images?recursion=1", check=False) or []
+            if (i.get("properties") or {}).get("lxpack.app") == IMAGE_APP]
+
+
+def retire_builds(daemon, project):
+    """Untimed, between runs and at the end: the image app's published images and step
+    holders go, as lxpack's retention would take them with their images."""
+    for name in step_holders(daemon, project):
+        daemon.delete_instance(project, name)
+    for fingerprint in app_images(daemon):
+        daemon.delete_image(fingerprint)
+
+
+def buildimage(daemon, lx, project, config, notes, context, extra=()):
+    """`lxpack buildimage IMAGE_APP --job ID [extra]`, then (untimed) the check that it
+    left no instance but its step holder: (seconds or None, error, steps, the steps it
+    took from a snapshot or None). The image stays (its snapshots go with it) until
+    `retire_builds`."""
     job = new_job_id()
     with daemon.lock:
         daemon.images.add(job)
-    try:
-        argv = lx.argv(config, "buildimage", key(IMAGE_APP), "--job", job, *extra)
-        seconds, proc = timed(argv, env=lx.env, timeout=DEPLOY_TIMEOUT)
-        steps = step_seconds(proc.stdout)
-        note_lxpack(proc.stdout, proc.stderr, proc.returncode == 0, steps)
-        events = sorted({e.get("event") for e in json_lines(proc.stdout) if e.get("event")})
-        if proc.returncode != 0:
-            return None, f"lxpack buildimage exited {proc.returncode}: {tail(proc.stderr)}", steps, events
-        return seconds, None, steps, events
-    finally:
-        daemon.delete_image(job)
+    argv = lx.argv(config, "buildimage", key(IMAGE_APP), "--job", job, *extra)
+    seconds, proc = timed(argv, env=lx.env, timeout=DEPLOY_TIMEOUT)
+    steps = step_seconds(proc.stdout)
+    note_lxpack(proc.stdout, proc.stderr, proc.returncode == 0, steps)
+    resumed = None
+    for event in json_lines(proc.stdout):
+        if event.get("event") == "steps_from_snapshot":
+            resumed = list(event.get("steps") or [])
+    holders = set(step_holders(daemon, project))
+    check_clean(daemon, project, notes, context, grace=SETTLE,
+                is_leftover=lambda n: n.startswith("lxpack-") and n not in holders)
+    if proc.returncode != 0:
+        return None, f"lxpack buildimage exited {proc.returncode}: {tail(proc.stderr)}", steps, resumed
+    return seconds, None, steps, resumed
 
 
 def measure_buildimage(daemon, lx, project, pool, runs, notes):
-    """Cold (`--no-cache`) then warm (only the post hook changed), `runs` times."""
+    """Cold (`--no-cache`) then warm (only the post hook changed), `runs` times; before
+    each run, untimed, the previous run's images and step holders go."""
     _, plain = configs(lx, project)
     log(f"cache: buildimage cold (--no-cache) and warm (post hook changed), {pool} pool ({runs} runs)")
     cold, warm, cold_steps, warm_steps, errors = [], [], [], [], []
-    warm_ran_pre, warm_events = [], set()
-    for i in range(1, runs + 1):
-        token = secrets.token_hex(4)
-        for label, samples, steps, extra in (("cold", cold, cold_steps, ["--no-cache"]),
-                                              ("warm", warm, warm_steps, [])):
-            import_apps(lx, plain, f"{label}-{i}-{token}")
-            seconds, error, step, events = buildimage(daemon, lx, plain, extra)
-            check_clean(daemon, project, notes, f"cache buildimage {pool} ({label})", grace=SETTLE)
-            samples.append(seconds)
-            if error:
-                errors.append(f"run {i} {label}: {error}")
-                log(f"  run {i}: {label} failed: {error}")
-                continue
-            steps.append(step)
-            if label == "warm":
-                warm_ran_pre.append("pre_buildimage_hook" in step)
-                warm_events.update(events)
-            log(f"  run {i}: {label} buildimage {seconds:.2f} s (pre hook "
-                f"{step['pre_buildimage_hook']:.2f} s)" if "pre_buildimage_hook" in step else
-                f"  run {i}: {label} buildimage {seconds:.2f} s (no pre hook step)")
+    warm_ran_pre, warm_resumed = [], []
+    try:
+        for i in range(1, runs + 1):
+            retire_builds(daemon, project)
+            token = secrets.token_hex(4)
+            for label, samples, steps, extra in (("cold", cold, cold_steps, ["--no-cache"]),
+                                                  ("warm", warm, warm_steps, [])):
+                import_apps(lx, plain, f"{label}-{i}-{token}")
+                seconds, error, step, resumed = buildimage(daemon, lx, project, plain, notes,
+                                                           f"cache buildimage {pool} ({label})", extra)
+                samples.append(seconds)
+                if error:
+                    errors.append(f"run {i} {label}: {error}")
+                    log(f"  run {i}: {label} failed: {error}")
+                    continue
+                steps.append(step)
+                if label == "warm":
+                    warm_ran_pre.append("pre_buildimage_hook" in step)
+                    warm_resumed.append(resumed or [])
+                    if not resumed:
+                        errors.append(f"run {i} warm: no `steps_from_snapshot` event: it did not resume")
+                pre = step.get("pre_buildimage_hook")
+                log(f"  run {i}: {label} buildimage {seconds:.2f} s ("
+                    + (f"pre hook {pre:.2f} s" if pre is not None else f"resumed after {resumed}") + ")")
+    finally:
+        retire_builds(daemon, project)
     cold_sum, warm_sum = summarize(cold), summarize(warm)
     return {
         "pool": pool, "project": project,
@@ -336,7 +372,7 @@ def measure_buildimage(daemon, lx, project, pool, runs, notes):
         "speedup": ratio(cold_sum["median"], warm_sum["median"]),
         "cold_steps": step_medians(cold_steps), "warm_steps": step_medians(warm_steps),
         "warm_ran_pre_hook": warm_ran_pre,
-        "warm_events": sorted(warm_events),
+        "warm_resumed_steps": warm_resumed,
         "errors": errors,
     }
 
