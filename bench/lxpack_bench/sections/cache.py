@@ -184,6 +184,12 @@ def has_cache_command(lx):
     return proc.returncode == 0
 
 
+def has_step_snapshots(lx):
+    """Does this lxpack's buildimage know `--no-cache` (step snapshots)?"""
+    proc = run([str(lx.binary), "buildimage", "--help"], env=lx.env, check=False, timeout=60)
+    return proc.returncode == 0 and "--no-cache" in proc.stdout
+
+
 def step_medians(steps):
     return {name: rnd(median([s.get(name) for s in steps]))
             for name in sorted({k for s in steps for k in s})}
@@ -393,6 +399,7 @@ def measure_cache(daemon, lx, projects, runs, notes):
         log(f"  {result['errors'][-1]}")
         return result
     ensure_cc_image(daemon, notes)
+    snapshots = has_step_snapshots(lx)
     ck = checkouts(lx)
     cleaned = set()
     try:
@@ -422,11 +429,15 @@ def measure_cache(daemon, lx, projects, runs, notes):
                 log(f"  cache error: {error}")
             # What lxpack says it holds, before the cleanup purges it.
             result["cache_list"][pool] = cache_list(lx, declared)
-            try:
-                result["buildimage"].append(measure_buildimage(daemon, lx, project, pool, runs, notes))
-            except CacheError as error:
-                result["errors"].append(f"{pool}: buildimage: {error}")
-                log(f"  cache error: {error}")
+            if not snapshots:
+                result["errors"].append(f"{pool}: buildimage: {lx.binary}'s buildimage has no --no-cache "
+                                        "(step snapshots not in this build): not measured")
+            else:
+                try:
+                    result["buildimage"].append(measure_buildimage(daemon, lx, project, pool, runs, notes))
+                except CacheError as error:
+                    result["errors"].append(f"{pool}: buildimage: {error}")
+                    log(f"  cache error: {error}")
             result["errors"] += cleanup(daemon, lx, project, pool)
             cleaned.add(pool)
     finally:
