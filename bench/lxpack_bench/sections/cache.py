@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 
 from ..buildpacks import (CACHE_SIZE_MARK, DEPS_BUILDPACK, PRE_BUILDIMAGE_HOOK, SQLITE_BUILDPACK,
                           TRIVIAL_MARK, post_buildimage_hook)
