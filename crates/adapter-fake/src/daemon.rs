@@ -69,6 +69,10 @@ pub struct FakeInstance {
     pub standby: Option<StandbyMark>,
     /// The owner it maps from its start ([`LaunchSpec::map_owner`]).
     pub map_owner: Option<Owner>,
+    /// Its snapshots, in the order taken: name and the files at that point.
+    pub snapshots: Vec<(String, BTreeMap<GuestPath, FileSpec>)>,
+    /// The keys of its step snapshots, once kept as a step holder.
+    pub steps: Vec<lxpack_core::domain::StepKey>,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -242,6 +246,9 @@ impl Daemon {
                 name: missing.to_string(),
             });
         }
+        if let Some(from) = &spec.from_snapshot {
+            return self.create_from_snapshot(spec, from, status);
+        }
         let Some(source) = self.find_source(&spec.image) else {
             return Err(RuntimeError::ImageNotFound {
                 image: spec.image.to_string(),
@@ -257,7 +264,7 @@ impl Daemon {
     }
 
     /// Where a cluster puts a new instance: its first online member.
-    fn place(&self) -> Option<MemberName> {
+    pub(crate) fn place(&self) -> Option<MemberName> {
         self.members
             .iter()
             .find(|member| member.is_online())
@@ -471,6 +478,7 @@ impl Daemon {
             member: instance.member.clone(),
             kept_until: instance.kept_until,
             standby: instance.standby.clone(),
+            steps: instance.steps.clone(),
         });
         let profiles = self.profiles.values().map(|profile| Resource {
             kind: ResourceKind::Profile,
@@ -479,6 +487,7 @@ impl Daemon {
             member: None,
             kept_until: None,
             standby: None,
+            steps: Vec::new(),
         });
         instances.chain(profiles).collect()
     }
@@ -577,7 +586,11 @@ impl Daemon {
     }
 }
 
-fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatus) -> FakeInstance {
+pub(crate) fn instance_from(
+    spec: &LaunchSpec,
+    source: Option<Image>,
+    status: InstanceStatus,
+) -> FakeInstance {
     FakeInstance {
         name: spec.name.clone(),
         image: spec.image.clone(),
@@ -595,6 +608,8 @@ fn instance_from(spec: &LaunchSpec, source: Option<Image>, status: InstanceStatu
         member: None,
         standby: spec.standby.clone(),
         map_owner: spec.map_owner,
+        snapshots: Vec::new(),
+        steps: Vec::new(),
     }
 }
 

@@ -103,6 +103,7 @@ mod registry;
 mod runners;
 mod runtime;
 mod sinks;
+mod snapshots;
 mod volumes;
 
 pub mod fixtures;

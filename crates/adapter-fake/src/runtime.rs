@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use lxpack_core::domain::{
     CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName,
     Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
-    StandbyMark, VolumeName,
+    StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
@@ -71,6 +71,10 @@ pub enum RuntimeOp {
     DeleteVolume,
     /// `volume_usage`.
     VolumeUsage,
+    /// `snapshot_instance`.
+    SnapshotInstance,
+    /// `keep_as_step_holder`.
+    KeepAsStepHolder,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -205,6 +209,20 @@ pub enum RuntimeCall {
         /// The volume.
         name: VolumeName,
     },
+    /// `snapshot_instance`.
+    SnapshotInstance {
+        /// The instance.
+        instance: InstanceName,
+        /// The snapshot's name.
+        snapshot: String,
+    },
+    /// `keep_as_step_holder`.
+    KeepAsStepHolder {
+        /// The instance.
+        instance: InstanceName,
+        /// Its keys.
+        keys: Vec<StepKey>,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -233,6 +251,8 @@ impl Recorded for RuntimeCall {
             Self::MarkVolume { .. } => RuntimeOp::MarkVolume,
             Self::DeleteVolume { .. } => RuntimeOp::DeleteVolume,
             Self::VolumeUsage { .. } => RuntimeOp::VolumeUsage,
+            Self::SnapshotInstance { .. } => RuntimeOp::SnapshotInstance,
+            Self::KeepAsStepHolder { .. } => RuntimeOp::KeepAsStepHolder,
         }
     }
 }
@@ -272,6 +292,12 @@ impl RuntimeCall {
             Self::MarkVolume { name, .. } => format!("mark volume {name}"),
             Self::DeleteVolume { name } => format!("delete volume {name}"),
             Self::VolumeUsage { name } => format!("read the usage of volume {name}"),
+            Self::SnapshotInstance { instance, snapshot } => {
+                format!("snapshot {instance} as {snapshot}")
+            }
+            Self::KeepAsStepHolder { instance, .. } => {
+                format!("keep {instance} as a step holder")
+            }
         }
     }
 
@@ -290,7 +316,9 @@ impl RuntimeCall {
             | Self::MarkKept { instance, .. }
             | Self::ClaimStandby { instance, .. }
             | Self::UpdateStandby { instance, .. }
-            | Self::AttachProfile { instance, .. } => Some(("instance", instance.to_string())),
+            | Self::AttachProfile { instance, .. }
+            | Self::SnapshotInstance { instance, .. }
+            | Self::KeepAsStepHolder { instance, .. } => Some(("instance", instance.to_string())),
             Self::CreateVolume { spec } => Some(("volume", spec.name.to_string())),
             Self::MarkVolume { name, .. }
             | Self::DeleteVolume { name }
@@ -497,8 +525,32 @@ impl FakeRuntime {
         }
     }
 
-    /// Creates a volume as another client would (a cache left by an earlier run, or
-    /// a volume that is not lxpack's), bypassing faults and the call log.
+    /// The volume `instance` mounts at `path` through its profiles, if any.
+    #[must_use]
+    pub fn volume_mounted_at(
+        &self,
+        instance: &InstanceName,
+        path: &GuestPath,
+    ) -> Option<VolumeName> {
+        let daemon = self.lock();
+        let found = daemon.instances.get(instance.as_str())?;
+        found.profiles.iter().find_map(|profile| {
+            daemon
+                .profiles
+                .get(profile)?
+                .mounts
+                .iter()
+                .find_map(|mount| match &mount.source {
+                    lxpack_core::domain::MountSource::Volume(name) if &mount.target == path => {
+                        Some(name.clone())
+                    }
+                    _ => None,
+                })
+        })
+    }
+
+    /// Creates a volume as another client would (a cache left by an earlier run),
+    /// bypassing faults and the call log.
     pub fn seed_volume(&self, spec: &VolumeSpec) {
         let _ = self.lock().create_volume(spec);
     }
@@ -1024,6 +1076,43 @@ impl ContainerRuntime for FakeRuntime {
         let call = RuntimeCall::ListResources;
         match self.enter(&call, |daemon, _| daemon.resources()) {
             Ok(resources) => Ok(resources),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn snapshot_instance(
+        &self,
+        instance: &InstanceName,
+        snapshot: &str,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::SnapshotInstance {
+            instance: instance.clone(),
+            snapshot: snapshot.to_owned(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.snapshot_instance(instance, snapshot)
+        }) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn keep_as_step_holder(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+        keys: &[StepKey],
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::KeepAsStepHolder {
+            instance: instance.clone(),
+            keys: keys.to_vec(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.keep_as_step_holder(instance, profile, keys)
+        }) {
+            Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }

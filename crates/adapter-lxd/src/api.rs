@@ -179,15 +179,12 @@ impl Api {
     /// `POST /1.0/storage-pools/POOL/volumes/custom`: a new volume, empty or a copy,
     /// on the target cluster member if one is set.
     pub(crate) fn create_volume(&self, pool: &str, body: &Value) -> Request {
-        let mut request = Request::new(
+        let request = Request::new(
             Method::Post,
             format!("/1.0/storage-pools/{pool}/volumes/custom"),
         )
         .json(body);
-        if let Some(target) = self.target.as_ref().filter(|t| !t.starts_with('@')) {
-            request = request.query("target", target.clone());
-        }
-        self.scoped(request)
+        self.scoped(self.on_volume_member(request))
     }
 
     /// `PATCH /1.0/storage-pools/POOL/volumes/custom/NAME` with `config` keys (merged
@@ -223,11 +220,23 @@ impl Api {
 
     /// `GET /1.0/storage-pools/POOL/volumes/custom/NAME/state`: its usage, where the
     /// pool's driver can tell.
+    /// LXD answers it only on the member holding the volume (it forwards the other
+    /// volume calls): the member new volumes go to, when one is set.
     pub(crate) fn volume_state(&self, pool: &str, name: &str) -> Request {
-        self.at(
+        let request = Request::new(
             Method::Get,
             format!("/1.0/storage-pools/{pool}/volumes/custom/{name}/state"),
-        )
+        );
+        self.scoped(self.on_volume_member(request))
+    }
+
+    /// `?target=` the member new volumes go to, when the target is a member (not a
+    /// group: a volume lives on one member).
+    fn on_volume_member(&self, request: Request) -> Request {
+        match self.target.as_ref().filter(|t| !t.starts_with('@')) {
+            Some(target) => request.query("target", target.clone()),
+            None => request,
+        }
     }
 
     /// `POST /1.0/profiles`.
@@ -351,6 +360,18 @@ impl Api {
         };
         self.at(Method::Post, format!("/1.0/instances/{name}/exec"))
             .json(&body)
+    }
+
+    /// `POST /1.0/instances/NAME/snapshots`: a snapshot of its files (not its memory).
+    pub(crate) fn snapshot(&self, name: &str, snapshot: &str) -> Request {
+        self.at(Method::Post, format!("/1.0/instances/{name}/snapshots"))
+            .json(&serde_json::json!({ "name": snapshot, "stateful": false }))
+    }
+
+    /// `PATCH /1.0/instances/NAME` with any body (merged into the instance).
+    pub(crate) fn patch_instance(&self, name: &str, body: &Value) -> Request {
+        self.at(Method::Patch, format!("/1.0/instances/{name}"))
+            .json(body)
     }
 
     /// `PATCH /1.0/instances/NAME` with `config` keys (merged into the instance's).

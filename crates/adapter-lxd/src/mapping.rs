@@ -34,6 +34,7 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         member: member_of(&i.location).and_then(|m| MemberName::parse(m).ok()),
         kept_until: kept_until_of(&i.config),
         standby: standby_of(&i.config),
+        steps: crate::wire::steps_of(&i.config),
     });
     let profiles = profiles.iter().map(|p| Resource {
         kind: ResourceKind::Profile,
@@ -42,6 +43,7 @@ pub(crate) fn resources(instances: &[Instance], profiles: &[Profile]) -> Vec<Res
         member: None,
         kept_until: None,
         standby: None,
+        steps: Vec::new(),
     });
     instances.chain(profiles).collect()
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
     CacheMark, CacheVolume, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MountSource,
-    ProfileName, ProfileSpec, SessionRequest, StandbyMark, VolumeName,
+    ProfileName, ProfileSpec, SessionRequest, StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
@@ -23,6 +23,9 @@ use crate::mapping::{parse_server_info, resources};
 use crate::reply::{Instance, Profile};
 use crate::subids;
 use crate::wire::{self, Ownership};
+
+/// How long a snapshot may take: on a dir pool it copies every file of the instance.
+const SNAPSHOT_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 impl LxdClient {
     async fn info(&self) -> Result<ServerInfo, RuntimeError> {
@@ -335,6 +338,43 @@ impl ContainerRuntime for LxdClient {
         let instances: Vec<Instance> = self.sync(self.api().instances()).await.map_err(map)?;
         let profiles: Vec<Profile> = self.sync(self.api().profiles()).await.map_err(map)?;
         Ok(resources(&instances, &profiles))
+    }
+
+    #[instrument(skip(self))]
+    async fn snapshot_instance(
+        &self,
+        instance: &InstanceName,
+        snapshot: &str,
+    ) -> Result<(), RuntimeError> {
+        let operation = format!("snapshot {instance} as {snapshot}");
+        self.operation(
+            self.api().snapshot(instance.as_str(), snapshot),
+            SNAPSHOT_LIMIT,
+        )
+        .await
+        .map(drop)
+        .map_err(|e| runtime_error(&operation, "instance", instance.as_str(), e))
+    }
+
+    #[instrument(skip(self))]
+    async fn keep_as_step_holder(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+        keys: &[StepKey],
+    ) -> Result<(), RuntimeError> {
+        let _ = profile;
+        let body = wire::step_holder(&self.options().base_profiles, keys);
+        self.ack(self.api().patch_instance(instance.as_str(), &body))
+            .await
+            .map_err(|e| {
+                runtime_error(
+                    &format!("keep {instance} as a step holder"),
+                    "instance",
+                    instance.as_str(),
+                    e,
+                )
+            })
     }
 
     #[instrument(skip(self))]

@@ -151,6 +151,18 @@ impl LxdClient {
             {
                 Ok(None)
             }
+            // LXD 5.0 in a cluster answers "not found" for a volume held by another
+            // member than the one asked, with or without `?target=`: the volume is
+            // there, its usage unknown.
+            Err(error)
+                if error.is_gone()
+                    && self
+                        .sync::<Volume>(self.api().volume(pool, name.as_str()))
+                        .await
+                        .is_ok() =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(volume_error(
                 &format!("read the usage of cache volume {name}"),
                 name.as_str(),

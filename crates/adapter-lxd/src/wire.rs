@@ -3,7 +3,7 @@
 
 use lxpack_core::domain::{
     CacheLabel, CacheMark, DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels,
-    LaunchSpec, MountSource, Owner, ProfileSpec, StandbyLabel, StandbyMark,
+    LaunchSpec, MountSource, Owner, ProfileSpec, StandbyLabel, StandbyMark, StepKey,
 };
 use lxpack_core::ports::{PublishRequest, VolumeSpec};
 use serde_json::{Map, Value, json};
@@ -46,6 +46,25 @@ pub(crate) fn kept_until_of(
 ) -> Option<std::time::SystemTime> {
     let seconds: u64 = config.get(KEPT_UNTIL_KEY)?.parse().ok()?;
     std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))
+}
+
+/// Where a step holder keeps the keys of its step snapshots.
+pub(crate) const STEPS_KEY: &str = "user.lxpack.steps";
+
+/// The step snapshot keys of a step holder, from its config.
+pub(crate) fn steps_of(config: &std::collections::BTreeMap<String, String>) -> Vec<StepKey> {
+    config
+        .get(STEPS_KEY)
+        .map_or_else(Vec::new, |text| StepKey::split(text))
+}
+
+/// `PATCH /1.0/instances/NAME` that keeps an instance as a step holder: only the base
+/// profiles (its own can then be deleted), and its keys.
+pub(crate) fn step_holder(base_profiles: &[String], keys: &[StepKey]) -> Value {
+    json!({
+        "profiles": base_profiles,
+        "config": { STEPS_KEY: StepKey::join(keys) },
+    })
 }
 
 /// Where a standby keeps one of its labels: a `user.` config key, like the job's.
@@ -260,6 +279,20 @@ pub(crate) fn instance(
     if let Some(memory) = &spec.limits.memory {
         config.insert("limits.memory".into(), json!(memory));
     }
+    let source = match &spec.from_snapshot {
+        // A copy takes the holder's config where the request sets none: its keep mark
+        // and its step keys are not the new instance's.
+        Some(snapshot) => {
+            config.insert(KEPT_UNTIL_KEY.to_owned(), json!(""));
+            config.insert(STEPS_KEY.to_owned(), json!(""));
+            json!({
+                "type": "copy",
+                "source": format!("{}/{}", snapshot.instance, snapshot.snapshot),
+                "instance_only": true,
+            })
+        }
+        None => source(&spec.image),
+    };
     let mut body = json!({
         "name": spec.name.as_str(),
         "type": "container",
@@ -270,7 +303,7 @@ pub(crate) fn instance(
             .collect::<Vec<_>>(),
         "ephemeral": spec.ephemeral,
         "config": config,
-        "source": source(&spec.image),
+        "source": source,
     });
     if start {
         body["start"] = json!(true);
@@ -403,6 +436,7 @@ mod tests {
             labels: Some(labels()),
             standby: None,
             map_owner: None,
+            from_snapshot: None,
             timeout: Duration::from_secs(1),
         };
         let body = instance(&spec, &["default".to_owned()], false, Ownership::Idmap);

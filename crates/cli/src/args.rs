@@ -201,6 +201,10 @@ pub struct BuildimageArgs {
     /// configured and the app names no source image
     #[arg(long, value_name = "OS")]
     pub os: Option<String>,
+    /// Run every step, even those an earlier build's snapshots hold
+    /// (lxpack.buildimage.step_snapshots); the steps are still snapshotted
+    #[arg(long)]
+    pub no_cache: bool,
     /// The job id, and whether to keep the container.
     #[command(flatten)]
     pub job: JobArgs,

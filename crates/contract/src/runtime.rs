@@ -53,6 +53,16 @@ pub mod commands {
     pub const CAT: &str = "cat";
     /// Runs far longer than any limit the suite sets.
     pub const SLEEP: [&str; 2] = ["sleep", "600"];
+    /// Where the volume checks mount a volume.
+    pub const VOLUME_MOUNT: &str = "/mnt/lxpack-contract";
+    /// Writes `kept` into `file` in the mounted volume.
+    pub const WRITE_VOLUME: [&str; 3] = ["sh", "-c", "echo kept > /mnt/lxpack-contract/file"];
+    /// Prints `file` of the mounted volume (`kept`), then appends to it.
+    pub const READ_VOLUME: [&str; 3] = [
+        "sh",
+        "-c",
+        "cat /mnt/lxpack-contract/file && echo more >> /mnt/lxpack-contract/file",
+    ];
 }
 
 /// What the runtime suite needs from the daemon under test.
@@ -260,11 +270,19 @@ pub async fn container_runtime_contract(
             return checker.finish();
         }
     };
+    let volume_names = match volumes::VolumeNames::new(&fixture.prefix) {
+        Ok(names) => names,
+        Err(problem) => {
+            checker.fail("fixture", "a valid prefix", problem);
+            return checker.finish();
+        }
+    };
     let suite = Suite {
         runtime,
         registry,
         fixture,
         names: &names,
+        volume_names,
     };
     suite
         .remove_all(&mut checker, "remove leftovers of an earlier run")
@@ -281,7 +299,10 @@ struct Suite<'a> {
     registry: &'a dyn ImageRegistry,
     fixture: &'a RuntimeFixture,
     names: &'a Names,
+    volume_names: volumes::VolumeNames,
 }
+
+mod volumes;
 
 impl Suite<'_> {
     fn launch_spec(&self, name: &InstanceName) -> LaunchSpec {
@@ -295,6 +316,7 @@ impl Suite<'_> {
             labels: None,
             standby: None,
             map_owner: None,
+            from_snapshot: None,
             timeout: self.fixture.launch_timeout,
         }
     }
@@ -320,6 +342,7 @@ impl Suite<'_> {
         self.releases(checker).await;
         self.images(checker).await;
         self.deletions(checker).await;
+        self.volumes(checker).await;
     }
 
     async fn server(&self, checker: &mut Checker) {
@@ -1187,6 +1210,7 @@ impl Suite<'_> {
                 Err(elapsed) => problems.push(format!("delete image {alias}: {elapsed}")),
             }
         }
+        problems.extend(self.remove_volumes(checker).await);
         if problems.is_empty() {
             checker.pass(check);
         } else {
@@ -1195,6 +1219,23 @@ impl Suite<'_> {
     }
 
     async fn nothing_left(&self, checker: &mut Checker) {
+        let check = "no volume is left behind";
+        match checker.bounded(self.runtime.list_volumes()).await {
+            Ok(Ok(volumes)) => {
+                let ours: Vec<_> = volumes
+                    .iter()
+                    .filter(|v| {
+                        v.name
+                            .as_str()
+                            .starts_with(&format!("{}-v", self.fixture.prefix))
+                    })
+                    .map(|v| v.name.to_string())
+                    .collect();
+                checker.that(check, ours.is_empty(), "no leftover", format!("{ours:?}"));
+            }
+            Ok(Err(error)) => checker.fail(check, "no leftover", format!("{error:?}")),
+            Err(elapsed) => checker.fail(check, "no leftover", elapsed),
+        }
         let check = "nothing is left behind";
         let leftovers = match checker.bounded(self.runtime.list_resources()).await {
             Ok(Ok(resources)) => resources,

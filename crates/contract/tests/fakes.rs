@@ -113,6 +113,7 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
             labels: None,
             standby: None,
             map_owner: None,
+            from_snapshot: None,
             timeout: Duration::from_secs(60),
         };
         runtime.add_instance(&spec, InstanceStatus::Stopped);

@@ -63,6 +63,8 @@ pub enum Step {
     SaveCache,
     /// List or purge the caches.
     Caches,
+    /// Snapshot buildimage's instance after a step.
+    Snapshot,
 }
 
 impl Step {
@@ -96,6 +98,7 @@ impl Step {
             Self::RestoreCache => "restore_cache".into(),
             Self::SaveCache => "save_cache".into(),
             Self::Caches => "caches".into(),
+            Self::Snapshot => "snapshot".into(),
         }
     }
 }
@@ -128,6 +131,7 @@ impl fmt::Display for Step {
             Self::RestoreCache => f.write_str("restore cache"),
             Self::SaveCache => f.write_str("save cache"),
             Self::Caches => f.write_str("caches"),
+            Self::Snapshot => f.write_str("snapshot"),
         }
     }
 }
@@ -215,6 +219,14 @@ pub enum Event {
         saved: bool,
         /// What happened, for people (what it replaced, or why it was dropped).
         detail: String,
+    },
+    /// buildimage starts from an earlier build's snapshot: these steps, unchanged
+    /// since, do not run again.
+    StepsFromSnapshot {
+        /// The steps taken from the snapshot, in order.
+        steps: Vec<Step>,
+        /// The build whose snapshot it is.
+        job: JobId,
     },
     /// Resources were left in place on request (keep, debug, or keep-on-failure after
     /// a failure); a sweep spares them until `until`, then removes them.

@@ -51,6 +51,7 @@ async fn stopped() -> FakeImageRegistry {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: Duration::from_secs(30),
     };
     let cancel = CancellationToken::new();
@@ -145,6 +146,7 @@ async fn publish_needs_a_stopped_instance_and_a_free_alias() {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: Duration::from_secs(30),
     };
     runtime.launch_instance(&spec, &cancel).await.unwrap();

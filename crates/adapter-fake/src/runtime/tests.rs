@@ -45,6 +45,7 @@ fn spec(instance: &str, image: ImageRef, profiles: &[&str]) -> LaunchSpec {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: Duration::from_secs(30),
     }
 }
@@ -604,6 +605,7 @@ async fn every_instance_and_profile_is_listed_with_its_labels() {
         member: None,
         kept_until: None,
         standby: None,
+        steps: Vec::new(),
     };
     assert_eq!(
         resources,

@@ -48,6 +48,7 @@ fn spec() -> LaunchSpec {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: Duration::from_secs(60),
     }
 }

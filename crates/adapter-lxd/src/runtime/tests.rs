@@ -52,6 +52,7 @@ fn spec(name: &str, ephemeral: bool) -> LaunchSpec {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: LIMIT,
     }
 }

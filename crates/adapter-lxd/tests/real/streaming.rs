@@ -61,6 +61,7 @@ async fn check(daemon: &str, client: &LxdClient) {
         labels: None,
         standby: None,
         map_owner: None,
+        from_snapshot: None,
         timeout: Duration::from_secs(120),
     };
     client.launch_instance(&spec, &cancel).await.unwrap();

@@ -36,6 +36,7 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
         keep: args.job.keep,
         keep_on_failure: args.job.keep_on_failure,
         log_path: Some(session.log_path.clone()),
+        no_cache: args.no_cache,
         ..BuildImageRequest::new(key, session.id.clone())
     };
     let outcome = workflows
@@ -59,6 +60,9 @@ fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
             "current": matches!(report.record, RecordOutcome::Recorded { .. }),
             "retention": retention_json(&report.retention),
             "kept_resources": report.kept_resources,
+            "steps_from_snapshot": report.steps_from_snapshot.iter().map(lxpack_core::events::Step::key).collect::<Vec<_>>(),
+            "resumed_from": report.resumed_from.as_ref().map(ToString::to_string),
+            "steps_snapshotted": report.steps_snapshotted,
             "log": session.log_path,
         }));
         return;
@@ -68,6 +72,17 @@ fn show(wiring: &Wiring, session: &JobSession, report: &BuildImageReport) {
         "built image {} (alias {}) from {} for job {}",
         report.image.fingerprint, report.job, report.source, report.job
     ));
+    if let Some(job) = &report.resumed_from {
+        let steps: Vec<String> = report
+            .steps_from_snapshot
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        r.result_line(&format!(
+            "taken from the snapshots of job {job}: {}",
+            steps.join(", ")
+        ));
+    }
     match &report.record {
         RecordOutcome::Recorded { .. } => r.result_line("it is now the app's current image"),
         RecordOutcome::Superseded { current } => r.result_line(&format!(

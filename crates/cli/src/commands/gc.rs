@@ -161,6 +161,9 @@ fn spare_reason(spared: &Spared) -> String {
         SpareReason::Standby => {
             "a standby of a pool, waiting for a deploy (`lxpack pool list`; `lxpack pool drain` retires it)".into()
         }
+        SpareReason::StepSnapshots => {
+            "it holds the step snapshots of an image that still exists; it goes with the image (retention, `lxpack images purge`)".into()
+        }
         _ => "its job may be running".into(),
     }
 }

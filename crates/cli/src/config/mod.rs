@@ -6,7 +6,7 @@
 mod locate;
 mod raw;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lxpack_core::domain::{
@@ -254,6 +254,7 @@ fn build(
         }
         provisioners.push(ProvisionerSettings {
             kind: name.0,
+            formulas_digest: formulas_digest(&formulas),
             formulas,
             bootstrap_command: provisioner.bootstrap_command.clone(),
         });
@@ -334,6 +335,7 @@ fn build(
         placement: None,
         pool: pool_settings(&raw.lxpack.pool, &invalid)?,
         cache: cache_settings(&raw.lxpack.cache, &invalid)?,
+        step_snapshots: raw.lxpack.buildimage.step_snapshots.unwrap_or(true),
     };
 
     let runtime = runtime_config(&raw, &invalid)?;
@@ -370,6 +372,57 @@ fn positive_seconds(
         Some(seconds) if seconds > MAX_LIMIT_SECONDS => Err(invalid(key, too_long(seconds))),
         Some(seconds) => Ok(Duration::from_secs(seconds)),
     }
+}
+
+/// The most bytes of formulas hashed for buildimage's step snapshots; past it the
+/// features step is never taken from a snapshot.
+const MAX_FORMULAS_BYTES: u64 = 64 << 20;
+
+/// A digest of every file under `dir` (its path below `dir` and its contents, in
+/// path order), for buildimage's step snapshots: `None` when it cannot be read or
+/// holds more than [`MAX_FORMULAS_BYTES`].
+fn formulas_digest(dir: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&entry.path(), files)?;
+            } else {
+                files.push(entry.path());
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files).ok()?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    let mut total = 0_u64;
+    for file in files {
+        let contents = std::fs::read(&file).ok()?;
+        total = total.saturating_add(u64::try_from(contents.len()).unwrap_or(u64::MAX));
+        if total > MAX_FORMULAS_BYTES {
+            return None;
+        }
+        let relative = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .into_owned();
+        hasher.update(relative.len().to_be_bytes());
+        hasher.update(relative.as_bytes());
+        hasher.update(contents.len().to_be_bytes());
+        hasher.update(&contents);
+    }
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The most standbys one pool may hold: each is a running container.

@@ -102,6 +102,16 @@ pub(super) struct RawLxpack {
     pub(super) pool: RawPool,
     /// The deploys' dependency caches.
     pub(super) cache: RawCache,
+    /// buildimage's own settings.
+    pub(super) buildimage: RawBuildimage,
+}
+
+/// `lxpack.buildimage`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawBuildimage {
+    /// Snapshot the build after each step, so a re-run resumes (default true).
+    pub(super) step_snapshots: Option<bool>,
 }
 
 /// `lxpack.cache`.

@@ -56,6 +56,11 @@ pub fn event_json(event: &Event) -> Value {
             "path": path.as_str(),
             "from_job": from.as_ref().map(ToString::to_string),
         }),
+        Event::StepsFromSnapshot { steps, job } => json!({
+            "event": "steps_from_snapshot",
+            "steps": steps.iter().map(lxpack_core::events::Step::key).collect::<Vec<_>>(),
+            "job": job.as_str(),
+        }),
         Event::CacheSaved {
             path,
             saved,

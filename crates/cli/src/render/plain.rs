@@ -42,6 +42,14 @@ pub(super) fn describe(event: &Event) -> Option<String> {
             None => format!("cache {path}: empty (nothing saved yet)"),
         }),
         Event::CacheSaved { path, detail, .. } => Some(format!("cache {path}: {detail}")),
+        Event::StepsFromSnapshot { steps, job } => Some(format!(
+            "starting from the snapshot of job {job} after: {}",
+            steps
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         Event::ResourcesKept {
             instance,
             profile,

@@ -124,7 +124,7 @@ async fn buildimage_from_an_ami_and_purge_after_it_is_deregistered() {
 
     let env = Env::new(Some(socket));
     env.write_config(&format!(
-        "container:\n  timeout: 30\nlxpack:\n  runtime:\n    socket: {socket}\n  aws:\n    endpoint_url: {url}\n"
+        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {socket}\n  aws:\n    endpoint_url: {url}\n"
     ));
     env.import_example_as(&app_env);
 

@@ -98,7 +98,7 @@ fn an_unreachable_image_server_is_an_infrastructure_failure() {
     for (name, _, socket) in &daemons {
         let env = Env::new(Some(socket));
         env.write_config(&format!(
-            "container:\n  timeout: 30\n  endpoint: https://127.0.0.1:1\nlxpack:\n  runtime:\n    socket: {socket}\n"
+            "container:\n  timeout: 30\n  endpoint: https://127.0.0.1:1\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {socket}\n"
         ));
         let app = std::fs::read_to_string(crate::harness::example_app())
             .unwrap()

@@ -25,7 +25,7 @@ impl Env {
         let config = dir.path().join("config.yml");
         let mut text = String::from("container:\n  timeout: 30\nami_retention: 2\n");
         if let Some(socket) = socket {
-            text.push_str(&format!("lxpack:\n  runtime:\n    socket: {socket}\n"));
+            text.push_str(&format!("lxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {socket}\n"));
         }
         std::fs::write(&config, text).unwrap();
         Self { dir, config }

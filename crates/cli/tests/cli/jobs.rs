@@ -86,7 +86,7 @@ fn import_buildimage_deploy_images_purge_gc_on_each_daemon() {
 
         // Purge keeps the current image and, with ami_retention 1, deletes the other.
         env.write_config(&format!(
-            "ami_retention: 1\nlxpack:\n  runtime:\n    socket: {socket}\n"
+            "ami_retention: 1\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {socket}\n"
         ));
         let run = env
             .run(&["images", "purge", "hello", "--dry-run"])
@@ -239,7 +239,7 @@ fn background_cleanup_leaves_nothing_once_the_daemon_is_done() {
     for (name, client, socket) in daemons {
         let env = Env::new(Some(&socket));
         env.write_config(&format!(
-            "container:\n  timeout: 30\nlxpack:\n  cleanup: background\n  runtime:\n    socket: {socket}\n"
+            "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  cleanup: background\n  runtime:\n    socket: {socket}\n"
         ));
         let janitor = ImageJanitor::new(client);
         env.import_example_as(&unique_env());

@@ -15,3 +15,4 @@ mod offline;
 mod pool;
 mod remote;
 mod shell;
+mod step_snapshots;

@@ -15,7 +15,7 @@ fn remote_config(name: &str, identity: &str) -> String {
     };
     let state = std::env::var("LXPACK_STATE_DIR").unwrap_or_else(|_| STATE_DIR.into());
     format!(
-        "container:\n  timeout: 30\nlxpack:\n  runtime:\n    url: https://127.0.0.1:{port}\n    client_cert: {state}/{identity}.crt\n    client_key: {state}/{identity}.key\n    server_cert: {dir}/server.crt\n"
+        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    url: https://127.0.0.1:{port}\n    client_cert: {state}/{identity}.crt\n    client_key: {state}/{identity}.key\n    server_cert: {dir}/server.crt\n"
     )
 }
 

@@ -118,7 +118,7 @@ fn https_config(name: &str) -> String {
         _ => (18444, "/var/lib/incus"),
     };
     format!(
-        "container:\n  timeout: 30\nlxpack:\n  runtime:\n    url: https://127.0.0.1:{port}\n    client_cert: {state}/client.crt\n    client_key: {state}/client.key\n    server_cert: {dir}/server.crt\n"
+        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    url: https://127.0.0.1:{port}\n    client_cert: {state}/client.crt\n    client_key: {state}/client.key\n    server_cert: {dir}/server.crt\n"
     )
 }
 

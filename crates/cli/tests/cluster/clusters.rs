@@ -151,7 +151,7 @@ impl Cluster {
             std::env::var("LXPACK_STATE_DIR").unwrap_or_else(|_| "/var/tmp/lxpack-daemons".into()),
         );
         let mut text = format!(
-            "container:\n  timeout: 10\nami_retention: 1\nlxpack:\n  runtime:\n    url: {}\n    client_cert: {}\n    client_key: {}\n    server_cert: {}\n",
+            "container:\n  timeout: 10\nami_retention: 1\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    url: {}\n    client_cert: {}\n    client_key: {}\n    server_cert: {}\n",
             self.urls[via - 1],
             state.join("client.crt").display(),
             state.join("client.key").display(),

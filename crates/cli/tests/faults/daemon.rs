@@ -151,7 +151,7 @@ impl FaultDaemon {
     /// A config on its unix socket in `project`, with `timeout` seconds per API call.
     pub(crate) fn socket_config(&self, project: &str, timeout: u32) -> String {
         format!(
-            "container:\n  timeout: {timeout}\nlxpack:\n  runtime:\n    socket: {}\n    project: {project}\n",
+            "container:\n  timeout: {timeout}\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n    project: {project}\n",
             self.socket
         )
     }
@@ -163,7 +163,7 @@ impl FaultDaemon {
         let state = std::env::var("LXPACK_STATE_DIR")
             .unwrap_or_else(|_| "/var/tmp/lxpack-daemons".to_owned());
         format!(
-            "container:\n  timeout: {timeout}\nlxpack:\n  runtime:\n    url: {url}\n    client_cert: {state}/client.crt\n    client_key: {state}/client.key\n    server_cert: {}\n",
+            "container:\n  timeout: {timeout}\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    url: {url}\n    client_cert: {state}/client.crt\n    client_key: {state}/client.key\n    server_cert: {}\n",
             self.dir.join("server.crt").display()
         )
     }

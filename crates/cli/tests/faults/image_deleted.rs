@@ -42,7 +42,7 @@ fn the_apps_image_deleted_mid_deploy(name: &'static str) {
         )
     };
     env.write_config(&format!(
-        "container:\n  timeout: 30\nlxpack:\n  runtime:\n    socket: {}\n",
+        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
         proxy.path.display()
     ));
     let job = job_id();
@@ -107,7 +107,7 @@ fn the_base_image_deleted_mid_buildimage(name: &'static str) {
     };
     let env = Env::new(None);
     env.write_config(&format!(
-        "container:\n  timeout: 30\nlxpack:\n  runtime:\n    socket: {}\n",
+        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
         proxy.path.display()
     ));
     import(&env, "baseless", "echo fine");

@@ -75,6 +75,24 @@ pub(crate) fn busybox_runtime() -> FakeRuntime {
                         .exit(1),
                 }
             }
+            argv if *argv == commands::WRITE_VOLUME => {
+                let mount = GuestPath::parse(commands::VOLUME_MOUNT).ok()?;
+                let volume = files.volume_mounted_at(instance, &mount)?;
+                files.write_volume(&volume, "file", b"kept\n");
+                ExecScript::new()
+            }
+            argv if *argv == commands::READ_VOLUME => {
+                let mount = GuestPath::parse(commands::VOLUME_MOUNT).ok()?;
+                let volume = files.volume_mounted_at(instance, &mount)?;
+                let kept = files
+                    .volumes()
+                    .into_iter()
+                    .find(|v| v.name == volume)?
+                    .files
+                    .get("file")
+                    .cloned()?;
+                ExecScript::new().stdout(kept)
+            }
             ["sleep", seconds] => {
                 ExecScript::new().sleep(Duration::from_secs(seconds.parse().ok()?))
             }

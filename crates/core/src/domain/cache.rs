@@ -342,10 +342,10 @@ impl CacheWaste {
 /// and copies of jobs that are over (`job_running` says which still run), never one an
 /// instance still mounts.
 #[must_use]
-pub fn wasted_volumes<'a>(
-    volumes: &'a [CacheVolume],
+pub fn wasted_volumes(
+    volumes: &[CacheVolume],
     job_running: impl Fn(&JobId) -> bool,
-) -> Vec<(&'a CacheVolume, CacheWaste)> {
+) -> Vec<(&CacheVolume, CacheWaste)> {
     volumes
         .iter()
         .filter(|v| v.used_by.is_empty())

@@ -17,6 +17,7 @@ mod newest_job;
 mod resources;
 mod retention;
 mod standby;
+mod step_snapshot;
 pub(crate) mod text;
 mod utc;
 
@@ -45,6 +46,7 @@ pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
+    SnapshotSource,
 };
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
@@ -53,4 +55,5 @@ pub use standby::{
     PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyState, claim_order, claimable,
     staleness, unchanged_standby,
 };
+pub use step_snapshot::{ResumePoint, StepInputs, StepKey, resume_point, step_keys};
 pub use utc::UtcDateTime;

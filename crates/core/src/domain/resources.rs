@@ -111,8 +111,20 @@ pub struct LaunchSpec {
     /// of theirs attached later keeps their ownership without remapping (a standby,
     /// on a daemon without idmapped mounts).
     pub map_owner: Option<Owner>,
+    /// Create it as a copy of this snapshot of another instance instead of from
+    /// `image` (a buildimage that resumes after its unchanged steps).
+    pub from_snapshot: Option<SnapshotSource>,
     /// How long creating (including any image download) and starting may take.
     pub timeout: Duration,
+}
+
+/// A snapshot of an instance, to create another from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotSource {
+    /// The instance that holds it.
+    pub instance: InstanceName,
+    /// The snapshot's name.
+    pub snapshot: String,
 }
 
 text_enum! {

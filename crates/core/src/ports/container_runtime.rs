@@ -10,7 +10,7 @@ use crate::domain::text::text_enum;
 use crate::domain::{
     CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec,
     MemberName, OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
-    VolumeName,
+    StepKey, VolumeName,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -78,6 +78,9 @@ pub struct Resource {
     /// For an instance started as a standby: its mark, read with
     /// [`StandbyMark::read`] (it stays after a deploy claims it).
     pub standby: Option<StandbyMark>,
+    /// For a buildimage instance kept as a step holder
+    /// ([`ContainerRuntime::keep_as_step_holder`]): the keys of its step snapshots.
+    pub steps: Vec<StepKey>,
 }
 
 /// Where the daemon put a new instance.
@@ -399,6 +402,45 @@ pub trait ContainerRuntime: Send + Sync {
     /// # Errors
     /// `Unreachable` when the daemon cannot be reached.
     async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError>;
+
+    /// Snapshots the running `instance` (its files, not its memory) as `snapshot`;
+    /// an instance can later be launched from it
+    /// ([`LaunchSpec::from_snapshot`](crate::domain::LaunchSpec::from_snapshot)).
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist; `AlreadyExists` when it has a
+    /// snapshot of that name; `Unsupported` from a runtime without snapshots (the
+    /// default).
+    async fn snapshot_instance(
+        &self,
+        instance: &InstanceName,
+        snapshot: &str,
+    ) -> Result<(), RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot snapshot {instance} as {snapshot}"),
+            hint: "use a runtime that implements snapshot_instance, or set lxpack.buildimage.step_snapshots to false".into(),
+        })
+    }
+
+    /// Keeps the stopped `instance` as a step holder: drops its own `profile` from it
+    /// (the profile can then be deleted) and labels it with the keys of the step
+    /// snapshots it holds ([`Resource::steps`]).
+    ///
+    /// # Errors
+    /// `NotFound` when the instance does not exist; `Unsupported` from a runtime
+    /// without snapshots (the default).
+    async fn keep_as_step_holder(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+        keys: &[StepKey],
+    ) -> Result<(), RuntimeError> {
+        let _ = (profile, keys);
+        Err(RuntimeError::Unsupported {
+            what: format!("this container runtime cannot keep {instance} as a step holder"),
+            hint: "use a runtime that implements keep_as_step_holder, or set lxpack.buildimage.step_snapshots to false".into(),
+        })
+    }
 
     /// Lists the storage volumes where the runtime keeps caches, each with its cache
     /// mark when it carries a valid one ([`CacheMark::read`]). Nothing is filtered:

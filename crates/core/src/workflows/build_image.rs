@@ -11,14 +11,13 @@ use super::cleanup::{Created, finish};
 use super::error::WorkflowError;
 use super::job::{JobEvents, JobIdentity};
 use super::launch::Launch;
-use super::provisioning::{bootstrap_command, feature_run, formulas_mount};
+use super::provisioning::formulas_mount;
 use super::retention::RetentionReport;
-use super::scripts::{DeliveredScript, deliver};
 use super::source_image::{match_source_image, selector_of};
 use super::step::StepRunner;
 use crate::domain::{
-    Ami, AmiId, App, AppKey, ExecRequest, Feature, Image, ImageAlias, ImageRef, InstanceName,
-    JobCommand, JobId, OsIdentity, OsType, Provisioner, property,
+    Ami, AmiId, App, AppKey, Feature, Image, ImageAlias, ImageRef, InstanceName, JobCommand, JobId,
+    OsIdentity, OsType, Provisioner, property,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{AppStoreError, PublishRequest};
@@ -84,6 +83,9 @@ pub struct BuildImageRequest {
     pub keep_on_failure: bool,
     /// Where the caller writes the job's output, recorded with the job.
     pub log_path: Option<PathBuf>,
+    /// Run every step, even those an earlier build's snapshots hold (the steps are
+    /// still snapshotted for the next build).
+    pub no_cache: bool,
 }
 
 impl BuildImageRequest {
@@ -98,6 +100,7 @@ impl BuildImageRequest {
             keep: false,
             keep_on_failure: false,
             log_path: None,
+            no_cache: false,
         }
     }
 }
@@ -135,6 +138,12 @@ pub struct BuildImageReport {
     pub retention: RetentionReport,
     /// True when the instance and profile were kept.
     pub kept_resources: bool,
+    /// The steps taken from an earlier build's snapshots instead of run, in order.
+    pub steps_from_snapshot: Vec<Step>,
+    /// The build whose snapshots they came from.
+    pub resumed_from: Option<JobId>,
+    /// The steps snapshotted for the next build.
+    pub steps_snapshotted: usize,
 }
 
 impl Workflows {
@@ -209,6 +218,16 @@ impl Workflows {
             return Err(WorkflowError::NoAmiCatalog { ami: ami.clone() });
         }
         let (source, source_image) = self.choose_source(&runner, &app, os.as_ref()).await?;
+        let plan = self.build_plan(&app, &features);
+        let keys = match self.base_fingerprint(&source, source_image.as_ref()).await {
+            Some(base) if self.settings.step_snapshots => plan.keys(&base),
+            _ => Vec::new(),
+        };
+        let resume = if request.no_cache {
+            None
+        } else {
+            self.find_resume(&runner, &app, &keys).await
+        };
 
         let name = InstanceName::for_job(
             JobCommand::BuildImage,
@@ -226,6 +245,16 @@ impl Workflows {
                 .filter_map(|(kind, _)| self.provisioner(*kind))
                 .map(formulas_mount)
                 .collect();
+            let (done, from_snapshot) = match &resume {
+                Some((done, snapshot, job)) => {
+                    runner.events.emit(Event::StepsFromSnapshot {
+                        steps: plan.steps[..*done].iter().map(|p| p.step).collect(),
+                        job: job.clone(),
+                    });
+                    (*done, Some(snapshot.clone()))
+                }
+                None => (0, None),
+            };
             self.launch(
                 &runner,
                 &mut created,
@@ -236,10 +265,13 @@ impl Workflows {
                     image: source.clone(),
                     mounts,
                     ephemeral: false,
+                    from_snapshot,
                 },
             )
             .await?;
-            self.provision(&runner, &app, &name, &features).await?;
+            let taken = self
+                .run_steps(&runner, &name, &plan, &keys, done, !keys.is_empty())
+                .await?;
             let runtime = self.ports.runtime.as_ref();
             let graceful = self.settings.timeouts.graceful_stop;
             runner
@@ -264,7 +296,9 @@ impl Workflows {
             let retention = self
                 .apply_retention(&runner, &app, Some(&request.job), false)
                 .await;
-            Ok(BuildImageReport {
+            let deleted: Vec<JobId> = retention.deleted.iter().map(|d| d.job.clone()).collect();
+            self.retire_step_holders(&runner, &app, &deleted).await;
+            let report = BuildImageReport {
                 job: request.job.clone(),
                 instance: name.clone(),
                 source: source.clone(),
@@ -272,15 +306,50 @@ impl Workflows {
                 record,
                 retention,
                 kept_resources: keep.always,
-            })
+                steps_from_snapshot: plan.steps[..done].iter().map(|p| p.step).collect(),
+                resumed_from: resume.as_ref().map(|(_, _, job)| job.clone()),
+                steps_snapshotted: taken.len(),
+            };
+            Ok((report, taken))
         }
         .await;
+        // A successful build's instance stays, stopped, as the holder of its step
+        // snapshots (unless it is kept for inspection, with its profile).
+        if let Ok((_, taken)) = &outcome
+            && !keep.always
+            && self.keep_step_holder(&runner, &name, taken).await
+        {
+            created.instance = false;
+        }
+        let outcome = outcome.map(|(report, _)| report);
         keep.until = self.kept_until();
         finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
     }
 
-    fn provisioner(&self, kind: Provisioner) -> Option<&super::ProvisionerSettings> {
+    pub(crate) fn provisioner(&self, kind: Provisioner) -> Option<&super::ProvisionerSettings> {
         self.settings.provisioners.iter().find(|p| p.kind == kind)
+    }
+
+    /// The fingerprint of the image a build starts from, which its step keys start
+    /// with: the local image chosen, or the one a local selector names; `None` for a
+    /// remote image (its server may change it), which is built without snapshots.
+    async fn base_fingerprint(&self, source: &ImageRef, chosen: Option<&Image>) -> Option<String> {
+        if !self.settings.step_snapshots {
+            return None;
+        }
+        if let Some(image) = chosen {
+            return Some(image.fingerprint.to_string());
+        }
+        match source {
+            ImageRef::Local(selector) => self
+                .ports
+                .registry
+                .resolve_image(selector)
+                .await
+                .ok()
+                .map(|image| image.fingerprint.to_string()),
+            _ => None,
+        }
     }
 
     async fn describe_ami(
@@ -342,104 +411,6 @@ impl Workflows {
                 Ok((ImageRef::Local(selector_of(image)), Some(image.clone())))
             })
             .await
-    }
-
-    /// Bootstrap, pre hook, features per provisioner, post hook, script removal.
-    async fn provision(
-        &self,
-        runner: &StepRunner<'_>,
-        app: &App,
-        name: &InstanceName,
-        features: &[(Provisioner, Vec<&Feature>)],
-    ) -> Result<(), WorkflowError> {
-        let runtime = self.ports.runtime.as_ref();
-        let hooks = &app.lifecycle_hooks;
-        let pre = hooks
-            .pre_buildimage
-            .as_ref()
-            .map(|s| deliver("pre_buildimage", s));
-        let post = hooks
-            .post_buildimage
-            .as_ref()
-            .map(|s| deliver("post_buildimage", s));
-        let runs: Vec<_> = features
-            .iter()
-            .map(|(kind, list)| {
-                (
-                    *kind,
-                    feature_run(*kind, list, self.settings.provisioner_log_level),
-                )
-            })
-            .collect();
-        let mut files: Vec<&crate::domain::FileSpec> =
-            pre.iter().chain(post.iter()).map(|d| &d.file).collect();
-        files.extend(runs.iter().filter_map(|(_, run)| run.file.as_ref()));
-        if !files.is_empty() {
-            runner
-                .run(Step::DeliverScripts, async {
-                    for file in &files {
-                        runtime
-                            .push_file(name, file)
-                            .await
-                            .map_err(|e| runner.failed(Step::DeliverScripts, e))?;
-                    }
-                    Ok(())
-                })
-                .await?;
-        }
-        let env = app.hook_environment();
-        let timeouts = self.settings.timeouts;
-        if self.settings.bootstrap_provisioners {
-            for (kind, _) in features {
-                if let Some(settings) = self.provisioner(*kind) {
-                    let mut request = ExecRequest::new(bootstrap_command(settings), timeouts.hook);
-                    request.env.clone_from(&env);
-                    runner
-                        .exec(runtime, Step::Bootstrap(*kind), name, &request)
-                        .await?;
-                }
-            }
-        }
-        if let Some(pre) = &pre {
-            run_script(
-                runner,
-                runtime,
-                Step::PreBuildImageHook,
-                name,
-                pre,
-                &env,
-                timeouts.hook,
-            )
-            .await?;
-        }
-        for (kind, run) in &runs {
-            let mut request = ExecRequest::new(run.command.clone(), timeouts.features);
-            request.env = env.iter().cloned().chain(run.env.iter().cloned()).collect();
-            runner
-                .exec(runtime, Step::Features(*kind), name, &request)
-                .await?;
-        }
-        if let Some(post) = &post {
-            run_script(
-                runner,
-                runtime,
-                Step::PostBuildImageHook,
-                name,
-                post,
-                &env,
-                timeouts.hook,
-            )
-            .await?;
-        }
-        if !files.is_empty() {
-            let mut command = vec!["rm".to_owned(), "-f".to_owned()];
-            command.extend(files.iter().map(|f| f.path.to_string()));
-            let request = ExecRequest::new(command, timeouts.hook);
-            runner
-                .exec(runtime, Step::RemoveScripts, name, &request)
-                .await?;
-        }
-        Ok(())
     }
 
     async fn publish(
@@ -518,20 +489,6 @@ impl Workflows {
             })
             .await
     }
-}
-
-async fn run_script(
-    runner: &StepRunner<'_>,
-    runtime: &dyn crate::ports::ContainerRuntime,
-    step: Step,
-    name: &InstanceName,
-    script: &DeliveredScript,
-    env: &[(String, String)],
-    timeout: std::time::Duration,
-) -> Result<(), WorkflowError> {
-    let mut request = ExecRequest::new(script.command.clone(), timeout);
-    request.env = env.to_vec();
-    runner.exec(runtime, step, name, &request).await
 }
 
 /// The app's features grouped by provisioner, in the configured provisioner order.

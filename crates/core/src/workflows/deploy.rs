@@ -232,6 +232,7 @@ impl Workflows {
                 image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&image))),
                 mounts,
                 ephemeral: !keep.may_keep(),
+                from_snapshot: None,
             };
             if let Some(claimed) = &claimed {
                 if let Some(member) = &claimed.member {

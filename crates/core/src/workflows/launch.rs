@@ -8,7 +8,7 @@ use super::readiness::wait_until_ready;
 use super::step::StepRunner;
 use crate::domain::{
     App, DiskMount, ImageRef, Isolation, JobCommand, JobId, Labels, LaunchSpec, ProfileName,
-    ProfileSpec,
+    ProfileSpec, SnapshotSource,
 };
 use crate::events::{Event, Step};
 
@@ -20,6 +20,8 @@ pub(crate) struct Launch<'a> {
     pub(crate) image: ImageRef,
     pub(crate) mounts: Vec<DiskMount>,
     pub(crate) ephemeral: bool,
+    /// Start from this snapshot instead of the image (a resumed buildimage).
+    pub(crate) from_snapshot: Option<SnapshotSource>,
 }
 
 impl Launch<'_> {
@@ -63,6 +65,7 @@ impl Workflows {
             labels: Some(launch.labels()),
             standby: None,
             map_owner: None,
+            from_snapshot: launch.from_snapshot.clone(),
             timeout: self.settings.timeouts.launch,
         };
         let placement = runner

@@ -4,6 +4,7 @@
 //! integrator's service and the fake-backed tests alike.
 
 mod build_image;
+mod build_steps;
 mod cache;
 mod cleanup;
 mod deploy;

@@ -66,6 +66,10 @@ pub struct ProvisionerSettings {
     /// A shell command that installs the provisioner when bootstrap is on; a default
     /// per provisioner otherwise.
     pub bootstrap_command: Option<String>,
+    /// A digest of the formulas' contents, for the features step's snapshot key:
+    /// without one, the features step and every step after it are never taken from
+    /// a snapshot (nothing else tells that the formulas did not change).
+    pub formulas_digest: Option<String>,
 }
 
 /// Time limits of each kind of step.
@@ -121,7 +125,8 @@ impl Timeouts {
             | Step::Pool
             | Step::RestoreCache
             | Step::SaveCache
-            | Step::Caches => return None,
+            | Step::Caches
+            | Step::Snapshot => return None,
         })
     }
 
@@ -314,6 +319,10 @@ pub struct Settings {
     pub pool: PoolSettings,
     /// The deploys' dependency caches.
     pub cache: CacheSettings,
+    /// Snapshot buildimage's instance after each step, so that a re-run starts after
+    /// the steps that did not change (`lxpack.buildimage.step_snapshots`; off unless
+    /// set).
+    pub step_snapshots: bool,
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ text_enum! {
         /// stopping, and the next look confirms it went (or records that the stop
         /// failed, and removes it).
         Releasing = "releasing",
+        /// A buildimage's step snapshots, kept while its image is: the next build of
+        /// the app may start from them.
+        StepSnapshots = "step_snapshots",
     }
 }
 
@@ -165,6 +168,7 @@ impl Workflows {
             .map_err(failed)?;
         let marked = kept_until_by_job(&resources);
         let mut apps = HashMap::new();
+        let mut images = None;
         resources.sort_by(|a, b| {
             (a.kind == ResourceKind::Profile, &a.name)
                 .cmp(&(b.kind == ResourceKind::Profile, &b.name))
@@ -200,6 +204,17 @@ impl Workflows {
                 }
                 continue;
             };
+            if resource.kind == ResourceKind::Instance
+                && !resource.steps.is_empty()
+                && self.image_of_job_exists(&labels.job, &mut images).await
+            {
+                report.spared.push(Spared {
+                    resource,
+                    reason: SpareReason::StepSnapshots,
+                    kept_until: None,
+                });
+                continue;
+            }
             let (verdict, kept_until) = self
                 .verdict(&labels.job, now, longest, &report.lost_jobs, &marked)
                 .await
@@ -233,6 +248,23 @@ impl Workflows {
             .failures
             .extend(report.caches.failures.iter().cloned());
         Ok(report)
+    }
+
+    /// Whether `job` published an image that still exists (listed once per sweep, in
+    /// `images`); a listing that fails says yes, so nothing is removed on a doubt.
+    async fn image_of_job_exists(
+        &self,
+        job: &JobId,
+        images: &mut Option<Option<Vec<crate::domain::Image>>>,
+    ) -> bool {
+        if images.is_none() {
+            *images = Some(self.ports.registry.list_images().await.ok());
+        }
+        let alias = crate::domain::ImageAlias::for_job(job);
+        match images.as_ref().and_then(Option::as_ref) {
+            Some(list) => list.iter().any(|image| image.aliases.contains(&alias)),
+            None => true,
+        }
     }
 
     /// Removes the cache volumes no job needs: a copy stays while its job may run,

@@ -293,6 +293,7 @@ async fn ansible_features_get_a_playbook_and_bootstrap_runs_when_asked() {
             kind: lxpack_core::domain::Provisioner::Ansible,
             formulas: "/srv/formulas/ansible".into(),
             bootstrap_command: Some("true".into()),
+            formulas_digest: None,
         });
     settings.bootstrap_provisioners = true;
     let world = World::with(settings, true);

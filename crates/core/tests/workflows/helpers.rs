@@ -42,6 +42,7 @@ pub(crate) fn settings() -> Settings {
             kind: Provisioner::Salt,
             formulas: PathBuf::from("/srv/formulas/salt"),
             bootstrap_command: None,
+            formulas_digest: None,
         }],
         ..Settings::default()
     }

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod build_image;
+mod cache;
 mod cleanup_and_faults;
 mod cluster;
 mod defects;
@@ -15,5 +16,6 @@ mod jobs;
 mod keep;
 mod pool;
 mod retention;
+mod step_snapshots;
 mod sweep;
 mod timeouts;

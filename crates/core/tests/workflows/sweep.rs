@@ -193,6 +193,7 @@ async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
                 labels: None,
                 standby: None,
                 map_owner: None,
+                from_snapshot: None,
                 timeout: Duration::from_secs(60),
             },
             InstanceStatus::Running,

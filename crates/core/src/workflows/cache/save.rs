@@ -151,15 +151,13 @@ impl Workflows {
                 "dropped: job {current}, newer, saved this cache first"
             )));
         }
-        let size = match runtime.volume_usage(&name).await {
-            Ok(size) => size,
-            Err(error) => return Err(volume_failure(copy, error)),
+        let promoted = match runtime.volume_usage(&name).await {
+            Ok(size) => copy.mark.promoted(size),
+            Err(error) => return Err(dropped_after(runtime, copy, error).await),
         };
-        let promoted = copy.mark.promoted(size);
-        runtime
-            .mark_volume(&name, &promoted)
-            .await
-            .map_err(|error| volume_failure(copy, error))?;
+        if let Err(error) = runtime.mark_volume(&name, &promoted).await {
+            return Err(dropped_after(runtime, copy, error).await);
+        }
         if let Some(listed) = volumes.iter_mut().find(|v| v.name == name) {
             listed.mark = Some(promoted);
         }
@@ -202,6 +200,19 @@ async fn drop_copy(runtime: &dyn ContainerRuntime, copy: &CacheCopy) -> Result<(
         Ok(()) | Err(RuntimeError::NotFound { .. }) => Ok(()),
         Err(error) => Err(volume_failure(copy, error)),
     }
+}
+
+/// The failure to save `copy`, after dropping it: the cache stays what it was, and
+/// nothing is left for `gc` unless the drop fails too.
+async fn dropped_after(
+    runtime: &dyn ContainerRuntime,
+    copy: &CacheCopy,
+    error: RuntimeError,
+) -> CleanupFailure {
+    if let Err(also) = drop_copy(runtime, copy).await {
+        tracing::warn!(volume = %also.name, error = %also.error, "dropping a copy that could not be saved failed too; gc removes it");
+    }
+    volume_failure(copy, error)
 }
 
 fn volume_failure(copy: &CacheCopy, error: RuntimeError) -> CleanupFailure {

@@ -262,6 +262,7 @@ impl Workflows {
             labels: None,
             standby: Some(mark.clone()),
             map_owner: key.owner,
+            from_snapshot: None,
             timeout: self.settings.timeouts.launch,
         };
         let runner = StepRunner {
