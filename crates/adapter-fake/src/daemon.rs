@@ -105,6 +105,8 @@ pub(crate) struct Daemon {
     pub(crate) members: Vec<ClusterMember>,
     /// The storage volumes (caches), by name.
     pub(crate) volumes: BTreeMap<String, crate::volumes::FakeVolume>,
+    /// Whether the storage tells a volume's usage (a dir pool does not).
+    pub(crate) volume_usage_known: bool,
 }
 
 pub(crate) type Shared = Arc<Mutex<Daemon>>;
@@ -144,6 +146,7 @@ impl Daemon {
             failing_stops: false,
             members: Vec::new(),
             volumes: BTreeMap::new(),
+            volume_usage_known: true,
         }
     }
 
@@ -459,7 +462,10 @@ impl Daemon {
         Ok(())
     }
 
-    fn instance_mut(&mut self, name: &InstanceName) -> Result<&mut FakeInstance, RuntimeError> {
+    pub(crate) fn instance_mut(
+        &mut self,
+        name: &InstanceName,
+    ) -> Result<&mut FakeInstance, RuntimeError> {
         self.instances
             .get_mut(name.as_str())
             .ok_or_else(|| RuntimeError::NotFound {

@@ -70,6 +70,7 @@
 //!     labels: None,
 //!     standby: None,
 //!     map_owner: None,
+//!     from_snapshot: None,
 //!     timeout: Duration::from_secs(60),
 //! };
 //! let cancel = CancellationToken::new();

@@ -549,6 +549,11 @@ impl FakeRuntime {
         })
     }
 
+    /// Makes the storage tell volumes' usage, or not (as a dir pool).
+    pub fn set_volume_usage_known(&self, known: bool) {
+        self.lock().volume_usage_known = known;
+    }
+
     /// Creates a volume as another client would (a cache left by an earlier run),
     /// bypassing faults and the call log.
     pub fn seed_volume(&self, spec: &VolumeSpec) {

@@ -12,13 +12,7 @@ impl Daemon {
         name: &InstanceName,
         snapshot: &str,
     ) -> Result<(), RuntimeError> {
-        let instance =
-            self.instances
-                .get_mut(name.as_str())
-                .ok_or_else(|| RuntimeError::NotFound {
-                    what: "instance",
-                    name: name.to_string(),
-                })?;
+        let instance = self.instance_mut(name)?;
         if instance
             .snapshots
             .iter()
@@ -69,13 +63,7 @@ impl Daemon {
         profile: &ProfileName,
         keys: &[StepKey],
     ) -> Result<(), RuntimeError> {
-        let instance =
-            self.instances
-                .get_mut(name.as_str())
-                .ok_or_else(|| RuntimeError::NotFound {
-                    what: "instance",
-                    name: name.to_string(),
-                })?;
+        let instance = self.instance_mut(name)?;
         instance.profiles.retain(|p| p != profile.as_str());
         instance.steps = keys.to_vec();
         Ok(())

@@ -95,6 +95,9 @@ impl Daemon {
             .volumes
             .get(name.as_str())
             .ok_or_else(|| not_found(name))?;
+        if !self.volume_usage_known {
+            return Ok(None);
+        }
         Ok(Some(
             volume
                 .files

@@ -14,8 +14,12 @@ use crate::envelope::{Reply, decode};
 use crate::mapping::{parse_server_info, resources};
 use crate::registry::{parse_image, parse_rfc3339};
 use crate::reply::{
-    Alias, ExecEnded, ExecStarted, Image, Instance, Operation, Profile, Published, Server, names,
+    Alias, ExecEnded, ExecStarted, Image, Instance, Operation, Profile, Published, Server, Volume,
+    VolumeState, names,
 };
+use crate::volumes::cache_volume;
+use crate::wire::{cache_config, cache_mark_of, steps_of};
+use lxpack_core::domain::StepKey;
 
 /// Decodes `body` received with HTTP `status` as every call does, classifies a
 /// refusal, splits an operation URL, and reads the metadata as each typed reply the
@@ -133,4 +137,37 @@ fn typed(metadata: &Value) {
     if let Some(urls) = read::<Vec<String>>(metadata) {
         assert_eq!(names(&urls).len(), urls.len());
     }
+    if let Some(volume) = read::<Volume>(metadata) {
+        check_volume(&volume);
+    }
+    if let Some(volumes) = read::<Vec<Volume>>(metadata) {
+        volumes.iter().for_each(check_volume);
+    }
+    if let Some(state) = read::<VolumeState>(metadata) {
+        let _ = state.usage.map(|usage| usage.used);
+    }
+}
+
+/// A listed volume as the caches read it: a mark that reads writes back to config
+/// that reads the same mark; every user is named with its kind.
+fn check_volume(volume: &Volume) {
+    let listed = cache_volume(volume);
+    assert_eq!(listed.used_by.len(), volume.used_by.len());
+    assert!(
+        listed
+            .used_by
+            .iter()
+            .all(|user| user.starts_with("instance ") || user.starts_with("profile ")),
+        "{listed:?}"
+    );
+    if let Some(mark) = &listed.mark {
+        let config = cache_config(mark)
+            .into_iter()
+            .filter_map(|(key, value)| value.as_str().map(|v| (key, v.to_owned())))
+            .collect();
+        assert_eq!(cache_mark_of(&config).as_ref(), Some(mark), "{volume:?}");
+    }
+    // A step holder's keys read back from the label they are written as.
+    let keys = steps_of(&volume.config);
+    assert_eq!(StepKey::split(&StepKey::join(&keys)), keys);
 }

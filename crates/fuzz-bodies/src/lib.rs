@@ -126,6 +126,28 @@ fn check_config(config: &Config, origin: &ConfigOrigin) {
     for warning in &config.warnings {
         assert!(warning.starts_with("/fuzz/config.yml"), "{warning}");
     }
+    let cache = &config.settings.cache;
+    for size in [cache.quota, cache.budget].into_iter().flatten() {
+        assert!(size >= 1 << 20, "a cache size under 1 MiB: {size}");
+    }
+    for paths in cache.paths.values() {
+        for (index, path) in paths.iter().enumerate() {
+            assert_ne!(path.as_str(), "/", "/ as a cache");
+            for other in &paths[index + 1..] {
+                let nested = |outer: &str, inner: &str| {
+                    inner == outer
+                        || inner
+                            .strip_prefix(outer)
+                            .is_some_and(|rest| rest.starts_with('/'))
+                };
+                assert!(
+                    !nested(path.as_str(), other.as_str())
+                        && !nested(other.as_str(), path.as_str()),
+                    "overlapping caches {path} and {other}"
+                );
+            }
+        }
+    }
 }
 
 fn check_url(url: &str) {

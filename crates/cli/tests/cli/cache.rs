@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use base64::Engine as _;
 
-use crate::harness::{Env, ImageJanitor, daemons, unique_env};
+use crate::harness::{Env, ImageJanitor, app_items, daemons, unique_env};
 
 const CACHE: &str = "/var/cache/lxpack-test";
 const CONCURRENT: usize = 4;
@@ -27,15 +27,8 @@ if [ -e fail ]; then echo "failing on purpose"; exit 3; fi
 
 /// The app's cache volumes on the daemon, by name.
 fn app_volumes(client: &str, app: &str) -> Vec<String> {
-    let output = std::process::Command::new(client)
-        .args(["storage", "volume", "list", "default", "--format", "json"])
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
-        .unwrap()
+    app_items(client, &["storage", "volume", "list", "default"], app)
         .iter()
-        .filter(|v| v["config"]["user.lxpack.app"] == app)
         .map(|v| v["name"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -97,7 +90,7 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
         };
         let config = std::fs::read_to_string(&env.config).unwrap();
         env.write_config(&format!(
-            "{config}  cache:\n    quota: 64MiB\n    apps:\n      {app}:\n        site: [{CACHE}]\n"
+            "{config}  cache:\n    quota: 64MiB\n    budget: 1GiB\n    apps:\n      {app}:\n        site: [{CACHE}]\n"
         ));
         env.build_image(&app, client, &janitor);
 
@@ -201,6 +194,12 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
             "{name}: {listing}"
         );
         assert_eq!(ours[0]["path"], CACHE);
+        // The test pools are dir pools, which cannot tell a size: with a budget, the
+        // job measured its copy (two markers: a few KiB).
+        assert!(
+            ours[0]["size_bytes"].as_u64().is_some_and(|s| s > 0),
+            "{name}: {listing}"
+        );
         let after = checkout("after", false);
         let output = deploy(&after).wait_with_output().unwrap();
         assert!(

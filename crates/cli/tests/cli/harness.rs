@@ -161,6 +161,28 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) {
 }
 
 /// A Cloud Deploy environment name no other test run uses.
+/// What `client LIST_ARGS --format json` lists (instances, volumes) that carries
+/// `app`'s label.
+pub(crate) fn app_items(client: &str, list_args: &[&str], app: &str) -> Vec<serde_json::Value> {
+    let output = Command::new(client)
+        .args(list_args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{client} {list_args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["config"]["user.lxpack.app"] == app)
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn unique_env() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

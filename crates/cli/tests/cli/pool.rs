@@ -6,22 +6,15 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Env, ImageJanitor, daemons, unique_env};
+use crate::harness::{Env, ImageJanitor, app_items, daemons, unique_env};
 
 const POOL: usize = 8;
 const DEPLOYS: usize = 16;
 
 /// The app's instances on the daemon, by name, with whether each is a standby.
 fn app_instances(client: &str, app: &str) -> Vec<(String, bool)> {
-    let output = std::process::Command::new(client)
-        .args(["list", "--format", "json"])
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
-        .unwrap()
+    app_items(client, &["list"], app)
         .iter()
-        .filter(|i| i["config"]["user.lxpack.app"] == app)
         .map(|i| {
             (
                 i["name"].as_str().unwrap().to_owned(),

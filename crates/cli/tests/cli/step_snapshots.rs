@@ -7,7 +7,7 @@ use std::process::Command;
 
 use base64::Engine as _;
 
-use crate::harness::{Env, ImageJanitor, daemons, test_image_os, unique_env};
+use crate::harness::{Env, ImageJanitor, app_items, daemons, test_image_os, unique_env};
 
 const PRE: &str = "#!/bin/sh\nset -eu\nmkdir -p /etc/hello\necho pre > /etc/hello/pre\n";
 
@@ -69,15 +69,8 @@ fn steps(result: &serde_json::Value) -> Vec<String> {
 
 /// The app's instances on the daemon: (name, step keys label).
 fn holders(client: &str, app: &str) -> Vec<(String, String)> {
-    let output = Command::new(client)
-        .args(["list", "--format", "json"])
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    list.as_array()
-        .unwrap()
+    app_items(client, &["list"], app)
         .iter()
-        .filter(|i| i["config"]["user.lxpack.app"] == app)
         .map(|i| {
             (
                 i["name"].as_str().unwrap().to_owned(),

@@ -92,38 +92,10 @@ impl Suite<'_> {
             );
         }
         // Mounted, a non-root user writes to it once the root hands it over.
-        let profile = ProfileSpec {
-            name: names.profile.clone(),
-            description: "lxpack contract suite: a volume".to_owned(),
-            mounts: vec![DiskMount {
-                device: "cache".to_owned(),
-                source: MountSource::Volume(names.first.clone()),
-                target: names.mount.clone(),
-                read_only: false,
-                owner: None,
-            }],
-            labels: Some(contract_labels()),
-        };
-        if checker
-            .ok(
-                "create_profile with a volume",
-                self.runtime.create_profile(&profile),
-            )
-            .await
-            .is_none()
-        {
-            return;
-        }
-        let mut launch = self.launch_spec(&names.instance);
-        launch.profile = Some(names.profile.clone());
         let cancel = CancellationToken::new();
-        if checker
-            .ok(
-                "launch_instance with a volume",
-                self.runtime.launch_instance(&launch, &cancel),
-            )
+        if !self
+            .mounted(checker, &names.first, "a volume", &cancel)
             .await
-            .is_none()
         {
             return;
         }
@@ -270,38 +242,10 @@ impl Suite<'_> {
     /// Mounts the copy and reads the file the user wrote to its source, as that user.
     async fn copied_files(&self, checker: &mut Checker) {
         let names = &self.volume_names;
-        let profile = ProfileSpec {
-            name: names.profile.clone(),
-            description: "lxpack contract suite: a copied volume".to_owned(),
-            mounts: vec![DiskMount {
-                device: "cache".to_owned(),
-                source: MountSource::Volume(names.copy.clone()),
-                target: names.mount.clone(),
-                read_only: false,
-                owner: None,
-            }],
-            labels: Some(contract_labels()),
-        };
-        if checker
-            .ok(
-                "create_profile with the copy",
-                self.runtime.create_profile(&profile),
-            )
-            .await
-            .is_none()
-        {
-            return;
-        }
-        let mut launch = self.launch_spec(&names.instance);
-        launch.profile = Some(names.profile.clone());
         let cancel = CancellationToken::new();
-        if checker
-            .ok(
-                "launch_instance with the copy",
-                self.runtime.launch_instance(&launch, &cancel),
-            )
+        if self
+            .mounted(checker, &names.copy, "the copy", &cancel)
             .await
-            .is_some()
         {
             let mut read = ExecRequest::new(READ_VOLUME, self.fixture.launch_timeout);
             read.user = Some(self.fixture.exec_user);
@@ -332,6 +276,49 @@ impl Suite<'_> {
                 self.runtime.delete_profile(&names.profile),
             )
             .await;
+    }
+
+    /// Launches the suite's instance with `volume` mounted, through a profile of its
+    /// own; false (the check failed) when either cannot be made.
+    async fn mounted(
+        &self,
+        checker: &mut Checker,
+        volume: &VolumeName,
+        what: &str,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let names = &self.volume_names;
+        let profile = ProfileSpec {
+            name: names.profile.clone(),
+            description: format!("lxpack contract suite: {what}"),
+            mounts: vec![DiskMount {
+                device: "cache".to_owned(),
+                source: MountSource::Volume(volume.clone()),
+                target: names.mount.clone(),
+                read_only: false,
+                owner: None,
+            }],
+            labels: Some(contract_labels()),
+        };
+        if checker
+            .ok(
+                &format!("create_profile with {what}"),
+                self.runtime.create_profile(&profile),
+            )
+            .await
+            .is_none()
+        {
+            return false;
+        }
+        let mut launch = self.launch_spec(&names.instance);
+        launch.profile = Some(names.profile.clone());
+        checker
+            .ok(
+                &format!("launch_instance with {what}"),
+                self.runtime.launch_instance(&launch, cancel),
+            )
+            .await
+            .is_some()
     }
 
     /// Removes what the volume part made; problems are returned.

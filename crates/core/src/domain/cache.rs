@@ -17,6 +17,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::digest_id::digest_id;
 use super::newest_job::{ReplaceDecision, decide_replacement};
 use super::text::text_enum;
 use super::{AppKey, GuestPath, JobId, MemberName};
@@ -32,32 +33,10 @@ pub struct CacheKey {
     pub path: GuestPath,
 }
 
-/// A cache's identity on the daemon: 16 hex digits of a SHA-256 over its
-/// [`CacheKey`], short enough for a label and a volume name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CacheId(String);
-
-impl CacheId {
-    const LEN: usize = 16;
-
-    /// Reads a cache id back from a label.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == Self::LEN && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CacheId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+digest_id! {
+    /// A cache's identity on the daemon: 16 hex digits of a SHA-256 over its
+    /// [`CacheKey`], short enough for a label and a volume name.
+    CacheId
 }
 
 impl CacheKey {
@@ -76,14 +55,7 @@ impl CacheKey {
             hasher.update(part.len().to_be_bytes());
             hasher.update(part.as_bytes());
         }
-        let digest = hasher.finalize();
-        CacheId(
-            digest
-                .iter()
-                .take(CacheId::LEN / 2)
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        CacheId::of_digest(&hasher.finalize())
     }
 }
 

@@ -6,6 +6,7 @@ mod app;
 mod app_ref;
 mod cache;
 mod cluster;
+mod digest_id;
 mod error;
 mod exec;
 mod guest_path;

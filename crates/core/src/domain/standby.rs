@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::digest_id::digest_id;
 use super::{AppKey, Isolation, JobId, Labels, Owner, PlacementTarget, ResourceLimits};
 
 /// What a standby must match to serve a deploy: the app and its current image, and
@@ -31,32 +32,10 @@ pub struct PoolKey {
     pub owner: Option<Owner>,
 }
 
-/// A pool's identity on the daemon: 16 hex digits of a SHA-256 over its
-/// [`PoolKey`], short enough for a label and a name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PoolId(String);
-
-impl PoolId {
-    const LEN: usize = 16;
-
-    /// Reads a pool id back from a label.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == Self::LEN && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PoolId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+digest_id! {
+    /// A pool's identity on the daemon: 16 hex digits of a SHA-256 over its
+    /// [`PoolKey`], short enough for a label and a name.
+    PoolId
 }
 
 impl PoolKey {
@@ -83,14 +62,7 @@ impl PoolKey {
             hasher.update(part.len().to_be_bytes());
             hasher.update(part.as_bytes());
         }
-        let digest = hasher.finalize();
-        PoolId(
-            digest
-                .iter()
-                .take(PoolId::LEN / 2)
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        PoolId::of_digest(&hasher.finalize())
     }
 }
 

@@ -10,31 +10,17 @@
 //! label lists the keys of the snapshots it has; the daemon holds it all, so a re-run
 //! from any host finds them.
 
-use std::fmt;
-
 use sha2::{Digest, Sha256};
 
-/// The key of the state after one step: 16 hex digits of a SHA-256 over the key
-/// before it and the step's own inputs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepKey(String);
+use super::digest_id::digest_id;
+
+digest_id! {
+    /// The key of the state after one step: 16 hex digits of a SHA-256 over the key
+    /// before it and the step's own inputs.
+    StepKey
+}
 
 impl StepKey {
-    const LEN: usize = 16;
-
-    /// Reads a key back from a label.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == Self::LEN && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
-    }
-
-    /// The key as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The name of the snapshot holding the state this key stands for.
     #[must_use]
     pub fn snapshot_name(&self) -> String {
@@ -51,12 +37,6 @@ impl StepKey {
     #[must_use]
     pub fn split(text: &str) -> Vec<Self> {
         text.split(',').filter_map(Self::parse).collect()
-    }
-}
-
-impl fmt::Display for StepKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -99,14 +79,9 @@ pub fn step_keys(base_fingerprint: &str, steps: &[StepInputs]) -> Vec<StepKey> {
             hasher.update(part.len().to_be_bytes());
             hasher.update(part);
         }
-        let digest = hasher.finalize();
-        let key: String = digest
-            .iter()
-            .take(StepKey::LEN / 2)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        previous = key.as_bytes().to_vec();
-        keys.push(StepKey(key));
+        let key = StepKey::of_digest(&hasher.finalize());
+        previous = key.as_str().as_bytes().to_vec();
+        keys.push(key);
     }
     keys
 }

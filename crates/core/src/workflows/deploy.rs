@@ -282,6 +282,7 @@ impl Workflows {
             exec.cwd = Some(module.path.clone());
             exec.user = Some(request.checkout.owner);
             runner.exec(runtime, Step::Buildpack, &name, &exec).await?;
+            self.measure_caches(&runner, &name, &mut caches).await;
             Ok(DeployReport {
                 job: request.job.clone(),
                 module: module.name.clone(),

@@ -436,3 +436,45 @@ async fn a_deploy_with_caches_survives_a_failure_at_every_call() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn on_storage_that_cannot_tell_a_size_the_budget_has_the_job_measure_its_copies() {
+    let world = World::with(cached(CleanupMode::Wait, Some(1 << 30)), true);
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.set_volume_usage_known(false);
+    world.runtime.on_command(
+        &["du"],
+        ExecScript::new().stdout(format!("2048\t{PIP}\n1\t{NODE}\n")),
+    );
+    world.deploy("api", &job(1_700_000_200)).await.unwrap();
+    let sizes: Vec<(String, Option<u64>)> = world
+        .runtime
+        .volumes()
+        .into_iter()
+        .map(|v| (v.mark.key.path.to_string(), v.mark.size))
+        .collect();
+    assert!(
+        sizes.contains(&(PIP.to_owned(), Some(2 << 20))),
+        "{sizes:?}"
+    );
+    assert!(sizes.contains(&(NODE.to_owned(), Some(1024))), "{sizes:?}");
+    // Without a budget nothing needs the size: no du runs.
+    let world = World::with(cached(CleanupMode::Wait, None), true);
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.set_volume_usage_known(false);
+    world.deploy("api", &job(1_700_000_200)).await.unwrap();
+    assert!(
+        !world
+            .runtime
+            .calls()
+            .iter()
+            .any(|c| matches!(c, RuntimeCall::Exec { command, .. } if command[0] == "du"))
+    );
+    assert!(
+        world
+            .runtime
+            .volumes()
+            .iter()
+            .all(|v| v.mark.size.is_none())
+    );
+}

@@ -5,6 +5,7 @@
 //! so a copy is never made current while an instance can still write to it.
 
 mod manage;
+mod measure;
 mod restore;
 mod save;
 

@@ -24,6 +24,8 @@ pub(crate) struct CacheCopy {
     /// The cache had no generation: the copy is new and empty, its root the
     /// container root's until handed to the build user.
     pub(crate) fresh: bool,
+    /// The bytes it holds, measured after a successful buildpack.
+    pub(crate) size: Option<u64>,
 }
 
 impl Workflows {
@@ -63,6 +65,7 @@ impl Workflows {
                     copies.push(CacheCopy {
                         mark: mark.clone(),
                         fresh: true,
+                        size: None,
                     });
                     let mut attempt = 1;
                     let from = loop {

@@ -151,10 +151,7 @@ impl Workflows {
                 "dropped: job {current}, newer, saved this cache first"
             )));
         }
-        let promoted = match runtime.volume_usage(&name).await {
-            Ok(size) => copy.mark.promoted(size),
-            Err(error) => return Err(dropped_after(runtime, copy, error).await),
-        };
+        let promoted = copy.mark.promoted(copy.size);
         if let Err(error) = runtime.mark_volume(&name, &promoted).await {
             return Err(dropped_after(runtime, copy, error).await);
         }
