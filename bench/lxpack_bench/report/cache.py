@@ -6,6 +6,7 @@ and the groups of their chart."""
 from __future__ import annotations
 
 from ..constants import TARGETS
+from ..sections.cache import PRE_STEP
 from .results import per_daemon
 from .text import fmt_s, fmt_x, labelled, table, verdict
 
@@ -88,7 +89,7 @@ def summary_rows(results, kind):
                       "cold (`--no-cache`) / warm (median)",
             "lxpack": f"warm {fmt_s(row['warm'].get('median'))}",
             "baseline": f"cold {fmt_s(row['cold'].get('median'))} (pre hook "
-                        f"{fmt_s((row.get('cold_steps') or {}).get('pre_buildimage_hook'))})",
+                        f"{fmt_s((row.get('cold_steps') or {}).get(PRE_STEP))})",
             "result": f"{fmt_x(row['speedup'])} faster"
                       + (f" ({n} run(s) failed, left out)" if (n := (row["cold"].get("failures") or 0)
                                                                    + (row["warm"].get("failures") or 0)) else ""),
@@ -221,7 +222,7 @@ def render(runs, chart=None):
              "warm min–max", "failed (cold/warm)"],
             [(kind, [[r["pool"], fmt_s(r["cold"].get("median")), fmt_s(r["warm"].get("median")),
                       fmt_x(r["speedup"]), verdict(speedup_pass(r["speedup"], TARGETS["snapshot_speedup"])),
-                      fmt_s((r.get("cold_steps") or {}).get("pre_buildimage_hook")),
+                      fmt_s((r.get("cold_steps") or {}).get(PRE_STEP)),
                       resumed_text(r),
                       f"{fmt_s((r.get('cold_steps') or {}).get('publish'))} / "
                       f"{fmt_s((r.get('warm_steps') or {}).get('publish'))}",

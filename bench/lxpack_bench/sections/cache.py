@@ -291,6 +291,9 @@ def measure_overhead(daemon, lx, project, pool, runs, notes, ck, ccache_size):
 
 
 STEPS_KEY = "user.lxpack.steps"
+# The pre hook's step as lxpack's `step_finished` events name it (their display name;
+# `steps_from_snapshot` names steps by key, `pre_buildimage_hook`).
+PRE_STEP = "pre_buildimage hook"
 
 
 def step_holders(daemon, project) -> list:
@@ -361,11 +364,11 @@ def measure_buildimage(daemon, lx, project, pool, runs, notes):
                     continue
                 steps.append(step)
                 if label == "warm":
-                    warm_ran_pre.append("pre_buildimage_hook" in step)
+                    warm_ran_pre.append(PRE_STEP in step)
                     warm_resumed.append(resumed or [])
                     if not resumed:
                         errors.append(f"run {i} warm: no `steps_from_snapshot` event: it did not resume")
-                pre = step.get("pre_buildimage_hook")
+                pre = step.get(PRE_STEP)
                 log(f"  run {i}: {label} buildimage {seconds:.2f} s ("
                     + (f"pre hook {pre:.2f} s" if pre is not None else f"resumed after {resumed}") + ")")
     finally:
@@ -402,7 +405,7 @@ def measure_cache(daemon, lx, projects, runs, notes):
     ck = checkouts(lx)
     cleaned = set()
     try:
-        import_apps(lx, configs(lx, projects["dir"])[1], "initial")
+        import_apps(lx, configs(lx, next(iter(projects.values())))[1], "initial")
         for pool, project in projects.items():
             declared, plain = configs(lx, project)
             # Untimed: the image unpacked on this pool, and both caches emptied.
