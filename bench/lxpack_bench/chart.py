@@ -69,12 +69,29 @@ def draw_pool(results, path: Path) -> bool:
     return True
 
 
+def draw_cache(results, path: Path) -> bool:
+    """Draws the cache chart of `results` to `path` (SVG): warm (second deploy, buildimage
+    re-run) against cold (first deploy, `--no-cache`); False when there is nothing to draw."""
+    from .report.cache import chart_groups
+
+    groups = chart_groups(results)
+    if not groups:
+        return False
+    draw_pairs(groups, path,
+               title="Dependency cache and step snapshots: warm against cold",
+               lx_label="warm: second deploy, or buildimage re-run (post hook changed)",
+               cli_label="cold: first deploy (cache purged), or buildimage --no-cache",
+               target_label=f"target: warm ≤ 1/{TARGETS['cache_speedup']:g} of cold")
+    return True
+
+
 def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", target_ratio=None,
-               target_label=None):
+               target_label=None, lx_label: str = "lxpack deploy"):
     """Horizontal bars, a pair per group, top to bottom in the order given: lxpack's
     seconds and the CLI's, each with its value, lxpack's with its ratio to the CLI;
     `target_ratio` (or a group's fourth element, its own) marks target × CLI on each
-    lxpack bar. None is drawn as no bar, "—"."""
+    lxpack bar; `lx_label` and `cli_label` name the two bars in the legend. None is drawn
+    as no bar, "—"."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +129,7 @@ def draw_pairs(groups, path: Path, title: str, cli_label: str = "raw CLI", targe
         ax.set_title(title)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        handles = [Patch(color=LXPACK_COLOUR, label="lxpack deploy"), Patch(color=CLI_COLOUR, label=cli_label)]
+        handles = [Patch(color=LXPACK_COLOUR, label=lx_label), Patch(color=CLI_COLOUR, label=cli_label)]
         if target_label or target_ratio:
             handles.append(Line2D([], [], color="black", linewidth=1.5,
                                   label=target_label or f"target: {target_ratio:g} × the CLI"))

@@ -20,7 +20,7 @@ CLIENT_FOR = {"lxd": "lxc", "incus": "incus"}
 DIR_VAR = {"lxd": "LXD_DIR", "incus": "INCUS_DIR"}
 CONF_VAR = {"lxd": "LXD_CONF", "incus": "INCUS_CONF"}
 
-SECTIONS = ("deploy", "publish", "concurrency", "streaming", "rss", "pool", "cluster")
+SECTIONS = ("deploy", "publish", "concurrency", "streaming", "rss", "pool", "cluster", "cache")
 
 BUSYBOX_ALIAS = "lxpack-test-busybox"
 DEBIAN_ALIAS = "lxpack-bench-debian12"
@@ -34,6 +34,16 @@ DEPLOY_IMAGE_JOB = {
     "debian": "00000000be0c0000000de012",
 }
 CHECKOUT_OWNER = (1000, 1000)
+# The cache section (issue 15): Debian 12 with a C compiler and ccache, and the SQLite
+# amalgamation (the one rusqlite bundles, from the cargo registry) baked in at
+# CC_SQLITE_DIR for buildimage's hooks; deploys get it in the module's checkout.
+CC_ALIAS = "lxpack-bench-debian-cc"
+CC_PACKAGES = ("gcc", "libc6-dev", "make", "ccache")
+CC_IMAGE_JOB = "00000000be0c00000000cc12"
+CC_SQLITE_DIR = "/usr/local/src/sqlite"
+# The module's declared cache in the deploy container: ccache's directory. Not under
+# /root: the buildpack runs as the checkout owner (CHECKOUT_OWNER), not root.
+CCACHE_GUEST_DIR = "/var/cache/lxpack-ccache"
 IMAGE_ALIAS = {"busybox": BUSYBOX_ALIAS, "debian": DEBIAN_ALIAS}
 # lxpack.compression accepts these (crates/cli/src/config/raw.rs).
 LXPACK_ALGORITHMS = ["none", "gzip", "zstd", "xz", "lz4"]
@@ -50,6 +60,13 @@ TARGETS = {
     "warm_seconds": 0.25,
     "warm_ratio": 0.2,
     "pool_burst_ratio": 1.5,
+    # Dependency caches and step snapshots (issue 15): the second deploy (warm cache) at
+    # least this many times faster than the first (empty cache); a declared cache adds at
+    # most this many seconds to a no-op deploy on btrfs; a buildimage re-run with only
+    # the post hook changed at least this many times faster than a cold one.
+    "cache_speedup": 5.0,
+    "cache_overhead_seconds": 0.2,
+    "snapshot_speedup": 5.0,
 }
 
 # A launch slower than this met the daemon's start stall (docs/architecture.md, "The

@@ -116,7 +116,7 @@ class Daemon:
             self.delete_image(image)
         # A buildimage cut short may still publish after its process is gone.
         for image in self.query("/1.0/images?recursion=1", check=False) or []:
-            if (image.get("properties") or {}).get("lxpack.app") == "bench-publish":
+            if (image.get("properties") or {}).get("lxpack.app") in ("bench-publish", "bench-cc-image"):
                 leftovers.append(f"image {image['fingerprint'][:12]}")
                 self.delete_image(image["fingerprint"])
         return leftovers

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import stalls, venv
-from .chart import draw_deploy, draw_pool
+from .chart import draw_cache, draw_deploy, draw_pool
 from .constants import DAEMONS, DOC_PATH, RESULTS_PATH, SECTIONS, TARGETS
 from .daemon import Daemon
 from .environment import machine_info, versions
@@ -25,7 +25,7 @@ from .proc import CHILDREN, CHILDREN_LOCK, log
 from .report.doc import write_doc
 from .report.results import assemble, carry_over, per_daemon, previous_figures, write
 from .report.summary import summary_rows, summary_table
-from .sections import cluster, concurrency, deploy, pool, publish, rss, streaming
+from .sections import cache, cluster, concurrency, deploy, pool, publish, rss, streaming
 from .sides.lxpack import Lxpack, build_lxpack
 
 
@@ -91,6 +91,8 @@ def measure_daemon(kind, binary, build_note, args, sections, runs, publish_runs,
             res["rss"] = rss.measure_rss(daemon, lx, projects["dir"], max(1, min(runs, 3)), notes)
         if "pool" in sections:
             res["pool"] = pool.measure_pool(daemon, lx, projects, runs, notes)
+        if "cache" in sections:
+            res["cache"] = cache.measure_cache(daemon, lx, projects, runs, notes)
         if "cluster" in sections and lx.available:
             res["cluster"] = cluster.measure_cluster(lx, runs, notes, kind=kind)
     except KeyboardInterrupt:
@@ -174,7 +176,7 @@ def main(script: Path, description: str):
         common["notes"] = notes
     results = assemble(common, daemons)
     charts = {}
-    for name, draw in (("deploy", draw_deploy), ("pool", draw_pool)):
+    for name, draw in (("deploy", draw_deploy), ("pool", draw_pool), ("cache", draw_cache)):
         chart = args.doc.with_name(f"{args.doc.stem}-{name}.svg")
         try:
             if draw(results, chart):
@@ -182,7 +184,7 @@ def main(script: Path, description: str):
         except Exception as error:  # the figures and the tables matter more than the charts
             log(f"the {name} chart could not be drawn: {error!r}")
     write(results, args.results)
-    write_doc(results, args.doc, charts["deploy"].name if "deploy" in charts else None,
-              charts["pool"].name if "pool" in charts else None)
+    write_doc(results, args.doc, *(charts[n].name if n in charts else None
+                                   for n in ("deploy", "pool", "cache")))
     log(f"wrote {args.results}, {args.doc}" + "".join(f" and {c}" for c in charts.values()))
     print(summary_table(per_daemon(results)))

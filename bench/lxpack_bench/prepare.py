@@ -5,13 +5,16 @@ under CACHE_DIR) and the apps' image aliases."""
 from __future__ import annotations
 
 import os
+import glob
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
 
-from .constants import (BTRFS_POOL, CACHE_DIR, CHECKOUT_OWNER, DEBIAN_ALIAS, DEPLOY_IMAGE_JOB,
-                        IMAGE_ALIAS, PROJECT_PREFIX)
+from .constants import (BTRFS_POOL, CACHE_DIR, CC_ALIAS, CC_IMAGE_JOB, CC_PACKAGES, CC_SQLITE_DIR,
+                        CHECKOUT_OWNER, DEBIAN_ALIAS, DEPLOY_IMAGE_JOB, IMAGE_ALIAS, PROJECT_PREFIX,
+                        ROOT)
 from .daemon import Daemon
 from .proc import log, run
 
@@ -38,12 +41,7 @@ def check_idmap(notes):
 def ensure_btrfs_pool(daemon: Daemon, notes):
     if daemon.lxc("storage", "show", BTRFS_POOL, check=False).returncode == 0:
         return
-    if not shutil.which("mkfs.btrfs"):
-        log("installing btrfs-progs")
-        proc = run(["apt-get", "install", "-y", "-qq", "btrfs-progs"], check=False, timeout=600)
-        if proc.returncode != 0:
-            run(["apt-get", "update", "-qq"], check=False, timeout=600)
-            run(["apt-get", "install", "-y", "-qq", "btrfs-progs"], timeout=600)
+    install_tool("mkfs.btrfs", "btrfs-progs")
     log(f"creating the btrfs pool {BTRFS_POOL} (6 GiB loop file)")
     daemon.lxc("storage", "create", BTRFS_POOL, "btrfs", "size=6GiB")
     notes.append(f"created storage pool {BTRFS_POOL} (btrfs, 6 GiB loop file)")
@@ -70,24 +68,38 @@ def ensure_project(daemon: Daemon, pool: str, notes) -> str:
 
 def build_debian_tarball() -> Path:
     """Debian 12 minbase as a unified image tarball, cached across runs."""
+    return debootstrap_tarball(CACHE_DIR / "debian12-minbase.tar.zst", "Debian 12 minbase")
+
+
+def install_tool(binary: str, package: str):
+    if shutil.which(binary):
+        return
+    log(f"installing {package}")
+    proc = run(["apt-get", "install", "-y", "-qq", package], check=False, timeout=600)
+    if proc.returncode != 0:
+        run(["apt-get", "update", "-qq"], check=False, timeout=600)
+        run(["apt-get", "install", "-y", "-qq", package], timeout=600)
+
+
+def debootstrap_tarball(tarball: Path, what: str, include=(), add=None) -> Path:
+    """Debian 12 (bookworm, minbase, plus the packages `include`) as a unified image
+    tarball at `tarball`, made once and cached across runs; `add(rootfs)` puts more files
+    in before it is packed. Its metadata says os debian, release 12, the architecture,
+    and `what`."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tarball = CACHE_DIR / "debian12-minbase.tar.zst"
     if tarball.exists() and tarball.stat().st_size > 0:
         return tarball
-    if not shutil.which("debootstrap"):
-        log("installing debootstrap")
-        proc = run(["apt-get", "install", "-y", "-qq", "debootstrap"], check=False, timeout=600)
-        if proc.returncode != 0:
-            run(["apt-get", "update", "-qq"], check=False, timeout=600)
-            run(["apt-get", "install", "-y", "-qq", "debootstrap"], timeout=600)
-    stage = CACHE_DIR / "debian12-stage"
+    install_tool("debootstrap", "debootstrap")
+    stage = tarball.with_name(tarball.name.split(".")[0] + "-stage")
     shutil.rmtree(stage, ignore_errors=True)
     rootfs = stage / "rootfs"
     rootfs.mkdir(parents=True)
-    log("debootstrap --variant=minbase bookworm (about a minute)")
+    argv = ["debootstrap", "--variant=minbase"]
+    if include:
+        argv.append("--include=" + ",".join(include))
+    log(f"{' '.join(argv)} bookworm ({what}; a minute or more)")
     start = time.monotonic()
-    run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
-         "http://deb.debian.org/debian"], timeout=1800)
+    run(argv + ["bookworm", str(rootfs), "http://deb.debian.org/debian"], timeout=1800)
     log(f"debootstrap took {time.monotonic() - start:.0f} s")
     # minbase has no init: the container needs a PID 1 that stays up.
     init = rootfs / "sbin" / "init"
@@ -99,6 +111,8 @@ def build_debian_tarball() -> Path:
         for item in (rootfs / junk).glob("*"):
             if item.is_file():
                 item.unlink()
+    if add:
+        add(rootfs)
     arch = platform.machine()
     (stage / "metadata.yaml").write_text(
         f"architecture: {arch}\n"
@@ -107,7 +121,7 @@ def build_debian_tarball() -> Path:
         "  os: debian\n"
         '  release: "12"\n'
         f"  architecture: {arch}\n"
-        "  description: lxpack bench Debian 12 minbase\n"
+        f"  description: lxpack bench {what}\n"
     )
     partial = tarball.with_suffix(".partial")
     run(["tar", "--numeric-owner", "-C", str(stage), "-I", "zstd -T0 -3", "-cf",
@@ -138,3 +152,62 @@ def ensure_deploy_aliases(daemon: Daemon):
         if current:
             daemon.lxc("image", "alias", "delete", job)
         daemon.lxc("image", "alias", "create", job, fingerprint)
+
+
+def sqlite_amalgamation() -> Path:
+    """The directory of the SQLite amalgamation (sqlite3.c, sqlite3.h) that rusqlite
+    bundles, in the cargo registry (libsqlite3-sys-*/sqlite3/); `cargo fetch` fills the
+    registry when it is not there. The newest version found."""
+    def found():
+        home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+        dirs = [Path(d) for d in glob.glob(str(home / "registry" / "src" / "*" / "libsqlite3-sys-*" / "sqlite3"))
+                if (Path(d) / "sqlite3.c").is_file() and (Path(d) / "sqlite3.h").is_file()]
+        return sorted(dirs, key=lambda d: tuple(int(x) for x in re.findall(r"\d+", sqlite_version(d) or "")))
+    dirs = found()
+    if not dirs:
+        log("the SQLite amalgamation is not in the cargo registry: cargo fetch")
+        run(["cargo", "fetch", "--locked"], cwd=ROOT, timeout=1800)
+        dirs = found()
+    if not dirs:
+        raise SystemExit("no libsqlite3-sys-*/sqlite3/sqlite3.c in the cargo registry after `cargo fetch`")
+    return dirs[-1]
+
+
+def sqlite_version(directory: Path):
+    text = (directory / "sqlite3.h").read_text(errors="replace")
+    found = re.search(r'^#define SQLITE_VERSION\s+"([^"]+)"', text, re.M)
+    return found.group(1) if found else None
+
+
+def build_cc_tarball(sqlite: Path) -> Path:
+    """Debian 12 minbase with CC_PACKAGES and the SQLite amalgamation at CC_SQLITE_DIR,
+    cached across runs (one tarball per SQLite version)."""
+    version = sqlite_version(sqlite) or "unknown"
+
+    def add(rootfs):
+        target = rootfs / CC_SQLITE_DIR.lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("sqlite3.c", "sqlite3.h"):
+            shutil.copyfile(sqlite / name, target / name)
+            (target / name).chmod(0o644)
+
+    return debootstrap_tarball(CACHE_DIR / f"debian12-cc-sqlite{version}.tar.zst",
+                               f"Debian 12 minbase with {', '.join(CC_PACKAGES)} and SQLite {version} "
+                               f"in {CC_SQLITE_DIR}", include=CC_PACKAGES, add=add)
+
+
+def ensure_cc_image(daemon: Daemon, notes) -> str:
+    """The compiler image (CC_ALIAS), imported once, and the cache section's app alias
+    (CC_IMAGE_JOB) on it: its fingerprint."""
+    if not daemon.image_alias_target(CC_ALIAS):
+        tarball = build_cc_tarball(sqlite_amalgamation())
+        log(f"importing {tarball} as {CC_ALIAS}")
+        daemon.lxc("image", "import", str(tarball), "--alias", CC_ALIAS, timeout=1800)
+        notes.append(f"imported image {CC_ALIAS} from {tarball}")
+    fingerprint = daemon.image_alias_target(CC_ALIAS)
+    current = daemon.image_alias_target(CC_IMAGE_JOB)
+    if current != fingerprint:
+        if current:
+            daemon.lxc("image", "alias", "delete", CC_IMAGE_JOB)
+        daemon.lxc("image", "alias", "create", CC_IMAGE_JOB, fingerprint)
+    return fingerprint

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..constants import DEPLOY_IMAGE_JOB, STALL_SECONDS
-from . import cluster, concurrency, deploy, pool, publish, streaming
+from ..constants import CC_ALIAS, CC_IMAGE_JOB, DEPLOY_IMAGE_JOB, STALL_SECONDS
+from . import cache, cluster, concurrency, deploy, pool, publish, streaming
 from .results import per_daemon
 from .summary import summary_table
 
@@ -66,6 +66,12 @@ def notes_lines(results, runs):
         "  Every instance, standby (the pool section drains its pools) and published image of a",
         "  run is deleted before it ends.",
     ]
+    if any(res.get("cache") for _, res in runs):
+        lines += [
+            f"- The cache section also leaves the image `{CC_ALIAS}` (tarball cached in",
+            f"  /var/tmp/lxpack-bench/) and its alias `{CC_IMAGE_JOB}`; it purges its caches",
+            "  (`lxpack cache purge`) and deletes any custom volume left in the bench projects.",
+        ]
     for kind, res in runs:
         if res.get("start_flake"):
             lines += flake_line(res["start_flake"], "The daemon's" if single else f"{kind}: the daemon's")
@@ -79,7 +85,7 @@ def notes_lines(results, runs):
         for section in ("deploy", "publish"):
             for row in res.get(section) or []:
                 found += row.get("errors", [])
-        for section in ("concurrency", "streaming", "rss", "pool"):
+        for section in ("concurrency", "streaming", "rss", "pool", "cache"):
             found += (res.get(section) or {}).get("errors", [])
         errors += found if single else [f"{kind}: {e}" for e in found]
     if errors:
@@ -88,9 +94,10 @@ def notes_lines(results, runs):
     return lines
 
 
-def write_doc(results, path: Path, chart=None, pool_chart=None):
-    """Writes the report of `results` (either schema) to `path`; `chart` and `pool_chart`
-    are the file names of the deploy and pool charts beside it, if they were drawn."""
+def write_doc(results, path: Path, chart=None, pool_chart=None, cache_chart=None):
+    """Writes the report of `results` (either schema) to `path`; `chart`, `pool_chart` and
+    `cache_chart` are the file names of the deploy, pool and cache charts beside it, if
+    they were drawn."""
     runs = per_daemon(results)
     lines = [
         "# Benchmarks",
@@ -112,6 +119,7 @@ def write_doc(results, path: Path, chart=None, pool_chart=None):
         *streaming.render_latency(runs),
         *streaming.render_memory(runs),
         *pool.render(runs, (results.get("config") or {}).get("sections"), pool_chart),
+        *cache.render(runs, cache_chart),
         *notes_lines(results, runs),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ bench apps, one deploy, and the check that a job left nothing behind."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -45,11 +46,17 @@ class Lxpack:
         self.available = binary is not None and binary.exists()
 
     def config(self, project: str, compression: str = "zstd", cleanup: str = "wait",
-               pool_size: int = 0) -> Path:
+               pool_size: int = 0, cache=None) -> Path:
         """The config of `project`; `pool_size` > 0 gives every app a standby pool of that
-        size (`lxpack.pool.size`), whose standbys a deploy claims."""
+        size (`lxpack.pool.size`), whose standbys a deploy claims; `cache` declares
+        dependency caches (`lxpack.cache`): {"apps": {"NAME/ENV/ROLE": {MODULE: [guest
+        paths]}}, and optionally "quota", "budget"}."""
         pooled = f"-pool{pool_size}" if pool_size else ""
-        path = self.workdir / f"config-{project}-{compression}-{cleanup}{pooled}.yml"
+        cached = ""
+        if cache:
+            text = json.dumps(cache, sort_keys=True)
+            cached = "-cache" + hashlib.sha256(text.encode()).hexdigest()[:8]
+        path = self.workdir / f"config-{project}-{compression}-{cleanup}{pooled}{cached}.yml"
         if not path.exists():
             path.write_text(
                 "container:\n"
@@ -65,6 +72,7 @@ class Lxpack:
                 f"  compression: {compression}\n"
                 f"  cleanup: {cleanup}\n"
                 + (f"  pool:\n    size: {pool_size}\n    max_age: 3600\n" if pool_size else "")
+                + cache_yaml(cache)
                 + "  aws:\n"
                 "    enabled: false\n"
             )
@@ -114,6 +122,23 @@ class Lxpack:
     def deploy_argv(self, config, app, module, json_view=True):
         return self.argv(config, "deploy", app, "--module", module,
                          "--checkout", str(self.checkout(module)), json_view=json_view)
+
+
+def cache_yaml(cache) -> str:
+    """The `lxpack.cache` block of a config (indented under `lxpack:`), or ""; paths and
+    keys are written as JSON strings, which YAML reads as they are."""
+    if not cache:
+        return ""
+    lines = ["  cache:"]
+    for key in ("quota", "budget"):
+        if cache.get(key):
+            lines.append(f"    {key}: {cache[key]}")
+    lines.append("    apps:")
+    for app, modules in cache.get("apps", {}).items():
+        lines.append(f"      {json.dumps(app)}:")
+        for module, paths in modules.items():
+            lines.append(f"        {json.dumps(module)}: {json.dumps(list(paths))}")
+    return "\n".join(lines) + "\n"
 
 
 def new_job_id(state={"last": 0}) -> str:
