@@ -618,6 +618,63 @@ async fn a_drain_retires_waiting_standbys_but_never_a_claimed_one() {
     assert_eq!(status.pools[0].count(StandbyState::Claimed), 1);
 }
 
+/// A deploy that has taken a standby's lock (its profile) but not yet written its
+/// labels still owns the standby: a drain leaves it, as a claimed one. A retirement
+/// interrupted after taking its own lock leaves a profile with the retiring mark,
+/// which the sweep removes.
+#[tokio::test(start_paused = true)]
+async fn a_retirement_takes_the_claims_lock_and_a_sweep_finishes_an_interrupted_one() {
+    let (world, _) = pooled(2).await;
+    let locked = waiting(&world).remove(0);
+    world
+        .runtime
+        .create_profile(&lxpack_core::domain::ProfileSpec {
+            name: lxpack_core::domain::ProfileName::of(&locked.name),
+            description: "a deploy's, before its compare-and-set".into(),
+            mounts: Vec::new(),
+            labels: None,
+            standby: None,
+        })
+        .await
+        .unwrap();
+    let report = world
+        .workflows
+        .drain_pool(None, false, &world.events)
+        .await
+        .unwrap();
+    assert_eq!(report.retired.len(), 1, "{report:?}");
+    assert_eq!(report.claimed_meanwhile, vec![locked.name.clone()]);
+    assert_eq!(standbys(&world).len(), 1);
+    // No lock of a finished retirement is left.
+    assert_eq!(world.runtime.profiles().len(), 1);
+
+    let interrupted = lxpack_core::domain::ProfileSpec {
+        name: lxpack_core::domain::ProfileName::parse(
+            "lxpack-standby-web-00000000-6553f1640707070707070707",
+        )
+        .unwrap(),
+        description: "a retirement's lock".into(),
+        mounts: Vec::new(),
+        labels: None,
+        standby: Some(locked.standby.clone().unwrap().retired()),
+    };
+    world.runtime.create_profile(&interrupted).await.unwrap();
+    let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_600);
+    let swept = world
+        .workflows
+        .sweep(false, now, &world.events)
+        .await
+        .unwrap();
+    assert!(
+        swept
+            .removed
+            .iter()
+            .any(|r| r.name == interrupted.name.to_string()),
+        "{swept:?}"
+    );
+    assert!(world.runtime.profile(interrupted.name.as_str()).is_none());
+}
+
 #[tokio::test(start_paused = true)]
 async fn on_a_daemon_without_idmapped_mounts_pools_are_keyed_by_the_checkout_owner() {
     let (world, refill) = pooled(0).await;
