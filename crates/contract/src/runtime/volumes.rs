@@ -153,18 +153,7 @@ impl Suite<'_> {
                 |e| matches!(e, RuntimeError::Rejected { .. }),
             )
             .await;
-        checker
-            .ok(
-                "delete the instance",
-                self.runtime.delete_instance(&names.instance),
-            )
-            .await;
-        checker
-            .ok(
-                "delete its profile",
-                self.runtime.delete_profile(&names.profile),
-            )
-            .await;
+        self.unmounted(checker).await;
 
         // A copy holds the source's files, with their owner.
         if checker
@@ -264,18 +253,7 @@ impl Suite<'_> {
                 format!("{code:?} {text:?}"),
             );
         }
-        checker
-            .ok(
-                "delete the instance",
-                self.runtime.delete_instance(&names.instance),
-            )
-            .await;
-        checker
-            .ok(
-                "delete its profile",
-                self.runtime.delete_profile(&names.profile),
-            )
-            .await;
+        self.unmounted(checker).await;
     }
 
     /// Launches the suite's instance with `volume` mounted, through a profile of its
@@ -320,6 +298,23 @@ impl Suite<'_> {
             )
             .await
             .is_some()
+    }
+
+    /// Deletes the instance [`mounted`](Self::mounted) launched, and its profile.
+    async fn unmounted(&self, checker: &mut Checker) {
+        let names = &self.volume_names;
+        checker
+            .ok(
+                "delete the instance",
+                self.runtime.delete_instance(&names.instance),
+            )
+            .await;
+        checker
+            .ok(
+                "delete its profile",
+                self.runtime.delete_profile(&names.profile),
+            )
+            .await;
     }
 
     /// Removes what the volume part made; problems are returned.

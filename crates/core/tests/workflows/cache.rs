@@ -221,13 +221,7 @@ async fn an_older_job_finishing_last_never_replaces_a_newer_jobs_cache() {
 async fn a_kept_deploy_keeps_its_copies_mounted_and_gc_removes_them_after_it() {
     let world = world(CleanupMode::Wait).await;
     let kept = job(1_700_000_200);
-    let mut request = world.deploy_request("api", &kept);
-    request.keep = true;
-    world
-        .workflows
-        .deploy(&request, &world.events, &world.cancel)
-        .await
-        .unwrap();
+    world.deploy_kept("api", &kept).await.unwrap();
     assert_eq!(copies(&world).len(), 2);
     assert!(current(&world, PIP).is_empty());
     // Once the kept instance expires, gc removes it and then its copies.

@@ -126,13 +126,7 @@ async fn a_member_lost_mid_job_fails_it_as_unreachable_and_names_the_member() {
 async fn the_sweep_leaves_what_an_unreachable_member_holds_until_it_is_back() {
     let world = clustered().await;
     let kept = job(1_700_000_200);
-    let mut request = world.deploy_request("api", &kept);
-    request.keep = true;
-    world
-        .workflows
-        .deploy(&request, &world.events, &world.cancel)
-        .await
-        .unwrap();
+    world.deploy_kept("api", &kept).await.unwrap();
     world
         .runtime
         .set_member_status(&m1(), "Offline", "No heartbeat for 21s");

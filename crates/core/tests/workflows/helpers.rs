@@ -154,6 +154,19 @@ impl World {
             .await
     }
 
+    /// [`World::deploy`] with `--keep`: the container and profile stay, marked.
+    pub(crate) async fn deploy_kept(
+        &self,
+        module: &str,
+        job: &JobId,
+    ) -> Result<DeployReport, WorkflowError> {
+        let mut request = self.deploy_request(module, job);
+        request.keep = true;
+        self.workflows
+            .deploy(&request, &self.events, &self.cancel)
+            .await
+    }
+
     /// Records `job` as the app's current image, with a published image behind it.
     pub(crate) async fn built(&self, job: &JobId) {
         self.build(job).await.unwrap();

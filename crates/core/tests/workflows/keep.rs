@@ -153,13 +153,7 @@ async fn a_failed_buildimage_keeps_its_container_with_keep_on_failure() {
 async fn keep_marks_even_a_successful_job_with_its_expiry() {
     let world = world_with_buildpack_exit(0).await;
     let deploy_job = job(1_700_000_300);
-    let mut request = world.deploy_request("api", &deploy_job);
-    request.keep = true;
-    world
-        .workflows
-        .deploy(&request, &world.events, &world.cancel)
-        .await
-        .unwrap();
+    world.deploy_kept("api", &deploy_job).await.unwrap();
     let kept = world.store.job(&deploy_job).unwrap().kept.unwrap();
     assert_eq!(kept.until, now() + DAY);
 }

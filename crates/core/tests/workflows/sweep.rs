@@ -29,13 +29,7 @@ async fn kept_deploys(jobs: &[&JobId]) -> World {
         .runtime
         .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
     for deploy_job in jobs {
-        let mut request = world.deploy_request("api", deploy_job);
-        request.keep = true;
-        world
-            .workflows
-            .deploy(&request, &world.events, &world.cancel)
-            .await
-            .unwrap();
+        world.deploy_kept("api", &deploy_job).await.unwrap();
     }
     world
 }
