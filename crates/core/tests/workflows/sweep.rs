@@ -29,7 +29,7 @@ async fn kept_deploys(jobs: &[&JobId]) -> World {
         .runtime
         .on_command(&["/tmp/lxpack-buildpack"], ExecScript::new());
     for deploy_job in jobs {
-        world.deploy_kept("api", &deploy_job).await.unwrap();
+        world.deploy_kept("api", deploy_job).await.unwrap();
     }
     world
 }
