@@ -219,6 +219,7 @@ impl Daemon {
             .any(|instance| instance.profiles.iter().any(|used| used == name))
         {
             return Err(RuntimeError::InUse {
+                what: "profile",
                 name: name.to_owned(),
             });
         }

@@ -1107,7 +1107,6 @@ impl ContainerRuntime for FakeRuntime {
     async fn keep_as_step_holder(
         &self,
         instance: &InstanceName,
-        profile: &ProfileName,
         keys: &[StepKey],
     ) -> Result<(), RuntimeError> {
         let call = RuntimeCall::KeepAsStepHolder {
@@ -1115,7 +1114,7 @@ impl ContainerRuntime for FakeRuntime {
             keys: keys.to_vec(),
         };
         match self.enter(&call, |daemon, _| {
-            daemon.keep_as_step_holder(instance, profile, keys)
+            daemon.keep_as_step_holder(instance, keys)
         }) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),

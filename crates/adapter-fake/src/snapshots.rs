@@ -1,10 +1,10 @@
 //! The fake daemon's instance snapshots: what a real daemon does for buildimage's step
 //! snapshots (take one, launch a copy of one, keep the instance as their holder).
 
-use lxpack_core::domain::{InstanceName, LaunchSpec, ProfileName, SnapshotSource, StepKey};
+use lxpack_core::domain::{InstanceName, LaunchSpec, SnapshotSource, StepKey};
 use lxpack_core::ports::RuntimeError;
 
-use crate::daemon::{Daemon, InstanceStatus, instance_from};
+use crate::daemon::{DEFAULT_PROFILE, Daemon, InstanceStatus, instance_from};
 
 impl Daemon {
     pub(crate) fn snapshot_instance(
@@ -60,11 +60,10 @@ impl Daemon {
     pub(crate) fn keep_as_step_holder(
         &mut self,
         name: &InstanceName,
-        profile: &ProfileName,
         keys: &[StepKey],
     ) -> Result<(), RuntimeError> {
         let instance = self.instance_mut(name)?;
-        instance.profiles.retain(|p| p != profile.as_str());
+        instance.profiles.retain(|p| p == DEFAULT_PROFILE);
         instance.steps = keys.to_vec();
         Ok(())
     }

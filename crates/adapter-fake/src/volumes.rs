@@ -81,9 +81,9 @@ impl Daemon {
         }
         let users = self.volume_users(name);
         if !users.is_empty() {
-            return Err(RuntimeError::Rejected {
-                operation: format!("delete volume {name}"),
-                message: format!("the volume is in use by {}", users.join(", ")),
+            return Err(RuntimeError::InUse {
+                what: "volume",
+                name: name.to_string(),
             });
         }
         self.volumes.remove(name.as_str());

@@ -76,6 +76,7 @@ pub(crate) fn runtime_error(
                 name: name.to_owned(),
             },
             Cause::InUse => RuntimeError::InUse {
+                what,
                 name: name.to_owned(),
             },
             _ => RuntimeError::Rejected {
@@ -185,7 +186,7 @@ mod tests {
         ));
         assert!(matches!(
             map(daemon(500, "Profile is currently in use")),
-            RuntimeError::InUse { name } if name == "lxpack-p"
+            RuntimeError::InUse { what: "profile", name } if name == "lxpack-p"
         ));
         let RuntimeError::Rejected { operation, message } = map(daemon(400, "Invalid devices"))
         else {

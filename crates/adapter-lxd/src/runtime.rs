@@ -360,10 +360,8 @@ impl ContainerRuntime for LxdClient {
     async fn keep_as_step_holder(
         &self,
         instance: &InstanceName,
-        profile: &ProfileName,
         keys: &[StepKey],
     ) -> Result<(), RuntimeError> {
-        let _ = profile;
         let body = wire::step_holder(&self.options().base_profiles, keys);
         self.ack(self.api().patch_instance(instance.as_str(), &body))
             .await

@@ -6,7 +6,6 @@
 use lxpack_core::domain::{CacheMark, CacheVolume, MemberName, VolumeName};
 use lxpack_core::ports::{RuntimeError, VolumeSpec};
 
-use crate::classify::Cause;
 use crate::client::LxdClient;
 use crate::errors::{CallError, runtime_error};
 use crate::reply::{Profile, Volume, VolumeState};
@@ -14,18 +13,6 @@ use crate::wire::{self, cache_mark_of};
 
 /// How long copying a volume may take: on a dir pool it copies every file.
 const COPY_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
-
-/// Maps a failed call about volume `name`; a volume in use is refused (`Rejected`),
-/// not told as a profile in use.
-fn volume_error(operation: &str, name: &str, error: CallError) -> RuntimeError {
-    match error {
-        CallError::Daemon(error) if error.cause() == Cause::InUse => RuntimeError::Rejected {
-            operation: operation.to_owned(),
-            message: error.message,
-        },
-        other => runtime_error(operation, "volume", name, other),
-    }
-}
 
 /// The name an instance or profile URL in `used_by` ends with, kind first
 /// (`/1.0/instances/web?project=p` is `instance web`).
@@ -96,7 +83,7 @@ impl LxdClient {
                 let volume: Volume = self
                     .sync(self.api().volume(pool, source.as_str()))
                     .await
-                    .map_err(|e| volume_error(&operation, source.as_str(), e))?;
+                    .map_err(|e| runtime_error(&operation, "volume", source.as_str(), e))?;
                 volume.config
             }
             None => std::collections::BTreeMap::new(),
@@ -111,7 +98,12 @@ impl LxdClient {
                 what: "volume",
                 name: spec.copy_of.as_ref().unwrap_or(&spec.name).to_string(),
             }),
-            Err(error) => Err(volume_error(&operation, spec.name.as_str(), error)),
+            Err(error) => Err(runtime_error(
+                &operation,
+                "volume",
+                spec.name.as_str(),
+                error,
+            )),
         }
     }
 
@@ -124,9 +116,14 @@ impl LxdClient {
         let request =
             self.api()
                 .patch_volume_config(pool, name.as_str(), &wire::cache_config(mark));
-        self.ack(request)
-            .await
-            .map_err(|e| volume_error(&format!("mark cache volume {name}"), name.as_str(), e))
+        self.ack(request).await.map_err(|e| {
+            runtime_error(
+                &format!("mark cache volume {name}"),
+                "volume",
+                name.as_str(),
+                e,
+            )
+        })
     }
 
     pub(crate) async fn remove_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
@@ -135,7 +132,14 @@ impl LxdClient {
         self.operation(request, COPY_LIMIT)
             .await
             .map(drop)
-            .map_err(|e| volume_error(&format!("delete cache volume {name}"), name.as_str(), e))
+            .map_err(|e| {
+                runtime_error(
+                    &format!("delete cache volume {name}"),
+                    "volume",
+                    name.as_str(),
+                    e,
+                )
+            })
     }
 
     pub(crate) async fn usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
@@ -163,8 +167,9 @@ impl LxdClient {
             {
                 Ok(None)
             }
-            Err(error) => Err(volume_error(
+            Err(error) => Err(runtime_error(
                 &format!("read the usage of cache volume {name}"),
+                "volume",
                 name.as_str(),
                 error,
             )),

@@ -705,6 +705,7 @@ async fn failures_name_the_calls_subject() {
         RuntimeOp::ListResources,
         When::Every,
         Fault::fail_with(|| RuntimeError::InUse {
+            what: "profile",
             name: "custom".into(),
         }),
     );

@@ -621,7 +621,7 @@ async fn delete_profile_in_use_or_missing(daemon: Daemon) {
     let profile = ProfileName::parse("lxpack-fixture-p").unwrap();
     let in_use = client.delete_profile(&profile).await.unwrap_err();
     assert!(
-        matches!(&in_use, RuntimeError::InUse { name } if name == "lxpack-fixture-p"),
+        matches!(&in_use, RuntimeError::InUse { what: "profile", name } if name == "lxpack-fixture-p"),
         "{in_use:?}"
     );
     client.delete_profile(&profile).await.unwrap();

@@ -199,7 +199,7 @@ async fn a_volume_in_use_is_refused_and_a_missing_one_is_not_found() {
     let name = VolumeName::new("lxpack-cache-x");
     assert!(matches!(
         client.delete_volume(&name).await,
-        Err(RuntimeError::Rejected { .. })
+        Err(RuntimeError::InUse { what: "volume", .. })
     ));
     assert!(matches!(
         client.delete_volume(&name).await,

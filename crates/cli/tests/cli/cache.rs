@@ -6,8 +6,6 @@
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
-use base64::Engine as _;
-
 use crate::harness::{Env, ImageJanitor, app_items, daemons, unique_env};
 
 const CACHE: &str = "/var/cache/lxpack-test";
@@ -65,25 +63,7 @@ fn concurrent_deploys_of_one_module_keep_the_newest_successful_jobs_cache_on_eac
         let janitor = ImageJanitor::new(client);
         let app_env = unique_env();
         let app = format!("hello/{app_env}/web");
-        let document = std::fs::read_to_string(crate::harness::example_app())
-            .unwrap()
-            .replace("env: demo", &format!("env: {app_env}"));
-        let encoded = base64::engine::general_purpose::STANDARD.encode(BUILDPACK);
-        let document = document
-            .lines()
-            .map(|line| {
-                if line.trim_start().starts_with("build_pack:") && !line.contains("docs") {
-                    format!("    build_pack: {encoded}")
-                } else {
-                    line.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let file = env.dir.path().join("hello.yml");
-        std::fs::write(&file, document).unwrap();
-        env.run(&["app", "import", file.to_str().unwrap()])
-            .expect(0);
+        env.import_example_with(&app_env, &[("build_pack", BUILDPACK)]);
         let _purge = Purge {
             env: &env,
             app: &app,

@@ -42,9 +42,34 @@ impl Env {
     /// Imports the example app under a Cloud Deploy environment of its own, so that the
     /// images of this test (and of its earlier, failed tries) are told from others'.
     pub(crate) fn import_example_as(&self, app_env: &str) {
-        let app = std::fs::read_to_string(example_app())
+        self.import_example_with(app_env, &[]);
+    }
+
+    /// [`Env::import_example_as`], with some of its scripts replaced: each
+    /// `(field, script)` gives the field's line (`build_pack`, `pre_buildimage`…) the
+    /// script, base64 as the document keeps it.
+    pub(crate) fn import_example_with(&self, app_env: &str, scripts: &[(&str, &str)]) {
+        use base64::Engine as _;
+        let app: String = std::fs::read_to_string(example_app())
             .unwrap()
-            .replace("env: demo", &format!("env: {app_env}"));
+            .replace("env: demo", &format!("env: {app_env}"))
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim_start();
+                let indent = &line[..line.len() - trimmed.len()];
+                match scripts
+                    .iter()
+                    .find(|(field, _)| trimmed.starts_with(&format!("{field}:")))
+                {
+                    Some((field, script)) => format!(
+                        "{indent}{field}: {}",
+                        base64::engine::general_purpose::STANDARD.encode(script)
+                    ),
+                    None => line.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let file = self.dir.path().join("hello.yml");
         std::fs::write(&file, app).unwrap();
         self.run(&["app", "import", file.to_str().unwrap()])

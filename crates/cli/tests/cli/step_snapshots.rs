@@ -5,8 +5,6 @@
 
 use std::process::Command;
 
-use base64::Engine as _;
-
 use crate::harness::{Env, ImageJanitor, app_items, daemons, test_image_os, unique_env};
 
 const PRE: &str = "#!/bin/sh\nset -eu\nmkdir -p /etc/hello\necho pre > /etc/hello/pre\n";
@@ -17,27 +15,10 @@ fn post(version: &str) -> String {
 
 /// Imports the example app under `app_env` with these hooks.
 fn import(env: &Env, app_env: &str, post_hook: &str) {
-    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
-    let document: String = std::fs::read_to_string(crate::harness::example_app())
-        .unwrap()
-        .replace("env: demo", &format!("env: {app_env}"))
-        .lines()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with("pre_buildimage:") {
-                format!("  pre_buildimage: {}", b64(PRE))
-            } else if trimmed.starts_with("post_buildimage:") {
-                format!("  post_buildimage: {}", b64(post_hook))
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let file = env.dir.path().join("hello.yml");
-    std::fs::write(&file, document).unwrap();
-    env.run(&["app", "import", file.to_str().unwrap()])
-        .expect(0);
+    env.import_example_with(
+        app_env,
+        &[("pre_buildimage", PRE), ("post_buildimage", post_hook)],
+    );
 }
 
 /// `lxpack --json buildimage`, its result event.

@@ -148,9 +148,9 @@ impl Suite<'_> {
         checker
             .err(
                 "delete_volume while mounted",
-                "Rejected",
+                "InUse { what: \"volume\" }",
                 self.runtime.delete_volume(&names.first),
-                |e| matches!(e, RuntimeError::Rejected { .. }),
+                |e| matches!(e, RuntimeError::InUse { what: "volume", .. }),
             )
             .await;
         self.unmounted(checker).await;

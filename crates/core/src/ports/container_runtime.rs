@@ -127,10 +127,12 @@ pub enum RuntimeError {
         /// Its name.
         name: String,
     },
-    /// A profile is still used by an instance.
-    #[error("profile {name} is still used by an instance")]
+    /// A profile or a volume is still used by an instance.
+    #[error("{what} {name} is still used by an instance")]
     InUse {
-        /// The profile.
+        /// `profile` or `volume`.
+        what: &'static str,
+        /// Its name.
         name: String,
     },
     /// The image to launch from was not found.
@@ -422,9 +424,9 @@ pub trait ContainerRuntime: Send + Sync {
         })
     }
 
-    /// Keeps the stopped `instance` as a step holder: drops its own `profile` from it
-    /// (the profile can then be deleted) and labels it with the keys of the step
-    /// snapshots it holds ([`Resource::steps`]).
+    /// Keeps the stopped `instance` as a step holder: leaves it only the daemon's base
+    /// profiles (so its own can then be deleted) and labels it with the keys of the
+    /// step snapshots it holds ([`Resource::steps`]).
     ///
     /// # Errors
     /// `NotFound` when the instance does not exist; `Unsupported` from a runtime
@@ -432,10 +434,9 @@ pub trait ContainerRuntime: Send + Sync {
     async fn keep_as_step_holder(
         &self,
         instance: &InstanceName,
-        profile: &ProfileName,
         keys: &[StepKey],
     ) -> Result<(), RuntimeError> {
-        let _ = (profile, keys);
+        let _ = keys;
         Err(RuntimeError::Unsupported {
             what: format!("this container runtime cannot keep {instance} as a step holder"),
             hint: "use a runtime that implements keep_as_step_holder, or set lxpack.buildimage.step_snapshots to false".into(),
@@ -488,8 +489,8 @@ pub trait ContainerRuntime: Send + Sync {
     /// Deletes a cache volume.
     ///
     /// # Errors
-    /// `NotFound` when it is gone; `Rejected` while an instance mounts it;
-    /// `Unsupported` from a runtime without volumes (the default).
+    /// `NotFound` when it is gone; `InUse` while an instance (or a profile) mounts
+    /// it; `Unsupported` from a runtime without volumes (the default).
     async fn delete_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
         Err(RuntimeError::Unsupported {
             what: format!("this container runtime cannot delete the cache volume {name}"),

@@ -10,8 +10,8 @@ use super::provisioning::{bootstrap_command, feature_run};
 use super::scripts::deliver;
 use super::step::StepRunner;
 use crate::domain::{
-    App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, ProfileName, Provisioner,
-    ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
+    App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
+    SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
@@ -146,13 +146,14 @@ impl Workflows {
             .filter(|r| r.kind == ResourceKind::Instance && !r.steps.is_empty())
             .filter_map(|r| {
                 let labels = r.labels.as_ref()?;
-                (labels.app == app.key && labels.command == JobCommand::BuildImage).then(|| {
-                    Some(Holder {
-                        name: InstanceName::parse(&r.name).ok()?,
-                        job: labels.job.clone(),
-                        keys: r.steps.clone(),
-                    })
-                })?
+                if labels.app != app.key || labels.command != JobCommand::BuildImage {
+                    return None;
+                }
+                Some(Holder {
+                    name: InstanceName::parse(&r.name).ok()?,
+                    job: labels.job.clone(),
+                    keys: r.steps.clone(),
+                })
             })
             .collect();
         holders.sort_by(|a, b| a.job.cmp(&b.job));
@@ -282,12 +283,7 @@ impl Workflows {
         if taken.is_empty() {
             return false;
         }
-        match self
-            .ports
-            .runtime
-            .keep_as_step_holder(name, &ProfileName::of(name), taken)
-            .await
-        {
+        match self.ports.runtime.keep_as_step_holder(name, taken).await {
             Ok(()) => true,
             Err(error) => {
                 runner.events.emit(Event::Warning {

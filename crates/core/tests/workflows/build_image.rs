@@ -83,13 +83,7 @@ async fn the_profile_mounts_formulas_read_only_and_the_instance_is_unprivileged(
     let world = World::new();
     world.build(&job(1_700_000_100)).await.unwrap();
     let calls = world.runtime.calls();
-    let profile = calls
-        .iter()
-        .find_map(|c| match c {
-            RuntimeCall::CreateProfile { profile } => Some(profile.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let profile = world.created_profile();
     assert_eq!(profile.mounts.len(), 1);
     let mount = &profile.mounts[0];
     assert_eq!(mount.target.as_str(), "/srv/salt");

@@ -100,15 +100,8 @@ async fn a_first_deploy_starts_empty_gives_the_build_user_the_caches_and_saves_t
         &restored[2],
         Event::CacheSaved { saved: true, .. }
     ));
-    let calls = world.runtime.calls();
     // The copies are in the job's profile, with the checkout.
-    let profile = calls
-        .iter()
-        .find_map(|c| match c {
-            RuntimeCall::CreateProfile { profile } => Some(profile.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let profile = world.created_profile();
     assert!(
         profile
             .mounts
@@ -117,13 +110,7 @@ async fn a_first_deploy_starts_empty_gives_the_build_user_the_caches_and_saves_t
                 && m.target == path(PIP))
     );
     // Both new caches are handed to the build user, in one command, before the buildpack.
-    let commands: Vec<Vec<String>> = calls
-        .iter()
-        .filter_map(|c| match c {
-            RuntimeCall::Exec { command, .. } => Some(command.clone()),
-            _ => None,
-        })
-        .collect();
+    let commands = world.commands();
     let chown = commands.iter().position(|c| c[0] == "chown").unwrap();
     assert_eq!(commands[chown], ["chown", "1000:1000", PIP, NODE]);
     assert!(commands[chown + 1][0].contains("buildpack"));

@@ -18,13 +18,7 @@ async fn runs_the_buildpack_unedited_in_the_module_path_as_the_checkout_owner() 
     assert!(matches!(&report.outcome, DeployOutcome::Built { image: i, .. } if *i == image));
 
     let calls = world.runtime.calls();
-    let profile = calls
-        .iter()
-        .find_map(|c| match c {
-            RuntimeCall::CreateProfile { profile } => Some(profile.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let profile = world.created_profile();
     let mount = &profile.mounts[0];
     assert_eq!(mount.target.as_str(), "/var/www/api");
     assert_eq!(mount.source.to_string(), "/home/ci/checkouts/api");
@@ -130,16 +124,7 @@ async fn a_script_without_shebang_runs_with_sh() {
     app.modules[0].build_pack = Some(lxpack_core::domain::Script::new(b"make\n".to_vec()));
     world.store.insert_app(app);
     world.deploy("api", &job(1_700_000_300)).await.unwrap();
-    let last = world
-        .runtime
-        .calls()
-        .into_iter()
-        .filter_map(|c| match c {
-            RuntimeCall::Exec { command, .. } => Some(command),
-            _ => None,
-        })
-        .next_back()
-        .unwrap();
+    let last = world.commands().pop().unwrap();
     assert_eq!(last, ["sh", "/tmp/lxpack-buildpack"]);
 }
 

@@ -195,6 +195,30 @@ impl World {
         assert!(profiles.is_empty(), "profiles left: {profiles:?}");
     }
 
+    /// The first profile the runtime was asked to create.
+    pub(crate) fn created_profile(&self) -> lxpack_core::domain::ProfileSpec {
+        self.runtime
+            .calls()
+            .into_iter()
+            .find_map(|c| match c {
+                lxpack_fake::RuntimeCall::CreateProfile { profile } => Some(profile),
+                _ => None,
+            })
+            .expect("a profile was created")
+    }
+
+    /// The argv of every command run, in order.
+    pub(crate) fn commands(&self) -> Vec<Vec<String>> {
+        self.runtime
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                lxpack_fake::RuntimeCall::Exec { command, .. } => Some(command),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The steps that started, in order.
     pub(crate) fn steps(&self) -> Vec<Step> {
         self.events.started_steps()

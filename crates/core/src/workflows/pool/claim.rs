@@ -75,20 +75,23 @@ impl Workflows {
                             return Err(runner.failed(Step::ClaimStandby, PortError::Runtime(error)));
                         }
                     }
-                    let claim = runtime
+                    let lost = match runtime
                         .claim_standby(&standby.name, &standby.mark, &labels)
-                        .await;
-                    if let Ok(()) = claim {
-                        runner.events.emit(Event::StandbyClaimed {
-                            instance: standby.name.clone(),
-                            pool: pool.clone(),
-                            waited: standby.mark.age(now),
-                        });
-                        return Ok(Some(Claimed {
-                            name: standby.name.clone(),
-                            member: standby.member.clone(),
-                        }));
-                    }
+                        .await
+                    {
+                        Ok(()) => {
+                            runner.events.emit(Event::StandbyClaimed {
+                                instance: standby.name.clone(),
+                                pool: pool.clone(),
+                                waited: standby.mark.age(now),
+                            });
+                            return Ok(Some(Claimed {
+                                name: standby.name.clone(),
+                                member: standby.member.clone(),
+                            }));
+                        }
+                        Err(error) => error,
+                    };
                     // Not ours after all (retired, or gone): give the lock back.
                     let profile = ProfileName::of(&standby.name);
                     if let Err(error) = runtime.delete_profile(&profile).await {
@@ -98,13 +101,13 @@ impl Workflows {
                             ),
                         });
                     }
-                    match claim {
-                        Ok(()) | Err(RuntimeError::Changed { .. } | RuntimeError::NotFound { .. }) => {}
-                        Err(RuntimeError::Unsupported { what, .. }) => {
+                    match lost {
+                        RuntimeError::Changed { .. } | RuntimeError::NotFound { .. } => {}
+                        RuntimeError::Unsupported { what, .. } => {
                             cold(runner, format!("{what}; starting a container"));
                             return Ok(None);
                         }
-                        Err(error) => {
+                        error => {
                             return Err(runner.failed(Step::ClaimStandby, PortError::Runtime(error)));
                         }
                     }
