@@ -189,6 +189,16 @@ def has_step_snapshots(lx):
     return proc.returncode == 0 and "--no-cache" in proc.stdout
 
 
+def record(samples, errors, i, label, seconds, error) -> bool:
+    """Keeps a run's time; notes its error. False when the run failed."""
+    samples.append(seconds)
+    if error:
+        errors.append(f"run {i} {label}: {error}")
+        log(f"  run {i}: {label} failed: {error}")
+        return False
+    return True
+
+
 def step_medians(steps):
     return {name: rnd(median([s.get(name) for s in steps]))
             for name in sorted({k for s in steps for k in s})}
@@ -217,10 +227,7 @@ def measure_build(daemon, lx, project, pool, runs, notes, ck):
             if label == "second" and empty and not error:
                 errors.append(f"run {i} second: lxpack restored the cache empty (no `from_job` in its "
                               "cache_restored event): not a warm run")
-            samples.append(seconds)
-            if error:
-                errors.append(f"run {i} {label}: {error}")
-                log(f"  run {i}: {label} failed: {error}")
+            if not record(samples, errors, i, label, seconds, error):
                 continue
             steps.append(step)
             if size[0] is not None:
@@ -357,10 +364,7 @@ def measure_buildimage(daemon, lx, project, pool, runs, notes):
                 import_apps(lx, plain, f"{label}-{i}-{token}")
                 seconds, error, step, resumed = buildimage(daemon, lx, project, plain, notes,
                                                            f"cache buildimage {pool} ({label})", extra)
-                samples.append(seconds)
-                if error:
-                    errors.append(f"run {i} {label}: {error}")
-                    log(f"  run {i}: {label} failed: {error}")
+                if not record(samples, errors, i, label, seconds, error):
                     continue
                 steps.append(step)
                 if label == "warm":

@@ -5,25 +5,26 @@
 use std::sync::{Mutex, PoisonError};
 
 use super::super::Workflows;
+use super::super::output_tail::OutputTail;
 use super::super::step::StepRunner;
 use super::restore::CacheCopy;
 use crate::domain::{ExecRequest, InstanceName, OutputStream};
 use crate::events::Event;
 use crate::ports::OutputSink;
 
-/// The most `du` output kept: one short line per cache.
+/// The most `du` output kept: one short line per cache (at most 16 of them).
 const DU_OUTPUT_LIMIT: usize = 64 * 1024;
 
-/// Keeps a command's stdout, up to [`DU_OUTPUT_LIMIT`].
-#[derive(Default)]
-struct Captured(Mutex<Vec<u8>>);
+/// Keeps the end of a command's stdout.
+struct Captured(Mutex<OutputTail>);
 
 impl OutputSink for Captured {
     fn output(&self, stream: OutputStream, bytes: &[u8]) {
         if stream == OutputStream::Stdout {
-            let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            let room = DU_OUTPUT_LIMIT.saturating_sub(kept.len());
-            kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(bytes);
         }
     }
 }
@@ -75,13 +76,15 @@ impl Workflows {
         let mut command = vec!["du".to_owned(), "-s".to_owned(), "-k".to_owned()];
         command.extend(unknown);
         let request = ExecRequest::new(command, self.settings.timeouts.hook);
-        let output = Captured::default();
+        let output = Captured(Mutex::new(OutputTail::new(DU_OUTPUT_LIMIT)));
         let result = runtime
             .exec(instance, &request, &output, runner.cancel)
             .await;
-        let text =
-            String::from_utf8_lossy(&output.0.lock().unwrap_or_else(PoisonError::into_inner))
-                .into_owned();
+        let text = output
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .text();
         match result {
             Ok(0) => {
                 for (path, size) in du_sizes(&text) {
