@@ -68,8 +68,8 @@ impl Env {
                     None => line.to_owned(),
                 }
             })
-            .collect::<Vec<_>>()
-            .join("\n");
+            .map(|line| line + "\n")
+            .collect();
         let file = self.dir.path().join("hello.yml");
         std::fs::write(&file, app).unwrap();
         self.run(&["app", "import", file.to_str().unwrap()])
