@@ -1,4 +1,4 @@
-//! `ContainerRuntime` over the fake daemon: real state rules, every call recorded with
+//! `ContainerRuntime` and every capability port over the fake daemon: real state rules, every call recorded with
 //! its arguments, and faults chosen by operation and occurrence.
 
 use std::fmt;
@@ -11,8 +11,8 @@ use lxpack_core::domain::{
     StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
-    ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
-    VolumeSpec,
+    CacheVolumes, ClusterMembers, ContainerRuntime, InputSource, OutputSink, Placement, Resource,
+    RuntimeError, ServerInfo, Sessions, Standbys, StepSnapshots, VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -884,67 +884,6 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     #[instrument(skip_all, fields(instance = %instance))]
-    async fn exec_session(
-        &self,
-        instance: &InstanceName,
-        request: &SessionRequest,
-        input: &dyn InputSource,
-        output: &dyn OutputSink,
-        cancel: &CancellationToken,
-    ) -> Result<i32, RuntimeError> {
-        let call = RuntimeCall::ExecSession {
-            instance: instance.clone(),
-            request: request.clone(),
-        };
-        // As an exec, for the handlers that decide what commands do.
-        let mut as_exec = ExecRequest::new(request.command.clone(), call.timeout());
-        as_exec.env = request.env.clone();
-        as_exec.cwd = request.cwd.clone();
-        as_exec.user = request.user;
-        as_exec.kill_grace = request.kill_grace;
-        let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
-            daemon.check_exec(instance, &request.command)?;
-            Ok(daemon
-                .exec_scripts
-                .lookup(RuntimeOp::ExecSession, occurrence))
-        });
-        let script = match entered {
-            Err(Fault::Hang) => ExecScript::hanging(),
-            Err(fault) => return Err(self.strike(fault, &call).await),
-            Ok(Err(error)) => return Err(error),
-            Ok(Ok(Some(script))) => script,
-            Ok(Ok(None)) => {
-                let handlers = self.lock().exec_handlers.clone();
-                handlers
-                    .iter()
-                    .rev()
-                    .find_map(|handler| handler(instance, &as_exec))
-                    .unwrap_or_default()
-            }
-        };
-        if cancel.is_cancelled() {
-            return Err(call.injected(FakeFailure::Cancelled));
-        }
-        // The input is read while the command runs, and recorded, until it ends or the
-        // command does.
-        let read_input = async {
-            loop {
-                let next = input.next_input().await;
-                let end = next == SessionInput::End;
-                self.lock().session_inputs.push(next);
-                if end {
-                    return std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::select! {
-            biased;
-            ended = self.run(instance, &as_exec, &script, output, cancel, &call) => ended,
-            () = read_input => unreachable_end(),
-        }
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
     async fn mark_kept(
         &self,
         instance: &InstanceName,
@@ -955,60 +894,6 @@ impl ContainerRuntime for FakeRuntime {
             until,
         };
         match self.enter(&call, |daemon, _| daemon.mark_kept(instance, until)) {
-            Ok(result) => result,
-            Err(fault) => Err(self.strike(fault, &call).await),
-        }
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
-    async fn claim_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        labels: &Labels,
-    ) -> Result<(), RuntimeError> {
-        let call = RuntimeCall::ClaimStandby {
-            instance: instance.clone(),
-            labels: labels.clone(),
-        };
-        match self.enter(&call, |daemon, _| {
-            daemon.claim_standby(instance, expected, labels)
-        }) {
-            Ok(result) => result,
-            Err(fault) => Err(self.strike(fault, &call).await),
-        }
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
-    async fn update_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        mark: &StandbyMark,
-    ) -> Result<(), RuntimeError> {
-        let call = RuntimeCall::UpdateStandby {
-            instance: instance.clone(),
-            mark: mark.clone(),
-        };
-        match self.enter(&call, |daemon, _| {
-            daemon.update_standby(instance, expected, mark)
-        }) {
-            Ok(result) => result,
-            Err(fault) => Err(self.strike(fault, &call).await),
-        }
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
-    async fn attach_profile(
-        &self,
-        instance: &InstanceName,
-        profile: &ProfileName,
-    ) -> Result<(), RuntimeError> {
-        let call = RuntimeCall::AttachProfile {
-            instance: instance.clone(),
-            profile: profile.clone(),
-        };
-        match self.enter(&call, |daemon, _| daemon.attach_profile(instance, profile)) {
             Ok(result) => result,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
@@ -1084,7 +969,131 @@ impl ContainerRuntime for FakeRuntime {
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }
+}
 
+#[async_trait]
+impl Sessions for FakeRuntime {
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn exec_session(
+        &self,
+        instance: &InstanceName,
+        request: &SessionRequest,
+        input: &dyn InputSource,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        let call = RuntimeCall::ExecSession {
+            instance: instance.clone(),
+            request: request.clone(),
+        };
+        // As an exec, for the handlers that decide what commands do.
+        let mut as_exec = ExecRequest::new(request.command.clone(), call.timeout());
+        as_exec.env = request.env.clone();
+        as_exec.cwd = request.cwd.clone();
+        as_exec.user = request.user;
+        as_exec.kill_grace = request.kill_grace;
+        let entered = self.enter(&call, |daemon, occurrence| -> ExecDecision {
+            daemon.check_exec(instance, &request.command)?;
+            Ok(daemon
+                .exec_scripts
+                .lookup(RuntimeOp::ExecSession, occurrence))
+        });
+        let script = match entered {
+            Err(Fault::Hang) => ExecScript::hanging(),
+            Err(fault) => return Err(self.strike(fault, &call).await),
+            Ok(Err(error)) => return Err(error),
+            Ok(Ok(Some(script))) => script,
+            Ok(Ok(None)) => {
+                let handlers = self.lock().exec_handlers.clone();
+                handlers
+                    .iter()
+                    .rev()
+                    .find_map(|handler| handler(instance, &as_exec))
+                    .unwrap_or_default()
+            }
+        };
+        if cancel.is_cancelled() {
+            return Err(call.injected(FakeFailure::Cancelled));
+        }
+        // The input is read while the command runs, and recorded, until it ends or the
+        // command does.
+        let read_input = async {
+            loop {
+                let next = input.next_input().await;
+                let end = next == SessionInput::End;
+                self.lock().session_inputs.push(next);
+                if end {
+                    return std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            ended = self.run(instance, &as_exec, &script, output, cancel, &call) => ended,
+            () = read_input => unreachable_end(),
+        }
+    }
+}
+
+#[async_trait]
+impl Standbys for FakeRuntime {
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn claim_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::ClaimStandby {
+            instance: instance.clone(),
+            labels: labels.clone(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.claim_standby(instance, expected, labels)
+        }) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn update_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::UpdateStandby {
+            instance: instance.clone(),
+            mark: mark.clone(),
+        };
+        match self.enter(&call, |daemon, _| {
+            daemon.update_standby(instance, expected, mark)
+        }) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn attach_profile(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::AttachProfile {
+            instance: instance.clone(),
+            profile: profile.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.attach_profile(instance, profile)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+}
+
+#[async_trait]
+impl StepSnapshots for FakeRuntime {
     #[instrument(skip_all, fields(instance = %instance))]
     async fn snapshot_instance(
         &self,
@@ -1120,7 +1129,10 @@ impl ContainerRuntime for FakeRuntime {
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }
+}
 
+#[async_trait]
+impl CacheVolumes for FakeRuntime {
     #[instrument(skip_all)]
     async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
         let call = RuntimeCall::ListVolumes;
@@ -1168,7 +1180,10 @@ impl ContainerRuntime for FakeRuntime {
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }
+}
 
+#[async_trait]
+impl ClusterMembers for FakeRuntime {
     #[instrument(skip_all)]
     async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
         let call = RuntimeCall::ClusterMembers;

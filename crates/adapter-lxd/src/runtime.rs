@@ -1,4 +1,4 @@
-//! [`ContainerRuntime`] for [`LxdClient`]: each port call is a request from `api`, a
+//! [`ContainerRuntime`] and its capability ports for [`LxdClient`]: each port call is a request from `api`, a
 //! sequence from `lifecycle`, and one mapping of its failure from `errors`.
 
 use std::time::Duration;
@@ -10,8 +10,8 @@ use lxpack_core::domain::{
     ProfileName, ProfileSpec, SessionRequest, StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
-    ContainerRuntime, InputSource, OutputSink, Placement, Resource, RuntimeError, ServerInfo,
-    VolumeSpec,
+    CacheVolumes, ClusterMembers, ContainerRuntime, InputSource, OutputSink, Placement, Resource,
+    RuntimeError, ServerInfo, Sessions, Standbys, StepSnapshots, VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -236,18 +236,6 @@ impl ContainerRuntime for LxdClient {
         crate::exec::exec(self, instance, request, output, cancel).await
     }
 
-    #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
-    async fn exec_session(
-        &self,
-        instance: &InstanceName,
-        request: &SessionRequest,
-        input: &dyn InputSource,
-        output: &dyn OutputSink,
-        cancel: &CancellationToken,
-    ) -> Result<i32, RuntimeError> {
-        crate::exec::session(self, instance, request, input, output, cancel).await
-    }
-
     #[instrument(skip(self))]
     async fn mark_kept(
         &self,
@@ -268,35 +256,6 @@ impl ContainerRuntime for LxdClient {
                     e,
                 )
             })
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
-    async fn claim_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        labels: &Labels,
-    ) -> Result<(), RuntimeError> {
-        self.claim(instance, expected, labels).await
-    }
-
-    #[instrument(skip_all, fields(instance = %instance))]
-    async fn update_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        mark: &StandbyMark,
-    ) -> Result<(), RuntimeError> {
-        self.remark(instance, expected, mark).await
-    }
-
-    #[instrument(skip(self))]
-    async fn attach_profile(
-        &self,
-        instance: &InstanceName,
-        profile: &ProfileName,
-    ) -> Result<(), RuntimeError> {
-        self.attach(instance, profile).await
     }
 
     #[instrument(skip(self))]
@@ -339,7 +298,57 @@ impl ContainerRuntime for LxdClient {
         let profiles: Vec<Profile> = self.sync(self.api().profiles()).await.map_err(map)?;
         Ok(resources(&instances, &profiles))
     }
+}
 
+#[async_trait]
+impl Sessions for LxdClient {
+    #[instrument(skip_all, fields(instance = %instance, command = ?request.command.first()))]
+    async fn exec_session(
+        &self,
+        instance: &InstanceName,
+        request: &SessionRequest,
+        input: &dyn InputSource,
+        output: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, RuntimeError> {
+        crate::exec::session(self, instance, request, input, output, cancel).await
+    }
+}
+
+#[async_trait]
+impl Standbys for LxdClient {
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn claim_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        labels: &Labels,
+    ) -> Result<(), RuntimeError> {
+        self.claim(instance, expected, labels).await
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn update_standby(
+        &self,
+        instance: &InstanceName,
+        expected: &StandbyMark,
+        mark: &StandbyMark,
+    ) -> Result<(), RuntimeError> {
+        self.remark(instance, expected, mark).await
+    }
+
+    #[instrument(skip(self))]
+    async fn attach_profile(
+        &self,
+        instance: &InstanceName,
+        profile: &ProfileName,
+    ) -> Result<(), RuntimeError> {
+        self.attach(instance, profile).await
+    }
+}
+
+#[async_trait]
+impl StepSnapshots for LxdClient {
     #[instrument(skip(self))]
     async fn snapshot_instance(
         &self,
@@ -374,7 +383,10 @@ impl ContainerRuntime for LxdClient {
                 )
             })
     }
+}
 
+#[async_trait]
+impl CacheVolumes for LxdClient {
     #[instrument(skip(self))]
     async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
         self.volumes().await
@@ -399,7 +411,10 @@ impl ContainerRuntime for LxdClient {
     async fn volume_usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
         self.usage(name).await
     }
+}
 
+#[async_trait]
+impl ClusterMembers for LxdClient {
     #[instrument(skip(self))]
     async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
         let members = self

@@ -8,7 +8,7 @@ use lxpack_core::events::Step;
 use lxpack_core::ports::{
     AmiCatalogError, AppStoreError, RegistryError, ResourceKind, RuntimeError,
 };
-use lxpack_core::workflows::{PortError, Timeouts, WorkflowError};
+use lxpack_core::workflows::{CapabilityUse, PortError, Timeouts, WorkflowError};
 
 /// The classes of outcome, with their exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,12 +255,31 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
                 "say whose checkouts the standbys serve: `lxpack pool fill {app} --owner UID:GID` (the owner of the checkouts, `stat -c %u:%g DIR`), or `--checkout DIR`"
             )),
         ),
+        WorkflowError::MissingCapability { usage } => (
+            ExitClass::Config,
+            Some(capability_hint(*usage)),
+        ),
         WorkflowError::HalfPublished { fingerprint, .. } => (
             ExitClass::Store,
             Some(format!("delete the image by hand: lxc image delete {fingerprint}")),
         ),
         _ => (ExitClass::Failure, None),
     }
+}
+
+/// The config key that turns on what needs a capability the runtime lacks, and the fix.
+fn capability_hint(usage: CapabilityUse) -> String {
+    let key = match usage {
+        CapabilityUse::Pools => "lxpack.pool.size",
+        CapabilityUse::Caches => "lxpack.cache",
+        CapabilityUse::StepSnapshots => "lxpack.buildimage.step_snapshots",
+        CapabilityUse::Shell => {
+            return "connect lxpack to an LXD or Incus daemon (container.endpoint) to open a shell"
+                .into();
+        }
+        _ => return "use a container runtime that offers it".into(),
+    };
+    format!("turn off {key} in the config, or use a container runtime that offers it")
 }
 
 /// Which setting limits a step: its own under `lxpack.timeouts` (the config keys are
@@ -429,6 +448,23 @@ mod tests {
                 && hint.ends_with("or `lxpack gc`"),
             "{hint}"
         );
+    }
+
+    #[test]
+    fn a_setting_the_runtime_cannot_serve_is_a_config_error_naming_its_key() {
+        for (usage, key) in [
+            (CapabilityUse::Pools, "lxpack.pool.size"),
+            (CapabilityUse::Caches, "lxpack.cache"),
+            (
+                CapabilityUse::StepSnapshots,
+                "lxpack.buildimage.step_snapshots",
+            ),
+        ] {
+            let error = CliError::from(WorkflowError::MissingCapability { usage });
+            assert_eq!(error.class, ExitClass::Config, "{usage}");
+            let hint = error.hint.unwrap();
+            assert!(hint.contains(key), "{hint}");
+        }
     }
 
     #[test]

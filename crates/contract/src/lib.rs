@@ -14,7 +14,9 @@
 //!
 //! ## Layout
 //! - `runtime`: [`container_runtime_contract`] for `ContainerRuntime` and
-//!   `ImageRegistry` together, its [`RuntimeFixture`] and the [`commands`] it runs.
+//!   `ImageRegistry` together, plus a part per capability the runtime offers
+//!   (`runtime/volumes` for cache volumes, the placement checks for cluster
+//!   membership), its [`RuntimeFixture`] and the [`commands`] it runs.
 //! - `app_store`: [`app_store_contract`], the newer-job rule above all.
 //! - `job_history`: [`job_history_contract`], what the sweep trusts.
 //! - `ami_catalog`: [`ami_catalog_contract`] and its [`AmiFixture`].
@@ -42,13 +44,16 @@
 //! [`commands`]:
 //! ```no_run
 //! # async fn against(runtime: &dyn lxpack_core::ports::ContainerRuntime,
+//! #                  capabilities: &lxpack_core::ports::RuntimeCapabilities,
 //! #                  registry: &dyn lxpack_core::ports::ImageRegistry) {
 //! use lxpack_contract::{container_runtime_contract, RuntimeFixture};
 //! use lxpack_core::domain::{ImageRef, ImageSelector};
 //!
 //! let image = ImageRef::Local(ImageSelector::parse("lxpack-test-busybox").unwrap());
 //! let fixture = RuntimeFixture::new(image, &format!("lxpack-ct-{}", std::process::id()));
-//! container_runtime_contract(runtime, registry, &fixture).await.assert_passed();
+//! container_runtime_contract(runtime, capabilities, registry, &fixture)
+//!     .await
+//!     .assert_passed();
 //! # }
 //! ```
 

@@ -13,7 +13,7 @@ use lxpack_core::domain::{
 };
 use lxpack_core::ports::{
     Compression, ContainerRuntime, ImageRegistry, OutputSink, PublishRequest, RegistryError,
-    ResourceKind, RuntimeError,
+    ResourceKind, RuntimeCapabilities, RuntimeError,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -255,10 +255,16 @@ impl Names {
 ///   `InstanceRunning`, `InstanceNotFound`, `Cancelled`; list, resolve by alias and by
 ///   fingerprint (prefix), delete and `NotFound`.
 ///
+/// Each capability the runtime offers in `capabilities` adds its own part (a module
+/// each): cluster membership checks where a launch was placed; cache volumes their
+/// create, copy, mark, list, usage and delete. A capability not offered is not
+/// checked, and the report's first check says which parts ran.
+///
 /// Everything it creates is removed at the end, even when a check fails or the
 /// implementation panics; the removal is checked too.
 pub async fn container_runtime_contract(
     runtime: &dyn ContainerRuntime,
+    capabilities: &RuntimeCapabilities,
     registry: &dyn ImageRegistry,
     fixture: &RuntimeFixture,
 ) -> ContractReport {
@@ -277,8 +283,10 @@ pub async fn container_runtime_contract(
             return checker.finish();
         }
     };
+    checker.pass(&format!("capability parts: {capabilities:?}"));
     let suite = Suite {
         runtime,
+        capabilities,
         registry,
         fixture,
         names: &names,
@@ -296,6 +304,7 @@ pub async fn container_runtime_contract(
 
 struct Suite<'a> {
     runtime: &'a dyn ContainerRuntime,
+    capabilities: &'a RuntimeCapabilities,
     registry: &'a dyn ImageRegistry,
     fixture: &'a RuntimeFixture,
     names: &'a Names,
@@ -342,7 +351,9 @@ impl Suite<'_> {
         self.releases(checker).await;
         self.images(checker).await;
         self.deletions(checker).await;
-        self.volumes(checker).await;
+        if let Some(volumes) = self.capabilities.cache_volumes.as_deref() {
+            self.volumes(checker, volumes).await;
+        }
     }
 
     async fn server(&self, checker: &mut Checker) {
@@ -770,10 +781,10 @@ impl Suite<'_> {
     /// The member a launch reports is one of the cluster's (the expected one, when
     /// the fixture names it), and the one the listing gives; none without a cluster.
     async fn placement(&self, checker: &mut Checker, member: Option<String>) {
-        let Some(members) = checker
-            .ok("cluster_members", self.runtime.cluster_members())
-            .await
-        else {
+        let Some(port) = self.capabilities.cluster_members.as_deref() else {
+            return;
+        };
+        let Some(members) = checker.ok("cluster_members", port.cluster_members()).await else {
             return;
         };
         let names: Vec<String> = members.iter().map(|m| m.name.to_string()).collect();
@@ -1222,7 +1233,10 @@ impl Suite<'_> {
 
     async fn nothing_left(&self, checker: &mut Checker) {
         let check = "no volume is left behind";
-        match checker.bounded(self.runtime.list_volumes()).await {
+        let Some(volumes) = self.capabilities.cache_volumes.as_deref() else {
+            return self.no_resource_left(checker).await;
+        };
+        match checker.bounded(volumes.list_volumes()).await {
             Ok(Ok(volumes)) => {
                 let ours: Vec<_> = volumes
                     .iter()
@@ -1238,6 +1252,10 @@ impl Suite<'_> {
             Ok(Err(error)) => checker.fail(check, "no leftover", format!("{error:?}")),
             Err(elapsed) => checker.fail(check, "no leftover", elapsed),
         }
+        self.no_resource_left(checker).await;
+    }
+
+    async fn no_resource_left(&self, checker: &mut Checker) {
         let check = "nothing is left behind";
         let leftovers = match checker.bounded(self.runtime.list_resources()).await {
             Ok(Ok(resources)) => resources,

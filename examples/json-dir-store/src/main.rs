@@ -18,7 +18,7 @@ use std::time::Duration;
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
 use lxpack_core::domain::{AppKey, ImageAlias, OsIdentity, OsType, Owner};
 use lxpack_core::events::{Event, EventSink};
-use lxpack_core::ports::{AppStore, JobHistory};
+use lxpack_core::ports::{AppStore, JobHistory, RuntimeCapabilities};
 use lxpack_core::workflows::{
     BuildImageRequest, Checkout, DeployRequest, Ports, Settings, WorkflowError, Workflows,
 };
@@ -103,6 +103,7 @@ async fn run(root: &Path) -> Result<(), BoxError> {
             // The same directory keeps the job history; the workflows record each job
             // in it from start to end.
             jobs: Arc::new(store.clone()),
+            capabilities: RuntimeCapabilities::all_of(&Arc::new(runtime.clone())),
         },
         Settings::default(),
     );

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector, InstanceName, LaunchSpec};
-use lxpack_core::ports::{ContainerRuntime, ResourceKind, RuntimeError};
+use lxpack_core::ports::{ClusterMembers as _, ContainerRuntime, ResourceKind, RuntimeError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

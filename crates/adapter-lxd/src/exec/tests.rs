@@ -11,7 +11,9 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use lxpack_core::domain::{
     ExecRequest, InstanceName, OutputStream, SessionInput, SessionRequest, WindowSize,
 };
-use lxpack_core::ports::{ContainerRuntime as _, InputSource, OutputSink, RuntimeError};
+use lxpack_core::ports::{
+    ContainerRuntime as _, InputSource, OutputSink, RuntimeError, Sessions as _,
+};
 use tokio::io::DuplexStream;
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lxpack_core::domain::{AppKey, CacheKey, CacheMark, GuestPath, JobId, VolumeName};
-use lxpack_core::ports::{ContainerRuntime, RuntimeError, VolumeSpec};
+use lxpack_core::ports::{CacheVolumes, RuntimeError, VolumeSpec};
 use serde_json::json;
 
 use crate::mock::MockTransport;

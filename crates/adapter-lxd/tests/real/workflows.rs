@@ -12,7 +12,7 @@ use lxpack_core::domain::{
     OutputStream, Owner, Script,
 };
 use lxpack_core::events::Step;
-use lxpack_core::ports::{ContainerRuntime, ImageRegistry};
+use lxpack_core::ports::{ContainerRuntime, ImageRegistry, RuntimeCapabilities};
 use lxpack_core::workflows::{
     BuildImageRequest, Checkout, DeployRequest, Ports, Settings, Workflows,
 };
@@ -62,6 +62,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
             amis: None,
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
+            capabilities: RuntimeCapabilities::all_of(&Arc::new(client.clone())),
         },
         Settings::default(),
     );

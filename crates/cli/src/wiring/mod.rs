@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lxpack_core::ports::{AppStore, JobHistory};
+use lxpack_core::ports::{AppStore, JobHistory, RuntimeCapabilities};
 use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
@@ -87,8 +87,8 @@ impl Wiring {
     /// Connects every port and returns the workflows over them.
     ///
     /// # Errors
-    /// `Config` when containers are disabled, `Daemon` when the daemon cannot be
-    /// reached, `Aws` when the AMI catalog's settings are wrong, `Store` for the store.
+    /// `Config` when containers are disabled or the config needs a capability the
+    /// runtime lacks, `Daemon` when the daemon cannot be reached, `Aws` when the AMI catalog's settings are wrong, `Store` for the store.
     pub fn workflows(&self, stores: &Stores) -> Result<Workflows, CliError> {
         if !self.config.containers_enabled {
             return Err(CliError::new(
@@ -102,17 +102,20 @@ impl Wiring {
         let client = Arc::new(runtime::connect_runtime(&self.config.runtime)?);
         let ports = Ports {
             runtime: client.clone(),
+            capabilities: RuntimeCapabilities::all_of(&client),
             registry: client,
             amis: ami_catalog(self.config.aws.as_ref())?,
             apps: stores.apps.clone(),
             jobs: stores.jobs.clone(),
         };
-        Ok(Workflows::new(ports, self.config.settings.clone())
+        let workflows = Workflows::new(ports, self.config.settings.clone())
             .with_runner_probe(Arc::new(LocalProcesses::new()))
             .with_pool_refill(Arc::new(DetachedRefill::new(
                 &self.config.origin,
                 &self.store_path,
-            ))))
+            )));
+        workflows.check_capabilities()?;
+        Ok(workflows)
     }
 }
 

@@ -1,14 +1,13 @@
 //! The cache volumes part of the runtime contract: create (empty, and as a copy that
 //! holds the source's files with their owners), mark, list with marks and users,
 //! refusal while mounted, usage, delete; and each `NotFound` or `AlreadyExists`.
-//! A runtime without volumes (the port's defaults) fails it: the defaults are for
-//! runtimes that declare no caches.
+//! It runs when the runtime offers the cache volumes capability.
 
 use lxpack_core::domain::{
     AppKey, CacheKey, CacheMark, CacheState, DiskMount, ExecRequest, GuestPath, InstanceName,
     MountSource, ProfileName, ProfileSpec, VolumeName,
 };
-use lxpack_core::ports::{RuntimeError, VolumeSpec};
+use lxpack_core::ports::{CacheVolumes, RuntimeError, VolumeSpec};
 use tokio_util::sync::CancellationToken;
 
 use super::{Collected, Suite, contract_job, contract_labels};
@@ -58,13 +57,13 @@ fn spec(name: &VolumeName, copy_of: Option<&VolumeName>, mark: &CacheMark) -> Vo
 }
 
 impl Suite<'_> {
-    pub(super) async fn volumes(&self, checker: &mut Checker) {
+    pub(super) async fn volumes(&self, checker: &mut Checker, volumes: &dyn CacheVolumes) {
         let names = &self.volume_names;
         let mark = mark(&self.fixture.prefix, &names.mount);
         if checker
             .ok(
                 "create_volume empty, with a quota",
-                self.runtime.create_volume(&spec(&names.first, None, &mark)),
+                volumes.create_volume(&spec(&names.first, None, &mark)),
             )
             .await
             .is_none()
@@ -75,14 +74,11 @@ impl Suite<'_> {
             .err(
                 "create_volume of a taken name",
                 "AlreadyExists",
-                self.runtime.create_volume(&spec(&names.first, None, &mark)),
+                volumes.create_volume(&spec(&names.first, None, &mark)),
                 |e| matches!(e, RuntimeError::AlreadyExists { .. }),
             )
             .await;
-        if let Some(volumes) = checker
-            .ok("list_volumes", self.runtime.list_volumes())
-            .await
-        {
+        if let Some(volumes) = checker.ok("list_volumes", volumes.list_volumes()).await {
             let listed = volumes.iter().find(|v| v.name == names.first);
             checker.that(
                 "list_volumes reads the mark back",
@@ -129,7 +125,7 @@ impl Suite<'_> {
             );
         }
         if let Some(volumes) = checker
-            .ok("list_volumes while mounted", self.runtime.list_volumes())
+            .ok("list_volumes while mounted", volumes.list_volumes())
             .await
         {
             let users = volumes
@@ -149,7 +145,7 @@ impl Suite<'_> {
             .err(
                 "delete_volume while mounted",
                 "InUse { what: \"volume\" }",
-                self.runtime.delete_volume(&names.first),
+                volumes.delete_volume(&names.first),
                 |e| matches!(e, RuntimeError::InUse { what: "volume", .. }),
             )
             .await;
@@ -159,8 +155,7 @@ impl Suite<'_> {
         if checker
             .ok(
                 "create_volume as a copy",
-                self.runtime
-                    .create_volume(&spec(&names.copy, Some(&names.first), &mark)),
+                volumes.create_volume(&spec(&names.copy, Some(&names.first), &mark)),
             )
             .await
             .is_some()
@@ -171,26 +166,19 @@ impl Suite<'_> {
             .err(
                 "create_volume as a copy of a missing volume",
                 "NotFound",
-                self.runtime
-                    .create_volume(&spec(&names.missing, Some(&names.missing), &mark)),
+                volumes.create_volume(&spec(&names.missing, Some(&names.missing), &mark)),
                 |e| matches!(e, RuntimeError::NotFound { .. }),
             )
             .await;
         checker
-            .ok("volume_usage", self.runtime.volume_usage(&names.copy))
+            .ok("volume_usage", volumes.volume_usage(&names.copy))
             .await;
         let promoted = mark.promoted(Some(1));
         checker
-            .ok(
-                "mark_volume",
-                self.runtime.mark_volume(&names.copy, &promoted),
-            )
+            .ok("mark_volume", volumes.mark_volume(&names.copy, &promoted))
             .await;
         if let Some(volumes) = checker
-            .ok(
-                "list_volumes after mark_volume",
-                self.runtime.list_volumes(),
-            )
+            .ok("list_volumes after mark_volume", volumes.list_volumes())
             .await
         {
             let state = volumes
@@ -209,20 +197,20 @@ impl Suite<'_> {
             .err(
                 "mark_volume of a missing volume",
                 "NotFound",
-                self.runtime.mark_volume(&names.missing, &promoted),
+                volumes.mark_volume(&names.missing, &promoted),
                 |e| matches!(e, RuntimeError::NotFound { .. }),
             )
             .await;
         for volume in [&names.first, &names.copy] {
             checker
-                .ok("delete_volume", self.runtime.delete_volume(volume))
+                .ok("delete_volume", volumes.delete_volume(volume))
                 .await;
         }
         checker
             .err(
                 "delete_volume of a missing volume",
                 "NotFound",
-                self.runtime.delete_volume(&names.missing),
+                volumes.delete_volume(&names.missing),
                 |e| matches!(e, RuntimeError::NotFound { .. }),
             )
             .await;
@@ -319,6 +307,9 @@ impl Suite<'_> {
 
     /// Removes what the volume part made; problems are returned.
     pub(super) async fn remove_volumes(&self, checker: &Checker) -> Vec<String> {
+        let Some(volumes) = self.capabilities.cache_volumes.as_deref() else {
+            return Vec::new();
+        };
         let names = &self.volume_names;
         let mut problems = Vec::new();
         match checker
@@ -336,7 +327,7 @@ impl Suite<'_> {
             other => problems.push(format!("delete profile {}: {other:?}", names.profile)),
         }
         for volume in [&names.first, &names.copy, &names.missing] {
-            match checker.bounded(self.runtime.delete_volume(volume)).await {
+            match checker.bounded(volumes.delete_volume(volume)).await {
                 Ok(Ok(()) | Err(RuntimeError::NotFound { .. })) => {}
                 other => problems.push(format!("delete volume {volume}: {other:?}")),
             }

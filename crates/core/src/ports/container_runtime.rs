@@ -1,4 +1,9 @@
-//! The container daemon as the workflows see it: profiles, instances, files and exec.
+//! The container daemon as every job needs it: profiles, instances, files and exec.
+//!
+//! What only some jobs need (standby pools, step snapshots, cache volumes, cluster
+//! membership, attached sessions) is a capability port of its own beside this one
+//! (`super::capabilities`), so a runtime states what it can do by the traits it
+//! implements, and the wiring can refuse a config that needs what it cannot.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,9 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec,
-    MemberName, OutputStream, ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark,
-    StepKey, VolumeName,
+    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName, OutputStream, ProfileName,
+    ProfileSpec, StandbyMark, StepKey,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -33,17 +37,6 @@ pub struct ServerInfo {
 pub trait OutputSink: Send + Sync {
     /// One chunk of output.
     fn output(&self, stream: OutputStream, bytes: &[u8]);
-}
-
-/// Gives a session its input as the caller's side produces it: bytes, window
-/// resizes, and the end of input.
-///
-/// Called from the adapter's task that feeds the command; it waits until there is
-/// something to send.
-#[async_trait]
-pub trait InputSource: Send + Sync {
-    /// The next input. After [`SessionInput::End`] it is not called again.
-    async fn next_input(&self) -> SessionInput;
 }
 
 text_enum! {
@@ -79,7 +72,7 @@ pub struct Resource {
     /// [`StandbyMark::read`] (it stays after a deploy claims it).
     pub standby: Option<StandbyMark>,
     /// For a buildimage instance kept as a step holder
-    /// ([`ContainerRuntime::keep_as_step_holder`]): the keys of its step snapshots.
+    /// ([`StepSnapshots::keep_as_step_holder`](super::StepSnapshots::keep_as_step_holder)): the keys of its step snapshots.
     pub steps: Vec<StepKey>,
 }
 
@@ -88,20 +81,6 @@ pub struct Resource {
 pub struct Placement {
     /// The cluster member that runs it; `None` on a daemon that is not clustered.
     pub member: Option<MemberName>,
-}
-
-/// A cache volume to create: empty, or a copy of another (copy-on-write where the
-/// daemon's storage can).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeSpec {
-    /// Its name (the mark's [`CacheMark::volume`]).
-    pub name: VolumeName,
-    /// The volume to copy; `None` for an empty one.
-    pub copy_of: Option<VolumeName>,
-    /// Its mark.
-    pub mark: CacheMark,
-    /// The most it may hold, in bytes, where the daemon's storage can enforce it.
-    pub quota: Option<u64>,
 }
 
 /// Errors of [`ContainerRuntime`].
@@ -256,32 +235,6 @@ pub trait ContainerRuntime: Send + Sync {
         cancel: &CancellationToken,
     ) -> Result<i32, RuntimeError>;
 
-    /// Runs a command attached to the caller's input and output (a person's shell):
-    /// input from `input` as it comes, window resizes passed on when
-    /// `request.terminal` asks for a pseudo-terminal, output to `output` as it
-    /// arrives. Returns the command's exit code (non-zero codes are not errors).
-    ///
-    /// # Errors
-    /// `NotFound` when the instance does not exist or is not running; `TimedOut` after
-    /// `request.timeout` and `Cancelled` when `cancel` fires: in both cases the command
-    /// was sent SIGTERM, then SIGKILL after `request.kill_grace`, before the call
-    /// returns. `Unsupported` from a runtime that cannot attach to a command (the
-    /// default).
-    async fn exec_session(
-        &self,
-        instance: &InstanceName,
-        request: &SessionRequest,
-        input: &dyn InputSource,
-        output: &dyn OutputSink,
-        cancel: &CancellationToken,
-    ) -> Result<i32, RuntimeError> {
-        let _ = (request, input, output, cancel);
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot attach a session to {instance}"),
-            hint: "use a runtime that implements exec_session".into(),
-        })
-    }
-
     /// Marks an instance as kept for inspection until `until`, where
     /// [`list_resources`](Self::list_resources) reads it back (`kept_until`), so a sweep
     /// from any host that shares the daemon spares it until then.
@@ -334,68 +287,6 @@ pub trait ContainerRuntime: Send + Sync {
         self.delete_profile(profile).await
     }
 
-    /// Claims a standby for a job, in one atomic step: `instance` gets the job's
-    /// `labels`, only if it is still the unclaimed standby it was read as
-    /// ([`unchanged_standby`](crate::domain::unchanged_standby) of `expected`). A
-    /// claimed standby is the job's instance: it keeps its name and its mark.
-    ///
-    /// # Errors
-    /// `Changed` when another job claimed it or its mark changed first; `NotFound`
-    /// when it is gone; `Unsupported` from a runtime without standbys (the default).
-    async fn claim_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        labels: &Labels,
-    ) -> Result<(), RuntimeError> {
-        let _ = (expected, labels);
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot claim the standby {instance}"),
-            hint: "use a runtime that implements claim_standby, or set lxpack.pool.size to 0"
-                .into(),
-        })
-    }
-
-    /// Replaces a standby's mark with `mark` (ready, or retiring), in one atomic
-    /// step, only if it is still the unclaimed standby it was read as
-    /// ([`unchanged_standby`](crate::domain::unchanged_standby) of `expected`).
-    ///
-    /// # Errors
-    /// `Changed` when a job claimed it or its mark changed first; `NotFound` when it
-    /// is gone; `Unsupported` from a runtime without standbys (the default).
-    async fn update_standby(
-        &self,
-        instance: &InstanceName,
-        expected: &StandbyMark,
-        mark: &StandbyMark,
-    ) -> Result<(), RuntimeError> {
-        let _ = (expected, mark);
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot mark the standby {instance}"),
-            hint: "use a runtime that implements update_standby".into(),
-        })
-    }
-
-    /// Adds `profile` to the running `instance`'s profiles: its disks appear in the
-    /// instance at once, their owners mapped as
-    /// [`create_profile`](Self::create_profile) says.
-    ///
-    /// # Errors
-    /// `NotFound` when the instance or the profile does not exist; `Rejected` when the
-    /// daemon cannot add a device to a running instance; `Unsupported` from a runtime
-    /// that cannot (the default).
-    async fn attach_profile(
-        &self,
-        instance: &InstanceName,
-        profile: &ProfileName,
-    ) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot add {profile} to the running {instance}"),
-            hint: "use a runtime that implements attach_profile, or set lxpack.pool.size to 0"
-                .into(),
-        })
-    }
-
     /// Lists every instance and profile (in the adapter's project), each with the
     /// labels it carries, read with [`Labels::read`], an instance's keep mark
     /// ([`mark_kept`](Self::mark_kept)) and a standby's mark. Nothing is filtered here: the
@@ -404,116 +295,4 @@ pub trait ContainerRuntime: Send + Sync {
     /// # Errors
     /// `Unreachable` when the daemon cannot be reached.
     async fn list_resources(&self) -> Result<Vec<Resource>, RuntimeError>;
-
-    /// Snapshots the running `instance` (its files, not its memory) as `snapshot`;
-    /// an instance can later be launched from it
-    /// ([`LaunchSpec::from_snapshot`](crate::domain::LaunchSpec::from_snapshot)).
-    ///
-    /// # Errors
-    /// `NotFound` when the instance does not exist; `AlreadyExists` when it has a
-    /// snapshot of that name; `Unsupported` from a runtime without snapshots (the
-    /// default).
-    async fn snapshot_instance(
-        &self,
-        instance: &InstanceName,
-        snapshot: &str,
-    ) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot snapshot {instance} as {snapshot}"),
-            hint: "use a runtime that implements snapshot_instance, or set lxpack.buildimage.step_snapshots to false".into(),
-        })
-    }
-
-    /// Keeps the stopped `instance` as a step holder: leaves it only the daemon's base
-    /// profiles (so its own can then be deleted) and labels it with the keys of the
-    /// step snapshots it holds ([`Resource::steps`]).
-    ///
-    /// # Errors
-    /// `NotFound` when the instance does not exist; `Unsupported` from a runtime
-    /// without snapshots (the default).
-    async fn keep_as_step_holder(
-        &self,
-        instance: &InstanceName,
-        keys: &[StepKey],
-    ) -> Result<(), RuntimeError> {
-        let _ = keys;
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot keep {instance} as a step holder"),
-            hint: "use a runtime that implements keep_as_step_holder, or set lxpack.buildimage.step_snapshots to false".into(),
-        })
-    }
-
-    /// Lists the storage volumes where the runtime keeps caches, each with its cache
-    /// mark when it carries a valid one ([`CacheMark::read`]). Nothing is filtered:
-    /// the workflows decide what is lxpack's. Empty from a runtime without volumes
-    /// (the default).
-    ///
-    /// # Errors
-    /// `Unreachable` when the daemon cannot be reached.
-    async fn list_volumes(&self) -> Result<Vec<CacheVolume>, RuntimeError> {
-        Ok(Vec::new())
-    }
-
-    /// Creates a cache volume, empty or as a copy of `spec.copy_of`, with its mark and
-    /// quota; mounted through a [`MountSource::Volume`](crate::domain::MountSource)
-    /// disk.
-    ///
-    /// # Errors
-    /// `AlreadyExists` when a volume of that name exists; `NotFound` when the volume
-    /// to copy is gone; `Unsupported` from a runtime without volumes (the default).
-    async fn create_volume(&self, spec: &VolumeSpec) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unsupported {
-            what: format!(
-                "this container runtime cannot create the cache volume {}",
-                spec.name
-            ),
-            hint:
-                "use a runtime that implements create_volume, or declare no caches (lxpack.cache)"
-                    .into(),
-        })
-    }
-
-    /// Replaces a cache volume's mark (a copy made current).
-    ///
-    /// # Errors
-    /// `NotFound` when it is gone; `Unsupported` from a runtime without volumes (the
-    /// default).
-    async fn mark_volume(&self, name: &VolumeName, mark: &CacheMark) -> Result<(), RuntimeError> {
-        let _ = mark;
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot mark the cache volume {name}"),
-            hint: "use a runtime that implements mark_volume".into(),
-        })
-    }
-
-    /// Deletes a cache volume.
-    ///
-    /// # Errors
-    /// `NotFound` when it is gone; `InUse` while an instance (or a profile) mounts
-    /// it; `Unsupported` from a runtime without volumes (the default).
-    async fn delete_volume(&self, name: &VolumeName) -> Result<(), RuntimeError> {
-        Err(RuntimeError::Unsupported {
-            what: format!("this container runtime cannot delete the cache volume {name}"),
-            hint: "use a runtime that implements delete_volume".into(),
-        })
-    }
-
-    /// The bytes a volume holds, when the daemon's storage can tell (btrfs, zfs, lvm:
-    /// yes; a dir pool: `None`, the default).
-    ///
-    /// # Errors
-    /// `NotFound` when it is gone.
-    async fn volume_usage(&self, name: &VolumeName) -> Result<Option<u64>, RuntimeError> {
-        let _ = name;
-        Ok(None)
-    }
-
-    /// The members of the daemon's cluster, with their state; empty when the daemon
-    /// is not clustered (the default).
-    ///
-    /// # Errors
-    /// `Unreachable` when the daemon cannot be reached.
-    async fn cluster_members(&self) -> Result<Vec<ClusterMember>, RuntimeError> {
-        Ok(Vec::new())
-    }
 }

@@ -4,22 +4,33 @@
 
 mod ami_catalog;
 mod app_store;
+mod cache_volumes;
+mod capabilities;
 mod clock;
+mod cluster_members;
 mod container_runtime;
 mod image_registry;
 mod job_history;
 mod pool_refill;
+mod sessions;
+mod standbys;
+mod step_snapshots;
 
 pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
+pub use cache_volumes::{CacheVolumes, VolumeSpec};
+pub use capabilities::{Capability, RuntimeCapabilities};
 pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
+pub use cluster_members::ClusterMembers;
 pub use container_runtime::{
-    ContainerRuntime, InputSource, OutputSink, Placement, Resource, ResourceKind, RuntimeError,
-    ServerInfo, VolumeSpec,
+    ContainerRuntime, OutputSink, Placement, Resource, ResourceKind, RuntimeError, ServerInfo,
 };
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
+pub use sessions::{InputSource, Sessions};
+pub use standbys::Standbys;
+pub use step_snapshots::StepSnapshots;
 
 /// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no
 /// foreign type leaks into the ports' signatures.

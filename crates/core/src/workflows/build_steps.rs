@@ -5,6 +5,7 @@
 //! resumes runs exactly the steps a cold build would have run after that point.
 
 use super::Workflows;
+use super::capabilities::refused;
 use super::error::WorkflowError;
 use super::provisioning::{bootstrap_command, feature_run};
 use super::scripts::deliver;
@@ -220,6 +221,7 @@ impl Workflows {
                 .await?;
         }
         let mut taken = Vec::new();
+        let snapshots = self.snapshot_port().ok();
         let mut snapshotting = snapshot;
         // A resumed build snapshots its starting point too, so its own holder can
         // serve the next build once the older holder has gone with its image.
@@ -236,12 +238,13 @@ impl Workflows {
                     .exec(runtime, planned.step, name, &planned.request)
                     .await?;
             }
-            let Some(key) = keys.get(index).filter(|_| snapshotting) else {
+            let Some((key, snapshots)) = keys.get(index).zip(snapshots.filter(|_| snapshotting))
+            else {
                 continue;
             };
             let result = runner
                 .run(Step::Snapshot, async {
-                    runtime
+                    snapshots
                         .snapshot_instance(name, &key.snapshot_name())
                         .await
                         .map_err(|e| runner.failed(Step::Snapshot, e))
@@ -283,7 +286,11 @@ impl Workflows {
         if taken.is_empty() {
             return false;
         }
-        match self.ports.runtime.keep_as_step_holder(name, taken).await {
+        let kept = match self.snapshot_port() {
+            Ok(snapshots) => snapshots.keep_as_step_holder(name, taken).await,
+            Err(missing) => Err(refused(format!("keep {name} as a step holder"), &missing)),
+        };
+        match kept {
             Ok(()) => true,
             Err(error) => {
                 runner.events.emit(Event::Warning {

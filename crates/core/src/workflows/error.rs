@@ -85,6 +85,15 @@ pub enum WorkflowError {
         /// The app.
         app: AppKey,
     },
+    /// The settings, or the command, need a capability the container runtime lacks.
+    #[error(
+        "{usage} needs a container runtime with {capability}, and this one has none",
+        capability = usage.capability()
+    )]
+    MissingCapability {
+        /// What needs it.
+        usage: super::CapabilityUse,
+    },
     /// Deploy needs an image that buildimage makes.
     #[error("app {app} has no container image yet: buildimage has not run for it")]
     NoContainerImage {

@@ -108,10 +108,10 @@ impl Workflows {
         runner: &StepRunner<'_>,
         name: &crate::domain::InstanceName,
     ) -> Result<(), WorkflowError> {
-        let runtime = self.ports.runtime.as_ref();
+        let standbys = self.standby_port()?;
         runner
             .run(Step::AttachProfile, async {
-                runtime
+                standbys
                     .attach_profile(name, &ProfileName::of(name))
                     .await
                     .map_err(|e| runner.failed(Step::AttachProfile, e))

@@ -6,6 +6,7 @@
 mod build_image;
 mod build_steps;
 mod cache;
+mod capabilities;
 mod cleanup;
 mod deploy;
 mod error;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
 pub use cache::{CacheEntry, CachePurge, PurgedCache};
+pub use capabilities::CapabilityUse;
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
@@ -50,7 +52,7 @@ pub use usage::{AppImages, KeptContainer};
 use crate::domain::{App, AppKey, JobId};
 use crate::ports::{
     AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, NoRefill,
-    NoRunnerProbe, PoolRefill, RunnerProbe, SystemClock,
+    NoRunnerProbe, PoolRefill, RunnerProbe, RuntimeCapabilities, SystemClock,
 };
 
 /// The adapters a [`Workflows`] drives.
@@ -67,6 +69,8 @@ pub struct Ports {
     pub apps: Arc<dyn AppStore>,
     /// The job history, which every job is recorded in from start to end.
     pub jobs: Arc<dyn JobHistory>,
+    /// What the runtime can do beyond every job's needs.
+    pub capabilities: RuntimeCapabilities,
 }
 
 /// The entry point: buildimage, deploy, image purge and sweep over a set of ports.

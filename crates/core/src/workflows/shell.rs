@@ -116,9 +116,9 @@ impl Workflows {
         output: &dyn OutputSink,
         cancel: &CancellationToken,
     ) -> Result<i32, WorkflowError> {
+        let sessions = self.session_port()?;
         let target = self.kept_instance(job).await?;
-        self.ports
-            .runtime
+        sessions
             .exec_session(&target.instance, request, input, output, cancel)
             .await
             .map_err(|error| {

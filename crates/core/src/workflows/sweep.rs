@@ -144,13 +144,16 @@ impl Workflows {
             .timeouts
             .longest_job(self.settings.provisioners.len());
         let mut report = SweepReport {
-            unreachable_members: runtime
-                .cluster_members()
-                .await
-                .map_err(|e| failed(PortError::Runtime(e)))?
-                .into_iter()
-                .filter(|member| !member.is_reachable())
-                .collect(),
+            unreachable_members: match self.member_port() {
+                Some(members) => members
+                    .cluster_members()
+                    .await
+                    .map_err(|e| failed(PortError::Runtime(e)))?,
+                None => Vec::new(),
+            }
+            .into_iter()
+            .filter(|member| !member.is_reachable())
+            .collect(),
             ..SweepReport::default()
         };
         for member in &report.unreachable_members {

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use lxpack_core::domain::{App, AppKey, ImageAlias, JobId, OsIdentity, OsType, Owner, Provisioner};
 use lxpack_core::events::Step;
+use lxpack_core::ports::RuntimeCapabilities;
 use lxpack_core::workflows::{
     BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports,
     ProvisionerSettings, Settings, WorkflowError, Workflows,
@@ -97,6 +98,7 @@ impl World {
             amis: with_catalog.then(|| Arc::new(catalog.clone()) as _),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
+            capabilities: RuntimeCapabilities::all_of(&Arc::new(runtime.clone())),
         };
         let clock = FakeClock::at_unix(1_700_000_000);
         let runners = FakeRunners::with_current(4242);
@@ -113,6 +115,17 @@ impl World {
             clock,
             runners,
         }
+    }
+
+    /// The same world, its runtime offering only `capabilities` (the fake itself still
+    /// has them all, so a test sees that the workflows never reach for the others).
+    pub(crate) fn offering(mut self, capabilities: RuntimeCapabilities) -> Self {
+        let mut ports = self.workflows.ports().clone();
+        ports.capabilities = capabilities;
+        self.workflows = Workflows::new(ports, self.workflows.settings().clone())
+            .with_clock(Arc::new(self.clock.clone()))
+            .with_runner_probe(Arc::new(self.runners.clone()));
+        self
     }
 
     pub(crate) fn build_request(&self, job: &JobId) -> BuildImageRequest {

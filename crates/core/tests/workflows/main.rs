@@ -7,6 +7,7 @@ mod helpers;
 
 mod build_image;
 mod cache;
+mod capabilities;
 mod cleanup_and_faults;
 mod cluster;
 mod defects;

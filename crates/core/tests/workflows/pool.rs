@@ -13,7 +13,7 @@ use lxpack_core::domain::{
 };
 use lxpack_core::events::{Event, Step};
 use lxpack_core::ports::{
-    BoxError, ContainerRuntime, PoolRefill, RefillRequest, RuntimeError, ServerInfo,
+    BoxError, ContainerRuntime, PoolRefill, RefillRequest, RuntimeError, ServerInfo, Standbys as _,
 };
 use lxpack_core::workflows::{DeployOutcome, FillRequest, PoolSize, SpareReason, WorkflowError};
 use lxpack_fake::{FakeFailure, FakeInstance, Fault, RuntimeOp, When};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lxpack_core::document::{DocumentFormat, parse_app_documents};
 use lxpack_core::domain::{App, AppKey, ImageAlias, JobId, OsIdentity, OsType, Owner};
 use lxpack_core::ports::AppStore as _;
+use lxpack_core::ports::RuntimeCapabilities;
 use lxpack_core::workflows::{
     BuildImageReport, BuildImageRequest, Checkout, DeployReport, DeployRequest, Ports, Settings,
     WorkflowError, Workflows,
@@ -90,6 +91,7 @@ impl World {
                 amis: None,
                 apps: Arc::new(store.clone()),
                 jobs: Arc::new(store.clone()),
+                capabilities: RuntimeCapabilities::all_of(&Arc::new(runtime.clone())),
             },
             settings,
         );

@@ -3,6 +3,7 @@
 //! mark does not read as lxpack's is never listed, purged or removed here.
 
 use super::super::Workflows;
+use super::super::capabilities::refused;
 use super::super::error::{PortError, WorkflowError};
 use crate::domain::{
     AppKey, CacheKey, CacheState, CacheVolume, CacheWaste, JobId, MemberName, VolumeName,
@@ -171,9 +172,12 @@ impl Workflows {
         purge
     }
 
+    /// Every cache volume; none on a runtime without volumes.
     pub(crate) async fn cache_volumes(&self) -> Result<Vec<CacheVolume>, WorkflowError> {
-        self.ports
-            .runtime
+        let Ok(volumes) = self.volume_port() else {
+            return Ok(Vec::new());
+        };
+        volumes
             .list_volumes()
             .await
             .map_err(|error| WorkflowError::StepFailed {
@@ -194,7 +198,14 @@ impl Workflows {
             return;
         };
         if !dry_run {
-            match self.ports.runtime.delete_volume(&volume.name).await {
+            let deleted = match self.volume_port() {
+                Ok(volumes) => volumes.delete_volume(&volume.name).await,
+                Err(missing) => Err(refused(
+                    format!("delete the cache volume {}", volume.name),
+                    &missing,
+                )),
+            };
+            match deleted {
                 Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
                 Err(error) => {
                     purge.failures.push(format!(

@@ -53,9 +53,11 @@ impl Workflows {
         instance: &InstanceName,
         copies: &mut [CacheCopy],
     ) {
-        let runtime = self.ports.runtime.as_ref();
+        let Ok(volumes) = self.volume_port() else {
+            return;
+        };
         for copy in copies.iter_mut() {
-            match runtime.volume_usage(&copy.mark.volume()).await {
+            match volumes.volume_usage(&copy.mark.volume()).await {
                 Ok(size) => copy.size = size,
                 Err(error) => runner.events.emit(Event::Warning {
                     message: format!(
@@ -77,7 +79,7 @@ impl Workflows {
         command.extend(unknown);
         let request = ExecRequest::new(command, self.settings.timeouts.hook);
         let output = Captured(Mutex::new(OutputTail::new(DU_OUTPUT_LIMIT)));
-        let result = runtime
+        let result = (self.ports.runtime)
             .exec(instance, &request, &output, runner.cancel)
             .await;
         let text = output

@@ -44,9 +44,9 @@ impl Workflows {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let runtime = self.ports.runtime.as_ref();
+        let volumes_port = self.volume_port()?;
         let list = || async {
-            runtime
+            volumes_port
                 .list_volumes()
                 .await
                 .map_err(|e| runner.failed(Step::RestoreCache, e))
@@ -76,7 +76,7 @@ impl Workflows {
                             mark: mark.clone(),
                             quota: self.settings.cache.quota,
                         };
-                        match runtime.create_volume(&spec).await {
+                        match volumes_port.create_volume(&spec).await {
                             Ok(()) => break source.map(|(_, job)| job),
                             Err(RuntimeError::NotFound { .. })
                                 if source.is_some() && attempt < COPY_ATTEMPTS =>

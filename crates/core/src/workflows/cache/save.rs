@@ -8,7 +8,7 @@ use super::super::error::{CleanupFailure, PortError, WorkflowError};
 use super::restore::CacheCopy;
 use crate::domain::{CacheVolume, ReplaceDecision, evictions, promotion, wasted_volumes};
 use crate::events::{Event, EventSink, Step};
-use crate::ports::{ContainerRuntime, ResourceKind, RuntimeError};
+use crate::ports::{CacheVolumes, ResourceKind, RuntimeError};
 
 /// What became of one copy.
 enum Saved {
@@ -50,7 +50,11 @@ impl Workflows {
             step: Step::SaveCache,
         });
         let started = tokio::time::Instant::now();
-        let runtime = self.ports.runtime.as_ref();
+        // Copies exist only where the runtime has volumes (restore made them).
+        let runtime = match self.volume_port() {
+            Ok(volumes) => volumes,
+            Err(missing) => return outcome.and(Err(missing)),
+        };
         let mut failures = Vec::new();
         if outcome.is_ok() {
             self.promote(runtime, events, copies, &mut failures).await;
@@ -78,7 +82,7 @@ impl Workflows {
     /// supersedes; evicts past the budget.
     async fn promote(
         &self,
-        runtime: &dyn ContainerRuntime,
+        runtime: &dyn CacheVolumes,
         events: &dyn EventSink,
         copies: &[CacheCopy],
         failures: &mut Vec<CleanupFailure>,
@@ -138,7 +142,7 @@ impl Workflows {
 
     async fn promote_one(
         &self,
-        runtime: &dyn ContainerRuntime,
+        runtime: &dyn CacheVolumes,
         volumes: &mut [CacheVolume],
         copy: &CacheCopy,
     ) -> Result<Saved, CleanupFailure> {
@@ -165,7 +169,7 @@ impl Workflows {
     /// saved; a failure is a warning (`gc` evicts again).
     async fn evict(
         &self,
-        runtime: &dyn ContainerRuntime,
+        runtime: &dyn CacheVolumes,
         events: &dyn EventSink,
         volumes: &[CacheVolume],
         budget: u64,
@@ -192,7 +196,7 @@ impl Workflows {
 }
 
 /// Deletes a job's copy; one already gone counts as deleted.
-async fn drop_copy(runtime: &dyn ContainerRuntime, copy: &CacheCopy) -> Result<(), CleanupFailure> {
+async fn drop_copy(runtime: &dyn CacheVolumes, copy: &CacheCopy) -> Result<(), CleanupFailure> {
     match runtime.delete_volume(&copy.mark.volume()).await {
         Ok(()) | Err(RuntimeError::NotFound { .. }) => Ok(()),
         Err(error) => Err(volume_failure(copy, error)),
@@ -202,7 +206,7 @@ async fn drop_copy(runtime: &dyn ContainerRuntime, copy: &CacheCopy) -> Result<(
 /// The failure to save `copy`, after dropping it: the cache stays what it was, and
 /// nothing is left for `gc` unless the drop fails too.
 async fn dropped_after(
-    runtime: &dyn ContainerRuntime,
+    runtime: &dyn CacheVolumes,
     copy: &CacheCopy,
     error: RuntimeError,
 ) -> CleanupFailure {

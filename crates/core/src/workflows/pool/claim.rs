@@ -42,6 +42,13 @@ impl Workflows {
     ) -> Result<Option<Claimed>, WorkflowError> {
         let labels = launch.labels();
         let runtime = self.ports.runtime.as_ref();
+        let Ok(standby_port) = self.standby_port() else {
+            cold(
+                runner,
+                "this container runtime has no standby pools; starting a container".to_owned(),
+            );
+            return Ok(None);
+        };
         let size = self.settings.pool.for_app(&key.app);
         runner
             .run(Step::ClaimStandby, async {
@@ -75,7 +82,7 @@ impl Workflows {
                             return Err(runner.failed(Step::ClaimStandby, PortError::Runtime(error)));
                         }
                     }
-                    let lost = match runtime
+                    let lost = match standby_port
                         .claim_standby(&standby.name, &standby.mark, &labels)
                         .await
                     {

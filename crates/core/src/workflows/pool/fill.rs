@@ -89,6 +89,7 @@ impl Workflows {
         events: &dyn EventSink,
         cancel: &CancellationToken,
     ) -> Result<FillReport, WorkflowError> {
+        self.standby_port()?;
         let app = self.load_app(&request.app).await?;
         let Some(image) = app.build_infos.container_image.clone() else {
             return Err(WorkflowError::NoContainerImage {
@@ -249,6 +250,7 @@ impl Workflows {
         cancel: &CancellationToken,
     ) -> Result<InstanceName, String> {
         let runtime = self.ports.runtime.as_ref();
+        let standby_port = self.standby_port().map_err(|missing| missing.to_string())?;
         let now = self.now();
         let name = InstanceName::for_standby(&app.key, app.color, &JobId::new_at(now));
         let mark = StandbyMark::new(key, now);
@@ -277,7 +279,7 @@ impl Workflows {
                 .await
                 .map_err(|e| runner.failed(Step::Launch, e))?;
             wait_until_ready(&runner, runtime, &name, self.settings.timeouts.ready).await?;
-            runtime
+            standby_port
                 .update_standby(&name, &mark, &mark.readied())
                 .await
                 .map_err(|e| runner.failed(Step::Pool, e))

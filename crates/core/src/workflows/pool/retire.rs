@@ -6,6 +6,7 @@
 //! interrupted retirement left.
 
 use super::super::Workflows;
+use super::super::capabilities::refused;
 use super::super::error::WorkflowError;
 use super::Standby;
 use crate::domain::{
@@ -70,6 +71,7 @@ impl Workflows {
         events: &dyn EventSink,
     ) -> RetireReport {
         let runtime = self.ports.runtime.as_ref();
+        let standby_port = self.standby_port();
         let mut report = RetireReport::default();
         for (standby, reason) in doomed {
             let retired = RetiredStandby {
@@ -97,9 +99,14 @@ impl Workflows {
                 }
                 Err(error) => Err(error),
                 Ok(()) => {
-                    let marked = runtime
-                        .update_standby(&standby.name, &standby.mark, &standby.mark.retired())
-                        .await;
+                    let marked = match &standby_port {
+                        Ok(port) => {
+                            let retired = standby.mark.retired();
+                            port.update_standby(&standby.name, &standby.mark, &retired)
+                                .await
+                        }
+                        Err(missing) => Err(refused(format!("retire {}", standby.name), missing)),
+                    };
                     let deleted = match marked {
                         Ok(()) => runtime.delete_instance(&standby.name).await,
                         Err(error) => Err(error),
