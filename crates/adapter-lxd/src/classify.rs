@@ -48,8 +48,9 @@ pub(crate) enum Cause {
     MemberUnreachable,
     /// A compare-and-set lost: the object changed since it was read (412 "ETag
     /// doesn't match"), or another change of it was under way at the same moment
-    /// ("A matching non-reusable operation has now succeeded": LXD's lock on
-    /// instance updates, which the other change won).
+    /// ("A matching non-reusable operation has now succeeded": the daemon's instance
+    /// lock, which another change of the same kind held and ended well; LXD says it
+    /// of concurrent updates, both daemons of concurrent deletes).
     VersionChanged,
     /// Anything else: the daemon's message is passed on.
     Other,
