@@ -48,8 +48,9 @@ pub(crate) enum Cause {
     MemberUnreachable,
     /// A compare-and-set lost: the object changed since it was read (412 "ETag
     /// doesn't match"), or another change of it was under way at the same moment
-    /// ("A matching non-reusable operation has now succeeded": LXD's lock on
-    /// instance updates, which the other change won).
+    /// ("A matching non-reusable operation has now succeeded": the daemon's instance
+    /// lock, which another change of the same kind held and ended well; LXD says it
+    /// of concurrent updates, both daemons of concurrent deletes).
     VersionChanged,
     /// Anything else: the daemon's message is passed on.
     Other,
@@ -178,6 +179,15 @@ mod tests {
         ("cluster-member-stopping", 2, Cause::MemberUnreachable),
         ("cluster-member-stopping", 3, Cause::MemberUnreachable),
         ("cluster-member-offline", 2, Cause::MemberUnreachable),
+        ("claim-stale", 1, Cause::VersionChanged),
+        ("attach-stale", 1, Cause::VersionChanged),
+        // LXD: its update lock; Incus: 412.
+        ("update-concurrent", 2, Cause::VersionChanged),
+        ("delete-concurrent", 3, Cause::VersionChanged),
+        ("attach-profile-missing", 1, Cause::ProfileMissing),
+        ("snapshot-exists", 1, Cause::AlreadyExists),
+        ("snapshot-missing", 0, Cause::NotFound),
+        ("keep-step-holder-missing", 0, Cause::NotFound),
     ];
 
     #[test]
@@ -223,6 +233,23 @@ mod tests {
         let (status, code, message) = refusal(Daemon::Incus, "stop-graceful", 1);
         assert!(message.ends_with("context deadline exceeded"), "{message}");
         assert_eq!(classify(status, code, &message), Cause::Other);
+    }
+
+    #[test]
+    fn a_change_that_waited_on_the_instance_lock_is_a_lost_race_on_both_daemons() {
+        // LXD refuses a concurrent update so; both daemons a concurrent delete.
+        for (daemon, scenario, index) in [
+            (Daemon::Lxd, "update-concurrent", 2),
+            (Daemon::Lxd, "delete-concurrent", 3),
+            (Daemon::Incus, "delete-concurrent", 3),
+        ] {
+            let (status, code, message) = refusal(daemon, scenario, index);
+            assert!(
+                message.ends_with("A matching non-reusable operation has now succeeded"),
+                "{daemon:?} {scenario}: {message}"
+            );
+            assert_eq!(classify(status, code, &message), Cause::VersionChanged);
+        }
     }
 
     #[test]

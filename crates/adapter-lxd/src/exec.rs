@@ -50,7 +50,7 @@ use crate::api::OperationRef;
 use crate::classify::Cause;
 use crate::client::{LxdClient, silent};
 use crate::errors::{CallError, runtime_error};
-use crate::reply::{ExecEnded, ExecStarted};
+use crate::reply::{ExecEnded, ExecStarted, Operation};
 use crate::transport::Stream;
 
 /// The signals sent, in turn, to a command that must end: SIGTERM, then SIGKILL.
@@ -85,6 +85,8 @@ pub(crate) async fn exec(
     }
 }
 
+/// An exec: its websockets connected, its output streamed until the command ends,
+/// or its interruption (timeout, cancellation).
 async fn run(
     client: &LxdClient,
     instance: &InstanceName,
@@ -93,104 +95,223 @@ async fn run(
     cancel: &CancellationToken,
     operation_name: &str,
 ) -> Result<i32, Failure> {
-    let fail = Failure::Call;
     if cancel.is_cancelled() {
         return Err(Failure::Port(RuntimeError::Cancelled {
             operation: operation_name.to_owned(),
         }));
     }
+    let (operation, mut control, streams) = open_exec(client, instance, request)
+        .await
+        .map_err(Failure::Call)?;
+    let (output_ended, on_output_end) = tokio::sync::oneshot::channel::<()>();
+    let work = stream_to_end(
+        client,
+        &operation,
+        request,
+        output,
+        streams,
+        output_ended,
+        operation_name,
+    );
+    tokio::pin!(work);
+    let interrupted = interruption(Some(request.timeout), cancel, operation_name);
+    let outcome = supervise(
+        client,
+        &operation,
+        &mut control,
+        &mut work,
+        on_output_end,
+        interrupted,
+    )
+    .await;
+    match outcome {
+        Outcome::Ended(ended) => {
+            let _ = control.close(None).await;
+            Ok(exit_code(&ended.map_err(Failure::Call)?))
+        }
+        Outcome::Lost(lost) => {
+            // Nobody is left to signal: the daemon (or member) does not answer.
+            let _ = control.close(None).await;
+            Err(Failure::Call(lost))
+        }
+        Outcome::Interrupted(interruption) => {
+            interrupt(
+                client,
+                &operation,
+                &mut control,
+                &mut work,
+                request.kill_grace,
+            )
+            .await;
+            Err(Failure::Port(interruption))
+        }
+    }
+}
+
+/// An exec's command's stdin, stdout and stderr.
+type Streams = (Socket, Socket, Socket);
+
+/// Starts an exec and connects its websockets: the control socket first, since the
+/// command starts as soon as its three streams are connected, and a control socket
+/// asked for after that is refused, or held by the daemon so that the operation never
+/// ends (module docs).
+async fn open_exec(
+    client: &LxdClient,
+    instance: &InstanceName,
+    request: &ExecRequest,
+) -> Result<(OperationRef, Socket, Streams), CallError> {
     let (operation, started) = client
         .start(client.api().exec(instance.as_str(), request))
-        .await
-        .map_err(fail)?;
+        .await?;
     let fds = started.metadata::<ExecStarted>().fds;
-    // The control socket first: the command starts as soon as its three streams are
-    // connected, and a control socket asked for after that is refused, or held by the
-    // daemon so that the operation never ends (module docs).
-    let control = connect(client, &operation, &fds.control)
-        .await
-        .map_err(fail)?;
-    let (stdin, stdout, stderr) = tokio::try_join!(
+    let control = connect(client, &operation, &fds.control).await?;
+    let streams = tokio::try_join!(
         connect(client, &operation, &fds.stdin),
         connect(client, &operation, &fds.stdout),
         connect(client, &operation, &fds.stderr)
-    )
-    .map_err(fail)?;
+    )?;
+    Ok((operation, control, streams))
+}
 
-    let (output_ended, mut on_output_end) = tokio::sync::oneshot::channel::<()>();
-    let work = async {
-        let feed = feed_stdin(stdin, request.stdin.as_deref());
-        let out = pump(stdout, OutputStream::Stdout, output);
-        let err = pump(stderr, OutputStream::Stderr, output);
-        let ((), out, err) = tokio::join!(feed, out, err);
-        if out == Ended::Cleanly && err == Ended::Cleanly {
-            let _ = output_ended.send(());
-        }
-        if out == Ended::Broken || err == Ended::Broken {
-            // A daemon that is gone says why itself.
-            let ping = client.call(client.api().server(), client.options().request_timeout);
-            if let Err(CallError::Transport(unreachable)) = ping.await {
-                return Err(CallError::Transport(unreachable));
-            }
-            // Over the network, the rest of the output is lost, and with it what the
-            // command did: its exit code (the daemon kills a command whose websockets
-            // drop) says nothing about the build. On this host's socket there is no
-            // network to lose: a daemon that answers closed the stream as the command
-            // ended (Incus may, without a close message, on a loaded host), and the
-            // operation says how it ended.
-            if !client.shares_this_host() {
-                return Err(CallError::Transport(connection_lost(
-                    client.endpoint(),
-                    operation_name,
-                )));
-            }
-        }
-        client
-            .wait(&operation, request.timeout + request.kill_grace * 3)
-            .await
-    };
-    tokio::pin!(work);
-    let lost = watch(client, &operation);
+/// Feeds stdin, hands stdout and stderr on until they end (saying so on
+/// `output_ended` when both ended cleanly), then waits for the operation.
+async fn stream_to_end(
+    client: &LxdClient,
+    operation: &OperationRef,
+    request: &ExecRequest,
+    output: &dyn OutputSink,
+    (stdin, stdout, stderr): Streams,
+    output_ended: tokio::sync::oneshot::Sender<()>,
+    operation_name: &str,
+) -> Result<Operation, CallError> {
+    let feed = feed_stdin(stdin, request.stdin.as_deref());
+    let out = pump(stdout, OutputStream::Stdout, output);
+    let err = pump(stderr, OutputStream::Stderr, output);
+    let ((), out, err) = tokio::join!(feed, out, err);
+    if out == Ended::Cleanly && err == Ended::Cleanly {
+        let _ = output_ended.send(());
+    }
+    if out == Ended::Broken || err == Ended::Broken {
+        after_broken_output(client, operation_name).await?;
+    }
+    client
+        .wait(operation, request.timeout + request.kill_grace * 3)
+        .await
+}
+
+/// Whether an exec whose output broke may still ask its operation how it ended.
+async fn after_broken_output(client: &LxdClient, operation_name: &str) -> Result<(), CallError> {
+    // A daemon that is gone says why itself.
+    let ping = client.call(client.api().server(), client.options().request_timeout);
+    if let Err(CallError::Transport(unreachable)) = ping.await {
+        return Err(CallError::Transport(unreachable));
+    }
+    // Over the network, the rest of the output is lost, and with it what the command
+    // did: its exit code (the daemon kills a command whose websockets drop) says
+    // nothing about the build. On this host's socket there is no network to lose: a
+    // daemon that answers closed the stream as the command ended (Incus may, without a
+    // close message, on a loaded host), and the operation says how it ended.
+    if client.shares_this_host() {
+        Ok(())
+    } else {
+        Err(CallError::Transport(connection_lost(
+            client.endpoint(),
+            operation_name,
+        )))
+    }
+}
+
+/// How the wait for an exec's command ended.
+enum Outcome {
+    /// The command ended: its operation, or why it cannot be read.
+    Ended(Result<Operation, CallError>),
+    /// The daemon (or the cluster member running the command) stopped answering.
+    Lost(CallError),
+    /// The timeout or a cancellation: the command must be interrupted.
+    Interrupted(RuntimeError),
+}
+
+/// Waits for `work` (the command's output and its operation's end), watching a
+/// cluster member that may stop answering, and closing the control socket once the
+/// output has ended: the command has exited then, so closing it kills nothing, and it
+/// lets a daemon that holds the operation until then end it (module docs).
+async fn supervise<W>(
+    client: &LxdClient,
+    operation: &OperationRef,
+    control: &mut Socket,
+    work: &mut W,
+    mut on_output_end: tokio::sync::oneshot::Receiver<()>,
+    interrupted: impl Future<Output = RuntimeError>,
+) -> Outcome
+where
+    W: Future<Output = Result<Operation, CallError>> + Unpin,
+{
+    let lost = watch(client, operation);
     tokio::pin!(lost);
-    let deadline = tokio::time::sleep(request.timeout);
-    tokio::pin!(deadline);
-    let mut control = control;
+    tokio::pin!(interrupted);
     let mut control_open = true;
-    let interruption = loop {
+    loop {
         tokio::select! {
-            ended = &mut work => {
-                let _ = control.close(None).await;
-                let code = ended.map_err(fail)?.metadata::<ExecEnded>().code;
-                return Ok(i32::try_from(code).unwrap_or(-1));
-            }
-            lost = &mut lost, if client.is_clustered() => {
-                // Nobody is left to signal: the daemon (or member) does not answer.
-                let _ = control.close(None).await;
-                return Err(Failure::Call(lost));
-            }
-            // The command has exited: closing the control socket kills nothing, and
-            // lets a daemon that holds the operation until then end it (module docs).
+            ended = &mut *work => return Outcome::Ended(ended),
+            lost = &mut lost, if client.is_clustered() => return Outcome::Lost(lost),
             Ok(()) = &mut on_output_end, if control_open => {
                 control_open = false;
                 let _ = control.close(None).await;
             }
-            () = &mut deadline => break RuntimeError::TimedOut { operation: operation_name.to_owned(), after: request.timeout },
-            () = cancel.cancelled() => break RuntimeError::Cancelled { operation: operation_name.to_owned() },
+            interruption = &mut interrupted => return Outcome::Interrupted(interruption),
+        }
+    }
+}
+
+/// Resolves when a command must be interrupted: at `timeout` (never without one), or
+/// when `cancel` fires; says which, as the port's error.
+async fn interruption(
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+    operation_name: &str,
+) -> RuntimeError {
+    let deadline = async {
+        match timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
         }
     };
+    tokio::select! {
+        () = deadline => RuntimeError::TimedOut {
+            operation: operation_name.to_owned(),
+            after: timeout.unwrap_or_default(),
+        },
+        () = cancel.cancelled() => RuntimeError::Cancelled {
+            operation: operation_name.to_owned(),
+        },
+    }
+}
+
+/// Ends a command that must not run on: SIGTERM, then SIGKILL, each followed by up
+/// to `grace` for `work` (its output and its operation) to end; then closes the
+/// control socket, which kills what still runs, and asks the daemon to cancel the
+/// operation.
+async fn interrupt<W: Future + Unpin>(
+    client: &LxdClient,
+    operation: &OperationRef,
+    control: &mut Socket,
+    mut work: W,
+    grace: Duration,
+) {
     for signal in SIGNALS {
         let message = json!({ "command": "signal", "signal": signal }).to_string();
         let _ = control.send(Message::text(message)).await;
-        if tokio::time::timeout(request.kill_grace, &mut work)
-            .await
-            .is_ok()
-        {
+        if tokio::time::timeout(grace, &mut work).await.is_ok() {
             break;
         }
     }
     let _ = control.close(None).await;
-    client.cancel(&operation).await;
-    Err(Failure::Port(interruption))
+    client.cancel(operation).await;
+}
+
+/// The exit code of a finished exec operation (`-1` when it says none).
+fn exit_code(ended: &Operation) -> i32 {
+    i32::try_from(ended.metadata::<ExecEnded>().code).unwrap_or(-1)
 }
 
 /// Connects one of an exec's websockets.
@@ -251,58 +372,25 @@ pub(crate) async fn session(
             operation: operation_name,
         });
     }
-    let (operation, started) = client
-        .start(client.api().exec_session(instance.as_str(), request))
+    let opened = open_session(client, instance, request)
         .await
         .map_err(&fail)?;
-    let fds = started.metadata::<ExecStarted>().fds;
-    let interactive = request.terminal.is_some();
-    // The control socket first, as for exec.
-    let mut control = connect(client, &operation, &fds.control)
-        .await
-        .map_err(&fail)?;
-    let (stdin, outputs) = if interactive {
-        let stdin = connect(client, &operation, &fds.stdin)
-            .await
-            .map_err(&fail)?;
-        let (sink, stream) = stdin.split();
-        (sink, (stream.boxed(), None))
-    } else {
-        let (stdin, stdout, stderr) = tokio::try_join!(
-            connect(client, &operation, &fds.stdin),
-            connect(client, &operation, &fds.stdout),
-            connect(client, &operation, &fds.stderr)
-        )
-        .map_err(&fail)?;
-        let (sink, _) = stdin.split();
-        (sink, (stdout.boxed(), Some(stderr)))
-    };
+    let Session {
+        operation,
+        mut control,
+        stdin,
+        outputs,
+    } = opened;
     // The daemon ends the operation of an interactive session only once the client
     // closes its side of the session's websocket: the output's end says when.
     let (output_ended, mut on_output_end) = tokio::sync::oneshot::channel::<()>();
-    let work = async {
-        let (stdout, stderr) = outputs;
-        let out = pump_stream(stdout, OutputStream::Stdout, output);
-        let err = async {
-            if let Some(stderr) = stderr {
-                pump(stderr, OutputStream::Stderr, output).await;
-            }
-        };
-        tokio::join!(out, err);
-        let _ = output_ended.send(());
-        client.wait(&operation, SESSION_END_WAIT).await
-    };
+    let work = session_output(client, &operation, outputs, output, output_ended);
     tokio::pin!(work);
-    let deadline = async {
-        match request.timeout {
-            Some(limit) => tokio::time::sleep(limit).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline);
+    let interrupted = interruption(request.timeout, cancel, &operation_name);
+    tokio::pin!(interrupted);
     let mut feeding = Feeding {
         stdin,
-        interactive,
+        interactive: request.terminal.is_some(),
         open: true,
         closed: false,
     };
@@ -310,33 +398,95 @@ pub(crate) async fn session(
         tokio::select! {
             ended = &mut work => {
                 let _ = control.close(None).await;
-                let code = ended.map_err(&fail)?.metadata::<ExecEnded>().code;
-                return Ok(i32::try_from(code).unwrap_or(-1));
+                return Ok(exit_code(&ended.map_err(&fail)?));
             }
             next = input.next_input(), if feeding.open => {
                 feeding.feed(next, &mut control).await;
             }
             Ok(()) = &mut on_output_end, if !feeding.closed => feeding.close().await,
-            () = &mut deadline => break RuntimeError::TimedOut {
-                operation: operation_name.clone(),
-                after: request.timeout.unwrap_or_default(),
-            },
-            () = cancel.cancelled() => break RuntimeError::Cancelled { operation: operation_name.clone() },
+            interruption = &mut interrupted => break interruption,
         }
     };
-    for signal in SIGNALS {
-        let message = json!({ "command": "signal", "signal": signal }).to_string();
-        let _ = control.send(Message::text(message)).await;
-        if tokio::time::timeout(request.kill_grace, &mut work)
-            .await
-            .is_ok()
-        {
-            break;
-        }
-    }
-    let _ = control.close(None).await;
-    client.cancel(&operation).await;
+    interrupt(
+        client,
+        &operation,
+        &mut control,
+        &mut work,
+        request.kill_grace,
+    )
+    .await;
     Err(interruption)
+}
+
+/// A session's output websockets: stdout (the terminal's, when interactive), and
+/// stderr without a terminal.
+type Outputs = (
+    futures_util::stream::BoxStream<
+        'static,
+        Result<Message, tokio_tungstenite::tungstenite::Error>,
+    >,
+    Option<Socket>,
+);
+
+/// A session's operation and websockets, connected.
+struct Session {
+    operation: OperationRef,
+    control: Socket,
+    stdin: SplitSink<Socket, Message>,
+    outputs: Outputs,
+}
+
+/// Starts a session and connects its websockets, the control socket first, as for
+/// exec: one for the terminal, or stdin, stdout and stderr.
+async fn open_session(
+    client: &LxdClient,
+    instance: &InstanceName,
+    request: &SessionRequest,
+) -> Result<Session, CallError> {
+    let (operation, started) = client
+        .start(client.api().exec_session(instance.as_str(), request))
+        .await?;
+    let fds = started.metadata::<ExecStarted>().fds;
+    let control = connect(client, &operation, &fds.control).await?;
+    let (stdin, outputs) = if request.terminal.is_some() {
+        let terminal = connect(client, &operation, &fds.stdin).await?;
+        let (sink, stream) = terminal.split();
+        (sink, (stream.boxed(), None))
+    } else {
+        let (stdin, stdout, stderr) = tokio::try_join!(
+            connect(client, &operation, &fds.stdin),
+            connect(client, &operation, &fds.stdout),
+            connect(client, &operation, &fds.stderr)
+        )?;
+        let (sink, _) = stdin.split();
+        (sink, (stdout.boxed(), Some(stderr)))
+    };
+    Ok(Session {
+        operation,
+        control,
+        stdin,
+        outputs,
+    })
+}
+
+/// Hands a session's output on until it ends, says so on `output_ended`, then waits
+/// for the operation.
+async fn session_output(
+    client: &LxdClient,
+    operation: &OperationRef,
+    (stdout, stderr): Outputs,
+    output: &dyn OutputSink,
+    output_ended: tokio::sync::oneshot::Sender<()>,
+) -> Result<Operation, CallError> {
+    let out = pump_stream(stdout, OutputStream::Stdout, output);
+    let err = async {
+        if let Some(stderr) = stderr {
+            pump(stderr, OutputStream::Stderr, output).await;
+        }
+    };
+    tokio::join!(out, err);
+    let _ = output_ended.send(());
+    client.wait(operation, SESSION_END_WAIT).await
 }
 
 /// The caller's input on its way to a session's command.

@@ -205,11 +205,18 @@ impl LxdClient {
         }
     }
 
-    /// One delete; an ephemeral instance is gone once stopped.
+    /// One delete; an ephemeral instance is gone once stopped. A delete that waited
+    /// on the daemon's instance lock for another delete of the same instance, which
+    /// succeeded ("A matching non-reusable operation has now succeeded"), finds the
+    /// instance deleted: that is its own success.
     async fn delete_once(&self, name: &str) -> Result<(), CallError> {
         let delete = || self.api().delete_instance(name);
         match self.operation(delete(), DELETE_LIMIT).await {
             Ok(_) => Ok(()),
+            Err(error) if error.is(Cause::VersionChanged) => {
+                tracing::debug!(instance = %name, ?error, "another delete of the instance ended first");
+                Ok(())
+            }
             Err(error) if error.is(Cause::Running) => {
                 match self
                     .change_state(name, StateChange::FORCED_STOP, DELETE_LIMIT)
@@ -220,7 +227,9 @@ impl LxdClient {
                     Err(error) => return Err(error),
                 }
                 match self.operation(delete(), DELETE_LIMIT).await {
-                    Err(error) if !error.is_gone() => Err(error),
+                    Err(error) if !error.is_gone() && !error.is(Cause::VersionChanged) => {
+                        Err(error)
+                    }
                     _ => Ok(()),
                 }
             }
@@ -233,3 +242,6 @@ impl LxdClient {
         self.ack(self.api().delete_profile(name)).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -86,7 +86,7 @@ mod tests {
         let config: std::collections::BTreeMap<String, String> = labels
             .pairs()
             .into_iter()
-            .map(|(key, value)| (crate::wire::label_key(key), value))
+            .map(|(key, value)| (crate::wire::mark_key(key), value))
             .collect();
         let instance = |name: &str, labelled: bool| Instance {
             name: name.into(),

@@ -75,6 +75,9 @@ struct Recording {
 struct Exchange {
     status: u16,
     reply: serde_json::Value,
+    /// The reply's `ETag` header, where the daemon sent one.
+    #[serde(default)]
+    etag: Option<String>,
 }
 
 impl MockTransport {
@@ -164,14 +167,19 @@ impl MockTransport {
     }
 
     /// Queues every reply of a recording made by `tests/fixtures/capture.py`
-    /// (`{"exchanges": [{"status": 200, "reply": {...}}, ...]}`), in order.
+    /// (`{"exchanges": [{"status": 200, "reply": {...}, "etag": "..."}, ...]}`, the
+    /// `etag` only where the daemon sent one), in order.
     ///
     /// # Errors
     /// When `recording` is not such a document.
     pub fn play(&self, recording: &str) -> Result<&Self, serde_json::Error> {
         let recording: Recording = serde_json::from_str(recording)?;
         for exchange in recording.exchanges {
-            self.reply(exchange.status, exchange.reply.to_string());
+            let body = exchange.reply.to_string();
+            match exchange.etag {
+                Some(etag) => self.reply_versioned(exchange.status, body, &etag),
+                None => self.reply(exchange.status, body),
+            };
         }
         Ok(self)
     }

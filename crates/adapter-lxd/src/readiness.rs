@@ -82,3 +82,6 @@ impl LxdClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -90,3 +90,6 @@ impl LxdClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -55,6 +55,13 @@ pub(crate) fn reply_of(daemon: Daemon, scenario: &str, index: usize) -> (u16, Ve
     )
 }
 
+/// The `ETag` header of reply `index` of a recording, where the daemon sent one.
+pub(crate) fn etag_of(daemon: Daemon, scenario: &str, index: usize) -> Option<String> {
+    recorded(daemon, scenario)["exchanges"][index]["etag"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// The `metadata` of reply `index` of a recording.
 pub(crate) fn metadata_of(daemon: Daemon, scenario: &str, index: usize) -> Value {
     recorded(daemon, scenario)["exchanges"][index]["reply"]["metadata"].clone()
@@ -73,7 +80,7 @@ pub(crate) fn operation_of(daemon: Daemon, scenario: &str, index: usize) -> Stri
 pub(crate) trait Play {
     /// Every reply of `scenario`, in order.
     fn all(&self, daemon: Daemon, scenario: &str) -> &Self;
-    /// Reply `index` of `scenario`.
+    /// Reply `index` of `scenario` (with its `ETag`, where it has one).
     fn one(&self, daemon: Daemon, scenario: &str, index: usize) -> &Self;
 }
 
@@ -84,7 +91,10 @@ impl Play for MockTransport {
 
     fn one(&self, daemon: Daemon, scenario: &str, index: usize) -> &Self {
         let (status, body) = reply_of(daemon, scenario, index);
-        self.reply(status, body)
+        match etag_of(daemon, scenario, index) {
+            Some(etag) => self.reply_versioned(status, body, &etag),
+            None => self.reply(status, body),
+        }
     }
 }
 

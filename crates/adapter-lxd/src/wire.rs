@@ -2,8 +2,8 @@
 //! daemon receives can be read and tested here, without one.
 
 use lxpack_core::domain::{
-    CacheLabel, CacheMark, DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels,
-    LaunchSpec, MountSource, Owner, ProfileSpec, StandbyLabel, StandbyMark, StepKey,
+    CacheMark, DiskMount, ImageRef, ImageSelector, Isolation, LabelKey, Labels, LaunchSpec,
+    MountSource, Owner, ProfileSpec, StandbyMark, StepKey,
 };
 use lxpack_core::ports::{PublishRequest, VolumeSpec};
 use serde_json::{Map, Value, json};
@@ -17,14 +17,29 @@ pub(crate) enum Ownership {
     Idmap,
 }
 
-/// Where lxpack keeps a label: a `user.` config key, which the daemon stores without
-/// interpreting it, on instances and profiles alike.
-pub(crate) fn label_key(key: LabelKey) -> String {
-    format!("user.lxpack.{key}")
+/// The prefix of every mark lxpack keeps on the daemon's objects (instances,
+/// profiles, volumes): a `user.` config key, which the daemon stores without
+/// interpreting it.
+const MARK_PREFIX: &str = "user.lxpack.";
+
+/// The config key of the mark called `name`: a job label ([`LabelKey`]), a standby's
+/// ([`StandbyLabel`](lxpack_core::domain::StandbyLabel)) or a cache's
+/// ([`CacheLabel`](lxpack_core::domain::CacheLabel)) label, [`KEPT_UNTIL`] or
+/// [`STEPS`]. Every mark is written and read through this one key.
+pub(crate) fn mark_key(name: impl std::fmt::Display) -> String {
+    format!("{MARK_PREFIX}{name}")
 }
 
-/// Where an instance kept for inspection keeps its expiry: Unix seconds.
-pub(crate) const KEPT_UNTIL_KEY: &str = "user.lxpack.kept_until";
+/// The value of the mark called `name` in a config read back from the daemon.
+fn mark_of(
+    config: &std::collections::BTreeMap<String, String>,
+    name: impl std::fmt::Display,
+) -> Option<&str> {
+    config.get(&mark_key(name)).map(String::as_str)
+}
+
+/// The mark of an instance kept for inspection: its expiry, in Unix seconds.
+const KEPT_UNTIL: &str = "kept_until";
 
 /// The config that marks an instance kept until `until`.
 pub(crate) fn kept_config(until: std::time::SystemTime) -> Map<String, Value> {
@@ -32,10 +47,7 @@ pub(crate) fn kept_config(until: std::time::SystemTime) -> Map<String, Value> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let mut config = Map::new();
-    config.insert(
-        KEPT_UNTIL_KEY.to_owned(),
-        Value::String(seconds.to_string()),
-    );
+    config.insert(mark_key(KEPT_UNTIL), Value::String(seconds.to_string()));
     config
 }
 
@@ -44,32 +56,24 @@ pub(crate) fn kept_config(until: std::time::SystemTime) -> Map<String, Value> {
 pub(crate) fn kept_until_of(
     config: &std::collections::BTreeMap<String, String>,
 ) -> Option<std::time::SystemTime> {
-    let seconds: u64 = config.get(KEPT_UNTIL_KEY)?.parse().ok()?;
+    let seconds: u64 = mark_of(config, KEPT_UNTIL)?.parse().ok()?;
     std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))
 }
 
-/// Where a step holder keeps the keys of its step snapshots.
-pub(crate) const STEPS_KEY: &str = "user.lxpack.steps";
+/// The mark of a step holder: the keys of its step snapshots.
+const STEPS: &str = "steps";
 
 /// The step snapshot keys of a step holder, from its config.
 pub(crate) fn steps_of(config: &std::collections::BTreeMap<String, String>) -> Vec<StepKey> {
-    config
-        .get(STEPS_KEY)
-        .map_or_else(Vec::new, |text| StepKey::split(text))
+    mark_of(config, STEPS).map_or_else(Vec::new, StepKey::split)
 }
 
 /// `PATCH /1.0/instances/NAME` that keeps an instance as a step holder: only the base
 /// profiles (its own can then be deleted), and its keys.
 pub(crate) fn step_holder(base_profiles: &[String], keys: &[StepKey]) -> Value {
-    json!({
-        "profiles": base_profiles,
-        "config": { STEPS_KEY: StepKey::join(keys) },
-    })
-}
-
-/// Where a standby keeps one of its labels: a `user.` config key, like the job's.
-pub(crate) fn standby_key(label: StandbyLabel) -> String {
-    format!("user.lxpack.{label}")
+    let mut config = Map::new();
+    config.insert(mark_key(STEPS), Value::String(StepKey::join(keys)));
+    json!({ "profiles": base_profiles, "config": config })
 }
 
 /// A standby's mark as config keys, its app under the job labels' app key.
@@ -77,12 +81,9 @@ pub(crate) fn standby_config(mark: &StandbyMark) -> Map<String, Value> {
     let mut config: Map<String, Value> = mark
         .pairs()
         .into_iter()
-        .map(|(label, value)| (standby_key(label), Value::String(value)))
+        .map(|(label, value)| (mark_key(label), Value::String(value)))
         .collect();
-    config.insert(
-        label_key(LabelKey::App),
-        Value::String(mark.app.to_string()),
-    );
+    config.insert(mark_key(LabelKey::App), Value::String(mark.app.to_string()));
     config
 }
 
@@ -91,8 +92,8 @@ pub(crate) fn standby_of(
     config: &std::collections::BTreeMap<String, String>,
 ) -> Option<StandbyMark> {
     StandbyMark::read(
-        |label| config.get(&standby_key(label)).map(String::as_str),
-        config.get(&label_key(LabelKey::App)).map(String::as_str),
+        |label| mark_of(config, label),
+        mark_of(config, LabelKey::App),
     )
 }
 
@@ -117,19 +118,13 @@ fn idmap_lines(owner: Owner) -> Vec<String> {
 /// `labels` as config keys.
 fn label_config(labels: Option<&Labels>, config: &mut Map<String, Value>) {
     for (key, value) in labels.into_iter().flat_map(Labels::pairs) {
-        config.insert(label_key(key), Value::String(value));
+        config.insert(mark_key(key), Value::String(value));
     }
 }
 
 /// The labels in an instance's or profile's config, read back from the daemon.
 pub(crate) fn labels_of(config: &std::collections::BTreeMap<String, String>) -> Option<Labels> {
-    Labels::read(|key| config.get(&label_key(key)).map(String::as_str))
-}
-
-/// Where a cache volume keeps one of its labels: a `user.` config key, like an
-/// instance's.
-pub(crate) fn cache_key(label: CacheLabel) -> String {
-    format!("user.lxpack.{label}")
+    Labels::read(|key| mark_of(config, key))
 }
 
 /// A cache mark as config keys, its job and app under the job labels' keys.
@@ -137,14 +132,11 @@ pub(crate) fn cache_config(mark: &CacheMark) -> Map<String, Value> {
     let mut config: Map<String, Value> = mark
         .pairs()
         .into_iter()
-        .map(|(label, value)| (cache_key(label), Value::String(value)))
+        .map(|(label, value)| (mark_key(label), Value::String(value)))
         .collect();
+    config.insert(mark_key(LabelKey::Job), Value::String(mark.job.to_string()));
     config.insert(
-        label_key(LabelKey::Job),
-        Value::String(mark.job.to_string()),
-    );
-    config.insert(
-        label_key(LabelKey::App),
+        mark_key(LabelKey::App),
         Value::String(mark.key.app.to_string()),
     );
     config
@@ -155,9 +147,9 @@ pub(crate) fn cache_mark_of(
     config: &std::collections::BTreeMap<String, String>,
 ) -> Option<CacheMark> {
     CacheMark::read(
-        |label| config.get(&cache_key(label)).map(String::as_str),
-        config.get(&label_key(LabelKey::Job)).map(String::as_str),
-        config.get(&label_key(LabelKey::App)).map(String::as_str),
+        |label| mark_of(config, label),
+        mark_of(config, LabelKey::Job),
+        mark_of(config, LabelKey::App),
     )
 }
 
@@ -286,8 +278,8 @@ pub(crate) fn instance(
         // A copy takes the holder's config where the request sets none: its keep mark
         // and its step keys are not the new instance's.
         Some(snapshot) => {
-            config.insert(KEPT_UNTIL_KEY.to_owned(), json!(""));
-            config.insert(STEPS_KEY.to_owned(), json!(""));
+            config.insert(mark_key(KEPT_UNTIL), json!(""));
+            config.insert(mark_key(STEPS), json!(""));
             json!({
                 "type": "copy",
                 "source": format!("{}/{}", snapshot.instance, snapshot.snapshot),
@@ -410,6 +402,24 @@ mod tests {
             "uid 1000 1000\ngid 1001 1001"
         );
         assert!(mapped["devices"]["checkout"].get("shift").is_none());
+    }
+
+    #[test]
+    fn every_mark_is_a_user_lxpack_key() {
+        let until = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_748_800);
+        assert_eq!(kept_config(until)["user.lxpack.kept_until"], "1764748800");
+        let config = [("user.lxpack.kept_until".to_owned(), "1764748800".to_owned())].into();
+        assert_eq!(kept_until_of(&config), Some(until));
+        let keys = StepKey::split("0123456789abcdef");
+        let body = step_holder(&["default".to_owned()], &keys);
+        assert_eq!(body["config"]["user.lxpack.steps"], "0123456789abcdef");
+        let config = [(
+            "user.lxpack.steps".to_owned(),
+            "0123456789abcdef".to_owned(),
+        )]
+        .into();
+        assert_eq!(steps_of(&config), keys);
+        assert_eq!(mark_key(LabelKey::Job), "user.lxpack.job");
     }
 
     #[test]

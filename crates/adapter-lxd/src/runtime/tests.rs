@@ -868,3 +868,5 @@ async fn readiness_reads_pools_and_the_default_profile() {
         ]
     );
 }
+
+mod steps;
