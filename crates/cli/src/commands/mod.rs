@@ -9,6 +9,7 @@ mod completions;
 mod deploy;
 mod doctor;
 mod gc;
+mod gc_view;
 mod images;
 mod job_session;
 mod jobs;

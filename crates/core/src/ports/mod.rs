@@ -9,10 +9,11 @@ mod container_runtime;
 mod image_registry;
 mod job_history;
 mod pool_refill;
+mod runner_probe;
 
 pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
-pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
+pub use clock::{Clock, SystemClock};
 pub use container_runtime::{
     ContainerRuntime, InputSource, OutputSink, Placement, Resource, ResourceKind, RuntimeError,
     ServerInfo, VolumeSpec,
@@ -20,6 +21,7 @@ pub use container_runtime::{
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
+pub use runner_probe::{NoRunnerProbe, RunnerProbe};
 
 /// An error from an adapter's own machinery (HTTP, SQL, SDK…), kept opaque so that no
 /// foreign type leaks into the ports' signatures.

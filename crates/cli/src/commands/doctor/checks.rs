@@ -2,6 +2,8 @@
 //! daemon, storage, extensions, mounts, AWS, store. A check whose prerequisite failed is
 //! skipped with the reason, rather than failing again with a confusing message.
 
+use std::path::PathBuf;
+
 use lxpack_core::domain::AmiId;
 use lxpack_core::ports::AmiCatalogError;
 use lxpack_lxd::{access_hint, discover_socket, not_a_socket, socket_group};
@@ -11,7 +13,9 @@ use super::host::{
 };
 use super::{Check, Verdict};
 use crate::args::Cli;
-use crate::config::{Config, RuntimeEndpoint, locate};
+use crate::config::{
+    Config, ConfigOrigin, EMBEDDED_DEFAULTS, RuntimeConfig, RuntimeEndpoint, locate,
+};
 use crate::wiring::{
     DaemonReadiness, ami_catalog, daemon_readiness, job_log_dir, open_store, store_path,
 };
@@ -29,149 +33,146 @@ fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdict {
 
 /// Runs every check.
 pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
-    let mut checks = Vec::new();
+    let (config_verdict, config) = load_config(cli);
+    let mut checks = vec![check("config", config_verdict)];
+    let runtime = runtime_config(config.as_ref());
+    checks.push(check("daemon installed", installed(&runtime.endpoint)));
+    let (socket_verdict, socket) = socket(&runtime.endpoint);
+    checks.push(check("socket", socket_verdict));
+    if let Some(path) = &socket {
+        checks.push(check("socket access", access(path)));
+    }
+    daemon_and_cluster_checks(&runtime, config.as_ref(), &mut checks).await;
+    checks.push(aws_check(config.as_ref()).await);
+    checks.push(store_check(cli, config.as_ref()));
+    checks
+}
+
+/// The config the command line, the environment or XDG names, and whether it loads.
+fn load_config(cli: &Cli) -> (Verdict, Option<Config>) {
     let choice = locate(
         cli.config.clone(),
         |n| std::env::var(n).ok(),
         std::path::Path::exists,
     );
-    let config = match Config::load(&choice) {
+    match Config::load(&choice) {
         Ok(config) => {
             let detail = if config.warnings.is_empty() {
                 format!("{} (valid)", config.origin)
             } else {
                 format!("{} (valid); {}", config.origin, config.warnings.join("; "))
             };
-            checks.push(check("config", Verdict::Pass(detail)));
-            Some(config)
+            (Verdict::Pass(detail), Some(config))
         }
-        Err(error) => {
-            checks.push(check(
-                "config",
-                fail(
-                    error.to_string(),
-                    "fix the key named; docs/operator-guide.md lists every key",
-                ),
-            ));
-            None
-        }
-    };
-    let runtime = config
-        .as_ref()
-        .map(|c| c.runtime.clone())
-        .unwrap_or_else(|| {
-            // The daemon checks still help with a broken config: use the defaults.
-            crate::config::Config::parse(
-                crate::config::EMBEDDED_DEFAULTS,
-                crate::config::ConfigOrigin::Defaults,
-            )
+        Err(error) => (
+            fail(
+                error.to_string(),
+                "fix the key named; docs/operator-guide.md lists every key",
+            ),
+            None,
+        ),
+    }
+}
+
+/// The runtime settings of `config`, or, when it is broken, the defaults': the daemon
+/// checks still help with a broken config.
+fn runtime_config(config: Option<&Config>) -> RuntimeConfig {
+    config.map(|c| c.runtime.clone()).unwrap_or_else(|| {
+        Config::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults)
             .map(|c| c.runtime)
-            .unwrap_or(crate::config::RuntimeConfig {
+            .unwrap_or(RuntimeConfig {
                 endpoint: RuntimeEndpoint::Discover,
                 project: None,
                 target: None,
                 request_timeout: std::time::Duration::from_secs(10),
             })
-        });
+    })
+}
 
-    let remote = matches!(runtime.endpoint, RuntimeEndpoint::Https { .. });
+/// Whether a daemon is installed here, when one is needed here.
+fn installed(endpoint: &RuntimeEndpoint) -> Verdict {
+    if matches!(endpoint, RuntimeEndpoint::Https { .. }) {
+        return Verdict::Pass("a remote daemon is configured; none is needed here".into());
+    }
     let installed = installed_daemons();
-    checks.push(check(
-        "daemon installed",
-        if remote {
-            Verdict::Pass("a remote daemon is configured; none is needed here".into())
-        } else if installed.is_empty() {
-            fail(
-                "neither lxd nor incusd was found",
-                "install one: `apt install lxd` (Debian 12) or `apt install -t bookworm-backports incus`",
-            )
-        } else {
-            Verdict::Pass(
-                installed
-                    .iter()
-                    .map(|(name, path)| format!("{name} at {}", path.display()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        },
-    ));
+    if installed.is_empty() {
+        fail(
+            "neither lxd nor incusd was found",
+            "install one: `apt install lxd` (Debian 12) or `apt install -t bookworm-backports incus`",
+        )
+    } else {
+        Verdict::Pass(
+            installed
+                .iter()
+                .map(|(name, path)| format!("{name} at {}", path.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
 
-    let socket = match &runtime.endpoint {
+/// The daemon's endpoint, and the local socket to check access to, if any.
+fn socket(endpoint: &RuntimeEndpoint) -> (Verdict, Option<PathBuf>) {
+    match endpoint {
         RuntimeEndpoint::Https { url, .. } => {
-            checks.push(check(
-                "socket",
-                Verdict::Pass(format!("remote endpoint {url}")),
-            ));
-            None
+            (Verdict::Pass(format!("remote endpoint {url}")), None)
         }
         RuntimeEndpoint::Socket(path) if path.exists() => match not_a_socket(path) {
-            Some(kind) => {
-                checks.push(check(
-                    "socket",
-                    fail(
-                        format!("{} (lxpack.runtime.socket) is {kind}, not a socket", path.display()),
-                        "point lxpack.runtime.socket at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket",
-                    ),
-                ));
-                None
-            }
-            None => {
-                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
-                Some(path.clone())
-            }
-        },
-        RuntimeEndpoint::Socket(path) => {
-            checks.push(check(
-                "socket",
+            Some(kind) => (
                 fail(
-                    format!("{} (lxpack.runtime.socket) does not exist", path.display()),
-                    "start the daemon, or fix lxpack.runtime.socket",
+                    format!(
+                        "{} (lxpack.runtime.socket) is {kind}, not a socket",
+                        path.display()
+                    ),
+                    "point lxpack.runtime.socket at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket",
                 ),
-            ));
-            None
-        }
-        RuntimeEndpoint::Discover => match discover_socket(&|n| std::env::var(n).ok()) {
-            Ok((path, _)) => {
-                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
-                Some(path)
-            }
-            Err(unreachable) => {
-                checks.push(check("socket", fail(unreachable.reason, unreachable.hint)));
-                None
-            }
+                None,
+            ),
+            None => (
+                Verdict::Pass(path.display().to_string()),
+                Some(path.clone()),
+            ),
         },
-    };
-
-    if let Some(path) = &socket {
-        checks.push(check("socket access", access(path)));
+        RuntimeEndpoint::Socket(path) => (
+            fail(
+                format!("{} (lxpack.runtime.socket) does not exist", path.display()),
+                "start the daemon, or fix lxpack.runtime.socket",
+            ),
+            None,
+        ),
+        RuntimeEndpoint::Discover => match discover_socket(&|n| std::env::var(n).ok()) {
+            Ok((path, _)) => (Verdict::Pass(path.display().to_string()), Some(path)),
+            Err(unreachable) => (fail(unreachable.reason, unreachable.hint), None),
+        },
     }
+}
 
-    let daemon = match daemon_readiness(&runtime).await {
-        Ok(daemon) => Some(daemon),
+/// Whether the daemon answers, and then its storage, extensions, mounts and cluster;
+/// those are skipped when it does not.
+async fn daemon_and_cluster_checks(
+    runtime: &RuntimeConfig,
+    config: Option<&Config>,
+    checks: &mut Vec<Check>,
+) {
+    match daemon_readiness(runtime).await {
+        Ok(daemon) => {
+            daemon_checks(&daemon, checks);
+            let target = config.and_then(|c| c.runtime.target.as_ref());
+            cluster_checks(&daemon.readiness.members, target, checks);
+        }
         Err(error) => {
             checks.push(check(
                 "daemon running",
                 fail(error.error.to_string(), error.hint.unwrap_or_default()),
             ));
-            None
-        }
-    };
-    if let Some(daemon) = daemon {
-        daemon_checks(&daemon, &mut checks);
-        let target = config.as_ref().and_then(|c| c.runtime.target.as_ref());
-        cluster_checks(&daemon.readiness.members, target, &mut checks);
-    } else {
-        for name in ["storage", "api extensions", "mount ownership"] {
-            checks.push(check(
-                name,
-                Verdict::Skipped("the daemon cannot be reached".into()),
-            ));
+            for name in ["storage", "api extensions", "mount ownership"] {
+                checks.push(check(
+                    name,
+                    Verdict::Skipped("the daemon cannot be reached".into()),
+                ));
+            }
         }
     }
-
-    checks.push(aws_check(config.as_ref()).await);
-    checks.push(store_check(cli, config.as_ref()));
-    checks
 }
 
 fn access(path: &std::path::Path) -> Verdict {
