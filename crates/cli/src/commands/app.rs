@@ -3,14 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
-use lxpack_core::domain::{App, AppKey};
+use lxpack_core::document::{DocumentFormat, parse_app_documents};
+use lxpack_core::domain::App;
 use lxpack_core::ports::{AppStore, ImportOutcome};
 use serde_json::json;
 
 use super::app_ref::resolve_app;
-use super::output::{print_json, print_line, print_table};
-use crate::args::{AppCommand, DocumentFormatArg};
+use super::app_view::{export, show_app, show_list, show_removed};
+use super::output::{print_json, print_line};
+use crate::args::AppCommand;
 use crate::exit::{CliError, ExitClass};
 use crate::wiring::Wiring;
 
@@ -72,66 +73,6 @@ async fn import(store: &dyn AppStore, json: bool, files: &[PathBuf]) -> Result<(
     Ok(())
 }
 
-const SUMMARY_HEADERS: [&str; 6] = ["APP", "ENV", "ROLE", "REGION", "MODULES", "IMAGE (JOB)"];
-
-fn show_list(json: bool, apps: &[App]) {
-    if json {
-        print_json(&json!({
-            "event": "result",
-            "apps": apps.iter().map(app_to_document).collect::<Vec<_>>(),
-        }));
-    } else if apps.is_empty() {
-        print_line("no apps; import one with `lxpack app import FILE`");
-    } else {
-        let rows: Vec<Vec<String>> = apps.iter().map(summary_row).collect();
-        print_table(&SUMMARY_HEADERS, &rows);
-    }
-}
-
-fn show_app(json: bool, app: &App) {
-    if json {
-        print_json(&json!({"event": "result", "app": app_to_document(app)}));
-        return;
-    }
-    print_table(&SUMMARY_HEADERS, &[summary_row(app)]);
-    for module in &app.modules {
-        print_line(&format!(
-            "module {}: path {}, buildpack {}",
-            module.name,
-            module.path,
-            if module.build_pack.is_some() {
-                "yes"
-            } else {
-                "none"
-            }
-        ));
-    }
-}
-
-/// Prints `app` as a Cloud Deploy document in `format`.
-fn export(app: &App, format: DocumentFormatArg) -> Result<(), CliError> {
-    let document = app_to_document(app);
-    let text = match format {
-        DocumentFormatArg::Json => serde_json::to_string_pretty(&document)
-            .map_err(|e| CliError::new(ExitClass::Failure, e))?,
-        DocumentFormatArg::Yaml => {
-            serde_yaml_ng::to_string(&document).map_err(|e| CliError::new(ExitClass::Failure, e))?
-        }
-    };
-    print_line(text.trim_end());
-    Ok(())
-}
-
-fn show_removed(json: bool, key: &AppKey) {
-    if json {
-        print_json(&json!({"event": "result", "removed": key.to_string()}));
-    } else {
-        print_line(&format!(
-            "removed app {key}; its images stay until deleted (`lxpack images` lists them)"
-        ));
-    }
-}
-
 fn read_apps(file: &Path) -> Result<Vec<App>, CliError> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         CliError::new(
@@ -166,21 +107,4 @@ async fn load(store: &dyn AppStore, text: &str) -> Result<App, CliError> {
         .get_app(&key)
         .await
         .map_err(|e| CliError::new(ExitClass::Store, e))
-}
-
-fn summary_row(app: &App) -> Vec<String> {
-    vec![
-        match &app.color {
-            Some(color) => format!("{} ({color})", app.key.name),
-            None => app.key.name.clone(),
-        },
-        app.key.env.clone(),
-        app.key.role.clone(),
-        app.region.clone(),
-        app.modules.len().to_string(),
-        app.build_infos
-            .container_image
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), ToString::to_string),
-    ]
 }
