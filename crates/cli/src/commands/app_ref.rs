@@ -23,3 +23,17 @@ pub(crate) async fn resolve_app(store: &dyn AppStore, text: &str) -> Result<AppK
                 .with_hint("`lxpack app list` shows the apps; `lxpack app import FILE` adds one")
         })
 }
+
+/// The app `text` names, when a filter is given: `None` for every app.
+///
+/// # Errors
+/// As [`resolve_app`].
+pub(crate) async fn resolve_filter(
+    store: &dyn AppStore,
+    text: Option<&str>,
+) -> Result<Option<AppKey>, CliError> {
+    match text {
+        Some(text) => resolve_app(store, text).await.map(Some),
+        None => Ok(None),
+    }
+}

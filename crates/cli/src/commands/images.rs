@@ -1,12 +1,8 @@
 //! `lxpack images`: the images lxpack published with their AMI twins, and
 //! `images purge`: retention on demand.
 
-use lxpack_core::workflows::ImageEntry;
-use serde_json::json;
-
-use super::app_ref::resolve_app;
-use super::output::{print_json, print_line, print_table, utc};
-use super::retention_view::{retention_json, retention_lines};
+use super::app_ref::{resolve_app, resolve_filter};
+use super::images_view::{show_inventory, show_purge};
 use crate::args::{ImagesArgs, ImagesCommand};
 use crate::exit::CliError;
 use crate::render::{Renderer, View};
@@ -22,123 +18,18 @@ pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliErro
             let renderer = Renderer::new(View::choose(wiring.json), None);
             let report = workflows.purge_images(&key, dry_run, &renderer).await;
             renderer.finish();
-            let report = report.map_err(CliError::from)?;
-            if wiring.json {
-                print_json(&json!({
-                    "event": "result",
-                    "app": key.to_string(),
-                    "dry_run": dry_run,
-                    "retention": retention_json(&report),
-                }));
-            } else {
-                let verb = if dry_run { "would delete" } else { "deleted" };
-                for line in retention_lines(&report, verb) {
-                    print_line(&line);
-                }
-            }
+            show_purge(wiring.json, &key, dry_run, &report.map_err(CliError::from)?);
             Ok(())
         }
         None => {
-            let key = match &args.app {
-                Some(app) => Some(resolve_app(stores.apps.as_ref(), app).await?),
-                None => None,
-            };
+            let key = resolve_filter(stores.apps.as_ref(), args.app.as_deref()).await?;
             let workflows = wiring.workflows(&stores)?;
             let inventory = workflows
                 .inventory(key.as_ref())
                 .await
                 .map_err(CliError::from)?;
-            let entries = &inventory.images;
-            if wiring.json {
-                print_json(&json!({
-                    "event": "result",
-                    "images": entries.iter().map(entry_json).collect::<Vec<_>>(),
-                    "missing": inventory.missing.iter().map(|missing| json!({
-                        "app": missing.app.to_string(),
-                        "job": missing.job.to_string(),
-                    })).collect::<Vec<_>>(),
-                }));
-                return Ok(());
-            }
-            for missing in &inventory.missing {
-                print_line(&format!(
-                    "app {} records image {}, which the daemon no longer has: deploys fail until `lxpack buildimage {}` runs",
-                    missing.app, missing.job, missing.app.name
-                ));
-            }
-            if entries.is_empty() {
-                print_line("no images published by lxpack; `lxpack buildimage APP` makes one");
-            } else {
-                let rows: Vec<Vec<String>> = entries.iter().map(entry_row).collect();
-                for entry in entries
-                    .iter()
-                    .filter(|entry| entry.current && !entry.aliased)
-                {
-                    print_line(&format!(
-                        "app {}'s image {} has lost its alias: deploys cannot find it; rebuild it with `lxpack buildimage {}`",
-                        entry.provenance.app, entry.provenance.job, entry.provenance.app.name
-                    ));
-                }
-                print_table(
-                    &[
-                        "APP",
-                        "JOB (ALIAS)",
-                        "FINGERPRINT",
-                        "CREATED (UTC)",
-                        "SIZE",
-                        "CURRENT",
-                        "AMI",
-                        "AMI STATUS",
-                    ],
-                    &rows,
-                );
-            }
+            show_inventory(wiring.json, &inventory);
             Ok(())
         }
     }
-}
-
-fn app_label(entry: &ImageEntry) -> String {
-    match &entry.provenance.color {
-        Some(color) => format!("{} ({color})", entry.provenance.app),
-        None => entry.provenance.app.to_string(),
-    }
-}
-
-fn entry_row(entry: &ImageEntry) -> Vec<String> {
-    let fingerprint = entry.image.fingerprint.to_string();
-    vec![
-        app_label(entry),
-        entry.provenance.job.to_string(),
-        fingerprint.chars().take(12).collect(),
-        utc(entry.image.created_at),
-        format!("{:.1} MB", entry.image.size_bytes as f64 / 1_000_000.0),
-        match (entry.current, entry.aliased) {
-            (true, true) => "yes",
-            (true, false) => "yes, alias gone",
-            (false, _) => "",
-        }
-        .to_owned(),
-        entry
-            .provenance
-            .ami
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), ToString::to_string),
-        entry.twin.to_string(),
-    ]
-}
-
-fn entry_json(entry: &ImageEntry) -> serde_json::Value {
-    json!({
-        "app": entry.provenance.app.to_string(),
-        "color": entry.provenance.color.as_ref().map(ToString::to_string),
-        "job": entry.provenance.job.to_string(),
-        "fingerprint": entry.image.fingerprint.to_string(),
-        "created_at": utc(entry.image.created_at),
-        "size_bytes": entry.image.size_bytes,
-        "current": entry.current,
-        "alias_present": entry.aliased,
-        "ami": entry.provenance.ami.as_ref().map(ToString::to_string),
-        "ami_status": entry.twin.key(),
-    })
 }

@@ -1,180 +1,72 @@
 //! `lxpack jobs`: the job history, and `jobs log`: one job's full output.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use lxpack_core::domain::{JobId, JobRecord, ReleaseState};
-use serde_json::json;
+use lxpack_core::domain::JobId;
 
-use super::app_ref::resolve_app;
-use super::output::{print_json, print_line, print_table, utc};
+use super::app_ref::resolve_filter;
+use super::jobs_view::show_jobs;
 use crate::args::{JobsArgs, JobsCommand};
 use crate::exit::{CliError, ExitClass};
-use crate::wiring::Wiring;
+use crate::wiring::{Stores, Wiring};
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError> {
     let stores = wiring.stores()?;
     match args.command {
         Some(JobsCommand::Log { job }) => {
-            let id = JobId::parse(&job).map_err(|e| CliError::new(ExitClass::Input, e))?;
-            let record = stores
-                .jobs
-                .get_job(&id)
-                .await
-                .map_err(|e| CliError::new(ExitClass::Store, e))?
-                .ok_or_else(|| {
-                    CliError::new(
-                        ExitClass::Input,
-                        format!("no job {id} in {}", wiring.store_path.display()),
-                    )
-                    .with_hint("`lxpack jobs` lists the jobs")
-                })?;
-            let Some(path) = record.log_path else {
-                return Err(CliError::new(
-                    ExitClass::Input,
-                    format!("job {id} has no log"),
-                ));
-            };
-            let mut file = std::fs::File::open(&path).map_err(|e| {
-                CliError::new(
-                    ExitClass::Input,
-                    format!("cannot open job log {}: {e}", path.display()),
-                )
-            })?;
-            let mut out = std::io::stdout().lock();
-            // Streamed, not read whole: a buildpack's log can be large.
-            match std::io::copy(&mut file, &mut out) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                Err(e) => return Err(CliError::new(ExitClass::Failure, e)),
-            }
-            let _ = out.flush();
-            Ok(())
+            let path = log_path(wiring, &stores, &job).await?;
+            stream_log(&path)
         }
         None => {
-            let key = match &args.app {
-                Some(app) => Some(resolve_app(stores.apps.as_ref(), app).await?),
-                None => None,
-            };
+            let key = resolve_filter(stores.apps.as_ref(), args.app.as_deref()).await?;
             let jobs = stores
                 .jobs
                 .list_jobs(key.as_ref())
                 .await
                 .map_err(|e| CliError::new(ExitClass::Store, e))?;
-            if wiring.json {
-                print_json(
-                    &json!({"event": "result", "jobs": jobs.iter().map(job_json).collect::<Vec<_>>()}),
-                );
-            } else if jobs.is_empty() {
-                print_line("no jobs yet");
-            } else {
-                // The member column only where some job ran on a cluster.
-                let clustered = jobs.iter().any(|job| job.member.is_some());
-                let mut headers = vec!["JOB", "COMMAND", "APP", "MODULE", "STATUS"];
-                if clustered {
-                    headers.push("MEMBER");
-                }
-                headers.extend(["STARTED (UTC)", "SECONDS", "KEPT UNTIL (UTC)", "ERROR"]);
-                let rows: Vec<Vec<String>> =
-                    jobs.iter().map(|job| job_row(job, clustered)).collect();
-                print_table(&headers, &rows);
-                // What is kept, whole (instance names are longer than a column).
-                let now = std::time::SystemTime::now();
-                for job in &jobs {
-                    if let Some(note) = job.release.as_ref().and_then(|r| r.note.as_ref()) {
-                        print_line(&format!("job {}: {note}", job.id));
-                    }
-                    if let Some(kept) = &job.kept {
-                        print_line(&format!(
-                            "job {} kept instance {} until {} UTC{}; `lxpack shell {}` opens a shell in it",
-                            job.id,
-                            kept.instance,
-                            utc(kept.until),
-                            if kept.is_expired(now) {
-                                " (expired: the next `lxpack gc` removes it)"
-                            } else {
-                                ""
-                            },
-                            job.id
-                        ));
-                    }
-                }
-            }
+            show_jobs(wiring.json, &jobs, wiring.now());
             Ok(())
         }
     }
 }
 
-fn seconds(job: &JobRecord) -> Option<f64> {
-    job.duration().map(|d| d.as_secs_f64())
+/// Where the log of the job `text` names is.
+async fn log_path(wiring: &Wiring, stores: &Stores, text: &str) -> Result<PathBuf, CliError> {
+    let id = JobId::parse(text).map_err(|e| CliError::new(ExitClass::Input, e))?;
+    let record = stores
+        .jobs
+        .get_job(&id)
+        .await
+        .map_err(|e| CliError::new(ExitClass::Store, e))?
+        .ok_or_else(|| {
+            CliError::new(
+                ExitClass::Input,
+                format!("no job {id} in {}", wiring.store_path.display()),
+            )
+            .with_hint("`lxpack jobs` lists the jobs")
+        })?;
+    record
+        .log_path
+        .ok_or_else(|| CliError::new(ExitClass::Input, format!("job {id} has no log")))
 }
 
-fn job_row(job: &JobRecord, with_member: bool) -> Vec<String> {
-    let mut row = vec![
-        job.id.to_string(),
-        job.command.to_string(),
-        job.app.to_string(),
-        job.module.clone().unwrap_or_else(|| "-".to_owned()),
-        status_text(job),
-    ];
-    if with_member {
-        row.push(
-            job.member
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), ToString::to_string),
-        );
+/// Copies the log at `path` to stdout, streamed, not read whole: a buildpack's log can
+/// be large.
+fn stream_log(path: &Path) -> Result<(), CliError> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        CliError::new(
+            ExitClass::Input,
+            format!("cannot open job log {}: {e}", path.display()),
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    match std::io::copy(&mut file, &mut out) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(CliError::new(ExitClass::Failure, e)),
     }
-    row.extend([
-        utc(job.started_at),
-        seconds(job).map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
-        job.kept
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), |kept| utc(kept.until)),
-        job.error
-            .as_deref()
-            .map(|e| e.chars().take(60).collect())
-            .unwrap_or_default(),
-    ]);
-    row
-}
-
-/// The status, and what became of a background release when it is not plain: a
-/// stop that failed is the operator's business even when the build succeeded.
-fn status_text(job: &JobRecord) -> String {
-    match job.release.as_ref().map(|release| release.state) {
-        Some(ReleaseState::Failed) => format!("{} (stop failed)", job.status),
-        Some(ReleaseState::Pending) => format!("{} (stopping)", job.status),
-        _ => job.status.as_str().to_owned(),
-    }
-}
-
-fn job_json(job: &JobRecord) -> serde_json::Value {
-    json!({
-        "id": job.id.to_string(),
-        "command": job.command.as_str(),
-        "app": job.app.to_string(),
-        "module": job.module,
-        "status": job.status.as_str(),
-        "started_at": utc(job.started_at),
-        "ended_at": job.ended_at.map(utc),
-        "seconds": seconds(job),
-        "error": job.error,
-        "log": job.log_path,
-        "member": job.member.as_ref().map(ToString::to_string),
-        "kept": job.kept.as_ref().map(|kept| json!({
-            "instance": kept.instance.as_str(),
-            "until": utc(kept.until),
-            "expired": kept.is_expired(std::time::SystemTime::now()),
-        })),
-        "steps": job.steps.iter().map(|step| json!({
-            "step": step.step,
-            "seconds": step.duration.as_secs_f64(),
-            "succeeded": step.succeeded,
-        })).collect::<Vec<_>>(),
-        "release": job.release.as_ref().map(|release| json!({
-            "instance": release.instance.as_str(),
-            "state": release.state.as_str(),
-            "note": release.note,
-        })),
-    })
+    let _ = out.flush();
+    Ok(())
 }

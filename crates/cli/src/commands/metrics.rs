@@ -6,7 +6,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::SystemTime;
 
 use lxpack_core::domain::JobRecord;
 use lxpack_core::workflows::{AppImages, KeptContainer};
@@ -51,7 +50,7 @@ pub(crate) async fn run(wiring: &Wiring, args: MetricsArgs) -> Result<(), CliErr
     match wiring.workflows(&stores) {
         Ok(workflows) => {
             let images = workflows.images_by_app().await;
-            let kept = workflows.kept_containers(SystemTime::now()).await;
+            let kept = workflows.kept_containers().await;
             match (images, kept) {
                 (Ok(images), Ok(kept)) => {
                     reachable.set(1);

@@ -1,17 +1,23 @@
 //! One module per subcommand. Each reads its arguments, asks [`crate::wiring`] for the
-//! ports it needs, calls one core workflow or store method, and renders the result.
+//! ports it needs, calls one core workflow or store method, and renders the result;
+//! where rendering is more than a few lines, it lives beside the command in a `_view`
+//! module (`gc_view`, `jobs_view`, …).
 
 mod app;
 mod app_ref;
+mod app_view;
 mod buildimage;
 mod cache;
 mod completions;
 mod deploy;
 mod doctor;
 mod gc;
+mod gc_view;
 mod images;
+mod images_view;
 mod job_session;
 mod jobs;
+mod jobs_view;
 mod manpages;
 mod metrics;
 mod output;

@@ -3,7 +3,6 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
-use std::time::SystemTime;
 
 use lxpack_core::domain::{Owner, StandbyState};
 use lxpack_core::workflows::{FillReport, FillRequest, PoolStatus, RetireReport};
@@ -140,7 +139,7 @@ fn state_text(state: StandbyState) -> &'static str {
 }
 
 fn show_status(wiring: &Wiring, status: &PoolStatus) {
-    let now = SystemTime::now();
+    let now = wiring.now();
     if wiring.json {
         print_json(&json!({
             "event": "result",

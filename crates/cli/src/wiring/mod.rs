@@ -12,8 +12,9 @@ mod store;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use lxpack_core::ports::{AppStore, JobHistory, RuntimeCapabilities};
+use lxpack_core::ports::{AppStore, Clock, JobHistory, RuntimeCapabilities, SystemClock};
 use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
@@ -43,6 +44,9 @@ pub struct Wiring {
     pub store_path: PathBuf,
     /// `--json`.
     pub json: bool,
+    /// The one clock: the workflows tell the time by it, and commands that judge
+    /// times without workflows (`lxpack jobs`) ask it too.
+    clock: Arc<dyn Clock>,
 }
 
 impl Wiring {
@@ -69,7 +73,14 @@ impl Wiring {
             config,
             store_path,
             json: cli.json,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The time now, by the clock the workflows are given.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     /// Opens the store: the apps and the job history, in one file.
@@ -109,6 +120,7 @@ impl Wiring {
             jobs: stores.jobs.clone(),
         };
         let workflows = Workflows::new(ports, self.config.settings.clone())
+            .with_clock(self.clock.clone())
             .with_runner_probe(Arc::new(LocalProcesses::new()))
             .with_pool_refill(Arc::new(DetachedRefill::new(
                 &self.config.origin,

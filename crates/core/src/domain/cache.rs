@@ -112,40 +112,22 @@ text_enum! {
     }
 }
 
-/// One of the labels of a cache volume (beside the job's and the app's,
-/// [`super::LabelKey`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum CacheLabel {
-    /// The cache id.
-    Cache,
-    /// The module.
-    Module,
-    /// The path in the container.
-    Path,
-    /// [`CacheState`].
-    State,
-    /// The bytes it holds, once measured.
-    Size,
-}
-
-impl CacheLabel {
-    /// The label's name, as adapters store it.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cache => "cache",
-            Self::Module => "cache_module",
-            Self::Path => "cache_path",
-            Self::State => "cache_state",
-            Self::Size => "cache_size",
-        }
-    }
-}
-
-impl fmt::Display for CacheLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// One of the labels of a cache volume (beside the job's and the app's,
+    /// [`super::LabelKey`]), named as adapters store it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum CacheLabel as "cache label" {
+        /// The cache id.
+        Cache = "cache",
+        /// The module.
+        Module = "cache_module",
+        /// The path in the container.
+        Path = "cache_path",
+        /// [`CacheState`].
+        State = "cache_state",
+        /// The bytes it holds, once measured.
+        Size = "cache_size",
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::digest_id::digest_id;
+use super::text::text_enum;
 use super::{AppKey, Isolation, JobId, Labels, Owner, PlacementTarget, ResourceLimits};
 
 /// What a standby must match to serve a deploy: the app and its current image, and
@@ -66,42 +67,24 @@ impl PoolKey {
     }
 }
 
-/// One of the labels of a standby (beside the app's, [`super::LabelKey::App`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum StandbyLabel {
-    /// The pool id.
-    Pool,
-    /// The image's job id.
-    Image,
-    /// The owner mapped at start, `uid:gid`.
-    Owner,
-    /// When it was started, in Unix seconds.
-    Since,
-    /// Present once it answers commands: only then may a deploy claim it.
-    Ready,
-    /// Present once it is being retired: no deploy may claim it.
-    Retiring,
-}
-
-impl StandbyLabel {
-    /// The label's name, as adapters store it.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pool => "standby",
-            Self::Image => "standby_image",
-            Self::Owner => "standby_owner",
-            Self::Since => "standby_since",
-            Self::Ready => "standby_ready",
-            Self::Retiring => "standby_retiring",
-        }
-    }
-}
-
-impl fmt::Display for StandbyLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// One of the labels of a standby (beside the app's, [`super::LabelKey::App`]),
+    /// named as adapters store it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum StandbyLabel as "standby label" {
+        /// The pool id.
+        Pool = "standby",
+        /// The image's job id.
+        Image = "standby_image",
+        /// The owner mapped at start, `uid:gid`.
+        Owner = "standby_owner",
+        /// When it was started, in Unix seconds.
+        Since = "standby_since",
+        /// Present once it answers commands: only then may a deploy claim it.
+        Ready = "standby_ready",
+        /// Present once it is being retired: no deploy may claim it.
+        Retiring = "standby_retiring",
     }
 }
 

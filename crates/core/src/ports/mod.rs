@@ -12,6 +12,7 @@ mod container_runtime;
 mod image_registry;
 mod job_history;
 mod pool_refill;
+mod runner_probe;
 mod sessions;
 mod standbys;
 mod step_snapshots;
@@ -20,7 +21,7 @@ pub use ami_catalog::{AmiCatalog, AmiCatalogError};
 pub use app_store::{AppStore, AppStoreError, ImportOutcome};
 pub use cache_volumes::{CacheVolumes, VolumeSpec};
 pub use capabilities::{Capability, RuntimeCapabilities};
-pub use clock::{Clock, NoRunnerProbe, RunnerProbe, SystemClock};
+pub use clock::{Clock, SystemClock};
 pub use cluster_members::ClusterMembers;
 pub use container_runtime::{
     ContainerRuntime, OutputSink, Placement, Resource, ResourceKind, RuntimeError, ServerInfo,
@@ -28,6 +29,7 @@ pub use container_runtime::{
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
+pub use runner_probe::{NoRunnerProbe, RunnerProbe};
 pub use sessions::{InputSource, Sessions};
 pub use standbys::Standbys;
 pub use step_snapshots::StepSnapshots;

@@ -97,6 +97,9 @@ pub struct Inventory {
     pub missing: Vec<MissingImage>,
 }
 
+/// The states of each app's AMIs, listed once per app (or why they could not be).
+type AmisByApp = BTreeMap<AppKey, Result<BTreeMap<AmiId, AmiState>, String>>;
+
 impl Workflows {
     /// Lists the images lxpack published, for every app or for `only`, newest first,
     /// each with its AMI twin's status and whether deploys can still find it; and the
@@ -106,29 +109,14 @@ impl Workflows {
     /// `LoadApp` when `only` is not in the store; `StepFailed` when the apps or the
     /// images cannot be listed. Catalog failures are per image, in [`TwinStatus`].
     pub async fn inventory(&self, only: Option<&AppKey>) -> Result<Inventory, WorkflowError> {
-        let failed = |source: PortError| WorkflowError::StepFailed {
-            step: Step::ListImages,
-            instance: None,
-            source: Box::new(source),
-        };
-        let apps: Vec<App> = match only {
-            Some(key) => vec![self.load_app(key).await?],
-            None => self
-                .ports
-                .apps
-                .list_apps()
-                .await
-                .map_err(|e| failed(PortError::Store(e)))?,
-        };
+        let apps = self.inventory_apps(only).await?;
         let images = self
             .ports
             .registry
             .list_images()
             .await
-            .map_err(|e| failed(PortError::Registry(e)))?;
-
-        let mut amis_by_app: BTreeMap<AppKey, Result<BTreeMap<AmiId, AmiState>, String>> =
-            BTreeMap::new();
+            .map_err(|e| list_failed(PortError::Registry(e)))?;
+        let mut amis_by_app = AmisByApp::new();
         let mut entries = Vec::new();
         for image in images {
             let Some(provenance) = image.provenance() else {
@@ -140,41 +128,10 @@ impl Workflows {
             let app = apps
                 .iter()
                 .find(|app| app.key == provenance.app && app.color == provenance.color);
-            let current = app.is_some_and(|app| {
-                app.build_infos.container_image.as_ref() == Some(&provenance.job)
-            });
-            let twin = match (&provenance.ami, app, self.ports.amis.as_deref()) {
-                (None, _, _) => TwinStatus::NoAmi,
-                (Some(_), _, None) => TwinStatus::NoCatalog,
-                (Some(_), None, Some(_)) => TwinStatus::AppUnknown,
-                (Some(ami), Some(app), Some(catalog)) => {
-                    if !amis_by_app.contains_key(&app.key) {
-                        let listed = catalog
-                            .list_app_amis(app)
-                            .await
-                            .map(|amis| states(&amis))
-                            .map_err(|e| e.to_string());
-                        amis_by_app.insert(app.key.clone(), listed);
-                    }
-                    match amis_by_app.get(&app.key) {
-                        Some(Ok(states)) => match states.get(ami) {
-                            Some(AmiState::Available) => TwinStatus::Available,
-                            Some(AmiState::Pending) => TwinStatus::Pending,
-                            Some(AmiState::Gone) | None => TwinStatus::Gone,
-                        },
-                        Some(Err(reason)) => TwinStatus::LookupFailed(reason.clone()),
-                        None => TwinStatus::LookupFailed("not looked up".into()),
-                    }
-                }
-            };
-            let aliased = image.has_alias(&ImageAlias::for_job(&provenance.job));
-            entries.push(ImageEntry {
-                image,
-                provenance,
-                current,
-                aliased,
-                twin,
-            });
+            let twin = self
+                .twin_status(provenance.ami.as_ref(), app, &mut amis_by_app)
+                .await;
+            entries.push(ImageEntry::of(image, provenance, app, twin));
         }
         entries.sort_by(|a, b| {
             b.image
@@ -182,24 +139,100 @@ impl Workflows {
                 .cmp(&a.image.created_at)
                 .then_with(|| b.provenance.job.cmp(&a.provenance.job))
         });
-        let missing = apps
-            .iter()
-            .filter_map(|app| {
-                let job = app.build_infos.container_image.as_ref()?;
-                let found = entries
-                    .iter()
-                    .any(|entry| entry.provenance.app == app.key && entry.provenance.job == *job);
-                (!found).then(|| MissingImage {
-                    app: app.key.clone(),
-                    job: job.clone(),
-                })
-            })
-            .collect();
+        let missing = missing_images(&apps, &entries);
         Ok(Inventory {
             images: entries,
             missing,
         })
     }
+
+    /// The app `only` names, or every app.
+    async fn inventory_apps(&self, only: Option<&AppKey>) -> Result<Vec<App>, WorkflowError> {
+        match only {
+            Some(key) => Ok(vec![self.load_app(key).await?]),
+            None => self
+                .ports
+                .apps
+                .list_apps()
+                .await
+                .map_err(|e| list_failed(PortError::Store(e))),
+        }
+    }
+
+    /// The status of the AMI twin `ami` of an image of `app`, listing the app's AMIs
+    /// the first time one of its images asks.
+    async fn twin_status(
+        &self,
+        ami: Option<&AmiId>,
+        app: Option<&App>,
+        amis_by_app: &mut AmisByApp,
+    ) -> TwinStatus {
+        let (ami, app, catalog) = match (ami, app, self.ports.amis.as_deref()) {
+            (None, _, _) => return TwinStatus::NoAmi,
+            (Some(_), _, None) => return TwinStatus::NoCatalog,
+            (Some(_), None, Some(_)) => return TwinStatus::AppUnknown,
+            (Some(ami), Some(app), Some(catalog)) => (ami, app, catalog),
+        };
+        if !amis_by_app.contains_key(&app.key) {
+            let listed = catalog
+                .list_app_amis(app)
+                .await
+                .map(|amis| states(&amis))
+                .map_err(|e| e.to_string());
+            amis_by_app.insert(app.key.clone(), listed);
+        }
+        match amis_by_app.get(&app.key) {
+            Some(Ok(states)) => match states.get(ami) {
+                Some(AmiState::Available) => TwinStatus::Available,
+                Some(AmiState::Pending) => TwinStatus::Pending,
+                Some(AmiState::Gone) | None => TwinStatus::Gone,
+            },
+            Some(Err(reason)) => TwinStatus::LookupFailed(reason.clone()),
+            None => TwinStatus::LookupFailed("not looked up".into()),
+        }
+    }
+}
+
+impl ImageEntry {
+    /// The entry of `image`, which `provenance` says a job of `app` (if the store
+    /// knows it) published.
+    fn of(image: Image, provenance: Provenance, app: Option<&App>, twin: TwinStatus) -> Self {
+        let current = app
+            .is_some_and(|app| app.build_infos.container_image.as_ref() == Some(&provenance.job));
+        let aliased = image.has_alias(&ImageAlias::for_job(&provenance.job));
+        Self {
+            image,
+            provenance,
+            current,
+            aliased,
+            twin,
+        }
+    }
+}
+
+/// Why the inventory could not be taken: a listing failed.
+fn list_failed(source: PortError) -> WorkflowError {
+    WorkflowError::StepFailed {
+        step: Step::ListImages,
+        instance: None,
+        source: Box::new(source),
+    }
+}
+
+/// The apps whose recorded image is not among `entries`.
+fn missing_images(apps: &[App], entries: &[ImageEntry]) -> Vec<MissingImage> {
+    apps.iter()
+        .filter_map(|app| {
+            let job = app.build_infos.container_image.as_ref()?;
+            let found = entries
+                .iter()
+                .any(|entry| entry.provenance.app == app.key && entry.provenance.job == *job);
+            (!found).then(|| MissingImage {
+                app: app.key.clone(),
+                job: job.clone(),
+            })
+        })
+        .collect()
 }
 
 fn states(amis: &[Ami]) -> BTreeMap<AmiId, AmiState> {

@@ -28,6 +28,7 @@ mod sweep;
 mod usage;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
 pub use cache::{CacheEntry, CachePurge, PurgedCache};
@@ -124,6 +125,14 @@ impl Workflows {
     #[must_use]
     pub fn new_job_id(&self) -> JobId {
         JobId::new_at(self.clock.now())
+    }
+
+    /// The time now by the workflows' clock: what job records, standby marks and the
+    /// sweep go by, and what callers judge their reports' times against (whether a
+    /// kept container has expired, how long a standby has waited).
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     /// The settings in force.

@@ -72,16 +72,14 @@ impl Workflows {
         Ok(by_app.into_values().collect())
     }
 
-    /// The containers jobs kept that still exist, with their expiry as of `now`: an
-    /// instance carrying lxpack's labels whose job's record, or whose own mark, says it
-    /// is kept.
+    /// The containers jobs kept that still exist, with their expiry as of now (by the
+    /// workflows' clock): an instance carrying lxpack's labels whose job's record, or
+    /// whose own mark, says it is kept.
     ///
     /// # Errors
     /// `StepFailed` (step `shell`) when the daemon or the history cannot be read.
-    pub async fn kept_containers(
-        &self,
-        now: SystemTime,
-    ) -> Result<Vec<KeptContainer>, WorkflowError> {
+    pub async fn kept_containers(&self) -> Result<Vec<KeptContainer>, WorkflowError> {
+        let now = self.clock.now();
         let failed = |source: PortError| WorkflowError::StepFailed {
             step: Step::Shell,
             instance: None,

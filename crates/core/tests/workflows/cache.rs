@@ -212,16 +212,11 @@ async fn a_kept_deploy_keeps_its_copies_mounted_and_gc_removes_them_after_it() {
     assert_eq!(copies(&world).len(), 2);
     assert!(current(&world, PIP).is_empty());
     // Once the kept instance expires, gc removes it and then its copies.
-    world
-        .clock
-        .advance(std::time::Duration::from_secs(3 * 24 * 3600));
-    let now = std::time::SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_secs(1_700_000_000 + 3 * 24 * 3600);
-    let report = world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(
+        std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_700_000_000 + 3 * 24 * 3600),
+    );
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.caches.removed.len(), 2, "{report:?}");
     assert!(volumes(&world).is_empty());
     world.assert_nothing_left();
@@ -252,18 +247,11 @@ async fn gc_removes_finished_jobs_copies_and_superseded_generations_and_evicts_p
     seed(PIP, 1_700_000_020, CacheState::Current, 2 << 20);
     seed(NODE, 1_700_000_030, CacheState::Current, 2 << 20);
     let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_100);
-    let dry = world
-        .workflows
-        .sweep(true, now, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(now);
+    let dry = world.workflows.sweep(true, &world.events).await.unwrap();
     assert_eq!(dry.caches.removed.len(), 3, "{:?}", dry.caches);
     assert_eq!(volumes(&world).len(), 4, "a dry run removes nothing");
-    let report = world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     let why: Vec<(String, String)> = report
         .caches
         .removed
@@ -407,11 +395,8 @@ async fn a_deploy_with_caches_survives_a_failure_at_every_call() {
             // Whatever is left, gc leaves exactly one generation per cache that has one.
             let now =
                 std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_100_000);
-            world
-                .workflows
-                .sweep(false, now, &world.events)
-                .await
-                .unwrap();
+            world.clock.set(now);
+            world.workflows.sweep(false, &world.events).await.unwrap();
             assert!(copies(&world).is_empty(), "{point}: gc left copies");
             assert_eq!(current(&world, PIP).len(), 1, "{point}");
         }

@@ -132,11 +132,8 @@ async fn the_sweep_leaves_what_an_unreachable_member_holds_until_it_is_back() {
         .set_member_status(&m1(), "Offline", "No heartbeat for 21s");
     let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_100_000);
 
-    let report = world
-        .workflows
-        .sweep(false, later, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(later);
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     assert!(report.failures.is_empty(), "{report:?}");
     let spared: Vec<(ResourceKind, SpareReason)> = report
@@ -166,11 +163,7 @@ async fn the_sweep_leaves_what_an_unreachable_member_holds_until_it_is_back() {
     world
         .runtime
         .set_member_status(&m1(), "Online", "Fully operational");
-    let report = world
-        .workflows
-        .sweep(false, later, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.removed.len(), 2, "{report:?}");
     world.assert_nothing_left();
 }

@@ -317,24 +317,14 @@ async fn a_background_stop_that_failed_is_recorded_on_its_job_and_its_instance_r
     assert!(world.runtime.profiles().is_empty());
     // Soon after, it may still be stopping: still pending.
     world.clock.advance(Duration::from_secs(20));
-    let now = lxpack_core::ports::Clock::now(&world.clock);
-    world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(
         release_of(&world, &first).map(|r| r.state),
         Some(ReleaseState::Pending)
     );
     // Long after its job: the stop failed; it is said and the instance goes.
     world.clock.advance(Duration::from_secs(60));
-    let now = lxpack_core::ports::Clock::now(&world.clock);
-    world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    world.workflows.sweep(false, &world.events).await.unwrap();
     let release = release_of(&world, &first).unwrap();
     assert_eq!(release.state, ReleaseState::Failed);
     let note = release.note.unwrap();

@@ -233,11 +233,8 @@ async fn every_step_is_recorded_with_its_duration() {
 async fn the_sweep_spares_a_kept_container_until_it_expires_then_removes_it() {
     let (world, deploy_job) = kept_failure().await;
 
-    let before = world
-        .workflows
-        .sweep(false, now() + DAY - Duration::from_secs(1), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(now() + DAY - Duration::from_secs(1));
+    let before = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(before.removed.is_empty(), "{before:?}");
     assert_eq!(before.spared.len(), 2, "the instance and its profile");
     for spared in &before.spared {
@@ -245,11 +242,8 @@ async fn the_sweep_spares_a_kept_container_until_it_expires_then_removes_it() {
         assert_eq!(spared.kept_until, Some(now() + DAY));
     }
 
-    let after = world
-        .workflows
-        .sweep(false, now() + DAY, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(now() + DAY);
+    let after = world.workflows.sweep(false, &world.events).await.unwrap();
     let removed: Vec<ResourceKind> = after.removed.iter().map(|r| r.kind).collect();
     assert_eq!(removed, [ResourceKind::Instance, ResourceKind::Profile]);
     world.assert_nothing_left();
@@ -265,11 +259,8 @@ async fn a_kept_container_of_a_job_this_history_does_not_know_is_spared_by_its_m
     world.store.forget_job(&deploy_job);
     // Long after any job could still run, the mark alone spares it.
     let later = now() + Duration::from_secs(20 * 3600);
-    let report = world
-        .workflows
-        .sweep(false, later, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(later);
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     assert!(report.spared.iter().all(|s| s.reason == SpareReason::Kept));
 }
@@ -374,11 +365,8 @@ async fn shell_refuses_jobs_that_kept_nothing_or_still_run_or_are_unknown() {
 #[tokio::test(start_paused = true)]
 async fn shell_says_when_the_kept_instance_is_gone() {
     let (world, deploy_job) = kept_failure().await;
-    world
-        .workflows
-        .sweep(false, now() + DAY, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(now() + DAY);
+    world.workflows.sweep(false, &world.events).await.unwrap();
     let error = world
         .workflows
         .kept_instance(&deploy_job)

@@ -545,11 +545,7 @@ async fn a_new_image_makes_the_pool_stale_and_the_next_fill_replaces_it() {
 async fn the_sweep_spares_waiting_standbys_and_retires_stale_ones() {
     let (world, _) = pooled(2).await;
     let now = lxpack_core::ports::Clock::now(&world.clock);
-    let report = world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     assert_eq!(
         report
@@ -562,18 +558,10 @@ async fn the_sweep_spares_waiting_standbys_and_retires_stale_ones() {
     // Past max_age, both go.
     let later = now + PoolSize::DEFAULT_MAX_AGE + Duration::from_secs(1);
     world.clock.set(later);
-    let dry = world
-        .workflows
-        .sweep(true, later, &world.events)
-        .await
-        .unwrap();
+    let dry = world.workflows.sweep(true, &world.events).await.unwrap();
     assert_eq!(dry.removed.len(), 2);
     assert_eq!(waiting(&world).len(), 2, "a dry run retires nothing");
-    let report = world
-        .workflows
-        .sweep(false, later, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert!(standbys(&world).is_empty());
 }
@@ -660,11 +648,8 @@ async fn a_retirement_takes_the_claims_lock_and_a_sweep_finishes_an_interrupted_
     };
     world.runtime.create_profile(&interrupted).await.unwrap();
     let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_600);
-    let swept = world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    world.clock.set(now);
+    let swept = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(
         swept
             .removed
@@ -744,20 +729,12 @@ async fn the_sweep_leaves_the_standbys_of_an_app_it_does_not_know_until_they_are
         .await
         .unwrap();
     let now = lxpack_core::ports::Clock::now(&world.clock);
-    let report = world
-        .workflows
-        .sweep(false, now, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     assert_eq!(waiting(&world).len(), 1);
     let later = now + PoolSize::DEFAULT_MAX_AGE + Duration::from_secs(1);
     world.clock.set(later);
-    let report = world
-        .workflows
-        .sweep(false, later, &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.removed.len(), 1, "{report:?}");
     assert!(standbys(&world).is_empty());
 }

@@ -65,11 +65,8 @@ async fn removes_leftovers_of_jobs_that_ended_and_spares_running_ones() {
     let world = kept_deploys(&[&crashed, &running]).await;
     record_running(&world, &running, at(1_700_000_300)).await;
 
-    let dry = world
-        .workflows
-        .sweep(true, at(1_700_000_360), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_360));
+    let dry = world.workflows.sweep(true, &world.events).await.unwrap();
     assert_eq!(dry.removed.len(), 2);
     assert_eq!(
         world.runtime.instances().len(),
@@ -77,11 +74,7 @@ async fn removes_leftovers_of_jobs_that_ended_and_spares_running_ones() {
         "a dry run removes nothing"
     );
 
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_360), &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     let removed: Vec<(ResourceKind, Option<JobId>)> = report
         .removed
         .iter()
@@ -122,11 +115,8 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_lost() {
     let _ = world.events.take();
 
     // Within the bound the job may still run: nothing is touched.
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_200 + longest), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_200 + longest));
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(
         report.removed.is_empty() && report.lost_jobs.is_empty(),
         "{report:?}"
@@ -134,20 +124,13 @@ async fn a_job_running_for_longer_than_any_job_can_last_is_lost() {
     assert_eq!(report.spared.len(), 2);
 
     // A dry run past it reports the job lost but records nothing.
-    let dry = world
-        .workflows
-        .sweep(true, at(1_700_000_200 + longest + 1), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_200 + longest + 1));
+    let dry = world.workflows.sweep(true, &world.events).await.unwrap();
     assert_eq!(dry.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Running);
 
     // Past it, the job is lost: its leftovers go, with a warning that says why.
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert!(world.runtime.instances().is_empty());
@@ -194,11 +177,8 @@ async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
             InstanceStatus::Running,
         );
     }
-    let report = world
-        .workflows
-        .sweep(false, at(1_800_000_000), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_800_000_000));
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     let foreign_names: Vec<(ResourceKind, &str)> = report
         .foreign
@@ -232,11 +212,8 @@ async fn a_job_this_history_does_not_know_is_spared_while_it_may_run_elsewhere()
     world.store.forget_job(&elsewhere);
     let longest = longest(&world);
 
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_200 + longest), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_200 + longest));
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "{report:?}");
     assert_eq!(report.spared.len(), 2);
     assert!(
@@ -246,11 +223,8 @@ async fn a_job_this_history_does_not_know_is_spared_while_it_may_run_elsewhere()
             .all(|s| s.reason == SpareReason::UnknownJob)
     );
 
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_200 + longest + 1), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_200 + longest + 1));
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert!(world.runtime.instances().is_empty());
     assert!(world.runtime.profiles().is_empty());
@@ -269,20 +243,13 @@ async fn a_job_whose_process_is_gone_is_lost_at_once() {
     record.ended_at = None;
     world.store.record_job(&record).await.unwrap();
 
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_300), &world.events)
-        .await
-        .unwrap();
+    world.clock.set(at(1_700_000_300));
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert!(report.removed.is_empty(), "alive: {report:?}");
     assert_eq!(report.spared.len(), 2);
 
     world.runners.kill(4242);
-    let report = world
-        .workflows
-        .sweep(false, at(1_700_000_300), &world.events)
-        .await
-        .unwrap();
+    let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(report.removed.len(), 2, "{report:?}");
     assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Lost);

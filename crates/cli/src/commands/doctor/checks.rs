@@ -2,25 +2,28 @@
 //! daemon, storage, extensions, mounts, AWS, store. A check whose prerequisite failed is
 //! skipped with the reason, rather than failing again with a confusing message.
 
+use std::path::PathBuf;
+
 use lxpack_core::domain::AmiId;
 use lxpack_core::ports::AmiCatalogError;
 use lxpack_lxd::{access_hint, discover_socket, not_a_socket, socket_group};
 
-use super::host::{
-    current_user, installed_daemons, root_has_subids, socket_gid_and_mode, writable_dir,
-};
+use super::daemon::daemon_and_cluster_checks;
+use super::host::{current_user, installed_daemons, socket_gid_and_mode, writable_dir};
 use super::{Check, Verdict};
 use crate::args::Cli;
-use crate::config::{Config, RuntimeEndpoint, locate};
-use crate::wiring::{
-    DaemonReadiness, ami_catalog, daemon_readiness, job_log_dir, open_store, store_path,
+use crate::config::{
+    Config, ConfigOrigin, EMBEDDED_DEFAULTS, RuntimeConfig, RuntimeEndpoint, locate,
 };
+use crate::wiring::{ami_catalog, job_log_dir, open_store, store_path};
 
-fn check(name: &'static str, verdict: Verdict) -> Check {
+/// A check's result under its name.
+pub(super) fn check(name: &'static str, verdict: Verdict) -> Check {
     Check { name, verdict }
 }
 
-fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdict {
+/// A failed check: what is wrong and how to fix it.
+pub(super) fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdict {
     Verdict::Fail {
         problem: problem.into(),
         fix: fix.into(),
@@ -29,149 +32,118 @@ fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdict {
 
 /// Runs every check.
 pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
-    let mut checks = Vec::new();
+    let (config_verdict, config) = load_config(cli);
+    let mut checks = vec![check("config", config_verdict)];
+    let runtime = runtime_config(config.as_ref());
+    checks.push(check("daemon installed", installed(&runtime.endpoint)));
+    let (socket_verdict, socket) = socket(&runtime.endpoint);
+    checks.push(check("socket", socket_verdict));
+    if let Some(path) = &socket {
+        checks.push(check("socket access", access(path)));
+    }
+    daemon_and_cluster_checks(&runtime, config.as_ref(), &mut checks).await;
+    checks.push(aws_check(config.as_ref()).await);
+    checks.push(store_check(cli, config.as_ref()));
+    checks
+}
+
+/// The config the command line, the environment or XDG names, and whether it loads.
+fn load_config(cli: &Cli) -> (Verdict, Option<Config>) {
     let choice = locate(
         cli.config.clone(),
         |n| std::env::var(n).ok(),
         std::path::Path::exists,
     );
-    let config = match Config::load(&choice) {
+    match Config::load(&choice) {
         Ok(config) => {
             let detail = if config.warnings.is_empty() {
                 format!("{} (valid)", config.origin)
             } else {
                 format!("{} (valid); {}", config.origin, config.warnings.join("; "))
             };
-            checks.push(check("config", Verdict::Pass(detail)));
-            Some(config)
+            (Verdict::Pass(detail), Some(config))
         }
-        Err(error) => {
-            checks.push(check(
-                "config",
-                fail(
-                    error.to_string(),
-                    "fix the key named; docs/operator-guide.md lists every key",
-                ),
-            ));
-            None
-        }
-    };
-    let runtime = config
-        .as_ref()
-        .map(|c| c.runtime.clone())
-        .unwrap_or_else(|| {
-            // The daemon checks still help with a broken config: use the defaults.
-            crate::config::Config::parse(
-                crate::config::EMBEDDED_DEFAULTS,
-                crate::config::ConfigOrigin::Defaults,
-            )
+        Err(error) => (
+            fail(
+                error.to_string(),
+                "fix the key named; docs/operator-guide.md lists every key",
+            ),
+            None,
+        ),
+    }
+}
+
+/// The runtime settings of `config`, or, when it is broken, the defaults': the daemon
+/// checks still help with a broken config.
+fn runtime_config(config: Option<&Config>) -> RuntimeConfig {
+    config.map(|c| c.runtime.clone()).unwrap_or_else(|| {
+        Config::parse(EMBEDDED_DEFAULTS, ConfigOrigin::Defaults)
             .map(|c| c.runtime)
-            .unwrap_or(crate::config::RuntimeConfig {
+            .unwrap_or(RuntimeConfig {
                 endpoint: RuntimeEndpoint::Discover,
                 project: None,
                 target: None,
                 request_timeout: std::time::Duration::from_secs(10),
             })
-        });
+    })
+}
 
-    let remote = matches!(runtime.endpoint, RuntimeEndpoint::Https { .. });
+/// Whether a daemon is installed here, when one is needed here.
+fn installed(endpoint: &RuntimeEndpoint) -> Verdict {
+    if matches!(endpoint, RuntimeEndpoint::Https { .. }) {
+        return Verdict::Pass("a remote daemon is configured; none is needed here".into());
+    }
     let installed = installed_daemons();
-    checks.push(check(
-        "daemon installed",
-        if remote {
-            Verdict::Pass("a remote daemon is configured; none is needed here".into())
-        } else if installed.is_empty() {
-            fail(
-                "neither lxd nor incusd was found",
-                "install one: `apt install lxd` (Debian 12) or `apt install -t bookworm-backports incus`",
-            )
-        } else {
-            Verdict::Pass(
-                installed
-                    .iter()
-                    .map(|(name, path)| format!("{name} at {}", path.display()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        },
-    ));
+    if installed.is_empty() {
+        fail(
+            "neither lxd nor incusd was found",
+            "install one: `apt install lxd` (Debian 12) or `apt install -t bookworm-backports incus`",
+        )
+    } else {
+        Verdict::Pass(
+            installed
+                .iter()
+                .map(|(name, path)| format!("{name} at {}", path.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
 
-    let socket = match &runtime.endpoint {
+/// The daemon's endpoint, and the local socket to check access to, if any.
+fn socket(endpoint: &RuntimeEndpoint) -> (Verdict, Option<PathBuf>) {
+    match endpoint {
         RuntimeEndpoint::Https { url, .. } => {
-            checks.push(check(
-                "socket",
-                Verdict::Pass(format!("remote endpoint {url}")),
-            ));
-            None
+            (Verdict::Pass(format!("remote endpoint {url}")), None)
         }
         RuntimeEndpoint::Socket(path) if path.exists() => match not_a_socket(path) {
-            Some(kind) => {
-                checks.push(check(
-                    "socket",
-                    fail(
-                        format!("{} (lxpack.runtime.socket) is {kind}, not a socket", path.display()),
-                        "point lxpack.runtime.socket at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket",
-                    ),
-                ));
-                None
-            }
-            None => {
-                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
-                Some(path.clone())
-            }
-        },
-        RuntimeEndpoint::Socket(path) => {
-            checks.push(check(
-                "socket",
+            Some(kind) => (
                 fail(
-                    format!("{} (lxpack.runtime.socket) does not exist", path.display()),
-                    "start the daemon, or fix lxpack.runtime.socket",
+                    format!(
+                        "{} (lxpack.runtime.socket) is {kind}, not a socket",
+                        path.display()
+                    ),
+                    "point lxpack.runtime.socket at the daemon's unix socket, e.g. /var/lib/lxd/unix.socket",
                 ),
-            ));
-            None
-        }
-        RuntimeEndpoint::Discover => match discover_socket(&|n| std::env::var(n).ok()) {
-            Ok((path, _)) => {
-                checks.push(check("socket", Verdict::Pass(path.display().to_string())));
-                Some(path)
-            }
-            Err(unreachable) => {
-                checks.push(check("socket", fail(unreachable.reason, unreachable.hint)));
-                None
-            }
+                None,
+            ),
+            None => (
+                Verdict::Pass(path.display().to_string()),
+                Some(path.clone()),
+            ),
         },
-    };
-
-    if let Some(path) = &socket {
-        checks.push(check("socket access", access(path)));
+        RuntimeEndpoint::Socket(path) => (
+            fail(
+                format!("{} (lxpack.runtime.socket) does not exist", path.display()),
+                "start the daemon, or fix lxpack.runtime.socket",
+            ),
+            None,
+        ),
+        RuntimeEndpoint::Discover => match discover_socket(&|n| std::env::var(n).ok()) {
+            Ok((path, _)) => (Verdict::Pass(path.display().to_string()), Some(path)),
+            Err(unreachable) => (fail(unreachable.reason, unreachable.hint), None),
+        },
     }
-
-    let daemon = match daemon_readiness(&runtime).await {
-        Ok(daemon) => Some(daemon),
-        Err(error) => {
-            checks.push(check(
-                "daemon running",
-                fail(error.error.to_string(), error.hint.unwrap_or_default()),
-            ));
-            None
-        }
-    };
-    if let Some(daemon) = daemon {
-        daemon_checks(&daemon, &mut checks);
-        let target = config.as_ref().and_then(|c| c.runtime.target.as_ref());
-        cluster_checks(&daemon.readiness.members, target, &mut checks);
-    } else {
-        for name in ["storage", "api extensions", "mount ownership"] {
-            checks.push(check(
-                name,
-                Verdict::Skipped("the daemon cannot be reached".into()),
-            ));
-        }
-    }
-
-    checks.push(aws_check(config.as_ref()).await);
-    checks.push(store_check(cli, config.as_ref()));
-    checks
 }
 
 fn access(path: &std::path::Path) -> Verdict {
@@ -204,133 +176,6 @@ fn access(path: &std::path::Path) -> Verdict {
             format!("{detail}; you are not in group {group}"),
             access_hint(&group),
         )
-    }
-}
-
-fn daemon_checks(daemon: &DaemonReadiness, checks: &mut Vec<Check>) {
-    let readiness = &daemon.readiness;
-    let server = &readiness.server;
-    checks.push(check(
-        "daemon running",
-        Verdict::Pass(format!(
-            "{} {} at {}",
-            server.product, server.version, daemon.endpoint
-        )),
-    ));
-    checks.push(check(
-        "storage",
-        match (&readiness.root_disk_pool, readiness.pools.is_empty()) {
-            (_, true) => fail(
-                "the daemon has no storage pool",
-                "`lxc storage create default dir` (or `incus storage create default dir`)",
-            ),
-            (None, false) => fail(
-                format!(
-                    "pools {} exist, but the default profile has no root disk",
-                    readiness.pools.join(", ")
-                ),
-                format!(
-                    "`lxc profile device add default root disk path=/ pool={}`",
-                    readiness.pools[0]
-                ),
-            ),
-            (Some(pool), false) => Verdict::Pass(format!(
-                "pools: {}; the default profile's root disk is on {pool}",
-                readiness.pools.join(", ")
-            )),
-        },
-    ));
-    checks.push(check(
-        "api extensions",
-        if readiness.missing_extensions.is_empty() {
-            Verdict::Pass(format!(
-                "all {} required are present",
-                lxpack_lxd::REQUIRED_EXTENSIONS.len()
-            ))
-        } else {
-            fail(
-                format!(
-                    "missing: {}",
-                    readiness
-                        .missing_extensions
-                        .iter()
-                        .map(|(name, why)| format!("{name} ({why})"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "upgrade to LXD 5.0 or newer, or Incus 6.0 or newer",
-            )
-        },
-    ));
-    checks.push(check(
-        "mount ownership",
-        if server.can_shift_mounts {
-            Verdict::Pass("idmapped mounts: the checkout is shifted into the container".into())
-        } else if root_has_subids() {
-            Verdict::Pass(
-                "no idmapped mounts here; lxpack maps the checkout's owner with raw.idmap instead".into(),
-            )
-        } else {
-            fail(
-                "neither idmapped mounts nor a subordinate id range for root",
-                "add `root:1000000:1000000000` to /etc/subuid and /etc/subgid (and `root:1000:1` for uid 1000 checkouts), then restart the daemon",
-            )
-        },
-    ));
-}
-
-/// The members and their state, and whether the configured target can be honoured.
-/// Nothing on a daemon that is not clustered and has no target.
-fn cluster_checks(
-    members: &[lxpack_core::domain::ClusterMember],
-    target: Option<&lxpack_core::domain::PlacementTarget>,
-    checks: &mut Vec<Check>,
-) {
-    if !members.is_empty() {
-        let listing = members
-            .iter()
-            .map(|m| {
-                if m.is_online() {
-                    format!("{} online", m.name)
-                } else {
-                    format!("{} {} ({})", m.name, m.status.to_lowercase(), m.message)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let down: Vec<&str> = members
-            .iter()
-            .filter(|m| !m.is_reachable())
-            .map(|m| m.name.as_str())
-            .collect();
-        checks.push(check(
-            "cluster members",
-            if down.is_empty() {
-                Verdict::Pass(listing)
-            } else {
-                Verdict::Warn(format!(
-                    "{listing}; jobs placed on {} fail, and gc skips what they hold until they are back",
-                    down.join(", ")
-                ))
-            },
-        ));
-    }
-    match target {
-        None if members.is_empty() => {}
-        None => checks.push(check(
-            "placement target",
-            Verdict::Pass("none set: the cluster places each instance".into()),
-        )),
-        Some(target) => checks.push(check(
-            "placement target",
-            match target.check(members) {
-                Ok(()) => Verdict::Pass(format!("{target} (lxpack.runtime.target)")),
-                Err(problem) => fail(
-                    problem,
-                    "set lxpack.runtime.target to an online member's name or @ and a group with online members, or remove it to let the cluster place",
-                ),
-            },
-        )),
     }
 }
 

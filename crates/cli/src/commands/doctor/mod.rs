@@ -3,6 +3,7 @@
 //! wants the whole list at once.
 
 mod checks;
+mod daemon;
 mod host;
 
 use serde_json::json;

@@ -202,3 +202,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_labels_keep_the_names_daemons_already_hold() {
+    assert_eq!(
+        CacheLabel::SPELLINGS,
+        [
+            "cache",
+            "cache_module",
+            "cache_path",
+            "cache_state",
+            "cache_size",
+        ]
+    );
+    for label in CacheLabel::ALL {
+        assert_eq!(CacheLabel::parse(&label.to_string()), Ok(*label));
+    }
+}

@@ -206,3 +206,21 @@ proptest! {
         prop_assert_eq!(sorted, names.iter().map(String::as_str).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn the_labels_keep_the_names_daemons_already_hold() {
+    assert_eq!(
+        StandbyLabel::SPELLINGS,
+        [
+            "standby",
+            "standby_image",
+            "standby_owner",
+            "standby_since",
+            "standby_ready",
+            "standby_retiring",
+        ]
+    );
+    for label in StandbyLabel::ALL {
+        assert_eq!(StandbyLabel::parse(&label.to_string()), Ok(*label));
+    }
+}

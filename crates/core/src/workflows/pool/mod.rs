@@ -11,8 +11,6 @@ mod fill;
 mod retire;
 mod view;
 
-use std::time::SystemTime;
-
 pub use fill::{FillReport, FillRequest, FilledPool};
 pub use retire::{RetireReport, RetiredStandby};
 pub use view::{PoolStatus, PoolView, StandbyView};
@@ -106,10 +104,5 @@ impl Workflows {
             Err(AppStoreError::AppNotFound { .. }) => Ok(None),
             Err(error) => Err(pool_failure(PortError::Store(error))),
         }
-    }
-
-    /// The time now, as standby marks record it.
-    pub(crate) fn now(&self) -> SystemTime {
-        self.clock.now()
     }
 }
