@@ -219,6 +219,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Config,
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
         ),
+        WorkflowError::CachesNeedOneMember { .. } => (
+            ExitClass::Config,
+            Some("set lxpack.runtime.target to one member (`lxc cluster list`, `incus cluster list` show them): its caches and its containers are then made there; or remove the module from lxpack.cache.apps".into()),
+        ),
         WorkflowError::ProvisionerNotConfigured { provisioner, .. } => (
             ExitClass::Config,
             Some(format!(

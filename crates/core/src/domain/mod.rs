@@ -31,7 +31,7 @@ pub use cache::{
     CacheId, CacheKey, CacheLabel, CacheMark, CacheState, CacheVolume, CacheWaste, VolumeName,
     current_generation, evictions, promotion, wasted_volumes,
 };
-pub use cluster::{ClusterMember, MemberName, PlacementTarget};
+pub use cluster::{ClusterMember, MemberName, PlacementTarget, volumes_reach_instances};
 pub use error::ValidationError;
 pub use exec::{
     ExecRequest, FileSpec, OutputStream, Owner, SessionInput, SessionRequest, WindowSize,
