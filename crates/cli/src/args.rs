@@ -274,9 +274,10 @@ pub enum PoolCommand {
     Fill {
         /// NAME, or NAME/ENV/ROLE
         app: String,
-        /// Fill to this many standbys [default: lxpack.pool's size for the app]
+        /// Fill to this many standbys, at most 64 [default: lxpack.pool's size for the
+        /// app]
         #[arg(long, value_name = "N")]
-        size: Option<usize>,
+        size: Option<u64>,
         /// The checkouts' owner, on a daemon whose standbys map it from their start
         /// (no idmapped mounts: LXD) [default: the owners the app's standbys map now]
         #[arg(long, value_name = "UID:GID", conflicts_with = "checkout")]

@@ -425,20 +425,13 @@ fn formulas_digest(dir: &Path) -> Option<String> {
     )
 }
 
-/// The most standbys one pool may hold: each is a running container.
-const MAX_POOL_SIZE: u64 = 64;
-
 fn pool_settings(
     raw: &raw::RawPool,
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<PoolSettings, ConfigError> {
     let size = |key: &str, value: Option<u64>, default: usize| match value {
         None => Ok(default),
-        Some(n) if n > MAX_POOL_SIZE => Err(invalid(
-            key,
-            format!("{n} standbys is more than the {MAX_POOL_SIZE} a pool may hold"),
-        )),
-        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => PoolSize::parse_size(n).map_err(|problem| invalid(key, problem)),
     };
     let age = |key: &str, value: Option<u64>, default: Duration| {
         positive_seconds(invalid, key, value, default)

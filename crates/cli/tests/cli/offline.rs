@@ -178,3 +178,16 @@ fn every_help_text_renders() {
     }
     env.run(&["bogus"]).expect(2);
 }
+
+#[test]
+fn a_pool_size_past_the_cap_is_refused_by_flag_as_by_config() {
+    let env = Env::new(None);
+    let problem = "100 standbys is more than the 64 a pool may hold";
+    env.run(&["pool", "fill", "hello", "--size", "100"])
+        .expect(3)
+        .says(&["--size", problem, "hint:"]);
+    env.write_config("lxpack:\n  pool:\n    size: 100\n");
+    env.run(&["pool", "list"])
+        .expect(3)
+        .says(&["lxpack.pool.size", problem]);
+}
