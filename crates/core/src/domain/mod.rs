@@ -15,6 +15,7 @@ mod job;
 mod job_id;
 mod names;
 mod newest_job;
+mod path_text;
 mod resources;
 mod retention;
 mod standby;
@@ -45,6 +46,7 @@ pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseSta
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
+pub use path_text::{check_host_path, path_text_problem};
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
     SnapshotSource,
