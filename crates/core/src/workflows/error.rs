@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::domain::JobId;
-use crate::domain::{AmiId, AppKey, Fingerprint, InstanceName, OsIdentity, PlacementTarget};
+use crate::domain::{
+    AmiId, AppKey, Fingerprint, InstanceName, MemberName, OsIdentity, PlacementTarget,
+};
 use crate::events::Step;
 use crate::ports::{
     AmiCatalogError, AppStoreError, JobHistoryError, RegistryError, ResourceKind, RuntimeError,
@@ -89,18 +91,19 @@ pub enum WorkflowError {
     /// while the cluster may place the job's container on any member: refused before
     /// anything is created, since the container could not mount them.
     #[error(
-        "module {module} of app {app} keeps dependency caches (lxpack.cache), which live on one cluster member, but {}: name one member in lxpack.runtime.target (the cluster's members: {members}), or remove the module's paths from lxpack.cache",
-        placement_words(target.as_ref())
+        "module {module} of app {app} keeps dependency caches (lxpack.cache), which live on one cluster member, but {}: name one member in lxpack.runtime.target (the cluster's members: {}), or remove the module's paths from lxpack.cache",
+        placement_words(target.as_deref()),
+        names(members)
     )]
     CachesNeedOneMember {
         /// The app.
         app: AppKey,
         /// The module.
         module: String,
-        /// The configured target: none, or a group.
-        target: Option<PlacementTarget>,
-        /// The cluster's members, comma-separated.
-        members: String,
+        /// The configured target: none, or a group (boxed: errors stay small).
+        target: Option<Box<PlacementTarget>>,
+        /// The cluster's members.
+        members: Box<[MemberName]>,
     },
     /// Deploy needs an image that buildimage makes.
     #[error("app {app} has no container image yet: buildimage has not run for it")]
@@ -289,6 +292,15 @@ impl WorkflowError {
 
 fn on(instance: Option<&InstanceName>) -> String {
     instance.map(|i| format!(" on {i}")).unwrap_or_default()
+}
+
+/// `m1, m2, m3`.
+fn names(members: &[MemberName]) -> String {
+    members
+        .iter()
+        .map(MemberName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How the cluster places a container under `target` (none, or a group).

@@ -276,7 +276,7 @@ async fn caches_on_a_cluster_without_a_member_target_are_refused_before_anything
         let case = format!("{target:?}, pool {pool}");
         assert!(
             matches!(&error, WorkflowError::CachesNeedOneMember { target: t, .. }
-                if t.as_ref().map(ToString::to_string).as_deref() == target),
+                if t.as_deref().map(ToString::to_string).as_deref() == target),
             "{case}: {error:?}"
         );
         let message = error.to_string();

@@ -44,12 +44,8 @@ impl Workflows {
         Err(WorkflowError::CachesNeedOneMember {
             app: app.clone(),
             module: module.to_owned(),
-            target: target.cloned(),
-            members: members
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            target: target.cloned().map(Box::new),
+            members: members.into_iter().map(|m| m.name).collect(),
         })
     }
 }
