@@ -463,6 +463,26 @@ mod tests {
     }
 
     #[test]
+    fn caches_a_cluster_cannot_serve_are_a_config_error_not_infrastructure() {
+        let error = CliError::from(WorkflowError::CachesNeedOneMember {
+            app: lxpack_core::domain::AppKey::new("web", "prod", "front"),
+            module: "api".into(),
+            target: Some(Box::new(
+                lxpack_core::domain::PlacementTarget::parse("@odd").unwrap(),
+            )),
+            members: vec![lxpack_core::domain::MemberName::parse("m1").unwrap()].into(),
+        });
+        assert_eq!(error.class, ExitClass::Config);
+        assert_eq!(error.class.code(), 3);
+        let message = error.error.to_string();
+        assert!(
+            message.contains("lxpack.runtime.target is @odd") && message.contains("lxpack.cache"),
+            "{message}"
+        );
+        assert!(error.hint.unwrap().contains("lxpack.runtime.target"));
+    }
+
+    #[test]
     fn a_timeout_names_the_setting_that_limits_its_step() {
         assert!(timeout_hint(Step::Buildpack).contains("lxpack.timeouts.buildpack"));
         assert!(
