@@ -61,7 +61,17 @@ pub enum Command {
     Deploy(DeployArgs),
     /// List container images, or purge an app's old ones
     Images(ImagesArgs),
-    /// Remove instances and profiles left behind by crashed or killed jobs
+    /// Remove what no job needs any more: instances, profiles, standbys, cache volumes
+    /// and step-snapshot holders
+    ///
+    /// Only what carries lxpack's labels: the instances and profiles of ended jobs (a
+    /// kept one after lxpack.keep.expiry); stale standbys, and those that never became
+    /// ready; cache volumes no job needs (ended jobs' copies, superseded generations,
+    /// and the least recently saved caches past lxpack.cache.budget); step-snapshot
+    /// holders whose image is gone. A job still recorded as running whose process is
+    /// gone is recorded as lost at once when it ran on this host since its boot,
+    /// otherwise once it has run longer than any job can (the sum of lxpack.timeouts,
+    /// plus 30 min).
     Gc(GcArgs),
     /// List, fill or drain the standby pools (lxpack.pool): containers started ahead
     /// of time so that deploys start warm
@@ -274,9 +284,10 @@ pub enum PoolCommand {
     Fill {
         /// NAME, or NAME/ENV/ROLE
         app: String,
-        /// Fill to this many standbys [default: lxpack.pool's size for the app]
+        /// Fill to this many standbys, at most 64 [default: lxpack.pool's size for the
+        /// app]
         #[arg(long, value_name = "N")]
-        size: Option<usize>,
+        size: Option<u64>,
         /// The checkouts' owner, on a daemon whose standbys map it from their start
         /// (no idmapped mounts: LXD) [default: the owners the app's standbys map now]
         #[arg(long, value_name = "UID:GID", conflicts_with = "checkout")]

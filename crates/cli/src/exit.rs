@@ -219,6 +219,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Config,
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
         ),
+        WorkflowError::CachesNeedOneMember { .. } => (
+            ExitClass::Config,
+            Some("set lxpack.runtime.target to one member (`lxc cluster list`, `incus cluster list` show them): its caches and its containers are then made there; or remove the module from lxpack.cache.apps".into()),
+        ),
         WorkflowError::ProvisionerNotConfigured { provisioner, .. } => (
             ExitClass::Config,
             Some(format!(
@@ -492,6 +496,26 @@ mod tests {
         });
         assert_eq!(stopped.class, ExitClass::Input);
         assert!(stopped.hint.unwrap().contains("lxc start lxpack-x"));
+    }
+
+    #[test]
+    fn caches_a_cluster_cannot_serve_are_a_config_error_not_infrastructure() {
+        let error = CliError::from(WorkflowError::CachesNeedOneMember {
+            app: lxpack_core::domain::AppKey::new("web", "prod", "front"),
+            module: "api".into(),
+            target: Some(Box::new(
+                lxpack_core::domain::PlacementTarget::parse("@odd").unwrap(),
+            )),
+            members: vec![lxpack_core::domain::MemberName::parse("m1").unwrap()].into(),
+        });
+        assert_eq!(error.class, ExitClass::Config);
+        assert_eq!(error.class.code(), 3);
+        let message = error.error.to_string();
+        assert!(
+            message.contains("lxpack.runtime.target is @odd") && message.contains("lxpack.cache"),
+            "{message}"
+        );
+        assert!(error.hint.unwrap().contains("lxpack.runtime.target"));
     }
 
     #[test]

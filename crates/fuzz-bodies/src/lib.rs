@@ -57,7 +57,8 @@ pub fn body(name: &str) -> Option<Body> {
 /// Asserts: parsing is deterministic; every error names the file; an accepted config
 /// holds only what validation promises (positive time limits that can be used as
 /// deadlines without overflow, absolute formula paths, `https://` URLs with a host and
-/// no trailing `/`, a 12-digit account id), and every warning names the file.
+/// no trailing `/`, a 12-digit account id, no control character in any path), and
+/// every warning names the file.
 ///
 /// # Panics
 /// When a property fails.
@@ -130,6 +131,7 @@ fn check_config(config: &Config, origin: &ConfigOrigin) {
     for size in [cache.quota, cache.budget].into_iter().flatten() {
         assert!(size >= 1 << 20, "a cache size under 1 MiB: {size}");
     }
+    check_config_paths(config);
     for paths in cache.paths.values() {
         for (index, path) in paths.iter().enumerate() {
             assert_ne!(path.as_str(), "/", "/ as a cache");
@@ -147,6 +149,40 @@ fn check_config(config: &Config, origin: &ConfigOrigin) {
                 );
             }
         }
+    }
+}
+
+/// Every path an accepted config holds is free of control characters: the host's
+/// (formulas, store, socket, certificates) and the containers' (caches).
+fn check_config_paths(config: &Config) {
+    let mut host: Vec<&std::path::Path> = config
+        .settings
+        .provisioners
+        .iter()
+        .map(|p| p.formulas.as_path())
+        .collect();
+    host.extend(config.store.as_deref());
+    match &config.runtime.endpoint {
+        RuntimeEndpoint::Socket(socket) => host.push(socket),
+        RuntimeEndpoint::Https {
+            client_cert,
+            client_key,
+            server_cert,
+            ..
+        } => host.extend([client_cert.as_path(), client_key, server_cert]),
+        _ => {}
+    }
+    for path in host {
+        assert!(
+            !path.to_string_lossy().chars().any(char::is_control),
+            "a control character in {path:?}"
+        );
+    }
+    for path in config.settings.cache.paths.values().flatten() {
+        assert!(
+            !path.as_str().chars().any(char::is_control),
+            "a control character in cache path {path:?}"
+        );
     }
 }
 

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
 use lxpack_core::domain::{Owner, StandbyState};
-use lxpack_core::workflows::{FillReport, FillRequest, PoolStatus, RetireReport};
+use lxpack_core::workflows::{FillReport, FillRequest, PoolSize, PoolStatus, RetireReport};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +18,13 @@ use crate::wiring::{Wiring, lock_pool_fills};
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), CliError> {
+    // Checked before the store or the daemon is opened.
+    let checked_size = match &command {
+        PoolCommand::Fill {
+            size: Some(size), ..
+        } => Some(fill_size(*size)?),
+        _ => None,
+    };
     let stores = wiring.stores()?;
     let workflows = wiring.workflows(&stores)?;
     match command {
@@ -32,7 +39,7 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
         }
         PoolCommand::Fill {
             app,
-            size,
+            size: _,
             owner,
             checkout,
         } => {
@@ -44,7 +51,7 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
             let request = FillRequest {
                 app: resolve_app(stores.apps.as_ref(), &app).await?,
                 owner,
-                size,
+                size: checked_size,
             };
             // Fills on this host take turns, so that deploys that all ask for a
             // refill at once start the missing standbys once, not once each.
@@ -278,4 +285,14 @@ fn show_retired(wiring: &Wiring, report: &RetireReport, dry_run: bool) {
     if report.retired.is_empty() && report.failures.is_empty() {
         print_line("no waiting standbys");
     }
+}
+
+/// `--size`, checked by the rule of `lxpack.pool.size`.
+fn fill_size(size: u64) -> Result<usize, CliError> {
+    PoolSize::parse_size(size).map_err(|problem| {
+        CliError::new(ExitClass::Config, format!("--size: {problem}")).with_hint(format!(
+            "pass --size {} or less (lxpack.pool.size has the same limit)",
+            PoolSize::MAX_SIZE
+        ))
+    })
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lxpack_core::domain::{
     AppKey, GuestPath, PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits,
-    RetentionPolicy,
+    RetentionPolicy, check_host_path,
 };
 use lxpack_core::workflows::{
     CacheSettings, KeepSettings, PoolSettings, PoolSize, ProvisionerSettings, Settings, Timeouts,
@@ -228,89 +228,17 @@ fn build(
         key: key.to_owned(),
         problem,
     };
-    let positive = |key: &str, value: Option<u64>, default: Duration| {
-        positive_seconds(&invalid, key, value, default)
-    };
-
-    let mut provisioners = Vec::new();
     let mut warnings = warnings;
-    for (name, provisioner) in &raw.features_provisioners {
-        let key = format!("features_provisioners.{}", name.0);
-        // A Cloud Deploy config names only the formulas' git repository, which lxpack
-        // does not clone: the file still loads, and features of this provisioner are
-        // refused at buildimage until `path` is set.
-        let Some(formulas) = provisioner.path.clone() else {
-            warnings.push(format!(
-                "{origin}: {key} has no path, so buildimage cannot apply {} features: set {key}.path to a checkout of its formulas (lxpack does not clone git_repo)",
-                name.0
-            ));
-            continue;
-        };
-        if !formulas.is_absolute() {
-            return Err(invalid(
-                &format!("{key}.path"),
-                format!("{} must be an absolute path", formulas.display()),
-            ));
-        }
-        provisioners.push(ProvisionerSettings {
-            kind: name.0,
-            formulas_digest: formulas_digest(&formulas),
-            formulas,
-            bootstrap_command: provisioner.bootstrap_command.clone(),
-        });
-    }
-
-    let source_server = match raw.container.endpoint.as_deref().map(str::trim) {
-        None | Some("" | "localhost") => None,
-        Some(url) if url.starts_with("https://") => Some(RemoteServer {
-            url: with_host(url).ok_or_else(|| {
-                invalid(
-                    "container.endpoint",
-                    format!("{url:?} names no host: write https://HOST[:PORT]"),
-                )
-            })?,
-            protocol: raw
-                .lxpack
-                .endpoint_protocol
-                .map_or(RemoteProtocol::Lxd, |p| p.0),
-        }),
-        Some(other) => {
-            return Err(invalid(
-                "container.endpoint",
-                format!(
-                    "{other:?} is not an https:// URL; use localhost (or leave it out) for the local image store"
-                ),
-            ));
-        }
-    };
-
-    let defaults = Timeouts::default();
-    let t = &raw.lxpack.timeouts;
-    let timeouts = Timeouts {
-        launch: positive("lxpack.timeouts.launch", t.launch, defaults.launch)?,
-        ready: positive("lxpack.timeouts.ready", t.ready, defaults.ready)?,
-        hook: positive("lxpack.timeouts.hook", t.hook, defaults.hook)?,
-        features: positive("lxpack.timeouts.features", t.features, defaults.features)?,
-        buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
-        publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
-        graceful_stop: t
-            .graceful_stop
-            .filter(|s| *s > 0)
-            .map(|s| positive("lxpack.timeouts.graceful_stop", Some(s), Duration::ZERO))
-            .transpose()?,
-        kill_grace: positive(
-            "lxpack.timeouts.kill_grace",
-            t.kill_grace,
-            lxpack_core::domain::ExecRequest::KILL_GRACE,
-        )?,
-    };
-
+    let provisioners = provisioner_settings(&raw, &origin, &invalid, &mut warnings)?;
+    let source_server = source_server(&raw, &invalid)?;
+    let timeouts = timeouts(&raw.lxpack.timeouts, &invalid)?;
     let settings = Settings {
         source_server,
         keep_resources: raw.container.debug.unwrap_or(false),
         keep: KeepSettings {
             on_failure: raw.lxpack.keep.on_failure.unwrap_or(false),
-            expiry: positive(
+            expiry: positive_seconds(
+                &invalid,
                 "lxpack.keep.expiry",
                 raw.lxpack.keep.expiry,
                 KeepSettings::DEFAULT_EXPIRY,
@@ -344,6 +272,9 @@ fn build(
         ..settings
     };
     let aws = aws_config(&raw, &invalid)?;
+    if let Some(store) = &raw.lxpack.store {
+        host_path(&invalid, "lxpack.store", store)?;
+    }
     Ok(Config {
         origin,
         containers_enabled: raw.container.enabled.unwrap_or(true),
@@ -353,6 +284,110 @@ fn build(
         store: raw.lxpack.store,
         warnings,
     })
+}
+
+/// The provisioners whose formulas are on this host, in the file's order; one
+/// without a `path` is a warning in `warnings` (a Cloud Deploy config names only the
+/// formulas' git repository, which lxpack does not clone: the file still loads, and
+/// its features are refused at buildimage until `path` is set).
+fn provisioner_settings(
+    raw: &RawConfig,
+    origin: &ConfigOrigin,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ProvisionerSettings>, ConfigError> {
+    let mut provisioners = Vec::new();
+    for (name, provisioner) in &raw.features_provisioners {
+        let key = format!("features_provisioners.{}", name.0);
+        let Some(formulas) = provisioner.path.clone() else {
+            warnings.push(format!(
+                "{origin}: {key} has no path, so buildimage cannot apply {} features: set {key}.path to a checkout of its formulas (lxpack does not clone git_repo)",
+                name.0
+            ));
+            continue;
+        };
+        host_path(invalid, &format!("{key}.path"), &formulas)?;
+        if !formulas.is_absolute() {
+            return Err(invalid(
+                &format!("{key}.path"),
+                format!("{} must be an absolute path", formulas.display()),
+            ));
+        }
+        provisioners.push(ProvisionerSettings {
+            kind: name.0,
+            formulas_digest: formulas_digest(&formulas),
+            formulas,
+            bootstrap_command: provisioner.bootstrap_command.clone(),
+        });
+    }
+    Ok(provisioners)
+}
+
+/// The remote image server of `container.endpoint`; `None` for the local store.
+fn source_server(
+    raw: &RawConfig,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Option<RemoteServer>, ConfigError> {
+    match raw.container.endpoint.as_deref().map(str::trim) {
+        None | Some("" | "localhost") => Ok(None),
+        Some(url) if url.starts_with("https://") => Ok(Some(RemoteServer {
+            url: with_host(url).ok_or_else(|| {
+                invalid(
+                    "container.endpoint",
+                    format!("{url:?} names no host: write https://HOST[:PORT]"),
+                )
+            })?,
+            protocol: raw
+                .lxpack
+                .endpoint_protocol
+                .map_or(RemoteProtocol::Lxd, |p| p.0),
+        })),
+        Some(other) => Err(invalid(
+            "container.endpoint",
+            format!(
+                "{other:?} is not an https:// URL; use localhost (or leave it out) for the local image store"
+            ),
+        )),
+    }
+}
+
+/// The step time limits of `lxpack.timeouts`.
+fn timeouts(
+    t: &raw::RawTimeouts,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Timeouts, ConfigError> {
+    let positive = |key: &str, value: Option<u64>, default: Duration| {
+        positive_seconds(invalid, key, value, default)
+    };
+    let defaults = Timeouts::default();
+    Ok(Timeouts {
+        launch: positive("lxpack.timeouts.launch", t.launch, defaults.launch)?,
+        ready: positive("lxpack.timeouts.ready", t.ready, defaults.ready)?,
+        hook: positive("lxpack.timeouts.hook", t.hook, defaults.hook)?,
+        features: positive("lxpack.timeouts.features", t.features, defaults.features)?,
+        buildpack: positive("lxpack.timeouts.buildpack", t.buildpack, defaults.buildpack)?,
+        publish: positive("lxpack.timeouts.publish", t.publish, defaults.publish)?,
+        graceful_stop: t
+            .graceful_stop
+            .filter(|s| *s > 0)
+            .map(|s| positive("lxpack.timeouts.graceful_stop", Some(s), Duration::ZERO))
+            .transpose()?,
+        kill_grace: positive(
+            "lxpack.timeouts.kill_grace",
+            t.kill_grace,
+            lxpack_core::domain::ExecRequest::KILL_GRACE,
+        )?,
+    })
+}
+
+/// Refuses the path at `key` when the host cannot have it ([`check_host_path`]: a
+/// control character), naming the key.
+fn host_path(
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+    key: &str,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    check_host_path(path).map_err(|error| invalid(key, error.to_string()))
 }
 
 /// A number of seconds at `key`: `default` when unset; positive and at most
@@ -425,20 +460,13 @@ fn formulas_digest(dir: &Path) -> Option<String> {
     )
 }
 
-/// The most standbys one pool may hold: each is a running container.
-const MAX_POOL_SIZE: u64 = 64;
-
 fn pool_settings(
     raw: &raw::RawPool,
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<PoolSettings, ConfigError> {
     let size = |key: &str, value: Option<u64>, default: usize| match value {
         None => Ok(default),
-        Some(n) if n > MAX_POOL_SIZE => Err(invalid(
-            key,
-            format!("{n} standbys is more than the {MAX_POOL_SIZE} a pool may hold"),
-        )),
-        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => PoolSize::parse_size(n).map_err(|problem| invalid(key, problem)),
     };
     let age = |key: &str, value: Option<u64>, default: Duration| {
         positive_seconds(invalid, key, value, default)
@@ -590,6 +618,16 @@ fn runtime_config(
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<RuntimeConfig, ConfigError> {
     let r = &raw.lxpack.runtime;
+    for (key, path) in [
+        ("lxpack.runtime.socket", &r.socket),
+        ("lxpack.runtime.client_cert", &r.client_cert),
+        ("lxpack.runtime.client_key", &r.client_key),
+        ("lxpack.runtime.server_cert", &r.server_cert),
+    ] {
+        if let Some(path) = path {
+            host_path(invalid, key, path)?;
+        }
+    }
     let endpoint = match (&r.socket, &r.url) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -599,40 +637,7 @@ fn runtime_config(
         }
         (Some(socket), None) => RuntimeEndpoint::Socket(socket.clone()),
         (None, None) => RuntimeEndpoint::Discover,
-        (None, Some(url)) => {
-            if !url.starts_with("https://") {
-                return Err(invalid(
-                    "lxpack.runtime.url",
-                    format!(
-                        "{url:?} must start with https:// (remote daemons are reached over TLS only)"
-                    ),
-                ));
-            }
-            let Some(url) = with_host(url) else {
-                return Err(invalid(
-                    "lxpack.runtime.url",
-                    format!("{url:?} names no host: write https://HOST[:PORT]"),
-                ));
-            };
-            let need = |key: &str, value: &Option<PathBuf>| {
-                value.clone().ok_or_else(|| {
-                    invalid(
-                        &format!("lxpack.runtime.{key}"),
-                        format!("is required with lxpack.runtime.url: {}", match key {
-                            "client_cert" => "the client certificate (PEM) the server trusts",
-                            "client_key" => "the client certificate's private key (PEM)",
-                            _ => "the server's certificate (PEM), which lxpack pins; there is no insecure mode",
-                        }),
-                    )
-                })
-            };
-            RuntimeEndpoint::Https {
-                url,
-                client_cert: need("client_cert", &r.client_cert)?,
-                client_key: need("client_key", &r.client_key)?,
-                server_cert: need("server_cert", &r.server_cert)?,
-            }
-        }
+        (None, Some(url)) => https_endpoint(url, r, invalid)?,
     };
     let request_timeout = match raw.container.timeout {
         Some(0) => {
@@ -659,6 +664,44 @@ fn runtime_config(
         project: r.project.clone(),
         target,
         request_timeout,
+    })
+}
+
+/// The endpoint of `lxpack.runtime.url`, with the certificates it needs.
+fn https_endpoint(
+    url: &str,
+    r: &raw::RawRuntime,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<RuntimeEndpoint, ConfigError> {
+    if !url.starts_with("https://") {
+        return Err(invalid(
+            "lxpack.runtime.url",
+            format!("{url:?} must start with https:// (remote daemons are reached over TLS only)"),
+        ));
+    }
+    let Some(url) = with_host(url) else {
+        return Err(invalid(
+            "lxpack.runtime.url",
+            format!("{url:?} names no host: write https://HOST[:PORT]"),
+        ));
+    };
+    let need = |key: &str, value: &Option<PathBuf>| {
+        value.clone().ok_or_else(|| {
+            invalid(
+                &format!("lxpack.runtime.{key}"),
+                format!("is required with lxpack.runtime.url: {}", match key {
+                    "client_cert" => "the client certificate (PEM) the server trusts",
+                    "client_key" => "the client certificate's private key (PEM)",
+                    _ => "the server's certificate (PEM), which lxpack pins; there is no insecure mode",
+                }),
+            )
+        })
+    };
+    Ok(RuntimeEndpoint::Https {
+        url,
+        client_cert: need("client_cert", &r.client_cert)?,
+        client_key: need("client_key", &r.client_key)?,
+        server_cert: need("server_cert", &r.server_cert)?,
     })
 }
 

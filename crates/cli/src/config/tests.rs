@@ -434,3 +434,54 @@ fn pools_are_read_per_app_and_bad_values_name_their_key() {
         assert!(error.contains(key), "{text}: {error}");
     }
 }
+
+#[test]
+fn a_control_character_in_any_path_is_refused_naming_the_key_and_the_fix() {
+    // YAML's double-quoted "\n", "\t" and "\0" are the characters themselves.
+    let cases = [
+        (
+            "lxpack:\n  cache:\n    apps:\n      web/prod/front:\n        api: [\"/var/cache/a\\nb\"]\n",
+            "lxpack.cache.apps.web/prod/front.api",
+        ),
+        (
+            "lxpack:\n  cache:\n    apps:\n      web/prod/front:\n        api: [\"/var/cache/a\\tb\"]\n",
+            "lxpack.cache.apps.web/prod/front.api",
+        ),
+        (
+            "lxpack:\n  cache:\n    apps:\n      web/prod/front:\n        api: [\"/var/cache/a\\0b\"]\n",
+            "lxpack.cache.apps.web/prod/front.api",
+        ),
+        (
+            "lxpack:\n  store: \"/var/lib/lxpack\\n.db\"\n",
+            "lxpack.store",
+        ),
+        (
+            "features_provisioners:\n  salt:\n    path: \"/srv/salt\\n\"\n",
+            "features_provisioners.salt.path",
+        ),
+        (
+            "lxpack:\n  runtime:\n    socket: \"/run/lxd\\r.socket\"\n",
+            "lxpack.runtime.socket",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https://lxd:8443\n    client_cert: \"/c\\e.crt\"\n    client_key: /k\n    server_cert: /s\n",
+            "lxpack.runtime.client_cert",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https://lxd:8443\n    client_cert: /c\n    client_key: \"/k\\n\"\n    server_cert: /s\n",
+            "lxpack.runtime.client_key",
+        ),
+        (
+            "lxpack:\n  runtime:\n    url: https://lxd:8443\n    client_cert: /c\n    client_key: /k\n    server_cert: \"/s\\t\"\n",
+            "lxpack.runtime.server_cert",
+        ),
+    ];
+    for (text, expected_key) in cases {
+        let (key, problem) = invalid(text);
+        assert_eq!(key, expected_key, "{text}");
+        assert!(
+            problem.contains("control character") && problem.contains("write the path without it"),
+            "{text}: {problem}"
+        );
+    }
+}

@@ -178,3 +178,45 @@ fn every_help_text_renders() {
     }
     env.run(&["bogus"]).expect(2);
 }
+
+#[test]
+fn a_pool_size_past_the_cap_is_refused_by_flag_as_by_config() {
+    let env = Env::new(None);
+    let problem = "100 standbys is more than the 64 a pool may hold";
+    env.run(&["pool", "fill", "hello", "--size", "100"])
+        .expect(3)
+        .says(&["--size", problem, "hint:"]);
+    env.write_config("lxpack:\n  pool:\n    size: 100\n");
+    env.run(&["pool", "list"])
+        .expect(3)
+        .says(&["lxpack.pool.size", problem]);
+}
+
+#[test]
+fn gc_help_names_everything_gc_removes() {
+    let env = Env::new(None);
+    let words = |args: &[&str]| {
+        let run = env.run(args).expect(0);
+        run.stdout.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let listing = words(&["--help"]);
+    let short = words(&["gc", "-h"]);
+    let long = words(&["gc", "--help"]);
+    assert!(
+        listing.contains(
+            "gc Remove what no job needs any more: instances, profiles, standbys, cache volumes and step-snapshot holders"
+        ),
+        "{listing}"
+    );
+    for what in [
+        "instances",
+        "profiles",
+        "standbys",
+        "cache volumes",
+        "step-snapshot holders",
+    ] {
+        assert!(short.contains(what), "{what} not in: {short}");
+        assert!(long.contains(what), "{what} not in: {long}");
+    }
+    assert!(long.contains("lost at once"), "{long}");
+}

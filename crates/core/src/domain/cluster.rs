@@ -146,6 +146,20 @@ impl PlacementTarget {
     }
 }
 
+/// Whether storage volumes made for a job (its dependency caches) are on the member
+/// its instance runs on. A custom volume lives on one member, and an instance reaches
+/// only that member's volumes: so off a cluster (no `members`) always, and on a
+/// cluster only when `target` names one member, where both the volume and the
+/// instance are made. Without a target, or with a `@group`, the cluster places the
+/// instance itself, on any member.
+#[must_use]
+pub fn volumes_reach_instances(
+    target: Option<&PlacementTarget>,
+    members: &[ClusterMember],
+) -> bool {
+    members.is_empty() || matches!(target, Some(PlacementTarget::Member(_)))
+}
+
 impl fmt::Display for PlacementTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -270,6 +284,18 @@ mod tests {
             .check(&[])
             .unwrap_err();
         assert!(alone.contains("not part of a cluster"), "{alone}");
+    }
+
+    #[test]
+    fn volumes_reach_instances_off_a_cluster_or_on_one_named_member_only() {
+        let members = cluster();
+        let member = PlacementTarget::parse("m1").unwrap();
+        let group = PlacementTarget::parse("@odd").unwrap();
+        assert!(volumes_reach_instances(None, &[]));
+        assert!(volumes_reach_instances(Some(&group), &[]));
+        assert!(volumes_reach_instances(Some(&member), &members));
+        assert!(!volumes_reach_instances(Some(&group), &members));
+        assert!(!volumes_reach_instances(None, &members));
     }
 
     #[test]

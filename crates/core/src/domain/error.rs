@@ -45,6 +45,14 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Not a path the host can have, as lxpack takes them ([`super::check_host_path`]).
+    #[error("invalid path {input:?}: {reason}")]
+    HostPath {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it, and the fix.
+        reason: &'static str,
+    },
     /// Not a cluster member name, nor `@` and a cluster group name.
     #[error(
         "invalid cluster target {input:?}: {reason}; write a member's name (m2) or @ and a cluster group's (@builders)"

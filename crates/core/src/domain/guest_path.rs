@@ -6,7 +6,8 @@ use std::fmt;
 use super::ValidationError;
 
 /// An absolute, normalised path inside a container: it starts with `/`, has no `.`,
-/// `..` or empty components, no trailing slash (except `/` itself) and no NUL.
+/// `..` or empty components, no trailing slash (except `/` itself) and no control
+/// character ([`super::path_text_problem`]: no NUL, newline, tab…).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GuestPath(String);
 
@@ -18,7 +19,8 @@ impl GuestPath {
     ///
     /// # Errors
     /// [`ValidationError::GuestPath`] when the path is relative, contains `.`/`..`,
-    /// empty components or NUL bytes, or is longer than 4096 bytes.
+    /// empty components or control characters (NUL, newline, tab…), or is longer
+    /// than 4096 bytes.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
         let fail = |reason| {
             Err(ValidationError::GuestPath {
@@ -32,8 +34,8 @@ impl GuestPath {
         if text.len() > 4096 {
             return fail("it is longer than 4096 bytes");
         }
-        if text.contains('\0') {
-            return fail("it contains a NUL byte");
+        if let Some(reason) = super::path_text_problem(text) {
+            return fail(reason);
         }
         let trimmed = if text.len() > 1 {
             text.strip_suffix('/').unwrap_or(text)
@@ -121,6 +123,8 @@ mod tests {
             "/var//www",
             "",
             "/a\0b",
+            "/var/cache/a\nb",
+            "/a\tb",
         ] {
             assert!(GuestPath::parse(bad).is_err(), "{bad:?}");
         }

@@ -15,6 +15,7 @@ mod job;
 mod job_id;
 mod names;
 mod newest_job;
+mod path_text;
 mod resources;
 mod retention;
 mod standby;
@@ -31,7 +32,7 @@ pub use cache::{
     CacheId, CacheKey, CacheLabel, CacheMark, CacheState, CacheVolume, CacheWaste, VolumeName,
     current_generation, evictions, promotion, wasted_volumes,
 };
-pub use cluster::{ClusterMember, MemberName, PlacementTarget};
+pub use cluster::{ClusterMember, MemberName, PlacementTarget, volumes_reach_instances};
 pub use error::ValidationError;
 pub use exec::{
     ExecRequest, FileSpec, OutputStream, Owner, SessionInput, SessionRequest, WindowSize,
@@ -45,6 +46,7 @@ pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseSta
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
+pub use path_text::{check_host_path, path_text_problem};
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
     SnapshotSource,

@@ -103,8 +103,9 @@ impl Workflows {
     /// ended after cleanup.
     ///
     /// # Errors
-    /// `UnknownModule`; `NoContainerImage` when buildimage never ran for the app; any
-    /// step's error; a [`WorkflowError::Cleanup`] that keeps the original error when
+    /// `UnknownModule`; `NoContainerImage` when buildimage never ran for the app;
+    /// `CachesNeedOneMember` when the module keeps caches on a cluster and no member
+    /// is named to run it on; any step's error; a [`WorkflowError::Cleanup`] that keeps the original error when
     /// cleanup fails too.
     pub async fn deploy(
         &self,
@@ -162,6 +163,9 @@ impl Workflows {
                 app: app.key.clone(),
             });
         };
+
+        // Before a standby is claimed or anything is made.
+        self.check_cache_placement(&app.key, &module.name).await?;
 
         let pool = self.settings.pool.for_app(&app.key);
         // A standby is ephemeral and discarded after one deploy: a job that may keep

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::domain::JobId;
-use crate::domain::{AmiId, AppKey, Fingerprint, InstanceName, OsIdentity};
+use crate::domain::{
+    AmiId, AppKey, Fingerprint, InstanceName, MemberName, OsIdentity, PlacementTarget,
+};
 use crate::events::Step;
 use crate::ports::{
     AmiCatalogError, AppStoreError, JobHistoryError, RegistryError, ResourceKind, RuntimeError,
@@ -93,6 +95,24 @@ pub enum WorkflowError {
     MissingCapability {
         /// What needs it.
         usage: super::CapabilityUse,
+    },
+    /// The module keeps dependency caches, which are volumes on one cluster member,
+    /// while the cluster may place the job's container on any member: refused before
+    /// anything is created, since the container could not mount them.
+    #[error(
+        "module {module} of app {app} keeps dependency caches (lxpack.cache), which live on one cluster member, but {}: name one member in lxpack.runtime.target (the cluster's members: {}), or remove the module's paths from lxpack.cache",
+        placement_words(target.as_deref()),
+        names(members)
+    )]
+    CachesNeedOneMember {
+        /// The app.
+        app: AppKey,
+        /// The module.
+        module: String,
+        /// The configured target: none, or a group (boxed: errors stay small).
+        target: Option<Box<PlacementTarget>>,
+        /// The cluster's members.
+        members: Box<[MemberName]>,
     },
     /// Deploy needs an image that buildimage makes.
     #[error("app {app} has no container image yet: buildimage has not run for it")]
@@ -281,6 +301,25 @@ impl WorkflowError {
 
 fn on(instance: Option<&InstanceName>) -> String {
     instance.map(|i| format!(" on {i}")).unwrap_or_default()
+}
+
+/// `m1, m2, m3`.
+fn names(members: &[MemberName]) -> String {
+    members
+        .iter()
+        .map(MemberName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How the cluster places a container under `target` (none, or a group).
+fn placement_words(target: Option<&PlacementTarget>) -> String {
+    match target {
+        None => "lxpack.runtime.target is not set, so the cluster places the job's container on any member".to_owned(),
+        Some(target) => format!(
+            "lxpack.runtime.target is {target}, so the cluster places the job's container on any member of the group"
+        ),
+    }
 }
 
 fn tail(output: &str) -> String {

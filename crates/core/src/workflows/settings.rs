@@ -231,6 +231,24 @@ pub struct PoolSize {
 impl PoolSize {
     /// The default maximum age: 1 hour.
     pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+
+    /// The most standbys one pool may hold: each is a running container.
+    pub const MAX_SIZE: usize = 64;
+
+    /// Reads a pool size, wherever it is set (`lxpack.pool.size`, an app's entry,
+    /// `lxpack pool fill --size`): at most [`Self::MAX_SIZE`].
+    ///
+    /// # Errors
+    /// What is wrong with it, for the caller to put after the key or flag that set it.
+    pub fn parse_size(size: u64) -> Result<usize, String> {
+        match usize::try_from(size) {
+            Ok(size) if size <= Self::MAX_SIZE => Ok(size),
+            _ => Err(format!(
+                "{size} standbys is more than the {} a pool may hold",
+                Self::MAX_SIZE
+            )),
+        }
+    }
 }
 
 impl Default for PoolSize {
@@ -328,6 +346,17 @@ pub struct Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_holds_at_most_its_maximum() {
+        assert_eq!(PoolSize::parse_size(0), Ok(0));
+        assert_eq!(PoolSize::parse_size(64), Ok(64));
+        assert_eq!(
+            PoolSize::parse_size(65),
+            Err("65 standbys is more than the 64 a pool may hold".to_owned())
+        );
+        assert!(PoolSize::parse_size(u64::MAX).is_err());
+    }
 
     #[test]
     fn each_step_names_the_limit_that_bounds_it() {

@@ -6,6 +6,7 @@
 
 mod manage;
 mod measure;
+mod placement;
 mod restore;
 mod save;
 
