@@ -1,0 +1,140 @@
+//! Whether a job is over: its record, its age against the longest a job can last, and
+//! whether its process is gone. Every resource of a job is judged by this one verdict.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use super::super::Workflows;
+use super::super::error::PortError;
+use super::super::release::RELEASE_GRACE;
+use super::{SpareReason, SweepReport};
+use crate::domain::{JobId, JobStatus, ReleaseState};
+use crate::events::{Event, EventSink};
+use crate::ports::Resource;
+
+/// What the sweep does with one resource of lxpack's.
+pub(super) enum Verdict {
+    Remove,
+    Spare(SpareReason),
+}
+
+/// Until when each job's resources are kept: the latest of what its record says and
+/// what its instances are marked with (a job from another host has no record here).
+pub(super) fn kept_until_by_job(resources: &[Resource]) -> HashMap<JobId, SystemTime> {
+    let mut kept = HashMap::new();
+    for resource in resources {
+        if let (Some(labels), Some(until)) = (&resource.labels, resource.kept_until) {
+            kept.entry(labels.job.clone())
+                .and_modify(|known: &mut SystemTime| *known = (*known).max(until))
+                .or_insert(until);
+        }
+    }
+    kept
+}
+
+impl Workflows {
+    /// Records as lost the jobs recorded as running for longer than `longest`.
+    pub(super) async fn record_lost_jobs(
+        &self,
+        dry_run: bool,
+        now: SystemTime,
+        longest: Duration,
+        events: &dyn EventSink,
+        report: &mut SweepReport,
+    ) -> Result<(), PortError> {
+        let history = self.ports.jobs.as_ref();
+        let running = history.running_jobs().await.map_err(PortError::History)?;
+        for mut job in running {
+            let age = now.duration_since(job.started_at).unwrap_or_default();
+            let gone = job
+                .runner
+                .as_ref()
+                .filter(|runner| self.runners.is_alive(runner) == Some(false));
+            let message = if let Some(runner) = gone {
+                format!(
+                    "job {} is recorded as running, but its process ({} on {}) is gone: it \
+                     is lost and its leftovers go",
+                    job.id, runner.pid, runner.host
+                )
+            } else if age > longest {
+                format!(
+                    "job {} is recorded as running since {} h ago, longer than any job can \
+                     last with these limits ({} h): its process is gone, so it is lost and \
+                     its leftovers go",
+                    job.id,
+                    age.as_secs() / 3600,
+                    longest.as_secs().div_ceil(3600)
+                )
+            } else {
+                continue;
+            };
+            events.emit(Event::Warning { message });
+            report.lost_jobs.push(job.id.clone());
+            if !dry_run {
+                job.end(
+                    JobStatus::Lost,
+                    Some("its process ended without recording how the job ended".into()),
+                    now,
+                );
+                history.record_job(&job).await.map_err(PortError::History)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What to do with a resource of `job`, and, when it is kept, until when. A kept
+    /// job's resources stay until the later of its record's and its marks' expiry,
+    /// then go like any ended job's.
+    pub(super) async fn verdict(
+        &self,
+        job: &JobId,
+        now: SystemTime,
+        longest: Duration,
+        lost: &[JobId],
+        marked: &HashMap<JobId, SystemTime>,
+    ) -> Result<(Verdict, Option<SystemTime>), PortError> {
+        if lost.contains(job) {
+            return Ok((Verdict::Remove, None));
+        }
+        let record = self
+            .ports
+            .jobs
+            .get_job(job)
+            .await
+            .map_err(PortError::History)?;
+        let kept_until = record
+            .as_ref()
+            .and_then(|record| record.kept.as_ref().map(|kept| kept.until))
+            .into_iter()
+            .chain(marked.get(job).copied())
+            .max();
+        if let Some(until) = kept_until.filter(|until| now < *until) {
+            return Ok((Verdict::Spare(SpareReason::Kept), Some(until)));
+        }
+        let releasing = record.as_ref().is_some_and(|record| {
+            let pending = record
+                .release
+                .as_ref()
+                .is_some_and(|release| release.state == ReleaseState::Pending);
+            let ended = record.ended_at.unwrap_or(record.started_at);
+            pending && now.duration_since(ended).unwrap_or_default() <= RELEASE_GRACE
+        });
+        let verdict = match record {
+            _ if releasing => Verdict::Spare(SpareReason::Releasing),
+            Some(record) if record.status == JobStatus::Running => {
+                Verdict::Spare(SpareReason::Running)
+            }
+            Some(_) => Verdict::Remove,
+            None => {
+                let started =
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(job.unix_seconds()));
+                if now.duration_since(started).unwrap_or_default() <= longest {
+                    Verdict::Spare(SpareReason::UnknownJob)
+                } else {
+                    Verdict::Remove
+                }
+            }
+        };
+        Ok((verdict, None))
+    }
+}
