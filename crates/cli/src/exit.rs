@@ -196,25 +196,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             _ => (ExitClass::Store, None),
         },
         WorkflowError::UnknownModule { .. } => (ExitClass::Input, None),
-        WorkflowError::NoContainerImage { .. } => (
-            ExitClass::Image,
-            Some("run `lxpack buildimage APP` first; deploy starts from the image it records".into()),
-        ),
-        WorkflowError::ContainerImageMissing { app, .. } => (
-            ExitClass::Image,
-            Some(format!(
-                "rebuild the app's image with `lxpack buildimage {}`; `lxpack images` shows the app's image as missing (or its alias as gone)",
-                app.name
-            )),
-        ),
-        WorkflowError::NoSourceImage { .. } => (
-            ExitClass::Image,
-            Some("pass --os FAMILY/RELEASE (e.g. debian/12), configure lxpack.aws, or set build_infos.source_container_image in the app".into()),
-        ),
-        WorkflowError::NoMatchingSourceImage { .. } => (
-            ExitClass::Image,
-            Some("import a base image whose os, release and architecture properties match (see `lxpack images`)".into()),
-        ),
+        WorkflowError::NoContainerImage { .. }
+        | WorkflowError::ContainerImageMissing { .. }
+        | WorkflowError::NoSourceImage { .. }
+        | WorkflowError::NoMatchingSourceImage { .. } => (ExitClass::Image, image_hint(error)),
         WorkflowError::NoAmiCatalog { .. } => (
             ExitClass::Config,
             Some("configure lxpack.aws in the config, or pass --os FAMILY/RELEASE".into()),
@@ -237,22 +222,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         ),
         WorkflowError::TimedOut { step, .. } => (ExitClass::Timeout, Some(timeout_hint(*step))),
         WorkflowError::Cancelled { .. } => (ExitClass::Cancelled, None),
-        WorkflowError::JobNotFound { .. } => (
-            ExitClass::Input,
-            Some("`lxpack jobs` lists the jobs; only a job run with --keep, --keep-on-failure or container.debug keeps its container".into()),
-        ),
-        WorkflowError::JobStillRunning { .. } => (
-            ExitClass::Input,
-            Some("wait until it ends (`lxpack jobs`); run it with --keep or --keep-on-failure to keep its container".into()),
-        ),
-        WorkflowError::NothingKept { .. } => (
-            ExitClass::Input,
-            Some("run the job again with --keep, or with --keep-on-failure (lxpack.keep.on_failure: true) to keep the containers of failed jobs".into()),
-        ),
-        WorkflowError::KeptInstanceGone { .. } => (
-            ExitClass::Input,
-            Some("run the job again with --keep-on-failure; raise lxpack.keep.expiry (seconds) to keep containers longer before `lxpack gc` removes them".into()),
-        ),
+        WorkflowError::JobNotFound { .. }
+        | WorkflowError::JobStillRunning { .. }
+        | WorkflowError::NothingKept { .. }
+        | WorkflowError::KeptInstanceGone { .. } => (ExitClass::Input, kept_job_hint(error)),
         WorkflowError::PoolOwnerNeeded { app } => (
             ExitClass::Usage,
             Some(format!(
@@ -268,6 +241,31 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             Some(format!("delete the image by hand: lxc image delete {fingerprint}")),
         ),
         _ => (ExitClass::Failure, None),
+    }
+}
+
+/// The hint of an error about the app's images.
+fn image_hint(error: &WorkflowError) -> Option<String> {
+    match error {
+        WorkflowError::NoContainerImage { .. } => Some("run `lxpack buildimage APP` first; deploy starts from the image it records".into()),
+        WorkflowError::ContainerImageMissing { app, .. } => Some(format!(
+            "rebuild the app's image with `lxpack buildimage {}`; `lxpack images` shows the app's image as missing (or its alias as gone)",
+            app.name
+        )),
+        WorkflowError::NoSourceImage { .. } => Some("pass --os FAMILY/RELEASE (e.g. debian/12), configure lxpack.aws, or set build_infos.source_container_image in the app".into()),
+        WorkflowError::NoMatchingSourceImage { .. } => Some("import a base image whose os, release and architecture properties match (see `lxpack images`)".into()),
+        _ => None,
+    }
+}
+
+/// The hint of an error about a job's kept container (`lxpack shell`).
+fn kept_job_hint(error: &WorkflowError) -> Option<String> {
+    match error {
+        WorkflowError::JobNotFound { .. } => Some("`lxpack jobs` lists the jobs; only a job run with --keep, --keep-on-failure or container.debug keeps its container".into()),
+        WorkflowError::JobStillRunning { .. } => Some("wait until it ends (`lxpack jobs`); run it with --keep or --keep-on-failure to keep its container".into()),
+        WorkflowError::NothingKept { .. } => Some("run the job again with --keep, or with --keep-on-failure (lxpack.keep.on_failure: true) to keep the containers of failed jobs".into()),
+        WorkflowError::KeptInstanceGone { .. } => Some("run the job again with --keep-on-failure; raise lxpack.keep.expiry (seconds) to keep containers longer before `lxpack gc` removes them".into()),
+        _ => None,
     }
 }
 

@@ -4,12 +4,14 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-use lxpack_core::domain::{Owner, StandbyState};
-use lxpack_core::workflows::{FillReport, FillRequest, PoolSize, PoolStatus, RetireReport};
+use lxpack_core::domain::{AppKey, Owner, StandbyState};
+use lxpack_core::workflows::{
+    FillReport, FillRequest, PoolSize, PoolStatus, RetireReport, Workflows,
+};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::app_ref::resolve_app;
+use super::app_ref::{resolve_app, resolve_filter};
 use super::output::{print_json, print_line, print_table, utc};
 use crate::args::PoolCommand;
 use crate::exit::{CliError, ExitClass};
@@ -27,12 +29,10 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
     };
     let stores = wiring.stores()?;
     let workflows = wiring.workflows(&stores)?;
+    let apps = stores.apps.as_ref();
     match command {
         PoolCommand::List { app } => {
-            let app = match app {
-                Some(text) => Some(resolve_app(stores.apps.as_ref(), &text).await?),
-                None => None,
-            };
+            let app = resolve_filter(apps, app.as_deref()).await?;
             let status = workflows.pool_status(app.as_ref()).await?;
             show_status(wiring, &status);
             Ok(())
@@ -49,56 +49,70 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
                 (None, None) => None,
             };
             let request = FillRequest {
-                app: resolve_app(stores.apps.as_ref(), &app).await?,
+                app: resolve_app(apps, &app).await?,
                 owner,
                 size: checked_size,
             };
-            // Fills on this host take turns, so that deploys that all ask for a
-            // refill at once start the missing standbys once, not once each.
-            let _turn = lock_pool_fills(&wiring.store_path).await?;
-            let renderer = Renderer::new(View::choose(wiring.json), None);
-            let report = workflows
-                .fill_pool(&request, &renderer, &CancellationToken::new())
-                .await;
-            renderer.finish();
-            let report = report?;
-            show_fill(wiring, &report);
-            if report.is_complete() {
-                Ok(())
-            } else {
-                Err(CliError::new(
-                    ExitClass::Infrastructure,
-                    "some standbys could not be started (see above)",
-                )
-                .with_hint(
-                    "check the daemon (`lxpack doctor`) and the app's image (`lxpack images`)",
-                ))
-            }
+            fill(wiring, &workflows, &request).await
         }
         PoolCommand::Drain {
             app,
             all: _,
             dry_run,
         } => {
-            let app = match app {
-                Some(text) => Some(resolve_app(stores.apps.as_ref(), &text).await?),
-                None => None,
-            };
-            let renderer = Renderer::new(View::choose(wiring.json), None);
-            let report = workflows.drain_pool(app.as_ref(), dry_run, &renderer).await;
-            renderer.finish();
-            let report = report?;
-            show_retired(wiring, &report, dry_run);
-            if report.failures.is_empty() {
-                Ok(())
-            } else {
-                Err(CliError::new(
-                    ExitClass::Cleanup,
-                    format!("{} standby(s) could not be retired", report.failures.len()),
-                )
-                .with_hint("see the failures above; `lxpack gc` retires them later"))
-            }
+            let app = resolve_filter(apps, app.as_deref()).await?;
+            drain(wiring, &workflows, app.as_ref(), dry_run).await
         }
+    }
+}
+
+/// `lxpack pool fill`: one fill, in this host's turn.
+async fn fill(
+    wiring: &Wiring,
+    workflows: &Workflows,
+    request: &FillRequest,
+) -> Result<(), CliError> {
+    // Fills on this host take turns, so that deploys that all ask for a refill at
+    // once start the missing standbys once, not once each.
+    let _turn = lock_pool_fills(&wiring.store_path).await?;
+    let renderer = Renderer::new(View::choose(wiring.json), None);
+    let report = workflows
+        .fill_pool(request, &renderer, &CancellationToken::new())
+        .await;
+    renderer.finish();
+    let report = report?;
+    show_fill(wiring, &report);
+    if report.is_complete() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            ExitClass::Infrastructure,
+            "some standbys could not be started (see above)",
+        )
+        .with_hint("check the daemon (`lxpack doctor`) and the app's image (`lxpack images`)"))
+    }
+}
+
+/// `lxpack pool drain`: retires the standbys of one app, or of all.
+async fn drain(
+    wiring: &Wiring,
+    workflows: &Workflows,
+    app: Option<&AppKey>,
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let renderer = Renderer::new(View::choose(wiring.json), None);
+    let report = workflows.drain_pool(app, dry_run, &renderer).await;
+    renderer.finish();
+    let report = report?;
+    show_retired(wiring, &report, dry_run);
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            ExitClass::Cleanup,
+            format!("{} standby(s) could not be retired", report.failures.len()),
+        )
+        .with_hint("see the failures above; `lxpack gc` retires them later"))
     }
 }
 
