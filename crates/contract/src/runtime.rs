@@ -166,6 +166,10 @@ struct Names {
     image: ImageAlias,
     second_image: ImageAlias,
     missing_image: ImageAlias,
+    /// The names of the standbys part.
+    standbys: standbys::StandbyNames,
+    /// The names of the step snapshots part.
+    snapshots: snapshots::SnapshotNames,
 }
 
 impl Names {
@@ -208,11 +212,15 @@ impl Names {
             image: alias("image")?,
             second_image: alias("image-2")?,
             missing_image: alias("no-such-image")?,
+            standbys: standbys::StandbyNames::new(prefix)?,
+            snapshots: snapshots::SnapshotNames::new(prefix)?,
         })
     }
 
-    fn instances(&self) -> [&InstanceName; 7] {
-        [
+    /// Every instance the suite may create, those made from another's snapshot before
+    /// their source (a storage driver may keep a source while copies of it exist).
+    fn instances(&self) -> Vec<&InstanceName> {
+        let mut all = vec![
             &self.main,
             &self.labelled,
             &self.ephemeral,
@@ -220,7 +228,10 @@ impl Names {
             &self.no_image,
             &self.no_profile,
             &self.cancelled,
-        ]
+        ];
+        all.extend(self.standbys.instances());
+        all.extend(self.snapshots.instances());
+        all
     }
 
     fn images(&self) -> [&ImageAlias; 2] {
@@ -235,8 +246,11 @@ impl Names {
         }
     }
 
-    fn profiles(&self) -> [&ProfileName; 2] {
-        [&self.profile, &self.released_profile]
+    fn profiles(&self) -> Vec<&ProfileName> {
+        let mut all = vec![&self.profile, &self.released_profile];
+        all.extend(self.standbys.profiles());
+        all.extend(self.snapshots.profiles());
+        all
     }
 }
 
@@ -311,6 +325,8 @@ struct Suite<'a> {
     volume_names: volumes::VolumeNames,
 }
 
+mod snapshots;
+mod standbys;
 mod volumes;
 
 impl Suite<'_> {
@@ -353,6 +369,12 @@ impl Suite<'_> {
         self.deletions(checker).await;
         if let Some(volumes) = self.capabilities.cache_volumes.as_deref() {
             self.volumes(checker, volumes).await;
+        }
+        if let Some(standbys) = self.capabilities.standbys.as_deref() {
+            self.standbys(checker, standbys).await;
+        }
+        if let Some(snapshots) = self.capabilities.step_snapshots.as_deref() {
+            self.snapshots(checker, snapshots).await;
         }
     }
 
