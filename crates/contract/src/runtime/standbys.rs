@@ -70,12 +70,13 @@ fn standby_mark(prefix: &str) -> StandbyMark {
     )
 }
 
-/// The labels of one of the two jobs that race for the standby.
-fn job_labels(seed: u32) -> Labels {
+/// The labels of a job of the standby's app (a claim keeps the app label, which the
+/// mark and the job share) that claims it.
+fn job_labels(seed: u32, mark: &StandbyMark) -> Labels {
     Labels {
         job: JobId::generate(seed, *b"claiming"),
         command: JobCommand::Deploy,
-        ..contract_labels()
+        app: mark.app.clone(),
     }
 }
 
@@ -154,7 +155,10 @@ impl Suite<'_> {
         ready: &StandbyMark,
     ) -> Option<Labels> {
         let standby = &self.names.standbys.standby;
-        let (first, second) = (job_labels(0x6600_0002), job_labels(0x6600_0003));
+        let (first, second) = (
+            job_labels(0x6600_0002, ready),
+            job_labels(0x6600_0003, ready),
+        );
         let (a, b) = tokio::join!(
             checker.bounded(port.claim_standby(standby, ready, &first)),
             checker.bounded(port.claim_standby(standby, ready, &second)),
@@ -184,7 +188,7 @@ impl Suite<'_> {
             .err(
                 "claim_standby of a claimed standby",
                 "Changed",
-                port.claim_standby(&names.standby, ready, &job_labels(0x6600_0004)),
+                port.claim_standby(&names.standby, ready, &job_labels(0x6600_0004, ready)),
                 |e| matches!(e, RuntimeError::Changed { .. }),
             )
             .await;
@@ -200,7 +204,7 @@ impl Suite<'_> {
             .err(
                 "claim_standby of a missing instance",
                 "NotFound",
-                port.claim_standby(&names.missing, ready, &job_labels(0x6600_0005)),
+                port.claim_standby(&names.missing, ready, &job_labels(0x6600_0005, ready)),
                 |e| matches!(e, RuntimeError::NotFound { .. }),
             )
             .await;
