@@ -3,6 +3,7 @@
 //! break one rule) must fail with the right check named.
 
 mod helpers;
+mod parts;
 
 use lxpack_contract::{
     AmiFixture, Outcome, RuntimeFixture, ami_catalog_contract, app_store_contract,
