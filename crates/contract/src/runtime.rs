@@ -270,9 +270,22 @@ impl Names {
 ///   fingerprint (prefix), delete and `NotFound`.
 ///
 /// Each capability the runtime offers in `capabilities` adds its own part (a module
-/// each): cluster membership checks where a launch was placed; cache volumes their
-/// create, copy, mark, list, usage and delete. A capability not offered is not
-/// checked, and the report's first check says which parts ran.
+/// each):
+/// - cluster membership: where a launch was placed;
+/// - cache volumes: create, copy, mark, list, usage and delete;
+/// - standby pools: a standby launched with its mark and readied; of two concurrent
+///   claims exactly one wins and the other gets `Changed`; a claimed standby refuses
+///   every later claim and change of mark (`Changed`); the listing shows the mark and
+///   the winner's labels; an attached profile is in use; of two concurrent attaches
+///   each `Ok` one is really attached and a refused one is `Changed` (no lost
+///   update); each `NotFound`;
+/// - step snapshots: snapshot of a running instance, `AlreadyExists`, `NotFound`; an
+///   instance launched from a snapshot holds the files of the snapshot's moment; the
+///   stopped source kept as a step holder is listed with its keys and left only the
+///   base profiles; `NotFound`.
+///
+/// A capability not offered is not checked, and the report's first check says which
+/// parts ran.
 ///
 /// Everything it creates is removed at the end, even when a check fails or the
 /// implementation panics; the removal is checked too.
