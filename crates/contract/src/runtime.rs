@@ -1358,4 +1358,31 @@ mod tests {
         assert!(!names.owns(ResourceKind::Profile, names.main.as_str()));
         assert!(!names.owns(ResourceKind::Instance, names.missing.as_str()));
     }
+
+    #[test]
+    fn the_capability_parts_names_are_the_suites_to_clean_up() {
+        // The longest prefix still gives valid names.
+        let names = Names::new("lxpack-ct-abcdefghijklmnopqrst").unwrap();
+        let parts = names
+            .standbys
+            .instances()
+            .into_iter()
+            .chain(names.snapshots.instances());
+        for instance in parts {
+            assert!(names.owns(ResourceKind::Instance, instance.as_str()));
+        }
+        let parts = names
+            .standbys
+            .profiles()
+            .into_iter()
+            .chain(names.snapshots.profiles());
+        for profile in parts {
+            assert!(names.owns(ResourceKind::Profile, profile.as_str()));
+        }
+        // A copy made from a snapshot goes before its source.
+        let all = names.instances();
+        let [copy, source] = names.snapshots.instances();
+        let at = |name: &InstanceName| all.iter().position(|mine| *mine == name);
+        assert!(at(copy) < at(source));
+    }
 }
