@@ -14,9 +14,11 @@
 //!
 //! ## Layout
 //! - `runtime`: [`container_runtime_contract`] for `ContainerRuntime` and
-//!   `ImageRegistry` together, plus a part per capability the runtime offers
-//!   (`runtime/volumes` for cache volumes, the placement checks for cluster
-//!   membership), its [`RuntimeFixture`] and the [`commands`] it runs.
+//!   `ImageRegistry` together, plus a part per capability the runtime offers, a
+//!   module each: `runtime/standbys` for standby pools (claims and attaches under
+//!   concurrency), `runtime/snapshots` for step snapshots, `runtime/volumes` for
+//!   cache volumes, and the placement checks for cluster membership; its
+//!   [`RuntimeFixture`] and the [`commands`] it runs.
 //! - `app_store`: [`app_store_contract`], the newer-job rule above all.
 //! - `job_history`: [`job_history_contract`], what the sweep trusts.
 //! - `ami_catalog`: [`ami_catalog_contract`] and its [`AmiFixture`].

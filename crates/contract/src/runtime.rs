@@ -166,6 +166,10 @@ struct Names {
     image: ImageAlias,
     second_image: ImageAlias,
     missing_image: ImageAlias,
+    /// The names of the standbys part.
+    standbys: standbys::StandbyNames,
+    /// The names of the step snapshots part.
+    snapshots: snapshots::SnapshotNames,
 }
 
 impl Names {
@@ -208,11 +212,15 @@ impl Names {
             image: alias("image")?,
             second_image: alias("image-2")?,
             missing_image: alias("no-such-image")?,
+            standbys: standbys::StandbyNames::new(prefix)?,
+            snapshots: snapshots::SnapshotNames::new(prefix)?,
         })
     }
 
-    fn instances(&self) -> [&InstanceName; 7] {
-        [
+    /// Every instance the suite may create, those made from another's snapshot before
+    /// their source (a storage driver may keep a source while copies of it exist).
+    fn instances(&self) -> Vec<&InstanceName> {
+        let mut all = vec![
             &self.main,
             &self.labelled,
             &self.ephemeral,
@@ -220,7 +228,10 @@ impl Names {
             &self.no_image,
             &self.no_profile,
             &self.cancelled,
-        ]
+        ];
+        all.extend(self.standbys.instances());
+        all.extend(self.snapshots.instances());
+        all
     }
 
     fn images(&self) -> [&ImageAlias; 2] {
@@ -235,8 +246,11 @@ impl Names {
         }
     }
 
-    fn profiles(&self) -> [&ProfileName; 2] {
-        [&self.profile, &self.released_profile]
+    fn profiles(&self) -> Vec<&ProfileName> {
+        let mut all = vec![&self.profile, &self.released_profile];
+        all.extend(self.standbys.profiles());
+        all.extend(self.snapshots.profiles());
+        all
     }
 }
 
@@ -256,9 +270,22 @@ impl Names {
 ///   fingerprint (prefix), delete and `NotFound`.
 ///
 /// Each capability the runtime offers in `capabilities` adds its own part (a module
-/// each): cluster membership checks where a launch was placed; cache volumes their
-/// create, copy, mark, list, usage and delete. A capability not offered is not
-/// checked, and the report's first check says which parts ran.
+/// each):
+/// - cluster membership: where a launch was placed;
+/// - cache volumes: create, copy, mark, list, usage and delete;
+/// - standby pools: a standby launched with its mark and readied; of two concurrent
+///   claims exactly one wins and the other gets `Changed`; a claimed standby refuses
+///   every later claim and change of mark (`Changed`); the listing shows the mark and
+///   the winner's labels; an attached profile is in use; of two concurrent attaches
+///   each `Ok` one is really attached and a refused one is `Changed` (no lost
+///   update); each `NotFound`;
+/// - step snapshots: snapshot of a running instance, `AlreadyExists`, `NotFound`; an
+///   instance launched from a snapshot holds the files of the snapshot's moment; the
+///   stopped source kept as a step holder is listed with its keys and left only the
+///   base profiles; `NotFound`.
+///
+/// A capability not offered is not checked, and the report's first check says which
+/// parts ran.
 ///
 /// Everything it creates is removed at the end, even when a check fails or the
 /// implementation panics; the removal is checked too.
@@ -311,6 +338,8 @@ struct Suite<'a> {
     volume_names: volumes::VolumeNames,
 }
 
+mod snapshots;
+mod standbys;
 mod volumes;
 
 impl Suite<'_> {
@@ -353,6 +382,12 @@ impl Suite<'_> {
         self.deletions(checker).await;
         if let Some(volumes) = self.capabilities.cache_volumes.as_deref() {
             self.volumes(checker, volumes).await;
+        }
+        if let Some(standbys) = self.capabilities.standbys.as_deref() {
+            self.standbys(checker, standbys).await;
+        }
+        if let Some(snapshots) = self.capabilities.step_snapshots.as_deref() {
+            self.snapshots(checker, snapshots).await;
         }
     }
 
@@ -1322,5 +1357,32 @@ mod tests {
         assert!(names.owns(ResourceKind::Profile, names.profile.as_str()));
         assert!(!names.owns(ResourceKind::Profile, names.main.as_str()));
         assert!(!names.owns(ResourceKind::Instance, names.missing.as_str()));
+    }
+
+    #[test]
+    fn the_capability_parts_names_are_the_suites_to_clean_up() {
+        // The longest prefix still gives valid names.
+        let names = Names::new("lxpack-ct-abcdefghijklmnopqrst").unwrap();
+        let parts = names
+            .standbys
+            .instances()
+            .into_iter()
+            .chain(names.snapshots.instances());
+        for instance in parts {
+            assert!(names.owns(ResourceKind::Instance, instance.as_str()));
+        }
+        let parts = names
+            .standbys
+            .profiles()
+            .into_iter()
+            .chain(names.snapshots.profiles());
+        for profile in parts {
+            assert!(names.owns(ResourceKind::Profile, profile.as_str()));
+        }
+        // A copy made from a snapshot goes before its source.
+        let all = names.instances();
+        let [copy, source] = names.snapshots.instances();
+        let at = |name: &InstanceName| all.iter().position(|mine| *mine == name);
+        assert!(at(copy) < at(source));
     }
 }

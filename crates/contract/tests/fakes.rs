@@ -3,6 +3,7 @@
 //! break one rule) must fail with the right check named.
 
 mod helpers;
+mod parts;
 
 use lxpack_contract::{
     AmiFixture, Outcome, RuntimeFixture, ami_catalog_contract, app_store_contract,
@@ -93,7 +94,12 @@ async fn the_base_contract_runs_without_capabilities_and_each_capability_adds_it
             .collect()
     };
     let (base, full) = (names(&base), names(&full));
-    for part in ["create_volume empty, with a quota", "cluster_members"] {
+    for part in [
+        "create_volume empty, with a quota",
+        "cluster_members",
+        "launch_instance as a standby",
+        "snapshot_instance of a running instance",
+    ] {
         assert!(
             !base.iter().any(|name| name == part),
             "{part} ran without its capability"
