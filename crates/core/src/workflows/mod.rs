@@ -4,30 +4,24 @@
 //! integrator's service and the fake-backed tests alike.
 
 mod build_image;
-mod build_steps;
 mod cache;
 mod capabilities;
-mod cleanup;
 mod deploy;
 mod error;
+mod images;
 mod inventory;
-mod job;
-mod launch;
-mod output_tail;
+mod mechanics;
 mod pool;
-mod provisioning;
-mod readiness;
-mod release;
-mod retention;
-mod scripts;
 mod settings;
 mod shell;
-mod source_image;
-mod step;
 mod sweep;
 mod usage;
 
+// The paths the sweep and the shell name these mechanics by.
+use mechanics::{release, step};
+
 use std::sync::Arc;
+use std::time::SystemTime;
 
 pub use build_image::{BuildImageReport, BuildImageRequest, RecordOutcome};
 pub use cache::{CacheEntry, CachePurge, PurgedCache};
@@ -35,12 +29,12 @@ pub use capabilities::CapabilityUse;
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
-pub use job::error_chain;
+pub use mechanics::job::error_chain;
+pub use mechanics::retention::RetentionReport;
 pub use pool::{
     FillReport, FillRequest, FilledPool, PoolStatus, PoolView, RetireReport, RetiredStandby,
     StandbyView,
 };
-pub use retention::RetentionReport;
 pub use settings::{
     CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
     ProvisionerSettings, Settings, Timeouts,
@@ -136,6 +130,11 @@ impl Workflows {
     #[must_use]
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The time now, as job records and standby marks record it.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     async fn load_app(&self, key: &AppKey) -> Result<App, WorkflowError> {

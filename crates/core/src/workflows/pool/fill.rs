@@ -8,17 +8,17 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
-use super::super::Workflows;
-use super::super::error::{PortError, WorkflowError};
-use super::super::readiness::wait_until_ready;
-use super::super::step::StepRunner;
-use super::{RetiredStandby, Standby};
 use crate::domain::{
     App, AppKey, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId, LaunchSpec, Owner,
     PoolId, PoolKey, RetireReason, StandbyMark, StandbyState, staleness,
 };
 use crate::events::{EventSink, Step};
 use crate::ports::RuntimeError;
+use crate::workflows::Workflows;
+use crate::workflows::error::{PortError, WorkflowError};
+use crate::workflows::mechanics::readiness::wait_until_ready;
+use crate::workflows::mechanics::step::StepRunner;
+use crate::workflows::pool::{RetiredStandby, Standby};
 
 /// How many standbys one filler starts at once: the daemon serialises much of a
 /// start (storage, idmap), and a host's cores are shared with running builds.

@@ -6,14 +6,14 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use super::Workflows;
-use super::error::WorkflowError;
-use super::release::Look;
 use crate::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName,
     Release, StepTiming,
 };
 use crate::events::{Event, EventSink};
+use crate::workflows::Workflows;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::release::Look;
 
 /// The caller's event sink, seen through the job's record: every step's duration,
 /// what the job kept and the cluster member its instance was placed on are noted as

@@ -4,18 +4,18 @@
 //! be taken is a warning and the build goes on without the later ones; a build that
 //! resumes runs exactly the steps a cold build would have run after that point.
 
-use super::Workflows;
-use super::capabilities::refused;
-use super::error::WorkflowError;
-use super::provisioning::{bootstrap_command, feature_run};
-use super::scripts::deliver;
-use super::step::StepRunner;
 use crate::domain::{
     App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
     SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
+use crate::workflows::Workflows;
+use crate::workflows::capabilities::refused;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::provisioning::{bootstrap_command, feature_run};
+use crate::workflows::mechanics::scripts::deliver;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// One step of the provisioning: what runs, and what its key hashes (`None` when its
 /// inputs cannot be known: features whose formulas have no digest).

@@ -9,17 +9,17 @@
 //! deploys at once). Losing costs one round trip; finding nothing is a cold start,
 //! said in the job's events.
 
-use super::super::Workflows;
-use super::super::error::PortError;
-use super::super::launch::Launch;
-use super::super::step::StepRunner;
-use super::Standby;
 use crate::domain::{
     InstanceName, MemberName, PoolKey, ProfileName, claim_order, claimable, staleness,
 };
 use crate::events::{Event, Step};
 use crate::ports::RuntimeError;
 use crate::workflows::WorkflowError;
+use crate::workflows::Workflows;
+use crate::workflows::error::PortError;
+use crate::workflows::mechanics::launch::Launch;
+use crate::workflows::mechanics::step::StepRunner;
+use crate::workflows::pool::Standby;
 
 /// The standby a job claimed: its instance from now on.
 #[derive(Debug, Clone)]

@@ -2,15 +2,15 @@
 //! profile with the checkout and appear at once, on a cold start and on a claimed
 //! standby alike.
 
-use super::super::Workflows;
-use super::super::error::WorkflowError;
-use super::super::step::StepRunner;
 use crate::domain::{
     AppKey, CacheKey, CacheMark, CacheVolume, DiskMount, ExecRequest, InstanceName, JobId,
     MountSource, Owner, current_generation,
 };
 use crate::events::{Event, Step};
 use crate::ports::{RuntimeError, VolumeSpec};
+use crate::workflows::Workflows;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// How often a copy is tried again when the generation it copies was replaced (and
 /// pruned) between the listing and the copy.

@@ -4,13 +4,13 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use super::super::Workflows;
-use super::super::output_tail::OutputTail;
-use super::super::step::StepRunner;
-use super::restore::CacheCopy;
 use crate::domain::{ExecRequest, InstanceName, OutputStream};
 use crate::events::Event;
 use crate::ports::OutputSink;
+use crate::workflows::Workflows;
+use crate::workflows::mechanics::caches::restore::CacheCopy;
+use crate::workflows::mechanics::output_tail::OutputTail;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// The most `du` output kept: one short line per cache (at most 16 of them).
 const DU_OUTPUT_LIMIT: usize = 64 * 1024;

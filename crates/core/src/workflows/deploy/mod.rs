@@ -6,20 +6,20 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Workflows;
-use super::cleanup::{Created, finish};
-use super::error::{PortError, WorkflowError};
-use super::job::{JobEvents, JobIdentity};
-use super::launch::Launch;
-use super::scripts::deliver;
-use super::settings::CleanupMode;
-use super::step::StepRunner;
 use crate::domain::{
     AppKey, DiskMount, ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand,
-    JobId, MountSource, Owner, PoolKey,
+    JobId, MountSource, Owner,
 };
 use crate::events::{Event, EventSink, Step};
-use crate::ports::{RefillRequest, RuntimeError};
+use crate::ports::RuntimeError;
+use crate::workflows::Workflows;
+use crate::workflows::error::{PortError, WorkflowError};
+use crate::workflows::mechanics::cleanup::{Created, finish};
+use crate::workflows::mechanics::job::{JobEvents, JobIdentity};
+use crate::workflows::mechanics::launch::Launch;
+use crate::workflows::mechanics::scripts::deliver;
+use crate::workflows::mechanics::step::StepRunner;
+use crate::workflows::settings::CleanupMode;
 
 /// The module's source tree on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,22 +302,5 @@ impl Workflows {
             self.request_refill(&key, events).await;
         }
         ended
-    }
-
-    /// Asks for the pool of `key` to be refilled off the job's path; a refill that
-    /// cannot be started is a warning (the next deploy asks again).
-    async fn request_refill(&self, key: &PoolKey, events: &dyn EventSink) {
-        let request = RefillRequest {
-            app: key.app.clone(),
-            owner: key.owner,
-        };
-        if let Err(error) = self.refill.request_refill(&request).await {
-            events.emit(Event::Warning {
-                message: format!(
-                    "could not start refilling the standby pool of {}: {error} (`lxpack pool fill {}` fills it)",
-                    key.app, key.app
-                ),
-            });
-        }
     }
 }

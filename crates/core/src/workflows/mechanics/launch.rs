@@ -1,16 +1,16 @@
 //! The part both workflows share: a profile, an instance that uses it, and readiness;
 //! or, for a deploy that claimed a standby, the profile added to the running instance.
 
-use super::Workflows;
-use super::cleanup::Created;
-use super::error::WorkflowError;
-use super::readiness::wait_until_ready;
-use super::step::StepRunner;
 use crate::domain::{
     App, DiskMount, ImageRef, Isolation, JobCommand, JobId, Labels, LaunchSpec, ProfileName,
     ProfileSpec, SnapshotSource,
 };
 use crate::events::{Event, Step};
+use crate::workflows::Workflows;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::cleanup::Created;
+use crate::workflows::mechanics::readiness::wait_until_ready;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// What to launch.
 pub(crate) struct Launch<'a> {

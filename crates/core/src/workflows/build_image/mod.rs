@@ -6,21 +6,21 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Workflows;
-use super::cleanup::{Created, finish};
-use super::error::WorkflowError;
-use super::job::{JobEvents, JobIdentity};
-use super::launch::Launch;
-use super::provisioning::formulas_mount;
-use super::retention::RetentionReport;
-use super::source_image::{match_source_image, selector_of};
-use super::step::StepRunner;
 use crate::domain::{
     Ami, AmiId, App, AppKey, Feature, Image, ImageAlias, ImageRef, InstanceName, JobCommand, JobId,
     OsIdentity, OsType, Provisioner, property,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{AppStoreError, PublishRequest};
+use crate::workflows::Workflows;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::cleanup::{Created, finish};
+use crate::workflows::mechanics::job::{JobEvents, JobIdentity};
+use crate::workflows::mechanics::launch::Launch;
+use crate::workflows::mechanics::provisioning::formulas_mount;
+use crate::workflows::mechanics::retention::RetentionReport;
+use crate::workflows::mechanics::source_image::{match_source_image, selector_of};
+use crate::workflows::mechanics::step::StepRunner;
 
 /// Where buildimage learns about the AMI, as [`AmiSource::choose`] decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,10 +324,6 @@ impl Workflows {
         let outcome = outcome.map(|(report, _)| report);
         keep.until = self.kept_until();
         finish(self.ports.runtime.as_ref(), events, &created, keep, outcome).await
-    }
-
-    pub(crate) fn provisioner(&self, kind: Provisioner) -> Option<&super::ProvisionerSettings> {
-        self.settings.provisioners.iter().find(|p| p.kind == kind)
     }
 
     /// The fingerprint of the image a build starts from, which its step keys start

@@ -3,12 +3,12 @@
 //! a cache is never half-saved; what a failure leaves (a copy, an older generation) is
 //! waste that the next save or `gc` removes, never a cache in doubt.
 
-use super::super::Workflows;
-use super::super::error::{CleanupFailure, PortError, WorkflowError};
-use super::restore::CacheCopy;
 use crate::domain::{CacheVolume, ReplaceDecision, evictions, promotion, wasted_volumes};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{CacheVolumes, ResourceKind, RuntimeError};
+use crate::workflows::Workflows;
+use crate::workflows::error::{CleanupFailure, PortError, WorkflowError};
+use crate::workflows::mechanics::caches::restore::CacheCopy;
 
 /// What became of one copy.
 enum Saved {
