@@ -6,4 +6,6 @@
 
 mod measure;
 mod restore;
+
+pub(crate) use restore::CacheCopy;
 mod save;

@@ -4,6 +4,8 @@
 
 mod claim;
 
+pub(crate) use claim::Claimed;
+
 use crate::domain::{
     AppKey, InstanceName, JobId, Labels, MemberName, Owner, PoolKey, StandbyMark, StandbyState,
 };

@@ -1,0 +1,140 @@
+//! Provisioning a deploy's instance: the job's copies of its caches first (so they go
+//! into its profile with the checkout, and appear at once either way), then a standby
+//! claimed from the pool or, failing one, an instance of its own; last, the copies
+//! are handed to the build user.
+
+use crate::domain::{
+    DiskMount, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand, MountSource,
+};
+use crate::events::{Event, Step};
+use crate::ports::RuntimeError;
+use crate::workflows::error::{PortError, WorkflowError};
+use crate::workflows::mechanics::caches::CacheCopy;
+use crate::workflows::mechanics::cleanup::Created;
+use crate::workflows::mechanics::job::JobContext;
+use crate::workflows::mechanics::launch::Launch;
+use crate::workflows::mechanics::standbys::Claimed;
+use crate::workflows::settings::CleanupMode;
+
+use super::DeployRequest;
+use super::prepare::DeployPlan;
+
+/// Makes the job's instance ready for the buildpack, and names it. Each copy of a
+/// cache is recorded in `caches` before it is made, so that the job's conclusion
+/// drops exactly what may exist.
+pub(super) async fn provision(
+    job: &mut JobContext<'_>,
+    request: &DeployRequest,
+    plan: &DeployPlan,
+    caches: &mut Vec<CacheCopy>,
+) -> Result<InstanceName, WorkflowError> {
+    let (app, module) = (&plan.app.key, &plan.module.name);
+    let mut mounts = vec![checkout_mount(request, plan)];
+    mounts.extend(
+        job.workflows
+            .restore_caches(&job.runner, app, module, &request.job, caches)
+            .await?,
+    );
+    let launch = Launch {
+        app: &plan.app,
+        command: JobCommand::Deploy,
+        job: &request.job,
+        image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&plan.image))),
+        mounts,
+        ephemeral: !job.keep.may_keep(),
+        from_snapshot: None,
+    };
+    let claimed = match &plan.pool {
+        Some(key) => {
+            job.workflows
+                .claim_standby(&job.runner, key, &launch)
+                .await?
+        }
+        None => None,
+    };
+    let name = match claimed {
+        Some(claimed) => take_standby(job, claimed).await?,
+        None => launch_own(job, plan, launch).await?,
+    };
+    let owner = request.checkout.owner;
+    job.workflows
+        .hand_over_caches(&job.runner, &name, caches, owner)
+        .await?;
+    Ok(name)
+}
+
+/// The checkout, mounted at the module's path, owned by its owner.
+fn checkout_mount(request: &DeployRequest, plan: &DeployPlan) -> DiskMount {
+    DiskMount {
+        device: "lxpack-checkout".to_owned(),
+        source: MountSource::Host(request.checkout.path.clone()),
+        target: plan.module.path.clone(),
+        read_only: false,
+        owner: Some(request.checkout.owner),
+    }
+}
+
+/// The claimed standby is the job's instance, with the job's profile (the claim's
+/// lock), to be discarded like a deploy's own.
+async fn take_standby(
+    job: &mut JobContext<'_>,
+    claimed: Claimed,
+) -> Result<InstanceName, WorkflowError> {
+    let name = claimed.name;
+    job.runner.instance = Some(name.clone());
+    let background = releases_in_background(job);
+    let created = job.creates(name.clone());
+    created.profile = true;
+    created.instance = true;
+    created.release_in_background = background;
+    if let Some(member) = claimed.member {
+        job.events().emit(Event::Placed {
+            instance: name.clone(),
+            member,
+        });
+    }
+    job.workflows
+        .attach_claimed_profile(&job.runner, &name)
+        .await?;
+    Ok(name)
+}
+
+/// Launches the job's own instance (a cold start). An image the daemon does not have
+/// is the app's image gone missing.
+async fn launch_own(
+    job: &mut JobContext<'_>,
+    plan: &DeployPlan,
+    launch: Launch<'_>,
+) -> Result<InstanceName, WorkflowError> {
+    let name = plan.cold_name.clone();
+    job.runner.instance = Some(name.clone());
+    let background = releases_in_background(job);
+    let created = job.created.insert(Created::new(name.clone()));
+    created.release_in_background = background;
+    job.workflows
+        .launch(&job.runner, created, launch)
+        .await
+        .map_err(|error| match error {
+            WorkflowError::StepFailed {
+                step: Step::Launch,
+                source,
+                ..
+            } if matches!(
+                source.as_ref(),
+                PortError::Runtime(RuntimeError::ImageNotFound { .. })
+            ) =>
+            {
+                WorkflowError::ContainerImageMissing {
+                    app: plan.app.key.clone(),
+                    job: plan.image.clone(),
+                }
+            }
+            other => other,
+        })?;
+    Ok(name)
+}
+
+/// A background release suits only an ephemeral instance, which cannot be kept.
+fn releases_in_background(job: &JobContext<'_>) -> bool {
+    job.settings().cleanup == CleanupMode::Background && !job.keep.may_keep()
+}
