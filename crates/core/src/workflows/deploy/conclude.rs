@@ -3,7 +3,7 @@
 //! drew from is asked to refill.
 
 use crate::workflows::error::WorkflowError;
-use crate::workflows::mechanics::caches::CacheCopy;
+use crate::workflows::mechanics::caches::JobCaches;
 use crate::workflows::mechanics::job::JobContext;
 
 use super::DeployReport;
@@ -13,16 +13,15 @@ use super::prepare::DeployPlan;
 pub(super) async fn conclude(
     mut job: JobContext<'_>,
     plan: &DeployPlan,
-    caches: &[CacheCopy],
+    caches: &JobCaches,
     outcome: Result<DeployReport, WorkflowError>,
 ) -> Result<DeployReport, WorkflowError> {
     // A kept instance keeps its copies mounted: they are neither saved nor dropped.
     let kept = job.keeps_instance(&outcome);
     let ended = job.finish(outcome).await;
-    let (workflows, events) = (job.workflows, job.runner.events);
-    let ended = workflows.save_caches(events, caches, kept, ended).await;
+    let ended = caches.save(&job, kept, ended).await;
     if let Some(key) = &plan.pool {
-        workflows.request_refill(key, events).await;
+        job.workflows.request_refill(key, job.events()).await;
     }
     ended
 }

@@ -20,6 +20,7 @@ use crate::domain::{AppKey, InstanceName, JobCommand, JobId, Owner};
 use crate::events::EventSink;
 use crate::workflows::Workflows;
 use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::caches::JobCaches;
 use crate::workflows::mechanics::job::{JobContext, JobEvents, JobIdentity};
 use conclude::conclude;
 use prepare::{Prepared, prepare};
@@ -141,7 +142,7 @@ async fn deploy_job(
         Prepared::Deploy(plan) => plan,
         Prepared::Skipped(report) => return Ok(report),
     };
-    let mut caches = Vec::new();
+    let mut caches = JobCaches::default();
     let outcome = async {
         let instance = provision(&mut job, request, &plan, &mut caches).await?;
         run(&job, request, &plan, &instance, &mut caches).await?;

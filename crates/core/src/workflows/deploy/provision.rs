@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::events::{Event, Step};
 use crate::ports::RuntimeError;
 use crate::workflows::error::{PortError, WorkflowError};
-use crate::workflows::mechanics::caches::CacheCopy;
+use crate::workflows::mechanics::caches::JobCaches;
 use crate::workflows::mechanics::cleanup::Created;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::launch::Launch;
@@ -19,22 +19,17 @@ use crate::workflows::settings::CleanupMode;
 use super::DeployRequest;
 use super::prepare::DeployPlan;
 
-/// Makes the job's instance ready for the buildpack, and names it. Each copy of a
-/// cache is recorded in `caches` before it is made, so that the job's conclusion
-/// drops exactly what may exist.
+/// Makes the job's instance ready for the buildpack, and names it. The copies of the
+/// caches go into `caches` as they are made, for the job's conclusion to save or drop.
 pub(super) async fn provision(
     job: &mut JobContext<'_>,
     request: &DeployRequest,
     plan: &DeployPlan,
-    caches: &mut Vec<CacheCopy>,
+    caches: &mut JobCaches,
 ) -> Result<InstanceName, WorkflowError> {
     let (app, module) = (&plan.app.key, &plan.module.name);
     let mut mounts = vec![checkout_mount(request, plan)];
-    mounts.extend(
-        job.workflows
-            .restore_caches(&job.runner, app, module, &request.job, caches)
-            .await?,
-    );
+    mounts.extend(caches.restore(job, app, module, &request.job).await?);
     let launch = Launch {
         app: &plan.app,
         command: JobCommand::Deploy,
@@ -56,10 +51,7 @@ pub(super) async fn provision(
         Some(claimed) => take_standby(job, claimed).await?,
         None => launch_own(job, plan, launch).await?,
     };
-    let owner = request.checkout.owner;
-    job.workflows
-        .hand_over_caches(&job.runner, &name, caches, owner)
-        .await?;
+    caches.hand_over(job, &name, request.checkout.owner).await?;
     Ok(name)
 }
 

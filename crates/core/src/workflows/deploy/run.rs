@@ -4,7 +4,7 @@
 use crate::domain::{ExecRequest, InstanceName};
 use crate::events::Step;
 use crate::workflows::error::WorkflowError;
-use crate::workflows::mechanics::caches::CacheCopy;
+use crate::workflows::mechanics::caches::JobCaches;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::scripts::deliver;
 
@@ -17,7 +17,7 @@ pub(super) async fn run(
     request: &DeployRequest,
     plan: &DeployPlan,
     name: &InstanceName,
-    caches: &mut [CacheCopy],
+    caches: &mut JobCaches,
 ) -> Result<(), WorkflowError> {
     let runtime = job.runtime();
     let runner = &job.runner;
@@ -35,6 +35,6 @@ pub(super) async fn run(
     exec.cwd = Some(plan.module.path.clone());
     exec.user = Some(request.checkout.owner);
     runner.exec(runtime, Step::Buildpack, name, &exec).await?;
-    job.workflows.measure_caches(runner, name, caches).await;
+    caches.measure(job, name).await;
     Ok(())
 }

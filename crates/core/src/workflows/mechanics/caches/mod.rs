@@ -6,6 +6,13 @@
 
 mod measure;
 mod restore;
-
-pub(crate) use restore::CacheCopy;
 mod save;
+
+use restore::CacheCopy;
+
+/// One job's copies of its caches, from their creation (`restore`) until they are
+/// saved or dropped (`save`).
+#[derive(Debug, Default)]
+pub(crate) struct JobCaches {
+    copies: Vec<CacheCopy>,
+}

@@ -6,9 +6,10 @@
 use crate::domain::{CacheVolume, ReplaceDecision, evictions, promotion, wasted_volumes};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{CacheVolumes, ResourceKind, RuntimeError};
-use crate::workflows::Workflows;
 use crate::workflows::error::{CleanupFailure, PortError, WorkflowError};
-use crate::workflows::mechanics::caches::restore::CacheCopy;
+use crate::workflows::mechanics::job::JobContext;
+
+use super::{CacheCopy, JobCaches};
 
 /// What became of one copy.
 enum Saved {
@@ -18,18 +19,18 @@ enum Saved {
     Dropped(String),
 }
 
-impl Workflows {
+impl JobCaches {
     /// Saves the job's copies when its instance is gone: a successful job's become the
     /// caches unless a newer job's already are; a failed job's are dropped; a kept
     /// job's stay mounted in its instance, for `gc` once that goes. A failure to save
     /// or drop is reported like a cleanup failure, keeping the job's own error.
-    pub(crate) async fn save_caches<T>(
+    pub(crate) async fn save<T>(
         &self,
-        events: &dyn EventSink,
-        copies: &[CacheCopy],
+        job: &JobContext<'_>,
         kept: bool,
         outcome: Result<T, WorkflowError>,
     ) -> Result<T, WorkflowError> {
+        let (events, copies) = (job.events(), self.copies.as_slice());
         if copies.is_empty() {
             return outcome;
         }
@@ -51,13 +52,14 @@ impl Workflows {
         });
         let started = tokio::time::Instant::now();
         // Copies exist only where the runtime has volumes (restore made them).
-        let runtime = match self.volume_port() {
+        let runtime = match job.workflows.volume_port() {
             Ok(volumes) => volumes,
             Err(missing) => return outcome.and(Err(missing)),
         };
         let mut failures = Vec::new();
         if outcome.is_ok() {
-            self.promote(runtime, events, copies, &mut failures).await;
+            let budget = job.settings().cache.budget;
+            promote(runtime, events, copies, budget, &mut failures).await;
         } else {
             for copy in copies {
                 match drop_copy(runtime, copy).await {
@@ -77,121 +79,119 @@ impl Workflows {
         });
         merge_failures(outcome, failures)
     }
+}
 
-    /// Makes each copy current unless a newer job's generation is; prunes what that
-    /// supersedes; evicts past the budget.
-    async fn promote(
-        &self,
-        runtime: &dyn CacheVolumes,
-        events: &dyn EventSink,
-        copies: &[CacheCopy],
-        failures: &mut Vec<CleanupFailure>,
-    ) {
-        let mut volumes = match runtime.list_volumes().await {
-            Ok(volumes) => volumes,
-            Err(error) => {
-                // Without a listing, no copy can be judged: none is saved.
-                failures.push(CleanupFailure {
-                    kind: ResourceKind::Volume,
-                    name: "the cache volumes (listing them, to save this job's copies)".to_owned(),
-                    error: PortError::Runtime(error),
-                });
-                for copy in copies {
-                    if let Err(failure) = drop_copy(runtime, copy).await {
-                        failures.push(failure);
-                    }
+/// Makes each copy current unless a newer job's generation is; prunes what that
+/// supersedes; evicts past the `budget`.
+async fn promote(
+    runtime: &dyn CacheVolumes,
+    events: &dyn EventSink,
+    copies: &[CacheCopy],
+    budget: Option<u64>,
+    failures: &mut Vec<CleanupFailure>,
+) {
+    let mut volumes = match runtime.list_volumes().await {
+        Ok(volumes) => volumes,
+        Err(error) => {
+            // Without a listing, no copy can be judged: none is saved.
+            failures.push(CleanupFailure {
+                kind: ResourceKind::Volume,
+                name: "the cache volumes (listing them, to save this job's copies)".to_owned(),
+                error: PortError::Runtime(error),
+            });
+            for copy in copies {
+                if let Err(failure) = drop_copy(runtime, copy).await {
+                    failures.push(failure);
                 }
-                return;
             }
+            return;
+        }
+    };
+    for copy in copies {
+        match promote_one(runtime, &mut volumes, copy).await {
+            Ok(Saved::Current) => events.emit(Event::CacheSaved {
+                path: copy.mark.key.path.clone(),
+                saved: true,
+                detail: format!("saved as {}", copy.mark.volume()),
+            }),
+            Ok(Saved::Dropped(why)) => events.emit(Event::CacheSaved {
+                path: copy.mark.key.path.clone(),
+                saved: false,
+                detail: why,
+            }),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    // Older generations of these caches: no deploy starts from them any more.
+    let keys: Vec<_> = copies.iter().map(|copy| &copy.mark.key).collect();
+    for (volume, _) in wasted_volumes(&volumes, |_| true) {
+        let Some(mark) = &volume.mark else { continue };
+        if !keys.contains(&&mark.key) {
+            continue;
+        }
+        match runtime.delete_volume(&volume.name).await {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+            Err(error) => failures.push(CleanupFailure {
+                kind: ResourceKind::Volume,
+                name: volume.name.to_string(),
+                error: PortError::Runtime(error),
+            }),
+        }
+    }
+    if let Some(budget) = budget {
+        evict(runtime, events, &volumes, budget, copies).await;
+    }
+}
+
+async fn promote_one(
+    runtime: &dyn CacheVolumes,
+    volumes: &mut [CacheVolume],
+    copy: &CacheCopy,
+) -> Result<Saved, CleanupFailure> {
+    let name = copy.mark.volume();
+    if let ReplaceDecision::Superseded { current } =
+        promotion(volumes, &copy.mark.key, &copy.mark.job)
+    {
+        drop_copy(runtime, copy).await?;
+        return Ok(Saved::Dropped(format!(
+            "dropped: job {current}, newer, saved this cache first"
+        )));
+    }
+    let promoted = copy.mark.promoted(copy.size);
+    if let Err(error) = runtime.mark_volume(&name, &promoted).await {
+        return Err(dropped_after(runtime, copy, error).await);
+    }
+    if let Some(listed) = volumes.iter_mut().find(|v| v.name == name) {
+        listed.mark = Some(promoted);
+    }
+    Ok(Saved::Current)
+}
+
+/// Evicts the least recently saved caches past `budget`, never the ones this job
+/// saved; a failure is a warning (`gc` evicts again).
+async fn evict(
+    runtime: &dyn CacheVolumes,
+    events: &dyn EventSink,
+    volumes: &[CacheVolume],
+    budget: u64,
+    copies: &[CacheCopy],
+) {
+    let saved: Vec<_> = copies.iter().map(|copy| copy.mark.volume()).collect();
+    for volume in evictions(volumes, budget, None) {
+        if saved.contains(&volume.name) {
+            continue;
+        }
+        let message = match runtime.delete_volume(&volume.name).await {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => format!(
+                "evicted the cache volume {} (lxpack.cache.budget is {budget} bytes; it was the least recently saved)",
+                volume.name
+            ),
+            Err(error) => format!(
+                "could not evict the cache volume {} past lxpack.cache.budget: {error} (`lxpack gc` tries again)",
+                volume.name
+            ),
         };
-        for copy in copies {
-            match self.promote_one(runtime, &mut volumes, copy).await {
-                Ok(Saved::Current) => events.emit(Event::CacheSaved {
-                    path: copy.mark.key.path.clone(),
-                    saved: true,
-                    detail: format!("saved as {}", copy.mark.volume()),
-                }),
-                Ok(Saved::Dropped(why)) => events.emit(Event::CacheSaved {
-                    path: copy.mark.key.path.clone(),
-                    saved: false,
-                    detail: why,
-                }),
-                Err(failure) => failures.push(failure),
-            }
-        }
-        // Older generations of these caches: no deploy starts from them any more.
-        let keys: Vec<_> = copies.iter().map(|copy| &copy.mark.key).collect();
-        for (volume, _) in wasted_volumes(&volumes, |_| true) {
-            let Some(mark) = &volume.mark else { continue };
-            if !keys.contains(&&mark.key) {
-                continue;
-            }
-            match runtime.delete_volume(&volume.name).await {
-                Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
-                Err(error) => failures.push(CleanupFailure {
-                    kind: ResourceKind::Volume,
-                    name: volume.name.to_string(),
-                    error: PortError::Runtime(error),
-                }),
-            }
-        }
-        if let Some(budget) = self.settings.cache.budget {
-            self.evict(runtime, events, &volumes, budget, copies).await;
-        }
-    }
-
-    async fn promote_one(
-        &self,
-        runtime: &dyn CacheVolumes,
-        volumes: &mut [CacheVolume],
-        copy: &CacheCopy,
-    ) -> Result<Saved, CleanupFailure> {
-        let name = copy.mark.volume();
-        if let ReplaceDecision::Superseded { current } =
-            promotion(volumes, &copy.mark.key, &copy.mark.job)
-        {
-            drop_copy(runtime, copy).await?;
-            return Ok(Saved::Dropped(format!(
-                "dropped: job {current}, newer, saved this cache first"
-            )));
-        }
-        let promoted = copy.mark.promoted(copy.size);
-        if let Err(error) = runtime.mark_volume(&name, &promoted).await {
-            return Err(dropped_after(runtime, copy, error).await);
-        }
-        if let Some(listed) = volumes.iter_mut().find(|v| v.name == name) {
-            listed.mark = Some(promoted);
-        }
-        Ok(Saved::Current)
-    }
-
-    /// Evicts the least recently saved caches past `budget`, never the ones this job
-    /// saved; a failure is a warning (`gc` evicts again).
-    async fn evict(
-        &self,
-        runtime: &dyn CacheVolumes,
-        events: &dyn EventSink,
-        volumes: &[CacheVolume],
-        budget: u64,
-        copies: &[CacheCopy],
-    ) {
-        let saved: Vec<_> = copies.iter().map(|copy| copy.mark.volume()).collect();
-        for volume in evictions(volumes, budget, None) {
-            if saved.contains(&volume.name) {
-                continue;
-            }
-            let message = match runtime.delete_volume(&volume.name).await {
-                Ok(()) | Err(RuntimeError::NotFound { .. }) => format!(
-                    "evicted the cache volume {} (lxpack.cache.budget is {budget} bytes; it was the least recently saved)",
-                    volume.name
-                ),
-                Err(error) => format!(
-                    "could not evict the cache volume {} past lxpack.cache.budget: {error} (`lxpack gc` tries again)",
-                    volume.name
-                ),
-            };
-            events.emit(Event::Warning { message });
-        }
+        events.emit(Event::Warning { message });
     }
 }
 
