@@ -5,7 +5,6 @@
 use crate::domain::JobCommand;
 use crate::events::Event;
 use crate::workflows::error::WorkflowError;
-use crate::workflows::mechanics::cleanup::Created;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::launch::Launch;
 use crate::workflows::mechanics::provisioning::formulas_mount;
@@ -41,7 +40,5 @@ pub(super) async fn provision(
         ephemeral: false,
         from_snapshot: plan.resume.as_ref().map(|resume| resume.snapshot.clone()),
     };
-    job.runner.instance = Some(plan.name.clone());
-    let created = job.created.insert(Created::new(plan.name.clone()));
-    workflows.launch(&job.runner, created, launch).await
+    job.launch(plan.name.clone(), launch).await
 }

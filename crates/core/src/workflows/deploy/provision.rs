@@ -6,15 +6,12 @@
 use crate::domain::{
     DiskMount, ImageAlias, ImageRef, ImageSelector, InstanceName, JobCommand, MountSource,
 };
-use crate::events::{Event, Step};
+use crate::events::Step;
 use crate::ports::RuntimeError;
 use crate::workflows::error::{PortError, WorkflowError};
 use crate::workflows::mechanics::caches::JobCaches;
-use crate::workflows::mechanics::cleanup::Created;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::launch::Launch;
-use crate::workflows::mechanics::standbys::Claimed;
-use crate::workflows::settings::CleanupMode;
 
 use super::DeployRequest;
 use super::prepare::DeployPlan;
@@ -48,7 +45,7 @@ pub(super) async fn provision(
         None => None,
     };
     let name = match claimed {
-        Some(claimed) => take_standby(job, claimed).await?,
+        Some(claimed) => job.take_claimed(claimed).await?,
         None => launch_own(job, plan, launch).await?,
     };
     caches.hand_over(job, &name, request.checkout.owner).await?;
@@ -66,31 +63,6 @@ fn checkout_mount(request: &DeployRequest, plan: &DeployPlan) -> DiskMount {
     }
 }
 
-/// The claimed standby is the job's instance, with the job's profile (the claim's
-/// lock), to be discarded like a deploy's own.
-async fn take_standby(
-    job: &mut JobContext<'_>,
-    claimed: Claimed,
-) -> Result<InstanceName, WorkflowError> {
-    let name = claimed.name;
-    job.runner.instance = Some(name.clone());
-    let background = releases_in_background(job);
-    let created = job.creates(name.clone());
-    created.profile = true;
-    created.instance = true;
-    created.release_in_background = background;
-    if let Some(member) = claimed.member {
-        job.events().emit(Event::Placed {
-            instance: name.clone(),
-            member,
-        });
-    }
-    job.workflows
-        .attach_claimed_profile(&job.runner, &name)
-        .await?;
-    Ok(name)
-}
-
 /// Launches the job's own instance (a cold start). An image the daemon does not have
 /// is the app's image gone missing.
 async fn launch_own(
@@ -99,12 +71,7 @@ async fn launch_own(
     launch: Launch<'_>,
 ) -> Result<InstanceName, WorkflowError> {
     let name = plan.cold_name.clone();
-    job.runner.instance = Some(name.clone());
-    let background = releases_in_background(job);
-    let created = job.created.insert(Created::new(name.clone()));
-    created.release_in_background = background;
-    job.workflows
-        .launch(&job.runner, created, launch)
+    job.launch(name.clone(), launch)
         .await
         .map_err(|error| match error {
             WorkflowError::StepFailed {
@@ -124,9 +91,4 @@ async fn launch_own(
             other => other,
         })?;
     Ok(name)
-}
-
-/// A background release suits only an ephemeral instance, which cannot be kept.
-fn releases_in_background(job: &JobContext<'_>) -> bool {
-    job.settings().cleanup == CleanupMode::Background && !job.keep.may_keep()
 }
