@@ -6,6 +6,7 @@
 //! `run` (the steps, then a stop), `publish` (the image, its record on the app,
 //! retention) and `conclude` (the step holder kept, cleanup).
 
+mod ami;
 mod conclude;
 mod prepare;
 mod provision;
