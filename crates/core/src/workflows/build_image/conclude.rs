@@ -18,10 +18,7 @@ pub(super) async fn conclude(
 ) -> Result<BuildImageReport, WorkflowError> {
     if let Ok((_, taken)) = &outcome
         && !job.keep.always
-        && job
-            .workflows
-            .keep_step_holder(&job.runner, &plan.name, taken)
-            .await
+        && job.keep_step_holder(&plan.name, taken).await
         && let Some(created) = &mut job.created
     {
         created.instance = false;

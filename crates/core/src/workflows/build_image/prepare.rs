@@ -82,8 +82,7 @@ pub(super) async fn prepare(
     let resume = if request.no_cache {
         None
     } else {
-        workflows
-            .find_resume(&job.runner, &app, &keys)
+        job.find_resume(&app, &keys)
             .await
             .map(|(done, snapshot, job)| Resume {
                 done,

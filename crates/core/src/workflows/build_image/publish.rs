@@ -43,9 +43,7 @@ pub(super) async fn publish(
         .apply_retention(runner, &plan.app, Some(&request.job), false)
         .await;
     let deleted: Vec<JobId> = retention.deleted.iter().map(|d| d.job.clone()).collect();
-    workflows
-        .retire_step_holders(runner, &plan.app, &deleted)
-        .await;
+    job.retire_step_holders(&plan.app, &deleted).await;
     Ok(Published {
         image,
         record,

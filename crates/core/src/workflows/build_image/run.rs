@@ -18,8 +18,7 @@ pub(super) async fn run(
     let (runtime, runner, name) = (job.runtime(), &job.runner, &plan.name);
     let snapshot = !plan.keys.is_empty();
     let taken = job
-        .workflows
-        .run_steps(runner, name, &plan.steps, &plan.keys, plan.done(), snapshot)
+        .run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot)
         .await?;
     let graceful = job.settings().timeouts.graceful_stop;
     runner
