@@ -2,30 +2,44 @@
 //! steps, what is created and how it is cleaned up, what is recorded and when. They
 //! are plain async functions over `dyn` ports, so one set of rules serves the CLI, an
 //! integrator's service and the fake-backed tests alike.
+//!
+//! # Layout
+//! The entry points, one per command, come first; the mechanics they are built of sit
+//! apart, and never call an entry point back.
+//! - `deploy/`: a module's buildpack, as its phases: `prepare`, `provision` (caches,
+//!   a claimed standby or a launch), `run`, `conclude`.
+//! - `build_image/`: an image, as its phases: `prepare` (with `ami`), `provision`,
+//!   `run`, `publish`, `conclude`.
+//! - `pool/`: filling, draining and viewing the standby pools.
+//! - `cache/`: listing and purging the dependency caches.
+//! - `images.rs` (retention on demand), `shell.rs`, `sweep.rs`, `inventory.rs`,
+//!   `usage.rs`.
+//! - `mechanics/`: what the entry points share. `job.rs` runs a job and hands it its
+//!   `JobContext` (ports, settings, events, cancellation, what it created, its keep
+//!   rule); `step.rs` runs a step; `launch.rs`, `readiness.rs`, `cleanup.rs` and
+//!   `release.rs` bring an instance up and down; `standbys/` is a deploy's claim on a
+//!   pool, `caches/` its copies of its caches; `build_steps.rs`, `provisioning.rs`,
+//!   `scripts.rs`, `source_image.rs` and `retention.rs` are the parts of a build;
+//!   `output_tail.rs` keeps the end of a command's output.
+//! - `settings.rs`, `capabilities.rs` (what the settings need of the runtime) and
+//!   `error.rs`.
 
 mod build_image;
-mod build_steps;
 mod cache;
 mod capabilities;
-mod cleanup;
 mod deploy;
 mod error;
+mod images;
 mod inventory;
-mod job;
-mod launch;
-mod output_tail;
+mod mechanics;
 mod pool;
-mod provisioning;
-mod readiness;
-mod release;
-mod retention;
-mod scripts;
 mod settings;
 mod shell;
-mod source_image;
-mod step;
 mod sweep;
 mod usage;
+
+// The paths the sweep and the shell name these mechanics by.
+use mechanics::{release, step};
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -36,12 +50,12 @@ pub use capabilities::CapabilityUse;
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
-pub use job::error_chain;
+pub use mechanics::job::error_chain;
+pub use mechanics::retention::RetentionReport;
 pub use pool::{
     FillReport, FillRequest, FilledPool, PoolStatus, PoolView, RetireReport, RetiredStandby,
     StandbyView,
 };
-pub use retention::RetentionReport;
 pub use settings::{
     CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
     ProvisionerSettings, Settings, Timeouts,

@@ -2,15 +2,15 @@
 //! (through `gc`) remove what no job needs and evict past the budget. A volume whose
 //! mark does not read as lxpack's is never listed, purged or removed here.
 
-use super::super::Workflows;
-use super::super::capabilities::refused;
-use super::super::error::{PortError, WorkflowError};
 use crate::domain::{
     AppKey, CacheKey, CacheState, CacheVolume, CacheWaste, JobId, MemberName, VolumeName,
     current_generation, evictions, wasted_volumes,
 };
 use crate::events::Step;
 use crate::ports::RuntimeError;
+use crate::workflows::Workflows;
+use crate::workflows::capabilities::refused;
+use crate::workflows::error::{PortError, WorkflowError};
 
 /// One cache, as its current generation says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,7 @@
-//! A deploy's dependency caches ([`crate::domain::CacheKey`]): before the buildpack,
-//! each declared path gets the job's own copy of its cache's current generation; after
-//! the job, a successful job's copies become the caches (unless a newer job's already
-//! did) and any other job's are dropped. Between the two, cleanup has unmounted them,
-//! so a copy is never made current while an instance can still write to it.
+//! The caches as an operator sees them: `lxpack cache list` and `purge`, and the part
+//! of `gc` that removes what no job needs. A deploy's own use of its caches (restore,
+//! measure, save) is a mechanic of its own, in `mechanics::caches`.
 
 mod manage;
-mod measure;
-mod placement;
-mod restore;
-mod save;
 
 pub use manage::{CacheEntry, CachePurge, PurgedCache};

@@ -8,17 +8,17 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
-use super::super::Workflows;
-use super::super::error::{PortError, WorkflowError};
-use super::super::readiness::wait_until_ready;
-use super::super::step::StepRunner;
-use super::{RetiredStandby, Standby};
 use crate::domain::{
     App, AppKey, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId, LaunchSpec, Owner,
     PoolId, PoolKey, RetireReason, StandbyMark, StandbyState, staleness,
 };
 use crate::events::{EventSink, Step};
 use crate::ports::RuntimeError;
+use crate::workflows::Workflows;
+use crate::workflows::error::{PortError, WorkflowError};
+use crate::workflows::mechanics::readiness::wait_until_ready;
+use crate::workflows::mechanics::step::StepRunner;
+use crate::workflows::pool::{RetiredStandby, Standby};
 
 /// How many standbys one filler starts at once: the daemon serialises much of a
 /// start (storage, idmap), and a host's cores are shared with running builds.
@@ -118,14 +118,17 @@ impl Workflows {
             pools: Vec::new(),
             retired: self.retire(doomed, false, events).await.retired,
         };
+        let filler = Filler {
+            workflows: self,
+            app: &app,
+            size,
+            events,
+            cancel,
+        };
         for owner in self.owners_to_fill(&app, request.owner, &kept).await? {
             let key = self.pool_key(&app.key, &image, owner).await?;
-            let pool = self
-                .fill_one(&app, &key, size, &kept, events, cancel)
-                .await?;
-            report
-                .retired
-                .extend(self.retire_surplus(&key, size, events).await?);
+            let pool = filler.fill_one(&key, &kept).await?;
+            report.retired.extend(filler.retire_surplus(&key).await?);
             report.pools.push(pool);
         }
         Ok(report)
@@ -197,17 +200,26 @@ impl Workflows {
             .launch
             .saturating_add(self.settings.timeouts.ready)
     }
+}
 
+/// One fill of one app's pools: what its starts share.
+struct Filler<'a> {
+    workflows: &'a Workflows,
+    app: &'a App,
+    /// The size to fill each pool to.
+    size: usize,
+    events: &'a dyn EventSink,
+    cancel: &'a CancellationToken,
+}
+
+impl Filler<'_> {
     /// Starts the standbys `key`'s pool lacks, of those `found` (ready or starting).
     async fn fill_one(
         &self,
-        app: &App,
         key: &PoolKey,
-        size: usize,
         found: &[Standby],
-        events: &dyn EventSink,
-        cancel: &CancellationToken,
     ) -> Result<FilledPool, WorkflowError> {
+        let size = self.size;
         let pool = key.id();
         let had = found
             .iter()
@@ -218,7 +230,7 @@ impl Workflows {
             .count();
         let missing = size.saturating_sub(had);
         let starts = futures_util::stream::iter(0..missing)
-            .map(|_| self.start_standby(app, key, events, cancel))
+            .map(|_| self.start_standby(key))
             .buffer_unordered(PARALLEL_STARTS)
             .collect::<Vec<_>>()
             .await;
@@ -242,16 +254,13 @@ impl Workflows {
 
     /// Starts one standby and marks it ready once it answers; removes it again when
     /// any of that fails.
-    async fn start_standby(
-        &self,
-        app: &App,
-        key: &PoolKey,
-        events: &dyn EventSink,
-        cancel: &CancellationToken,
-    ) -> Result<InstanceName, String> {
-        let runtime = self.ports.runtime.as_ref();
-        let standby_port = self.standby_port().map_err(|missing| missing.to_string())?;
-        let now = self.now();
+    async fn start_standby(&self, key: &PoolKey) -> Result<InstanceName, String> {
+        let (workflows, app, events, cancel) = (self.workflows, self.app, self.events, self.cancel);
+        let runtime = workflows.ports.runtime.as_ref();
+        let standby_port = workflows
+            .standby_port()
+            .map_err(|missing| missing.to_string())?;
+        let now = workflows.now();
         let name = InstanceName::for_standby(&app.key, app.color, &JobId::new_at(now));
         let mark = StandbyMark::new(key, now);
         let spec = LaunchSpec {
@@ -265,20 +274,20 @@ impl Workflows {
             standby: Some(mark.clone()),
             map_owner: key.owner,
             from_snapshot: None,
-            timeout: self.settings.timeouts.launch,
+            timeout: workflows.settings.timeouts.launch,
         };
         let runner = StepRunner {
             events,
             cancel,
             instance: Some(name.clone()),
-            kill_grace: self.settings.timeouts.kill_grace,
+            kill_grace: workflows.settings.timeouts.kill_grace,
         };
         let started = async {
             runtime
                 .launch_instance(&spec, cancel)
                 .await
                 .map_err(|e| runner.failed(Step::Launch, e))?;
-            wait_until_ready(&runner, runtime, &name, self.settings.timeouts.ready).await?;
+            wait_until_ready(&runner, runtime, &name, workflows.settings.timeouts.ready).await?;
             standby_port
                 .update_standby(&name, &mark, &mark.readied())
                 .await
@@ -305,14 +314,10 @@ impl Workflows {
 
     /// Retires the newest ready standbys of `key`'s pool beyond `size` (two fillers
     /// that ran at once may have started one each).
-    async fn retire_surplus(
-        &self,
-        key: &PoolKey,
-        size: usize,
-        events: &dyn EventSink,
-    ) -> Result<Vec<RetiredStandby>, WorkflowError> {
-        let pool = key.id();
+    async fn retire_surplus(&self, key: &PoolKey) -> Result<Vec<RetiredStandby>, WorkflowError> {
+        let (pool, size) = (key.id(), self.size);
         let mut ready: Vec<Standby> = self
+            .workflows
             .standbys()
             .await?
             .into_iter()
@@ -328,6 +333,10 @@ impl Workflows {
             .into_iter()
             .map(|s| (s, RetireReason::Surplus))
             .collect();
-        Ok(self.retire(surplus, false, events).await.retired)
+        Ok(self
+            .workflows
+            .retire(surplus, false, self.events)
+            .await
+            .retired)
     }
 }

@@ -5,15 +5,15 @@
 //! now. The lock carries the retiring mark, so a sweep finishes (and removes) what an
 //! interrupted retirement left.
 
-use super::super::Workflows;
-use super::super::capabilities::refused;
-use super::super::error::WorkflowError;
-use super::Standby;
 use crate::domain::{
     AppKey, InstanceName, MemberName, ProfileName, ProfileSpec, RetireReason, StandbyState,
 };
 use crate::events::{Event, EventSink};
 use crate::ports::RuntimeError;
+use crate::workflows::Workflows;
+use crate::workflows::capabilities::refused;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::pool::Standby;
 
 /// A standby retired (or, in a dry run, that would be).
 #[derive(Debug, Clone, PartialEq, Eq)]

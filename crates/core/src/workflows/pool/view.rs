@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use super::super::Workflows;
-use super::super::error::WorkflowError;
 use crate::domain::{AppKey, InstanceName, JobId, MemberName, Owner, PoolId, StandbyState};
+use crate::workflows::Workflows;
+use crate::workflows::error::WorkflowError;
 
 /// One standby.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,11 +2,10 @@
 //! buildimage, and on demand (`lxpack images purge`). Retention never fails a job: what
 //! it could not do is reported as warnings.
 
-use super::Workflows;
-use super::error::WorkflowError;
-use super::step::StepRunner;
-use crate::domain::{AmiKnowledge, App, AppKey, Doomed, JobId, plan_retention};
-use crate::events::{Event, EventSink, Step};
+use crate::domain::{AmiKnowledge, App, Doomed, JobId, plan_retention};
+use crate::events::{Event, Step};
+use crate::workflows::Workflows;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// What retention did for one app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,29 +23,6 @@ pub struct RetentionReport {
 }
 
 impl Workflows {
-    /// Applies retention to `app` now. With `dry_run`, reports what would go and
-    /// deletes nothing.
-    ///
-    /// # Errors
-    /// `LoadApp` when the app cannot be loaded; listing and deletion problems are in
-    /// the report, not errors.
-    pub async fn purge_images(
-        &self,
-        app: &AppKey,
-        dry_run: bool,
-        events: &dyn EventSink,
-    ) -> Result<RetentionReport, WorkflowError> {
-        let app = self.load_app(app).await?;
-        let never = tokio_util::sync::CancellationToken::new();
-        let runner = StepRunner {
-            events,
-            cancel: &never,
-            instance: None,
-            kill_grace: self.settings.timeouts.kill_grace,
-        };
-        Ok(self.apply_retention(&runner, &app, None, dry_run).await)
-    }
-
     pub(crate) async fn apply_retention(
         &self,
         runner: &StepRunner<'_>,

@@ -2,8 +2,8 @@
 //! newest local image whose `os`/`release`/`architecture` match the AMI. Images lxpack
 //! published for apps are never candidates: they are outputs, not bases.
 
-use super::error::WorkflowError;
 use crate::domain::{Image, ImageSelector, OsIdentity, OsType, property};
+use crate::workflows::error::WorkflowError;
 
 /// The newest image matching `wanted`.
 pub(crate) fn match_source_image<'a>(

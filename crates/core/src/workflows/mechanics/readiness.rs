@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::error::WorkflowError;
-use super::step::StepRunner;
 use crate::domain::{ExecRequest, InstanceName, OutputStream};
 use crate::events::Step;
 use crate::ports::{ContainerRuntime, OutputSink, RuntimeError};
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::step::StepRunner;
 
 /// The first pause between probes; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(25);

@@ -4,18 +4,18 @@
 //! be taken is a warning and the build goes on without the later ones; a build that
 //! resumes runs exactly the steps a cold build would have run after that point.
 
-use super::Workflows;
-use super::capabilities::refused;
-use super::error::WorkflowError;
-use super::provisioning::{bootstrap_command, feature_run};
-use super::scripts::deliver;
-use super::step::StepRunner;
 use crate::domain::{
     App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
     SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
+use crate::workflows::Workflows;
+use crate::workflows::capabilities::refused;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::job::JobContext;
+use crate::workflows::mechanics::provisioning::{bootstrap_command, feature_run};
+use crate::workflows::mechanics::scripts::deliver;
 
 /// One step of the provisioning: what runs, and what its key hashes (`None` when its
 /// inputs cannot be known: features whose formulas have no digest).
@@ -139,40 +139,42 @@ impl Workflows {
         steps.extend(post);
         BuildPlan { files, steps }
     }
+}
 
-    /// The app's step holders, oldest job first.
-    pub(crate) fn step_holders(app: &App, resources: &[Resource]) -> Vec<Holder> {
-        let mut holders: Vec<Holder> = resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Instance && !r.steps.is_empty())
-            .filter_map(|r| {
-                let labels = r.labels.as_ref()?;
-                if labels.app != app.key || labels.command != JobCommand::BuildImage {
-                    return None;
-                }
-                Some(Holder {
-                    name: InstanceName::parse(&r.name).ok()?,
-                    job: labels.job.clone(),
-                    keys: r.steps.clone(),
-                })
+/// The app's step holders, oldest job first.
+fn step_holders(app: &App, resources: &[Resource]) -> Vec<Holder> {
+    let mut holders: Vec<Holder> = resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Instance && !r.steps.is_empty())
+        .filter_map(|r| {
+            let labels = r.labels.as_ref()?;
+            if labels.app != app.key || labels.command != JobCommand::BuildImage {
+                return None;
+            }
+            Some(Holder {
+                name: InstanceName::parse(&r.name).ok()?,
+                job: labels.job.clone(),
+                keys: r.steps.clone(),
             })
-            .collect();
-        holders.sort_by(|a, b| a.job.cmp(&b.job));
-        holders
-    }
+        })
+        .collect();
+    holders.sort_by(|a, b| a.job.cmp(&b.job));
+    holders
+}
 
+impl JobContext<'_> {
     /// Where a build keyed by `keys` resumes, if anywhere: a listing failure is a
     /// warning, and the build starts cold.
     pub(crate) async fn find_resume(
         &self,
-        runner: &StepRunner<'_>,
         app: &App,
         keys: &[StepKey],
     ) -> Option<(usize, SnapshotSource, JobId)> {
+        let runner = &self.runner;
         if keys.is_empty() {
             return None;
         }
-        let resources = match self.ports.runtime.list_resources().await {
+        let resources = match self.workflows.ports.runtime.list_resources().await {
             Ok(resources) => resources,
             Err(error) => {
                 runner.events.emit(Event::Warning {
@@ -183,7 +185,7 @@ impl Workflows {
                 return None;
             }
         };
-        let holders = Self::step_holders(app, &resources);
+        let holders = step_holders(app, &resources);
         let ResumePoint { done, holder, key } = resume_point(keys, &holders, |h| &h.keys)?;
         Some((
             done,
@@ -199,14 +201,14 @@ impl Workflows {
     /// key (when `snapshot`); returns the keys of the snapshots taken.
     pub(crate) async fn run_steps(
         &self,
-        runner: &StepRunner<'_>,
         name: &InstanceName,
         plan: &BuildPlan,
         keys: &[StepKey],
         done: usize,
         snapshot: bool,
     ) -> Result<Vec<StepKey>, WorkflowError> {
-        let runtime = self.ports.runtime.as_ref();
+        let runner = &self.runner;
+        let runtime = self.workflows.ports.runtime.as_ref();
         if !plan.files.is_empty() {
             runner
                 .run(Step::DeliverScripts, async {
@@ -221,7 +223,7 @@ impl Workflows {
                 .await?;
         }
         let mut taken = Vec::new();
-        let snapshots = self.snapshot_port().ok();
+        let snapshots = self.workflows.snapshot_port().ok();
         let mut snapshotting = snapshot;
         // A resumed build snapshots its starting point too, so its own holder can
         // serve the next build once the older holder has gone with its image.
@@ -267,7 +269,7 @@ impl Workflows {
         if !plan.files.is_empty() {
             let mut command = vec!["rm".to_owned(), "-f".to_owned()];
             command.extend(plan.files.iter().map(|f| f.path.to_string()));
-            let request = ExecRequest::new(command, self.settings.timeouts.hook);
+            let request = ExecRequest::new(command, self.workflows.settings.timeouts.hook);
             runner
                 .exec(runtime, Step::RemoveScripts, name, &request)
                 .await?;
@@ -277,16 +279,12 @@ impl Workflows {
 
     /// Keeps the build instance as the holder of `taken`; false (with a warning) when
     /// it cannot be kept, and cleanup removes it as usual.
-    pub(crate) async fn keep_step_holder(
-        &self,
-        runner: &StepRunner<'_>,
-        name: &InstanceName,
-        taken: &[StepKey],
-    ) -> bool {
+    pub(crate) async fn keep_step_holder(&self, name: &InstanceName, taken: &[StepKey]) -> bool {
+        let runner = &self.runner;
         if taken.is_empty() {
             return false;
         }
-        let kept = match self.snapshot_port() {
+        let kept = match self.workflows.snapshot_port() {
             Ok(snapshots) => snapshots.keep_as_step_holder(name, taken).await,
             Err(missing) => Err(refused(format!("keep {name} as a step holder"), &missing)),
         };
@@ -305,16 +303,12 @@ impl Workflows {
 
     /// Deletes the app's step holders whose image retention deleted; a failure is a
     /// warning (`gc` removes them later).
-    pub(crate) async fn retire_step_holders(
-        &self,
-        runner: &StepRunner<'_>,
-        app: &App,
-        deleted: &[JobId],
-    ) {
+    pub(crate) async fn retire_step_holders(&self, app: &App, deleted: &[JobId]) {
+        let runner = &self.runner;
         if deleted.is_empty() {
             return;
         }
-        let runtime = self.ports.runtime.as_ref();
+        let runtime = self.workflows.ports.runtime.as_ref();
         let resources = match runtime.list_resources().await {
             Ok(resources) => resources,
             Err(error) => {
@@ -327,7 +321,7 @@ impl Workflows {
                 return;
             }
         };
-        for holder in Self::step_holders(app, &resources) {
+        for holder in step_holders(app, &resources) {
             if !deleted.contains(&holder.job) {
                 continue;
             }

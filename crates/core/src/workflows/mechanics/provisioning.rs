@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::settings::{LogLevel, ProvisionerSettings};
 use crate::domain::{DiskMount, Feature, FileSpec, GuestPath, MountSource, Provisioner};
+use crate::workflows::Workflows;
+use crate::workflows::settings::{LogLevel, ProvisionerSettings};
 
 /// Where the ansible playbook listing the features is written in the container.
 pub(crate) const ANSIBLE_PLAYBOOK: &str = "/tmp/lxpack-ansible-playbook.yml";
@@ -118,6 +119,13 @@ fn ansible_run(features: &[&Feature], level: LogLevel) -> FeatureRun {
         }),
         command,
         env: vec![("ANSIBLE_ROLES_PATH".into(), "/srv/ansible/roles".into())],
+    }
+}
+
+impl Workflows {
+    /// The settings of the provisioner `kind`, if one is configured.
+    pub(crate) fn provisioner(&self, kind: Provisioner) -> Option<&ProvisionerSettings> {
+        self.settings.provisioners.iter().find(|p| p.kind == kind)
     }
 }
 

@@ -2,15 +2,16 @@
 //! profile with the checkout and appear at once, on a cold start and on a claimed
 //! standby alike.
 
-use super::super::Workflows;
-use super::super::error::WorkflowError;
-use super::super::step::StepRunner;
 use crate::domain::{
     AppKey, CacheKey, CacheMark, CacheVolume, DiskMount, ExecRequest, InstanceName, JobId,
     MountSource, Owner, current_generation,
 };
 use crate::events::{Event, Step};
 use crate::ports::{RuntimeError, VolumeSpec};
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::job::JobContext;
+
+use super::JobCaches;
 
 /// How often a copy is tried again when the generation it copies was replaced (and
 /// pruned) between the listing and the copy.
@@ -28,23 +29,24 @@ pub(crate) struct CacheCopy {
     pub(crate) size: Option<u64>,
 }
 
-impl Workflows {
+impl JobCaches {
     /// Creates the job's own copy of each cache `module` of `app` declares, and returns
-    /// their mounts. Each copy is recorded in `copies` before its create is tried, so
-    /// whatever fails, cleanup drops exactly what may exist.
-    pub(crate) async fn restore_caches(
-        &self,
-        runner: &StepRunner<'_>,
+    /// their mounts. Each copy is recorded before its create is tried, so whatever
+    /// fails, the job's conclusion drops exactly what may exist.
+    pub(crate) async fn restore(
+        &mut self,
+        job: &JobContext<'_>,
         app: &AppKey,
         module: &str,
-        job: &JobId,
-        copies: &mut Vec<CacheCopy>,
+        id: &JobId,
     ) -> Result<Vec<DiskMount>, WorkflowError> {
-        let paths = self.settings.cache.paths_of(app, module);
+        let (workflows, runner) = (job.workflows, &job.runner);
+        let paths = workflows.settings.cache.paths_of(app, module);
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let volumes_port = self.volume_port()?;
+        let volumes_port = workflows.volume_port()?;
+        let copies = &mut self.copies;
         let list = || async {
             volumes_port
                 .list_volumes()
@@ -61,7 +63,7 @@ impl Workflows {
                         module: module.to_owned(),
                         path: path.clone(),
                     };
-                    let mark = CacheMark::copy(&key, job);
+                    let mark = CacheMark::copy(&key, id);
                     copies.push(CacheCopy {
                         mark: mark.clone(),
                         fresh: true,
@@ -74,7 +76,7 @@ impl Workflows {
                             name: mark.volume(),
                             copy_of: source.as_ref().map(|(name, _)| name.clone()),
                             mark: mark.clone(),
-                            quota: self.settings.cache.quota,
+                            quota: workflows.settings.cache.quota,
                         };
                         match volumes_port.create_volume(&spec).await {
                             Ok(()) => break source.map(|(_, job)| job),
@@ -109,14 +111,14 @@ impl Workflows {
 
     /// Gives the build user the root of each new, empty copy (a copy of a generation
     /// keeps the owners its files had).
-    pub(crate) async fn hand_over_caches(
+    pub(crate) async fn hand_over(
         &self,
-        runner: &StepRunner<'_>,
+        job: &JobContext<'_>,
         instance: &InstanceName,
-        copies: &[CacheCopy],
         owner: Owner,
     ) -> Result<(), WorkflowError> {
-        let fresh: Vec<String> = copies
+        let fresh: Vec<String> = self
+            .copies
             .iter()
             .filter(|copy| copy.fresh)
             .map(|copy| copy.mark.key.path.to_string())
@@ -126,14 +128,9 @@ impl Workflows {
         }
         let mut command = vec!["chown".to_owned(), format!("{}:{}", owner.uid, owner.gid)];
         command.extend(fresh);
-        let request = ExecRequest::new(command, self.settings.timeouts.hook);
-        runner
-            .exec(
-                self.ports.runtime.as_ref(),
-                Step::RestoreCache,
-                instance,
-                &request,
-            )
+        let request = ExecRequest::new(command, job.settings().timeouts.hook);
+        job.runner
+            .exec(job.runtime(), Step::RestoreCache, instance, &request)
             .await
     }
 }

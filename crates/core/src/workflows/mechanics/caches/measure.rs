@@ -4,13 +4,13 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use super::super::Workflows;
-use super::super::output_tail::OutputTail;
-use super::super::step::StepRunner;
-use super::restore::CacheCopy;
 use crate::domain::{ExecRequest, InstanceName, OutputStream};
 use crate::events::Event;
 use crate::ports::OutputSink;
+use crate::workflows::mechanics::job::JobContext;
+use crate::workflows::mechanics::output_tail::OutputTail;
+
+use super::JobCaches;
 
 /// The most `du` output kept: one short line per cache (at most 16 of them).
 const DU_OUTPUT_LIMIT: usize = 64 * 1024;
@@ -43,17 +43,13 @@ fn du_sizes(output: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-impl Workflows {
+impl JobCaches {
     /// Sets each copy's size: the daemon's figure, or, when it has none and a budget
     /// needs one, `du`'s in the instance. A size that cannot be had is a warning (the
     /// budget then counts the cache as empty).
-    pub(crate) async fn measure_caches(
-        &self,
-        runner: &StepRunner<'_>,
-        instance: &InstanceName,
-        copies: &mut [CacheCopy],
-    ) {
-        let Ok(volumes) = self.volume_port() else {
+    pub(crate) async fn measure(&mut self, job: &JobContext<'_>, instance: &InstanceName) {
+        let (workflows, runner, copies) = (job.workflows, &job.runner, &mut self.copies);
+        let Ok(volumes) = workflows.volume_port() else {
             return;
         };
         for copy in copies.iter_mut() {
@@ -72,14 +68,14 @@ impl Workflows {
             .filter(|copy| copy.size.is_none())
             .map(|copy| copy.mark.key.path.to_string())
             .collect();
-        if unknown.is_empty() || self.settings.cache.budget.is_none() {
+        if unknown.is_empty() || workflows.settings.cache.budget.is_none() {
             return;
         }
         let mut command = vec!["du".to_owned(), "-s".to_owned(), "-k".to_owned()];
         command.extend(unknown);
-        let request = ExecRequest::new(command, self.settings.timeouts.hook);
+        let request = ExecRequest::new(command, workflows.settings.timeouts.hook);
         let output = Captured(Mutex::new(OutputTail::new(DU_OUTPUT_LIMIT)));
-        let result = (self.ports.runtime)
+        let result = (workflows.ports.runtime)
             .exec(instance, &request, &output, runner.cancel)
             .await;
         let text = output

@@ -4,10 +4,10 @@
 //! ([`volumes_reach_instances`]). Otherwise the deploy is refused at once, as a
 //! config error, rather than failing at the launch on most members.
 
-use super::super::Workflows;
-use super::super::error::{PortError, WorkflowError};
 use crate::domain::{AppKey, PlacementTarget, volumes_reach_instances};
 use crate::events::Step;
+use crate::workflows::Workflows;
+use crate::workflows::error::{PortError, WorkflowError};
 
 impl Workflows {
     /// Refuses a deploy of `module` of `app` that keeps caches on a cluster where its

@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use super::Workflows;
 use crate::domain::{InstanceName, JobRecord, ReleaseState};
 use crate::events::{Event, EventSink};
 use crate::ports::{ResourceKind, RuntimeError};
+use crate::workflows::Workflows;
 
 /// How long after its job a released instance may still be there: a forced stop
 /// takes about a second; a loaded daemon, a few.

@@ -8,11 +8,11 @@ use std::sync::{Mutex, PoisonError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{PortError, WorkflowError};
-use super::output_tail::OutputTail;
 use crate::domain::{ExecRequest, InstanceName, OutputStream};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{ContainerRuntime, OutputSink, RuntimeError};
+use crate::workflows::error::{PortError, WorkflowError};
+use crate::workflows::mechanics::output_tail::OutputTail;
 
 /// Bytes of output kept for error messages.
 const TAIL_BYTES: usize = 4096;

@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use super::Workflows;
-use super::error::{CleanupFailure, PortError, WorkflowError};
 use crate::domain::{InstanceName, ProfileName};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{ContainerRuntime, ResourceKind, RuntimeError};
+use crate::workflows::Workflows;
+use crate::workflows::error::{CleanupFailure, PortError, WorkflowError};
 
 /// What a job may have created, so cleanup removes exactly that.
 #[derive(Debug)]

@@ -1,19 +1,25 @@
 //! Every job is recorded `running` before it creates anything and ended after its
 //! cleanup, by the workflow itself, so the history is complete whoever calls it and
-//! the sweep never mistakes a live job's resources for leftovers.
+//! the sweep never mistakes a live job's resources for leftovers. The runner hands the
+//! job one [`JobContext`]: what every phase of it works with, in one place.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use super::Workflows;
-use super::error::WorkflowError;
-use super::release::Look;
+use tokio_util::sync::CancellationToken;
+
 use crate::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName,
     Release, StepTiming,
 };
 use crate::events::{Event, EventSink};
+use crate::ports::ContainerRuntime;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::cleanup::{Created, KeepRule, finish};
+use crate::workflows::mechanics::release::Look;
+use crate::workflows::mechanics::step::StepRunner;
+use crate::workflows::{Settings, Workflows};
 
 /// The caller's event sink, seen through the job's record: every step's duration,
 /// what the job kept and the cluster member its instance was placed on are noted as
@@ -110,13 +116,101 @@ pub(crate) struct JobIdentity<'a> {
     pub(crate) log_path: Option<&'a PathBuf>,
 }
 
+/// What a job works with, from its first phase to its last: the workflows (ports,
+/// settings, clock), the runner of its steps (its events, its cancellation, its
+/// instance once it has one), what it created, and whether it keeps that.
+pub(crate) struct JobContext<'a> {
+    /// The ports, the settings and the clock.
+    pub(crate) workflows: &'a Workflows,
+    /// Runs the job's steps; names its instance once the job has one.
+    pub(crate) runner: StepRunner<'a>,
+    /// What the job may have created, once it named its instance.
+    pub(crate) created: Option<Created>,
+    /// Whether the job keeps what it created.
+    pub(crate) keep: KeepRule,
+}
+
+impl JobContext<'_> {
+    /// The settings in force.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.workflows.settings
+    }
+
+    /// The container daemon.
+    pub(crate) fn runtime(&self) -> &dyn ContainerRuntime {
+        self.workflows.ports.runtime.as_ref()
+    }
+
+    /// The job's events.
+    pub(crate) fn events(&self) -> &dyn EventSink {
+        self.runner.events
+    }
+
+    /// Starts recording what the job creates as the instance `name` and its profile.
+    pub(crate) fn creates(&mut self, name: InstanceName) -> &mut Created {
+        self.created.insert(Created::new(name))
+    }
+
+    /// Whether a job ending with `outcome` keeps an instance it launched.
+    pub(crate) fn keeps_instance<T>(&self, outcome: &Result<T, WorkflowError>) -> bool {
+        self.created
+            .as_ref()
+            .is_some_and(|created| created.instance)
+            && self.keep.keeps(outcome)
+    }
+
+    /// Removes or keeps what the job created, as its keep rule says for `outcome`
+    /// (see [`finish`]); what is kept expires counting from now.
+    pub(crate) async fn finish<T>(
+        &mut self,
+        outcome: Result<T, WorkflowError>,
+    ) -> Result<T, WorkflowError> {
+        self.keep.until = self.workflows.kept_until();
+        match &self.created {
+            Some(created) => {
+                finish(self.runtime(), self.events(), created, self.keep, outcome).await
+            }
+            None => outcome,
+        }
+    }
+}
+
 impl Workflows {
+    /// Runs a job: builds its context (no instance yet, nothing created, `keep` its
+    /// keep rule, `events` and `cancel` its runner's) and hands it to `work`, which
+    /// runs between the job's record as running and the record of how it ended.
+    pub(crate) async fn run_job<'a, T, F, W>(
+        &'a self,
+        job: JobIdentity<'_>,
+        keep: KeepRule,
+        events: &'a JobEvents<'_>,
+        cancel: &'a CancellationToken,
+        work: F,
+    ) -> Result<T, WorkflowError>
+    where
+        F: FnOnce(JobContext<'a>) -> W,
+        W: Future<Output = Result<T, WorkflowError>>,
+    {
+        let context = JobContext {
+            workflows: self,
+            runner: StepRunner {
+                events,
+                cancel,
+                instance: None,
+                kill_grace: self.settings.timeouts.kill_grace,
+            },
+            created: None,
+            keep,
+        };
+        self.record_job(job, events, work(context)).await
+    }
+
     /// Records the job as running, runs `work`, and records how it ended, with the
     /// duration of every step and what it kept, as `events` saw them pass (`work`
     /// emits into `events`). A job whose start cannot be recorded does not run: the
     /// sweep could not tell it is alive. A failure to record its end is a warning: the
     /// job's own outcome matters more.
-    pub(crate) async fn run_job<T>(
+    async fn record_job<T>(
         &self,
         job: JobIdentity<'_>,
         events: &JobEvents<'_>,

@@ -1,0 +1,33 @@
+//! Running a build: the provisioning steps an earlier build's snapshot does not hold
+//! (each snapshotted for the next build when its key is known), then a stop, so that
+//! what is published is at rest.
+
+use crate::domain::StepKey;
+use crate::events::Step;
+use crate::workflows::error::WorkflowError;
+use crate::workflows::mechanics::job::JobContext;
+
+use super::prepare::ImagePlan;
+
+/// Runs the steps left and stops the instance; returns the keys of the steps
+/// snapshotted.
+pub(super) async fn run(
+    job: &JobContext<'_>,
+    plan: &ImagePlan,
+) -> Result<Vec<StepKey>, WorkflowError> {
+    let (runtime, runner, name) = (job.runtime(), &job.runner, &plan.name);
+    let snapshot = !plan.keys.is_empty();
+    let taken = job
+        .run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot)
+        .await?;
+    let graceful = job.settings().timeouts.graceful_stop;
+    runner
+        .run(Step::Stop, async {
+            runtime
+                .stop_instance(name, graceful)
+                .await
+                .map_err(|e| runner.failed(Step::Stop, e))
+        })
+        .await?;
+    Ok(taken)
+}
