@@ -12,8 +12,9 @@
 //!   `run`, `publish`, `conclude`.
 //! - `pool/`: filling, draining and viewing the standby pools.
 //! - `cache/`: listing and purging the dependency caches.
-//! - `images.rs` (retention on demand), `shell.rs`, `sweep.rs`, `inventory.rs`,
-//!   `usage.rs`.
+//! - `sweep/`: what no job needs any more (the entry and one resource's judgement,
+//!   `judge.rs` the verdict on jobs, `held.rs` standbys and caches, `report.rs`).
+//! - `images.rs` (retention on demand), `shell.rs`, `inventory.rs`, `usage.rs`.
 //! - `mechanics/`: what the entry points share. `job.rs` runs a job and hands it its
 //!   `JobContext` (ports, settings, events, cancellation, what it created, its keep
 //!   rule); `step.rs` runs a step; `launch.rs`, `readiness.rs`, `cleanup.rs` and
@@ -37,9 +38,6 @@ mod settings;
 mod shell;
 mod sweep;
 mod usage;
-
-// The paths the sweep and the shell name these mechanics by.
-use mechanics::{release, step};
 
 use std::sync::Arc;
 use std::time::SystemTime;

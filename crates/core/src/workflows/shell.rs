@@ -122,7 +122,11 @@ impl Workflows {
             .exec_session(&target.instance, request, input, output, cancel)
             .await
             .map_err(|error| {
-                super::step::port_failure(Step::Shell, Some(target.instance.clone()), error)
+                super::mechanics::step::port_failure(
+                    Step::Shell,
+                    Some(target.instance.clone()),
+                    error,
+                )
             })
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::super::Workflows;
 use super::super::error::PortError;
-use super::super::release::RELEASE_GRACE;
+use super::super::mechanics::release::RELEASE_GRACE;
 use super::{SpareReason, SweepReport};
 use crate::domain::{JobId, JobStatus, ReleaseState};
 use crate::events::{Event, EventSink};

@@ -15,7 +15,7 @@ pub use report::{SpareReason, Spared, SweepReport};
 
 use super::Workflows;
 use super::error::{PortError, WorkflowError};
-use super::release::Look;
+use super::mechanics::release::Look;
 use crate::domain::{AppKey, ClusterMember, InstanceName, JobId, NAME_PREFIX, ProfileName};
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{Resource, ResourceKind, RuntimeError};
