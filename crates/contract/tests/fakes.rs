@@ -56,7 +56,7 @@ async fn a_fake_cluster_honours_the_runtime_contract_and_reports_placement() {
     let registry = runtime.image_registry();
     container_runtime_contract(
         &runtime,
-        &all_of(&runtime),
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
         &registry,
         &fixture().on_member("m2"),
     )
@@ -65,7 +65,7 @@ async fn a_fake_cluster_honours_the_runtime_contract_and_reports_placement() {
     // Expecting another member than the one the cluster picks fails, by name.
     let report = container_runtime_contract(
         &runtime,
-        &all_of(&runtime),
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
         &registry,
         &fixture().on_member("m1"),
     )
@@ -84,7 +84,13 @@ async fn the_base_contract_runs_without_capabilities_and_each_capability_adds_it
     let none = lxpack_core::ports::RuntimeCapabilities::none();
     let base = container_runtime_contract(&runtime, &none, &registry, &fixture()).await;
     base.assert_passed();
-    let full = container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let full = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     full.assert_passed();
     let names = |report: &lxpack_contract::ContractReport| -> Vec<String> {
         report
@@ -116,8 +122,13 @@ fn failed_checks(report: &lxpack_contract::ContractReport) -> Vec<&str> {
 async fn the_fake_daemon_honours_the_runtime_contract() {
     let runtime = busybox_runtime();
     let registry = runtime.image_registry();
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     report.assert_passed();
     assert!(report.checks.len() > 60, "{}", report.checks.len());
     assert_clean(&runtime);
@@ -137,9 +148,14 @@ async fn the_fake_daemon_honours_the_runtime_contract() {
     );
 
     // A second run on the same daemon passes too.
-    container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture())
-        .await
-        .assert_passed();
+    container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await
+    .assert_passed();
 }
 
 #[tokio::test(start_paused = true)]
@@ -168,8 +184,13 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
             .alias(ImageAlias::parse("lxpack-ct-image").unwrap())
             .build(),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     report.assert_passed();
     assert!(
         report
@@ -192,8 +213,13 @@ async fn a_wrong_error_is_reported_with_expected_and_got() {
             message: "duplicate".into(),
         }),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(failed_checks(&report), ["create_profile twice"]);
     let check = report.check("create_profile twice").unwrap();
     match &check.outcome {
@@ -217,8 +243,13 @@ async fn a_keep_mark_that_is_not_kept_is_caught() {
         When::Nth(1),
         Fault::fail(lxpack_fake::FakeFailure::Rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(
         failed_checks(&report),
         [
@@ -238,8 +269,13 @@ async fn output_on_the_wrong_stream_is_caught() {
         When::Nth(3),
         ExecScript::new().stdout("out1\nerr1\nout2\nerr2\nout3\n"),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(
         failed_checks(&report),
         ["stdout arrives in order", "stderr arrives in order"]
@@ -255,8 +291,13 @@ async fn a_panic_in_the_implementation_still_cleans_up() {
         When::Nth(1),
         Fault::fail_with(|| panic!("adapter bug")),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(failed_checks(&report), ["the checks run to the end"]);
     let text = report.to_string();
     assert!(text.contains("panic: adapter bug"), "{text}");
@@ -270,8 +311,13 @@ async fn a_call_that_never_answers_fails_its_check() {
     let runtime = busybox_runtime();
     let registry = runtime.image_registry();
     runtime.inject(RuntimeOp::ListResources, When::Nth(1), Fault::Hang);
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(failed_checks(&report), ["list_resources after launch"]);
     let text = report.to_string();
     assert!(text.contains("no answer within 600s"), "{text}");
@@ -288,8 +334,13 @@ async fn a_timeout_that_is_not_honoured_is_caught() {
         &["sleep", "600"],
         ExecScript::new().sleep(Duration::from_millis(500)),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(
         failed_checks(&report),
         [
@@ -305,7 +356,13 @@ async fn a_bad_prefix_is_a_fixture_failure() {
     let runtime = busybox_runtime();
     let registry = runtime.image_registry();
     let bad = RuntimeFixture::new(base_image(), "ct");
-    let report = container_runtime_contract(&runtime, &all_of(&runtime), &registry, &bad).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &bad,
+    )
+    .await;
     assert_eq!(failed_checks(&report), ["fixture"]);
     assert!(runtime.calls().is_empty());
 }
@@ -408,18 +465,4 @@ async fn a_catalog_missing_an_ami_fails() {
         failed_checks(&report),
         ["list_app_amis lists exactly the app's AMIs"]
     );
-}
-
-/// Every capability the runtime offers.
-fn all_of<R>(runtime: &R) -> lxpack_core::ports::RuntimeCapabilities
-where
-    R: Clone
-        + lxpack_core::ports::Standbys
-        + lxpack_core::ports::StepSnapshots
-        + lxpack_core::ports::CacheVolumes
-        + lxpack_core::ports::ClusterMembers
-        + lxpack_core::ports::Sessions
-        + 'static,
-{
-    lxpack_core::ports::RuntimeCapabilities::all_of(&std::sync::Arc::new(runtime.clone()))
 }

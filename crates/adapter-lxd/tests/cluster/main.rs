@@ -54,7 +54,13 @@ async fn clusters_pass_the_runtime_contract_through_another_member() {
             &format!("lxpack-cc-{kind}-{}", std::process::id()),
         )
         .on_member("m2");
-        let report = container_runtime_contract(&client, &all_of(&client), &client, &fixture).await;
+        let report = container_runtime_contract(
+            &client,
+            &lxpack_core::ports::RuntimeCapabilities::all_of(&client),
+            &client,
+            &fixture,
+        )
+        .await;
         eprintln!("{kind} cluster: {} checks", report.checks.len());
         if !report.passed() {
             failed.push(format!("{kind} cluster: {report}"));
@@ -62,18 +68,4 @@ async fn clusters_pass_the_runtime_contract_through_another_member() {
     }
     // Both clusters run before the verdict, so one report names all that broke.
     assert!(failed.is_empty(), "{}", failed.join("\n"));
-}
-
-/// Every capability the runtime offers.
-fn all_of<R>(runtime: &R) -> lxpack_core::ports::RuntimeCapabilities
-where
-    R: Clone
-        + lxpack_core::ports::Standbys
-        + lxpack_core::ports::StepSnapshots
-        + lxpack_core::ports::CacheVolumes
-        + lxpack_core::ports::ClusterMembers
-        + lxpack_core::ports::Sessions
-        + 'static,
-{
-    lxpack_core::ports::RuntimeCapabilities::all_of(&std::sync::Arc::new(runtime.clone()))
 }

@@ -14,25 +14,17 @@ async fn lxd_and_incus_pass_the_runtime_contract() {
             ImageRef::Local(ImageSelector::Alias(ImageAlias::parse(TEST_IMAGE).unwrap())),
             &format!("lxpack-ct-{name}-{}", std::process::id()),
         );
-        let report = container_runtime_contract(&client, &all_of(&client), &client, &fixture).await;
+        let report = container_runtime_contract(
+            &client,
+            &lxpack_core::ports::RuntimeCapabilities::all_of(&client),
+            &client,
+            &fixture,
+        )
+        .await;
         if !report.passed() {
             failed.push(format!("{name}: {report}"));
         }
     }
     // Every daemon runs before the verdict, so one report names all that broke.
     assert!(failed.is_empty(), "{}", failed.join("\n"));
-}
-
-/// Every capability the runtime offers.
-fn all_of<R>(runtime: &R) -> lxpack_core::ports::RuntimeCapabilities
-where
-    R: Clone
-        + lxpack_core::ports::Standbys
-        + lxpack_core::ports::StepSnapshots
-        + lxpack_core::ports::CacheVolumes
-        + lxpack_core::ports::ClusterMembers
-        + lxpack_core::ports::Sessions
-        + 'static,
-{
-    lxpack_core::ports::RuntimeCapabilities::all_of(&std::sync::Arc::new(runtime.clone()))
 }

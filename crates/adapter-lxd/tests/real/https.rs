@@ -35,7 +35,13 @@ async fn lxd_and_incus_over_https_pass_the_runtime_contract() {
             ImageRef::Local(ImageSelector::Alias(ImageAlias::parse(TEST_IMAGE).unwrap())),
             &format!("lxpack-cth-{name}-{}", std::process::id()),
         );
-        let report = container_runtime_contract(&client, &all_of(&client), &client, &fixture).await;
+        let report = container_runtime_contract(
+            &client,
+            &lxpack_core::ports::RuntimeCapabilities::all_of(&client),
+            &client,
+            &fixture,
+        )
+        .await;
         if !report.passed() {
             failed.push(format!("{name}: {report}"));
         }
@@ -147,18 +153,4 @@ async fn the_pinned_certificate_is_trusted_at_any_address_or_name() {
         }
         forwarder.abort();
     }
-}
-
-/// Every capability the runtime offers.
-fn all_of<R>(runtime: &R) -> lxpack_core::ports::RuntimeCapabilities
-where
-    R: Clone
-        + lxpack_core::ports::Standbys
-        + lxpack_core::ports::StepSnapshots
-        + lxpack_core::ports::CacheVolumes
-        + lxpack_core::ports::ClusterMembers
-        + lxpack_core::ports::Sessions
-        + 'static,
-{
-    lxpack_core::ports::RuntimeCapabilities::all_of(&std::sync::Arc::new(runtime.clone()))
 }

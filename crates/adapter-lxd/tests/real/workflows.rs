@@ -62,7 +62,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
             amis: None,
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&Arc::new(client.clone())),
+            capabilities: RuntimeCapabilities::all_of(&client),
         },
         Settings::default(),
     );

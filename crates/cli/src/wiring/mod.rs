@@ -113,7 +113,7 @@ impl Wiring {
         let client = Arc::new(runtime::connect_runtime(&self.config.runtime)?);
         let ports = Ports {
             runtime: client.clone(),
-            capabilities: RuntimeCapabilities::all_of(&client),
+            capabilities: RuntimeCapabilities::all_of(client.as_ref()),
             registry: client,
             amis: ami_catalog(self.config.aws.as_ref())?,
             apps: stores.apps.clone(),

@@ -9,7 +9,7 @@ use lxpack_fake::{FakeFailure, Fault, RuntimeOp, When};
 
 use super::helpers::busybox_runtime;
 use super::helpers::standbys::{EveryClaimWins, LostAttach};
-use super::{all_of, assert_clean, failed_checks, fixture};
+use super::{assert_clean, failed_checks, fixture};
 
 const CONCURRENT_CLAIMS: &str =
     "two concurrent claim_standby: exactly one wins, the other gets Changed";
@@ -33,8 +33,13 @@ async fn a_concurrent_claim_refused_for_another_reason_than_changed_is_caught() 
         When::Nth(2),
         Fault::fail_with(rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(failed_checks(&report), [CONCURRENT_CLAIMS]);
     assert!(
         report.to_string().contains("refused by the test"),
@@ -49,7 +54,7 @@ async fn claims_without_compare_and_set_are_caught() {
     let registry = runtime.image_registry();
     let capabilities = RuntimeCapabilities {
         standbys: Some(Arc::new(EveryClaimWins(runtime.clone()))),
-        ..all_of(&runtime)
+        ..RuntimeCapabilities::all_of(&runtime)
     };
     let report = container_runtime_contract(&runtime, &capabilities, &registry, &fixture()).await;
     assert_eq!(
@@ -68,8 +73,13 @@ async fn a_standby_that_cannot_be_readied_is_caught() {
         When::Nth(1),
         Fault::fail(FakeFailure::Rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     let failed = failed_checks(&report);
     assert_eq!(failed[0], "update_standby to ready", "{report}");
     // Never ready, the standby is not the one the claims read.
@@ -83,7 +93,7 @@ async fn a_lost_attach_is_caught() {
     let registry = runtime.image_registry();
     let capabilities = RuntimeCapabilities {
         standbys: Some(Arc::new(LostAttach::new(runtime.clone()))),
-        ..all_of(&runtime)
+        ..RuntimeCapabilities::all_of(&runtime)
     };
     let report = container_runtime_contract(&runtime, &capabilities, &registry, &fixture()).await;
     assert_eq!(failed_checks(&report), [CONCURRENT_ATTACHES]);
@@ -101,8 +111,13 @@ async fn a_concurrent_attach_refused_for_another_reason_than_changed_is_caught()
         When::Nth(3),
         Fault::fail_with(rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(failed_checks(&report), [CONCURRENT_ATTACHES]);
     assert_clean(&runtime);
 }
@@ -117,8 +132,13 @@ async fn a_snapshot_name_taken_twice_is_caught() {
         When::Nth(2),
         Fault::fail_with(rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(
         failed_checks(&report),
         ["snapshot_instance with a taken name"]
@@ -135,8 +155,13 @@ async fn a_step_holder_that_is_not_kept_is_caught() {
         When::Nth(1),
         Fault::fail(FakeFailure::Rejected),
     );
-    let report =
-        container_runtime_contract(&runtime, &all_of(&runtime), &registry, &fixture()).await;
+    let report = container_runtime_contract(
+        &runtime,
+        &RuntimeCapabilities::all_of(&runtime),
+        &registry,
+        &fixture(),
+    )
+    .await;
     assert_eq!(
         failed_checks(&report),
         [

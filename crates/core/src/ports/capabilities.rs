@@ -68,12 +68,13 @@ impl RuntimeCapabilities {
     }
 
     /// Every capability, from one runtime that offers them all (the LXD adapter, the
-    /// fake).
+    /// fake), shared through one clone of it.
     #[must_use]
-    pub fn all_of<R>(runtime: &Arc<R>) -> Self
+    pub fn all_of<R>(runtime: &R) -> Self
     where
-        R: Standbys + StepSnapshots + CacheVolumes + ClusterMembers + Sessions + 'static,
+        R: Clone + Standbys + StepSnapshots + CacheVolumes + ClusterMembers + Sessions + 'static,
     {
+        let runtime = Arc::new(runtime.clone());
         Self {
             standbys: Some(runtime.clone()),
             step_snapshots: Some(runtime.clone()),

@@ -98,7 +98,7 @@ impl World {
             amis: with_catalog.then(|| Arc::new(catalog.clone()) as _),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&Arc::new(runtime.clone())),
+            capabilities: RuntimeCapabilities::all_of(&runtime),
         };
         let clock = FakeClock::at_unix(1_700_000_000);
         let runners = FakeRunners::with_current(4242);

@@ -91,7 +91,7 @@ impl World {
                 amis: None,
                 apps: Arc::new(store.clone()),
                 jobs: Arc::new(store.clone()),
-                capabilities: RuntimeCapabilities::all_of(&Arc::new(runtime.clone())),
+                capabilities: RuntimeCapabilities::all_of(&runtime),
             },
             settings,
         );
