@@ -1,6 +1,8 @@
 //! # lxpack-lxd
 //!
-//! lxpack's [`ContainerRuntime`](lxpack_core::ports::ContainerRuntime) and
+//! lxpack's [`ContainerRuntime`](lxpack_core::ports::ContainerRuntime), every
+//! capability port beside it (standbys, step snapshots, cache volumes, cluster
+//! membership, sessions) and the
 //! [`ImageRegistry`](lxpack_core::ports::ImageRegistry) over the LXD and Incus REST
 //! API, with our own client: reqwest over the daemon's unix socket (or HTTPS with a
 //! client certificate and a pinned server certificate), operations awaited through
