@@ -53,23 +53,11 @@ fn member(name: &str, status: &str) -> lxpack_core::domain::ClusterMember {
 async fn a_fake_cluster_honours_the_runtime_contract_and_reports_placement() {
     let runtime = busybox_runtime();
     runtime.set_cluster(vec![member("m1", "Offline"), member("m2", "Online")]);
-    let registry = runtime.image_registry();
-    container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture().on_member("m2"),
-    )
-    .await
-    .assert_passed();
+    contract_on(&runtime, &fixture().on_member("m2"))
+        .await
+        .assert_passed();
     // Expecting another member than the one the cluster picks fails, by name.
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture().on_member("m1"),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture().on_member("m1")).await;
     assert_eq!(
         failed_checks(&report),
         ["launch_instance says which cluster member runs the instance"]
@@ -84,13 +72,7 @@ async fn the_base_contract_runs_without_capabilities_and_each_capability_adds_it
     let none = lxpack_core::ports::RuntimeCapabilities::none();
     let base = container_runtime_contract(&runtime, &none, &registry, &fixture()).await;
     base.assert_passed();
-    let full = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let full = contract_on(&runtime, &fixture()).await;
     full.assert_passed();
     let names = |report: &lxpack_contract::ContractReport| -> Vec<String> {
         report
@@ -114,6 +96,17 @@ async fn the_base_contract_runs_without_capabilities_and_each_capability_adds_it
     }
 }
 
+/// The whole runtime contract, every capability offered, on `runtime` and its
+/// registry.
+async fn contract_on(
+    runtime: &FakeRuntime,
+    fixture: &lxpack_contract::RuntimeFixture,
+) -> lxpack_contract::ContractReport {
+    let registry = runtime.image_registry();
+    let capabilities = lxpack_core::ports::RuntimeCapabilities::all_of(runtime);
+    container_runtime_contract(runtime, &capabilities, &registry, fixture).await
+}
+
 fn failed_checks(report: &lxpack_contract::ContractReport) -> Vec<&str> {
     report.failures().map(|check| check.name.as_str()).collect()
 }
@@ -121,14 +114,7 @@ fn failed_checks(report: &lxpack_contract::ContractReport) -> Vec<&str> {
 #[tokio::test(start_paused = true)]
 async fn the_fake_daemon_honours_the_runtime_contract() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     report.assert_passed();
     assert!(report.checks.len() > 60, "{}", report.checks.len());
     assert_clean(&runtime);
@@ -148,14 +134,7 @@ async fn the_fake_daemon_honours_the_runtime_contract() {
     );
 
     // A second run on the same daemon passes too.
-    container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await
-    .assert_passed();
+    contract_on(&runtime, &fixture()).await.assert_passed();
 }
 
 #[tokio::test(start_paused = true)]
@@ -184,13 +163,7 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
             .alias(ImageAlias::parse("lxpack-ct-image").unwrap())
             .build(),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     report.assert_passed();
     assert!(
         report
@@ -204,7 +177,6 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
 #[tokio::test(start_paused = true)]
 async fn a_wrong_error_is_reported_with_expected_and_got() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     runtime.inject(
         RuntimeOp::CreateProfile,
         When::Nth(2),
@@ -213,13 +185,7 @@ async fn a_wrong_error_is_reported_with_expected_and_got() {
             message: "duplicate".into(),
         }),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(failed_checks(&report), ["create_profile twice"]);
     let check = report.check("create_profile twice").unwrap();
     match &check.outcome {
@@ -236,20 +202,13 @@ async fn a_wrong_error_is_reported_with_expected_and_got() {
 #[tokio::test(start_paused = true)]
 async fn a_keep_mark_that_is_not_kept_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The mark is refused: the call fails, and nothing reads back.
     runtime.inject(
         RuntimeOp::MarkKept,
         When::Nth(1),
         Fault::fail(lxpack_fake::FakeFailure::Rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(
         failed_checks(&report),
         [
@@ -263,19 +222,12 @@ async fn a_keep_mark_that_is_not_kept_is_caught() {
 #[tokio::test(start_paused = true)]
 async fn output_on_the_wrong_stream_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The 3rd exec is the interleaved one: send everything to stdout.
     runtime.script_exec(
         When::Nth(3),
         ExecScript::new().stdout("out1\nerr1\nout2\nerr2\nout3\n"),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(
         failed_checks(&report),
         ["stdout arrives in order", "stderr arrives in order"]
@@ -291,13 +243,7 @@ async fn a_panic_in_the_implementation_still_cleans_up() {
         When::Nth(1),
         Fault::fail_with(|| panic!("adapter bug")),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(failed_checks(&report), ["the checks run to the end"]);
     let text = report.to_string();
     assert!(text.contains("panic: adapter bug"), "{text}");
@@ -309,15 +255,8 @@ async fn a_panic_in_the_implementation_still_cleans_up() {
 #[tokio::test(start_paused = true)]
 async fn a_call_that_never_answers_fails_its_check() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     runtime.inject(RuntimeOp::ListResources, When::Nth(1), Fault::Hang);
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(failed_checks(&report), ["list_resources after launch"]);
     let text = report.to_string();
     assert!(text.contains("no answer within 600s"), "{text}");
@@ -327,20 +266,13 @@ async fn a_call_that_never_answers_fails_its_check() {
 #[tokio::test(start_paused = true)]
 async fn a_timeout_that_is_not_honoured_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The sleeps that must time out (after 2 s) or be cancelled (after 1 s) exit 0
     // after half a second instead.
     runtime.on_command(
         &["sleep", "600"],
         ExecScript::new().sleep(Duration::from_millis(500)),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(
         failed_checks(&report),
         [
@@ -354,15 +286,8 @@ async fn a_timeout_that_is_not_honoured_is_caught() {
 #[tokio::test]
 async fn a_bad_prefix_is_a_fixture_failure() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     let bad = RuntimeFixture::new(base_image(), "ct");
-    let report = container_runtime_contract(
-        &runtime,
-        &lxpack_core::ports::RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &bad,
-    )
-    .await;
+    let report = contract_on(&runtime, &bad).await;
     assert_eq!(failed_checks(&report), ["fixture"]);
     assert!(runtime.calls().is_empty());
 }

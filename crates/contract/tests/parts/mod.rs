@@ -9,7 +9,7 @@ use lxpack_fake::{FakeFailure, Fault, RuntimeOp, When};
 
 use super::helpers::busybox_runtime;
 use super::helpers::standbys::{EveryClaimWins, LostAttach};
-use super::{assert_clean, failed_checks, fixture};
+use super::{assert_clean, contract_on, failed_checks, fixture};
 
 const CONCURRENT_CLAIMS: &str =
     "two concurrent claim_standby: exactly one wins, the other gets Changed";
@@ -26,20 +26,13 @@ fn rejected() -> RuntimeError {
 #[tokio::test(start_paused = true)]
 async fn a_concurrent_claim_refused_for_another_reason_than_changed_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The first two claims are the concurrent ones: the second is refused wrongly.
     runtime.inject(
         RuntimeOp::ClaimStandby,
         When::Nth(2),
         Fault::fail_with(rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(failed_checks(&report), [CONCURRENT_CLAIMS]);
     assert!(
         report.to_string().contains("refused by the test"),
@@ -67,19 +60,12 @@ async fn claims_without_compare_and_set_are_caught() {
 #[tokio::test(start_paused = true)]
 async fn a_standby_that_cannot_be_readied_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     runtime.inject(
         RuntimeOp::UpdateStandby,
         When::Nth(1),
         Fault::fail(FakeFailure::Rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     let failed = failed_checks(&report);
     assert_eq!(failed[0], "update_standby to ready", "{report}");
     // Never ready, the standby is not the one the claims read.
@@ -104,20 +90,13 @@ async fn a_lost_attach_is_caught() {
 #[tokio::test(start_paused = true)]
 async fn a_concurrent_attach_refused_for_another_reason_than_changed_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The first attach is alone; the 2nd and 3rd are concurrent.
     runtime.inject(
         RuntimeOp::AttachProfile,
         When::Nth(3),
         Fault::fail_with(rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(failed_checks(&report), [CONCURRENT_ATTACHES]);
     assert_clean(&runtime);
 }
@@ -125,20 +104,13 @@ async fn a_concurrent_attach_refused_for_another_reason_than_changed_is_caught()
 #[tokio::test(start_paused = true)]
 async fn a_snapshot_name_taken_twice_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     // The second snapshot reuses the first's name: it must be AlreadyExists.
     runtime.inject(
         RuntimeOp::SnapshotInstance,
         When::Nth(2),
         Fault::fail_with(rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(
         failed_checks(&report),
         ["snapshot_instance with a taken name"]
@@ -149,19 +121,12 @@ async fn a_snapshot_name_taken_twice_is_caught() {
 #[tokio::test(start_paused = true)]
 async fn a_step_holder_that_is_not_kept_is_caught() {
     let runtime = busybox_runtime();
-    let registry = runtime.image_registry();
     runtime.inject(
         RuntimeOp::KeepAsStepHolder,
         When::Nth(1),
         Fault::fail(FakeFailure::Rejected),
     );
-    let report = container_runtime_contract(
-        &runtime,
-        &RuntimeCapabilities::all_of(&runtime),
-        &registry,
-        &fixture(),
-    )
-    .await;
+    let report = contract_on(&runtime, &fixture()).await;
     assert_eq!(
         failed_checks(&report),
         [
