@@ -232,6 +232,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
                 "say whose checkouts the standbys serve: `lxpack pool fill {app} --owner UID:GID` (the owner of the checkouts, `stat -c %u:%g DIR`), or `--checkout DIR`"
             )),
         ),
+        WorkflowError::PoolTooLarge { max, .. } => (
+            ExitClass::Usage,
+            Some(format!("ask for at most {max} standbys")),
+        ),
         WorkflowError::MissingCapability { usage } => (
             ExitClass::Config,
             Some(capability_hint(*usage)),

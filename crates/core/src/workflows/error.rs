@@ -114,6 +114,14 @@ pub enum WorkflowError {
         /// The cluster's members.
         members: Box<[MemberName]>,
     },
+    /// A fill asked for more standbys than a pool may hold.
+    #[error("a pool of {size} standbys is more than the {max} a pool may hold")]
+    PoolTooLarge {
+        /// The size asked for.
+        size: usize,
+        /// The most a pool may hold.
+        max: usize,
+    },
     /// Deploy needs an image that buildimage makes.
     #[error("app {app} has no container image yet: buildimage has not run for it")]
     NoContainerImage {

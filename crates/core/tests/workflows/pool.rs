@@ -738,3 +738,33 @@ async fn the_sweep_leaves_the_standbys_of_an_app_it_does_not_know_until_they_are
     assert_eq!(report.removed.len(), 1, "{report:?}");
     assert!(standbys(&world).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fill_past_the_most_a_pool_may_hold_is_refused_before_any_call() {
+    let (world, _) = pooled(0).await;
+    let calls = world.runtime.calls().len();
+    let error = world
+        .workflows
+        .fill_pool(
+            &fill(Some(PoolSize::MAX_SIZE + 1)),
+            &world.events,
+            &world.cancel,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, WorkflowError::PoolTooLarge { size: 65, max: 64 }),
+        "{error:?}"
+    );
+    assert_eq!(world.runtime.calls().len(), calls, "no runtime call");
+    // The largest pool is allowed.
+    world
+        .workflows
+        .fill_pool(
+            &fill(Some(PoolSize::MAX_SIZE)),
+            &world.events,
+            &world.cancel,
+        )
+        .await
+        .unwrap();
+}

@@ -14,11 +14,11 @@ use crate::domain::{
 };
 use crate::events::{EventSink, Step};
 use crate::ports::RuntimeError;
-use crate::workflows::Workflows;
 use crate::workflows::error::{PortError, WorkflowError};
 use crate::workflows::mechanics::readiness::wait_until_ready;
 use crate::workflows::mechanics::step::StepRunner;
 use crate::workflows::pool::{RetiredStandby, Standby};
+use crate::workflows::{PoolSize, Workflows};
 
 /// How many standbys one filler starts at once: the daemon serialises much of a
 /// start (storage, idmap), and a host's cores are shared with running builds.
@@ -90,6 +90,12 @@ impl Workflows {
         cancel: &CancellationToken,
     ) -> Result<FillReport, WorkflowError> {
         self.standby_port()?;
+        if let Some(size) = request.size.filter(|size| *size > PoolSize::MAX_SIZE) {
+            return Err(WorkflowError::PoolTooLarge {
+                size,
+                max: PoolSize::MAX_SIZE,
+            });
+        }
         let app = self.load_app(&request.app).await?;
         let Some(image) = app.build_infos.container_image.clone() else {
             return Err(WorkflowError::NoContainerImage {
