@@ -233,8 +233,10 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             )),
         ),
         WorkflowError::PoolTooLarge { max, .. } => (
-            ExitClass::Usage,
-            Some(format!("ask for at most {max} standbys")),
+            ExitClass::Config,
+            Some(format!(
+                "ask for {max} standbys or less (lxpack.pool.size and --size have the same limit)"
+            )),
         ),
         WorkflowError::MissingCapability { usage } => (
             ExitClass::Config,
