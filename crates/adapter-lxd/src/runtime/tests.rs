@@ -708,19 +708,8 @@ async fn release_detaches_deletes_the_profile_and_asks_for_the_stop(daemon: Daem
         mock.requests()[1].body_json().unwrap(),
         json!({"profiles": ["default"]})
     );
-    // Released already: the stop of an instance the daemon deleted succeeds.
-    let mock = MockTransport::new();
-    mock.all(daemon, "get-instance")
-        .all(daemon, "detach-profile")
-        .all(daemon, "delete-profile")
-        .all(daemon, "release-stop-gone");
-    client(&mock)
-        .release_ephemeral(
-            &name(NAME),
-            &ProfileName::parse("lxpack-fixture-p").unwrap(),
-        )
-        .await
-        .unwrap();
+    // An instance the daemon deleted already: release/tests.rs
+    // (`a_release_of_an_instance_the_daemon_removed_already_succeeds`).
 }
 
 #[tokio::test(start_paused = true)]

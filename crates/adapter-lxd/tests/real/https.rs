@@ -3,12 +3,11 @@
 //! contract as over the socket; an untrusted certificate, a certificate other than the
 //! pinned one and a port where nothing listens are each refused with their fix.
 
-use lxpack_contract::{RuntimeFixture, container_runtime_contract};
-use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector};
 use lxpack_core::ports::{ContainerRuntime, RuntimeError};
 use lxpack_lxd::{LxdClient, LxdOptions};
 
-use crate::helpers::{TEST_IMAGE, daemons, https_client, remote_endpoint, state_dir};
+use crate::contract::contract_failures;
+use crate::helpers::{daemons, https_client, remote_endpoint, state_dir};
 
 /// The error a client's first call gets, which must say why it cannot go on.
 async fn first_call_error(client: &LxdClient) -> String {
@@ -31,20 +30,7 @@ async fn lxd_and_incus_over_https_pass_the_runtime_contract() {
                 "{name} over HTTPS at {url}: {error}; run `scripts/daemons-up` (it makes each daemon listen on loopback and trust the test certificate)"
             );
         }
-        let fixture = RuntimeFixture::new(
-            ImageRef::Local(ImageSelector::Alias(ImageAlias::parse(TEST_IMAGE).unwrap())),
-            &format!("lxpack-cth-{name}-{}", std::process::id()),
-        );
-        let report = container_runtime_contract(
-            &client,
-            &lxpack_core::ports::RuntimeCapabilities::all_of(&client),
-            &client,
-            &fixture,
-        )
-        .await;
-        if !report.passed() {
-            failed.push(format!("{name}: {report}"));
-        }
+        failed.extend(contract_failures(name, &client, "lxpack-cth").await);
     }
     // Every daemon runs before the verdict, so one report names all that broke.
     assert!(failed.is_empty(), "{}", failed.join("\n"));

@@ -26,6 +26,15 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Every capability, in declaration order.
+    pub const ALL: [Self; 5] = [
+        Self::Standbys,
+        Self::StepSnapshots,
+        Self::CacheVolumes,
+        Self::ClusterMembers,
+        Self::Sessions,
+    ];
+
     /// The capability's name, for people.
     #[must_use]
     pub fn describe(self) -> &'static str {
@@ -113,17 +122,11 @@ impl RuntimeCapabilities {
 
 impl fmt::Debug for RuntimeCapabilities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let offered: Vec<&str> = [
-            Capability::Standbys,
-            Capability::StepSnapshots,
-            Capability::CacheVolumes,
-            Capability::ClusterMembers,
-            Capability::Sessions,
-        ]
-        .into_iter()
-        .filter(|capability| self.has(*capability))
-        .map(Capability::describe)
-        .collect();
+        let offered: Vec<&str> = Capability::ALL
+            .into_iter()
+            .filter(|capability| self.has(*capability))
+            .map(Capability::describe)
+            .collect();
         f.debug_tuple("RuntimeCapabilities")
             .field(&offered)
             .finish()

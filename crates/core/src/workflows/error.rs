@@ -89,7 +89,7 @@ pub enum WorkflowError {
     },
     /// The settings, or the command, need a capability the container runtime lacks.
     #[error(
-        "{usage} needs a container runtime with {capability}, and this one has none",
+        "{usage}: this container runtime does not offer {capability}",
         capability = usage.capability()
     )]
     MissingCapability {

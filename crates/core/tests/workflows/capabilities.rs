@@ -92,7 +92,7 @@ fn the_refusal_names_the_setting_and_the_capability() {
     };
     assert_eq!(
         error.to_string(),
-        "a module's dependency caches needs a container runtime with cache volumes, and this one has none"
+        "a module's dependency caches: this container runtime does not offer cache volumes"
     );
 }
 
