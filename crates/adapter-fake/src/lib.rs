@@ -67,6 +67,7 @@
 //!     ephemeral: false,
 //!     isolation: Default::default(),
 //!     limits: Default::default(),
+//!     network: Default::default(),
 //!     labels: None,
 //!     standby: None,
 //!     map_owner: None,

@@ -447,6 +447,7 @@ mod tests {
                 cpu: Some("2".into()),
                 memory: None,
             },
+            network: Default::default(),
             labels: Some(labels()),
             standby: None,
             map_owner: None,

@@ -350,6 +350,7 @@ impl Suite<'_> {
             ephemeral: false,
             isolation: Default::default(),
             limits: Default::default(),
+            network: Default::default(),
             labels: None,
             standby: None,
             map_owner: None,

@@ -150,6 +150,7 @@ async fn leftovers_of_an_earlier_run_are_removed_first() {
             ephemeral: false,
             isolation: Default::default(),
             limits: Default::default(),
+            network: Default::default(),
             labels: None,
             standby: None,
             map_owner: None,

@@ -42,6 +42,7 @@ fn spec(instance: &str, image: ImageRef, profiles: &[&str]) -> LaunchSpec {
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         labels: None,
         standby: None,
         map_owner: None,

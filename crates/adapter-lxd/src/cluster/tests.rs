@@ -45,6 +45,7 @@ fn spec() -> LaunchSpec {
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         labels: None,
         standby: None,
         map_owner: None,

@@ -49,6 +49,7 @@ fn spec(name: &str, ephemeral: bool) -> LaunchSpec {
         ephemeral,
         isolation: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         labels: None,
         standby: None,
         map_owner: None,

@@ -58,6 +58,7 @@ async fn check(daemon: &str, client: &LxdClient) {
         ephemeral: false,
         isolation: Default::default(),
         limits: Default::default(),
+        network: Default::default(),
         labels: None,
         standby: None,
         map_owner: None,

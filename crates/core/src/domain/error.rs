@@ -53,6 +53,14 @@ pub enum ValidationError {
         /// What is wrong with it, and the fix.
         reason: &'static str,
     },
+    /// Not an address range, an allow entry or a daemon network or ACL name.
+    #[error("invalid network setting {input:?}: {reason}")]
+    Network {
+        /// The rejected text.
+        input: String,
+        /// What is wrong with it, and the fix.
+        reason: &'static str,
+    },
     /// Not a cluster member name, nor `@` and a cluster group name.
     #[error(
         "invalid cluster target {input:?}: {reason}; write a member's name (m2) or @ and a cluster group's (@builders)"

@@ -14,6 +14,7 @@ mod image;
 mod job;
 mod job_id;
 mod names;
+mod network;
 mod newest_job;
 mod path_text;
 mod resources;
@@ -45,6 +46,10 @@ pub use image::{
 pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseState, StepTiming};
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
+pub use network::{
+    ALWAYS_DENIED, AclName, Cidr, EgressNetwork, EgressRule, EgressState, NetworkAttachment,
+    NetworkMode, NetworkName, NetworkPolicy, PolicyScope, PortRange, Protocol, egress_rules,
+};
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};
 pub use resources::{

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::text::text_enum;
 use super::{
-    AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, Owner, ProfileName, StandbyMark,
-    VolumeName,
+    AppKey, GuestPath, ImageRef, InstanceName, JobCommand, JobId, NetworkAttachment, Owner,
+    ProfileName, StandbyMark, VolumeName,
 };
 
 /// What a disk mount shows in the container.
@@ -104,6 +104,8 @@ pub struct LaunchSpec {
     pub isolation: Isolation,
     /// CPU and memory caps.
     pub limits: ResourceLimits,
+    /// How it is connected to the network.
+    pub network: NetworkAttachment,
     /// Whose instance it is: how a sweep tells lxpack's leftovers from anything else
     /// (lxpack's workflows always label what they create).
     pub labels: Option<Labels>,

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{CacheVolumes, ClusterMembers, Sessions, Standbys, StepSnapshots};
+use super::{CacheVolumes, ClusterMembers, NetworkPolicies, Sessions, Standbys, StepSnapshots};
 
 /// A capability a runtime may offer beside [`ContainerRuntime`](super::ContainerRuntime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,16 +23,19 @@ pub enum Capability {
     ClusterMembers,
     /// Attached sessions ([`Sessions`]).
     Sessions,
+    /// Network policies ([`NetworkPolicies`]).
+    NetworkPolicies,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Standbys,
         Self::StepSnapshots,
         Self::CacheVolumes,
         Self::ClusterMembers,
         Self::Sessions,
+        Self::NetworkPolicies,
     ];
 
     /// The capability's name, for people.
@@ -44,6 +47,7 @@ impl Capability {
             Self::CacheVolumes => "cache volumes",
             Self::ClusterMembers => "cluster membership",
             Self::Sessions => "attached sessions",
+            Self::NetworkPolicies => "network policies",
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct RuntimeCapabilities {
     pub cluster_members: Option<Arc<dyn ClusterMembers>>,
     /// Attached sessions.
     pub sessions: Option<Arc<dyn Sessions>>,
+    /// Network policies; without them only modes `none` and `open` can run.
+    pub network_policies: Option<Arc<dyn NetworkPolicies>>,
 }
 
 impl RuntimeCapabilities {
@@ -90,6 +96,7 @@ impl RuntimeCapabilities {
             cache_volumes: Some(runtime.clone()),
             cluster_members: Some(runtime.clone()),
             sessions: Some(runtime.clone()),
+            network_policies: None,
         }
     }
 
@@ -102,6 +109,7 @@ impl RuntimeCapabilities {
             Capability::CacheVolumes => self.cache_volumes.is_some(),
             Capability::ClusterMembers => self.cluster_members.is_some(),
             Capability::Sessions => self.sessions.is_some(),
+            Capability::NetworkPolicies => self.network_policies.is_some(),
         }
     }
 
@@ -115,6 +123,7 @@ impl RuntimeCapabilities {
             Capability::CacheVolumes => self.cache_volumes = None,
             Capability::ClusterMembers => self.cluster_members = None,
             Capability::Sessions => self.sessions = None,
+            Capability::NetworkPolicies => self.network_policies = None,
         }
         self
     }

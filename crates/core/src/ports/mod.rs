@@ -11,6 +11,7 @@ mod cluster_members;
 mod container_runtime;
 mod image_registry;
 mod job_history;
+mod network_policies;
 mod pool_refill;
 mod runner_probe;
 mod sessions;
@@ -28,6 +29,7 @@ pub use container_runtime::{
 };
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
+pub use network_policies::NetworkPolicies;
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
 pub use runner_probe::{NoRunnerProbe, RunnerProbe};
 pub use sessions::{InputSource, Sessions};

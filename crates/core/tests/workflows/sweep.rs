@@ -168,6 +168,7 @@ async fn what_lxpack_did_not_make_is_left_alone_whatever_its_name() {
                 ephemeral: false,
                 isolation: Default::default(),
                 limits: Default::default(),
+                network: Default::default(),
                 labels: None,
                 standby: None,
                 map_owner: None,

@@ -86,6 +86,7 @@ impl JobContext<'_> {
             ephemeral: launch.ephemeral,
             isolation: settings.isolation,
             limits: settings.limits.clone(),
+            network: Default::default(),
             labels: Some(launch.labels()),
             standby: None,
             map_owner: None,

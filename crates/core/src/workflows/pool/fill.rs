@@ -276,6 +276,7 @@ impl Filler<'_> {
             ephemeral: true,
             isolation: key.isolation,
             limits: key.limits.clone(),
+            network: Default::default(),
             labels: None,
             standby: Some(mark.clone()),
             map_owner: key.owner,
