@@ -18,5 +18,6 @@ mod keep;
 mod pool;
 mod retention;
 mod step_snapshots;
+mod secrets;
 mod sweep;
 mod timeouts;
