@@ -15,4 +15,5 @@ mod offline;
 mod pool;
 mod remote;
 mod shell;
+mod secrets;
 mod step_snapshots;
