@@ -157,7 +157,6 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
     let hook_err = String::from_utf8(events.output(Step::PreBuildImageHook, OutputStream::Stderr)).unwrap();
     let dir = scratch(&format!("image-{daemon}-{delivery}"));
     let image = exported(daemon, build.image.fingerprint.as_str(), &dir);
-    let _ = client.delete_image(&build.image.fingerprint).await;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         hook,
@@ -192,9 +191,10 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
             &events,
             &cancel,
         )
-        .await
-        .unwrap_err();
+        .await;
+    let _ = client.delete_image(&build.image.fingerprint).await;
     let _ = std::fs::remove_dir_all(&checkout);
+    let error = error.expect_err("the buildpack exits 3");
     assert!(
         matches!(error, WorkflowError::CommandFailed { exit_code: 3, .. }),
         "{daemon} {delivery}: {error:?}"
@@ -207,7 +207,12 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
     let record = store.job(&deploy_job).unwrap();
     assert_eq!(record.status, JobStatus::Failed);
     assert_hidden(daemon, "the job record", &format!("{record:?}"));
-    assert!(everything(&events).contains("split *** end"), "{daemon} {delivery}");
+    let out = String::from_utf8(events.output(Step::Buildpack, OutputStream::Stdout)).unwrap();
+    assert_eq!(
+        out,
+        "***\nconnecting with password=*** now\nsplit *** end\n",
+        "{daemon} {delivery}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
