@@ -518,7 +518,12 @@ mod tests {
             },
         });
         assert_eq!(error.class.code(), 3);
-        assert!(error.hint.unwrap().contains("lxpack.secrets.apps.web/prod/front"));
+        assert!(
+            error
+                .hint
+                .unwrap()
+                .contains("lxpack.secrets.apps.web/prod/front")
+        );
     }
 
     #[test]

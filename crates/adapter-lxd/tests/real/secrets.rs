@@ -67,7 +67,12 @@ fn app(name: &str, delivery: SecretDelivery) -> App {
         })
 }
 
-fn workflows(client: &LxdClient, store: &FakeAppStore, app: &AppKey, delivery: SecretDelivery) -> Workflows {
+fn workflows(
+    client: &LxdClient,
+    store: &FakeAppStore,
+    app: &AppKey,
+    delivery: SecretDelivery,
+) -> Workflows {
     let settings = Settings {
         // Uncompressed, so the exported image can be searched as it is.
         compression: Compression::None,
@@ -98,7 +103,10 @@ fn workflows(client: &LxdClient, store: &FakeAppStore, app: &AppKey, delivery: S
 }
 
 fn assert_hidden(daemon: &str, what: &str, text: &str) {
-    assert!(!text.contains(SECRET), "{daemon}: the secret shows in {what}: {text}");
+    assert!(
+        !text.contains(SECRET),
+        "{daemon}: the secret shows in {what}: {text}"
+    );
 }
 
 /// Every event's text, output decoded.
@@ -153,14 +161,15 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
         )
         .await
         .unwrap_or_else(|e| panic!("{daemon} {delivery}: buildimage failed: {e:?}"));
-    let hook = String::from_utf8(events.output(Step::PreBuildImageHook, OutputStream::Stdout)).unwrap();
-    let hook_err = String::from_utf8(events.output(Step::PreBuildImageHook, OutputStream::Stderr)).unwrap();
+    let hook =
+        String::from_utf8(events.output(Step::PreBuildImageHook, OutputStream::Stdout)).unwrap();
+    let hook_err =
+        String::from_utf8(events.output(Step::PreBuildImageHook, OutputStream::Stderr)).unwrap();
     let dir = scratch(&format!("image-{daemon}-{delivery}"));
     let image = exported(daemon, build.image.fingerprint.as_str(), &dir);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
-        hook,
-        "***\nconnecting with password=*** now\nsplit *** end\n",
+        hook, "***\nconnecting with password=*** now\nsplit *** end\n",
         "{daemon} {delivery}"
     );
     assert_eq!(hook_err, "error: ***\n***\n", "{daemon} {delivery}");
@@ -200,7 +209,10 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
         "{daemon} {delivery}: {error:?}"
     );
     let chain = error_chain(&error);
-    assert!(chain.contains("password=*** now"), "{daemon} {delivery}: {chain}");
+    assert!(
+        chain.contains("password=*** now"),
+        "{daemon} {delivery}: {chain}"
+    );
     assert_hidden(daemon, "the error", &chain);
     assert_hidden(daemon, "the error's Debug", &format!("{error:?}"));
     assert_hidden(daemon, "the events", &everything(&events));
@@ -209,8 +221,7 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
     assert_hidden(daemon, "the job record", &format!("{record:?}"));
     let out = String::from_utf8(events.output(Step::Buildpack, OutputStream::Stdout)).unwrap();
     assert_eq!(
-        out,
-        "***\nconnecting with password=*** now\nsplit *** end\n",
+        out, "***\nconnecting with password=*** now\nsplit *** end\n",
         "{daemon} {delivery}"
     );
 }

@@ -510,7 +510,10 @@ fn secrets_are_read_per_app_and_for_every_app() {
         lxpack_core::workflows::SecretDelivery::Files
     );
     let error = Config::parse("lxpack:\n  secrets:\n    delivery: disk\n", file()).unwrap_err();
-    assert!(error.to_string().contains("lxpack.secrets.delivery"), "{error}");
+    assert!(
+        error.to_string().contains("lxpack.secrets.delivery"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -541,7 +544,6 @@ fn bad_secrets_are_refused_naming_the_key() {
             "lxpack.secrets.apps.web",
             "NAME/ENV/ROLE",
         ),
-
     ] {
         let (found_key, found_problem) = invalid(text);
         assert_eq!(found_key, key, "{text}");

@@ -14,6 +14,6 @@ mod jobs;
 mod offline;
 mod pool;
 mod remote;
-mod shell;
 mod secrets;
+mod shell;
 mod step_snapshots;

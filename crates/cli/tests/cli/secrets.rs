@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use crate::harness::{Env, ImageJanitor, daemons, example_app, instances, test_image_os, unique_env};
+use crate::harness::{
+    Env, ImageJanitor, daemons, example_app, instances, test_image_os, unique_env,
+};
 
 const SECRET: &str = "Xy7-cli-s3cret-value";
 
@@ -17,15 +19,28 @@ fn import(env: &Env, app_env: &str) {
     let encode = |script: &str| base64::engine::general_purpose::STANDARD.encode(script);
     let text: String = std::fs::read_to_string(example_app())
         .unwrap()
-        .replace("env: demo", &format!("env: {app_env}\nenv_vars:\n  - var_key: DB_PASSWORD\n    var_value: {SECRET}"))
+        .replace(
+            "env: demo",
+            &format!(
+                "env: {app_env}\nenv_vars:\n  - var_key: DB_PASSWORD\n    var_value: {SECRET}"
+            ),
+        )
         .lines()
         .map(|line| {
             let trimmed = line.trim_start();
             let indent = &line[..line.len() - trimmed.len()];
             if trimmed.starts_with("build_pack:") {
-                format!("{indent}build_pack: {}\n", encode(&format!("{LEAKY}exit 3\n")))
+                format!(
+                    "{indent}build_pack: {}\n",
+                    encode(&format!("{LEAKY}exit 3\n"))
+                )
             } else if trimmed.starts_with("pre_buildimage:") {
-                format!("{indent}pre_buildimage: {}\n", encode(&format!("{LEAKY}mkdir -p /etc/hello; echo pre > /etc/hello/pre\n")))
+                format!(
+                    "{indent}pre_buildimage: {}\n",
+                    encode(&format!(
+                        "{LEAKY}mkdir -p /etc/hello; echo pre > /etc/hello/pre\n"
+                    ))
+                )
             } else {
                 format!("{line}\n")
             }
@@ -33,7 +48,8 @@ fn import(env: &Env, app_env: &str) {
         .collect();
     let file = env.dir.path().join("hello.yml");
     std::fs::write(&file, text).unwrap();
-    env.run(&["app", "import", file.to_str().unwrap()]).expect(0);
+    env.run(&["app", "import", file.to_str().unwrap()])
+        .expect(0);
 }
 
 fn secrets_config(socket: &str, app_env: &str, name: &str) -> String {
@@ -44,7 +60,10 @@ fn secrets_config(socket: &str, app_env: &str, name: &str) -> String {
 
 #[track_caller]
 fn assert_hidden(daemon: &str, what: &str, text: &str) {
-    assert!(!text.contains(SECRET), "{daemon}: the secret shows in {what}:\n{text}");
+    assert!(
+        !text.contains(SECRET),
+        "{daemon}: the secret shows in {what}:\n{text}"
+    );
 }
 
 fn deploy_json(env: &Env, checkout: &Path) -> crate::harness::Run {
@@ -69,24 +88,42 @@ fn a_printed_secret_is_in_no_output_log_or_record() {
         import(&env, &app_env);
         let janitor = ImageJanitor::new(client);
         let build = env
-            .run(&["--json", "buildimage", "hello", "--os", &test_image_os(client)])
+            .run(&[
+                "--json",
+                "buildimage",
+                "hello",
+                "--os",
+                &test_image_os(client),
+            ])
             .expect(0);
         let result: serde_json::Value =
             serde_json::from_str(build.stdout.lines().last().unwrap()).unwrap();
         janitor.add(result["job"].as_str().unwrap());
         assert_hidden(name, "buildimage --json", &build.stdout);
         assert_hidden(name, "buildimage's stderr", &build.stderr);
-        assert!(build.stdout.contains("connecting with password=*** now"), "{name}: {}", build.stdout);
+        assert!(
+            build.stdout.contains("connecting with password=*** now"),
+            "{name}: {}",
+            build.stdout
+        );
 
         let checkout = env.checkout();
         let terminal = env.deploy("hello", "site", &checkout).expect(7);
-        assert_hidden(name, "the terminal", &format!("{}{}", terminal.stdout, terminal.stderr));
+        assert_hidden(
+            name,
+            "the terminal",
+            &format!("{}{}", terminal.stdout, terminal.stderr),
+        );
         assert!(
             format!("{}{}", terminal.stdout, terminal.stderr).contains("split *** end"),
             "{name}: {terminal:?}"
         );
         let json = deploy_json(&env, &checkout).expect(7);
-        assert_hidden(name, "deploy --json", &format!("{}{}", json.stdout, json.stderr));
+        assert_hidden(
+            name,
+            "deploy --json",
+            &format!("{}{}", json.stdout, json.stderr),
+        );
 
         let jobs = env.run(&["--json", "jobs", "hello"]).expect(0);
         assert_hidden(name, "lxpack jobs", &jobs.stdout);
@@ -125,7 +162,10 @@ fn a_secret_the_app_lacks_is_refused_with_exit_3_before_anything_is_made() {
         let listing: serde_json::Value = serde_json::from_str(jobs.stdout.trim()).unwrap();
         let job = &listing["jobs"][0];
         assert_eq!(job["status"], "failed", "{name}: {listing}");
-        assert!(job["error"].as_str().unwrap().contains("NO_SUCH_KEY"), "{name}: {listing}");
+        assert!(
+            job["error"].as_str().unwrap().contains("NO_SUCH_KEY"),
+            "{name}: {listing}"
+        );
         let id = job["id"].as_str().unwrap();
         let made = instances(client, "lxpack-");
         assert!(made.iter().all(|i| !i.ends_with(id)), "{name}: {made:?}");

@@ -211,10 +211,16 @@ mod tests {
         let mut exec = ExecRequest::new(["true"], Duration::from_secs(1));
         exec.env = vec![("DB_PASSWORD".into(), "hunter22".into())];
         let text = format!("{exec:?}");
-        assert!(text.contains("DB_PASSWORD=…") && !text.contains("hunter22"), "{text}");
+        assert!(
+            text.contains("DB_PASSWORD=…") && !text.contains("hunter22"),
+            "{text}"
+        );
         let mut session = SessionRequest::new(["sh"]);
         session.env = exec.env.clone();
         let text = format!("{session:?}");
-        assert!(text.contains("DB_PASSWORD=…") && !text.contains("hunter22"), "{text}");
+        assert!(
+            text.contains("DB_PASSWORD=…") && !text.contains("hunter22"),
+            "{text}"
+        );
     }
 }

@@ -56,8 +56,8 @@ pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
 };
 pub use secrets::{
-    AppSecrets, MASK, MIN_SECRET_LEN, SECRETS_DIR, SecretError, SecretMasker, SecretPattern, SecretRule,
-    StreamMasker, check_secret_name,
+    AppSecrets, MASK, MIN_SECRET_LEN, SECRETS_DIR, SecretError, SecretMasker, SecretPattern,
+    SecretRule, StreamMasker, check_secret_name,
 };
 pub use standby::{
     PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyState, claim_order, claimable,

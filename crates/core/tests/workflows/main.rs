@@ -17,7 +17,7 @@ mod jobs;
 mod keep;
 mod pool;
 mod retention;
-mod step_snapshots;
 mod secrets;
+mod step_snapshots;
 mod sweep;
 mod timeouts;

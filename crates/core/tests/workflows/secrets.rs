@@ -50,7 +50,9 @@ fn leaky() -> ExecScript {
     let (head, rest) = SECRET.split_at(5);
     ExecScript::new()
         .stdout(format!("{SECRET}\n"))
-        .stdout(format!("connecting with password={SECRET}; token=tok-0123456789\n"))
+        .stdout(format!(
+            "connecting with password={SECRET}; token=tok-0123456789\n"
+        ))
         .stderr(format!("error: {SECRET}\n"))
         .stdout(format!("split {head}"))
         .stdout(format!("{rest} end\n"))
@@ -61,7 +63,10 @@ fn leaky() -> ExecScript {
 
 fn assert_hidden(text: &str) {
     assert!(!text.contains(SECRET), "the secret shows in {text:?}");
-    assert!(!text.contains("tok-0123456789"), "the token shows in {text:?}");
+    assert!(
+        !text.contains("tok-0123456789"),
+        "the token shows in {text:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -71,19 +76,14 @@ async fn a_secret_printed_any_way_shows_nowhere() {
         .runtime
         .on_command(&["/tmp/lxpack-buildpack"], leaky());
     let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
-    assert!(matches!(error, WorkflowError::CommandFailed { .. }), "{error}");
-    let stdout = String::from_utf8(
-        world
-            .events
-            .output(Step::Buildpack, OutputStream::Stdout),
-    )
-    .unwrap();
-    let stderr = String::from_utf8(
-        world
-            .events
-            .output(Step::Buildpack, OutputStream::Stderr),
-    )
-    .unwrap();
+    assert!(
+        matches!(error, WorkflowError::CommandFailed { .. }),
+        "{error}"
+    );
+    let stdout =
+        String::from_utf8(world.events.output(Step::Buildpack, OutputStream::Stdout)).unwrap();
+    let stderr =
+        String::from_utf8(world.events.output(Step::Buildpack, OutputStream::Stderr)).unwrap();
     assert_eq!(
         stdout,
         "***\nconnecting with password=***; token=***\nsplit *** end\n"
@@ -118,7 +118,9 @@ async fn a_hook_reading_a_secret_shows_it_nowhere_and_its_key_holds_no_value() {
         .iter()
         .find_map(|call| match call {
             RuntimeCall::Exec { command, env, .. }
-                if command.last().is_some_and(|c| c.ends_with("pre_buildimage")) =>
+                if command
+                    .last()
+                    .is_some_and(|c| c.ends_with("pre_buildimage")) =>
             {
                 Some(env.clone())
             }
@@ -132,7 +134,9 @@ async fn a_hook_reading_a_secret_shows_it_nowhere_and_its_key_holds_no_value() {
 async fn a_secret_the_app_lacks_is_refused_before_anything_is_made() {
     let world = World::with(with_secrets(&["NOPE"], &[]), true);
     let app = world.app();
-    world.store.insert_app(app.clone().with_env_var("NOPE", "long enough"));
+    world
+        .store
+        .insert_app(app.clone().with_env_var("NOPE", "long enough"));
     world.built(&job(1_700_000_100)).await;
     // The app loses the variable the config names.
     let mut app = world.app();
@@ -144,13 +148,15 @@ async fn a_secret_the_app_lacks_is_refused_before_anything_is_made() {
     };
     assert_eq!(*app, key("web"));
     let chain = error_chain(&error);
-    assert!(chain.contains("secret NOPE is not one of the app's env_vars"), "{chain}");
     assert!(
-        !world
-            .runtime
-            .calls()
-            .iter()
-            .any(|c| matches!(c, RuntimeCall::LaunchInstance { .. } | RuntimeCall::CreateProfile { .. })),
+        chain.contains("secret NOPE is not one of the app's env_vars"),
+        "{chain}"
+    );
+    assert!(
+        !world.runtime.calls().iter().any(|c| matches!(
+            c,
+            RuntimeCall::LaunchInstance { .. } | RuntimeCall::CreateProfile { .. }
+        )),
         "nothing is created"
     );
     let error = world.build(&job(1_700_000_400)).await.unwrap_err();
@@ -212,7 +218,10 @@ async fn files_delivery_writes_values_on_stdin_into_a_tmpfs_and_unmounts_it() {
         position("/tmp/lxpack-buildpack"),
         position("umount /run/lxpack/secrets"),
     );
-    assert!(mount < write && write < buildpack && buildpack < unmount, "{ran:?}");
+    assert!(
+        mount < write && write < buildpack && buildpack < unmount,
+        "{ran:?}"
+    );
     assert_eq!(ran[write].2.as_deref(), Some(SECRET.as_bytes()));
     for (command, env, _) in &ran {
         assert!(command.iter().all(|c| !c.contains(SECRET)), "{command:?}");
@@ -239,7 +248,10 @@ async fn files_are_unmounted_after_a_failed_buildpack_too() {
         .runtime
         .on_command(&["/tmp/lxpack-buildpack"], ExecScript::exit_code(2));
     let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
-    assert!(matches!(error, WorkflowError::CommandFailed { .. }), "{error}");
+    assert!(
+        matches!(error, WorkflowError::CommandFailed { .. }),
+        "{error}"
+    );
     let ran = execs(&world);
     assert!(
         ran.iter()

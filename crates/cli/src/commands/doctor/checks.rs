@@ -82,8 +82,7 @@ fn secrets(config: &Config) -> Verdict {
     let secrets = &config.settings.secrets;
     match secrets.configured() {
         0 => Verdict::Pass(
-            "none configured (lxpack.secrets): app env values show as the build prints them"
-                .into(),
+            "none configured (lxpack.secrets): app env values show as the build prints them".into(),
         ),
         count => Verdict::Pass(format!(
             "{count} configured (lxpack.secrets): {} pattern(s) for every app, {} name(s) and pattern(s) for {} app(s); their values show as ***",

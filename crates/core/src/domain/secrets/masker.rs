@@ -239,7 +239,10 @@ mod tests {
         let m = SecretMasker::new(Vec::<Vec<u8>>::new());
         assert!(m.is_empty());
         assert_eq!(streamed(&m, &[b"abc", b"def"]), b"abcdef".to_vec());
-        assert_eq!(format!("{:?}", masker(&["hunter22"])), "SecretMasker(1 values)");
+        assert_eq!(
+            format!("{:?}", masker(&["hunter22"])),
+            "SecretMasker(1 values)"
+        );
     }
 
     #[test]
@@ -258,9 +261,8 @@ mod tests {
             .prop_map(|v| v.into_iter().map(String::into_bytes).collect::<Vec<_>>());
         let pieces = proptest::collection::vec(prop_oneof!["[abc\n]{0,6}", "[ab]{4,8}"], 0..12);
         let cuts = proptest::collection::vec(0usize..200, 0..8);
-        (secrets, pieces, cuts).prop_map(|(secrets, pieces, cuts)| {
-            (secrets, pieces.concat().into_bytes(), cuts)
-        })
+        (secrets, pieces, cuts)
+            .prop_map(|(secrets, pieces, cuts)| (secrets, pieces.concat().into_bytes(), cuts))
     }
 
     proptest! {

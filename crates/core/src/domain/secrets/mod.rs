@@ -372,10 +372,16 @@ mod tests {
             "DB_PASSWORD_FILE".into(),
             "/run/lxpack/secrets/DB_PASSWORD".into()
         )));
-        assert!(env.iter().all(|(key, value)| key != "DB_PASSWORD" && value != "hunter22"));
+        assert!(
+            env.iter()
+                .all(|(key, value)| key != "DB_PASSWORD" && value != "hunter22")
+        );
         assert!(env.contains(&("PLAIN".into(), "x".into())));
         let debug = format!("{secrets:?}");
-        assert!(debug.contains("DB_PASSWORD") && !debug.contains("hunter22"), "{debug}");
+        assert!(
+            debug.contains("DB_PASSWORD") && !debug.contains("hunter22"),
+            "{debug}"
+        );
     }
 
     #[test]

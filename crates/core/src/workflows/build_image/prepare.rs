@@ -3,8 +3,8 @@
 //! whose step snapshots the build may start from. Nothing is created yet.
 
 use crate::domain::{
-    AmiId, App, AppSecrets, Feature, Image, ImageRef, InstanceName, JobCommand, JobId, OsIdentity, Provisioner,
-    SnapshotSource, StepKey,
+    AmiId, App, AppSecrets, Feature, Image, ImageRef, InstanceName, JobCommand, JobId, OsIdentity,
+    Provisioner, SnapshotSource, StepKey,
 };
 use crate::events::Step;
 use crate::workflows::Workflows;

@@ -5,17 +5,17 @@
 //! resumes runs exactly the steps a cold build would have run after that point.
 
 use crate::domain::{
-    App, AppSecrets, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
-    SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
+    App, AppSecrets, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner,
+    ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
-use crate::workflows::{SecretDelivery, Workflows};
 use crate::workflows::capabilities::refused;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::provisioning::{bootstrap_command, feature_run};
 use crate::workflows::mechanics::scripts::deliver;
+use crate::workflows::{SecretDelivery, Workflows};
 
 /// One step of the provisioning: what runs, and what its key hashes (`None` when its
 /// inputs cannot be known: features whose formulas have no digest).
@@ -140,8 +140,8 @@ impl Workflows {
             let digest = self
                 .provisioner(*kind)
                 .and_then(|settings| settings.formulas_digest.clone());
-            let inputs =
-                digest.map(|digest| inputs(step, &request, run.file.as_ref(), secrets).with(digest));
+            let inputs = digest
+                .map(|digest| inputs(step, &request, run.file.as_ref(), secrets).with(digest));
             if let Some(file) = run.file {
                 files.push(file);
             }

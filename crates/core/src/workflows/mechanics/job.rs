@@ -310,7 +310,10 @@ mod tests {
 
     impl EventSink for Kept {
         fn emit(&self, event: Event) {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(event);
         }
     }
 

@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn values_never_enter_a_command_line() {
-        let owner = Owner { uid: 1000, gid: 1001 };
+        let owner = Owner {
+            uid: 1000,
+            gid: 1001,
+        };
         let write = write_command("DB_PASSWORD", owner);
         assert_eq!(write.last().unwrap(), "/run/lxpack/secrets/DB_PASSWORD");
         assert!(write[2].contains("chown 1000:1001") && write[2].contains("chmod 0400"));
