@@ -208,6 +208,12 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
             ExitClass::Config,
             Some("set lxpack.runtime.target to one member (`lxc cluster list`, `incus cluster list` show them): its caches and its containers are then made there; or remove the module from lxpack.cache.apps".into()),
         ),
+        WorkflowError::Secrets { app, .. } => (
+            ExitClass::Config,
+            Some(format!(
+                "fix lxpack.secrets.apps.{app} (or lxpack.secrets.patterns) in the config, or the app's env_vars"
+            )),
+        ),
         WorkflowError::ProvisionerNotConfigured { provisioner, .. } => (
             ExitClass::Config,
             Some(format!(
@@ -500,6 +506,24 @@ mod tests {
         });
         assert_eq!(stopped.class, ExitClass::Input);
         assert!(stopped.hint.unwrap().contains("lxc start lxpack-x"));
+    }
+
+    #[test]
+    fn secrets_that_do_not_fit_the_app_are_a_config_error_naming_the_key() {
+        let error = CliError::from(WorkflowError::Secrets {
+            app: lxpack_core::domain::AppKey::new("web", "prod", "front"),
+            source: lxpack_core::domain::SecretError::UnknownName {
+                name: "DB_PASSWORD".into(),
+                known: "A".into(),
+            },
+        });
+        assert_eq!(error.class.code(), 3);
+        assert!(
+            error
+                .hint
+                .unwrap()
+                .contains("lxpack.secrets.apps.web/prod/front")
+        );
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub enum Step {
     Caches,
     /// Snapshot buildimage's instance after a step.
     Snapshot,
+    /// Mount the secrets' tmpfs and write their files (files delivery).
+    DeliverSecrets,
+    /// Unmount the secrets' tmpfs.
+    RemoveSecrets,
 }
 
 impl Step {
@@ -99,6 +103,8 @@ impl Step {
             Self::SaveCache => "save_cache".into(),
             Self::Caches => "caches".into(),
             Self::Snapshot => "snapshot".into(),
+            Self::DeliverSecrets => "deliver_secrets".into(),
+            Self::RemoveSecrets => "remove_secrets".into(),
         }
     }
 }
@@ -132,6 +138,8 @@ impl fmt::Display for Step {
             Self::SaveCache => f.write_str("save cache"),
             Self::Caches => f.write_str("caches"),
             Self::Snapshot => f.write_str("snapshot"),
+            Self::DeliverSecrets => f.write_str("deliver secrets"),
+            Self::RemoveSecrets => f.write_str("remove secrets"),
         }
     }
 }

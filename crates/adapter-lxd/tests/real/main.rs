@@ -8,5 +8,6 @@ mod helpers;
 
 mod contract;
 mod https;
+mod secrets;
 mod streaming;
 mod workflows;

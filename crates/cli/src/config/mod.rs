@@ -5,6 +5,7 @@
 
 mod locate;
 mod raw;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -264,6 +265,7 @@ fn build(
         pool: pool_settings(&raw.lxpack.pool, &invalid)?,
         cache: cache_settings(&raw.lxpack.cache, &invalid)?,
         step_snapshots: raw.lxpack.buildimage.step_snapshots.unwrap_or(true),
+        secrets: secrets::secret_settings(&raw.lxpack.secrets, &invalid)?,
     };
 
     let runtime = runtime_config(&raw, &invalid)?;

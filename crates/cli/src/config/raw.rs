@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use lxpack_core::domain::{Isolation, Provisioner, RemoteProtocol};
 use lxpack_core::ports::Compression;
-use lxpack_core::workflows::{CleanupMode, LogLevel};
+use lxpack_core::workflows::{CleanupMode, LogLevel, SecretDelivery};
 use serde::Deserialize;
 
 /// Declares a config value read with one of the core's text tables during
@@ -47,6 +47,7 @@ parsed_string!(IsolationValue, Isolation);
 parsed_string!(CleanupValue, CleanupMode);
 parsed_string!(ProtocolValue, RemoteProtocol);
 parsed_string!(ProvisionerName, Provisioner);
+parsed_string!(DeliveryValue, SecretDelivery);
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +105,33 @@ pub(super) struct RawLxpack {
     pub(super) cache: RawCache,
     /// buildimage's own settings.
     pub(super) buildimage: RawBuildimage,
+    /// The app env vars whose values are masked.
+    pub(super) secrets: RawSecrets,
+}
+
+/// `lxpack.secrets`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawSecrets {
+    /// Refused: names are per app (read so that the mistake is an error, not a
+    /// warning that leaves the values unmasked).
+    pub(super) names: Vec<String>,
+    /// Patterns over env var keys (`*_TOKEN`) for every app.
+    pub(super) patterns: Vec<String>,
+    /// Apps with their own names and patterns, by `NAME/ENV/ROLE`.
+    pub(super) apps: Option<std::collections::BTreeMap<String, RawAppSecrets>>,
+    /// `env` (default) or `files`.
+    pub(super) delivery: Option<DeliveryValue>,
+}
+
+/// One app's entry in `lxpack.secrets.apps`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAppSecrets {
+    /// Env var keys that are secret; each must be among the app's env vars.
+    pub(super) names: Vec<String>,
+    /// Patterns over env var keys.
+    pub(super) patterns: Vec<String>,
 }
 
 /// `lxpack.buildimage`.

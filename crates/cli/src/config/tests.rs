@@ -485,3 +485,68 @@ fn a_control_character_in_any_path_is_refused_naming_the_key_and_the_fix() {
         );
     }
 }
+
+#[test]
+fn secrets_are_read_per_app_and_for_every_app() {
+    let config = Config::parse(
+        "lxpack:\n  secrets:\n    patterns: ['*_TOKEN']\n    apps:\n      web/prod/front:\n        names: [DB_PASSWORD]\n        patterns: ['KEY_*']\n",
+        file(),
+    )
+    .unwrap();
+    let secrets = &config.settings.secrets;
+    assert_eq!(secrets.configured(), 3);
+    let web = secrets.rule_for(&lxpack_core::domain::AppKey::new("web", "prod", "front"));
+    assert_eq!(web.names, ["DB_PASSWORD"]);
+    assert!(web.covers("KEY_A") && web.covers("API_TOKEN") && !web.covers("PLAIN"));
+    assert_eq!(
+        secrets.delivery,
+        lxpack_core::workflows::SecretDelivery::Env
+    );
+    let none = Config::parse("", file()).unwrap();
+    assert_eq!(none.settings.secrets.configured(), 0);
+    let files = Config::parse("lxpack:\n  secrets:\n    delivery: files\n", file()).unwrap();
+    assert_eq!(
+        files.settings.secrets.delivery,
+        lxpack_core::workflows::SecretDelivery::Files
+    );
+    let error = Config::parse("lxpack:\n  secrets:\n    delivery: disk\n", file()).unwrap_err();
+    assert!(
+        error.to_string().contains("lxpack.secrets.delivery"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_secrets_are_refused_naming_the_key() {
+    for (text, key, problem) in [
+        (
+            "lxpack:\n  secrets:\n    patterns: ['A-B']\n",
+            "lxpack.secrets.patterns",
+            "invalid secret pattern",
+        ),
+        (
+            "lxpack:\n  secrets:\n    names: [DB_PASSWORD]\n",
+            "lxpack.secrets.names",
+            "names are per app",
+        ),
+        (
+            "lxpack:\n  secrets:\n    apps:\n      web/prod/front:\n        names: ['1X']\n",
+            "lxpack.secrets.apps.web/prod/front.names",
+            "invalid environment variable name",
+        ),
+        (
+            "lxpack:\n  secrets:\n    apps:\n      web/prod/front:\n        patterns: ['']\n",
+            "lxpack.secrets.apps.web/prod/front.patterns",
+            "invalid secret pattern",
+        ),
+        (
+            "lxpack:\n  secrets:\n    apps:\n      web:\n        names: [A]\n",
+            "lxpack.secrets.apps.web",
+            "NAME/ENV/ROLE",
+        ),
+    ] {
+        let (found_key, found_problem) = invalid(text);
+        assert_eq!(found_key, key, "{text}");
+        assert!(found_problem.contains(problem), "{text}: {found_problem}");
+    }
+}

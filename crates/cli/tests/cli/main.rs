@@ -14,5 +14,6 @@ mod jobs;
 mod offline;
 mod pool;
 mod remote;
+mod secrets;
 mod shell;
 mod step_snapshots;

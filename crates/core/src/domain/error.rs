@@ -109,6 +109,14 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Not a pattern over env var keys.
+    #[error(
+        "invalid secret pattern {input:?}: expected letters, digits, _ and * (any run of characters), like *_TOKEN"
+    )]
+    SecretPattern {
+        /// The rejected text.
+        input: String,
+    },
 }
 
 /// `a`, `a or b`, `a, b or c`.

@@ -1,6 +1,7 @@
 //! What runs inside a container, and what comes out of it: commands are argv lists
 //! (never a shell string), and output is a stream of chunks, never a buffer.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::GuestPath;
@@ -19,8 +20,9 @@ impl Owner {
     pub const ROOT: Self = Self { uid: 0, gid: 0 };
 }
 
-/// One command to run in an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One command to run in an instance. Its `Debug` shows the environment's keys, never
+/// its values (they may be secrets, and `Debug` ends up in traces).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ExecRequest {
     /// The argv list; `command[0]` is looked up in `PATH`.
     pub command: Vec<String>,
@@ -64,6 +66,31 @@ impl ExecRequest {
     }
 }
 
+impl fmt::Debug for ExecRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecRequest")
+            .field("command", &self.command)
+            .field("env", &EnvKeys(&self.env))
+            .field("cwd", &self.cwd)
+            .field("user", &self.user)
+            .field("stdin", &self.stdin.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .field("kill_grace", &self.kill_grace)
+            .finish()
+    }
+}
+
+/// An environment in `Debug`: `KEY=…` for each variable.
+struct EnvKeys<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for EnvKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(key, _)| format!("{key}=…")))
+            .finish()
+    }
+}
+
 /// A terminal's size, in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct WindowSize {
@@ -74,8 +101,9 @@ pub struct WindowSize {
 }
 
 /// A command attached to the caller's own input and output, for a person at a
-/// terminal or a pipe (`lxpack shell`), rather than run by a step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// terminal or a pipe (`lxpack shell`), rather than run by a step. Its `Debug` shows
+/// the environment's keys, never its values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRequest {
     /// The argv list; `command[0]` is looked up in `PATH`.
     pub command: Vec<String>,
@@ -114,6 +142,20 @@ impl SessionRequest {
             timeout: None,
             kill_grace: ExecRequest::KILL_GRACE,
         }
+    }
+}
+
+impl fmt::Debug for SessionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRequest")
+            .field("command", &self.command)
+            .field("env", &EnvKeys(&self.env))
+            .field("cwd", &self.cwd)
+            .field("user", &self.user)
+            .field("terminal", &self.terminal)
+            .field("timeout", &self.timeout)
+            .field("kill_grace", &self.kill_grace)
+            .finish()
     }
 }
 
@@ -158,4 +200,27 @@ pub struct FileSpec {
     pub contents: Vec<u8>,
     /// The permission bits, e.g. `0o700`.
     pub mode: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_env_keys_never_values() {
+        let mut exec = ExecRequest::new(["true"], Duration::from_secs(1));
+        exec.env = vec![("DB_PASSWORD".into(), "hunter22".into())];
+        let text = format!("{exec:?}");
+        assert!(
+            text.contains("DB_PASSWORD=…") && !text.contains("hunter22"),
+            "{text}"
+        );
+        let mut session = SessionRequest::new(["sh"]);
+        session.env = exec.env.clone();
+        let text = format!("{session:?}");
+        assert!(
+            text.contains("DB_PASSWORD=…") && !text.contains("hunter22"),
+            "{text}"
+        );
+    }
 }

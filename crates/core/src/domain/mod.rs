@@ -19,6 +19,7 @@ mod newest_job;
 mod path_text;
 mod resources;
 mod retention;
+mod secrets;
 mod standby;
 mod step_snapshot;
 pub(crate) mod text;
@@ -58,6 +59,10 @@ pub use resources::{
 };
 pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
+};
+pub use secrets::{
+    AppSecrets, MASK, MIN_SECRET_LEN, SECRETS_DIR, SecretError, SecretMasker, SecretPattern,
+    SecretRule, StreamMasker, check_secret_name,
 };
 pub use standby::{
     PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyState, claim_order, claimable,

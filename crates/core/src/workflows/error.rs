@@ -68,6 +68,16 @@ pub enum WorkflowError {
         #[source]
         source: Box<AppStoreError>,
     },
+    /// The secrets configured for the app (`lxpack.secrets`) do not fit its env vars:
+    /// refused before anything is created.
+    #[error("lxpack.secrets does not fit app {app}")]
+    Secrets {
+        /// The app.
+        app: AppKey,
+        /// What does not fit, naming the env var key (never its value).
+        #[source]
+        source: crate::domain::SecretError,
+    },
     /// The module is not one of the app's.
     #[error("app {app} has no module {module:?} (its modules: {known})")]
     UnknownModule {

@@ -30,6 +30,7 @@ impl Workflows {
             cancel: &never,
             instance: None,
             kill_grace: self.settings.timeouts.kill_grace,
+            secrets: &crate::workflows::mechanics::step::NO_SECRETS,
         };
         Ok(self.apply_retention(&runner, &app, None, dry_run).await)
     }

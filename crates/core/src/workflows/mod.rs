@@ -56,13 +56,13 @@ pub use pool::{
 };
 pub use settings::{
     CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
-    ProvisionerSettings, Settings, Timeouts,
+    ProvisionerSettings, SecretDelivery, SecretSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};
 pub use usage::{AppImages, KeptContainer};
 
-use crate::domain::{App, AppKey, JobId};
+use crate::domain::{App, AppKey, AppSecrets, JobId};
 use crate::ports::{
     AmiCatalog, AppStore, Clock, ContainerRuntime, ImageRegistry, JobHistory, NoRefill,
     NoRunnerProbe, PoolRefill, RunnerProbe, RuntimeCapabilities, SystemClock,
@@ -157,6 +157,17 @@ impl Workflows {
     #[must_use]
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The secrets of `app` under the settings: refused (before the job creates
+    /// anything) when a configured name is not among its env vars or a value is too
+    /// short to mask.
+    fn app_secrets(&self, app: &App) -> Result<AppSecrets, WorkflowError> {
+        app.secrets(&self.settings.secrets.rule_for(&app.key))
+            .map_err(|source| WorkflowError::Secrets {
+                app: app.key.clone(),
+                source,
+            })
     }
 
     async fn load_app(&self, key: &AppKey) -> Result<App, WorkflowError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::domain::text::text_enum;
 use crate::domain::{
     AppKey, GuestPath, Isolation, PlacementTarget, Provisioner, RemoteServer, ResourceLimits,
-    RetentionPolicy,
+    RetentionPolicy, SecretPattern, SecretRule,
 };
 use crate::events::Step;
 use crate::ports::Compression;
@@ -106,7 +106,9 @@ impl Timeouts {
             Step::Bootstrap(_)
             | Step::PreBuildImageHook
             | Step::PostBuildImageHook
-            | Step::RemoveScripts => "hook",
+            | Step::RemoveScripts
+            | Step::DeliverSecrets
+            | Step::RemoveSecrets => "hook",
             Step::Features(_) => "features",
             Step::Buildpack => "buildpack",
             Step::Publish => "publish",
@@ -301,6 +303,55 @@ impl CacheSettings {
     }
 }
 
+text_enum! {
+    /// How a job hands the app's secrets to the commands it runs
+    /// (`lxpack.secrets.delivery`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum SecretDelivery as "secret delivery" {
+        /// In the environment, as every env var (the default).
+        #[default]
+        Env = "env",
+        /// As files on a tmpfs at `/run/lxpack/secrets/NAME`, readable by the build
+        /// user only, mounted before the commands and unmounted after them; the
+        /// environment carries `NAME_FILE`, the file's path, instead of the value.
+        Files = "files",
+    }
+}
+
+/// Which app env vars are secret (`lxpack.secrets`): patterns for every app, and names
+/// or patterns of each app's own. A job masks their values out of all it shows or
+/// keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretSettings {
+    /// Patterns over env var keys that hold for every app.
+    pub patterns: Vec<SecretPattern>,
+    /// Each app's own names and patterns, added to [`Self::patterns`].
+    pub apps: BTreeMap<AppKey, SecretRule>,
+    /// Environment or files.
+    pub delivery: SecretDelivery,
+}
+
+impl SecretSettings {
+    /// The rule of `app`: its own names and patterns, then the ones for every app.
+    #[must_use]
+    pub fn rule_for(&self, app: &AppKey) -> SecretRule {
+        let mut rule = self.apps.get(app).cloned().unwrap_or_default();
+        rule.patterns.extend(self.patterns.iter().cloned());
+        rule
+    }
+
+    /// How many names and patterns are configured, for every app together.
+    #[must_use]
+    pub fn configured(&self) -> usize {
+        self.patterns.len()
+            + self
+                .apps
+                .values()
+                .map(|rule| rule.names.len() + rule.patterns.len())
+                .sum::<usize>()
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -341,11 +392,36 @@ pub struct Settings {
     /// the steps that did not change (`lxpack.buildimage.step_snapshots`; off unless
     /// set).
     pub step_snapshots: bool,
+    /// The app env vars whose values are masked.
+    pub secrets: SecretSettings,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_apps_secret_rule_adds_the_global_patterns() {
+        let pattern = |text| SecretPattern::parse(text).unwrap();
+        let web = AppKey::new("web", "prod", "front");
+        let settings = SecretSettings {
+            patterns: vec![pattern("*_TOKEN")],
+            apps: BTreeMap::from([(
+                web.clone(),
+                SecretRule {
+                    names: vec!["DB_PASSWORD".into()],
+                    patterns: vec![pattern("KEY_*")],
+                },
+            )]),
+            delivery: SecretDelivery::Env,
+        };
+        let rule = settings.rule_for(&web);
+        assert_eq!(rule.names, ["DB_PASSWORD"]);
+        assert_eq!(rule.patterns, [pattern("KEY_*"), pattern("*_TOKEN")]);
+        let other = settings.rule_for(&AppKey::new("api", "prod", "front"));
+        assert!(other.names.is_empty() && other.patterns == [pattern("*_TOKEN")]);
+        assert_eq!(settings.configured(), 3);
+    }
 
     #[test]
     fn a_pool_holds_at_most_its_maximum() {

@@ -17,6 +17,7 @@ mod jobs;
 mod keep;
 mod pool;
 mod retention;
+mod secrets;
 mod step_snapshots;
 mod sweep;
 mod timeouts;

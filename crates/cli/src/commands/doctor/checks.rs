@@ -34,6 +34,9 @@ pub(super) fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Verdic
 pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
     let (config_verdict, config) = load_config(cli);
     let mut checks = vec![check("config", config_verdict)];
+    if let Some(config) = &config {
+        checks.push(check("secrets", secrets(config)));
+    }
     let runtime = runtime_config(config.as_ref());
     checks.push(check("daemon installed", installed(&runtime.endpoint)));
     let (socket_verdict, socket) = socket(&runtime.endpoint);
@@ -70,6 +73,23 @@ fn load_config(cli: &Cli) -> (Verdict, Option<Config>) {
             ),
             None,
         ),
+    }
+}
+
+/// How many secrets the config names: an operator checks here that the masking they
+/// configured is in force.
+fn secrets(config: &Config) -> Verdict {
+    let secrets = &config.settings.secrets;
+    match secrets.configured() {
+        0 => Verdict::Pass(
+            "none configured (lxpack.secrets): app env values show as the build prints them".into(),
+        ),
+        count => Verdict::Pass(format!(
+            "{count} configured (lxpack.secrets): {} pattern(s) for every app, {} name(s) and pattern(s) for {} app(s); their values show as ***",
+            secrets.patterns.len(),
+            count - secrets.patterns.len(),
+            secrets.apps.len()
+        )),
     }
 }
 
@@ -284,5 +304,24 @@ fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
             Verdict::Pass(format!("{} is writable", path.display())),
         ),
         Err(problem) => check(name, fail(problem, "pass --store in a writable directory")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secrets_check_counts_what_is_configured() {
+        let parse = |text| Config::parse(text, ConfigOrigin::Defaults).unwrap();
+        let none = secrets(&parse(""));
+        assert!(matches!(&none, Verdict::Pass(d) if d.starts_with("none configured")));
+        let some = secrets(&parse(
+            "lxpack:\n  secrets:\n    patterns: ['*_TOKEN']\n    apps:\n      web/prod/front: {names: [A, B]}\n",
+        ));
+        assert!(
+            matches!(&some, Verdict::Pass(d) if d.starts_with("3 configured (lxpack.secrets): 1 pattern(s) for every app, 2 name(s) and pattern(s) for 1 app(s)")),
+            "{some:?}"
+        );
     }
 }

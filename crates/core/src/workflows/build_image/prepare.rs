@@ -3,8 +3,8 @@
 //! whose step snapshots the build may start from. Nothing is created yet.
 
 use crate::domain::{
-    AmiId, App, Feature, Image, ImageRef, InstanceName, JobCommand, JobId, OsIdentity, Provisioner,
-    SnapshotSource, StepKey,
+    AmiId, App, AppSecrets, Feature, Image, ImageRef, InstanceName, JobCommand, JobId, OsIdentity,
+    Provisioner, SnapshotSource, StepKey,
 };
 use crate::events::Step;
 use crate::workflows::Workflows;
@@ -20,6 +20,8 @@ use super::ami::identify_ami;
 /// What a buildimage builds, from what, and where.
 pub(super) struct ImagePlan {
     pub(super) app: App,
+    /// The app's secrets.
+    pub(super) secrets: AppSecrets,
     /// The provisioners the app's features use, whose formulas are mounted.
     pub(super) provisioners: Vec<Provisioner>,
     /// The AMI the image is the twin of, if known.
@@ -70,10 +72,12 @@ pub(super) async fn prepare(
 ) -> Result<ImagePlan, WorkflowError> {
     let workflows = job.workflows;
     let app = workflows.load_app(&request.app).await?;
+    let secrets = workflows.app_secrets(&app)?;
+    job.hold_secrets(&secrets.masker);
     let features = features_by_provisioner(&app, workflows)?;
     let (ami, os) = identify_ami(job, request, &app).await?;
     let (source, source_image) = choose_source(workflows, &job.runner, &app, os.as_ref()).await?;
-    let steps = workflows.build_plan(&app, &features);
+    let steps = workflows.build_plan(&app, &secrets, &features);
     let provisioners = features.iter().map(|(kind, _)| *kind).collect();
     let keys = match base_fingerprint(workflows, &source, source_image.as_ref()).await {
         Some(base) if job.settings().step_snapshots => steps.keys(&base),
@@ -99,6 +103,7 @@ pub(super) async fn prepare(
     );
     Ok(ImagePlan {
         app,
+        secrets,
         provisioners,
         ami,
         os,

@@ -1,8 +1,9 @@
 //! Running a build: the provisioning steps an earlier build's snapshot does not hold
-//! (each snapshotted for the next build when its key is known), then a stop, so that
+//! (each snapshotted for the next build when its key is known), between the delivery
+//! and the removal of the secrets' files when they are files, then a stop, so that
 //! what is published is at rest.
 
-use crate::domain::StepKey;
+use crate::domain::{Owner, StepKey};
 use crate::events::Step;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
@@ -17,8 +18,10 @@ pub(super) async fn run(
 ) -> Result<Vec<StepKey>, WorkflowError> {
     let (runtime, runner, name) = (job.runtime(), &job.runner, &plan.name);
     let snapshot = !plan.keys.is_empty();
+    // The hooks and features run as root.
+    let steps = job.run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot);
     let taken = job
-        .run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot)
+        .with_secret_files(name, &plan.secrets, Owner::ROOT, steps)
         .await?;
     let graceful = job.settings().timeouts.graceful_stop;
     runner

@@ -1,7 +1,7 @@
 //! Preparing a deploy: what it deploys (the app, its module and buildpack), from which
 //! image, and from which standby pool, if any. Nothing is created yet.
 
-use crate::domain::{App, InstanceName, JobCommand, JobId, Module, PoolKey, Script};
+use crate::domain::{App, AppSecrets, InstanceName, JobCommand, JobId, Module, PoolKey, Script};
 use crate::events::Event;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
@@ -11,6 +11,8 @@ use super::{DeployOutcome, DeployReport, DeployRequest};
 /// What a deploy that runs a buildpack works from.
 pub(super) struct DeployPlan {
     pub(super) app: App,
+    /// The app's secrets.
+    pub(super) secrets: AppSecrets,
     pub(super) module: Module,
     pub(super) build_pack: Script,
     /// The app's current image, named by the job that built it.
@@ -34,6 +36,8 @@ pub(super) async fn prepare(
     request: &DeployRequest,
 ) -> Result<Prepared, WorkflowError> {
     let app = job.workflows.load_app(&request.app).await?;
+    let secrets = job.workflows.app_secrets(&app)?;
+    job.hold_secrets(&secrets.masker);
     let module = module_of(&app, &request.module)?.clone();
     let Some(build_pack) = module.build_pack.clone() else {
         let reason = "the module has no buildpack".to_owned();
@@ -75,6 +79,7 @@ pub(super) async fn prepare(
     );
     Ok(Prepared::Deploy(Box::new(DeployPlan {
         app,
+        secrets,
         module,
         build_pack,
         image,

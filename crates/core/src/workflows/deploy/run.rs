@@ -1,5 +1,6 @@
 //! Running a deploy: the module's buildpack, delivered to the instance and run in the
-//! module's directory as the checkout's owner; then the caches it filled are measured.
+//! module's directory as the checkout's owner (with the secrets' files around it when
+//! secrets are files); then the caches it filled are measured.
 
 use crate::domain::{ExecRequest, InstanceName};
 use crate::events::Step;
@@ -34,7 +35,12 @@ pub(super) async fn run(
     exec.env = plan.app.hook_environment();
     exec.cwd = Some(plan.module.path.clone());
     exec.user = Some(request.checkout.owner);
-    runner.exec(runtime, Step::Buildpack, name, &exec).await?;
+    if job.secret_files(&plan.secrets) {
+        exec.env = plan.secrets.file_environment(exec.env);
+    }
+    let buildpack = runner.exec(runtime, Step::Buildpack, name, &exec);
+    job.with_secret_files(name, &plan.secrets, request.checkout.owner, buildpack)
+        .await?;
     caches.measure(job, name).await;
     Ok(())
 }

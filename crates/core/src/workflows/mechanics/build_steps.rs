@@ -5,17 +5,17 @@
 //! resumes runs exactly the steps a cold build would have run after that point.
 
 use crate::domain::{
-    App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
-    SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
+    App, AppSecrets, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner,
+    ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
-use crate::workflows::Workflows;
 use crate::workflows::capabilities::refused;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
 use crate::workflows::mechanics::provisioning::{bootstrap_command, feature_run};
 use crate::workflows::mechanics::scripts::deliver;
+use crate::workflows::{SecretDelivery, Workflows};
 
 /// One step of the provisioning: what runs, and what its key hashes (`None` when its
 /// inputs cannot be known: features whose formulas have no digest).
@@ -52,8 +52,15 @@ pub(crate) struct Holder {
 }
 
 /// The inputs of a step that runs `request`, with the contents of `file` (what it
-/// runs, or reads).
-fn inputs(step: Step, request: &ExecRequest, file: Option<&FileSpec>) -> StepInputs {
+/// runs, or reads). A secret counts by its name, not its value: nothing derived from
+/// a secret's value is kept on the step's snapshot (so a changed secret alone does
+/// not make the steps run again: `--no-cache` does).
+fn inputs(
+    step: Step,
+    request: &ExecRequest,
+    file: Option<&FileSpec>,
+    secrets: &AppSecrets,
+) -> StepInputs {
     let mut inputs = StepInputs::new(&step.key()).with(request.command.join("\0"));
     if let Some(file) = file {
         inputs = inputs
@@ -62,7 +69,10 @@ fn inputs(step: Step, request: &ExecRequest, file: Option<&FileSpec>) -> StepInp
             .with(format!("{:o}", file.mode));
     }
     for (key, value) in &request.env {
-        inputs = inputs.with(key).with(value);
+        inputs = inputs.with(key);
+        if !secrets.names.contains(key) {
+            inputs = inputs.with(value);
+        }
     }
     inputs
 }
@@ -73,10 +83,15 @@ impl Workflows {
     pub(crate) fn build_plan(
         &self,
         app: &App,
+        secrets: &AppSecrets,
         features: &[(Provisioner, Vec<&Feature>)],
     ) -> BuildPlan {
         let hooks = &app.lifecycle_hooks;
-        let env = app.hook_environment();
+        let env = if self.settings.secrets.delivery == SecretDelivery::Files {
+            secrets.file_environment(app.hook_environment())
+        } else {
+            app.hook_environment()
+        };
         let timeouts = self.settings.timeouts;
         let mut files = Vec::new();
         let mut steps = Vec::new();
@@ -88,7 +103,7 @@ impl Workflows {
                     let step = Step::Bootstrap(*kind);
                     steps.push(PlannedStep {
                         step,
-                        inputs: Some(inputs(step, &request, None)),
+                        inputs: Some(inputs(step, &request, None, secrets)),
                         request,
                     });
                 }
@@ -100,7 +115,7 @@ impl Workflows {
             request.env.clone_from(&env);
             let planned = PlannedStep {
                 step,
-                inputs: Some(inputs(step, &request, Some(&delivered.file))),
+                inputs: Some(inputs(step, &request, Some(&delivered.file), secrets)),
                 request,
             };
             files.push(delivered.file);
@@ -125,8 +140,8 @@ impl Workflows {
             let digest = self
                 .provisioner(*kind)
                 .and_then(|settings| settings.formulas_digest.clone());
-            let inputs =
-                digest.map(|digest| inputs(step, &request, run.file.as_ref()).with(digest));
+            let inputs = digest
+                .map(|digest| inputs(step, &request, run.file.as_ref(), secrets).with(digest));
             if let Some(file) = run.file {
                 files.push(file);
             }

@@ -5,13 +5,13 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
     AppKey, InstanceName, JobCommand, JobId, JobRecord, JobStatus, KeptInstance, MemberName,
-    Release, StepTiming,
+    Release, SecretMasker, StepTiming,
 };
 use crate::events::{Event, EventSink};
 use crate::ports::ContainerRuntime;
@@ -23,9 +23,12 @@ use crate::workflows::{Settings, Workflows};
 
 /// The caller's event sink, seen through the job's record: every step's duration,
 /// what the job kept and the cluster member its instance was placed on are noted as
-/// the events pass, to be recorded with its end.
+/// the events pass, to be recorded with its end. It holds the job's secrets once the
+/// job has loaded its app: command output arrives masked already, and warnings and
+/// the recorded error are masked here.
 pub(crate) struct JobEvents<'a> {
     inner: &'a dyn EventSink,
+    secrets: OnceLock<SecretMasker>,
     steps: Mutex<Vec<StepTiming>>,
     kept: Mutex<Option<KeptInstance>>,
     member: Mutex<Option<MemberName>>,
@@ -36,6 +39,7 @@ impl<'a> JobEvents<'a> {
     pub(crate) fn new(inner: &'a dyn EventSink) -> Self {
         Self {
             inner,
+            secrets: OnceLock::new(),
             steps: Mutex::new(Vec::new()),
             kept: Mutex::new(None),
             member: Mutex::new(None),
@@ -72,6 +76,12 @@ impl<'a> JobEvents<'a> {
 
 impl EventSink for JobEvents<'_> {
     fn emit(&self, event: Event) {
+        let event = match (event, self.secrets.get()) {
+            (Event::Warning { message }, Some(secrets)) => Event::Warning {
+                message: secrets.mask_text(&message),
+            },
+            (event, _) => event,
+        };
         match &event {
             Event::StepFinished {
                 step,
@@ -128,6 +138,8 @@ pub(crate) struct JobContext<'a> {
     pub(crate) created: Option<Created>,
     /// Whether the job keeps what it created.
     pub(crate) keep: KeepRule,
+    /// Where the job's secrets are held, once known (the runner's and the record's).
+    secrets: &'a OnceLock<SecretMasker>,
 }
 
 impl JobContext<'_> {
@@ -144,6 +156,13 @@ impl JobContext<'_> {
     /// The job's events.
     pub(crate) fn events(&self) -> &dyn EventSink {
         self.runner.events
+    }
+
+    /// From now on, masks `secrets` out of the job's output, warnings and record. Set
+    /// once, when the job has loaded its app (before it runs any command).
+    pub(crate) fn hold_secrets(&self, secrets: &SecretMasker) {
+        // A job loads its app once: a second call would hold the same values.
+        let _ = self.secrets.set(secrets.clone());
     }
 
     /// Starts recording what the job creates as the instance `name` and its profile.
@@ -198,9 +217,11 @@ impl Workflows {
                 cancel,
                 instance: None,
                 kill_grace: self.settings.timeouts.kill_grace,
+                secrets: &events.secrets,
             },
             created: None,
             keep,
+            secrets: &events.secrets,
         };
         self.record_job(job, events, work(context)).await
     }
@@ -235,10 +256,17 @@ impl Workflows {
             })?;
         self.confirm_releases(Look::Settled, events).await;
         let outcome = work.await;
+        let masked = |error: &WorkflowError| {
+            let chain = error_chain(error);
+            match events.secrets.get() {
+                Some(secrets) => secrets.mask_text(&chain),
+                None => chain,
+            }
+        };
         let (status, error) = match &outcome {
             Ok(_) => (JobStatus::Succeeded, None),
-            Err(error) if error.is_cancelled() => (JobStatus::Cancelled, Some(error_chain(error))),
-            Err(error) => (JobStatus::Failed, Some(error_chain(error))),
+            Err(error) if error.is_cancelled() => (JobStatus::Cancelled, Some(masked(error))),
+            Err(error) => (JobStatus::Failed, Some(masked(error))),
         };
         record.end(status, error, self.clock.now());
         (record.steps, record.kept) = events.take();
@@ -272,4 +300,42 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Kept(Mutex<Vec<Event>>);
+
+    impl EventSink for Kept {
+        fn emit(&self, event: Event) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(event);
+        }
+    }
+
+    #[test]
+    fn warnings_are_masked_once_the_secrets_are_held() {
+        let kept = Kept(Mutex::new(Vec::new()));
+        let events = JobEvents::new(&kept);
+        let warning = || Event::Warning {
+            message: "could not do it with hunter22".into(),
+        };
+        events.emit(warning());
+        events.secrets.set(SecretMasker::new(["hunter22"])).unwrap();
+        events.emit(warning());
+        let seen = kept.0.into_inner().unwrap();
+        assert_eq!(
+            seen,
+            [
+                warning(),
+                Event::Warning {
+                    message: "could not do it with ***".into()
+                }
+            ]
+        );
+    }
 }

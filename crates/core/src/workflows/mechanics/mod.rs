@@ -2,7 +2,8 @@
 //! (`job`, `step`), what it creates and how that goes again (`launch`, `readiness`,
 //! `cleanup`, `release`), the standbys a deploy claims and the caches it copies
 //! (`standbys`, `caches`), and the parts of a build (`build_steps`, `provisioning`,
-//! `scripts`, `source_image`, `retention`). A mechanic never calls an entry point:
+//! `scripts`, `source_image`, `retention`), and the secrets delivered as files
+//! (`secret_files`). A mechanic never calls an entry point:
 //! what two entry points share lives here.
 
 pub(crate) mod build_steps;
@@ -16,6 +17,7 @@ pub(crate) mod readiness;
 pub(crate) mod release;
 pub(crate) mod retention;
 pub(crate) mod scripts;
+pub(crate) mod secret_files;
 pub(crate) mod source_image;
 pub(crate) mod standbys;
 pub(crate) mod step;

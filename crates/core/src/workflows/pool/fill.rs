@@ -288,6 +288,7 @@ impl Filler<'_> {
             cancel,
             instance: Some(name.clone()),
             kill_grace: workflows.settings.timeouts.kill_grace,
+            secrets: &crate::workflows::mechanics::step::NO_SECRETS,
         };
         let started = async {
             runtime
