@@ -6,7 +6,10 @@
 
 mod helpers;
 
+mod attacks;
+
 mod contract;
 mod https;
+mod network;
 mod streaming;
 mod workflows;
