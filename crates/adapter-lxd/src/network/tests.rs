@@ -18,6 +18,7 @@ use crate::testing::{Daemon, Play, client, etag_of, metadata_of, on_both, record
 
 on_both!(
     an_absent_acl_and_bridge_are_created,
+    on_a_cluster_the_bridge_is_made_pending_on_every_member_then_created,
     a_matching_acl_and_bridge_write_nothing,
     differing_rules_are_replaced_under_the_etag,
     a_lost_update_is_read_again_and_tried_again,
@@ -325,4 +326,51 @@ async fn a_launch_masks_the_base_nics_and_adds_the_bridge_s(daemon: Daemon) {
             "wan": {"type": "none"},
         })
     );
+}
+
+async fn on_a_cluster_the_bridge_is_made_pending_on_every_member_then_created(daemon: Daemon) {
+    let mock = MockTransport::new();
+    mock.one(daemon, "cluster-server", 0)
+        .one(daemon, "acl-create", 2)
+        .one(daemon, "network-create", 0);
+    play_interfaces(&mock, daemon);
+    mock.one(daemon, "cluster-members", 0);
+    for _ in 0..4 {
+        mock.one(daemon, "network-create", 1);
+    }
+    let network = egress(daemon, true, recorded_rules());
+    client(&mock).ensure_egress(&network).await.unwrap();
+    let lines = mock.lines();
+    let posts: Vec<&String> = lines.iter().filter(|l| l.starts_with("POST")).collect();
+    assert_eq!(
+        posts,
+        [
+            "POST /1.0/networks?target=m1",
+            "POST /1.0/networks?target=m2",
+            "POST /1.0/networks?target=m3",
+            "POST /1.0/networks",
+        ]
+    );
+    let requests = mock.requests();
+    let pending = requests[requests.len() - 2].body_json().unwrap();
+    assert_eq!(
+        pending,
+        json!({"name": bridge(daemon), "type": "bridge", "config": {}})
+    );
+    let global = requests.last().unwrap().body_json().unwrap();
+    assert_eq!(global["config"]["security.acls"], "lxpack-fixture-acl");
+    assert_eq!(mock.unused(), 0);
+    // The members' addresses are host addresses too.
+    let mock = MockTransport::new();
+    play_interfaces(&mock, daemon);
+    mock.one(daemon, "cluster-server", 0)
+        .one(daemon, "cluster-members", 0);
+    let found = client(&mock).host_addresses().await.unwrap();
+    for member in metadata_of(daemon, "cluster-members", 0)
+        .as_array()
+        .unwrap()
+    {
+        let address = super::wire::member_address(member["url"].as_str().unwrap()).unwrap();
+        assert!(found.contains(&address), "{address}: {found:?}");
+    }
 }
