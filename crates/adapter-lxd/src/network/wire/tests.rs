@@ -5,8 +5,10 @@ use lxpack_core::domain::{AclName, Cidr, NetworkName, egress_rules};
 use super::*;
 
 fn server(extensions: &[&str], firewall: &str) -> Server {
-    let mut server = Server::default();
-    server.api_extensions = extensions.iter().map(|e| (*e).to_owned()).collect();
+    let mut server = Server {
+        api_extensions: extensions.iter().map(|e| (*e).to_owned()).collect(),
+        ..Server::default()
+    };
     server.environment.server = "lxd".into();
     server.environment.firewall = firewall.into();
     server

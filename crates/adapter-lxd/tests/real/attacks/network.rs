@@ -57,32 +57,51 @@ fn egress(bridge: &str, acl: &str, allow: &[EgressRule], host: &[IpAddr]) -> Egr
     }
 }
 
-async fn attack(daemon: &str, client: &LxdClient) {
-    let pid = std::process::id() % 100_000;
-    let letter = &daemon[..1];
-    let bridge = format!("lxpka{letter}{pid}");
-    let acl = format!("lxpack-attack-{daemon}-{pid}");
-    let private = private_address();
-    let holder =
-        LocalInterface::create(&format!("lxpkh{letter}{pid}"), &[METADATA.into(), private]);
-    let builds = [
-        format!("lxpack-attack-{daemon}-{pid}-a"),
-        format!("lxpack-attack-{daemon}-{pid}-b"),
-    ];
-    let check = async {
+/// One daemon's attack: its names, and the client.
+struct Scene<'a> {
+    daemon: &'a str,
+    client: &'a LxdClient,
+    bridge: String,
+    acl: String,
+    builds: [String; 2],
+}
+
+impl<'a> Scene<'a> {
+    fn new(daemon: &'a str, client: &'a LxdClient) -> Self {
+        let pid = std::process::id() % 100_000;
+        Self {
+            daemon,
+            client,
+            bridge: format!("lxpka{}{pid}", &daemon[..1]),
+            acl: format!("lxpack-attack-{daemon}-{pid}"),
+            builds: [
+                format!("lxpack-attack-{daemon}-{pid}-a"),
+                format!("lxpack-attack-{daemon}-{pid}-b"),
+            ],
+        }
+    }
+
+    async fn run(&self, private: IpAddr) {
+        let daemon = self.daemon;
         for address in [METADATA.into(), private, IpAddr::V4(Ipv4Addr::LOCALHOST)] {
             assert_local(address);
         }
-        let host = client.host_addresses().await.unwrap();
+        let host = self.client.host_addresses().await.unwrap();
         let main = host_main_address(&host).expect("the host has an IPv4 address");
         assert_local(main);
-        let network = egress(&bridge, &acl, &[], &host);
-        client.ensure_egress(&network).await.unwrap();
-        let gateway = interface_ipv4(&bridge);
+        let network = egress(&self.bridge, &self.acl, &[], &host);
+        self.client.ensure_egress(&network).await.unwrap();
+        let gateway = interface_ipv4(&self.bridge);
         assert_local(gateway);
         if std::env::var("LXPACK_ATTACK_WITHOUT_ACL").as_deref() == Ok("1") {
-            eprintln!("{daemon}: LXPACK_ATTACK_WITHOUT_ACL=1: taking the ACL off {bridge}");
-            run(cli(daemon), &["network", "unset", &bridge, "security.acls"]);
+            eprintln!(
+                "{daemon}: LXPACK_ATTACK_WITHOUT_ACL=1: taking the ACL off {}",
+                self.bridge
+            );
+            run(
+                cli(daemon),
+                &["network", "unset", &self.bridge, "security.acls"],
+            );
         }
         let targets = [
             ("the bridge's gateway", Listener::bind(gateway).await),
@@ -98,8 +117,8 @@ async fn attack(daemon: &str, client: &LxdClient) {
             ),
         ];
         let attachment = NetworkAttachment::egress(&network);
-        let a = Build::launch(client, &builds[0], attachment.clone()).await;
-        let b = Build::launch(client, &builds[1], attachment).await;
+        let a = Build::launch(self.client, &self.builds[0], attachment.clone()).await;
+        let b = Build::launch(self.client, &self.builds[1], attachment).await;
         a.dhcp().await;
         let b_address = b.dhcp().await;
         for (what, listener) in &targets {
@@ -109,31 +128,13 @@ async fn attack(daemon: &str, client: &LxdClient) {
                 listener.address
             );
         }
-        // Another build on the same bridge, listening.
-        let (code, out) = b
-            .sh("nc -l -p 8080 </dev/null >/dev/null 2>&1 & sleep 1; netstat -ltn")
-            .await;
-        assert!(code == 0 && out.contains(":8080"), "{daemon}: {out}");
-        assert_behind_bridge(b_address, &bridge);
-        assert!(
-            !a.connects((b_address, 8080).into()).await,
-            "{daemon}: a build reached another build on its bridge"
-        );
-        // The bridge's DNS answers (a name its dnsmasq holds, never forwarded).
-        let (code, out) = a
-            .sh(&format!("timeout 10 nslookup _gateway.{daemon} {gateway}"))
-            .await;
-        assert!(
-            code == 0 && out.contains(&format!("Address: {gateway}")),
-            "{daemon}: the bridge's DNS did not answer: {out}"
-        );
+        self.another_build(&a, &b, b_address).await;
+        self.dns(&a, gateway).await;
         // An allow entry opens the private address's port, and nothing else.
-        let private_port = targets[3].1.address.port();
-        let allow = [EgressRule::parse_allow(&format!("{private} tcp:{private_port}")).unwrap()];
-        client
-            .ensure_egress(&egress(&bridge, &acl, &allow, &host))
-            .await
-            .unwrap();
+        let port = targets[3].1.address.port();
+        let allow = [EgressRule::parse_allow(&format!("{private} tcp:{port}")).unwrap()];
+        let allowed = egress(&self.bridge, &self.acl, &allow, &host);
+        self.client.ensure_egress(&allowed).await.unwrap();
         assert!(
             reaches(&a, &targets[3].1).await,
             "{daemon}: the private address named by allow: was not reached"
@@ -142,16 +143,56 @@ async fn attack(daemon: &str, client: &LxdClient) {
             !reaches(&a, &targets[2].1).await,
             "{daemon}: allowing one address opened the metadata address"
         );
-    };
-    let cleanup = async {
-        for name in &builds {
-            let _ = Command::new(cli(daemon))
+    }
+
+    /// Another build on the same bridge, listening, is not reached.
+    async fn another_build(&self, a: &Build<'_>, b: &Build<'_>, b_address: IpAddr) {
+        let (code, out) = b
+            .sh("nc -l -p 8080 </dev/null >/dev/null 2>&1 & sleep 1; netstat -ltn")
+            .await;
+        assert!(code == 0 && out.contains(":8080"), "{}: {out}", self.daemon);
+        assert_behind_bridge(b_address, &self.bridge);
+        assert!(
+            !a.connects((b_address, 8080).into()).await,
+            "{}: a build reached another build on its bridge",
+            self.daemon
+        );
+    }
+
+    /// The bridge's DNS answers (a name its dnsmasq holds, never forwarded).
+    async fn dns(&self, a: &Build<'_>, gateway: IpAddr) {
+        let (code, out) = a
+            .sh(&format!(
+                "timeout 10 nslookup _gateway.{} {gateway}",
+                self.daemon
+            ))
+            .await;
+        assert!(
+            code == 0 && out.contains(&format!("Address: {gateway}")),
+            "{}: the bridge's DNS did not answer: {out}",
+            self.daemon
+        );
+    }
+
+    async fn cleanup(&self) {
+        for name in &self.builds {
+            let _ = Command::new(cli(self.daemon))
                 .args(["delete", "--force", name])
                 .output();
         }
-        remove_network(daemon, &bridge, &acl);
-    };
-    with_cleanup(check, cleanup).await;
+        remove_network(self.daemon, &self.bridge, &self.acl);
+    }
+}
+
+async fn attack(daemon: &str, client: &LxdClient) {
+    let scene = Scene::new(daemon, client);
+    let private = private_address();
+    let pid = std::process::id() % 100_000;
+    let holder = LocalInterface::create(
+        &format!("lxpkh{}{pid}", &daemon[..1]),
+        &[METADATA.into(), private],
+    );
+    with_cleanup(scene.run(private), scene.cleanup()).await;
     drop(holder);
 }
 
