@@ -19,7 +19,7 @@ use lxpack_core::domain::{
     ExecRequest, ImageAlias, ImageRef, ImageSelector, InstanceName, LaunchSpec, NetworkAttachment,
     OutputStream,
 };
-use lxpack_core::ports::{ContainerRuntime, OutputSink};
+use lxpack_core::ports::{ContainerRuntime, OutputSink, RuntimeError};
 use lxpack_lxd::LxdClient;
 use tokio_util::sync::CancellationToken;
 
@@ -189,6 +189,17 @@ impl<'a> Build<'a> {
         name: &str,
         network: NetworkAttachment,
     ) -> Self {
+        Self::try_launch(client, name, network)
+            .await
+            .unwrap_or_else(|e| panic!("launch {name}: {e}"))
+    }
+
+    /// Launches a busybox container named `name` with `network`, or says why not.
+    pub(crate) async fn try_launch(
+        client: &'a LxdClient,
+        name: &str,
+        network: NetworkAttachment,
+    ) -> Result<Self, RuntimeError> {
         let name = InstanceName::parse(name).unwrap();
         let spec = LaunchSpec {
             name: name.clone(),
@@ -206,9 +217,8 @@ impl<'a> Build<'a> {
         };
         client
             .launch_instance(&spec, &CancellationToken::new())
-            .await
-            .unwrap_or_else(|e| panic!("launch {name}: {e}"));
-        Self { client, name }
+            .await?;
+        Ok(Self { client, name })
     }
 
     /// Runs `script` with `sh -c`, for at most 30 seconds: its exit code and output.

@@ -15,7 +15,7 @@ use std::process::Command;
 use lxpack_core::domain::{
     AclName, EgressNetwork, EgressRule, NetworkAttachment, NetworkName, egress_rules,
 };
-use lxpack_core::ports::NetworkPolicies;
+use lxpack_core::ports::{NetworkPolicies, RuntimeError};
 use lxpack_lxd::{LxdClient, LxdOptions};
 
 use super::local::{
@@ -267,5 +267,97 @@ async fn a_build_of_mode_none_has_only_the_loopback() {
     let Some(daemons) = daemons() else { return };
     for (name, _) in daemons {
         loopback_only(name).await;
+    }
+}
+
+/// An operator's bridge: lxpack only reads it, and the ACL goes on each build's NIC
+/// (Incus); LXD 5.0 cannot put an ACL on a NIC and is refused before anything is made.
+async fn operator_bridge(daemon: &str, client: &LxdClient) {
+    let pid = std::process::id() % 100_000;
+    let bridge = format!("lxpko{}{pid}", &daemon[..1]);
+    let acl = format!("lxpack-attack-op-{daemon}-{pid}");
+    let build = format!("lxpack-attack-{daemon}-{pid}-op");
+    let metadata_holder =
+        LocalInterface::create(&format!("lxpkm{}{pid}", &daemon[..1]), &[METADATA.into()]);
+    let check = async {
+        assert_local(METADATA.into());
+        let subnet = format!("10.251.{}.1/24", pid % 250);
+        run(
+            cli(daemon),
+            &[
+                "network",
+                "create",
+                &bridge,
+                &format!("ipv4.address={subnet}"),
+                "ipv4.nat=true",
+                "ipv6.address=none",
+            ],
+        );
+        let host = client.host_addresses().await.unwrap();
+        let network = EgressNetwork {
+            owned: false,
+            ..egress(&bridge, &acl, &[], &host)
+        };
+        let ensured = client.ensure_egress(&network).await;
+        if daemon == "lxd" {
+            let error = ensured.unwrap_err().to_string();
+            assert!(error.contains("network_bridge_acl_devices"), "{error}");
+            return;
+        }
+        ensured.unwrap();
+        // The operator's bridge is left as it was.
+        let shown = run(cli(daemon), &["network", "get", &bridge, "security.acls"]);
+        assert_eq!(
+            shown.trim(),
+            "",
+            "{daemon}: lxpack changed the operator's bridge"
+        );
+        let gateway = interface_ipv4(&bridge);
+        assert_local(gateway);
+        let targets = [
+            ("the bridge's gateway", Listener::bind(gateway).await),
+            (
+                "the metadata address",
+                Listener::bind(METADATA.into()).await,
+            ),
+        ];
+        let attachment = NetworkAttachment::egress(&network);
+        if !std::path::Path::new("/sys/module/nf_conntrack_bridge").exists() {
+            // Incus writes a NIC's ACL in the bridge family, whose `ct state` needs
+            // the bridge conntrack: without it the build must not start unfiltered.
+            let Err(error) = Build::try_launch(client, &build, attachment).await else {
+                panic!("{daemon}: a build started on a NIC ACL the kernel cannot enforce");
+            };
+            assert!(
+                matches!(&error, RuntimeError::Unsupported { hint, .. } if hint.contains("nf_conntrack_bridge")),
+                "{daemon}: {error:?}"
+            );
+            return;
+        }
+        let a = Build::launch(client, &build, attachment).await;
+        a.dhcp().await;
+        for (what, listener) in &targets {
+            assert!(
+                !reaches(&a, listener).await,
+                "{daemon}: a build on the operator's bridge reached {what} ({})",
+                listener.address
+            );
+        }
+    };
+    let cleanup = async {
+        let _ = Command::new(cli(daemon))
+            .args(["delete", "--force", &build])
+            .output();
+        remove_network(daemon, &bridge, &acl);
+    };
+    with_cleanup(check, cleanup).await;
+    drop(metadata_holder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_on_an_operator_s_bridge_is_filtered_by_the_acl_on_its_nic() {
+    let Some(daemons) = daemons() else { return };
+    for (name, client) in daemons {
+        operator_bridge(name, &client).await;
     }
 }
