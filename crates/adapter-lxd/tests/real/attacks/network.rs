@@ -270,6 +270,22 @@ async fn a_build_of_mode_none_has_only_the_loopback() {
     }
 }
 
+/// A managed bridge as an operator makes one, on 10.251.X.0/24.
+fn make_operator_bridge(daemon: &str, bridge: &str, pid: u32) {
+    let address = format!("ipv4.address=10.251.{}.1/24", pid % 250);
+    run(
+        cli(daemon),
+        &[
+            "network",
+            "create",
+            bridge,
+            &address,
+            "ipv4.nat=true",
+            "ipv6.address=none",
+        ],
+    );
+}
+
 /// An operator's bridge: lxpack only reads it, and the ACL goes on each build's NIC
 /// (Incus); LXD 5.0 cannot put an ACL on a NIC and is refused before anything is made.
 async fn operator_bridge(daemon: &str, client: &LxdClient) {
@@ -281,18 +297,7 @@ async fn operator_bridge(daemon: &str, client: &LxdClient) {
         LocalInterface::create(&format!("lxpkm{}{pid}", &daemon[..1]), &[METADATA.into()]);
     let check = async {
         assert_local(METADATA.into());
-        let subnet = format!("10.251.{}.1/24", pid % 250);
-        run(
-            cli(daemon),
-            &[
-                "network",
-                "create",
-                &bridge,
-                &format!("ipv4.address={subnet}"),
-                "ipv4.nat=true",
-                "ipv6.address=none",
-            ],
-        );
+        make_operator_bridge(daemon, &bridge, pid);
         let host = client.host_addresses().await.unwrap();
         let network = EgressNetwork {
             owned: false,
