@@ -25,6 +25,8 @@ install_packages() {
   command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
   command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # A managed bridge (lxpack's egress network) runs dnsmasq for DHCP and DNS.
+  command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
   [ ${#missing[@]} -eq 0 ] && return 0
   if wants incus && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     say "adding bookworm-backports (Incus 6.0 comes from there)"

@@ -141,7 +141,8 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    fn scoped(&self, mut request: Request) -> Request {
+    /// `request` with this client's `?project=`, unless it names its own.
+    pub(crate) fn scoped(&self, mut request: Request) -> Request {
         if let Some(project) = &self.project
             && request.query_value("project").is_none()
         {
@@ -150,7 +151,8 @@ impl Api {
         request
     }
 
-    fn at(&self, method: Method, path: String) -> Request {
+    /// A request for `path`, scoped to the project.
+    pub(crate) fn at(&self, method: Method, path: String) -> Request {
         self.scoped(Request::new(method, path))
     }
 

@@ -52,6 +52,11 @@ pub(crate) enum Cause {
     /// lock, which another change of the same kind held and ended well; LXD says it
     /// of concurrent updates, both daemons of concurrent deletes).
     VersionChanged,
+    /// The daemon could not write the firewall rules of a NIC's network ACL when the
+    /// instance started ("Failed adding bridge filter rules for instance device"):
+    /// Incus's ACL on a bridged NIC needs the kernel's bridge conntrack
+    /// (`nf_conntrack_bridge`), without which `nft` refuses its `ct state` rules.
+    NicFilterFailed,
     /// Anything else: the daemon's message is passed on.
     Other,
 }
@@ -67,6 +72,8 @@ pub(crate) fn classify(status: u16, code: u16, message: &str) -> Cause {
     let missing = has("not found") || has("doesn't exist") || has("does not exist");
     if lower == "context deadline exceeded" {
         Cause::WaitEnded
+    } else if has("bridge filter rules") {
+        Cause::NicFilterFailed
     } else if has("target cluster member") || has("unable to connect to") || has("isn't ready yet")
     {
         Cause::MemberUnreachable
@@ -270,6 +277,12 @@ mod tests {
                 Cause::FailedStart,
             ),
             ("The \"default\" profile cannot be deleted", Cause::Other),
+            // Incus 6.0 on a kernel without nf_conntrack_bridge, starting a build whose
+            // NIC carries an ACL (measured; "No such file or directory" is nft's).
+            (
+                "Failed to start device \"eth0\": Failed adding bridge filter rules for instance device \"x.eth0\" (bridge): Failed apply nftables config: Failed to run: nft -f -: exit status 1 (/dev/stdin:9:2-9: Error: Could not process rule: Protocol error\n    ct state established,related accept\n/dev/stdin:18:25-30: Error: Could not process rule: No such file or directory)",
+                Cause::NicFilterFailed,
+            ),
             // A name is not a cause: this instance is missing, not busy (an app named
             // busybox made every deploy of it retry its delete for two minutes).
             (

@@ -72,6 +72,9 @@ struct Inner {
     pub(crate) placements: crate::cluster::Placements,
     /// The storage pool caches live in, read once (`volumes::cache_pool`).
     cache_pool: tokio::sync::OnceCell<String>,
+    /// The NIC devices of the base profiles, read once (`network::base_nics`): a
+    /// launch without the daemon's network masks each of them.
+    base_nics: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for LxdClient {
@@ -163,6 +166,7 @@ impl LxdClient {
                 server: tokio::sync::OnceCell::new(),
                 placements: crate::cluster::Placements::default(),
                 cache_pool: tokio::sync::OnceCell::new(),
+                base_nics: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -222,6 +226,11 @@ impl LxdClient {
     /// Where the storage pool of caches is kept once read.
     pub(crate) fn inner_cache_pool(&self) -> &tokio::sync::OnceCell<String> {
         &self.inner.cache_pool
+    }
+
+    /// Where the NIC devices of the base profiles are kept once read.
+    pub(crate) fn inner_base_nics(&self) -> &tokio::sync::OnceCell<Vec<String>> {
+        &self.inner.base_nics
     }
 
     pub(crate) fn options(&self) -> &LxdOptions {

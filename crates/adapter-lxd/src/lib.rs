@@ -28,6 +28,8 @@
 //! - `lifecycle`: creating, starting, stopping and deleting instances with the
 //!   retries a loaded host needs; `mapping`: replies read as the ports' types.
 //! - `exec`: the exec websockets and signals.
+//! - `network`: the network policies port (the egress bridge and its ACL) and the
+//!   NIC devices of a launch, with its own `api`, `reply` and `wire`.
 //! - `runtime`, `registry`: the two ports; `release`: ending a deploy container
 //!   without waiting for its stop; `readiness`: what `lxpack doctor` asks.
 //! - `remote`: what only a remote daemon needs: the trust check, and telling a
@@ -64,6 +66,7 @@ pub mod fuzzing;
 mod lifecycle;
 mod mapping;
 pub mod mock;
+mod network;
 mod readiness;
 mod registry;
 mod release;

@@ -7,13 +7,14 @@
 
 use std::time::Duration;
 
-use lxpack_core::domain::LaunchSpec;
+use lxpack_core::domain::{LaunchSpec, NetworkAttachment};
 use tokio::time::Instant;
 
 use crate::api::StateChange;
 use crate::classify::Cause;
 use crate::client::LxdClient;
 use crate::errors::CallError;
+use crate::network::wire::nic_devices;
 use crate::wire;
 
 /// How long a delete (with the stop it may need) may take.
@@ -49,11 +50,17 @@ impl LxdClient {
         } else {
             wire::Ownership::Idmap
         };
+        // The base profiles are read only when the launch masks their NICs.
+        let devices = match &spec.network {
+            NetworkAttachment::DaemonDefault => serde_json::Map::new(),
+            attachment => nic_devices(attachment, self.base_nics().await?),
+        };
         let create = self.api().create_instance(&wire::instance(
             spec,
             &self.options().base_profiles,
             start_in_create,
             ownership,
+            devices,
         ));
         let name = spec.name.as_str();
         let mut creations = 0;

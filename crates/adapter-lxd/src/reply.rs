@@ -48,6 +48,9 @@ pub(crate) struct Environment {
     pub(crate) kernel_features: KernelFeatures,
     /// Whether the daemon is a member of a cluster.
     pub(crate) server_clustered: bool,
+    /// The firewall driver the daemon filters its bridges with: `nftables` or
+    /// `xtables`.
+    pub(crate) firewall: String,
 }
 
 /// `environment.kernel_features` of `GET /1.0`: flags as the strings `"true"` and

@@ -79,7 +79,24 @@ fn launch_error(
                 .as_ref()
                 .map_or_else(|| base_profiles.join(", "), ToString::to_string),
         },
+        Some(Cause::NicFilterFailed) => RuntimeError::Unsupported {
+            what: format!(
+                "the daemon could not put the network ACL on the NIC of {}: {}",
+                spec.name,
+                error_message(&error)
+            ),
+            hint: "an ACL on a build's NIC (an operator's bridge in `lxpack.network.bridge`)                    needs the kernel's bridge conntrack: `modprobe nf_conntrack_bridge` on                    the daemon's host; or remove `lxpack.network.bridge` so that lxpack makes                    a bridge of its own, whose ACL needs no bridge conntrack"
+                .into(),
+        },
         _ => runtime_error(operation, "instance", spec.name.as_str(), error),
+    }
+}
+
+/// The first line of a daemon's refusal.
+fn error_message(error: &CallError) -> String {
+    match error {
+        CallError::Daemon(error) => error.message.lines().next().unwrap_or_default().to_owned(),
+        other => format!("{other:?}"),
     }
 }
 

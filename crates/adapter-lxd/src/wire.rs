@@ -247,12 +247,14 @@ fn disk(mount: &DiskMount, ownership: Ownership, pool: Option<&str>) -> Value {
 /// `POST /1.0/instances`, with `base_profiles` before the instance's own. `start` asks
 /// the daemon to start it in the same call (extension `instance_create_start`).
 /// `ownership` says whether an owner to map from the start (`map_owner`) needs
-/// `raw.idmap` (with shifted mounts it needs nothing).
+/// `raw.idmap` (with shifted mounts it needs nothing). `devices` are the instance's
+/// own (its network's NICs, `network::wire::nic_devices`), over its profiles'.
 pub(crate) fn instance(
     spec: &LaunchSpec,
     base_profiles: &[String],
     start: bool,
     ownership: Ownership,
+    devices: Map<String, Value>,
 ) -> Value {
     let mut config = Map::new();
     label_config(spec.labels.as_ref(), &mut config);
@@ -302,6 +304,9 @@ pub(crate) fn instance(
     });
     if start {
         body["start"] = json!(true);
+    }
+    if !devices.is_empty() {
+        body["devices"] = Value::Object(devices);
     }
     body
 }
@@ -454,7 +459,13 @@ mod tests {
             from_snapshot: None,
             timeout: Duration::from_secs(1),
         };
-        let body = instance(&spec, &["default".to_owned()], false, Ownership::Idmap);
+        let body = instance(
+            &spec,
+            &["default".to_owned()],
+            false,
+            Ownership::Idmap,
+            Map::new(),
+        );
         assert_eq!(body["profiles"], json!(["default", "lxpack-build-x"]));
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
         assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
@@ -470,7 +481,13 @@ mod tests {
             image: ImageSelector::Fingerprint("abcdef012345".into()),
         };
         spec.profile = None;
-        let body = instance(&spec, &["default".to_owned()], true, Ownership::Idmap);
+        let body = instance(
+            &spec,
+            &["default".to_owned()],
+            true,
+            Ownership::Idmap,
+            Map::new(),
+        );
         assert_eq!(body["profiles"], json!(["default"]));
         assert_eq!(body["config"]["security.privileged"], "true");
         assert_eq!(body["start"], true);

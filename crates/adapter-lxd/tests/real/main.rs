@@ -6,8 +6,11 @@
 
 mod helpers;
 
+mod attacks;
+
 mod contract;
 mod https;
+mod network;
 mod secrets;
 mod streaming;
 mod workflows;

@@ -113,7 +113,12 @@ impl Wiring {
         let client = Arc::new(runtime::connect_runtime(&self.config.runtime)?);
         let ports = Ports {
             runtime: client.clone(),
-            capabilities: RuntimeCapabilities::all_of(client.as_ref()),
+            // The network policies are named here, not in `all_of`: a runtime that
+            // offers every other capability may still lack network ACLs.
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(client.clone()),
+                ..RuntimeCapabilities::all_of(client.as_ref())
+            },
             registry: client,
             amis: ami_catalog(self.config.aws.as_ref())?,
             apps: stores.apps.clone(),

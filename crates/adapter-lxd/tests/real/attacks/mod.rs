@@ -1,0 +1,5 @@
+//! Attacks on what lxpack isolates, from inside a build: `local` holds what they
+//! share, each other module one kind of attack.
+
+pub(crate) mod local;
+mod network;
