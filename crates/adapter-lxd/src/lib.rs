@@ -28,6 +28,8 @@
 //! - `lifecycle`: creating, starting, stopping and deleting instances with the
 //!   retries a loaded host needs; `mapping`: replies read as the ports' types.
 //! - `exec`: the exec websockets and signals.
+//! - `limits`: resource classes: the host's CPUs and memory, and an instance's limit
+//!   counters (daemon state, and the instance's cgroup on a local daemon).
 //! - `runtime`, `registry`: the two ports; `release`: ending a deploy container
 //!   without waiting for its stop; `readiness`: what `lxpack doctor` asks.
 //! - `remote`: what only a remote daemon needs: the trust check, and telling a
@@ -62,6 +64,7 @@ mod exec;
 #[doc(hidden)]
 pub mod fuzzing;
 mod lifecycle;
+mod limits;
 mod mapping;
 pub mod mock;
 mod readiness;

@@ -247,12 +247,14 @@ fn disk(mount: &DiskMount, ownership: Ownership, pool: Option<&str>) -> Value {
 /// `POST /1.0/instances`, with `base_profiles` before the instance's own. `start` asks
 /// the daemon to start it in the same call (extension `instance_create_start`).
 /// `ownership` says whether an owner to map from the start (`map_owner`) needs
-/// `raw.idmap` (with shifted mounts it needs nothing).
+/// `raw.idmap` (with shifted mounts it needs nothing). `root_pool` is the pool of the
+/// base profile's root disk, which a root size overrides on the instance.
 pub(crate) fn instance(
     spec: &LaunchSpec,
     base_profiles: &[String],
     start: bool,
     ownership: Ownership,
+    root_pool: Option<&str>,
 ) -> Value {
     let mut config = Map::new();
     label_config(spec.labels.as_ref(), &mut config);
@@ -273,6 +275,9 @@ pub(crate) fn instance(
     }
     if let Some(memory) = &spec.limits.memory {
         config.insert("limits.memory".into(), json!(memory));
+    }
+    if let Some(processes) = spec.limits.processes {
+        config.insert("limits.processes".into(), json!(processes.to_string()));
     }
     let source = match &spec.from_snapshot {
         // A copy takes the holder's config where the request sets none: its keep mark
@@ -300,6 +305,11 @@ pub(crate) fn instance(
         "config": config,
         "source": source,
     });
+    if let (Some(size), Some(pool)) = (spec.limits.root_size, root_pool) {
+        body["devices"] = json!({
+            "root": {"type": "disk", "path": "/", "pool": pool, "size": size.to_string()}
+        });
+    }
     if start {
         body["start"] = json!(true);
     }
@@ -445,7 +455,9 @@ mod tests {
             isolation: Isolation::Unprivileged,
             limits: ResourceLimits {
                 cpu: Some("2".into()),
-                memory: None,
+                processes: Some(500),
+                root_size: Some(1 << 30),
+                ..ResourceLimits::default()
             },
             labels: Some(labels()),
             standby: None,
@@ -453,7 +465,26 @@ mod tests {
             from_snapshot: None,
             timeout: Duration::from_secs(1),
         };
-        let body = instance(&spec, &["default".to_owned()], false, Ownership::Idmap);
+        let body = instance(
+            &spec,
+            &["default".to_owned()],
+            false,
+            Ownership::Idmap,
+            Some("p1"),
+        );
+        assert_eq!(body["config"]["limits.processes"], "500");
+        assert_eq!(
+            body["devices"]["root"],
+            json!({"type": "disk", "path": "/", "pool": "p1", "size": "1073741824"})
+        );
+        let body = instance(
+            &spec,
+            &["default".to_owned()],
+            false,
+            Ownership::Idmap,
+            None,
+        );
+        assert!(body.get("devices").is_none());
         assert_eq!(body["profiles"], json!(["default", "lxpack-build-x"]));
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
         assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
@@ -469,7 +500,7 @@ mod tests {
             image: ImageSelector::Fingerprint("abcdef012345".into()),
         };
         spec.profile = None;
-        let body = instance(&spec, &["default".to_owned()], true, Ownership::Idmap);
+        let body = instance(&spec, &["default".to_owned()], true, Ownership::Idmap, None);
         assert_eq!(body["profiles"], json!(["default"]));
         assert_eq!(body["config"]["security.privileged"], "true");
         assert_eq!(body["start"], true);

@@ -8,5 +8,6 @@ mod helpers;
 
 mod contract;
 mod https;
+mod resources;
 mod streaming;
 mod workflows;

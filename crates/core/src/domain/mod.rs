@@ -16,6 +16,7 @@ mod job_id;
 mod names;
 mod newest_job;
 mod path_text;
+mod resource_class;
 mod resources;
 mod retention;
 mod standby;
@@ -47,6 +48,9 @@ pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};
+pub use resource_class::{
+    ClassName, DEFAULT_PROCESSES, LimitHit, LimitReadings, ResourceClass, parse_size,
+};
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
     SnapshotSource,

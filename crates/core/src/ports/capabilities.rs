@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{CacheVolumes, ClusterMembers, Sessions, Standbys, StepSnapshots};
+use super::{CacheVolumes, ClusterMembers, ResourceClasses, Sessions, Standbys, StepSnapshots};
 
 /// A capability a runtime may offer beside [`ContainerRuntime`](super::ContainerRuntime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,16 +23,20 @@ pub enum Capability {
     ClusterMembers,
     /// Attached sessions ([`Sessions`]).
     Sessions,
+    /// The host's resources and the instances' limit counters
+    /// ([`ResourceClasses`]).
+    ResourceClasses,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Standbys,
         Self::StepSnapshots,
         Self::CacheVolumes,
         Self::ClusterMembers,
         Self::Sessions,
+        Self::ResourceClasses,
     ];
 
     /// The capability's name, for people.
@@ -44,6 +48,7 @@ impl Capability {
             Self::CacheVolumes => "cache volumes",
             Self::ClusterMembers => "cluster membership",
             Self::Sessions => "attached sessions",
+            Self::ResourceClasses => "resource class counters",
         }
     }
 }
@@ -67,6 +72,10 @@ pub struct RuntimeCapabilities {
     pub cluster_members: Option<Arc<dyn ClusterMembers>>,
     /// Attached sessions.
     pub sessions: Option<Arc<dyn Sessions>>,
+    /// The host's resources and the limit counters; without them classes are not
+    /// checked against the host, and a step stopped by its class fails as any failed
+    /// step does.
+    pub resource_classes: Option<Arc<dyn ResourceClasses>>,
 }
 
 impl RuntimeCapabilities {
@@ -81,7 +90,14 @@ impl RuntimeCapabilities {
     #[must_use]
     pub fn all_of<R>(runtime: &R) -> Self
     where
-        R: Clone + Standbys + StepSnapshots + CacheVolumes + ClusterMembers + Sessions + 'static,
+        R: Clone
+            + Standbys
+            + StepSnapshots
+            + CacheVolumes
+            + ClusterMembers
+            + Sessions
+            + ResourceClasses
+            + 'static,
     {
         let runtime = Arc::new(runtime.clone());
         Self {
@@ -90,6 +106,7 @@ impl RuntimeCapabilities {
             cache_volumes: Some(runtime.clone()),
             cluster_members: Some(runtime.clone()),
             sessions: Some(runtime.clone()),
+            resource_classes: Some(runtime.clone()),
         }
     }
 
@@ -102,6 +119,7 @@ impl RuntimeCapabilities {
             Capability::CacheVolumes => self.cache_volumes.is_some(),
             Capability::ClusterMembers => self.cluster_members.is_some(),
             Capability::Sessions => self.sessions.is_some(),
+            Capability::ResourceClasses => self.resource_classes.is_some(),
         }
     }
 
@@ -115,6 +133,7 @@ impl RuntimeCapabilities {
             Capability::CacheVolumes => self.cache_volumes = None,
             Capability::ClusterMembers => self.cluster_members = None,
             Capability::Sessions => self.sessions = None,
+            Capability::ResourceClasses => self.resource_classes = None,
         }
         self
     }

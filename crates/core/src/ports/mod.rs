@@ -12,6 +12,7 @@ mod container_runtime;
 mod image_registry;
 mod job_history;
 mod pool_refill;
+mod resource_classes;
 mod runner_probe;
 mod sessions;
 mod standbys;
@@ -29,6 +30,7 @@ pub use container_runtime::{
 pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryError};
 pub use job_history::{JobHistory, JobHistoryError};
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
+pub use resource_classes::{HostResources, ResourceClasses};
 pub use runner_probe::{NoRunnerProbe, RunnerProbe};
 pub use sessions::{InputSource, Sessions};
 pub use standbys::Standbys;

@@ -17,8 +17,9 @@ pub(super) async fn run(
 ) -> Result<Vec<StepKey>, WorkflowError> {
     let (runtime, runner, name) = (job.runtime(), &job.runner, &plan.name);
     let snapshot = !plan.keys.is_empty();
+    let class = job.settings().resources.class_for(&plan.app.key, None);
     let taken = job
-        .run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot)
+        .run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot, &class)
         .await?;
     let graceful = job.settings().timeouts.graceful_stop;
     runner

@@ -34,7 +34,9 @@ pub(super) async fn run(
     exec.env = plan.app.hook_environment();
     exec.cwd = Some(plan.module.path.clone());
     exec.user = Some(request.checkout.owner);
-    runner.exec(runtime, Step::Buildpack, name, &exec).await?;
+    let class = (job.settings().resources).class_for(&plan.app.key, Some(&plan.module.name));
+    job.exec_in_class(Step::Buildpack, name, &exec, &class)
+        .await?;
     caches.measure(job, name).await;
     Ok(())
 }

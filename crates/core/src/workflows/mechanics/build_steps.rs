@@ -5,8 +5,8 @@
 //! resumes runs exactly the steps a cold build would have run after that point.
 
 use crate::domain::{
-    App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner, ResumePoint,
-    SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
+    App, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner,
+    ResourceClass, ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
@@ -206,6 +206,7 @@ impl JobContext<'_> {
         keys: &[StepKey],
         done: usize,
         snapshot: bool,
+        class: &ResourceClass,
     ) -> Result<Vec<StepKey>, WorkflowError> {
         let runner = &self.runner;
         let runtime = self.workflows.ports.runtime.as_ref();
@@ -236,8 +237,7 @@ impl JobContext<'_> {
             .map(|(index, planned)| (index, Some(planned)));
         for (index, planned) in resumed.into_iter().chain(ran) {
             if let Some(planned) = planned {
-                runner
-                    .exec(runtime, planned.step, name, &planned.request)
+                self.exec_in_class(planned.step, name, &planned.request, class)
                     .await?;
             }
             let Some((key, snapshots)) = keys.get(index).zip(snapshots.filter(|_| snapshotting))
