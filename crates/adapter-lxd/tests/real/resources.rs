@@ -180,6 +180,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
     let _ = std::fs::remove_dir_all(&dir);
 
     let bomb = bomb.expect_err("the fork bomb succeeded");
+    eprintln!("{daemon}: fork bomb after {bomb_took:?} (host probe at worst {slowest:?}): {bomb}");
     assert!(
         matches!(&bomb, WorkflowError::LimitHit { hit, .. } if hit.field() == "processes"),
         "{daemon}: the fork bomb failed otherwise: {bomb}"
@@ -198,6 +199,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
         "{daemon}: the host answered in {slowest:?} during the fork bomb"
     );
     let hog = hog.expect_err("the memory hog succeeded");
+    eprintln!("{daemon}: memory hog: {hog}");
     assert!(
         matches!(&hog, WorkflowError::LimitHit { hit, .. } if hit.field() == "memory"),
         "{daemon}: the memory hog failed otherwise: {hog}"
