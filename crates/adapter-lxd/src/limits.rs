@@ -180,6 +180,51 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 
+    fn client(mock: &crate::mock::MockTransport) -> LxdClient {
+        LxdClient::connect_with_mock(mock.clone(), crate::LxdOptions::default())
+    }
+
+    #[tokio::test]
+    async fn the_host_s_figures_come_from_its_resources() {
+        let mock = crate::mock::MockTransport::new();
+        mock.reply_json(
+            200,
+            &serde_json::json!({"type": "sync", "metadata": {"cpu": {"total": 4, "sockets": []}, "memory": {"total": 8_589_934_592_u64, "used": 1}}}),
+        );
+        let host = client(&mock).host_resources().await.unwrap();
+        assert_eq!((host.cpus, host.memory), (Some(4), Some(8 << 30)));
+        assert_eq!(mock.lines(), ["GET /1.0/resources"]);
+    }
+
+    #[tokio::test]
+    async fn without_cgroup_files_the_counters_are_the_daemon_s_state() {
+        let mock = crate::mock::MockTransport::new();
+        mock.reply_json(
+            200,
+            &serde_json::json!({"type": "sync", "metadata": {"processes": 62, "memory": {"usage": 458_752, "usage_peak": 67_108_864}, "status": "Running"}}),
+        );
+        let name = InstanceName::parse("lxpack-i").unwrap();
+        let readings = client(&mock).limit_counters(&name).await.unwrap();
+        assert_eq!(
+            readings,
+            LimitReadings {
+                oom_kills: None,
+                memory_peak: Some(64 << 20),
+                process_refusals: None,
+                processes: Some(62),
+            }
+        );
+        assert_eq!(mock.lines(), ["GET /1.0/instances/lxpack-i/state"]);
+        mock.reply_json(
+            404,
+            &serde_json::json!({"type": "error", "error": "Instance not found", "error_code": 404}),
+        );
+        assert!(matches!(
+            client(&mock).limit_counters(&name).await,
+            Err(RuntimeError::NotFound { .. })
+        ));
+    }
+
     #[test]
     fn the_default_project_adds_no_prefix() {
         assert_eq!(payload("i", None), "lxc.payload.i");

@@ -395,6 +395,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_step_stopped_by_its_class_has_its_own_code_and_a_class_past_the_host_is_config() {
+        let instance = lxpack_core::domain::InstanceName::parse("lxpack-x").unwrap();
+        let hit = WorkflowError::LimitHit {
+            step: Step::Buildpack,
+            instance: instance.clone(),
+            class: lxpack_core::domain::ClassName::parse("small").unwrap(),
+            hit: Box::new(lxpack_core::domain::LimitHit::Processes {
+                max: 64,
+                refusals: Some(3),
+                running: Some(64),
+            }),
+            failure: Box::new(WorkflowError::CommandFailed {
+                step: Step::Buildpack,
+                instance,
+                exit_code: 2,
+                output_tail: String::new(),
+            }),
+        };
+        let error = CliError::from(hit);
+        assert_eq!(
+            (error.class, error.class.code()),
+            (ExitClass::ResourceLimit, 14)
+        );
+        assert_eq!(error.class.name(), "resource_limit");
+        assert!(
+            error
+                .hint
+                .as_deref()
+                .is_some_and(|hint| hint.contains("lxpack.resources.classes.small.processes")),
+            "{:?}",
+            error.hint
+        );
+        let past = WorkflowError::ClassPastHost {
+            key: "lxpack.resources.classes.large.cpu".into(),
+            problem: "too many".into(),
+        };
+        assert_eq!(CliError::from(past).class, ExitClass::Config);
+    }
+
+    #[test]
     fn the_build_failing_and_the_infrastructure_failing_are_different_classes() {
         let command = WorkflowError::CommandFailed {
             step: Step::Buildpack,
