@@ -49,8 +49,9 @@ fn app(name: &str) -> App {
         })
 }
 
-/// A `small` class (64 MiB, 64 processes) for both modules, and a buildpack limit
-/// short enough to bound the fork bomb.
+/// A `small` class (64 MiB, 64 processes, a 1 GiB root disk: the daemons take the
+/// root device override, which a dir pool does not enforce) for both modules, and a
+/// buildpack limit short enough to bound the fork bomb.
 fn settings(app: &AppKey) -> Settings {
     let mut settings = Settings::default();
     settings.timeouts.buildpack = Duration::from_secs(15);
@@ -60,6 +61,7 @@ fn settings(app: &AppKey) -> Settings {
         ResourceLimits {
             memory: Some("64MiB".into()),
             processes: Some(64),
+            root_size: Some(1 << 30),
             ..ResourceLimits::default()
         },
     );
