@@ -34,7 +34,8 @@ pub(super) async fn run(
     exec.env = plan.app.hook_environment();
     exec.cwd = Some(plan.module.path.clone());
     exec.user = Some(request.checkout.owner);
-    let class = (job.settings().resources).class_for(&plan.app.key, Some(&plan.module.name));
+    let resources = &job.settings().resources;
+    let class = resources.class_for(&plan.app.key, Some(&plan.module.name));
     job.exec_in_class(Step::Buildpack, name, &exec, &class)
         .await?;
     caches.measure(job, name).await;
