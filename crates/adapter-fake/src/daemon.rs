@@ -73,6 +73,9 @@ pub struct FakeInstance {
     pub snapshots: Vec<(String, BTreeMap<GuestPath, FileSpec>)>,
     /// The keys of its step snapshots, once kept as a step holder.
     pub steps: Vec<lxpack_core::domain::StepKey>,
+    /// Its limit counters: quiet (no kill, no refusal, one process) until a scripted
+    /// command hits a cap ([`crate::ExecScript::hits`]).
+    pub counters: lxpack_core::domain::LimitReadings,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -80,6 +83,8 @@ const CLOCK_START: Duration = Duration::from_secs(1_700_000_000);
 
 pub(crate) struct Daemon {
     pub(crate) info: ServerInfo,
+    /// What the fake host has: 8 CPUs and 16 GiB unless set.
+    pub(crate) host: lxpack_core::ports::HostResources,
     pub(crate) profiles: BTreeMap<String, ProfileSpec>,
     pub(crate) instances: BTreeMap<String, FakeInstance>,
     /// The local image store, in insertion order.
@@ -128,6 +133,10 @@ impl Daemon {
                 product: "fake".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 can_shift_mounts: true,
+            },
+            host: lxpack_core::ports::HostResources {
+                cpus: Some(8),
+                memory: Some(16 << 30),
             },
             profiles: BTreeMap::new(),
             instances: BTreeMap::new(),
@@ -617,6 +626,12 @@ pub(crate) fn instance_from(
         map_owner: spec.map_owner,
         snapshots: Vec::new(),
         steps: Vec::new(),
+        counters: lxpack_core::domain::LimitReadings {
+            oom_kills: Some(0),
+            memory_peak: None,
+            process_refusals: Some(0),
+            processes: Some(1),
+        },
     }
 }
 

@@ -50,6 +50,7 @@ pub enum ExecEnd {
 pub struct ExecScript {
     steps: Vec<ExecStep>,
     end: ExecEnd,
+    counters: Option<lxpack_core::domain::LimitReadings>,
 }
 
 impl Default for ExecScript {
@@ -65,7 +66,23 @@ impl ExecScript {
         Self {
             steps: Vec::new(),
             end: ExecEnd::Exit(0),
+            counters: None,
         }
+    }
+
+    /// The same command, hitting a cap of its instance's resource class: when it
+    /// starts, the instance's limit counters become `counters` (an out-of-memory kill,
+    /// refused forks), as the kernel would count them.
+    #[must_use]
+    pub fn hits(mut self, counters: lxpack_core::domain::LimitReadings) -> Self {
+        self.counters = Some(counters);
+        self
+    }
+
+    /// The counters the command leaves, when it hits a cap.
+    #[must_use]
+    pub fn counters(&self) -> Option<lxpack_core::domain::LimitReadings> {
+        self.counters
     }
 
     /// A command that prints nothing and exits with `code`.

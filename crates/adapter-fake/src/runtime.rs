@@ -7,12 +7,13 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use lxpack_core::domain::{
     CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName,
-    Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
-    StandbyMark, StepKey, VolumeName,
+    Labels, LaunchSpec, LimitReadings, MemberName, Owner, ProfileName, ProfileSpec, SessionInput,
+    SessionRequest, StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
-    CacheVolumes, ClusterMembers, ContainerRuntime, InputSource, OutputSink, Placement, Resource,
-    RuntimeError, ServerInfo, Sessions, Standbys, StepSnapshots, VolumeSpec,
+    CacheVolumes, ClusterMembers, ContainerRuntime, HostResources, InputSource, OutputSink,
+    Placement, Resource, ResourceClasses, RuntimeError, ServerInfo, Sessions, Standbys,
+    StepSnapshots, VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
@@ -75,6 +76,10 @@ pub enum RuntimeOp {
     SnapshotInstance,
     /// `keep_as_step_holder`.
     KeepAsStepHolder,
+    /// `host_resources`.
+    HostResources,
+    /// `limit_counters`.
+    LimitCounters,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -223,6 +228,13 @@ pub enum RuntimeCall {
         /// Its keys.
         keys: Vec<StepKey>,
     },
+    /// `host_resources`.
+    HostResources,
+    /// `limit_counters`.
+    LimitCounters {
+        /// The instance.
+        instance: InstanceName,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -253,6 +265,8 @@ impl Recorded for RuntimeCall {
             Self::VolumeUsage { .. } => RuntimeOp::VolumeUsage,
             Self::SnapshotInstance { .. } => RuntimeOp::SnapshotInstance,
             Self::KeepAsStepHolder { .. } => RuntimeOp::KeepAsStepHolder,
+            Self::HostResources => RuntimeOp::HostResources,
+            Self::LimitCounters { .. } => RuntimeOp::LimitCounters,
         }
     }
 }
@@ -298,6 +312,8 @@ impl RuntimeCall {
             Self::KeepAsStepHolder { instance, .. } => {
                 format!("keep {instance} as a step holder")
             }
+            Self::HostResources => "read the host's resources".to_owned(),
+            Self::LimitCounters { instance } => format!("read the limit counters of {instance}"),
         }
     }
 
@@ -318,14 +334,17 @@ impl RuntimeCall {
             | Self::UpdateStandby { instance, .. }
             | Self::AttachProfile { instance, .. }
             | Self::SnapshotInstance { instance, .. }
-            | Self::KeepAsStepHolder { instance, .. } => Some(("instance", instance.to_string())),
+            | Self::KeepAsStepHolder { instance, .. }
+            | Self::LimitCounters { instance } => Some(("instance", instance.to_string())),
             Self::CreateVolume { spec } => Some(("volume", spec.name.to_string())),
             Self::MarkVolume { name, .. }
             | Self::DeleteVolume { name }
             | Self::VolumeUsage { name } => Some(("volume", name.to_string())),
-            Self::ServerInfo | Self::ListResources | Self::ClusterMembers | Self::ListVolumes => {
-                None
-            }
+            Self::ServerInfo
+            | Self::ListResources
+            | Self::ClusterMembers
+            | Self::ListVolumes
+            | Self::HostResources => None,
         }
     }
 
@@ -429,6 +448,11 @@ impl FakeRuntime {
     }
 
     // --- seeding -----------------------------------------------------------------
+
+    /// Sets what `host_resources` answers (default: 8 CPUs, 16 GiB).
+    pub fn set_host_resources(&self, host: HostResources) {
+        self.lock().host = host;
+    }
 
     /// Sets what `server_info` answers (default: kind `Other("fake")`, shift works).
     pub fn set_server_info(&self, info: ServerInfo) {
@@ -726,6 +750,11 @@ impl FakeRuntime {
         cancel: &CancellationToken,
         call: &RuntimeCall,
     ) -> Result<i32, RuntimeError> {
+        if let Some(hits) = script.counters()
+            && let Some(fake) = self.lock().instances.get_mut(instance.as_str())
+        {
+            fake.counters = hits;
+        }
         let limit = Limit::starting_now(request.timeout, cancel);
         match script.play(output, limit).await {
             Ok(code) => Ok(code),
@@ -1189,6 +1218,39 @@ impl ClusterMembers for FakeRuntime {
         let call = RuntimeCall::ClusterMembers;
         match self.enter(&call, |daemon, _| daemon.members.clone()) {
             Ok(members) => Ok(members),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceClasses for FakeRuntime {
+    #[instrument(skip_all)]
+    async fn host_resources(&self) -> Result<HostResources, RuntimeError> {
+        let call = RuntimeCall::HostResources;
+        match self.enter(&call, |daemon, _| daemon.host) {
+            Ok(host) => Ok(host),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(instance = %instance))]
+    async fn limit_counters(&self, instance: &InstanceName) -> Result<LimitReadings, RuntimeError> {
+        let call = RuntimeCall::LimitCounters {
+            instance: instance.clone(),
+        };
+        let entered = self.enter(&call, |daemon, _| {
+            daemon
+                .instances
+                .get(instance.as_str())
+                .map(|fake| fake.counters)
+                .ok_or_else(|| RuntimeError::NotFound {
+                    what: "instance",
+                    name: instance.to_string(),
+                })
+        });
+        match entered {
+            Ok(readings) => readings,
             Err(fault) => Err(self.strike(fault, &call).await),
         }
     }

@@ -285,6 +285,11 @@ impl Api {
         self.at(Method::Delete, format!("/1.0/instances/{name}"))
     }
 
+    /// `GET /1.0/instances/NAME/state`: processes, memory use and its peak.
+    pub(crate) fn instance_state(&self, name: &str) -> Request {
+        self.at(Method::Get, format!("/1.0/instances/{name}/state"))
+    }
+
     /// `PUT /1.0/instances/NAME/state`.
     pub(crate) fn change_state(&self, name: &str, change: StateChange) -> Request {
         self.at(Method::Put, format!("/1.0/instances/{name}/state"))

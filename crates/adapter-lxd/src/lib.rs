@@ -30,6 +30,8 @@
 //! - `exec`: the exec websockets and signals.
 //! - `network`: the network policies port (the egress bridge and its ACL) and the
 //!   NIC devices of a launch, with its own `api`, `reply` and `wire`.
+//! - `limits`: resource classes: the host's CPUs and memory, and an instance's limit
+//!   counters (daemon state, and the instance's cgroup on a local daemon).
 //! - `runtime`, `registry`: the two ports; `release`: ending a deploy container
 //!   without waiting for its stop; `readiness`: what `lxpack doctor` asks.
 //! - `remote`: what only a remote daemon needs: the trust check, and telling a
@@ -64,6 +66,7 @@ mod exec;
 #[doc(hidden)]
 pub mod fuzzing;
 mod lifecycle;
+mod limits;
 mod mapping;
 pub mod mock;
 mod network;

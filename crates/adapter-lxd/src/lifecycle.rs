@@ -42,7 +42,11 @@ impl LxdClient {
     /// by the daemon when its start fails, so it is created anew once it is gone.
     /// Returns the instance's location (its cluster member; `none` when the daemon is
     /// not clustered).
-    pub(crate) async fn create_and_start(&self, spec: &LaunchSpec) -> Result<String, CallError> {
+    pub(crate) async fn create_and_start(
+        &self,
+        spec: &LaunchSpec,
+        root_pool: Option<&str>,
+    ) -> Result<String, CallError> {
         let server = self.server().await?;
         let start_in_create = server.has_extension("instance_create_start");
         let ownership = if crate::mapping::parse_server_info(server).can_shift_mounts {
@@ -61,6 +65,7 @@ impl LxdClient {
             start_in_create,
             ownership,
             devices,
+            root_pool,
         ));
         let name = spec.name.as_str();
         let mut creations = 0;

@@ -208,8 +208,13 @@ impl ContainerRuntime for LxdClient {
     ) -> Result<Placement, RuntimeError> {
         let operation = format!("launch {}", spec.name);
         let name = spec.name.as_str();
+        // A root disk size overrides the base profile's root device, in its pool.
+        let root_pool = match spec.limits.root_size {
+            Some(_) => Some(self.cache_pool().await?.to_owned()),
+            None => None,
+        };
         tokio::select! {
-            result = within(spec.timeout, self.create_and_start(spec)) => match result {
+            result = within(spec.timeout, self.create_and_start(spec, root_pool.as_deref())) => match result {
                 Ok(location) => Ok(Placement {
                     member: self.remember_placement(name, &location),
                 }),

@@ -249,12 +249,15 @@ fn disk(mount: &DiskMount, ownership: Ownership, pool: Option<&str>) -> Value {
 /// `ownership` says whether an owner to map from the start (`map_owner`) needs
 /// `raw.idmap` (with shifted mounts it needs nothing). `devices` are the instance's
 /// own (its network's NICs, `network::wire::nic_devices`), over its profiles'.
+/// `root_pool` is the pool of the base profile's root disk, which a root size
+/// overrides on the instance.
 pub(crate) fn instance(
     spec: &LaunchSpec,
     base_profiles: &[String],
     start: bool,
     ownership: Ownership,
-    devices: Map<String, Value>,
+    mut devices: Map<String, Value>,
+    root_pool: Option<&str>,
 ) -> Value {
     let mut config = Map::new();
     label_config(spec.labels.as_ref(), &mut config);
@@ -275,6 +278,9 @@ pub(crate) fn instance(
     }
     if let Some(memory) = &spec.limits.memory {
         config.insert("limits.memory".into(), json!(memory));
+    }
+    if let Some(processes) = spec.limits.processes {
+        config.insert("limits.processes".into(), json!(processes.to_string()));
     }
     let source = match &spec.from_snapshot {
         // A copy takes the holder's config where the request sets none: its keep mark
@@ -302,6 +308,12 @@ pub(crate) fn instance(
         "config": config,
         "source": source,
     });
+    if let (Some(size), Some(pool)) = (spec.limits.root_size, root_pool) {
+        devices.insert(
+            "root".into(),
+            json!({"type": "disk", "path": "/", "pool": pool, "size": size.to_string()}),
+        );
+    }
     if start {
         body["start"] = json!(true);
     }
@@ -450,7 +462,9 @@ mod tests {
             isolation: Isolation::Unprivileged,
             limits: ResourceLimits {
                 cpu: Some("2".into()),
-                memory: None,
+                processes: Some(500),
+                root_size: Some(1 << 30),
+                ..ResourceLimits::default()
             },
             network: Default::default(),
             labels: Some(labels()),
@@ -465,7 +479,22 @@ mod tests {
             false,
             Ownership::Idmap,
             Map::new(),
+            Some("p1"),
         );
+        assert_eq!(body["config"]["limits.processes"], "500");
+        assert_eq!(
+            body["devices"]["root"],
+            json!({"type": "disk", "path": "/", "pool": "p1", "size": "1073741824"})
+        );
+        let body = instance(
+            &spec,
+            &["default".to_owned()],
+            false,
+            Ownership::Idmap,
+            Map::new(),
+            None,
+        );
+        assert!(body.get("devices").is_none());
         assert_eq!(body["profiles"], json!(["default", "lxpack-build-x"]));
         assert_eq!(body["config"]["user.lxpack.app"], "web/prod/front");
         assert_eq!(body["source"], json!({"type": "image", "alias": "base"}));
@@ -487,6 +516,7 @@ mod tests {
             true,
             Ownership::Idmap,
             Map::new(),
+            None,
         );
         assert_eq!(body["profiles"], json!(["default"]));
         assert_eq!(body["config"]["security.privileged"], "true");

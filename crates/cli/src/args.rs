@@ -19,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 module, checkout), 5 daemon unreachable, 6 no suitable image, 7 a hook, the features or the \
 buildpack exited non-zero (the build failed), 8 timeout, 9 cleanup failed, 10 AWS, 11 store, \
 12 doctor found problems, 13 the daemon refused or failed an operation (the infrastructure \
-failed: image server unreachable, profile rejected, instance did not start), 130 cancelled. \
+failed: image server unreachable, profile rejected, instance did not start), 14 a step was \
+stopped by its resource class (out of memory, process limit), 130 cancelled. \
 `lxpack shell` exits with its command's own code once the command ran.\n\
 Every code, and what to do about it: docs/operator-guide.md."
 )]

@@ -41,6 +41,10 @@ pub enum ExitClass {
     /// it cannot reach, a profile or instance it rejects, an instance that does not
     /// start or never answers. Infrastructure, never the build's fault (that is 7).
     Infrastructure,
+    /// 14: a step was stopped by a cap of its resource class (out of memory, the
+    /// process limit), as the instance's counters show: the build's fault, like 7,
+    /// but one a bigger class may cure.
+    ResourceLimit,
     /// 130: cancelled with Ctrl-C.
     Cancelled,
 }
@@ -63,6 +67,7 @@ impl ExitClass {
             Self::Store => 11,
             Self::Doctor => 12,
             Self::Infrastructure => 13,
+            Self::ResourceLimit => 14,
             Self::Cancelled => 130,
         }
     }
@@ -84,6 +89,7 @@ impl ExitClass {
             Self::Store => "store",
             Self::Doctor => "doctor",
             Self::Infrastructure => "infrastructure",
+            Self::ResourceLimit => "resource_limit",
             Self::Cancelled => "cancelled",
         }
     }
@@ -222,6 +228,18 @@ fn classify_workflow(error: &WorkflowError) -> (ExitClass, Option<String>) {
         ),
         WorkflowError::StepFailed { step, source, .. } => classify_port(*step, source),
         WorkflowError::CommandFailed { .. } => (ExitClass::Step, None),
+        WorkflowError::LimitHit { class, hit, .. } => (
+            ExitClass::ResourceLimit,
+            Some(format!(
+                "raise {} of resource class {class} (lxpack.resources.classes.{class}.{}), or give the app or module a bigger class under lxpack.resources.apps",
+                hit.field(),
+                hit.field()
+            )),
+        ),
+        WorkflowError::ClassPastHost { .. } => (
+            ExitClass::Config,
+            Some("lower the cap to what the host has (`lxc info --resources`, `incus info --resources` show it)".into()),
+        ),
         WorkflowError::NotReady { .. } => (
             ExitClass::Infrastructure,
             Some("the instance started but never ran a command: check the image (it needs /bin/sh and `true`) and the daemon's log; raise lxpack.timeouts.ready on a slow host".into()),
@@ -381,6 +399,46 @@ mod tests {
     use lxpack_core::domain::Provisioner;
 
     use super::*;
+
+    #[test]
+    fn a_step_stopped_by_its_class_has_its_own_code_and_a_class_past_the_host_is_config() {
+        let instance = lxpack_core::domain::InstanceName::parse("lxpack-x").unwrap();
+        let hit = WorkflowError::LimitHit {
+            step: Step::Buildpack,
+            instance: instance.clone(),
+            class: lxpack_core::domain::ClassName::parse("small").unwrap(),
+            hit: Box::new(lxpack_core::domain::LimitHit::Processes {
+                max: 64,
+                refusals: Some(3),
+                running: Some(64),
+            }),
+            failure: Box::new(WorkflowError::CommandFailed {
+                step: Step::Buildpack,
+                instance,
+                exit_code: 2,
+                output_tail: String::new(),
+            }),
+        };
+        let error = CliError::from(hit);
+        assert_eq!(
+            (error.class, error.class.code()),
+            (ExitClass::ResourceLimit, 14)
+        );
+        assert_eq!(error.class.name(), "resource_limit");
+        assert!(
+            error
+                .hint
+                .as_deref()
+                .is_some_and(|hint| hint.contains("lxpack.resources.classes.small.processes")),
+            "{:?}",
+            error.hint
+        );
+        let past = WorkflowError::ClassPastHost {
+            key: "lxpack.resources.classes.large.cpu".into(),
+            problem: "too many".into(),
+        };
+        assert_eq!(CliError::from(past).class, ExitClass::Config);
+    }
 
     #[test]
     fn the_build_failing_and_the_infrastructure_failing_are_different_classes() {

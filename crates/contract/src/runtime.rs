@@ -282,7 +282,9 @@ impl Names {
 /// - step snapshots: snapshot of a running instance, `AlreadyExists`, `NotFound`; an
 ///   instance launched from a snapshot holds the files of the snapshot's moment; the
 ///   stopped source kept as a step holder is listed with its keys and left only the
-///   base profiles; `NotFound`.
+///   base profiles; `NotFound`;
+/// - resource class counters: positive host figures where given, quiet counters of a
+///   running instance, `NotFound`.
 ///
 /// A capability not offered is not checked: its part's checks are absent from the
 /// report.
@@ -337,6 +339,7 @@ struct Suite<'a> {
     volume_names: volumes::VolumeNames,
 }
 
+mod classes;
 mod snapshots;
 mod standbys;
 mod volumes;
@@ -374,6 +377,9 @@ impl Suite<'_> {
         self.profiles(checker).await;
         self.launches(checker).await;
         self.commands(checker).await;
+        if let Some(classes) = self.capabilities.resource_classes.as_deref() {
+            self.resource_classes(checker, classes).await;
+        }
         self.interruptions(checker).await;
         self.leftovers(checker).await;
         self.stops(checker).await;

@@ -11,6 +11,7 @@ mod attacks;
 mod contract;
 mod https;
 mod network;
+mod resources;
 mod secrets;
 mod streaming;
 mod workflows;

@@ -29,6 +29,7 @@ pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), Cli
         .transpose()
         .map_err(|e| CliError::new(ExitClass::Input, e))?;
     let workflows = wiring.workflows(&stores)?;
+    workflows.check_resource_classes().await?;
     let session = JobSession::start(wiring, &workflows, args.job.job.as_deref())?;
     let request = BuildImageRequest {
         ami,

@@ -20,6 +20,7 @@ pub(crate) async fn run(wiring: &Wiring, args: DeployArgs) -> Result<(), CliErro
     let stores = wiring.stores()?;
     let key = resolve_app(stores.apps.as_ref(), &args.app).await?;
     let workflows = wiring.workflows(&stores)?;
+    workflows.check_resource_classes().await?;
     let session = JobSession::start(wiring, &workflows, args.job.job.as_deref())?;
     let request = DeployRequest {
         keep: args.job.keep,

@@ -53,6 +53,7 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
                 owner,
                 size: checked_size,
             };
+            workflows.check_resource_classes().await?;
             fill(wiring, &workflows, &request).await
         }
         PoolCommand::Drain {

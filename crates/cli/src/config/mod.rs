@@ -5,14 +5,15 @@
 
 mod locate;
 mod raw;
+mod resources;
 mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lxpack_core::domain::{
-    AppKey, GuestPath, PlacementTarget, RemoteProtocol, RemoteServer, ResourceLimits,
-    RetentionPolicy, check_host_path,
+    AppKey, GuestPath, PlacementTarget, RemoteProtocol, RemoteServer, RetentionPolicy,
+    check_host_path, parse_size,
 };
 use lxpack_core::workflows::{
     CacheSettings, KeepSettings, PoolSettings, PoolSize, ProvisionerSettings, Settings, Timeouts,
@@ -20,6 +21,7 @@ use lxpack_core::workflows::{
 
 pub use locate::{ConfigChoice, locate};
 use raw::RawConfig;
+pub use resources::describe as describe_class;
 
 /// Where the config came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,10 +257,13 @@ fn build(
         },
         compression: raw.lxpack.compression.map(|c| c.0).unwrap_or_default(),
         isolation: raw.lxpack.isolation.map(|i| i.0).unwrap_or_default(),
-        limits: ResourceLimits {
-            cpu: raw.lxpack.limits.cpu.clone(),
-            memory: raw.lxpack.limits.memory.clone(),
-        },
+        resources: resources::resource_settings(
+            &raw.lxpack.resources,
+            &raw.lxpack.limits,
+            &origin,
+            &invalid,
+            &mut warnings,
+        )?,
         timeouts,
         cleanup: raw.lxpack.cleanup.map(|c| c.0).unwrap_or_default(),
         placement: None,
@@ -584,31 +589,7 @@ fn nested(outer: &GuestPath, inner: &GuestPath) -> bool {
 /// powers of 1000; `KiB`, `MiB`, `GiB`, `TiB` in powers of 1024), at least 1 MiB.
 fn byte_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "kB" | "KB" => 1000,
-        "KiB" => 1 << 10,
-        "MB" => 1000 * 1000,
-        "MiB" => 1 << 20,
-        "GB" => 1000 * 1000 * 1000,
-        "GiB" => 1 << 30,
-        "TB" => 1000 * 1000 * 1000 * 1000,
-        "TiB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "{text:?}: unknown unit {other:?} (use a number of bytes, or MB, MiB, GB, GiB…)"
-            ));
-        }
-    };
-    let value = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .ok_or_else(|| format!("{text:?} is not a size (e.g. 2GiB, 500MB)"))?;
+    let value = parse_size(text)?;
     if value < 1 << 20 {
         return Err(format!("{text:?} is less than 1 MiB"));
     }

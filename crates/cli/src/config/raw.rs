@@ -90,7 +90,10 @@ pub(super) struct RawLxpack {
     pub(super) runtime: RawRuntime,
     pub(super) endpoint_protocol: Option<ProtocolValue>,
     pub(super) isolation: Option<IsolationValue>,
+    /// Deprecated: the default class's CPU and memory (`lxpack.resources`).
     pub(super) limits: RawLimits,
+    /// The resource classes.
+    pub(super) resources: RawResources,
     pub(super) compression: Option<CompressionValue>,
     /// When a deploy's cleanup lets the job end: `wait` (default) or `background`.
     pub(super) cleanup: Option<CleanupValue>,
@@ -206,6 +209,49 @@ pub(super) struct RawRuntime {
 pub(super) struct RawLimits {
     pub(super) cpu: Option<String>,
     pub(super) memory: Option<String>,
+}
+
+/// `lxpack.resources`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawResources {
+    /// The class of every instance no app names another for.
+    pub(super) default: Option<String>,
+    /// The classes, by name.
+    pub(super) classes: Option<std::collections::BTreeMap<String, RawClass>>,
+    /// Apps with their own class, by `NAME/ENV/ROLE`.
+    pub(super) apps: Option<std::collections::BTreeMap<String, RawAppClass>>,
+}
+
+/// One class's caps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawClass {
+    /// CPUs: a count or a set (`0-3`).
+    pub(super) cpu: Option<String>,
+    /// Memory: a size (`2GiB`) or a share of the host's (`50%`).
+    pub(super) memory: Option<String>,
+    /// The most processes at once.
+    pub(super) processes: Option<u64>,
+    /// The root disk's size.
+    pub(super) disk: Option<String>,
+}
+
+/// An app's class: its name, or a name and the classes of some modules.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawAppClass {
+    /// `web/prod/front: large`.
+    Name(String),
+    /// `web/prod/front: {class: medium, modules: {api: large}}`.
+    Detailed {
+        /// The app's class (the default when unset).
+        #[serde(default)]
+        class: Option<String>,
+        /// Modules with their own class.
+        #[serde(default)]
+        modules: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// Step time limits, in seconds.

@@ -517,6 +517,64 @@ fn secrets_are_read_per_app_and_for_every_app() {
 }
 
 #[test]
+fn without_a_resources_key_every_instance_gets_the_default_class() {
+    use lxpack_core::domain::{AppKey, DEFAULT_PROCESSES};
+    let config = Config::parse("", file()).unwrap();
+    let class = config
+        .settings
+        .resources
+        .class_for(&AppKey::new("web", "prod", "front"), Some("api"));
+    assert_eq!(class.name.as_str(), "default");
+    assert_eq!(class.limits.processes, Some(DEFAULT_PROCESSES));
+    assert_eq!((class.limits.cpu, class.limits.memory), (None, None));
+}
+
+#[test]
+fn classes_are_chosen_by_module_then_app_then_default() {
+    use lxpack_core::domain::AppKey;
+    let config = Config::parse(
+        "lxpack:\n  resources:\n    default: small\n    classes:\n      small: {cpu: \"1\", memory: 1GiB, processes: 100, disk: 2GiB}\n      large: {cpu: 0-3, memory: 50%}\n    apps:\n      web/prod/front: large\n      api/prod/back: {modules: {worker: large}}\n",
+        file(),
+    )
+    .unwrap();
+    let resources = &config.settings.resources;
+    let web = AppKey::new("web", "prod", "front");
+    let api = AppKey::new("api", "prod", "back");
+    let of = |app: &AppKey, module: Option<&str>| resources.class_for(app, module).name.to_string();
+    assert_eq!(of(&web, Some("x")), "large");
+    assert_eq!(of(&web, None), "large");
+    assert_eq!(of(&api, Some("worker")), "large");
+    assert_eq!(of(&api, Some("web")), "small");
+    assert_eq!(of(&api, None), "small");
+    let small = resources.class_for(&api, None).limits;
+    assert_eq!(small.processes, Some(100));
+    assert_eq!(small.root_size, Some(2 << 30));
+    // A class that leaves processes out still caps them.
+    let large = resources.class_for(&web, None).limits;
+    assert_eq!(
+        large.processes,
+        Some(lxpack_core::domain::DEFAULT_PROCESSES)
+    );
+    assert_eq!(large.memory.as_deref(), Some("50%"));
+}
+
+#[test]
+fn the_deprecated_limits_fill_in_the_default_class_with_a_warning() {
+    let config = Config::parse("lxpack:\n  limits: {cpu: \"2\", memory: 2GiB}\n", file()).unwrap();
+    let default = config.settings.resources.default_class();
+    assert_eq!(default.limits.cpu.as_deref(), Some("2"));
+    assert_eq!(default.limits.memory.as_deref(), Some("2GiB"));
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("lxpack.limits is deprecated")),
+        "{:?}",
+        config.warnings
+    );
+}
+
+#[test]
 fn bad_secrets_are_refused_naming_the_key() {
     for (text, key, problem) in [
         (
@@ -548,5 +606,59 @@ fn bad_secrets_are_refused_naming_the_key() {
         let (found_key, found_problem) = invalid(text);
         assert_eq!(found_key, key, "{text}");
         assert!(found_problem.contains(problem), "{text}: {found_problem}");
+    }
+}
+
+#[test]
+fn bad_classes_are_refused_naming_the_key() {
+    for (text, key) in [
+        (
+            "lxpack:\n  resources:\n    default: huge\n",
+            "lxpack.resources.default",
+        ),
+        (
+            "lxpack:\n  resources:\n    apps:\n      a/b/c: huge\n",
+            "lxpack.resources.apps.a/b/c",
+        ),
+        (
+            "lxpack:\n  resources:\n    apps:\n      a/b/c: {class: huge}\n",
+            "lxpack.resources.apps.a/b/c.class",
+        ),
+        (
+            "lxpack:\n  resources:\n    apps:\n      a/b/c: {modules: {m: huge}}\n",
+            "lxpack.resources.apps.a/b/c.modules.m",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {processes: 0}\n",
+            "lxpack.resources.classes.s.processes",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {cpu: \"0\"}\n",
+            "lxpack.resources.classes.s.cpu",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {cpu: lots}\n",
+            "lxpack.resources.classes.s.cpu",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {memory: 0%}\n",
+            "lxpack.resources.classes.s.memory",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {memory: \"0\"}\n",
+            "lxpack.resources.classes.s.memory",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      s: {disk: 0GiB}\n",
+            "lxpack.resources.classes.s.disk",
+        ),
+        (
+            "lxpack:\n  resources:\n    classes:\n      Big: {}\n",
+            "lxpack.resources.classes.Big",
+        ),
+        ("lxpack:\n  limits: {memory: 0%}\n", "lxpack.limits.memory"),
+    ] {
+        let (key_seen, problem) = invalid(text);
+        assert_eq!(key_seen, key, "{text}: {problem}");
     }
 }

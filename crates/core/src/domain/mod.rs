@@ -17,6 +17,7 @@ mod names;
 mod network;
 mod newest_job;
 mod path_text;
+mod resource_class;
 mod resources;
 mod retention;
 mod secrets;
@@ -53,6 +54,9 @@ pub use network::{
 };
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};
+pub use resource_class::{
+    ClassName, DEFAULT_PROCESSES, LimitHit, LimitReadings, ResourceClass, parse_size,
+};
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,
     SnapshotSource,

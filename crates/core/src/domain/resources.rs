@@ -78,14 +78,20 @@ text_enum! {
     }
 }
 
-/// CPU and memory caps for an instance, in the daemon's own notation (checked by the
-/// daemon when the instance is created).
+/// The caps of an instance (its resource class's): CPU and memory in the daemon's own
+/// notation, checked against the host when the config is wired; processes and root
+/// disk as numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ResourceLimits {
     /// CPUs: a count (`2`) or a set of CPUs (`0-3`).
     pub cpu: Option<String>,
     /// Memory: a size with its unit (`2GiB`) or a share of the host's (`50%`).
     pub memory: Option<String>,
+    /// The most processes (and threads) the instance may run at once.
+    pub processes: Option<u64>,
+    /// The size of the instance's root disk, in bytes (enforced where the storage
+    /// pool can: btrfs, zfs, lvm; a dir pool cannot).
+    pub root_size: Option<u64>,
 }
 
 /// An instance to create and start.
@@ -102,7 +108,7 @@ pub struct LaunchSpec {
     pub ephemeral: bool,
     /// Privileged or not.
     pub isolation: Isolation,
-    /// CPU and memory caps.
+    /// The caps of its resource class.
     pub limits: ResourceLimits,
     /// How it is connected to the network.
     pub network: NetworkAttachment,

@@ -24,7 +24,8 @@ pub struct PoolKey {
     pub image: JobId,
     /// Privileged or not.
     pub isolation: Isolation,
-    /// CPU and memory caps.
+    /// The caps of the deploy's resource class: a standby serves only deploys of the
+    /// same caps.
     pub limits: ResourceLimits,
     /// Where the runtime places instances on a cluster.
     pub target: Option<PlacementTarget>,
@@ -45,6 +46,8 @@ impl PoolKey {
     pub fn id(&self) -> PoolId {
         let owner = self.owner.map(|o| format!("{}:{}", o.uid, o.gid));
         let target = self.target.as_ref().map(ToString::to_string);
+        let processes = self.limits.processes.map(|n| n.to_string());
+        let root_size = self.limits.root_size.map(|n| n.to_string());
         let mut hasher = Sha256::new();
         // Length-prefixed parts with a presence byte: an injective encoding.
         for part in [
@@ -55,6 +58,8 @@ impl PoolKey {
             Some(self.isolation.as_str()),
             self.limits.cpu.as_deref(),
             self.limits.memory.as_deref(),
+            processes.as_deref(),
+            root_size.as_deref(),
             target.as_deref(),
             owner.as_deref(),
         ] {

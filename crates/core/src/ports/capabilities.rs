@@ -7,7 +7,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{CacheVolumes, ClusterMembers, NetworkPolicies, Sessions, Standbys, StepSnapshots};
+use super::{
+    CacheVolumes, ClusterMembers, NetworkPolicies, ResourceClasses, Sessions, Standbys,
+    StepSnapshots,
+};
 
 /// A capability a runtime may offer beside [`ContainerRuntime`](super::ContainerRuntime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,17 +28,21 @@ pub enum Capability {
     Sessions,
     /// Network policies ([`NetworkPolicies`]).
     NetworkPolicies,
+    /// The host's resources and the instances' limit counters
+    /// ([`ResourceClasses`]).
+    ResourceClasses,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Standbys,
         Self::StepSnapshots,
         Self::CacheVolumes,
         Self::ClusterMembers,
         Self::Sessions,
         Self::NetworkPolicies,
+        Self::ResourceClasses,
     ];
 
     /// The capability's name, for people.
@@ -48,6 +55,7 @@ impl Capability {
             Self::ClusterMembers => "cluster membership",
             Self::Sessions => "attached sessions",
             Self::NetworkPolicies => "network policies",
+            Self::ResourceClasses => "resource class counters",
         }
     }
 }
@@ -73,6 +81,10 @@ pub struct RuntimeCapabilities {
     pub sessions: Option<Arc<dyn Sessions>>,
     /// Network policies; without them only modes `none` and `open` can run.
     pub network_policies: Option<Arc<dyn NetworkPolicies>>,
+    /// The host's resources and the limit counters; without them classes are not
+    /// checked against the host, and a step stopped by its class fails as any failed
+    /// step does.
+    pub resource_classes: Option<Arc<dyn ResourceClasses>>,
 }
 
 impl RuntimeCapabilities {
@@ -87,7 +99,14 @@ impl RuntimeCapabilities {
     #[must_use]
     pub fn all_of<R>(runtime: &R) -> Self
     where
-        R: Clone + Standbys + StepSnapshots + CacheVolumes + ClusterMembers + Sessions + 'static,
+        R: Clone
+            + Standbys
+            + StepSnapshots
+            + CacheVolumes
+            + ClusterMembers
+            + Sessions
+            + ResourceClasses
+            + 'static,
     {
         let runtime = Arc::new(runtime.clone());
         Self {
@@ -97,6 +116,7 @@ impl RuntimeCapabilities {
             cluster_members: Some(runtime.clone()),
             sessions: Some(runtime.clone()),
             network_policies: None,
+            resource_classes: Some(runtime.clone()),
         }
     }
 
@@ -110,6 +130,7 @@ impl RuntimeCapabilities {
             Capability::ClusterMembers => self.cluster_members.is_some(),
             Capability::Sessions => self.sessions.is_some(),
             Capability::NetworkPolicies => self.network_policies.is_some(),
+            Capability::ResourceClasses => self.resource_classes.is_some(),
         }
     }
 
@@ -124,6 +145,7 @@ impl RuntimeCapabilities {
             Capability::ClusterMembers => self.cluster_members = None,
             Capability::Sessions => self.sessions = None,
             Capability::NetworkPolicies => self.network_policies = None,
+            Capability::ResourceClasses => self.resource_classes = None,
         }
         self
     }

@@ -13,6 +13,7 @@ mod image_registry;
 mod job_history;
 mod network_policies;
 mod pool_refill;
+mod resource_classes;
 mod runner_probe;
 mod sessions;
 mod standbys;
@@ -31,6 +32,7 @@ pub use image_registry::{Compression, ImageRegistry, PublishRequest, RegistryErr
 pub use job_history::{JobHistory, JobHistoryError};
 pub use network_policies::NetworkPolicies;
 pub use pool_refill::{NoRefill, PoolRefill, RefillRequest};
+pub use resource_classes::{HostResources, ResourceClasses};
 pub use runner_probe::{NoRunnerProbe, RunnerProbe};
 pub use sessions::{InputSource, Sessions};
 pub use standbys::Standbys;

@@ -124,6 +124,30 @@ pub enum WorkflowError {
         /// The cluster's members.
         members: Box<[MemberName]>,
     },
+    /// A resource class asks for more than the host has: refused before any job.
+    #[error("{key}: {problem}")]
+    ClassPastHost {
+        /// The config key of the cap, e.g. `lxpack.resources.classes.large.memory`.
+        key: String,
+        /// What the class asks and what the host has.
+        problem: String,
+    },
+    /// A step was stopped by a cap of its resource class, as the instance's counters
+    /// show; the step's own failure is the source.
+    #[error("step {step} on {instance} was stopped by resource class {class}: {hit}")]
+    LimitHit {
+        /// The step.
+        step: Step,
+        /// The instance.
+        instance: InstanceName,
+        /// The class.
+        class: crate::domain::ClassName,
+        /// Which cap, and by how much.
+        hit: Box<crate::domain::LimitHit>,
+        /// The step's failure (its exit code or timeout, and its output's tail).
+        #[source]
+        failure: Box<WorkflowError>,
+    },
     /// A fill asked for more standbys than a pool may hold.
     #[error("a pool of {size} standbys is more than the {max} a pool may hold")]
     PoolTooLarge {

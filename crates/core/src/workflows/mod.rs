@@ -22,12 +22,13 @@
 //!   pool, `caches/` its copies of its caches; `build_steps.rs`, `provisioning.rs`,
 //!   `scripts.rs`, `source_image.rs` and `retention.rs` are the parts of a build;
 //!   `output_tail.rs` keeps the end of a command's output.
-//! - `settings.rs`, `capabilities.rs` (what the settings need of the runtime) and
-//!   `error.rs`.
+//! - `settings.rs`, `capabilities.rs` (what the settings need of the runtime),
+//!   `class_check.rs` (the resource classes against the host) and `error.rs`.
 
 mod build_image;
 mod cache;
 mod capabilities;
+mod class_check;
 mod deploy;
 mod error;
 mod images;
@@ -56,7 +57,7 @@ pub use pool::{
 };
 pub use settings::{
     CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
-    ProvisionerSettings, SecretDelivery, SecretSettings, Settings, Timeouts,
+    ProvisionerSettings, ResourceSettings, SecretDelivery, SecretSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
 pub use sweep::{SpareReason, Spared, SweepReport};

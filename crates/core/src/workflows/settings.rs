@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, GuestPath, Isolation, PlacementTarget, Provisioner, RemoteServer, ResourceLimits,
-    RetentionPolicy, SecretPattern, SecretRule,
+    AppKey, ClassName, GuestPath, Isolation, PlacementTarget, Provisioner, RemoteServer,
+    ResourceClass, ResourceLimits, RetentionPolicy, SecretPattern, SecretRule,
 };
 use crate::events::Step;
 use crate::ports::Compression;
@@ -352,6 +352,66 @@ impl SecretSettings {
     }
 }
 
+/// The resource classes (`lxpack.resources`): named caps, the class every instance
+/// gets unless its app or module names another, and those that do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceSettings {
+    /// The classes by name; always holds [`Self::default`].
+    pub classes: BTreeMap<ClassName, ResourceLimits>,
+    /// The class of every instance no app or module entry names another for
+    /// (builds and standbys included).
+    pub default: ClassName,
+    /// The class of each app's instances (its deploys, builds and standbys).
+    pub apps: BTreeMap<AppKey, ClassName>,
+    /// The class of one module's deploys, over its app's.
+    pub modules: BTreeMap<(AppKey, String), ClassName>,
+}
+
+impl Default for ResourceSettings {
+    /// Only the built-in `default` class ([`ResourceClass::builtin_default`]).
+    fn default() -> Self {
+        let default = ResourceClass::builtin_default();
+        Self {
+            classes: BTreeMap::from([(default.name.clone(), default.limits)]),
+            default: default.name,
+            apps: BTreeMap::new(),
+            modules: BTreeMap::new(),
+        }
+    }
+}
+
+impl ResourceSettings {
+    /// The class of an instance of `app`, for `module`'s deploy or (with `None`) for
+    /// the app's build and standbys: the module's entry, else the app's, else the
+    /// default. A name with no class (settings not built by a config loader) falls
+    /// back to the built-in default rather than to no caps.
+    #[must_use]
+    pub fn class_for(&self, app: &AppKey, module: Option<&str>) -> ResourceClass {
+        let name = module
+            .and_then(|module| self.modules.get(&(app.clone(), module.to_owned())))
+            .or_else(|| self.apps.get(app))
+            .unwrap_or(&self.default);
+        match self.classes.get(name) {
+            Some(limits) => ResourceClass {
+                name: name.clone(),
+                limits: limits.clone(),
+            },
+            None => ResourceClass::builtin_default(),
+        }
+    }
+
+    /// The default class.
+    #[must_use]
+    pub fn default_class(&self) -> ResourceClass {
+        self.classes
+            .get(&self.default)
+            .map_or_else(ResourceClass::builtin_default, |limits| ResourceClass {
+                name: self.default.clone(),
+                limits: limits.clone(),
+            })
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -375,8 +435,8 @@ pub struct Settings {
     pub compression: Compression,
     /// Privileged or not.
     pub isolation: Isolation,
-    /// CPU and memory caps.
-    pub limits: ResourceLimits,
+    /// The resource classes of instances.
+    pub resources: ResourceSettings,
     /// Step time limits.
     pub timeouts: Timeouts,
     /// When a deploy's cleanup lets the job end.

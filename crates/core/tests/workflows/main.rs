@@ -16,6 +16,7 @@ mod events;
 mod jobs;
 mod keep;
 mod pool;
+mod resources;
 mod retention;
 mod secrets;
 mod step_snapshots;

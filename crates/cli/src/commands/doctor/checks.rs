@@ -36,6 +36,7 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
     let mut checks = vec![check("config", config_verdict)];
     if let Some(config) = &config {
         checks.push(check("secrets", secrets(config)));
+        checks.push(check("resource classes", resource_classes(config)));
     }
     let runtime = runtime_config(config.as_ref());
     checks.push(check("daemon installed", installed(&runtime.endpoint)));
@@ -48,6 +49,27 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
     checks.push(aws_check(config.as_ref()).await);
     checks.push(store_check(cli, config.as_ref()));
     checks
+}
+
+/// The default resource class and its caps, and the other classes by name.
+fn resource_classes(config: &Config) -> Verdict {
+    let resources = &config.settings.resources;
+    let default = resources.default_class();
+    let others: Vec<String> = resources
+        .classes
+        .iter()
+        .filter(|(name, _)| **name != default.name)
+        .map(|(name, limits)| format!("{name} ({})", crate::config::describe_class(limits)))
+        .collect();
+    let mut detail = format!(
+        "every instance runs under class {} ({}) unless lxpack.resources.apps names another",
+        default.name,
+        crate::config::describe_class(&default.limits)
+    );
+    if !others.is_empty() {
+        detail.push_str(&format!("; other classes: {}", others.join(", ")));
+    }
+    Verdict::Pass(detail)
 }
 
 /// The config the command line, the environment or XDG names, and whether it loads.

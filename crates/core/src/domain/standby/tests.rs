@@ -95,7 +95,21 @@ fn every_part_of_the_key_changes_the_pool() {
         PoolKey {
             limits: ResourceLimits {
                 cpu: Some("1".into()),
-                memory: None,
+                ..ResourceLimits::default()
+            },
+            ..key()
+        },
+        PoolKey {
+            limits: ResourceLimits {
+                processes: Some(100),
+                ..ResourceLimits::default()
+            },
+            ..key()
+        },
+        PoolKey {
+            limits: ResourceLimits {
+                root_size: Some(1 << 30),
+                ..ResourceLimits::default()
             },
             ..key()
         },

@@ -39,6 +39,7 @@ pub(super) async fn provision(
         mounts,
         ephemeral: false,
         from_snapshot: plan.resume.as_ref().map(|resume| resume.snapshot.clone()),
+        class: job.settings().resources.class_for(&plan.app.key, None),
     };
     job.launch(plan.name.clone(), launch).await
 }

@@ -18,8 +18,9 @@ pub(super) async fn run(
 ) -> Result<Vec<StepKey>, WorkflowError> {
     let (runtime, runner, name) = (job.runtime(), &job.runner, &plan.name);
     let snapshot = !plan.keys.is_empty();
+    let class = job.settings().resources.class_for(&plan.app.key, None);
     // The hooks and features run as root.
-    let steps = job.run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot);
+    let steps = job.run_steps(name, &plan.steps, &plan.keys, plan.done(), snapshot, &class);
     let taken = job
         .with_secret_files(name, &plan.secrets, Owner::ROOT, steps)
         .await?;

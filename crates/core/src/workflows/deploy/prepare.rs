@@ -66,7 +66,11 @@ pub(super) async fn prepare(
     let pooled = job.settings().pool.for_app(&app.key).size > 0 && !job.keep.may_keep();
     let pool = if pooled {
         let owner = Some(request.checkout.owner);
-        Some(job.workflows.pool_key(&app.key, &image, owner).await?)
+        Some(
+            (job.workflows)
+                .pool_key(&app.key, Some(&module.name), &image, owner)
+                .await?,
+        )
     } else {
         None
     };

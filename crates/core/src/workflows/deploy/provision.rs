@@ -35,6 +35,7 @@ pub(super) async fn provision(
         mounts,
         ephemeral: !job.keep.may_keep(),
         from_snapshot: None,
+        class: job.settings().resources.class_for(app, Some(module)),
     };
     let claimed = match &plan.pool {
         Some(key) => {

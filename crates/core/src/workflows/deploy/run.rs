@@ -38,7 +38,9 @@ pub(super) async fn run(
     if job.secret_files(&plan.secrets) {
         exec.env = plan.secrets.file_environment(exec.env);
     }
-    let buildpack = runner.exec(runtime, Step::Buildpack, name, &exec);
+    let resources = &job.settings().resources;
+    let class = resources.class_for(&plan.app.key, Some(&plan.module.name));
+    let buildpack = job.exec_in_class(Step::Buildpack, name, &exec, &class);
     job.with_secret_files(name, &plan.secrets, request.checkout.owner, buildpack)
         .await?;
     caches.measure(job, name).await;

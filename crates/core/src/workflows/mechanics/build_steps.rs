@@ -6,7 +6,7 @@
 
 use crate::domain::{
     App, AppSecrets, ExecRequest, Feature, FileSpec, InstanceName, JobCommand, JobId, Provisioner,
-    ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
+    ResourceClass, ResumePoint, SnapshotSource, StepInputs, StepKey, resume_point, step_keys,
 };
 use crate::events::{Event, Step};
 use crate::ports::{Resource, ResourceKind};
@@ -221,6 +221,7 @@ impl JobContext<'_> {
         keys: &[StepKey],
         done: usize,
         snapshot: bool,
+        class: &ResourceClass,
     ) -> Result<Vec<StepKey>, WorkflowError> {
         let runner = &self.runner;
         let runtime = self.workflows.ports.runtime.as_ref();
@@ -251,8 +252,7 @@ impl JobContext<'_> {
             .map(|(index, planned)| (index, Some(planned)));
         for (index, planned) in resumed.into_iter().chain(ran) {
             if let Some(planned) = planned {
-                runner
-                    .exec(runtime, planned.step, name, &planned.request)
+                self.exec_in_class(planned.step, name, &planned.request, class)
                     .await?;
             }
             let Some((key, snapshots)) = keys.get(index).zip(snapshots.filter(|_| snapshotting))

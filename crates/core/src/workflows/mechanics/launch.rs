@@ -3,7 +3,7 @@
 
 use crate::domain::{
     App, DiskMount, ImageRef, InstanceName, Isolation, JobCommand, JobId, Labels, LaunchSpec,
-    ProfileName, ProfileSpec, SnapshotSource,
+    ProfileName, ProfileSpec, ResourceClass, SnapshotSource,
 };
 use crate::events::{Event, Step};
 use crate::ports::ContainerRuntime;
@@ -25,6 +25,8 @@ pub(crate) struct Launch<'a> {
     pub(crate) ephemeral: bool,
     /// Start from this snapshot instead of the image (a resumed buildimage).
     pub(crate) from_snapshot: Option<SnapshotSource>,
+    /// The resource class the instance runs under.
+    pub(crate) class: ResourceClass,
 }
 
 impl Launch<'_> {
@@ -85,7 +87,7 @@ impl JobContext<'_> {
             profile: Some(profile.name.clone()),
             ephemeral: launch.ephemeral,
             isolation: settings.isolation,
-            limits: settings.limits.clone(),
+            limits: launch.class.limits.clone(),
             network: Default::default(),
             labels: Some(launch.labels()),
             standby: None,

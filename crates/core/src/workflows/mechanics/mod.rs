@@ -1,6 +1,7 @@
 //! The mechanics the entry points are built of: how a job is recorded and run
 //! (`job`, `step`), what it creates and how that goes again (`launch`, `readiness`,
-//! `cleanup`, `release`), the standbys a deploy claims and the caches it copies
+//! `cleanup`, `release`), a failed step explained by its resource class (`limits`),
+//! the standbys a deploy claims and the caches it copies
 //! (`standbys`, `caches`), and the parts of a build (`build_steps`, `provisioning`,
 //! `scripts`, `source_image`, `retention`), and the secrets delivered as files
 //! (`secret_files`). A mechanic never calls an entry point:
@@ -11,6 +12,7 @@ pub(crate) mod caches;
 pub(crate) mod cleanup;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod limits;
 pub(crate) mod output_tail;
 pub(crate) mod provisioning;
 pub(crate) mod readiness;

@@ -132,7 +132,7 @@ impl Workflows {
             cancel,
         };
         for owner in self.owners_to_fill(&app, request.owner, &kept).await? {
-            let key = self.pool_key(&app.key, &image, owner).await?;
+            let key = self.pool_key(&app.key, None, &image, owner).await?;
             let pool = filler.fill_one(&key, &kept).await?;
             report.retired.extend(filler.retire_surplus(&key).await?);
             report.pools.push(pool);

@@ -40,12 +40,14 @@ pub(crate) fn pool_failure(source: impl Into<PortError>) -> WorkflowError {
 }
 
 impl Workflows {
-    /// The pool a deploy of `app` from `image`, whose checkout `owner` owns, draws
-    /// from. The owner is part of the key only where the daemon must map it when the
-    /// instance starts (no idmapped mounts).
+    /// The pool a deploy of `module` of `app` (or, with `None`, any module of the
+    /// app's own class) from `image`, whose checkout `owner` owns, draws from. The
+    /// owner is part of the key only where the daemon must map it when the instance
+    /// starts (no idmapped mounts); the resource class always is.
     pub(crate) async fn pool_key(
         &self,
         app: &AppKey,
+        module: Option<&str>,
         image: &JobId,
         owner: Option<Owner>,
     ) -> Result<PoolKey, WorkflowError> {
@@ -59,7 +61,7 @@ impl Workflows {
             app: app.clone(),
             image: image.clone(),
             isolation: self.settings.isolation,
-            limits: self.settings.limits.clone(),
+            limits: self.settings.resources.class_for(app, module).limits,
             target: self.settings.placement.clone(),
             owner: if info.can_shift_mounts { None } else { owner },
         })
