@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::domain::{
-    GuestPath, InstanceName, JobId, MemberName, OutputStream, PoolId, ProfileName, Provisioner,
+    AclName, GuestPath, InstanceName, JobId, MemberName, NetworkMode, NetworkName, OutputStream,
+    PolicyScope, PoolId, ProfileName, Provisioner,
 };
 
 /// A step of a workflow.
@@ -65,6 +66,8 @@ pub enum Step {
     Caches,
     /// Snapshot buildimage's instance after a step.
     Snapshot,
+    /// Make the daemon hold the job's egress network and its ACL.
+    Network,
 }
 
 impl Step {
@@ -99,6 +102,7 @@ impl Step {
             Self::SaveCache => "save_cache".into(),
             Self::Caches => "caches".into(),
             Self::Snapshot => "snapshot".into(),
+            Self::Network => "network".into(),
         }
     }
 }
@@ -132,6 +136,7 @@ impl fmt::Display for Step {
             Self::SaveCache => f.write_str("save cache"),
             Self::Caches => f.write_str("caches"),
             Self::Snapshot => f.write_str("snapshot"),
+            Self::Network => f.write_str("network"),
         }
     }
 }
@@ -227,6 +232,16 @@ pub enum Event {
         steps: Vec<Step>,
         /// The build whose snapshot it is.
         job: JobId,
+    },
+    /// How the job's instance is connected: its policy's mode, whose policy it is,
+    /// and for `egress` the bridge and ACL.
+    Network {
+        /// The mode.
+        mode: NetworkMode,
+        /// Whose policy it is.
+        scope: PolicyScope,
+        /// The bridge and ACL (mode `egress` only).
+        egress: Option<(NetworkName, AclName)>,
     },
     /// Resources were left in place on request (keep, debug, or keep-on-failure after
     /// a failure); a sweep spares them until `until`, then removes them.

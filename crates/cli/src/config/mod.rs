@@ -4,6 +4,7 @@
 //! keys lxpack does not use still loads.
 
 mod locate;
+mod network;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -264,6 +265,7 @@ fn build(
         pool: pool_settings(&raw.lxpack.pool, &invalid)?,
         cache: cache_settings(&raw.lxpack.cache, &invalid)?,
         step_snapshots: raw.lxpack.buildimage.step_snapshots.unwrap_or(true),
+        network: network::network_settings(&raw.lxpack.network, &invalid)?,
     };
 
     let runtime = runtime_config(&raw, &invalid)?;

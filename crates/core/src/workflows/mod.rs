@@ -55,7 +55,7 @@ pub use pool::{
     StandbyView,
 };
 pub use settings::{
-    CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
+    CacheSettings, CleanupMode, KeepSettings, LogLevel, NetworkSettings, PoolSettings, PoolSize,
     ProvisionerSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
@@ -94,6 +94,8 @@ pub struct Workflows {
     clock: Arc<dyn Clock>,
     runners: Arc<dyn RunnerProbe>,
     refill: Arc<dyn PoolRefill>,
+    /// The egress networks this value (and its clones) made the daemon hold.
+    networks: mechanics::network::EnsuredNetworks,
 }
 
 impl Workflows {
@@ -106,6 +108,7 @@ impl Workflows {
             clock: Arc::new(SystemClock),
             runners: Arc::new(NoRunnerProbe),
             refill: Arc::new(NoRefill),
+            networks: Default::default(),
         }
     }
 

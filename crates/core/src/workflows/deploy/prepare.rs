@@ -1,7 +1,7 @@
 //! Preparing a deploy: what it deploys (the app, its module and buildpack), from which
 //! image, and from which standby pool, if any. Nothing is created yet.
 
-use crate::domain::{App, InstanceName, JobCommand, JobId, Module, PoolKey, Script};
+use crate::domain::{App, InstanceName, JobCommand, JobId, Module, Script, StandbyPool};
 use crate::events::Event;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
@@ -16,7 +16,7 @@ pub(super) struct DeployPlan {
     /// The app's current image, named by the job that built it.
     pub(super) image: JobId,
     /// The pool the job claims a standby from; `None` launches its own instance.
-    pub(super) pool: Option<PoolKey>,
+    pub(super) pool: Option<StandbyPool>,
     /// The instance the job launches when it claims none.
     pub(super) cold_name: InstanceName,
 }
@@ -62,7 +62,11 @@ pub(super) async fn prepare(
     let pooled = job.settings().pool.for_app(&app.key).size > 0 && !job.keep.may_keep();
     let pool = if pooled {
         let owner = Some(request.checkout.owner);
-        Some(job.workflows.pool_key(&app.key, &image, owner).await?)
+        Some(
+            (job.workflows)
+                .pool_key(&app.key, Some(&module.name), &image, owner)
+                .await?,
+        )
     } else {
         None
     };
