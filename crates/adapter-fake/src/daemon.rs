@@ -73,6 +73,8 @@ pub struct FakeInstance {
     pub snapshots: Vec<(String, BTreeMap<GuestPath, FileSpec>)>,
     /// The keys of its step snapshots, once kept as a step holder.
     pub steps: Vec<lxpack_core::domain::StepKey>,
+    /// How it is connected ([`LaunchSpec::network`]).
+    pub network: lxpack_core::domain::NetworkAttachment,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -107,6 +109,12 @@ pub(crate) struct Daemon {
     pub(crate) volumes: BTreeMap<String, crate::volumes::FakeVolume>,
     /// Whether the storage tells a volume's usage (a dir pool does not).
     pub(crate) volume_usage_known: bool,
+    /// The bridges, by name.
+    pub(crate) networks: BTreeMap<String, crate::networks::FakeNetwork>,
+    /// The network ACLs, by name.
+    pub(crate) acls: BTreeMap<String, crate::networks::FakeAcl>,
+    /// The host's own addresses.
+    pub(crate) host_addresses: Vec<std::net::IpAddr>,
 }
 
 pub(crate) type Shared = Arc<Mutex<Daemon>>;
@@ -147,6 +155,12 @@ impl Daemon {
             members: Vec::new(),
             volumes: BTreeMap::new(),
             volume_usage_known: true,
+            networks: BTreeMap::new(),
+            acls: BTreeMap::new(),
+            host_addresses: vec![
+                std::net::IpAddr::from([203, 0, 113, 7]),
+                std::net::IpAddr::from([127, 0, 0, 1]),
+            ],
         }
     }
 
@@ -250,6 +264,7 @@ impl Daemon {
                 name: missing.to_string(),
             });
         }
+        self.check_attachment(&spec.network)?;
         if let Some(from) = &spec.from_snapshot {
             return self.create_from_snapshot(spec, from, status);
         }
@@ -617,6 +632,7 @@ pub(crate) fn instance_from(
         map_owner: spec.map_owner,
         snapshots: Vec::new(),
         steps: Vec::new(),
+        network: spec.network.clone(),
     }
 }
 
