@@ -113,7 +113,10 @@ impl Daemon {
 
     /// Refuses a launch whose egress network or ACL is not on the daemon, as a real
     /// daemon refuses a NIC on a missing network.
-    pub(crate) fn check_attachment(&self, attachment: &NetworkAttachment) -> Result<(), RuntimeError> {
+    pub(crate) fn check_attachment(
+        &self,
+        attachment: &NetworkAttachment,
+    ) -> Result<(), RuntimeError> {
         let NetworkAttachment::Egress { network, acl, .. } = attachment else {
             return Ok(());
         };

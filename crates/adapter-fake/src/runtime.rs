@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    CacheMark, CacheVolume, ClusterMember, EgressNetwork, EgressState, ExecRequest, FileSpec, GuestPath, Image, InstanceName,
-    Labels, LaunchSpec, MemberName, Owner, ProfileName, ProfileSpec, SessionInput, SessionRequest,
-    StandbyMark, StepKey, VolumeName,
+    CacheMark, CacheVolume, ClusterMember, EgressNetwork, EgressState, ExecRequest, FileSpec,
+    GuestPath, Image, InstanceName, Labels, LaunchSpec, MemberName, Owner, ProfileName,
+    ProfileSpec, SessionInput, SessionRequest, StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
     CacheVolumes, ClusterMembers, ContainerRuntime, InputSource, NetworkPolicies, OutputSink,

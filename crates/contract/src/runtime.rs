@@ -282,7 +282,12 @@ impl Names {
 /// - step snapshots: snapshot of a running instance, `AlreadyExists`, `NotFound`; an
 ///   instance launched from a snapshot holds the files of the snapshot's moment; the
 ///   stopped source kept as a step holder is listed with its keys and left only the
-///   base profiles; `NotFound`.
+///   base profiles; `NotFound`;
+/// - network policies: the host's addresses; `egress_state` reads `Missing`,
+///   `Matches` and `Differs`; `ensure_egress` creates the bridge and ACL, succeeds
+///   again (twice at once too), updates changed rules in place, and is `NotFound` on
+///   an operator's bridge that does not exist (the suite's bridge and ACL stay: the
+///   port deletes nothing).
 ///
 /// A capability not offered is not checked: its part's checks are absent from the
 /// report.
@@ -337,6 +342,7 @@ struct Suite<'a> {
     volume_names: volumes::VolumeNames,
 }
 
+mod network;
 mod snapshots;
 mod standbys;
 mod volumes;
@@ -388,6 +394,9 @@ impl Suite<'_> {
         }
         if let Some(snapshots) = self.capabilities.step_snapshots.as_deref() {
             self.snapshots(checker, snapshots).await;
+        }
+        if let Some(networks) = self.capabilities.network_policies.as_deref() {
+            self.networks(checker, networks).await;
         }
     }
 

@@ -20,7 +20,13 @@ pub(super) fn network_settings(
     invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<NetworkSettings, ConfigError> {
     let top = NetworkPolicy::default();
-    let default = policy("lxpack.network", raw.mode, raw.allow.as_deref(), &top, invalid)?;
+    let default = policy(
+        "lxpack.network",
+        raw.mode,
+        raw.allow.as_deref(),
+        &top,
+        invalid,
+    )?;
     let bridge = raw
         .bridge
         .as_deref()
@@ -101,7 +107,8 @@ fn allow_list(
         .iter()
         .enumerate()
         .map(|(index, entry)| {
-            EgressRule::parse_allow(entry).map_err(|e| invalid(&format!("{key}[{index}]"), e.to_string()))
+            EgressRule::parse_allow(entry)
+                .map_err(|e| invalid(&format!("{key}[{index}]"), e.to_string()))
         })
         .collect()
 }

@@ -508,7 +508,9 @@ fn the_network_is_egress_unless_set_and_entries_take_their_levels_policy() {
     assert!(matches!(scope, PolicyScope::Module(..)));
     assert_eq!(policy.mode, NetworkMode::None);
     assert!(policy.allow.is_empty(), "allow is egress's only");
-    let db = network.policy_for(&AppKey::new("db", "prod", "back"), None).1;
+    let db = network
+        .policy_for(&AppKey::new("db", "prod", "back"), None)
+        .1;
     assert_eq!(db.mode, NetworkMode::Open);
     let other = network.policy_for(&AppKey::new("x", "y", "z"), None).1;
     assert_eq!(other.allow[0].to_string(), "10.9.0.0/24");

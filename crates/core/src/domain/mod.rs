@@ -60,8 +60,8 @@ pub use retention::{
     AmiKnowledge, DeletionReason, Doomed, RetentionPlan, RetentionPolicy, plan_retention,
 };
 pub use standby::{
-    PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyPool, StandbyState, claim_order,
-    claimable, staleness, unchanged_standby,
+    PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyPool, StandbyState,
+    claim_order, claimable, staleness, unchanged_standby,
 };
 pub use step_snapshot::{ResumePoint, StepInputs, StepKey, resume_point, step_keys};
 pub use utc::UtcDateTime;

@@ -445,7 +445,10 @@ mod tests {
                 &policy(NetworkMode::None)
             )
         );
-        assert_eq!(network.policy_for(&other, Some(&api)).0, PolicyScope::Default);
+        assert_eq!(
+            network.policy_for(&other, Some(&api)).0,
+            PolicyScope::Default
+        );
         assert!(network.uses(NetworkMode::None) && network.uses(NetworkMode::Egress));
     }
 
@@ -457,7 +460,10 @@ mod tests {
         network
             .modules
             .insert((web.clone(), "api".into()), NetworkPolicy::default());
-        assert_eq!(network.policy_for(&web, Some("api")).0, PolicyScope::Default);
+        assert_eq!(
+            network.policy_for(&web, Some("api")).0,
+            PolicyScope::Default
+        );
         assert_eq!(network.scopes().len(), 1);
         assert!(!network.uses(NetworkMode::Open));
     }

@@ -79,8 +79,15 @@ async fn mode_none_launches_without_a_nic_and_asks_the_daemon_nothing() {
     assert_eq!(count(&world, RuntimeOp::HostAddresses), 0);
     assert_eq!(count(&world, RuntimeOp::EnsureEgress), 0);
     assert!(world.runtime.networks().is_empty() && world.runtime.acls().is_empty());
-    assert_eq!(network_events(&world), [NetworkMode::None, NetworkMode::None]);
-    assert!(world.events.warnings().is_empty(), "{:?}", world.events.warnings());
+    assert_eq!(
+        network_events(&world),
+        [NetworkMode::None, NetworkMode::None]
+    );
+    assert!(
+        world.events.warnings().is_empty(),
+        "{:?}",
+        world.events.warnings()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -90,7 +97,10 @@ async fn mode_open_keeps_the_daemons_profile_and_warns_at_each_job() {
     world.deploy("api", &job(2)).await.unwrap();
     assert_eq!(
         attachments(&world),
-        [NetworkAttachment::DaemonDefault, NetworkAttachment::DaemonDefault]
+        [
+            NetworkAttachment::DaemonDefault,
+            NetworkAttachment::DaemonDefault
+        ]
     );
     assert_eq!(count(&world, RuntimeOp::EnsureEgress), 0);
     let open: Vec<String> = (world.events.warnings().into_iter())
@@ -107,11 +117,19 @@ async fn egress_is_made_once_then_every_job_attaches_to_it() {
     world.deploy("api", &job(3)).await.unwrap();
     assert_eq!(attachments(&world), vec![default_egress(); 3]);
     assert_eq!(count(&world, RuntimeOp::HostAddresses), 1);
-    assert_eq!(count(&world, RuntimeOp::EnsureEgress), 1, "warm deploys ask nothing");
+    assert_eq!(
+        count(&world, RuntimeOp::EnsureEgress),
+        1,
+        "warm deploys ask nothing"
+    );
     let acls = world.runtime.acls();
     assert_eq!(acls.len(), 1);
     let hosts: Vec<IpAddr> = vec![[203, 0, 113, 7].into(), [127, 0, 0, 1].into()];
-    assert_eq!(acls[0].rules, egress_rules(&[], &hosts), "the host is denied");
+    assert_eq!(
+        acls[0].rules,
+        egress_rules(&[], &hosts),
+        "the host is denied"
+    );
     let networks = world.runtime.networks();
     assert_eq!(networks.len(), 1);
     assert_eq!(networks[0].acl.as_deref(), Some("lxpack-egress"));
@@ -138,7 +156,9 @@ async fn a_changed_policy_updates_the_acl_in_place() {
     assert_eq!(acls.len(), 1, "the same ACL");
     assert_eq!(acls[0].revision, 2);
     assert!(
-        acls[0].rules.contains(&EgressRule::parse_allow("10.9.0.5 tcp:3128").unwrap()),
+        acls[0]
+            .rules
+            .contains(&EgressRule::parse_allow("10.9.0.5 tcp:3128").unwrap()),
         "{:?}",
         acls[0].rules
     );
@@ -166,7 +186,10 @@ async fn a_module_with_its_own_policy_gets_its_own_network() {
         .into_iter()
         .find(|a| a.name == acl.as_str())
         .unwrap();
-    assert!(own.rules.contains(&EgressRule::parse_allow("10.9.0.0/24").unwrap()));
+    assert!(
+        own.rules
+            .contains(&EgressRule::parse_allow("10.9.0.0/24").unwrap())
+    );
     assert_eq!(world.runtime.networks().len(), 2);
 }
 
@@ -177,11 +200,20 @@ async fn an_operators_bridge_is_used_as_it_is_and_must_exist() {
     let world = World::with(settings.clone(), true);
     let error = world.build(&job(1)).await.unwrap_err();
     assert!(
-        matches!(&error, WorkflowError::StepFailed { step: Step::Network, .. }),
+        matches!(
+            &error,
+            WorkflowError::StepFailed {
+                step: Step::Network,
+                ..
+            }
+        ),
         "{error:?}"
     );
     let chain = lxpack_core::workflows::error_chain(&error);
-    assert!(chain.contains("network br-builds does not exist"), "{chain}");
+    assert!(
+        chain.contains("network br-builds does not exist"),
+        "{chain}"
+    );
     world.assert_nothing_left();
     assert!(world.runtime.acls().is_empty(), "nothing made");
 
@@ -194,7 +226,10 @@ async fn an_operators_bridge_is_used_as_it_is_and_must_exist() {
     ));
     let networks = world.runtime.networks();
     assert_eq!(networks.len(), 1);
-    assert_eq!(networks[0].acl, None, "the operator's bridge is never changed");
+    assert_eq!(
+        networks[0].acl, None,
+        "the operator's bridge is never changed"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -225,7 +225,11 @@ mod tests {
 
     #[test]
     fn an_allow_entry_reads_back_from_its_text() {
-        for text in ["10.9.0.5/32 tcp:80,8000-8100", "fd00::/8", "10.0.0.0/8 udp:53"] {
+        for text in [
+            "10.9.0.5/32 tcp:80,8000-8100",
+            "fd00::/8",
+            "10.0.0.0/8 udp:53",
+        ] {
             let rule = EgressRule::parse_allow(text).unwrap();
             assert_eq!(rule.to_string(), text);
             assert_eq!(EgressRule::parse_allow(&rule.to_string()).unwrap(), rule);

@@ -108,7 +108,9 @@ impl JobContext<'_> {
             && network_missing(error)
             && matches!(spec.network, NetworkAttachment::Egress { .. })
         {
-            let network = workflows.job_network(app, launch.module, runner, true).await?;
+            let network = workflows
+                .job_network(app, launch.module, runner, true)
+                .await?;
             spec.network = network.attachment;
             placement = launch_instance(runtime, runner, created, &spec).await;
         }

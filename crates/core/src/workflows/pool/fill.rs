@@ -350,7 +350,10 @@ impl Filler<'_> {
 
     /// Retires the newest ready standbys of `key`'s pool beyond `size` (two fillers
     /// that ran at once may have started one each).
-    async fn retire_surplus(&self, key: &StandbyPool) -> Result<Vec<RetiredStandby>, WorkflowError> {
+    async fn retire_surplus(
+        &self,
+        key: &StandbyPool,
+    ) -> Result<Vec<RetiredStandby>, WorkflowError> {
         let (pool, size) = (key.id(), self.size);
         let mut ready: Vec<Standby> = self
             .workflows
