@@ -62,6 +62,16 @@ pub(super) fn describe(event: &Event) -> Option<String> {
                 .map_or_else(|| "JOB".to_owned(), |job| job.to_string()),
             how_to_remove(instance.as_str(), profile.as_str())
         )),
+        Event::Network {
+            mode,
+            scope,
+            egress,
+        } => Some(match egress {
+            Some((network, acl)) => {
+                format!("network: {mode} ({scope} policy; bridge {network}, ACL {acl})")
+            }
+            None => format!("network: {mode} ({scope} policy)"),
+        }),
         other => Some(format!("{other:?}")),
     }
 }

@@ -330,3 +330,44 @@ async fn a_module_with_its_own_policy_never_takes_its_apps_standby() {
     assert_eq!(standby_networks(&world).len(), 1, "the standby still waits");
     assert_eq!(network_events(&world), [NetworkMode::None]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn doctor_reads_each_scopes_mode_and_whether_its_network_matches() {
+    use lxpack_core::domain::{EgressState, PolicyScope};
+    use lxpack_core::workflows::{EgressCheck, network_isolation};
+    let mut settings = settings();
+    (settings.network.apps).insert(key("web"), policy(NetworkMode::Open, &[]));
+    let world = World::with(settings.clone(), true);
+    let state = |report: &[lxpack_core::workflows::ScopeIsolation]| -> Vec<Option<EgressState>> {
+        report
+            .iter()
+            .map(|scope| match &scope.egress {
+                Some(EgressCheck::State { state, .. }) => Some(*state),
+                _ => None,
+            })
+            .collect()
+    };
+    let report = network_isolation(&settings.network, Some(&world.runtime)).await;
+    assert_eq!(report.len(), 2);
+    assert_eq!(report[0].scope, PolicyScope::Default);
+    assert_eq!(state(&report), [Some(EgressState::Missing), None]);
+    let other = World::with(crate::helpers::settings(), true);
+    let report = network_isolation(&settings.network, Some(&other.runtime)).await;
+    assert_eq!(state(&report)[0], Some(EgressState::Missing));
+    other.build(&job(1)).await.unwrap();
+    let report = network_isolation(&settings.network, Some(&other.runtime)).await;
+    assert_eq!(state(&report)[0], Some(EgressState::Matches));
+    let mut changed = settings.clone();
+    changed.network.default = policy(NetworkMode::Egress, &["10.9.0.0/24"]);
+    let report = network_isolation(&changed.network, Some(&other.runtime)).await;
+    assert_eq!(state(&report)[0], Some(EgressState::Differs));
+    let report = network_isolation(&settings.network, None).await;
+    assert!(matches!(report[0].egress, Some(EgressCheck::Unsupported)));
+    other.runtime.inject(
+        RuntimeOp::EgressState,
+        When::Every,
+        Fault::fail(FakeFailure::Unreachable),
+    );
+    let report = network_isolation(&settings.network, Some(&other.runtime)).await;
+    assert!(matches!(report[0].egress, Some(EgressCheck::Failed(_))));
+}
