@@ -140,3 +140,69 @@ impl Daemon {
         self.host_addresses.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lxpack_core::domain::{NetworkName, NetworkPolicy, PolicyScope, egress_rules};
+    use lxpack_core::ports::NetworkPolicies as _;
+
+    use super::*;
+    use crate::FakeRuntime;
+
+    fn plan(bridge: Option<&str>) -> EgressNetwork {
+        let bridge = bridge.map(|name| NetworkName::parse(name).unwrap());
+        EgressNetwork::plan(
+            &PolicyScope::Default,
+            &NetworkPolicy::default(),
+            bridge.as_ref(),
+            &[],
+        )
+    }
+
+    #[tokio::test]
+    async fn an_ensure_writes_only_what_differs() {
+        let runtime = FakeRuntime::new();
+        let network = plan(None);
+        runtime.ensure_egress(&network).await.unwrap();
+        runtime.ensure_egress(&network).await.unwrap();
+        assert_eq!(runtime.acls()[0].revision, 1, "the second wrote nothing");
+        let changed = EgressNetwork {
+            rules: egress_rules(&[], &["203.0.113.9".parse().unwrap()]),
+            ..network.clone()
+        };
+        assert_eq!(
+            runtime.egress_state(&changed).await.unwrap(),
+            EgressState::Differs
+        );
+        runtime.ensure_egress(&changed).await.unwrap();
+        assert_eq!(runtime.acls()[0].revision, 2, "updated in place");
+        assert_eq!(runtime.networks().len(), 1);
+        assert!(runtime.remove_network("lxpackbr0"));
+        assert_eq!(
+            runtime.egress_state(&changed).await.unwrap(),
+            EgressState::Missing
+        );
+    }
+
+    #[tokio::test]
+    async fn an_operators_bridge_must_exist_and_is_never_changed() {
+        let runtime = FakeRuntime::new();
+        let theirs = plan(Some("br-builds"));
+        let missing = runtime.ensure_egress(&theirs).await.unwrap_err();
+        assert!(matches!(
+            missing,
+            RuntimeError::NotFound {
+                what: "network",
+                ..
+            }
+        ));
+        assert!(runtime.acls().is_empty(), "nothing made");
+        runtime.add_operator_network("br-builds");
+        runtime.ensure_egress(&theirs).await.unwrap();
+        assert_eq!(runtime.networks()[0].acl, None);
+        assert_eq!(
+            runtime.egress_state(&theirs).await.unwrap(),
+            EgressState::Matches
+        );
+    }
+}
