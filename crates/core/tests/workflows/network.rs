@@ -371,3 +371,25 @@ async fn doctor_reads_each_scopes_mode_and_whether_its_network_matches() {
     let report = network_isolation(&settings.network, Some(&other.runtime)).await;
     assert!(matches!(report[0].egress, Some(EgressCheck::Failed(_))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_build_resumed_from_a_snapshot_keeps_its_policy() {
+    for mode in [NetworkMode::None, NetworkMode::Egress] {
+        let mut settings = with_mode(mode);
+        settings.step_snapshots = true;
+        for provisioner in &mut settings.provisioners {
+            provisioner.formulas_digest = Some("formulas-1".to_owned());
+        }
+        let world = World::with(settings, true);
+        world.build(&job(1)).await.unwrap();
+        let resumed = world.build(&job(2)).await.unwrap();
+        assert!(resumed.resumed_from.is_some(), "{mode}: {resumed:?}");
+        let launched = attachments(&world);
+        assert_eq!(launched.len(), 2);
+        assert_eq!(launched[0], launched[1], "{mode}");
+        assert_eq!(
+            matches!(launched[1], NetworkAttachment::Loopback),
+            mode == NetworkMode::None
+        );
+    }
+}
