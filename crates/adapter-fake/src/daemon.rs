@@ -76,6 +76,8 @@ pub struct FakeInstance {
     /// Its limit counters: quiet (no kill, no refusal, one process) until a scripted
     /// command hits a cap ([`crate::ExecScript::hits`]).
     pub counters: lxpack_core::domain::LimitReadings,
+    /// How it is connected ([`LaunchSpec::network`]).
+    pub network: lxpack_core::domain::NetworkAttachment,
 }
 
 /// When the fake clock starts: 2023-11-14T22:13:20Z.
@@ -112,6 +114,12 @@ pub(crate) struct Daemon {
     pub(crate) volumes: BTreeMap<String, crate::volumes::FakeVolume>,
     /// Whether the storage tells a volume's usage (a dir pool does not).
     pub(crate) volume_usage_known: bool,
+    /// The bridges, by name.
+    pub(crate) networks: BTreeMap<String, crate::networks::FakeNetwork>,
+    /// The network ACLs, by name.
+    pub(crate) acls: BTreeMap<String, crate::networks::FakeAcl>,
+    /// The host's own addresses.
+    pub(crate) host_addresses: Vec<std::net::IpAddr>,
 }
 
 pub(crate) type Shared = Arc<Mutex<Daemon>>;
@@ -156,6 +164,12 @@ impl Daemon {
             members: Vec::new(),
             volumes: BTreeMap::new(),
             volume_usage_known: true,
+            networks: BTreeMap::new(),
+            acls: BTreeMap::new(),
+            host_addresses: vec![
+                std::net::IpAddr::from([203, 0, 113, 7]),
+                std::net::IpAddr::from([127, 0, 0, 1]),
+            ],
         }
     }
 
@@ -259,6 +273,7 @@ impl Daemon {
                 name: missing.to_string(),
             });
         }
+        self.check_attachment(&spec.network)?;
         if let Some(from) = &spec.from_snapshot {
             return self.create_from_snapshot(spec, from, status);
         }
@@ -632,6 +647,7 @@ pub(crate) fn instance_from(
             process_refusals: Some(0),
             processes: Some(1),
         },
+        network: spec.network.clone(),
     }
 }
 

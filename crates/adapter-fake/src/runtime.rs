@@ -6,13 +6,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
-    CacheMark, CacheVolume, ClusterMember, ExecRequest, FileSpec, GuestPath, Image, InstanceName,
-    Labels, LaunchSpec, LimitReadings, MemberName, Owner, ProfileName, ProfileSpec, SessionInput,
-    SessionRequest, StandbyMark, StepKey, VolumeName,
+    CacheMark, CacheVolume, ClusterMember, EgressNetwork, EgressState, ExecRequest, FileSpec,
+    GuestPath, Image, InstanceName, Labels, LaunchSpec, LimitReadings, MemberName, Owner,
+    ProfileName, ProfileSpec, SessionInput, SessionRequest, StandbyMark, StepKey, VolumeName,
 };
 use lxpack_core::ports::{
-    CacheVolumes, ClusterMembers, ContainerRuntime, HostResources, InputSource, OutputSink,
-    Placement, Resource, ResourceClasses, RuntimeError, ServerInfo, Sessions, Standbys,
+    CacheVolumes, ClusterMembers, ContainerRuntime, HostResources, InputSource, NetworkPolicies,
+    OutputSink, Placement, Resource, ResourceClasses, RuntimeError, ServerInfo, Sessions, Standbys,
     StepSnapshots, VolumeSpec,
 };
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,12 @@ pub enum RuntimeOp {
     HostResources,
     /// `limit_counters`.
     LimitCounters,
+    /// `host_addresses`.
+    HostAddresses,
+    /// `ensure_egress`.
+    EnsureEgress,
+    /// `egress_state`.
+    EgressState,
 }
 
 /// One call received by a [`FakeRuntime`], with its arguments.
@@ -235,6 +241,18 @@ pub enum RuntimeCall {
         /// The instance.
         instance: InstanceName,
     },
+    /// `host_addresses`.
+    HostAddresses,
+    /// `ensure_egress`.
+    EnsureEgress {
+        /// The network asked for.
+        network: EgressNetwork,
+    },
+    /// `egress_state`.
+    EgressState {
+        /// The network asked about.
+        network: EgressNetwork,
+    },
 }
 
 impl Recorded for RuntimeCall {
@@ -267,6 +285,9 @@ impl Recorded for RuntimeCall {
             Self::KeepAsStepHolder { .. } => RuntimeOp::KeepAsStepHolder,
             Self::HostResources => RuntimeOp::HostResources,
             Self::LimitCounters { .. } => RuntimeOp::LimitCounters,
+            Self::HostAddresses => RuntimeOp::HostAddresses,
+            Self::EnsureEgress { .. } => RuntimeOp::EnsureEgress,
+            Self::EgressState { .. } => RuntimeOp::EgressState,
         }
     }
 }
@@ -314,6 +335,11 @@ impl RuntimeCall {
             }
             Self::HostResources => "read the host's resources".to_owned(),
             Self::LimitCounters { instance } => format!("read the limit counters of {instance}"),
+            Self::HostAddresses => "list the host's addresses".to_owned(),
+            Self::EnsureEgress { network } => format!("ensure network {}", network.network),
+            Self::EgressState { network } => {
+                format!("read the state of network {}", network.network)
+            }
         }
     }
 
@@ -340,11 +366,15 @@ impl RuntimeCall {
             Self::MarkVolume { name, .. }
             | Self::DeleteVolume { name }
             | Self::VolumeUsage { name } => Some(("volume", name.to_string())),
+            Self::EnsureEgress { network } | Self::EgressState { network } => {
+                Some(("network", network.network.to_string()))
+            }
             Self::ServerInfo
             | Self::ListResources
             | Self::ClusterMembers
             | Self::ListVolumes
-            | Self::HostResources => None,
+            | Self::HostResources
+            | Self::HostAddresses => None,
         }
     }
 
@@ -529,6 +559,52 @@ impl FakeRuntime {
     #[must_use]
     pub fn instances(&self) -> Vec<FakeInstance> {
         self.lock().instances.values().cloned().collect()
+    }
+
+    /// Every bridge, by name.
+    #[must_use]
+    pub fn networks(&self) -> Vec<crate::FakeNetwork> {
+        self.lock().networks.values().cloned().collect()
+    }
+
+    /// Every network ACL, by name.
+    #[must_use]
+    pub fn acls(&self) -> Vec<crate::FakeAcl> {
+        self.lock().acls.values().cloned().collect()
+    }
+
+    /// Adds a bridge of the operator's (`lxpack.network.bridge`), without checks or
+    /// recording.
+    pub fn add_operator_network(&self, name: &str) {
+        self.lock().networks.insert(
+            name.to_owned(),
+            crate::FakeNetwork {
+                name: name.to_owned(),
+                lxpack: false,
+                acl: None,
+                description: "the operator's".to_owned(),
+            },
+        );
+    }
+
+    /// Removes a bridge and its ACL, as an operator cleaning up by hand would;
+    /// false when there was no such bridge.
+    pub fn remove_network(&self, name: &str) -> bool {
+        let mut daemon = self.lock();
+        match daemon.networks.remove(name) {
+            Some(removed) => {
+                if let Some(acl) = removed.acl {
+                    daemon.acls.remove(&acl);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets what `host_addresses` answers (default 203.0.113.7 and 127.0.0.1).
+    pub fn set_host_addresses(&self, addresses: Vec<std::net::IpAddr>) {
+        self.lock().host_addresses = addresses;
     }
 
     /// Every storage volume (cache), by name.
@@ -1258,3 +1334,37 @@ impl ResourceClasses for FakeRuntime {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl NetworkPolicies for FakeRuntime {
+    #[instrument(skip_all)]
+    async fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>, RuntimeError> {
+        let call = RuntimeCall::HostAddresses;
+        match self.enter(&call, |daemon, _| daemon.host_addresses()) {
+            Ok(addresses) => Ok(addresses),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(network = %network.network))]
+    async fn ensure_egress(&self, network: &EgressNetwork) -> Result<(), RuntimeError> {
+        let call = RuntimeCall::EnsureEgress {
+            network: network.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.ensure_egress(network)) {
+            Ok(result) => result,
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+
+    #[instrument(skip_all, fields(network = %network.network))]
+    async fn egress_state(&self, network: &EgressNetwork) -> Result<EgressState, RuntimeError> {
+        let call = RuntimeCall::EgressState {
+            network: network.clone(),
+        };
+        match self.enter(&call, |daemon, _| daemon.egress_state(network)) {
+            Ok(state) => Ok(state),
+            Err(fault) => Err(self.strike(fault, &call).await),
+        }
+    }
+}

@@ -309,6 +309,9 @@ fn capability_hint(usage: CapabilityUse) -> String {
             return "connect lxpack to an LXD or Incus daemon (container.endpoint) to open a shell"
                 .into();
         }
+        CapabilityUse::Network => {
+            return "set lxpack.network.mode (and each app's and module's) to none or open (unfiltered), or use a daemon with network ACLs (LXD 5.0, Incus 6.0)".into();
+        }
         _ => return "use a container runtime that offers it".into(),
     };
     format!("turn off {key} in the config, or use a container runtime that offers it")
@@ -531,6 +534,7 @@ mod tests {
                 CapabilityUse::StepSnapshots,
                 "lxpack.buildimage.step_snapshots",
             ),
+            (CapabilityUse::Network, "lxpack.network.mode"),
         ] {
             let error = CliError::from(WorkflowError::MissingCapability { usage });
             assert_eq!(error.class, ExitClass::Config, "{usage}");

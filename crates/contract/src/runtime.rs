@@ -285,6 +285,11 @@ impl Names {
 ///   base profiles; `NotFound`;
 /// - resource class counters: positive host figures where given, quiet counters of a
 ///   running instance, `NotFound`.
+/// - network policies: the host's addresses; `egress_state` reads `Missing`,
+///   `Matches` and `Differs`; `ensure_egress` creates the bridge and ACL, succeeds
+///   again (twice at once too), updates changed rules in place, and is `NotFound` on
+///   an operator's bridge that does not exist (the suite's bridge and ACL stay: the
+///   port deletes nothing).
 ///
 /// A capability not offered is not checked: its part's checks are absent from the
 /// report.
@@ -340,6 +345,7 @@ struct Suite<'a> {
 }
 
 mod classes;
+mod network;
 mod snapshots;
 mod standbys;
 mod volumes;
@@ -394,6 +400,9 @@ impl Suite<'_> {
         }
         if let Some(snapshots) = self.capabilities.step_snapshots.as_deref() {
             self.snapshots(checker, snapshots).await;
+        }
+        if let Some(networks) = self.capabilities.network_policies.as_deref() {
+            self.networks(checker, networks).await;
         }
     }
 

@@ -87,6 +87,7 @@ async fn the_base_contract_runs_without_capabilities_and_each_capability_adds_it
         "cluster_members",
         "launch_instance as a standby",
         "snapshot_instance of a running instance",
+        "ensure_egress creates the bridge and its ACL",
     ] {
         assert!(
             !base.iter().any(|name| name == part),
@@ -103,7 +104,10 @@ async fn contract_on(
     fixture: &lxpack_contract::RuntimeFixture,
 ) -> lxpack_contract::ContractReport {
     let registry = runtime.image_registry();
-    let capabilities = lxpack_core::ports::RuntimeCapabilities::all_of(runtime);
+    let capabilities = lxpack_core::ports::RuntimeCapabilities {
+        network_policies: Some(std::sync::Arc::new(runtime.clone())),
+        ..lxpack_core::ports::RuntimeCapabilities::all_of(runtime)
+    };
     container_runtime_contract(runtime, &capabilities, &registry, fixture).await
 }
 

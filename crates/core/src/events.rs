@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::domain::{
-    GuestPath, InstanceName, JobId, MemberName, OutputStream, PoolId, ProfileName, Provisioner,
+    AclName, GuestPath, InstanceName, JobId, MemberName, NetworkMode, NetworkName, OutputStream,
+    PolicyScope, PoolId, ProfileName, Provisioner,
 };
 
 /// A step of a workflow.
@@ -69,6 +70,8 @@ pub enum Step {
     DeliverSecrets,
     /// Unmount the secrets' tmpfs.
     RemoveSecrets,
+    /// Make the daemon hold the job's egress network and its ACL.
+    Network,
 }
 
 impl Step {
@@ -105,6 +108,7 @@ impl Step {
             Self::Snapshot => "snapshot".into(),
             Self::DeliverSecrets => "deliver_secrets".into(),
             Self::RemoveSecrets => "remove_secrets".into(),
+            Self::Network => "network".into(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl fmt::Display for Step {
             Self::Snapshot => f.write_str("snapshot"),
             Self::DeliverSecrets => f.write_str("deliver secrets"),
             Self::RemoveSecrets => f.write_str("remove secrets"),
+            Self::Network => f.write_str("network"),
         }
     }
 }
@@ -235,6 +240,16 @@ pub enum Event {
         steps: Vec<Step>,
         /// The build whose snapshot it is.
         job: JobId,
+    },
+    /// How the job's instance is connected: its policy's mode, whose policy it is,
+    /// and for `egress` the bridge and ACL.
+    Network {
+        /// The mode.
+        mode: NetworkMode,
+        /// Whose policy it is.
+        scope: PolicyScope,
+        /// The bridge and ACL (mode `egress` only).
+        egress: Option<(NetworkName, AclName)>,
     },
     /// Resources were left in place on request (keep, debug, or keep-on-failure after
     /// a failure); a sweep spares them until `until`, then removes them.

@@ -103,7 +103,10 @@ async fn run(root: &Path) -> Result<(), BoxError> {
             // The same directory keeps the job history; the workflows record each job
             // in it from start to end.
             jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&runtime),
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(Arc::new(runtime.clone())),
+                ..RuntimeCapabilities::all_of(&runtime)
+            },
         },
         Settings::default(),
     );

@@ -78,7 +78,10 @@ async fn purge_deletes_the_images_of_deregistered_amis_and_nothing_of_other_apps
             amis: Some(Arc::new(moto.catalog())),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store),
-            capabilities: RuntimeCapabilities::all_of(&runtime),
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(Arc::new(runtime.clone())),
+                ..RuntimeCapabilities::all_of(&runtime)
+            },
         },
         Settings::default(),
     );
@@ -149,7 +152,10 @@ async fn purge_deletes_nothing_when_ec2_cannot_be_read() {
             amis: Some(Arc::new(broken)),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store),
-            capabilities: RuntimeCapabilities::all_of(&runtime),
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(Arc::new(runtime.clone())),
+                ..RuntimeCapabilities::all_of(&runtime)
+            },
         },
         Settings::default(),
     );
@@ -215,7 +221,10 @@ async fn buildimage_starts_from_the_image_matching_the_amis_os_and_purges_gone_t
             amis: Some(Arc::new(moto.catalog())),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&runtime),
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(Arc::new(runtime.clone())),
+                ..RuntimeCapabilities::all_of(&runtime)
+            },
         },
         Settings::default(),
     );

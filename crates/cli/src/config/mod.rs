@@ -4,6 +4,7 @@
 //! keys lxpack does not use still loads.
 
 mod locate;
+mod network;
 mod raw;
 mod resources;
 mod secrets;
@@ -271,6 +272,7 @@ fn build(
         cache: cache_settings(&raw.lxpack.cache, &invalid)?,
         step_snapshots: raw.lxpack.buildimage.step_snapshots.unwrap_or(true),
         secrets: secrets::secret_settings(&raw.lxpack.secrets, &invalid)?,
+        network: network::network_settings(&raw.lxpack.network, &invalid)?,
     };
 
     let runtime = runtime_config(&raw, &invalid)?;

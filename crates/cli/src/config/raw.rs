@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use lxpack_core::domain::{Isolation, Provisioner, RemoteProtocol};
+use lxpack_core::domain::{Isolation, NetworkMode, Provisioner, RemoteProtocol};
 use lxpack_core::ports::Compression;
 use lxpack_core::workflows::{CleanupMode, LogLevel, SecretDelivery};
 use serde::Deserialize;
@@ -48,6 +48,7 @@ parsed_string!(CleanupValue, CleanupMode);
 parsed_string!(ProtocolValue, RemoteProtocol);
 parsed_string!(ProvisionerName, Provisioner);
 parsed_string!(DeliveryValue, SecretDelivery);
+parsed_string!(NetworkModeValue, NetworkMode);
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +111,8 @@ pub(super) struct RawLxpack {
     pub(super) buildimage: RawBuildimage,
     /// The app env vars whose values are masked.
     pub(super) secrets: RawSecrets,
+    /// What builds may reach over the network.
+    pub(super) network: RawNetwork,
 }
 
 /// `lxpack.secrets`.
@@ -135,6 +138,42 @@ pub(super) struct RawAppSecrets {
     pub(super) names: Vec<String>,
     /// Patterns over env var keys.
     pub(super) patterns: Vec<String>,
+}
+
+/// `lxpack.network`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawNetwork {
+    /// `none`, `egress` (default) or `open`.
+    pub(super) mode: Option<NetworkModeValue>,
+    /// What egress opens beyond the internet: `CIDR` or `CIDR PROTOCOL:PORTS`.
+    pub(super) allow: Option<Vec<String>>,
+    /// An operator's managed bridge instead of lxpack's own.
+    pub(super) bridge: Option<String>,
+    /// Apps with their own policy, by `NAME/ENV/ROLE`.
+    pub(super) apps: Option<std::collections::BTreeMap<String, RawAppNetwork>>,
+}
+
+/// One app's `lxpack.network.apps` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAppNetwork {
+    /// The app's mode (the default's when unset).
+    pub(super) mode: Option<NetworkModeValue>,
+    /// The app's allow list (the default's when unset).
+    pub(super) allow: Option<Vec<String>>,
+    /// Modules with their own policy, by name.
+    pub(super) modules: Option<std::collections::BTreeMap<String, RawModuleNetwork>>,
+}
+
+/// One module's entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawModuleNetwork {
+    /// The module's mode (its app's when unset).
+    pub(super) mode: Option<NetworkModeValue>,
+    /// The module's allow list (its app's when unset).
+    pub(super) allow: Option<Vec<String>>,
 }
 
 /// `lxpack.buildimage`.

@@ -662,3 +662,84 @@ fn bad_classes_are_refused_naming_the_key() {
         assert_eq!(key_seen, key, "{text}: {problem}");
     }
 }
+
+#[test]
+fn the_network_is_egress_unless_set_and_entries_take_their_levels_policy() {
+    use lxpack_core::domain::{AppKey, NetworkMode, PolicyScope};
+    let bare = Config::parse("lxpack:\n  isolation: unprivileged\n", file()).unwrap();
+    assert_eq!(bare.settings.network.default.mode, NetworkMode::Egress);
+    assert!(bare.settings.network.default.allow.is_empty());
+    let config = Config::parse(
+        "lxpack:\n  network:\n    allow: [\"10.9.0.0/24\"]\n    bridge: br-builds\n    apps:\n      web/prod/front:\n        allow: [\"10.9.0.5 tcp:5432\"]\n        modules:\n          api: {mode: none}\n          worker: {}\n      db/prod/back: {mode: open}\n",
+        file(),
+    )
+    .unwrap();
+    let network = &config.settings.network;
+    assert_eq!(network.bridge.as_ref().unwrap().as_str(), "br-builds");
+    let web = AppKey::new("web", "prod", "front");
+    let (scope, policy) = network.policy_for(&web, Some("worker"));
+    assert_eq!(scope, PolicyScope::App(web.clone()));
+    assert_eq!(policy.mode, NetworkMode::Egress);
+    assert_eq!(policy.allow[0].to_string(), "10.9.0.5/32 tcp:5432");
+    let (scope, policy) = network.policy_for(&web, Some("api"));
+    assert!(matches!(scope, PolicyScope::Module(..)));
+    assert_eq!(policy.mode, NetworkMode::None);
+    assert!(policy.allow.is_empty(), "allow is egress's only");
+    let db = network
+        .policy_for(&AppKey::new("db", "prod", "back"), None)
+        .1;
+    assert_eq!(db.mode, NetworkMode::Open);
+    let other = network.policy_for(&AppKey::new("x", "y", "z"), None).1;
+    assert_eq!(other.allow[0].to_string(), "10.9.0.0/24");
+}
+
+#[test]
+fn bad_network_values_are_refused_naming_their_key() {
+    let (line, message) = syntax("lxpack:\n  network:\n    mode: closed\n");
+    assert_eq!(line, 3);
+    assert!(
+        message.contains("lxpack.network.mode") && message.contains("none, egress or open"),
+        "{message}"
+    );
+    for (text, key, says) in [
+        (
+            "lxpack:\n  network:\n    allow: [\"10.9.0.500/24\"]\n",
+            "lxpack.network.allow[0]",
+            "not an IPv4",
+        ),
+        (
+            "lxpack:\n  network:\n    allow: [\"10.0.0.0/8\", \"10.1.2.3/8\"]\n",
+            "lxpack.network.allow[1]",
+            "host bits",
+        ),
+        (
+            "lxpack:\n  network:\n    allow: [\"10.9.0.5 tcp:0\"]\n",
+            "lxpack.network.allow[0]",
+            "1 to 65535",
+        ),
+        (
+            "lxpack:\n  network:\n    bridge: br_builds\n",
+            "lxpack.network.bridge",
+            "letters, digits and dashes",
+        ),
+        (
+            "lxpack:\n  network:\n    mode: open\n    allow: [\"10.9.0.0/24\"]\n",
+            "lxpack.network.allow",
+            "mode egress only",
+        ),
+        (
+            "lxpack:\n  network:\n    apps:\n      web: {mode: none}\n",
+            "lxpack.network.apps.web",
+            "NAME/ENV/ROLE",
+        ),
+        (
+            "lxpack:\n  network:\n    apps:\n      a/b/c:\n        modules:\n          api: {mode: none, allow: [\"10.9.0.0/24\"]}\n",
+            "lxpack.network.apps.a/b/c.modules.api.allow",
+            "mode egress only",
+        ),
+    ] {
+        let (found, problem) = invalid(text);
+        assert_eq!(found, key, "{text}");
+        assert!(problem.contains(says), "{text}: {problem}");
+    }
+}

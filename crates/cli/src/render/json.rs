@@ -82,6 +82,17 @@ pub fn event_json(event: &Event) -> Value {
             "until": UtcDateTime::of(*until).to_string(),
             "how_to_remove": how_to_remove(instance.as_str(), profile.as_str()),
         }),
+        Event::Network {
+            mode,
+            scope,
+            egress,
+        } => json!({
+            "event": "network",
+            "mode": mode.as_str(),
+            "scope": scope.to_string(),
+            "bridge": egress.as_ref().map(|(network, _)| network.as_str()),
+            "acl": egress.as_ref().map(|(_, acl)| acl.as_str()),
+        }),
         other => json!({"event": "other", "detail": format!("{other:?}")}),
     }
 }

@@ -62,6 +62,16 @@ pub(super) fn describe(event: &Event) -> Option<String> {
                 .map_or_else(|| "JOB".to_owned(), |job| job.to_string()),
             how_to_remove(instance.as_str(), profile.as_str())
         )),
+        Event::Network {
+            mode,
+            scope,
+            egress,
+        } => Some(match egress {
+            Some((network, acl)) => {
+                format!("network: {mode} ({scope} policy; bridge {network}, ACL {acl})")
+            }
+            None => format!("network: {mode} ({scope} policy)"),
+        }),
         other => Some(format!("{other:?}")),
     }
 }
@@ -85,5 +95,37 @@ pub(super) fn print(event: &Event) {
                 let _ = writeln!(std::io::stderr().lock(), "{line}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lxpack_core::domain::{AclName, NetworkMode, NetworkName, PolicyScope};
+
+    use super::*;
+
+    #[test]
+    fn a_jobs_network_reads_with_its_mode_and_names() {
+        let egress = Event::Network {
+            mode: NetworkMode::Egress,
+            scope: PolicyScope::Default,
+            egress: Some((
+                NetworkName::parse("lxpackbr0").unwrap(),
+                AclName::parse("lxpack-egress").unwrap(),
+            )),
+        };
+        assert_eq!(
+            describe(&egress).unwrap(),
+            "network: egress (default policy; bridge lxpackbr0, ACL lxpack-egress)"
+        );
+        let none = Event::Network {
+            mode: NetworkMode::None,
+            scope: PolicyScope::Default,
+            egress: None,
+        };
+        assert_eq!(describe(&none).unwrap(), "network: none (default policy)");
+        let json = crate::render::json::event_json(&egress);
+        assert_eq!(json["event"], "network");
+        assert_eq!(json["bridge"], "lxpackbr0");
     }
 }

@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use lxpack_core::ports::{AppStore, Clock, JobHistory, RuntimeCapabilities, SystemClock};
+use lxpack_core::ports::{AppStore, Clock, JobHistory, SystemClock};
 use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
 pub use refill::{DetachedRefill, FillTurn, lock_pool_fills};
-pub use runtime::{DaemonReadiness, daemon_readiness};
+pub use runtime::{DaemonReadiness, daemon_readiness, network_policies};
 pub use store::{create_private_dir, create_private_file, job_log_dir, open_store, store_path};
 
 use crate::args::Cli;
@@ -113,12 +113,7 @@ impl Wiring {
         let client = Arc::new(runtime::connect_runtime(&self.config.runtime)?);
         let ports = Ports {
             runtime: client.clone(),
-            // The network policies are named here, not in `all_of`: a runtime that
-            // offers every other capability may still lack network ACLs.
-            capabilities: RuntimeCapabilities {
-                network_policies: Some(client.clone()),
-                ..RuntimeCapabilities::all_of(client.as_ref())
-            },
+            capabilities: runtime::capabilities_of(client.as_ref()),
             registry: client,
             amis: ami_catalog(self.config.aws.as_ref())?,
             apps: stores.apps.clone(),

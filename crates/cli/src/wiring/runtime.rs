@@ -1,7 +1,9 @@
 //! The container daemon: a unix socket found the way `lxc` and `incus` find theirs, a
 //! socket named in the config, or a remote daemon or cluster over pinned HTTPS.
 
-use lxpack_core::ports::RuntimeError;
+use std::sync::Arc;
+
+use lxpack_core::ports::{NetworkPolicies, RuntimeCapabilities, RuntimeError};
 use lxpack_lxd::{ConnectError, LxdClient, LxdOptions, Readiness, discover_socket};
 
 use crate::config::{RuntimeConfig, RuntimeEndpoint};
@@ -49,6 +51,24 @@ pub(super) fn connect_runtime(config: &RuntimeConfig) -> Result<LxdClient, CliEr
         ),
         other => CliError::new(ExitClass::Daemon, other),
     })
+}
+
+/// The capabilities the daemon's client offers beyond every job's needs: the one
+/// place that says which capability ports the LXD adapter serves.
+pub(super) fn capabilities_of(client: &LxdClient) -> RuntimeCapabilities {
+    RuntimeCapabilities::all_of(client)
+}
+
+/// The network policies port of the daemon the config names, when its adapter
+/// offers one (for `lxpack doctor`).
+///
+/// # Errors
+/// As [`connect_runtime`].
+pub fn network_policies(
+    config: &RuntimeConfig,
+) -> Result<Option<Arc<dyn NetworkPolicies>>, CliError> {
+    let client = connect_runtime(config)?;
+    Ok(capabilities_of(&client).network_policies)
 }
 
 /// What `lxpack doctor` learns of the daemon beyond the ports.

@@ -69,8 +69,8 @@ pub use secrets::{
     SecretRule, StreamMasker, check_secret_name,
 };
 pub use standby::{
-    PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyState, claim_order, claimable,
-    staleness, unchanged_standby,
+    PoolId, PoolKey, RetireReason, StandbyLabel, StandbyMark, StandbyPool, StandbyState,
+    claim_order, claimable, staleness, unchanged_standby,
 };
 pub use step_snapshot::{ResumePoint, StepInputs, StepKey, resume_point, step_keys};
 pub use utc::UtcDateTime;

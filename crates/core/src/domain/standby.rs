@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 
 use super::digest_id::digest_id;
 use super::text::text_enum;
-use super::{AppKey, Isolation, JobId, Labels, Owner, PlacementTarget, ResourceLimits};
+use super::{
+    AppKey, Isolation, JobId, Labels, NetworkName, NetworkPolicy, Owner, PlacementTarget,
+    ResourceLimits,
+};
 
 /// What a standby must match to serve a deploy: the app and its current image, and
 /// everything about the instance a deploy cannot change once it runs.
@@ -41,30 +44,70 @@ digest_id! {
 }
 
 impl PoolKey {
-    /// The pool's id: equal keys give equal ids, and any difference another.
+    /// The id of this key's pool under the default network policy (see
+    /// [`StandbyPool::id`]).
     #[must_use]
     pub fn id(&self) -> PoolId {
-        let owner = self.owner.map(|o| format!("{}:{}", o.uid, o.gid));
-        let target = self.target.as_ref().map(ToString::to_string);
-        let processes = self.limits.processes.map(|n| n.to_string());
-        let root_size = self.limits.root_size.map(|n| n.to_string());
+        StandbyPool::new(self.clone()).id()
+    }
+
+    /// The parts of the key, in a fixed order, for its pool's digest.
+    fn parts(&self) -> [Option<String>; 11] {
+        [
+            Some(self.app.name.clone()),
+            Some(self.app.env.clone()),
+            Some(self.app.role.clone()),
+            Some(self.image.to_string()),
+            Some(self.isolation.as_str().to_owned()),
+            self.limits.cpu.clone(),
+            self.limits.memory.clone(),
+            self.limits.processes.map(|n| n.to_string()),
+            self.limits.root_size.map(|n| n.to_string()),
+            self.target.as_ref().map(ToString::to_string),
+            self.owner.map(|o| format!("{}:{}", o.uid, o.gid)),
+        ]
+    }
+}
+
+/// A standby pool: the instance its standbys are ([`PoolKey`]) and the network they
+/// are attached to, which a deploy cannot change either once the instance runs. A
+/// deploy whose module has a network policy of its own draws from another pool than
+/// its app's standbys (none: it starts cold).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StandbyPool {
+    /// The instance.
+    pub key: PoolKey,
+    /// The network policy its standbys are started with.
+    pub network: NetworkPolicy,
+    /// The operator's bridge of the default scope, when one is named.
+    pub bridge: Option<NetworkName>,
+}
+
+impl StandbyPool {
+    /// The pool of `key` under the default network policy and lxpack's own bridge.
+    #[must_use]
+    pub fn new(key: PoolKey) -> Self {
+        Self {
+            key,
+            network: NetworkPolicy::default(),
+            bridge: None,
+        }
+    }
+
+    /// The pool's id: equal pools give equal ids, and any difference another.
+    #[must_use]
+    pub fn id(&self) -> PoolId {
+        let allow: Vec<String> = self.network.allow.iter().map(ToString::to_string).collect();
+        let network = [
+            Some(self.network.mode.as_str().to_owned()),
+            Some(allow.join(";")),
+            self.bridge.as_ref().map(ToString::to_string),
+        ];
         let mut hasher = Sha256::new();
         // Length-prefixed parts with a presence byte: an injective encoding.
-        for part in [
-            Some(self.app.name.as_str()),
-            Some(self.app.env.as_str()),
-            Some(self.app.role.as_str()),
-            Some(self.image.as_str()),
-            Some(self.isolation.as_str()),
-            self.limits.cpu.as_deref(),
-            self.limits.memory.as_deref(),
-            processes.as_deref(),
-            root_size.as_deref(),
-            target.as_deref(),
-            owner.as_deref(),
-        ] {
+        for part in self.key.parts().iter().chain(network.iter()) {
             hasher.update([u8::from(part.is_some())]);
-            let part = part.unwrap_or("");
+            let part = part.as_deref().unwrap_or("");
             hasher.update(part.len().to_be_bytes());
             hasher.update(part.as_bytes());
         }
@@ -114,14 +157,22 @@ pub struct StandbyMark {
 }
 
 impl StandbyMark {
-    /// The mark of a new standby of `key`, started at `now`, not ready yet.
+    /// The mark of a new standby of `key`'s pool under the default network policy
+    /// ([`StandbyPool::new`]), started at `now`, not ready yet.
     #[must_use]
     pub fn new(key: &PoolKey, now: SystemTime) -> Self {
+        Self::of_pool(&StandbyPool::new(key.clone()), now)
+    }
+
+    /// The mark of a new standby of `pool`, started at `now`, not ready yet.
+    #[must_use]
+    pub fn of_pool(pool: &StandbyPool, now: SystemTime) -> Self {
+        let key = &pool.key;
         let seconds = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
         Self {
-            pool: key.id(),
+            pool: pool.id(),
             app: key.app.clone(),
             image: key.image.clone(),
             owner: key.owner,

@@ -106,6 +106,7 @@ impl RuntimeCapabilities {
             + ClusterMembers
             + Sessions
             + ResourceClasses
+            + NetworkPolicies
             + 'static,
     {
         let runtime = Arc::new(runtime.clone());
@@ -115,7 +116,7 @@ impl RuntimeCapabilities {
             cache_volumes: Some(runtime.clone()),
             cluster_members: Some(runtime.clone()),
             sessions: Some(runtime.clone()),
-            network_policies: None,
+            network_policies: Some(runtime.clone()),
             resource_classes: Some(runtime.clone()),
         }
     }

@@ -2,6 +2,11 @@
 //! kept in step by lxpack. A capability, because a runtime without network ACLs (or an
 //! integrator's) can still run builds in modes `none` and `open`; a config that needs
 //! `egress` on such a runtime is refused when the workflows are wired.
+//!
+//! Launches: an adapter with this capability honours `LaunchSpec::network`, and a
+//! launch whose egress network or ACL the daemon does not hold MUST fail `NotFound`
+//! with `what` `"network"` (or `"network ACL"`): the workflows then ensure the
+//! network again and launch once more (an operator removed it while lxpack ran).
 
 use std::net::IpAddr;
 

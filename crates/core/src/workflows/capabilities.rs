@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::{Settings, WorkflowError, Workflows};
+use crate::domain::NetworkMode;
 use crate::ports::{
     CacheVolumes, Capability, ClusterMembers, RuntimeError, Sessions, Standbys, StepSnapshots,
 };
@@ -21,6 +22,8 @@ pub enum CapabilityUse {
     StepSnapshots,
     /// A person's shell in a kept container.
     Shell,
+    /// A network policy of mode `egress` (`Settings::network`), the default.
+    Network,
 }
 
 impl CapabilityUse {
@@ -32,6 +35,7 @@ impl CapabilityUse {
             Self::Caches => Capability::CacheVolumes,
             Self::StepSnapshots => Capability::StepSnapshots,
             Self::Shell => Capability::Sessions,
+            Self::Network => Capability::NetworkPolicies,
         }
     }
 }
@@ -43,6 +47,9 @@ impl fmt::Display for CapabilityUse {
             Self::Caches => "a module's dependency caches",
             Self::StepSnapshots => "buildimage's step snapshots",
             Self::Shell => "a shell in a kept container",
+            Self::Network => {
+                "the egress network (lxpack.network.mode: egress, the default; none or open need no daemon support)"
+            }
         })
     }
 }
@@ -56,6 +63,10 @@ impl Settings {
             (pools, CapabilityUse::Pools),
             (!self.cache.paths.is_empty(), CapabilityUse::Caches),
             (self.step_snapshots, CapabilityUse::StepSnapshots),
+            (
+                self.network.uses(NetworkMode::Egress),
+                CapabilityUse::Network,
+            ),
         ]
         .into_iter()
         .filter_map(|(on, usage)| on.then_some(usage))

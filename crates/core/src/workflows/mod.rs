@@ -14,14 +14,16 @@
 //! - `cache/`: listing and purging the dependency caches.
 //! - `sweep/`: what no job needs any more (the entry and one resource's judgement,
 //!   `judge.rs` the verdict on jobs, `held.rs` standbys and caches, `report.rs`).
-//! - `images.rs` (retention on demand), `shell.rs`, `inventory.rs`, `usage.rs`.
+//! - `images.rs` (retention on demand), `shell.rs`, `inventory.rs`, `usage.rs`,
+//!   `isolation.rs` (the network isolation doctor shows).
 //! - `mechanics/`: what the entry points share. `job.rs` runs a job and hands it its
 //!   `JobContext` (ports, settings, events, cancellation, what it created, its keep
 //!   rule); `step.rs` runs a step; `launch.rs`, `readiness.rs`, `cleanup.rs` and
 //!   `release.rs` bring an instance up and down; `standbys/` is a deploy's claim on a
 //!   pool, `caches/` its copies of its caches; `build_steps.rs`, `provisioning.rs`,
 //!   `scripts.rs`, `source_image.rs` and `retention.rs` are the parts of a build;
-//!   `output_tail.rs` keeps the end of a command's output.
+//!   `output_tail.rs` keeps the end of a command's output; `network.rs` attaches a
+//!   job's instance by its network policy.
 //! - `settings.rs`, `capabilities.rs` (what the settings need of the runtime),
 //!   `class_check.rs` (the resource classes against the host) and `error.rs`.
 
@@ -33,6 +35,7 @@ mod deploy;
 mod error;
 mod images;
 mod inventory;
+mod isolation;
 mod mechanics;
 mod pool;
 mod settings;
@@ -49,6 +52,7 @@ pub use capabilities::CapabilityUse;
 pub use deploy::{Checkout, DeployOutcome, DeployReport, DeployRequest};
 pub use error::{CleanupFailure, PortError, WorkflowError};
 pub use inventory::{ImageEntry, Inventory, MissingImage, TwinStatus};
+pub use isolation::{EgressCheck, ScopeIsolation, network_isolation};
 pub use mechanics::job::error_chain;
 pub use mechanics::retention::RetentionReport;
 pub use pool::{
@@ -56,7 +60,7 @@ pub use pool::{
     StandbyView,
 };
 pub use settings::{
-    CacheSettings, CleanupMode, KeepSettings, LogLevel, PoolSettings, PoolSize,
+    CacheSettings, CleanupMode, KeepSettings, LogLevel, NetworkSettings, PoolSettings, PoolSize,
     ProvisionerSettings, ResourceSettings, SecretDelivery, SecretSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
@@ -95,6 +99,8 @@ pub struct Workflows {
     clock: Arc<dyn Clock>,
     runners: Arc<dyn RunnerProbe>,
     refill: Arc<dyn PoolRefill>,
+    /// The egress networks this value (and its clones) made the daemon hold.
+    networks: mechanics::network::EnsuredNetworks,
 }
 
 impl Workflows {
@@ -107,6 +113,7 @@ impl Workflows {
             clock: Arc::new(SystemClock),
             runners: Arc::new(NoRunnerProbe),
             refill: Arc::new(NoRefill),
+            networks: Default::default(),
         }
     }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, ClassName, GuestPath, Isolation, PlacementTarget, Provisioner, RemoteServer,
-    ResourceClass, ResourceLimits, RetentionPolicy, SecretPattern, SecretRule,
+    AppKey, ClassName, GuestPath, Isolation, NetworkMode, NetworkName, NetworkPolicy,
+    PlacementTarget, PolicyScope, Provisioner, RemoteServer, ResourceClass, ResourceLimits,
+    RetentionPolicy, SecretPattern, SecretRule,
 };
 use crate::events::Step;
 use crate::ports::Compression;
@@ -128,7 +129,8 @@ impl Timeouts {
             | Step::RestoreCache
             | Step::SaveCache
             | Step::Caches
-            | Step::Snapshot => return None,
+            | Step::Snapshot
+            | Step::Network => return None,
         })
     }
 
@@ -412,6 +414,66 @@ impl ResourceSettings {
     }
 }
 
+/// What builds may reach over the network (`lxpack.network`): a policy for every
+/// job, apps and modules of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkSettings {
+    /// What a job whose app and module have no entry gets (`egress` unless set).
+    pub default: NetworkPolicy,
+    /// Apps with their own policy (`lxpack.network.apps.NAME/ENV/ROLE`).
+    pub apps: BTreeMap<AppKey, NetworkPolicy>,
+    /// Modules with their own policy (`…apps.NAME/ENV/ROLE.modules.MODULE`).
+    pub modules: BTreeMap<(AppKey, String), NetworkPolicy>,
+    /// The operator's managed bridge the default scope's builds attach to, instead
+    /// of the one lxpack makes (`lxpack.network.bridge`).
+    pub bridge: Option<NetworkName>,
+}
+
+impl NetworkSettings {
+    /// The policy a job of `app` runs under (of its `module` for a deploy; `None`
+    /// for buildimage and standbys), and whose it is: a module's entry wins over its
+    /// app's, an app's over the default; an entry that says what the level above
+    /// says is that level's scope, so it shares that level's network and pool.
+    #[must_use]
+    pub fn policy_for(&self, app: &AppKey, module: Option<&str>) -> (PolicyScope, &NetworkPolicy) {
+        let (scope, policy) = match self.apps.get(app) {
+            Some(own) if *own != self.default => (PolicyScope::App(app.clone()), own),
+            _ => (PolicyScope::Default, &self.default),
+        };
+        let own = module.and_then(|module| {
+            let policy = self.modules.get(&(app.clone(), module.to_owned()))?;
+            Some((module, policy))
+        });
+        match own {
+            Some((module, own)) if own != policy => {
+                (PolicyScope::Module(app.clone(), module.to_owned()), own)
+            }
+            _ => (scope, policy),
+        }
+    }
+
+    /// Every policy in force, with its scope (the default first).
+    #[must_use]
+    pub fn scopes(&self) -> Vec<(PolicyScope, &NetworkPolicy)> {
+        let mut scopes = vec![(PolicyScope::Default, &self.default)];
+        for app in self.apps.keys() {
+            scopes.push(self.policy_for(app, None));
+        }
+        for (app, module) in self.modules.keys() {
+            scopes.push(self.policy_for(app, Some(module)));
+        }
+        scopes.sort_by(|a, b| a.0.cmp(&b.0));
+        scopes.dedup_by(|a, b| a.0 == b.0);
+        scopes
+    }
+
+    /// Whether any policy in force uses `mode`.
+    #[must_use]
+    pub fn uses(&self, mode: NetworkMode) -> bool {
+        self.scopes().iter().any(|(_, policy)| policy.mode == mode)
+    }
+}
+
 /// Everything configuration decides for the workflows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -454,11 +516,71 @@ pub struct Settings {
     pub step_snapshots: bool,
     /// The app env vars whose values are masked.
     pub secrets: SecretSettings,
+    /// What builds may reach over the network.
+    pub network: NetworkSettings,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy(mode: NetworkMode) -> NetworkPolicy {
+        NetworkPolicy {
+            mode,
+            allow: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_module_wins_over_its_app_and_an_app_over_the_default() {
+        let (web, api) = (AppKey::new("web", "prod", "front"), "api".to_owned());
+        let other = AppKey::new("db", "prod", "back");
+        let mut network = NetworkSettings::default();
+        assert_eq!(
+            network.policy_for(&web, Some(&api)),
+            (PolicyScope::Default, &NetworkPolicy::default())
+        );
+        network.apps.insert(web.clone(), policy(NetworkMode::Open));
+        network
+            .modules
+            .insert((web.clone(), api.clone()), policy(NetworkMode::None));
+        assert_eq!(
+            network.policy_for(&web, None),
+            (PolicyScope::App(web.clone()), &policy(NetworkMode::Open))
+        );
+        assert_eq!(
+            network.policy_for(&web, Some("worker")),
+            (PolicyScope::App(web.clone()), &policy(NetworkMode::Open))
+        );
+        assert_eq!(
+            network.policy_for(&web, Some(&api)),
+            (
+                PolicyScope::Module(web.clone(), api.clone()),
+                &policy(NetworkMode::None)
+            )
+        );
+        assert_eq!(
+            network.policy_for(&other, Some(&api)).0,
+            PolicyScope::Default
+        );
+        assert!(network.uses(NetworkMode::None) && network.uses(NetworkMode::Egress));
+    }
+
+    #[test]
+    fn an_entry_equal_to_the_level_above_has_no_scope_of_its_own() {
+        let web = AppKey::new("web", "prod", "front");
+        let mut network = NetworkSettings::default();
+        network.apps.insert(web.clone(), NetworkPolicy::default());
+        network
+            .modules
+            .insert((web.clone(), "api".into()), NetworkPolicy::default());
+        assert_eq!(
+            network.policy_for(&web, Some("api")).0,
+            PolicyScope::Default
+        );
+        assert_eq!(network.scopes().len(), 1);
+        assert!(!network.uses(NetworkMode::Open));
+    }
 
     #[test]
     fn an_apps_secret_rule_adds_the_global_patterns() {

@@ -306,6 +306,7 @@ async fn ansible_features_get_a_playbook_and_bootstrap_runs_when_asked() {
         [
             Step::DescribeAmi,
             Step::ChooseSourceImage,
+            Step::Network,
             Step::CreateProfile,
             Step::Launch,
             Step::WaitReady,

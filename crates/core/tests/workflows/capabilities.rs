@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use lxpack_core::domain::GuestPath;
+use lxpack_core::domain::{GuestPath, NetworkMode, NetworkPolicy};
 use lxpack_core::ports::{Capability, RuntimeCapabilities};
 use lxpack_core::workflows::{
     CapabilityUse, DeployOutcome, FillRequest, PoolSize, Settings, WorkflowError,
@@ -32,6 +32,14 @@ fn every_capability_used() -> Settings {
     settings
 }
 
+/// The test settings with every build on the daemon's own network (mode `open`),
+/// which needs no capability.
+fn open_network() -> Settings {
+    let mut settings = settings();
+    settings.network.default.mode = NetworkMode::Open;
+    settings
+}
+
 fn all(world: &World) -> RuntimeCapabilities {
     world.workflows.ports().capabilities.clone()
 }
@@ -46,15 +54,24 @@ fn refused_use(result: Result<(), WorkflowError>) -> Option<CapabilityUse> {
 
 #[test]
 fn settings_name_what_they_turn_on() {
-    assert_eq!(settings().capability_uses(), []);
+    assert_eq!(open_network().capability_uses(), []);
+    assert_eq!(settings().capability_uses(), [CapabilityUse::Network]);
     assert_eq!(
         every_capability_used().capability_uses(),
         [
             CapabilityUse::Pools,
             CapabilityUse::Caches,
-            CapabilityUse::StepSnapshots
+            CapabilityUse::StepSnapshots,
+            CapabilityUse::Network,
         ]
     );
+    // One egress policy anywhere needs it, whatever the default.
+    let mut one_app = open_network();
+    one_app
+        .network
+        .apps
+        .insert(key("web"), NetworkPolicy::default());
+    assert_eq!(one_app.capability_uses(), [CapabilityUse::Network]);
 }
 
 #[test]
@@ -69,6 +86,7 @@ fn each_setting_is_refused_without_its_capability() {
         (Capability::Standbys, CapabilityUse::Pools),
         (Capability::CacheVolumes, CapabilityUse::Caches),
         (Capability::StepSnapshots, CapabilityUse::StepSnapshots),
+        (Capability::NetworkPolicies, CapabilityUse::Network),
     ] {
         let world = World::with(every_capability_used(), true);
         let without = all(&world).without(capability);
@@ -81,7 +99,7 @@ fn each_setting_is_refused_without_its_capability() {
         assert_eq!(usage.capability(), capability);
     }
     // Capabilities no setting needs are not asked for.
-    let world = World::new().offering(RuntimeCapabilities::none());
+    let world = World::with(open_network(), true).offering(RuntimeCapabilities::none());
     assert_eq!(refused_use(world.workflows.check_capabilities()), None);
 }
 
@@ -98,7 +116,7 @@ fn the_refusal_names_the_setting_and_the_capability() {
 
 #[tokio::test(start_paused = true)]
 async fn a_runtime_without_capabilities_builds_and_deploys() {
-    let world = World::new().offering(RuntimeCapabilities::none());
+    let world = World::with(open_network(), true).offering(RuntimeCapabilities::none());
     world.built(&job(1)).await;
     let report = world.deploy("api", &job(2)).await.unwrap();
     assert!(
@@ -110,7 +128,7 @@ async fn a_runtime_without_capabilities_builds_and_deploys() {
 
 #[tokio::test(start_paused = true)]
 async fn filling_a_pool_without_standbys_is_refused_before_anything_starts() {
-    let world = World::new().offering(RuntimeCapabilities::none());
+    let world = World::with(open_network(), true).offering(RuntimeCapabilities::none());
     world.built(&job(1)).await;
     let calls = world.runtime.calls().len();
     let request = FillRequest {
@@ -133,4 +151,42 @@ async fn filling_a_pool_without_standbys_is_refused_before_anything_starts() {
         "{error:?}"
     );
     assert_eq!(world.runtime.calls().len(), calls, "no runtime call");
+}
+
+#[tokio::test(start_paused = true)]
+async fn egress_without_network_policies_is_refused_naming_the_key() {
+    let world = World::new().offering(RuntimeCapabilities::none());
+    let refused = world.workflows.check_capabilities().unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            WorkflowError::MissingCapability {
+                usage: CapabilityUse::Network
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("lxpack.network.mode")
+            && refused.to_string().contains("network policies"),
+        "{refused}"
+    );
+    // A caller that skipped the check: the job fails at its network step, before
+    // anything is made.
+    let error = world.build(&job(1)).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            WorkflowError::StepFailed {
+                step: lxpack_core::events::Step::Network,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        lxpack_core::workflows::error_chain(&error).contains("lxpack.network.mode"),
+        "{error}"
+    );
+    world.assert_nothing_left();
 }

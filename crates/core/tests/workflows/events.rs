@@ -20,6 +20,18 @@ fn finished(step: Step, millis: u64) -> Event {
     }
 }
 
+/// The job's network: the default egress network.
+fn egress() -> Event {
+    Event::Network {
+        mode: lxpack_core::domain::NetworkMode::Egress,
+        scope: lxpack_core::domain::PolicyScope::Default,
+        egress: Some((
+            lxpack_core::domain::NetworkName::parse("lxpackbr0").unwrap(),
+            lxpack_core::domain::AclName::parse("lxpack-egress").unwrap(),
+        )),
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn buildimage_events_in_order() {
     let world = World::new();
@@ -31,9 +43,11 @@ async fn buildimage_events_in_order() {
     );
     world.build(&job(1_700_000_100)).await.unwrap();
     let mut expected = Vec::new();
+    for step in [Step::DescribeAmi, Step::ChooseSourceImage, Step::Network] {
+        expected.extend([started(step), finished(step, 0)]);
+    }
+    expected.push(egress());
     for step in [
-        Step::DescribeAmi,
-        Step::ChooseSourceImage,
         Step::CreateProfile,
         Step::Launch,
         Step::WaitReady,
@@ -76,7 +90,8 @@ async fn deploy_events_in_order() {
             .stdout("done\n"),
     );
     world.deploy("api", &job(1_700_000_300)).await.unwrap();
-    let mut expected = Vec::new();
+    // The build made the egress network: the deploy only says it uses it.
+    let mut expected = vec![egress()];
     for step in [
         Step::CreateProfile,
         Step::Launch,

@@ -98,7 +98,10 @@ impl World {
             amis: with_catalog.then(|| Arc::new(catalog.clone()) as _),
             apps: Arc::new(store.clone()),
             jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&runtime),
+            capabilities: RuntimeCapabilities {
+                network_policies: Some(Arc::new(runtime.clone())),
+                ..RuntimeCapabilities::all_of(&runtime)
+            },
         };
         let clock = FakeClock::at_unix(1_700_000_000);
         let runners = FakeRunners::with_current(4242);

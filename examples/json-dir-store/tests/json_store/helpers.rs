@@ -91,7 +91,10 @@ impl World {
                 amis: None,
                 apps: Arc::new(store.clone()),
                 jobs: Arc::new(store.clone()),
-                capabilities: RuntimeCapabilities::all_of(&runtime),
+                capabilities: RuntimeCapabilities {
+                    network_policies: Some(Arc::new(runtime.clone())),
+                    ..RuntimeCapabilities::all_of(&runtime)
+                },
             },
             settings,
         );

@@ -1,5 +1,5 @@
 //! The checks, in the order a new host needs them: config, install, socket, access,
-//! daemon, storage, extensions, mounts, AWS, store. A check whose prerequisite failed is
+//! daemon, storage, extensions, mounts, isolation (network and privileges), AWS, store. A check whose prerequisite failed is
 //! skipped with the reason, rather than failing again with a confusing message.
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use lxpack_lxd::{access_hint, discover_socket, not_a_socket, socket_group};
 
 use super::daemon::daemon_and_cluster_checks;
 use super::host::{current_user, installed_daemons, socket_gid_and_mode, writable_dir};
+use super::isolation::isolation_checks;
 use super::{Check, Verdict};
 use crate::args::Cli;
 use crate::config::{
@@ -46,6 +47,9 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
         checks.push(check("socket access", access(path)));
     }
     daemon_and_cluster_checks(&runtime, config.as_ref(), &mut checks).await;
+    if let Some(config) = &config {
+        isolation_checks(config, &mut checks).await;
+    }
     checks.push(aws_check(config.as_ref()).await);
     checks.push(store_check(cli, config.as_ref()));
     checks

@@ -5,6 +5,7 @@
 mod checks;
 mod daemon;
 mod host;
+mod isolation;
 
 use serde_json::json;
 

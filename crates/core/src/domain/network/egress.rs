@@ -79,6 +79,20 @@ impl EgressRule {
     }
 }
 
+impl fmt::Display for EgressRule {
+    /// The rule in the `allow:` syntax (`10.9.0.5/32 tcp:80,443`; destinations
+    /// joined by commas).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let destinations: Vec<String> = self.destinations.iter().map(ToString::to_string).collect();
+        f.write_str(&destinations.join(","))?;
+        if let Some(protocol) = self.protocol {
+            let ports: Vec<String> = self.ports.iter().map(ToString::to_string).collect();
+            write!(f, " {protocol}:{}", ports.join(","))?;
+        }
+        Ok(())
+    }
+}
+
 fn parse_ports(
     text: &str,
     rest: &str,
@@ -207,6 +221,19 @@ mod tests {
             ]
         );
         assert_eq!(EgressRule::parse_allow("fd00::/8").unwrap().protocol, None);
+    }
+
+    #[test]
+    fn an_allow_entry_reads_back_from_its_text() {
+        for text in [
+            "10.9.0.5/32 tcp:80,8000-8100",
+            "fd00::/8",
+            "10.0.0.0/8 udp:53",
+        ] {
+            let rule = EgressRule::parse_allow(text).unwrap();
+            assert_eq!(rule.to_string(), text);
+            assert_eq!(EgressRule::parse_allow(&rule.to_string()).unwrap(), rule);
+        }
     }
 
     #[test]

@@ -137,6 +137,51 @@ fn every_part_of_the_key_changes_the_pool() {
 }
 
 #[test]
+fn the_network_policy_changes_the_pool() {
+    use crate::domain::{EgressRule, NetworkMode, NetworkName, NetworkPolicy, StandbyPool};
+    let base = StandbyPool::new(key());
+    assert_eq!(base.id(), key().id());
+    let allow = |text: &str| NetworkPolicy {
+        mode: NetworkMode::Egress,
+        allow: vec![EgressRule::parse_allow(text).unwrap()],
+    };
+    let variants = [
+        StandbyPool {
+            network: NetworkPolicy {
+                mode: NetworkMode::None,
+                allow: Vec::new(),
+            },
+            ..base.clone()
+        },
+        StandbyPool {
+            network: NetworkPolicy {
+                mode: NetworkMode::Open,
+                allow: Vec::new(),
+            },
+            ..base.clone()
+        },
+        StandbyPool {
+            network: allow("10.9.0.5 tcp:3128"),
+            ..base.clone()
+        },
+        StandbyPool {
+            network: allow("10.9.0.5 tcp:3129"),
+            ..base.clone()
+        },
+        StandbyPool {
+            bridge: Some(NetworkName::parse("br-builds").unwrap()),
+            ..base.clone()
+        },
+    ];
+    let ids: std::collections::BTreeSet<String> =
+        variants.iter().map(|v| v.id().to_string()).collect();
+    assert_eq!(ids.len(), variants.len());
+    assert!(!ids.contains(base.id().as_str()));
+    let mark = StandbyMark::of_pool(&variants[2], at(9));
+    assert_eq!(mark.pool, variants[2].id());
+}
+
+#[test]
 fn only_an_unclaimed_standby_equal_to_what_was_read_may_change() {
     let mark = StandbyMark::new(&key(), at(9)).readied();
     let labels = Labels {

@@ -33,6 +33,7 @@ pub(super) async fn provision(
     }
     let launch = Launch {
         app: &plan.app,
+        module: None,
         command: JobCommand::BuildImage,
         job: &request.job,
         image: plan.source.clone(),

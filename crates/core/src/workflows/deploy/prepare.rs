@@ -1,7 +1,9 @@
 //! Preparing a deploy: what it deploys (the app, its module and buildpack), from which
 //! image, and from which standby pool, if any. Nothing is created yet.
 
-use crate::domain::{App, AppSecrets, InstanceName, JobCommand, JobId, Module, PoolKey, Script};
+use crate::domain::{
+    App, AppSecrets, InstanceName, JobCommand, JobId, Module, Script, StandbyPool,
+};
 use crate::events::Event;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::job::JobContext;
@@ -18,7 +20,7 @@ pub(super) struct DeployPlan {
     /// The app's current image, named by the job that built it.
     pub(super) image: JobId,
     /// The pool the job claims a standby from; `None` launches its own instance.
-    pub(super) pool: Option<PoolKey>,
+    pub(super) pool: Option<StandbyPool>,
     /// The instance the job launches when it claims none.
     pub(super) cold_name: InstanceName,
 }

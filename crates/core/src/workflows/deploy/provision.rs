@@ -29,6 +29,7 @@ pub(super) async fn provision(
     mounts.extend(caches.restore(job, app, module, &request.job).await?);
     let launch = Launch {
         app: &plan.app,
+        module: Some(module),
         command: JobCommand::Deploy,
         job: &request.job,
         image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&plan.image))),
@@ -46,7 +47,12 @@ pub(super) async fn provision(
         None => None,
     };
     let name = match claimed {
-        Some(claimed) => job.take_claimed(claimed).await?,
+        Some(claimed) => {
+            (job.workflows)
+                .planned_network(app, Some(module))
+                .announce(job.events());
+            job.take_claimed(claimed).await?
+        }
         None => launch_own(job, plan, launch).await?,
     };
     caches.hand_over(job, &name, request.checkout.owner).await?;

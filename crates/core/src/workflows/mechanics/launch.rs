@@ -3,13 +3,14 @@
 
 use crate::domain::{
     App, DiskMount, ImageRef, InstanceName, Isolation, JobCommand, JobId, Labels, LaunchSpec,
-    ProfileName, ProfileSpec, ResourceClass, SnapshotSource,
+    NetworkAttachment, ProfileName, ProfileSpec, ResourceClass, SnapshotSource,
 };
 use crate::events::{Event, Step};
-use crate::ports::ContainerRuntime;
+use crate::ports::{ContainerRuntime, Placement};
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::cleanup::Created;
 use crate::workflows::mechanics::job::JobContext;
+use crate::workflows::mechanics::network::network_missing;
 use crate::workflows::mechanics::readiness::wait_until_ready;
 use crate::workflows::mechanics::standbys::Claimed;
 use crate::workflows::mechanics::step::StepRunner;
@@ -18,6 +19,8 @@ use crate::workflows::settings::CleanupMode;
 /// What to launch.
 pub(crate) struct Launch<'a> {
     pub(crate) app: &'a App,
+    /// The module a deploy builds (its network policy may be its own).
+    pub(crate) module: Option<&'a str>,
     pub(crate) command: JobCommand,
     pub(crate) job: &'a JobId,
     pub(crate) image: ImageRef,
@@ -65,11 +68,17 @@ impl JobContext<'_> {
         name: InstanceName,
         launch: Launch<'_>,
     ) -> Result<(), WorkflowError> {
-        let settings = &self.workflows.settings;
-        let runtime = self.workflows.ports.runtime.as_ref();
+        let workflows = self.workflows;
+        let settings = &workflows.settings;
+        let runtime = workflows.ports.runtime.as_ref();
         let runner = &mut self.runner;
         runner.instance = Some(name.clone());
         let runner = &*runner;
+        let app = &launch.app.key;
+        let network = workflows
+            .job_network(app, launch.module, runner, false)
+            .await?;
+        network.announce(runner.events);
         let created = self.created.insert(Created::new(name.clone()));
         created.release_in_background =
             launch.ephemeral && settings.cleanup == CleanupMode::Background;
@@ -81,30 +90,33 @@ impl JobContext<'_> {
                 ),
             });
         }
-        let spec = LaunchSpec {
+        let mut spec = LaunchSpec {
             name: name.clone(),
             image: launch.image.clone(),
             profile: Some(profile.name.clone()),
             ephemeral: launch.ephemeral,
             isolation: settings.isolation,
             limits: launch.class.limits.clone(),
-            network: Default::default(),
+            network: network.attachment,
             labels: Some(launch.labels()),
             standby: None,
             map_owner: None,
             from_snapshot: launch.from_snapshot.clone(),
             timeout: settings.timeouts.launch,
         };
-        let placement = runner
-            .run(Step::Launch, async {
-                created.instance = true;
-                runtime
-                    .launch_instance(&spec, runner.cancel)
-                    .await
-                    .map_err(|e| runner.failed(Step::Launch, e))
-            })
-            .await?;
-        if let Some(member) = placement.member {
+        let mut placement = launch_instance(runtime, runner, created, &spec).await;
+        // The egress network went since this process made it: make it again, once.
+        if let Err(error) = &placement
+            && network_missing(error)
+            && matches!(spec.network, NetworkAttachment::Egress { .. })
+        {
+            let network = workflows
+                .job_network(app, launch.module, runner, true)
+                .await?;
+            spec.network = network.attachment;
+            placement = launch_instance(runtime, runner, created, &spec).await;
+        }
+        if let Some(member) = placement?.member {
             runner.events.emit(Event::Placed {
                 instance: name.clone(),
                 member,
@@ -148,6 +160,25 @@ impl JobContext<'_> {
             .await?;
         Ok(name)
     }
+}
+
+/// Launches the instance of `spec` (step `launch`), recording in `created` that it
+/// may exist.
+async fn launch_instance(
+    runtime: &dyn ContainerRuntime,
+    runner: &StepRunner<'_>,
+    created: &mut Created,
+    spec: &LaunchSpec,
+) -> Result<Placement, WorkflowError> {
+    runner
+        .run(Step::Launch, async {
+            created.instance = true;
+            runtime
+                .launch_instance(spec, runner.cancel)
+                .await
+                .map_err(|e| runner.failed(Step::Launch, e))
+        })
+        .await
 }
 
 /// Creates the job's profile (its mounts, named like its instance), recording in

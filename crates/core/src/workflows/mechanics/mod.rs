@@ -13,6 +13,7 @@ pub(crate) mod cleanup;
 pub(crate) mod job;
 pub(crate) mod launch;
 pub(crate) mod limits;
+pub(crate) mod network;
 pub(crate) mod output_tail;
 pub(crate) mod provisioning;
 pub(crate) mod readiness;

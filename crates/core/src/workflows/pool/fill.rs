@@ -9,8 +9,9 @@ use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{
-    App, AppKey, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId, LaunchSpec, Owner,
-    PoolId, PoolKey, RetireReason, StandbyMark, StandbyState, staleness,
+    App, AppKey, ImageAlias, ImageRef, ImageSelector, InstanceName, JobId, LaunchSpec,
+    NetworkAttachment, Owner, PoolId, RetireReason, StandbyMark, StandbyPool, StandbyState,
+    staleness,
 };
 use crate::events::{EventSink, Step};
 use crate::ports::RuntimeError;
@@ -124,20 +125,46 @@ impl Workflows {
             pools: Vec::new(),
             retired: self.retire(doomed, false, events).await.retired,
         };
+        let owners = self.owners_to_fill(&app, request.owner, &kept).await?;
+        let network = self.standby_network(&app.key, size, events, cancel).await?;
         let filler = Filler {
             workflows: self,
             app: &app,
             size,
+            network,
             events,
             cancel,
         };
-        for owner in self.owners_to_fill(&app, request.owner, &kept).await? {
+        for owner in owners {
             let key = self.pool_key(&app.key, None, &image, owner).await?;
             let pool = filler.fill_one(&key, &kept).await?;
             report.retired.extend(filler.retire_surplus(&key).await?);
             report.pools.push(pool);
         }
         Ok(report)
+    }
+
+    /// The network the app's standbys are started with (its app-scope policy; the
+    /// egress network made to hold first, unless nothing is to be started).
+    async fn standby_network(
+        &self,
+        app: &AppKey,
+        size: usize,
+        events: &dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<NetworkAttachment, WorkflowError> {
+        if size == 0 {
+            return Ok(NetworkAttachment::DaemonDefault);
+        }
+        let runner = StepRunner {
+            events,
+            cancel,
+            instance: None,
+            kill_grace: self.settings.timeouts.kill_grace,
+            secrets: &crate::workflows::mechanics::step::NO_SECRETS,
+        };
+        let network = self.job_network(app, None, &runner, false).await?;
+        Ok(network.attachment)
     }
 
     /// The owners whose pools to fill: the one asked for; on a daemon that needs none,
@@ -214,6 +241,8 @@ struct Filler<'a> {
     app: &'a App,
     /// The size to fill each pool to.
     size: usize,
+    /// How its standbys are connected.
+    network: NetworkAttachment,
     events: &'a dyn EventSink,
     cancel: &'a CancellationToken,
 }
@@ -222,7 +251,7 @@ impl Filler<'_> {
     /// Starts the standbys `key`'s pool lacks, of those `found` (ready or starting).
     async fn fill_one(
         &self,
-        key: &PoolKey,
+        key: &StandbyPool,
         found: &[Standby],
     ) -> Result<FilledPool, WorkflowError> {
         let size = self.size;
@@ -242,7 +271,7 @@ impl Filler<'_> {
             .await;
         let mut filled = FilledPool {
             pool,
-            owner: key.owner,
+            owner: key.key.owner,
             size,
             had,
             started: Vec::new(),
@@ -260,7 +289,8 @@ impl Filler<'_> {
 
     /// Starts one standby and marks it ready once it answers; removes it again when
     /// any of that fails.
-    async fn start_standby(&self, key: &PoolKey) -> Result<InstanceName, String> {
+    async fn start_standby(&self, pool: &StandbyPool) -> Result<InstanceName, String> {
+        let key = &pool.key;
         let (workflows, app, events, cancel) = (self.workflows, self.app, self.events, self.cancel);
         let runtime = workflows.ports.runtime.as_ref();
         let standby_port = workflows
@@ -268,7 +298,7 @@ impl Filler<'_> {
             .map_err(|missing| missing.to_string())?;
         let now = workflows.now();
         let name = InstanceName::for_standby(&app.key, app.color, &JobId::new_at(now));
-        let mark = StandbyMark::new(key, now);
+        let mark = StandbyMark::of_pool(pool, now);
         let spec = LaunchSpec {
             name: name.clone(),
             image: ImageRef::Local(ImageSelector::Alias(ImageAlias::for_job(&key.image))),
@@ -276,7 +306,7 @@ impl Filler<'_> {
             ephemeral: true,
             isolation: key.isolation,
             limits: key.limits.clone(),
-            network: Default::default(),
+            network: self.network.clone(),
             labels: None,
             standby: Some(mark.clone()),
             map_owner: key.owner,
@@ -322,7 +352,10 @@ impl Filler<'_> {
 
     /// Retires the newest ready standbys of `key`'s pool beyond `size` (two fillers
     /// that ran at once may have started one each).
-    async fn retire_surplus(&self, key: &PoolKey) -> Result<Vec<RetiredStandby>, WorkflowError> {
+    async fn retire_surplus(
+        &self,
+        key: &StandbyPool,
+    ) -> Result<Vec<RetiredStandby>, WorkflowError> {
         let (pool, size) = (key.id(), self.size);
         let mut ready: Vec<Standby> = self
             .workflows

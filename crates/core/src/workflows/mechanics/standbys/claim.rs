@@ -10,7 +10,7 @@
 //! said in the job's events.
 
 use crate::domain::{
-    InstanceName, Labels, MemberName, PoolId, PoolKey, ProfileName, claim_order, claimable,
+    InstanceName, Labels, MemberName, PoolId, ProfileName, StandbyPool, claim_order, claimable,
     staleness,
 };
 use crate::events::{Event, Step};
@@ -30,7 +30,7 @@ pub(crate) struct Claimed {
 }
 
 impl Workflows {
-    /// Claims a ready standby of the pool of `key` for the job `launch` describes,
+    /// Claims a ready standby of `pool` for the job `launch` describes,
     /// creating the job's profile for it, or says why none serves it (a cold start).
     /// A claim that fails for any other reason than losing the race fails the step
     /// (the daemon is in trouble, and a launch would meet the same trouble), and
@@ -38,7 +38,7 @@ impl Workflows {
     pub(crate) async fn claim_standby(
         &self,
         runner: &StepRunner<'_>,
-        key: &PoolKey,
+        pool: &StandbyPool,
         launch: &Launch<'_>,
     ) -> Result<Option<Claimed>, WorkflowError> {
         let Ok(standbys) = self.standby_port() else {
@@ -48,6 +48,7 @@ impl Workflows {
             );
             return Ok(None);
         };
+        let key = &pool.key;
         let size = self.settings.pool.for_app(&key.app);
         runner
             .run(Step::ClaimStandby, async {
@@ -57,7 +58,7 @@ impl Workflows {
                     runner,
                     launch,
                     labels: launch.labels(),
-                    pool: key.id(),
+                    pool: pool.id(),
                     now: self.now(),
                 };
                 let ready: Vec<Standby> = self

@@ -7,7 +7,8 @@ mod claim;
 pub(crate) use claim::Claimed;
 
 use crate::domain::{
-    AppKey, InstanceName, JobId, Labels, MemberName, Owner, PoolKey, StandbyMark, StandbyState,
+    AppKey, InstanceName, JobId, Labels, MemberName, Owner, PoolKey, StandbyMark, StandbyPool,
+    StandbyState,
 };
 use crate::events::{Event, EventSink, Step};
 use crate::ports::{RefillRequest, ResourceKind};
@@ -41,29 +42,37 @@ pub(crate) fn pool_failure(source: impl Into<PortError>) -> WorkflowError {
 
 impl Workflows {
     /// The pool a deploy of `module` of `app` (or, with `None`, any module of the
-    /// app's own class) from `image`, whose checkout `owner` owns, draws from. The
-    /// owner is part of the key only where the daemon must map it when the instance
-    /// starts (no idmapped mounts); the resource class always is.
+    /// app's own class: the pool a fill fills) from `image`, whose checkout `owner`
+    /// owns, draws from. The owner is part of the key only where the daemon must map
+    /// it when the instance starts (no idmapped mounts); the resource class and the
+    /// network policy always are, so a module with a class or a policy of its own
+    /// never takes its app's standbys.
     pub(crate) async fn pool_key(
         &self,
         app: &AppKey,
         module: Option<&str>,
         image: &JobId,
         owner: Option<Owner>,
-    ) -> Result<PoolKey, WorkflowError> {
+    ) -> Result<StandbyPool, WorkflowError> {
         let info = self
             .ports
             .runtime
             .server_info()
             .await
             .map_err(|e| pool_failure(PortError::Runtime(e)))?;
-        Ok(PoolKey {
+        let key = PoolKey {
             app: app.clone(),
             image: image.clone(),
             isolation: self.settings.isolation,
             limits: self.settings.resources.class_for(app, module).limits,
             target: self.settings.placement.clone(),
             owner: if info.can_shift_mounts { None } else { owner },
+        };
+        let (_, network) = self.settings.network.policy_for(app, module);
+        Ok(StandbyPool {
+            key,
+            network: network.clone(),
+            bridge: self.settings.network.bridge.clone(),
         })
     }
 
@@ -93,7 +102,8 @@ impl Workflows {
 
     /// Asks for the pool of `key` to be refilled off the job's path; a refill that
     /// cannot be started is a warning (the next deploy asks again).
-    pub(crate) async fn request_refill(&self, key: &PoolKey, events: &dyn EventSink) {
+    pub(crate) async fn request_refill(&self, pool: &StandbyPool, events: &dyn EventSink) {
+        let key = &pool.key;
         let request = RefillRequest {
             app: key.app.clone(),
             owner: key.owner,
