@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::domain::{
     AclName, GuestPath, InstanceName, JobId, MemberName, NetworkMode, NetworkName, OutputStream,
-    PolicyScope, PoolId, ProfileName, Provisioner,
+    PolicyScope, PoolId, ProfileName, Provisioner, ResourceClass,
 };
 
 /// A step of a workflow.
@@ -250,6 +250,11 @@ pub enum Event {
         scope: PolicyScope,
         /// The bridge and ACL (mode `egress` only).
         egress: Option<(NetworkName, AclName)>,
+    },
+    /// The resource class the job's instance runs under (its caps).
+    ResourceClass {
+        /// The class.
+        class: ResourceClass,
     },
     /// Resources were left in place on request (keep, debug, or keep-on-failure after
     /// a failure); a sweep spares them until `until`, then removes them.

@@ -93,6 +93,14 @@ pub fn event_json(event: &Event) -> Value {
             "bridge": egress.as_ref().map(|(network, _)| network.as_str()),
             "acl": egress.as_ref().map(|(_, acl)| acl.as_str()),
         }),
+        Event::ResourceClass { class } => json!({
+            "event": "resource_class",
+            "class": class.name.as_str(),
+            "cpu": class.limits.cpu,
+            "memory": class.limits.memory,
+            "processes": class.limits.processes,
+            "disk_bytes": class.limits.root_size,
+        }),
         other => json!({"event": "other", "detail": format!("{other:?}")}),
     }
 }

@@ -72,6 +72,11 @@ pub(super) fn describe(event: &Event) -> Option<String> {
             }
             None => format!("network: {mode} ({scope} policy)"),
         }),
+        Event::ResourceClass { class } => Some(format!(
+            "resource class: {} ({})",
+            class.name,
+            crate::config::describe_class(&class.limits)
+        )),
         other => Some(format!("{other:?}")),
     }
 }
@@ -127,5 +132,21 @@ mod tests {
         let json = crate::render::json::event_json(&egress);
         assert_eq!(json["event"], "network");
         assert_eq!(json["bridge"], "lxpackbr0");
+    }
+
+    #[test]
+    fn a_jobs_resource_class_reads_with_its_caps() {
+        let class = Event::ResourceClass {
+            class: lxpack_core::domain::ResourceClass::builtin_default(),
+        };
+        assert_eq!(
+            describe(&class).unwrap(),
+            "resource class: default (processes 2000)"
+        );
+        let json = crate::render::json::event_json(&class);
+        assert_eq!(json["event"], "resource_class");
+        assert_eq!(json["class"], "default");
+        assert_eq!(json["processes"], 2000);
+        assert_eq!(json["memory"], serde_json::Value::Null);
     }
 }

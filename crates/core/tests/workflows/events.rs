@@ -20,6 +20,13 @@ fn finished(step: Step, millis: u64) -> Event {
     }
 }
 
+/// The job's resource class: the built-in default.
+fn default_class() -> Event {
+    Event::ResourceClass {
+        class: lxpack_core::domain::ResourceClass::builtin_default(),
+    }
+}
+
 /// The job's network: the default egress network.
 fn egress() -> Event {
     Event::Network {
@@ -46,7 +53,7 @@ async fn buildimage_events_in_order() {
     for step in [Step::DescribeAmi, Step::ChooseSourceImage, Step::Network] {
         expected.extend([started(step), finished(step, 0)]);
     }
-    expected.push(egress());
+    expected.extend([egress(), default_class()]);
     for step in [
         Step::CreateProfile,
         Step::Launch,
@@ -91,7 +98,7 @@ async fn deploy_events_in_order() {
     );
     world.deploy("api", &job(1_700_000_300)).await.unwrap();
     // The build made the egress network: the deploy only says it uses it.
-    let mut expected = vec![egress()];
+    let mut expected = vec![egress(), default_class()];
     for step in [
         Step::CreateProfile,
         Step::Launch,

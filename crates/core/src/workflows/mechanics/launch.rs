@@ -79,6 +79,9 @@ impl JobContext<'_> {
             .job_network(app, launch.module, runner, false)
             .await?;
         network.announce(runner.events);
+        runner.events.emit(Event::ResourceClass {
+            class: launch.class.clone(),
+        });
         let created = self.created.insert(Created::new(name.clone()));
         created.release_in_background =
             launch.ephemeral && settings.cleanup == CleanupMode::Background;
