@@ -150,11 +150,13 @@ mod tests {
     use crate::FakeRuntime;
 
     fn plan(bridge: Option<&str>) -> EgressNetwork {
-        let bridge = bridge.map(|name| NetworkName::parse(name).unwrap());
+        let bridge = bridge.map_or_else(lxpack_core::domain::DefaultBridge::default, |name| {
+            lxpack_core::domain::DefaultBridge::Operator(NetworkName::parse(name).unwrap())
+        });
         EgressNetwork::plan(
             &PolicyScope::Default,
             &NetworkPolicy::default(),
-            bridge.as_ref(),
+            &bridge,
             &[],
         )
     }

@@ -97,3 +97,18 @@ pub(crate) fn https_client(name: &str, identity: &str, server_cert: &std::path::
         },
     )
 }
+
+/// The settings a test's jobs on `daemon` start from: the defaults, with the bridge
+/// that daemon can have on this host. The test daemons share the host's one network
+/// namespace, where a bridge name is one interface: LXD keeps lxpack's default
+/// (`lxpackbr0`), Incus gets its own (`lxpackbr1`), as an operator running both
+/// would set `lxpack.network.own_bridge`.
+pub(crate) fn settings_for(daemon: &str) -> lxpack_core::workflows::Settings {
+    let mut settings = lxpack_core::workflows::Settings::default();
+    if daemon == "incus"
+        && let Ok(name) = lxpack_core::domain::NetworkName::parse("lxpackbr1")
+    {
+        settings.network.bridge = lxpack_core::domain::DefaultBridge::Own(name);
+    }
+    settings
+}

@@ -52,8 +52,8 @@ fn app(name: &str) -> App {
 /// A `small` class (64 MiB, 64 processes, a 1 GiB root disk: the daemons take the
 /// root device override, which a dir pool does not enforce) for both modules, and a
 /// buildpack limit short enough to bound the fork bomb.
-fn settings(app: &AppKey) -> Settings {
-    let mut settings = Settings::default();
+fn settings(daemon: &str, app: &AppKey) -> Settings {
+    let mut settings = crate::helpers::settings_for(daemon);
     settings.timeouts.buildpack = Duration::from_secs(15);
     let small = ClassName::parse("small").unwrap();
     settings.resources.classes.insert(
@@ -140,7 +140,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
             jobs: Arc::new(store.clone()),
             capabilities: RuntimeCapabilities::all_of(&client),
         },
-        settings(&app.key),
+        settings(daemon, &app.key),
     );
     let host = client.host_resources().await.unwrap();
     assert!(host.cpus.is_some_and(|n| n > 0), "{daemon}: {host:?}");

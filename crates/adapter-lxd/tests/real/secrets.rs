@@ -68,6 +68,7 @@ fn app(name: &str, delivery: SecretDelivery) -> App {
 }
 
 fn workflows(
+    daemon: &str,
     client: &LxdClient,
     store: &FakeAppStore,
     app: &AppKey,
@@ -87,7 +88,7 @@ fn workflows(
             )]),
             delivery,
         },
-        ..Settings::default()
+        ..crate::helpers::settings_for(daemon)
     };
     Workflows::new(
         Ports {
@@ -150,7 +151,7 @@ async fn run_on(daemon: &str, client: LxdClient, delivery: SecretDelivery) {
     let store = FakeAppStore::new();
     let app = app(&format!("sec-{daemon}-{delivery}"), delivery);
     store.insert_app(app.clone());
-    let workflows = workflows(&client, &store, &app.key, delivery);
+    let workflows = workflows(daemon, &client, &store, &app.key, delivery);
     let (events, cancel) = (RecordingEvents::new(), CancellationToken::new());
     let build_job = workflows.new_job_id();
     let build = workflows

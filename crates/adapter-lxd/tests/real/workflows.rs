@@ -13,9 +13,7 @@ use lxpack_core::domain::{
 };
 use lxpack_core::events::Step;
 use lxpack_core::ports::{ContainerRuntime, ImageRegistry, RuntimeCapabilities};
-use lxpack_core::workflows::{
-    BuildImageRequest, Checkout, DeployRequest, Ports, Settings, Workflows,
-};
+use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest, Ports, Workflows};
 use lxpack_fake::{FakeAppStore, RecordingEvents};
 use lxpack_lxd::LxdClient;
 
@@ -64,7 +62,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
             jobs: Arc::new(store.clone()),
             capabilities: RuntimeCapabilities::all_of(&client),
         },
-        Settings::default(),
+        crate::helpers::settings_for(daemon),
     );
     let build_job = workflows.new_job_id();
     let deploy_job = workflows.new_job_id();

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use lxpack_core::domain::{EgressRule, NetworkMode, NetworkName, NetworkPolicy};
+use lxpack_core::domain::{DefaultBridge, EgressRule, NetworkMode, NetworkName, NetworkPolicy};
 use lxpack_core::workflows::NetworkSettings;
 
 use super::raw::{NetworkModeValue, RawNetwork};
@@ -27,13 +27,7 @@ pub(super) fn network_settings(
         &top,
         invalid,
     )?;
-    let bridge = raw
-        .bridge
-        .as_deref()
-        .map(|name| {
-            NetworkName::parse(name).map_err(|e| invalid("lxpack.network.bridge", e.to_string()))
-        })
-        .transpose()?;
+    let bridge = default_bridge(raw, invalid)?;
     let mut apps = BTreeMap::new();
     let mut modules = BTreeMap::new();
     for (name, entry) in raw.apps.iter().flatten() {
@@ -111,4 +105,28 @@ fn allow_list(
                 .map_err(|e| invalid(&format!("{key}[{index}]"), e.to_string()))
         })
         .collect()
+}
+
+/// The default scope's bridge: the operator's (`bridge`), lxpack's own under another
+/// name (`own_bridge`), or lxpack's own `lxpackbr0`; never both keys.
+fn default_bridge(
+    raw: &RawNetwork,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<DefaultBridge, ConfigError> {
+    let name =
+        |key: &str, text: &str| NetworkName::parse(text).map_err(|e| invalid(key, e.to_string()));
+    match (raw.bridge.as_deref(), raw.own_bridge.as_deref()) {
+        (Some(_), Some(_)) => Err(invalid(
+            "lxpack.network.own_bridge",
+            "builds use either the operator's bridge (lxpack.network.bridge) or lxpack's own \
+             (lxpack.network.own_bridge): remove one of the two"
+                .to_owned(),
+        )),
+        (Some(theirs), None) => Ok(DefaultBridge::Operator(name(
+            "lxpack.network.bridge",
+            theirs,
+        )?)),
+        (None, Some(own)) => Ok(DefaultBridge::Own(name("lxpack.network.own_bridge", own)?)),
+        (None, None) => Ok(DefaultBridge::default()),
+    }
 }

@@ -150,6 +150,8 @@ pub(super) struct RawNetwork {
     pub(super) allow: Option<Vec<String>>,
     /// An operator's managed bridge instead of lxpack's own.
     pub(super) bridge: Option<String>,
+    /// The name of lxpack's own bridge (`lxpackbr0` unless set).
+    pub(super) own_bridge: Option<String>,
     /// Apps with their own policy, by `NAME/ENV/ROLE`.
     pub(super) apps: Option<std::collections::BTreeMap<String, RawAppNetwork>>,
 }

@@ -675,7 +675,18 @@ fn the_network_is_egress_unless_set_and_entries_take_their_levels_policy() {
     )
     .unwrap();
     let network = &config.settings.network;
-    assert_eq!(network.bridge.as_ref().unwrap().as_str(), "br-builds");
+    assert_eq!(
+        network.bridge,
+        lxpack_core::domain::DefaultBridge::Operator(
+            lxpack_core::domain::NetworkName::parse("br-builds").unwrap()
+        )
+    );
+    let own = Config::parse("lxpack:\n  network:\n    own_bridge: lxpackbr1\n", file()).unwrap();
+    assert_eq!(own.settings.network.bridge.name().as_str(), "lxpackbr1");
+    let (key, problem) =
+        invalid("lxpack:\n  network:\n    bridge: br0\n    own_bridge: lxpackbr1\n");
+    assert_eq!(key, "lxpack.network.own_bridge");
+    assert!(problem.contains("remove one of the two"), "{problem}");
     let web = AppKey::new("web", "prod", "front");
     let (scope, policy) = network.policy_for(&web, Some("worker"));
     assert_eq!(scope, PolicyScope::App(web.clone()));

@@ -12,6 +12,36 @@ pub(crate) fn example_app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/hello.yml")
 }
 
+/// A config's text with the network its daemon can have on this host, unless it sets
+/// `lxpack.network` itself. Every test daemon shares the host's one network namespace,
+/// where a bridge name is one interface: the main LXD keeps lxpack's default bridge
+/// (`lxpackbr0`), the main Incus gets its own (`own_bridge: lxpackbr1`), and the fault
+/// daemons and the cluster members, which cannot each have a bridge of the same name
+/// here (a cluster makes one per member), run their builds with `mode: none`.
+pub(crate) fn with_network_of_its_daemon(text: &str) -> String {
+    if text.contains("\n  network:") || !text.contains("lxpack:\n") {
+        return text.to_owned();
+    }
+    let fault_dir = std::env::var("LXPACK_TEST_FAULT_DIR").ok();
+    let shared_namespace = fault_dir.is_some_and(|dir| !dir.is_empty() && text.contains(&dir))
+        || [
+            "https://127.0.0.2",
+            "https://127.0.0.3",
+            "https://127.0.0.4",
+            "https://127.0.1.",
+        ]
+        .iter()
+        .any(|member| text.contains(member));
+    let network = if shared_namespace {
+        "  network:\n    mode: none\n"
+    } else if text.contains("/var/lib/incus") || text.contains("127.0.0.1:18444") {
+        "  network:\n    own_bridge: lxpackbr1\n"
+    } else {
+        return text.to_owned();
+    };
+    text.replacen("lxpack:\n", &format!("lxpack:\n{network}"), 1)
+}
+
 /// One isolated lxpack environment.
 pub(crate) struct Env {
     pub(crate) dir: tempfile::TempDir,
@@ -27,7 +57,7 @@ impl Env {
         if let Some(socket) = socket {
             text.push_str(&format!("lxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {socket}\n"));
         }
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, with_network_of_its_daemon(&text)).unwrap();
         Self { dir, config }
     }
 
@@ -78,7 +108,7 @@ impl Env {
 
     /// Replaces the config file's text.
     pub(crate) fn write_config(&self, text: &str) {
-        std::fs::write(&self.config, text).unwrap();
+        std::fs::write(&self.config, with_network_of_its_daemon(text)).unwrap();
     }
 
     /// Runs `lxpack --config C --store S ARGS`.

@@ -9,7 +9,8 @@
 //! daemon: their names come from the fixture's prefix, and every run reuses them.
 
 use lxpack_core::domain::{
-    AppKey, EgressNetwork, EgressRule, EgressState, NetworkName, NetworkPolicy, PolicyScope,
+    AppKey, DefaultBridge, EgressNetwork, EgressRule, EgressState, NetworkName, NetworkPolicy,
+    PolicyScope,
 };
 use lxpack_core::ports::{NetworkPolicies, RuntimeError};
 
@@ -39,8 +40,18 @@ impl Suite<'_> {
         let prefix = &self.fixture.prefix;
         let scope = |role: &str| PolicyScope::App(AppKey::new(prefix, "contract", role));
         let policy = NetworkPolicy::default();
-        let plan = EgressNetwork::plan(&scope("network"), &policy, None, &hosts);
-        let never = EgressNetwork::plan(&scope("never-made"), &policy, None, &hosts);
+        let plan = EgressNetwork::plan(
+            &scope("network"),
+            &policy,
+            &DefaultBridge::default(),
+            &hosts,
+        );
+        let never = EgressNetwork::plan(
+            &scope("never-made"),
+            &policy,
+            &DefaultBridge::default(),
+            &hosts,
+        );
         self.state(
             checker,
             networks,
@@ -82,8 +93,9 @@ impl Suite<'_> {
             (&first, &second),
         );
         self.changed_rules(checker, networks, &plan, &hosts).await;
-        let absent = NetworkName::parse(ABSENT_BRIDGE).ok();
-        let theirs = EgressNetwork::plan(&PolicyScope::Default, &policy, absent.as_ref(), &hosts);
+        let absent = NetworkName::parse(ABSENT_BRIDGE).map(DefaultBridge::Operator);
+        let absent = absent.unwrap_or_default();
+        let theirs = EgressNetwork::plan(&PolicyScope::Default, &policy, &absent, &hosts);
         checker
             .err(
                 "ensure_egress on an operator's bridge that does not exist",

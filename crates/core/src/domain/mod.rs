@@ -49,8 +49,9 @@ pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseSta
 pub use job_id::JobId;
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use network::{
-    ALWAYS_DENIED, AclName, Cidr, EgressNetwork, EgressRule, EgressState, NetworkAttachment,
-    NetworkMode, NetworkName, NetworkPolicy, PolicyScope, PortRange, Protocol, egress_rules,
+    ALWAYS_DENIED, AclName, Cidr, DefaultBridge, EgressNetwork, EgressRule, EgressState,
+    NetworkAttachment, NetworkMode, NetworkName, NetworkPolicy, PolicyScope, PortRange, Protocol,
+    egress_rules,
 };
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};

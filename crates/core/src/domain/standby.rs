@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::digest_id::digest_id;
 use super::text::text_enum;
 use super::{
-    AppKey, Isolation, JobId, Labels, NetworkName, NetworkPolicy, Owner, PlacementTarget,
+    AppKey, DefaultBridge, Isolation, JobId, Labels, NetworkPolicy, Owner, PlacementTarget,
     ResourceLimits,
 };
 
@@ -79,8 +79,8 @@ pub struct StandbyPool {
     pub key: PoolKey,
     /// The network policy its standbys are started with.
     pub network: NetworkPolicy,
-    /// The operator's bridge of the default scope, when one is named.
-    pub bridge: Option<NetworkName>,
+    /// The bridge of the default scope.
+    pub bridge: DefaultBridge,
 }
 
 impl StandbyPool {
@@ -90,7 +90,7 @@ impl StandbyPool {
         Self {
             key,
             network: NetworkPolicy::default(),
-            bridge: None,
+            bridge: DefaultBridge::default(),
         }
     }
 
@@ -101,7 +101,7 @@ impl StandbyPool {
         let network = [
             Some(self.network.mode.as_str().to_owned()),
             Some(allow.join(";")),
-            self.bridge.as_ref().map(ToString::to_string),
+            self.bridge.pool_part(),
         ];
         let mut hasher = Sha256::new();
         // Length-prefixed parts with a presence byte: an injective encoding.

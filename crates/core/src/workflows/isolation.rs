@@ -75,7 +75,7 @@ async fn egress_check(
             Err(error) => return EgressCheck::Failed(error),
         },
     };
-    let network = EgressNetwork::plan(scope, policy, settings.bridge.as_ref(), &addresses);
+    let network = EgressNetwork::plan(scope, policy, &settings.bridge, &addresses);
     match port.egress_state(&network).await {
         Ok(state) => EgressCheck::State { network, state },
         Err(error) => EgressCheck::Failed(error),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::domain::text::text_enum;
 use crate::domain::{
-    AppKey, ClassName, GuestPath, Isolation, NetworkMode, NetworkName, NetworkPolicy,
+    AppKey, ClassName, DefaultBridge, GuestPath, Isolation, NetworkMode, NetworkPolicy,
     PlacementTarget, PolicyScope, Provisioner, RemoteServer, ResourceClass, ResourceLimits,
     RetentionPolicy, SecretPattern, SecretRule,
 };
@@ -424,9 +424,10 @@ pub struct NetworkSettings {
     pub apps: BTreeMap<AppKey, NetworkPolicy>,
     /// Modules with their own policy (`…apps.NAME/ENV/ROLE.modules.MODULE`).
     pub modules: BTreeMap<(AppKey, String), NetworkPolicy>,
-    /// The operator's managed bridge the default scope's builds attach to, instead
-    /// of the one lxpack makes (`lxpack.network.bridge`).
-    pub bridge: Option<NetworkName>,
+    /// The bridge the default scope's builds attach to: lxpack's own
+    /// (`lxpack.network.own_bridge`, `lxpackbr0` unless set) or the operator's
+    /// managed bridge (`lxpack.network.bridge`).
+    pub bridge: DefaultBridge,
 }
 
 impl NetworkSettings {

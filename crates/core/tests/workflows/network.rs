@@ -196,7 +196,8 @@ async fn a_module_with_its_own_policy_gets_its_own_network() {
 #[tokio::test(start_paused = true)]
 async fn an_operators_bridge_is_used_as_it_is_and_must_exist() {
     let mut settings = settings();
-    settings.network.bridge = Some(NetworkName::parse("br-builds").unwrap());
+    settings.network.bridge =
+        lxpack_core::domain::DefaultBridge::Operator(NetworkName::parse("br-builds").unwrap());
     let world = World::with(settings.clone(), true);
     let error = world.build(&job(1)).await.unwrap_err();
     assert!(

@@ -82,7 +82,9 @@ fn verdict(scope: &ScopeIsolation) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use lxpack_core::domain::{AppKey, EgressNetwork, NetworkName, NetworkPolicy, PolicyScope};
+    use lxpack_core::domain::{
+        AppKey, DefaultBridge, EgressNetwork, NetworkName, NetworkPolicy, PolicyScope,
+    };
 
     use super::*;
 
@@ -98,11 +100,13 @@ mod tests {
     }
 
     fn state(bridge: Option<&str>, state: EgressState) -> Option<EgressCheck> {
-        let bridge = bridge.map(|name| NetworkName::parse(name).unwrap());
+        let bridge = bridge.map_or_else(DefaultBridge::default, |name| {
+            DefaultBridge::Operator(NetworkName::parse(name).unwrap())
+        });
         let network = EgressNetwork::plan(
             &PolicyScope::Default,
             &NetworkPolicy::default(),
-            bridge.as_ref(),
+            &bridge,
             &[],
         );
         Some(EgressCheck::State { network, state })

@@ -121,6 +121,46 @@ daemon_name!(
     AclName, 63, "network ACL"
 );
 
+/// The bridge the default scope's builds attach to: lxpack's own (made when absent;
+/// `lxpackbr0` unless `lxpack.network.own_bridge` names it otherwise, so that several
+/// daemons on one host each have theirs), or an operator's (`lxpack.network.bridge`),
+/// which lxpack never changes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DefaultBridge {
+    /// lxpack's own bridge, of this name.
+    Own(NetworkName),
+    /// The operator's managed bridge.
+    Operator(NetworkName),
+}
+
+impl Default for DefaultBridge {
+    fn default() -> Self {
+        Self::Own(NetworkName(EgressNetwork::DEFAULT_BRIDGE.to_owned()))
+    }
+}
+
+impl DefaultBridge {
+    /// The bridge's name.
+    #[must_use]
+    pub fn name(&self) -> &NetworkName {
+        match self {
+            Self::Own(name) | Self::Operator(name) => name,
+        }
+    }
+
+    /// What tells pools on this bridge from others: nothing for the default (so
+    /// pools keep their ids), else whose bridge it is and its name.
+    #[must_use]
+    pub fn pool_part(&self) -> Option<String> {
+        match self {
+            own @ Self::Own(_) if *own == Self::default() => None,
+            Self::Own(name) => Some(format!("own:{name}")),
+            Self::Operator(name) => Some(name.to_string()),
+        }
+    }
+}
+
 /// The egress network of one scope, as the daemon must hold it: the bridge, whether
 /// lxpack made it, and its ACL with the rules computed for this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,31 +187,34 @@ impl EgressNetwork {
     pub const DEFAULT_ACL: &str = "lxpack-egress";
 
     /// The egress network of `scope` under `policy`: the default scope uses
-    /// `operator_bridge` when the operator named one, else [`Self::DEFAULT_BRIDGE`];
-    /// an app or module of its own gets a bridge and an ACL named by a digest of the
-    /// scope, so changing its policy updates them in place. `host_addresses` are the
-    /// daemon host's and the cluster members' addresses.
+    /// `default_bridge`; an app or module of its own gets a bridge and an ACL named
+    /// by a digest of the scope (and of lxpack's own bridge name, when it is not the
+    /// default), so changing its policy updates them in place. `host_addresses` are
+    /// the daemon host's and the cluster members' addresses.
     #[must_use]
     pub fn plan(
         scope: &PolicyScope,
         policy: &NetworkPolicy,
-        operator_bridge: Option<&NetworkName>,
+        default_bridge: &DefaultBridge,
         host_addresses: &[IpAddr],
     ) -> Self {
         let rules = egress_rules(&policy.allow, host_addresses);
         let description = format!("lxpack: egress of builds ({scope})");
-        match (scope, operator_bridge) {
-            (PolicyScope::Default, bridge) => Self {
-                network: bridge
-                    .cloned()
-                    .unwrap_or_else(|| NetworkName(Self::DEFAULT_BRIDGE.to_owned())),
-                owned: bridge.is_none(),
-                acl: AclName(Self::DEFAULT_ACL.to_owned()),
+        match scope {
+            PolicyScope::Default => Self {
+                network: default_bridge.name().clone(),
+                owned: matches!(default_bridge, DefaultBridge::Own(_)),
+                acl: match default_bridge {
+                    DefaultBridge::Own(name) if *default_bridge != DefaultBridge::default() => {
+                        AclName(format!("lxpack-egress-{name}"))
+                    }
+                    _ => AclName(Self::DEFAULT_ACL.to_owned()),
+                },
                 description,
                 rules,
             },
-            (scoped, _) => {
-                let digest = scope_digest(scoped);
+            scoped => {
+                let digest = scope_digest(scoped, default_bridge);
                 Self {
                     network: NetworkName(format!("lxpk{}", &digest[..8])),
                     owned: true,
@@ -184,8 +227,11 @@ impl EgressNetwork {
     }
 }
 
-fn scope_digest(scope: &PolicyScope) -> String {
+fn scope_digest(scope: &PolicyScope, default_bridge: &DefaultBridge) -> String {
     let mut hasher = Sha256::new();
+    if let Some(bridge) = default_bridge.pool_part() {
+        hasher.update(format!("bridge\0{bridge}\0"));
+    }
     match scope {
         PolicyScope::Default => hasher.update(b"default"),
         PolicyScope::App(app) => hasher.update(format!("app\0{app}")),
@@ -247,12 +293,22 @@ mod tests {
     #[test]
     fn the_default_scope_uses_lxpacks_bridge_unless_the_operator_names_one() {
         let policy = NetworkPolicy::default();
-        let plan = EgressNetwork::plan(&PolicyScope::Default, &policy, None, &[]);
+        let plan = EgressNetwork::plan(
+            &PolicyScope::Default,
+            &policy,
+            &DefaultBridge::default(),
+            &[],
+        );
         assert_eq!(plan.network.as_str(), "lxpackbr0");
         assert!(plan.owned);
         assert_eq!(plan.acl.as_str(), "lxpack-egress");
         let theirs = NetworkName::parse("br-builds").unwrap();
-        let plan = EgressNetwork::plan(&PolicyScope::Default, &policy, Some(&theirs), &[]);
+        let plan = EgressNetwork::plan(
+            &PolicyScope::Default,
+            &policy,
+            &DefaultBridge::Operator(theirs.clone()),
+            &[],
+        );
         assert_eq!(plan.network, theirs);
         assert!(!plan.owned);
     }
@@ -261,14 +317,32 @@ mod tests {
     fn an_app_scope_is_named_by_its_digest_within_interface_limits() {
         let app = AppKey::new("web", "prod", "front");
         let policy = NetworkPolicy::default();
-        let plan = EgressNetwork::plan(&PolicyScope::App(app.clone()), &policy, None, &[]);
+        let plan = EgressNetwork::plan(
+            &PolicyScope::App(app.clone()),
+            &policy,
+            &DefaultBridge::default(),
+            &[],
+        );
         assert_eq!(plan.network.as_str().len(), 12);
         assert!(NetworkName::parse(plan.network.as_str()).is_ok());
         assert!(AclName::parse(plan.acl.as_str()).is_ok());
-        let module =
-            EgressNetwork::plan(&PolicyScope::Module(app, "api".into()), &policy, None, &[]);
+        let module = EgressNetwork::plan(
+            &PolicyScope::Module(app.clone(), "api".into()),
+            &policy,
+            &DefaultBridge::default(),
+            &[],
+        );
         assert_ne!(module.network, plan.network);
         assert_ne!(module.acl, plan.acl);
+        // Another daemon's own bridge on the same host gets other names throughout.
+        let other = DefaultBridge::Own(NetworkName::parse("lxpackbr1").unwrap());
+        let default = EgressNetwork::plan(&PolicyScope::Default, &policy, &other, &[]);
+        assert_eq!(default.network.as_str(), "lxpackbr1");
+        assert!(default.owned);
+        assert_eq!(default.acl.as_str(), "lxpack-egress-lxpackbr1");
+        let scoped = EgressNetwork::plan(&PolicyScope::App(app), &policy, &other, &[]);
+        assert_ne!(scoped.network, plan.network);
+        assert_ne!(scoped.acl, plan.acl);
     }
 
     #[test]

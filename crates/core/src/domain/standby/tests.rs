@@ -169,7 +169,7 @@ fn the_network_policy_changes_the_pool() {
             ..base.clone()
         },
         StandbyPool {
-            bridge: Some(NetworkName::parse("br-builds").unwrap()),
+            bridge: super::super::DefaultBridge::Operator(NetworkName::parse("br-builds").unwrap()),
             ..base.clone()
         },
     ];

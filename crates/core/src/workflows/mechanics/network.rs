@@ -124,7 +124,7 @@ impl Workflows {
             NetworkMode::Egress => NetworkAttachment::egress(&EgressNetwork::plan(
                 &scope,
                 policy,
-                self.settings.network.bridge.as_ref(),
+                &self.settings.network.bridge,
                 &[],
             )),
         };
@@ -159,7 +159,7 @@ impl Workflows {
         Ok(EgressNetwork::plan(
             scope,
             policy,
-            self.settings.network.bridge.as_ref(),
+            &self.settings.network.bridge,
             &hosts,
         ))
     }
