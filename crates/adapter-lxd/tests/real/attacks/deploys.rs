@@ -17,7 +17,9 @@
 //! test image has no DHCP client at boot, so the app's `pre_buildimage` hook installs
 //! an init that takes an address from the bridge, as a distribution's image does.
 //! With `LXPACK_ATTACK_WITHOUT_ACL=1` the ACL is taken off `probe`'s bridge once the
-//! listening deploy has made it, and the suite must then fail.
+//! listening deploy has made it, and the suite must then fail; with
+//! `LXPACK_ATTACK_WITHOUT_ISOLATION=1` the listening deploy's port of the bridge is
+//! no longer isolated, and the probe of it must then fail.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -41,7 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::local::{
     Listener, LocalInterface, METADATA, assert_behind_bridge, assert_local, cli, interface_ipv4,
-    private_address, remove_network, take_acl_off_if_asked, with_cleanup,
+    private_address, remove_network, take_acl_off_if_asked, take_isolation_off_if_asked,
+    with_cleanup,
 };
 use crate::helpers::daemons;
 
@@ -399,6 +402,7 @@ impl<'a> Scene<'a> {
         assert_local(gateway);
         assert_behind_bridge(neighbour.ip(), &bridge);
         take_acl_off_if_asked(self.daemon, &bridge);
+        take_isolation_off_if_asked(self.daemon, &bridge);
         let gateway = Listener::bind(gateway).await;
         let probes: String = [
             gateway.address,

@@ -92,6 +92,22 @@ pub(crate) fn take_acl_off_if_asked(daemon: &str, bridge: &str) {
     }
 }
 
+/// With `LXPACK_ATTACK_WITHOUT_ISOLATION=1`, turns the port isolation off on every
+/// port of `bridge` (the builds the test has on it so far), so that the probe of
+/// another build that follows shows what the isolation refuses: the suites must then
+/// fail. The ACL does not hold builds apart; the NIC's `security.port_isolation` does.
+pub(crate) fn take_isolation_off_if_asked(daemon: &str, bridge: &str) {
+    if std::env::var("LXPACK_ATTACK_WITHOUT_ISOLATION").as_deref() != Ok("1") {
+        return;
+    }
+    let ports = run("ip", &["-o", "link", "show", "master", bridge]);
+    for port in ports.lines().filter_map(|l| l.split(':').nth(1)) {
+        let port = port.trim().split('@').next().unwrap_or_default();
+        eprintln!("{daemon}: LXPACK_ATTACK_WITHOUT_ISOLATION=1: {port} of {bridge} not isolated");
+        run("bridge", &["link", "set", "dev", port, "isolated", "off"]);
+    }
+}
+
 /// The IPv4 address of a host interface (a bridge's gateway).
 pub(crate) fn interface_ipv4(interface: &str) -> IpAddr {
     let shown = run("ip", &["-o", "-4", "addr", "show", "dev", interface]);

@@ -7,7 +7,8 @@
 //!
 //! With `LXPACK_ATTACK_WITHOUT_ACL=1` the ACL is taken off the bridge before the
 //! probes (by the daemon's client), and the suite must then fail: what refuses the
-//! probes is the ACL.
+//! probes is the ACL; with `LXPACK_ATTACK_WITHOUT_ISOLATION=1` the bridge's ports are
+//! no longer isolated before a build probes another, which must then fail.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
@@ -21,7 +22,7 @@ use lxpack_lxd::{LxdClient, LxdOptions};
 use super::local::{
     Build, Listener, LocalInterface, METADATA, assert_behind_bridge, assert_local, cli,
     interface_ipv4, private_address, reaches, remove_network, run, take_acl_off_if_asked,
-    with_cleanup,
+    take_isolation_off_if_asked, with_cleanup,
 };
 use crate::helpers::{DAEMONS, daemons};
 
@@ -130,6 +131,7 @@ impl<'a> Scene<'a> {
             .await;
         assert!(code == 0 && out.contains(":8080"), "{}: {out}", self.daemon);
         assert_behind_bridge(b_address, &self.bridge);
+        take_isolation_off_if_asked(self.daemon, &self.bridge);
         assert!(
             !a.connects((b_address, 8080).into()).await,
             "{}: a build reached another build on its bridge",
