@@ -8,7 +8,7 @@
 //! with `ip route get` first (local, or through the test's own bridge to a build of
 //! the test), and every probe and loop is bounded.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -24,6 +24,21 @@ use lxpack_lxd::LxdClient;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::TEST_IMAGE;
+
+/// The address a cloud's metadata service answers on.
+pub(crate) const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+
+/// A private address of this test process (10.250.X.Y), to be held by a
+/// [`LocalInterface`].
+pub(crate) fn private_address() -> IpAddr {
+    let pid = std::process::id();
+    IpAddr::V4(Ipv4Addr::new(
+        10,
+        250,
+        (pid >> 8 & 0xff) as u8,
+        (pid & 0xfd) as u8 + 1,
+    ))
+}
 
 /// Runs a host command and returns its stdout; panics with its stderr when it fails.
 pub(crate) fn run(program: &str, args: &[&str]) -> String {
@@ -65,6 +80,32 @@ pub(crate) fn assert_behind_bridge(address: IpAddr, bridge: &str) {
         "{address} is not behind the test's bridge {bridge} ({}); no probe is sent to it",
         route.trim()
     );
+}
+
+/// With `LXPACK_ATTACK_WITHOUT_ACL=1`, takes the ACL off `bridge` (by the daemon's
+/// client) so that the probes that follow show what the ACL refuses: the attack
+/// suites must then fail.
+pub(crate) fn take_acl_off_if_asked(daemon: &str, bridge: &str) {
+    if std::env::var("LXPACK_ATTACK_WITHOUT_ACL").as_deref() == Ok("1") {
+        eprintln!("{daemon}: LXPACK_ATTACK_WITHOUT_ACL=1: taking the ACL off {bridge}");
+        run(cli(daemon), &["network", "unset", bridge, "security.acls"]);
+    }
+}
+
+/// With `LXPACK_ATTACK_WITHOUT_ISOLATION=1`, turns the port isolation off on every
+/// port of `bridge` (the builds the test has on it so far), so that the probe of
+/// another build that follows shows what the isolation refuses: the suites must then
+/// fail. The ACL does not hold builds apart; the NIC's `security.port_isolation` does.
+pub(crate) fn take_isolation_off_if_asked(daemon: &str, bridge: &str) {
+    if std::env::var("LXPACK_ATTACK_WITHOUT_ISOLATION").as_deref() != Ok("1") {
+        return;
+    }
+    let ports = run("ip", &["-o", "link", "show", "master", bridge]);
+    for port in ports.lines().filter_map(|l| l.split(':').nth(1)) {
+        let port = port.trim().split('@').next().unwrap_or_default();
+        eprintln!("{daemon}: LXPACK_ATTACK_WITHOUT_ISOLATION=1: {port} of {bridge} not isolated");
+        run("bridge", &["link", "set", "dev", port, "isolated", "off"]);
+    }
 }
 
 /// The IPv4 address of a host interface (a bridge's gateway).
@@ -286,11 +327,22 @@ pub(crate) async fn reaches(build: &Build<'_>, listener: &Listener) -> bool {
 }
 
 /// Removes a bridge and an ACL a test made on `daemon` (by the daemon's own client,
-/// as the port has no delete), ignoring what is already gone.
+/// as the port has no delete), ignoring what is already gone. A bridge still in use
+/// (a deploy's instance the daemon is deleting in the background) is tried again,
+/// for at most 30 seconds.
 pub(crate) fn remove_network(daemon: &str, network: &str, acl: &str) {
-    let _ = Command::new(cli(daemon))
-        .args(["network", "delete", network])
-        .output();
+    let succeeds = |args: &[&str]| {
+        Command::new(cli(daemon))
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    for _ in 0..60 {
+        if succeeds(&["network", "delete", network]) || !succeeds(&["network", "show", network]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let _ = Command::new(cli(daemon))
         .args(["network", "acl", "delete", acl])
         .output();

@@ -7,7 +7,8 @@
 //!
 //! With `LXPACK_ATTACK_WITHOUT_ACL=1` the ACL is taken off the bridge before the
 //! probes (by the daemon's client), and the suite must then fail: what refuses the
-//! probes is the ACL.
+//! probes is the ACL; with `LXPACK_ATTACK_WITHOUT_ISOLATION=1` the bridge's ports are
+//! no longer isolated before a build probes another, which must then fail.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
@@ -19,24 +20,11 @@ use lxpack_core::ports::{NetworkPolicies, RuntimeError};
 use lxpack_lxd::{LxdClient, LxdOptions};
 
 use super::local::{
-    Build, Listener, LocalInterface, assert_behind_bridge, assert_local, cli, interface_ipv4,
-    reaches, remove_network, run, with_cleanup,
+    Build, Listener, LocalInterface, METADATA, assert_behind_bridge, assert_local, cli,
+    interface_ipv4, private_address, reaches, remove_network, run, take_acl_off_if_asked,
+    take_isolation_off_if_asked, with_cleanup,
 };
 use crate::helpers::{DAEMONS, daemons};
-
-/// The address a cloud's metadata service answers on.
-const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
-
-/// A private address of this test process (10.250.X.Y), on the local interface.
-fn private_address() -> IpAddr {
-    let pid = std::process::id();
-    IpAddr::V4(Ipv4Addr::new(
-        10,
-        250,
-        (pid >> 8 & 0xff) as u8,
-        (pid & 0xfd) as u8 + 1,
-    ))
-}
 
 /// The host's main IPv4 address (outside loopback, link-local and the private ranges
 /// the test makes), among what the daemon reports.
@@ -93,16 +81,7 @@ impl<'a> Scene<'a> {
         self.client.ensure_egress(&network).await.unwrap();
         let gateway = interface_ipv4(&self.bridge);
         assert_local(gateway);
-        if std::env::var("LXPACK_ATTACK_WITHOUT_ACL").as_deref() == Ok("1") {
-            eprintln!(
-                "{daemon}: LXPACK_ATTACK_WITHOUT_ACL=1: taking the ACL off {}",
-                self.bridge
-            );
-            run(
-                cli(daemon),
-                &["network", "unset", &self.bridge, "security.acls"],
-            );
-        }
+        take_acl_off_if_asked(daemon, &self.bridge);
         let targets = [
             ("the bridge's gateway", Listener::bind(gateway).await),
             ("the host's main address", Listener::bind(main).await),
@@ -152,6 +131,7 @@ impl<'a> Scene<'a> {
             .await;
         assert!(code == 0 && out.contains(":8080"), "{}: {out}", self.daemon);
         assert_behind_bridge(b_address, &self.bridge);
+        take_isolation_off_if_asked(self.daemon, &self.bridge);
         assert!(
             !a.connects((b_address, 8080).into()).await,
             "{}: a build reached another build on its bridge",
