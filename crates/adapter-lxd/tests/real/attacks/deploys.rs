@@ -145,8 +145,8 @@ fn app_policy(mirror: SocketAddr) -> NetworkPolicy {
 
 /// As a config makes them: `lxpack.network` left at `egress`; the app's entry opens
 /// `mirror`; its module `probe` is plain `egress`, its module `sealed` is `none`.
-fn settings(app: &AppKey, mirror: SocketAddr) -> Settings {
-    let mut settings = Settings::default();
+fn settings(daemon: &str, app: &AppKey, mirror: SocketAddr) -> Settings {
+    let mut settings = crate::helpers::settings_for(daemon);
     settings.timeouts.buildpack = Duration::from_secs(50);
     let network = &mut settings.network;
     network.apps.insert(app.clone(), app_policy(mirror));
@@ -284,7 +284,7 @@ impl<'a> Scene<'a> {
                 jobs: Arc::new(store),
                 capabilities: RuntimeCapabilities::all_of(client),
             },
-            settings(&app.key, mirror),
+            settings(daemon, &app.key, mirror),
         );
         let dir = std::env::temp_dir().join(format!("lxpack-attack-deploys-{daemon}-{pid}"));
         Self {
@@ -507,7 +507,8 @@ impl<'a> Scene<'a> {
             PolicyScope::App(key.clone()),
             PolicyScope::Module(key.clone(), "probe".into()),
         ] {
-            let planned = EgressNetwork::plan(&scope, &NetworkPolicy::default(), None, &[]);
+            let bridge = crate::helpers::settings_for(self.daemon).network.bridge;
+            let planned = EgressNetwork::plan(&scope, &NetworkPolicy::default(), &bridge, &[]);
             remove_network(self.daemon, planned.network.as_str(), planned.acl.as_str());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
