@@ -291,12 +291,17 @@ impl NetworkPolicies for LxdClient {
             .server()
             .await
             .map_err(|e| runtime_error("read server info", "server", self.endpoint(), e))?;
+        // An operator's bridge that does not exist is the first thing to fix, before
+        // whether this daemon could filter it.
+        if !network.owned {
+            self.check_operator_bridge(network).await?;
+        }
         check_support(server, network.owned)?;
         self.ensure_acl(network).await?;
         if network.owned {
             self.ensure_owned_bridge(network).await
         } else {
-            self.check_operator_bridge(network).await
+            Ok(())
         }
     }
 
