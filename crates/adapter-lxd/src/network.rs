@@ -58,8 +58,9 @@ fn not_ours(network: &EgressNetwork, found: &Network) -> RuntimeError {
             "network {} exists as {managed} ({}), so lxpack cannot make its bridge under that name",
             network.network, found.kind
         ),
-        hint: "set `lxpack.network.bridge` to a managed bridge of yours for builds to use, or \
-               rename or delete that network"
+        hint: "give lxpack's bridge another name (`lxpack.network.own_bridge`; another daemon \
+               on this host may own this one), or set `lxpack.network.bridge` to a managed \
+               bridge of yours for builds to use"
             .into(),
     }
 }
