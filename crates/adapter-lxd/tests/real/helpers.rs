@@ -112,3 +112,24 @@ pub(crate) fn settings_for(daemon: &str) -> lxpack_core::workflows::Settings {
     }
     settings
 }
+
+/// The workflows of a real-daemon test: `client` as the runtime, every capability and
+/// the image registry, `store` (a fake) as the apps and the job history, no AMI
+/// catalog, and `settings`.
+pub(crate) fn workflows_on(
+    client: &LxdClient,
+    store: &lxpack_fake::FakeAppStore,
+    settings: lxpack_core::workflows::Settings,
+) -> lxpack_core::workflows::Workflows {
+    lxpack_core::workflows::Workflows::new(
+        lxpack_core::workflows::Ports {
+            runtime: std::sync::Arc::new(client.clone()),
+            registry: std::sync::Arc::new(client.clone()),
+            amis: None,
+            apps: std::sync::Arc::new(store.clone()),
+            jobs: std::sync::Arc::new(store.clone()),
+            capabilities: lxpack_core::ports::RuntimeCapabilities::all_of(client),
+        },
+        settings,
+    )
+}

@@ -12,10 +12,8 @@ use lxpack_core::domain::{
     App, AppKey, BuildInfos, ClassName, GuestPath, ImageAlias, ImageSelector, Module, Owner,
     ResourceLimits, Script,
 };
-use lxpack_core::ports::{ImageRegistry, ResourceClasses, RuntimeCapabilities};
-use lxpack_core::workflows::{
-    BuildImageRequest, Checkout, DeployRequest, Ports, Settings, WorkflowError, Workflows,
-};
+use lxpack_core::ports::{ImageRegistry, ResourceClasses};
+use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest, Settings, WorkflowError};
 use lxpack_fake::{FakeAppStore, RecordingEvents};
 use lxpack_lxd::LxdClient;
 use tokio_util::sync::CancellationToken;
@@ -131,17 +129,7 @@ async fn run_on(daemon: &str, client: LxdClient) {
     let store = FakeAppStore::new();
     let app = app(&format!("limits-{daemon}"));
     store.insert_app(app.clone());
-    let workflows = Workflows::new(
-        Ports {
-            runtime: Arc::new(client.clone()),
-            registry: Arc::new(client.clone()),
-            amis: None,
-            apps: Arc::new(store.clone()),
-            jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&client),
-        },
-        settings(daemon, &app.key),
-    );
+    let workflows = crate::helpers::workflows_on(&client, &store, settings(daemon, &app.key));
     let host = client.host_resources().await.unwrap();
     assert!(host.cpus.is_some_and(|n| n > 0), "{daemon}: {host:?}");
     assert!(host.memory.is_some_and(|n| n > 0), "{daemon}: {host:?}");

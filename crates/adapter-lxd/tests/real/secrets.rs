@@ -5,16 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use lxpack_core::domain::{
     App, AppKey, BuildInfos, GuestPath, ImageAlias, ImageSelector, JobStatus, LifecycleHooks,
     Module, OutputStream, Owner, Script, SecretRule,
 };
 use lxpack_core::events::{Event, Step};
-use lxpack_core::ports::{Compression, ImageRegistry, RuntimeCapabilities};
+use lxpack_core::ports::{Compression, ImageRegistry};
 use lxpack_core::workflows::{
-    BuildImageRequest, Checkout, DeployRequest, Ports, SecretDelivery, SecretSettings, Settings,
+    BuildImageRequest, Checkout, DeployRequest, SecretDelivery, SecretSettings, Settings,
     WorkflowError, Workflows, error_chain,
 };
 use lxpack_fake::{FakeAppStore, RecordingEvents};
@@ -90,17 +89,7 @@ fn workflows(
         },
         ..crate::helpers::settings_for(daemon)
     };
-    Workflows::new(
-        Ports {
-            runtime: Arc::new(client.clone()),
-            registry: Arc::new(client.clone()),
-            amis: None,
-            apps: Arc::new(store.clone()),
-            jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(client),
-        },
-        settings,
-    )
+    crate::helpers::workflows_on(client, store, settings)
 }
 
 fn assert_hidden(daemon: &str, what: &str, text: &str) {

@@ -5,15 +5,14 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use lxpack_core::domain::{
     App, AppKey, BuildInfos, GuestPath, ImageAlias, ImageSelector, LifecycleHooks, Module,
     OutputStream, Owner, Script,
 };
 use lxpack_core::events::Step;
-use lxpack_core::ports::{ContainerRuntime, ImageRegistry, RuntimeCapabilities};
-use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest, Ports, Workflows};
+use lxpack_core::ports::{ContainerRuntime, ImageRegistry};
+use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest};
 use lxpack_fake::{FakeAppStore, RecordingEvents};
 use lxpack_lxd::LxdClient;
 
@@ -53,17 +52,8 @@ async fn run_on(daemon: &str, client: LxdClient) {
     let store = FakeAppStore::new();
     let app = app(&format!("e2e-{daemon}"));
     store.insert_app(app.clone());
-    let workflows = Workflows::new(
-        Ports {
-            runtime: Arc::new(client.clone()),
-            registry: Arc::new(client.clone()),
-            amis: None,
-            apps: Arc::new(store.clone()),
-            jobs: Arc::new(store.clone()),
-            capabilities: RuntimeCapabilities::all_of(&client),
-        },
-        crate::helpers::settings_for(daemon),
-    );
+    let workflows =
+        crate::helpers::workflows_on(&client, &store, crate::helpers::settings_for(daemon));
     let build_job = workflows.new_job_id();
     let deploy_job = workflows.new_job_id();
     let events = RecordingEvents::new();

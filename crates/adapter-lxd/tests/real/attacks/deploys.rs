@@ -24,7 +24,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use lxpack_core::domain::{
@@ -33,9 +33,9 @@ use lxpack_core::domain::{
     PolicyScope, Script,
 };
 use lxpack_core::events::{Event, Step};
-use lxpack_core::ports::{ContainerRuntime, ImageRegistry, ResourceKind, RuntimeCapabilities};
+use lxpack_core::ports::{ContainerRuntime, ImageRegistry, ResourceKind};
 use lxpack_core::workflows::{
-    BuildImageRequest, Checkout, DeployRequest, Ports, Settings, WorkflowError, Workflows,
+    BuildImageRequest, Checkout, DeployRequest, Settings, WorkflowError, Workflows,
 };
 use lxpack_fake::{FakeAppStore, RecordingEvents};
 use lxpack_lxd::LxdClient;
@@ -275,17 +275,8 @@ impl<'a> Scene<'a> {
         let app = app(&format!("attack-{daemon}-{pid}"));
         let store = FakeAppStore::new();
         store.insert_app(app.clone());
-        let workflows = Workflows::new(
-            Ports {
-                runtime: Arc::new(client.clone()),
-                registry: Arc::new(client.clone()),
-                amis: None,
-                apps: Arc::new(store.clone()),
-                jobs: Arc::new(store),
-                capabilities: RuntimeCapabilities::all_of(client),
-            },
-            settings(daemon, &app.key, mirror),
-        );
+        let workflows =
+            crate::helpers::workflows_on(client, &store, settings(daemon, &app.key, mirror));
         let dir = std::env::temp_dir().join(format!("lxpack-attack-deploys-{daemon}-{pid}"));
         Self {
             daemon,
