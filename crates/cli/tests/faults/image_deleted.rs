@@ -42,7 +42,9 @@ fn the_apps_image_deleted_mid_deploy(name: &'static str) {
         )
     };
     env.write_config(&format!(
-        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
+        // Through the proxy's socket the harness cannot tell the fault daemon, which
+        // shares this host's network namespace: no network, as its other tests.
+        "container:\n  timeout: 30\nlxpack:\n  network:\n    mode: none\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
         proxy.path.display()
     ));
     let job = job_id();
@@ -107,7 +109,9 @@ fn the_base_image_deleted_mid_buildimage(name: &'static str) {
     };
     let env = Env::new(None);
     env.write_config(&format!(
-        "container:\n  timeout: 30\nlxpack:\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
+        // Through the proxy's socket the harness cannot tell the fault daemon, which
+        // shares this host's network namespace: no network, as its other tests.
+        "container:\n  timeout: 30\nlxpack:\n  network:\n    mode: none\n  buildimage:\n    step_snapshots: false\n  runtime:\n    socket: {}\n",
         proxy.path.display()
     ));
     import(&env, "baseless", "echo fine");
