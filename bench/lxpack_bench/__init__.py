@@ -19,14 +19,16 @@ the harness's own virtual environment, which venv.py makes).
 - `sides.lxpack`, `sides.cli`: the two sides compared (lxpack with its store and
   configs; the raw CLI's launch + exec + delete).
 - `sections.deploy`, `.publish`, `.concurrency`, `.cluster`, `.streaming`, `.rss`,
-  `.pool`, `.cache`: one measurement section each (`pool`: standby pools, warm deploys;
-  `cache`: dependency caches and buildimage's step snapshots).
+  `.pool`, `.cache`, `.network`: one measurement section each (`pool`: standby pools,
+  warm deploys; `cache`: dependency caches and buildimage's step snapshots; `network`:
+  the network policy's cost, cold deploys with each mode and warm ones under egress).
 - `environment`: the machine and the versions the report states.
 - `report.results`: results.json (one daemon, or keyed by daemon), and the figures
   carried over for the sections a run did not measure.
 - `report.doc`: docs/benchmarks.md, from `report.summary` (the results against the
-  targets) and a module per section (`report.deploy`, …, `report.pool` and
-  `report.cache`, which also give their summary rows and chart groups), with
+  targets) and a module per section (`report.deploy`, …, `report.pool`,
+  `report.cache` and `report.network`, which also give their summary rows, and the
+  first two their chart groups), with
   `report.text` for the tables (a daemon column when a run covers several).
 - `chart`: the deploy, pool and cache charts (matplotlib, SVG), from labelled groups of
   (lxpack seconds, CLI seconds[, target ratio]) (cache: warm seconds, cold seconds).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # The keys each section writes, and the section of each.
 CARRIED = ("deploy", "publish_project", "publish", "publish_verdict", "concurrency",
-           "streaming", "rss", "pool", "cluster", "cache")
+           "streaming", "rss", "pool", "cluster", "cache", "network")
 SECTION_OF = {"publish_project": "publish", "publish_verdict": "publish"}
 
 
@@ -31,13 +31,24 @@ def previous_figures(path: Path) -> dict:
 def carry_over(res, previous, kind, sections, notes):
     """Sections not measured in this run keep their figures from the last run that did on
     the same daemon, said so in the notes, so that `--only` refreshes a section without
-    losing others."""
+    losing others. The date of that run goes on with them (`carried_from`), however many
+    runs carry them: a section the previous run carried keeps the date it had there."""
     prev, date = previous.get(kind, ({}, None))
+    res["carried_from"] = {}
     for key in CARRIED:
         if key in prev and SECTION_OF.get(key, key) not in sections:
             res[key] = prev[key]
             if key not in SECTION_OF:
-                notes.append(f"{key}: not measured in this run; figures of the run of {date}")
+                when = (prev.get("carried_from") or {}).get(key) or noted_date(prev, key) or date
+                res["carried_from"][key] = when
+                notes.append(f"{key}: not measured in this run; figures of the run of {when}")
+
+
+def noted_date(prev, key):
+    """The date a previous run's note gives for the figures of `key` it carried (the
+    files written before `carried_from` existed), or None."""
+    lead = f"{key}: not measured in this run; figures of the run of "
+    return next((n[len(lead):] for n in prev.get("notes") or [] if n.startswith(lead)), None)
 
 
 def assemble(common, daemons) -> dict:

@@ -46,17 +46,20 @@ class Lxpack:
         self.available = binary is not None and binary.exists()
 
     def config(self, project: str, compression: str = "zstd", cleanup: str = "wait",
-               pool_size: int = 0, cache=None) -> Path:
+               pool_size: int = 0, cache=None, network=None) -> Path:
         """The config of `project`; `pool_size` > 0 gives every app a standby pool of that
         size (`lxpack.pool.size`), whose standbys a deploy claims; `cache` declares
         dependency caches (`lxpack.cache`): {"apps": {"NAME/ENV/ROLE": {MODULE: [guest
-        paths]}}, and optionally "quota", "budget"}."""
+        paths]}}, and optionally "quota", "budget"}; `network` sets the network policy's
+        mode (`lxpack.network.mode`: none, egress or open). Without it the config has no
+        `network` key, so lxpack's default applies: `egress`."""
         pooled = f"-pool{pool_size}" if pool_size else ""
+        networked = f"-net{network}" if network else ""
         cached = ""
         if cache:
             text = json.dumps(cache, sort_keys=True)
             cached = "-cache" + hashlib.sha256(text.encode()).hexdigest()[:8]
-        path = self.workdir / f"config-{project}-{compression}-{cleanup}{pooled}{cached}.yml"
+        path = self.workdir / f"config-{project}-{compression}-{cleanup}{pooled}{cached}{networked}.yml"
         if not path.exists():
             path.write_text(
                 "container:\n"
@@ -73,6 +76,7 @@ class Lxpack:
                 f"  cleanup: {cleanup}\n"
                 + (f"  pool:\n    size: {pool_size}\n    max_age: 3600\n" if pool_size else "")
                 + cache_yaml(cache)
+                + (f"  network:\n    mode: {network}\n" if network else "")
                 + "  aws:\n"
                 "    enabled: false\n"
             )
