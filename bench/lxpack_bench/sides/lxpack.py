@@ -24,6 +24,15 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def network_yaml(mode, kind) -> str:
+    """`lxpack.network`: `mode` when given (else lxpack's default, egress), and on Incus
+    a bridge name of its own: LXD and Incus share this host's network namespace, where
+    lxpack's default bridge `lxpackbr0` can be only one daemon's."""
+    lines = ([f"    mode: {mode}\n"] if mode else []) + (
+        ["    own_bridge: lxpackbr1\n"] if kind == "incus" else [])
+    return "  network:\n" + "".join(lines) if lines else ""
+
+
 class Lxpack:
     """The lxpack binary, one throwaway store, and one config per project/compression."""
 
@@ -76,7 +85,7 @@ class Lxpack:
                 f"  cleanup: {cleanup}\n"
                 + (f"  pool:\n    size: {pool_size}\n    max_age: 3600\n" if pool_size else "")
                 + cache_yaml(cache)
-                + (f"  network:\n    mode: {network}\n" if network else "")
+                + network_yaml(network, self.daemon.kind)
                 + "  aws:\n"
                 "    enabled: false\n"
             )
