@@ -253,6 +253,35 @@ mod tests {
         ));
     }
 
+    /// The state replies measured after `dd` filled a 64 MiB root disk on a btrfs
+    /// pool (LXD 5.0, then Incus 6.0, which adds the size as `total`), and on a dir
+    /// pool (`disk` empty), or with `null` and `-1` figures.
+    #[tokio::test]
+    async fn the_root_disk_s_usage_is_read_where_the_pool_reports_it() {
+        let name = InstanceName::parse("lxpack-i").unwrap();
+        for (disk, used) in [
+            (
+                serde_json::json!({"root": {"usage": 65_077_248}}),
+                Some(65_077_248),
+            ),
+            (
+                serde_json::json!({"root": {"total": 67_108_864, "usage": 65_044_480}}),
+                Some(65_044_480),
+            ),
+            (serde_json::json!({}), None),
+            (serde_json::json!(null), None),
+            (serde_json::json!({"root": {"usage": -1}}), None),
+        ] {
+            let mock = crate::mock::MockTransport::new();
+            mock.reply_json(
+                200,
+                &serde_json::json!({"type": "sync", "metadata": {"processes": 1, "memory": {"usage": 1, "usage_peak": 1}, "disk": disk, "status": "Running"}}),
+            );
+            let readings = client(&mock).limit_counters(&name).await.unwrap();
+            assert_eq!(readings.disk_used, used, "{disk}");
+        }
+    }
+
     #[test]
     fn the_default_project_adds_no_prefix() {
         assert_eq!(payload("i", None), "lxc.payload.i");
