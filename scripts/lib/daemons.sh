@@ -27,6 +27,8 @@ install_packages() {
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   # A managed bridge (lxpack's egress network) runs dnsmasq for DHCP and DNS.
   command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+  # The btrfs test pool (a pool that enforces a root disk's size).
+  command -v mkfs.btrfs >/dev/null 2>&1 || missing+=(btrfs-progs)
   [ ${#missing[@]} -eq 0 ] && return 0
   if wants incus && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     say "adding bookworm-backports (Incus 6.0 comes from there)"

@@ -646,6 +646,7 @@ pub(crate) fn instance_from(
             memory_peak: None,
             process_refusals: Some(0),
             processes: Some(1),
+            disk_used: None,
         },
         network: spec.network.clone(),
     }

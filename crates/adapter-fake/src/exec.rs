@@ -72,7 +72,8 @@ impl ExecScript {
 
     /// The same command, hitting a cap of its instance's resource class: when it
     /// starts, the instance's limit counters become `counters` (an out-of-memory kill,
-    /// refused forks), as the kernel would count them.
+    /// refused forks, a root disk used to its size), as the kernel and the daemon
+    /// would count them.
     #[must_use]
     pub fn hits(mut self, counters: lxpack_core::domain::LimitReadings) -> Self {
         self.counters = Some(counters);

@@ -1,6 +1,8 @@
 //! Resource classes on LXD and Incus: the host's CPUs and memory (`GET /1.0/resources`)
 //! and an instance's limit counters. Processes running and the memory peak come from
-//! the daemon's state (`GET /1.0/instances/NAME/state`); the kernel's out-of-memory
+//! the daemon's state (`GET /1.0/instances/NAME/state`), and so does the root disk's
+//! usage (`disk.root.usage`, on a pool that reports it: btrfs, zfs, lvm; not dir,
+//! where it is missing); the kernel's out-of-memory
 //! kills and refused forks only from the instance's cgroup, which this adapter reads
 //! on the host when the daemon is on this host (a socket): never by running a command
 //! in the instance, which a full process table would refuse. Both daemons name the
@@ -43,6 +45,30 @@ struct Total {
 struct State {
     processes: i64,
     memory: MemoryState,
+    disk: Option<DiskState>,
+}
+
+/// `disk` of an instance's state: its disk devices by name (`null` on some pools).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DiskState {
+    root: Option<DeviceUsage>,
+}
+
+/// One disk device's figures.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DeviceUsage {
+    /// Bytes used; `-1` or missing when the pool cannot tell.
+    usage: i64,
+}
+
+impl State {
+    /// The root disk's usage, when the pool reports one.
+    fn root_disk_used(&self) -> Option<u64> {
+        let usage = self.disk.as_ref()?.root.as_ref()?.usage;
+        u64::try_from(usage).ok().filter(|&n| n > 0)
+    }
 }
 
 /// `memory` of an instance's state.
@@ -132,6 +158,7 @@ impl ResourceClasses for LxdClient {
             memory_peak: (state.memory.usage_peak > 0).then_some(state.memory.usage_peak),
             process_refusals,
             processes: u64::try_from(state.processes).ok(),
+            disk_used: state.root_disk_used(),
         })
     }
 }
@@ -212,6 +239,7 @@ mod tests {
                 memory_peak: Some(64 << 20),
                 process_refusals: None,
                 processes: Some(62),
+                disk_used: None,
             }
         );
         assert_eq!(mock.lines(), ["GET /1.0/instances/lxpack-i/state"]);
@@ -223,6 +251,35 @@ mod tests {
             client(&mock).limit_counters(&name).await,
             Err(RuntimeError::NotFound { .. })
         ));
+    }
+
+    /// The state replies measured after `dd` filled a 64 MiB root disk on a btrfs
+    /// pool (LXD 5.0, then Incus 6.0, which adds the size as `total`), and on a dir
+    /// pool (`disk` empty), or with `null` and `-1` figures.
+    #[tokio::test]
+    async fn the_root_disk_s_usage_is_read_where_the_pool_reports_it() {
+        let name = InstanceName::parse("lxpack-i").unwrap();
+        for (disk, used) in [
+            (
+                serde_json::json!({"root": {"usage": 65_077_248}}),
+                Some(65_077_248),
+            ),
+            (
+                serde_json::json!({"root": {"total": 67_108_864, "usage": 65_044_480}}),
+                Some(65_044_480),
+            ),
+            (serde_json::json!({}), None),
+            (serde_json::json!(null), None),
+            (serde_json::json!({"root": {"usage": -1}}), None),
+        ] {
+            let mock = crate::mock::MockTransport::new();
+            mock.reply_json(
+                200,
+                &serde_json::json!({"type": "sync", "metadata": {"processes": 1, "memory": {"usage": 1, "usage_peak": 1}, "disk": disk, "status": "Running"}}),
+            );
+            let readings = client(&mock).limit_counters(&name).await.unwrap();
+            assert_eq!(readings.disk_used, used, "{disk}");
+        }
     }
 
     #[test]

@@ -43,6 +43,46 @@ pub(crate) fn daemons() -> Option<Vec<(&'static str, LxdClient)>> {
     )
 }
 
+/// The btrfs storage pool scripts/daemons-up makes on each daemon (a 2 GiB loop file),
+/// and the project whose default profile puts root disks there: the pool that
+/// enforces a root disk's size, which the default dir pool does not.
+pub(crate) const BTRFS_PROJECT: &str = "lxpack-test-btrfs";
+
+/// The clients of both daemons on [`BTRFS_PROJECT`], or `None` when LXPACK_SKIP_REAL=1
+/// asks to skip.
+///
+/// # Panics
+/// When a daemon cannot be reached, or lacks the project or its btrfs pool, with how
+/// to make them.
+pub(crate) async fn btrfs_daemons() -> Option<Vec<(&'static str, LxdClient)>> {
+    daemons()?;
+    let mut clients = Vec::new();
+    for (name, variable, default) in DAEMONS {
+        let path = PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_owned()));
+        let options = LxdOptions {
+            project: Some(BTRFS_PROJECT.to_owned()),
+            ..LxdOptions::default()
+        };
+        let client = LxdClient::connect_unix(&path, options).unwrap_or_else(|error| {
+            panic!(
+                "cannot reach {name} at {} ({error}); start it with `scripts/daemons-up`",
+                path.display()
+            )
+        });
+        let fix = "run `scripts/daemons-up` (it makes the btrfs pool and project), or set LXPACK_SKIP_REAL=1 to skip the real-daemon tests";
+        let readiness = client.readiness().await.unwrap_or_else(|error| {
+            panic!("{name}: cannot read project {BTRFS_PROJECT} ({error}); {fix}")
+        });
+        assert!(
+            readiness.pools.iter().any(|pool| pool == BTRFS_PROJECT)
+                && readiness.root_disk_pool.as_deref() == Some(BTRFS_PROJECT),
+            "{name}: no btrfs pool {BTRFS_PROJECT} under the root disk of project {BTRFS_PROJECT} ({readiness:?}); {fix}"
+        );
+        clients.push((name, client));
+    }
+    Some(clients)
+}
+
 /// A daemon's HTTPS endpoint as scripts/daemons-up sets it up: name, URL variable,
 /// default URL, default server certificate.
 pub(crate) const REMOTE_DAEMONS: [(&str, &str, &str, &str); 2] = [

@@ -9,6 +9,7 @@ mod helpers;
 mod attacks;
 
 mod contract;
+mod disk;
 mod https;
 mod network;
 mod resources;

@@ -56,7 +56,8 @@ pub use network::{
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};
 pub use resource_class::{
-    ClassName, DEFAULT_PROCESSES, LimitHit, LimitReadings, ResourceClass, parse_size,
+    ClassName, DEFAULT_PROCESSES, DISK_FULL_MARGIN, LimitHit, LimitReadings, ResourceClass,
+    parse_size,
 };
 pub use resources::{
     DiskMount, Isolation, LabelKey, Labels, LaunchSpec, MountSource, ProfileSpec, ResourceLimits,

@@ -114,6 +114,7 @@ async fn a_fork_bomb_fails_naming_the_process_limit() {
         process_refusals: Some(26),
         processes: Some(50),
         memory_peak: None,
+        disk_used: None,
     };
     world
         .runtime
@@ -132,6 +133,69 @@ async fn a_fork_bomb_fails_naming_the_process_limit() {
         "{message}"
     );
     world.assert_nothing_left();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disk_filler_fails_naming_the_root_disk_size() {
+    let mut settings = with_classes();
+    if let Some(small) = settings.resources.classes.get_mut(&class("small")) {
+        small.root_size = Some(64 << 20);
+    }
+    let world = World::with(settings, true);
+    world.built(&job(1_700_000_100)).await;
+    let full = LimitReadings {
+        oom_kills: Some(0),
+        process_refusals: Some(0),
+        processes: Some(2),
+        disk_used: Some(65_077_248),
+        ..LimitReadings::default()
+    };
+    world
+        .runtime
+        .on_command(&[BUILDPACK_COMMAND], ExecScript::exit_code(1).hits(full));
+    let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
+    let (class, hit, failure) = limit_hit(&error);
+    assert_eq!(class.as_str(), "small");
+    assert_eq!(
+        hit,
+        &LimitHit::Disk {
+            size: 64 << 20,
+            used: 65_077_248
+        }
+    );
+    assert!(matches!(
+        failure,
+        WorkflowError::CommandFailed { exit_code: 1, .. }
+    ));
+    assert!(
+        error.to_string().contains(
+            "stopped by resource class small: disk full: root disk 64 MiB, 62.1 MiB used"
+        ),
+        "{error}"
+    );
+    world.assert_nothing_left();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disk_far_from_full_is_no_limit_hit() {
+    let mut settings = with_classes();
+    if let Some(small) = settings.resources.classes.get_mut(&class("small")) {
+        small.root_size = Some(64 << 20);
+    }
+    let world = World::with(settings, true);
+    world.built(&job(1_700_000_100)).await;
+    world.runtime.on_command(
+        &[BUILDPACK_COMMAND],
+        ExecScript::exit_code(1).hits(LimitReadings {
+            disk_used: Some(32 << 20),
+            ..LimitReadings::default()
+        }),
+    );
+    let error = world.deploy("api", &job(1_700_000_300)).await.unwrap_err();
+    assert!(
+        matches!(error, WorkflowError::CommandFailed { exit_code: 1, .. }),
+        "{error:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
