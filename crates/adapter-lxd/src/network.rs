@@ -111,6 +111,28 @@ impl LxdClient {
         Ok((networks, found))
     }
 
+    /// Every address of the host's interfaces: the networks' names, then each one's
+    /// state, asked all at once (a job asks this before every egress launch of a new
+    /// process, so it must be quick).
+    async fn interface_addresses(&self) -> Result<Vec<(IpAddr, u8)>, CallError> {
+        let urls: Vec<String> = self.sync(self.api().network_names()).await?;
+        let states = futures_util::future::join_all(urls.iter().map(|url| {
+            let name = network_name_of(url);
+            self.sync::<NetworkState>(self.api().network_state(name))
+        }))
+        .await;
+        let mut found = Vec::new();
+        for state in states {
+            match state {
+                Ok(state) => found.extend(addresses(&state.addresses)),
+                // An interface that went away since the list (a build's veth).
+                Err(error) if error.is_gone() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
+
     async fn ensure_acl(&self, network: &EgressNetwork) -> Result<(), RuntimeError> {
         let name = network.acl.as_str();
         for _ in 0..ACL_ATTEMPTS {
@@ -277,8 +299,13 @@ impl NetworkPolicies for LxdClient {
     #[instrument(skip(self))]
     async fn host_addresses(&self) -> Result<Vec<IpAddr>, RuntimeError> {
         let fail = |e| runtime_error("read the host's addresses", "server", self.endpoint(), e);
-        let (_, interfaces) = self.host_interfaces().await.map_err(fail)?;
-        let mut found: Vec<IpAddr> = interfaces.into_iter().map(|(address, _)| address).collect();
+        let mut found: Vec<IpAddr> = self
+            .interface_addresses()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|(address, _)| address)
+            .collect();
         let members = self.members().await.map_err(fail)?;
         found.extend(members.iter().filter_map(|m| member_address(&m.url)));
         found.sort();
@@ -332,6 +359,12 @@ impl NetworkPolicies for LxdClient {
             EgressState::Differs
         })
     }
+}
+
+/// The name in a network's URL (`/1.0/networks/NAME`, maybe with `?project=`).
+fn network_name_of(url: &str) -> &str {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 #[cfg(test)]

@@ -14,6 +14,13 @@ impl Api {
         self.scoped(Request::new(Method::Get, "/1.0/networks").query("recursion", "1"))
     }
 
+    /// `GET /1.0/networks` without recursion: the networks' URLs only. The recursive
+    /// list costs the daemon about 0.2 s with a few dozen interfaces (it works out
+    /// what uses each), the names alone a few milliseconds.
+    pub(crate) fn network_names(&self) -> Request {
+        self.scoped(Request::new(Method::Get, "/1.0/networks"))
+    }
+
     /// `GET /1.0/networks/NAME`.
     pub(crate) fn network(&self, name: &str) -> Request {
         self.at(Method::Get, format!("/1.0/networks/{name}"))

@@ -80,6 +80,23 @@ fn play_interfaces(mock: &MockTransport, daemon: Daemon) {
     }
 }
 
+/// The replies to `host_addresses`: the recorded networks' names (as URLs, the reply
+/// without recursion), then each one's state.
+fn play_addresses(mock: &MockTransport, daemon: Daemon) {
+    let mut names = recorded(daemon, "networks")["exchanges"][0]["reply"].clone();
+    let urls: Vec<String> = names["metadata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|network| format!("/1.0/networks/{}", network["name"].as_str().unwrap()))
+        .collect();
+    names["metadata"] = json!(urls);
+    mock.reply_json(200, &names);
+    for _ in 0..urls.len() {
+        mock.one(daemon, "networks", 1);
+    }
+}
+
 async fn an_absent_acl_and_bridge_are_created(daemon: Daemon) {
     let mock = MockTransport::new();
     mock.one(daemon, "server", 0)
@@ -275,7 +292,7 @@ async fn egress_state_compares_without_writing(daemon: Daemon) {
 
 async fn host_addresses_are_every_interface_s(daemon: Daemon) {
     let mock = MockTransport::new();
-    play_interfaces(&mock, daemon);
+    play_addresses(&mock, daemon);
     // Whether it is a cluster (it is not: no member is asked for).
     mock.one(daemon, "server", 0);
     let found = client(&mock).host_addresses().await.unwrap();
@@ -286,6 +303,24 @@ async fn host_addresses_are_every_interface_s(daemon: Daemon) {
         );
     }
     assert_eq!(mock.unused(), 0);
+    let lines = mock.lines();
+    assert_eq!(lines[0], "GET /1.0/networks", "the list without recursion");
+    assert!(
+        lines[1..].iter().any(|l| l.ends_with("/state")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_network_s_name_is_the_end_of_its_url() {
+    assert_eq!(
+        super::network_name_of("/1.0/networks/lxpackbr0"),
+        "lxpackbr0"
+    );
+    assert_eq!(
+        super::network_name_of("/1.0/networks/eth0?project=builds"),
+        "eth0"
+    );
 }
 
 async fn a_launch_masks_the_base_nics_and_adds_the_bridge_s(daemon: Daemon) {
@@ -363,7 +398,7 @@ async fn on_a_cluster_the_bridge_is_made_pending_on_every_member_then_created(da
     assert_eq!(mock.unused(), 0);
     // The members' addresses are host addresses too.
     let mock = MockTransport::new();
-    play_interfaces(&mock, daemon);
+    play_addresses(&mock, daemon);
     mock.one(daemon, "cluster-server", 0)
         .one(daemon, "cluster-members", 0);
     let found = client(&mock).host_addresses().await.unwrap();
