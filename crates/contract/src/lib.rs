@@ -70,4 +70,4 @@ pub use ami_catalog::{AmiFixture, ami_catalog_contract};
 pub use app_store::app_store_contract;
 pub use job_history::job_history_contract;
 pub use report::{Check, ContractReport, Outcome};
-pub use runtime::{RuntimeFixture, commands, container_runtime_contract};
+pub use runtime::{RuntimeFixture, commands, container_runtime_contract, network_made};

@@ -346,6 +346,8 @@ struct Suite<'a> {
 
 mod classes;
 mod network;
+
+pub use network::network_made;
 mod snapshots;
 mod standbys;
 mod volumes;

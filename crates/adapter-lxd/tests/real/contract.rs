@@ -1,6 +1,6 @@
 //! The shared contract suite, on each daemon.
 
-use lxpack_contract::{RuntimeFixture, container_runtime_contract};
+use lxpack_contract::{RuntimeFixture, container_runtime_contract, network_made};
 use lxpack_core::domain::{ImageAlias, ImageRef, ImageSelector};
 use lxpack_core::ports::RuntimeCapabilities;
 use lxpack_lxd::LxdClient;
@@ -20,6 +20,9 @@ pub(crate) async fn contract_failures(
     );
     let capabilities = RuntimeCapabilities::all_of(client);
     let report = container_runtime_contract(client, &capabilities, client, &fixture).await;
+    // The network part's bridge and ACL stay on the daemon: they are this run's.
+    let made = network_made(&fixture);
+    crate::attacks::local::remove_network(name, made.network.as_str(), made.acl.as_str());
     (!report.passed()).then(|| format!("{name}: {report}"))
 }
 

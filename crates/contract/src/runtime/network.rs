@@ -23,6 +23,24 @@ const ABSENT_BRIDGE: &str = "lxpkabsent0";
 /// What the changed policy opens (a documentation range: nothing is ever sent).
 const CHANGED_ALLOW: &str = "198.51.100.0/24 tcp:443";
 
+/// The egress network the suite's network part makes under `fixture` and leaves on
+/// the daemon (the port deletes nothing): its bridge and its ACL, for a test to remove
+/// after the suite. Its rules are left empty (the names do not depend on them).
+#[must_use]
+pub fn network_made(fixture: &super::RuntimeFixture) -> EgressNetwork {
+    EgressNetwork::plan(
+        &network_scope(&fixture.prefix, "network"),
+        &NetworkPolicy::default(),
+        &DefaultBridge::default(),
+        &[],
+    )
+}
+
+/// The scope of the suite's networks of `role`.
+fn network_scope(prefix: &str, role: &str) -> PolicyScope {
+    PolicyScope::App(AppKey::new(prefix, "contract", role))
+}
+
 impl Suite<'_> {
     pub(super) async fn networks(&self, checker: &mut Checker, networks: &dyn NetworkPolicies) {
         let Some(hosts) = checker
@@ -38,7 +56,7 @@ impl Suite<'_> {
             &hosts,
         );
         let prefix = &self.fixture.prefix;
-        let scope = |role: &str| PolicyScope::App(AppKey::new(prefix, "contract", role));
+        let scope = |role: &str| network_scope(prefix, role);
         let policy = NetworkPolicy::default();
         let plan = EgressNetwork::plan(
             &scope("network"),
