@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use lxpack_core::domain::{
-    App, AppKey, BuildInfos, ClassName, GuestPath, ImageAlias, ImageSelector, LimitHit, Module,
-    Owner, ResourceLimits, Script,
-};
+use lxpack_core::domain::{App, AppKey, LimitHit, Owner, ResourceLimits};
 use lxpack_core::ports::ImageRegistry;
 use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest, Settings, WorkflowError};
 use lxpack_fake::{FakeAppStore, RecordingEvents};
@@ -30,37 +27,26 @@ const ROOT_SIZE: u64 = 64 << 20;
 const DISK_FILLER: &[u8] = b"#!/bin/sh\ndd if=/dev/zero of=/var/tmp/fill bs=1M count=200\n";
 
 fn app(name: &str) -> App {
-    App::new(AppKey::new(name, "test", "disk"), "eu-west-1")
-        .with_module(
-            Module::new("filler", GuestPath::parse("/srv/app").unwrap())
-                .with_build_pack(Script::new(DISK_FILLER.to_vec())),
-        )
-        .with_build_infos(BuildInfos {
-            source_container_image: Some(ImageSelector::Alias(
-                ImageAlias::parse("lxpack-test-busybox").unwrap(),
-            )),
-            ..BuildInfos::default()
-        })
+    crate::helpers::buildpack_app(
+        AppKey::new(name, "test", "disk"),
+        &[("filler", DISK_FILLER)],
+    )
 }
 
 /// A `tiny` class (a 64 MiB root disk, 64 processes) for the module.
 fn settings(daemon: &str, app: &AppKey) -> Settings {
-    let mut settings = crate::helpers::settings_for(daemon);
-    settings.timeouts.buildpack = Duration::from_secs(60);
-    let tiny = ClassName::parse("tiny").unwrap();
-    settings.resources.classes.insert(
-        tiny.clone(),
+    crate::helpers::class_settings(
+        daemon,
+        app,
+        &["filler"],
+        "tiny",
         ResourceLimits {
             processes: Some(64),
             root_size: Some(ROOT_SIZE),
             ..ResourceLimits::default()
         },
-    );
-    settings
-        .resources
-        .modules
-        .insert((app.clone(), "filler".to_owned()), tiny);
-    settings
+        Duration::from_secs(60),
+    )
 }
 
 async fn run_on(daemon: &str, client: LxdClient) {

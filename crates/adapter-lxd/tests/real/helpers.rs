@@ -173,3 +173,51 @@ pub(crate) fn workflows_on(
         settings,
     )
 }
+
+/// An app of `key` built from the busybox test image, with one module per
+/// `(name, buildpack)`, each at `/srv/app`.
+pub(crate) fn buildpack_app(
+    key: lxpack_core::domain::AppKey,
+    modules: &[(&str, &[u8])],
+) -> lxpack_core::domain::App {
+    use lxpack_core::domain::{
+        App, BuildInfos, GuestPath, ImageAlias, ImageSelector, Module, Script,
+    };
+    modules.iter().fold(
+        App::new(key, "eu-west-1").with_build_infos(BuildInfos {
+            source_container_image: Some(ImageSelector::Alias(
+                ImageAlias::parse(TEST_IMAGE).unwrap(),
+            )),
+            ..BuildInfos::default()
+        }),
+        |app, (name, buildpack)| {
+            app.with_module(
+                Module::new(*name, GuestPath::parse("/srv/app").unwrap())
+                    .with_build_pack(Script::new(buildpack.to_vec())),
+            )
+        },
+    )
+}
+
+/// [`settings_for`] `daemon`, with a buildpack limit of `buildpack` and the class
+/// `class` (`limits`) for each of `modules` of `app`.
+pub(crate) fn class_settings(
+    daemon: &str,
+    app: &lxpack_core::domain::AppKey,
+    modules: &[&str],
+    class: &str,
+    limits: lxpack_core::domain::ResourceLimits,
+    buildpack: std::time::Duration,
+) -> lxpack_core::workflows::Settings {
+    let mut settings = settings_for(daemon);
+    settings.timeouts.buildpack = buildpack;
+    let class = lxpack_core::domain::ClassName::parse(class).unwrap();
+    settings.resources.classes.insert(class.clone(), limits);
+    for module in modules {
+        settings
+            .resources
+            .modules
+            .insert((app.clone(), (*module).to_owned()), class.clone());
+    }
+    settings
+}

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lxpack_core::domain::{
-    App, AppKey, BuildInfos, ClassName, GuestPath, ImageAlias, ImageSelector, Module, Owner,
-    ResourceLimits, Script,
-};
+use lxpack_core::domain::{App, AppKey, Owner, ResourceLimits};
 use lxpack_core::ports::{ImageRegistry, ResourceClasses};
 use lxpack_core::workflows::{BuildImageRequest, Checkout, DeployRequest, Settings, WorkflowError};
 use lxpack_fake::{FakeAppStore, RecordingEvents};
@@ -32,44 +29,29 @@ const FORK_BOMB: &[u8] = b"#!/bin/sh\nexec >/dev/null 2>&1\nb() { b | b & }\nb\n
 const MEMORY_HOG: &[u8] = b"#!/bin/sh\nx=$(head -c 200000000 /dev/zero | tr '\\0' a)\necho ${#x}\n";
 
 fn app(name: &str) -> App {
-    let module = |module: &str, script: &[u8]| {
-        Module::new(module, GuestPath::parse("/srv/app").unwrap())
-            .with_build_pack(Script::new(script.to_vec()))
-    };
-    App::new(AppKey::new(name, "test", "limits"), "eu-west-1")
-        .with_module(module("bomb", FORK_BOMB))
-        .with_module(module("hog", MEMORY_HOG))
-        .with_build_infos(BuildInfos {
-            source_container_image: Some(ImageSelector::Alias(
-                ImageAlias::parse("lxpack-test-busybox").unwrap(),
-            )),
-            ..BuildInfos::default()
-        })
+    crate::helpers::buildpack_app(
+        AppKey::new(name, "test", "limits"),
+        &[("bomb", FORK_BOMB), ("hog", MEMORY_HOG)],
+    )
 }
 
 /// A `small` class (64 MiB, 64 processes, a 1 GiB root disk: the daemons take the
 /// root device override, which a dir pool does not enforce) for both modules, and a
 /// buildpack limit short enough to bound the fork bomb.
 fn settings(daemon: &str, app: &AppKey) -> Settings {
-    let mut settings = crate::helpers::settings_for(daemon);
-    settings.timeouts.buildpack = Duration::from_secs(15);
-    let small = ClassName::parse("small").unwrap();
-    settings.resources.classes.insert(
-        small.clone(),
+    crate::helpers::class_settings(
+        daemon,
+        app,
+        &["bomb", "hog"],
+        "small",
         ResourceLimits {
             memory: Some("64MiB".into()),
             processes: Some(64),
             root_size: Some(1 << 30),
             ..ResourceLimits::default()
         },
-    );
-    for module in ["bomb", "hog"] {
-        settings
-            .resources
-            .modules
-            .insert((app.clone(), module.to_owned()), small.clone());
-    }
-    settings
+        Duration::from_secs(15),
+    )
 }
 
 /// A TCP echo on 127.0.0.1 and a prober that times a round trip every 100 ms: the
