@@ -1,14 +1,17 @@
 """What the bench needs on a daemon, made idempotently and left in place for the next
-run: the btrfs pool, one project per pool, the Debian 12 image (its tarball cached
+run: the btrfs pool, one project per pool (and one whose profile has a NIC on the
+bench's own bridge), the Debian 12 image (its tarball cached
 under CACHE_DIR) and the apps' image aliases."""
 
 from __future__ import annotations
 
-import os
 import glob
+import ipaddress
+import os
 import platform
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,10 +23,12 @@ from .proc import log, run
 
 
 def prepare(daemon: Daemon, notes) -> dict:
-    """Everything above on `daemon`; returns the projects by pool (`dir`, `btrfs`)."""
+    """Everything above on `daemon`; returns the projects by pool (`dir`, `btrfs`), and
+    `nic`: the dir pool's project whose `default` profile has a NIC."""
     ensure_btrfs_pool(daemon, notes)
     projects = {"dir": ensure_project(daemon, "default", notes),
                 "btrfs": ensure_project(daemon, BTRFS_POOL, notes)}
+    projects["nic"] = ensure_nic_project(daemon, notes)
     ensure_debian_image(daemon, notes)
     ensure_deploy_aliases(daemon)
     return projects
@@ -211,3 +216,71 @@ def ensure_cc_image(daemon: Daemon, notes) -> str:
             daemon.lxc("image", "alias", "delete", CC_IMAGE_JOB)
         daemon.lxc("image", "alias", "create", CC_IMAGE_JOB, fingerprint)
     return fingerprint
+
+
+def bench_bridge(daemon: Daemon) -> str:
+    """The bench's own bridge on `daemon`: one name per daemon, since LXD and Incus
+    share this host's network namespace, where a bridge name is one interface."""
+    return f"lxpbench-{daemon.kind}"
+
+
+def taken_ranges() -> list:
+    """Every IPv4 range the host's routes and addresses hold (the default route aside)."""
+    taken = []
+    for argv in (["ip", "-o", "-4", "route", "show", "table", "all"], ["ip", "-o", "-4", "addr"]):
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        for word in out.split():
+            try:
+                network = ipaddress.ip_network(word, strict=False)
+            except ValueError:
+                continue
+            if network.version == 4 and network.prefixlen > 0:
+                taken.append(network)
+    return taken
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    """A 10.x.y.0/24 that nothing on the host holds, for the bench's bridge."""
+    taken = taken_ranges()
+    for second in range(240, 250):
+        for third in range(0, 256, 3):
+            candidate = ipaddress.ip_network(f"10.{second}.{third}.0/24")
+            if not any(candidate.overlaps(network) for network in taken):
+                return candidate
+    raise RuntimeError("no free 10.240-249.x.0/24 subnet on this host for the bench's bridge")
+
+
+def ensure_bench_bridge(daemon: Daemon, notes) -> str:
+    """The bridge `open` deploys of the network section get from their profile, as a host
+    set up with `lxd init --auto` gives every instance: here on a subnet the harness picks
+    (never the daemons' `auto`), without NAT or routing, so nothing leaves the host."""
+    name = bench_bridge(daemon)
+    if daemon.lxc("network", "show", name, check=False).returncode == 0:
+        return name
+    subnet = free_subnet()
+    gateway = f"{next(subnet.hosts())}/{subnet.prefixlen}"
+    log(f"creating the bench bridge {name} ({gateway}, no NAT, no routing)")
+    daemon.lxc("network", "create", name, f"ipv4.address={gateway}", "ipv4.nat=false",
+               "ipv4.routing=false", "ipv6.address=none")
+    notes.append(f"created network {name} ({gateway}, bridge without NAT or routing)")
+    return name
+
+
+def ensure_nic_project(daemon: Daemon, notes) -> str:
+    """The dir pool's project whose `default` profile gives every instance a NIC on the
+    bench's bridge: `open` there is a job on the daemon's usual network."""
+    bridge = ensure_bench_bridge(daemon, notes)
+    project = PROJECT_PREFIX + "nic"
+    if daemon.lxc("project", "show", project, check=False).returncode != 0:
+        log(f"creating project {project} (default profile: root on dir, eth0 on {bridge})")
+        daemon.lxc("project", "create", project,
+                   "-c", "features.images=false", "-c", "features.profiles=true")
+        notes.append(f"created project {project} (root disk on pool default, eth0 on {bridge})")
+    devices = (daemon.query(f"/1.0/profiles/default?project={project}", check=False) or {}).get("devices") or {}
+    if "root" not in devices:
+        daemon.lxc("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default",
+                   project=project)
+    if "eth0" not in devices:
+        daemon.lxc("profile", "device", "add", "default", "eth0", "nic", f"network={bridge}",
+                   "name=eth0", project=project)
+    return project

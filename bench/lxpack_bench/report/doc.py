@@ -59,7 +59,8 @@ def notes_lines(results, runs):
         "- A failed repetition (non-zero exit) is left out of its median and counted in",
         "  `failures`; its error is in `bench/results.json`.",
         "- Left in place for the next run: the pool `lxpack-bench-btrfs`, the projects",
-        "  `lxpack-bench-dir` and `lxpack-bench-btrfs`, the image `lxpack-bench-debian12` (tarball",
+        "  `lxpack-bench-dir`, `lxpack-bench-btrfs` and `lxpack-bench-nic` (with its bridge",
+        "  `lxpbench-lxd` or `lxpbench-incus`, no NAT, no routing), the image `lxpack-bench-debian12` (tarball",
         "  cached in /var/tmp/lxpack-bench/), and the aliases "
         + ", ".join(f"`{j}`" for j in DEPLOY_IMAGE_JOB.values())
         + " (the apps' `container_image`) on the busybox and Debian images.",

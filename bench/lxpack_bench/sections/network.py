@@ -2,11 +2,15 @@
 on the busybox image with `lxpack.network.mode` none, egress and open, interleaved
 after one warm-up, and warm deploys (a standby claimed) under egress.
 
-On the bench daemons the `default` profile has no NIC, so `open` (the daemon's profile
-as it is) is the baseline: `egress` adds a NIC on lxpack's bridge with its ACL (and the
-`network` step, where a new lxpack process makes the daemon hold them), `none` asks
-for loopback only. The first egress deploy of a run creates the bridge and the ACL if
-they are absent: the warm-up takes that."""
+They run in the project whose `default` profile has a NIC on the bench's own bridge, as
+a host set up with `lxd init --auto` gives every instance: `open` (the daemon's profile
+as it is) is a job on that NIC, the baseline; `egress` replaces it by a NIC on lxpack's
+bridge with its ACL (and the `network` step, where a new lxpack process makes the daemon
+hold them); `none` asks for loopback only. `open` in the project without a NIC
+(`open-bare`) is the deploy as it was before the policy, for the record. The first
+egress deploy of a run creates the bridge and the ACL if they are absent: the warm-up
+takes that. Warm deploys run with the default cleanup (`background`), the target's,
+and with `wait`."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from ..stats import median, rnd, summarize
 from .pool import PoolError, check_after, drain, fill, settle_fills, step_medians, wait_pool, warm_deploy
 
 MODES = ("none", "egress", "open")
+# Each variant: (mode, project key of `projects`).
+VARIANTS = {"none": ("none", "nic"), "egress": ("egress", "nic"), "open": ("open", "nic"),
+            "open-bare": ("open", "dir")}
 IMAGE = "busybox"
 POOL = "dir"
 
@@ -44,53 +51,59 @@ def cold_deploy(lx, config, app, mode):
     return seconds, None, steps, stalled
 
 
-def measure_cold(daemon, lx, project, runs, notes):
-    """The three modes' cold deploys, interleaved (each goes first in turn), after one
-    warm-up of each: {mode: summary}, the differences to `open`, the step medians."""
+def measure_cold(daemon, lx, projects, runs, notes):
+    """The variants' cold deploys, interleaved (each goes first in turn), after one
+    warm-up of each: {variant: summary}, the differences to `open`, the step medians."""
     app = f"bench-{IMAGE}"
-    configs = {mode: lx.config(project, network=mode) for mode in MODES}
-    log(f"network: cold deploys, {IMAGE} on {POOL} with none, egress, open "
+    names = list(VARIANTS)
+    configs = {name: lx.config(projects[where], network=mode)
+               for name, (mode, where) in VARIANTS.items()}
+    log(f"network: cold deploys, {IMAGE} on {POOL} with {', '.join(names)} "
         f"({runs} runs each, interleaved, 1 warm-up)")
-    samples = {mode: [] for mode in MODES}
-    stalled = {mode: 0 for mode in MODES}
-    steps = {mode: [] for mode in MODES}
+    samples = {name: [] for name in names}
+    stalled = {name: 0 for name in names}
+    steps = {name: [] for name in names}
     errors = []
     for i in range(runs + 1):
         warm_up = i == 0
-        for mode in MODES[i % 3:] + MODES[:i % 3]:
-            seconds, error, step, stall = cold_deploy(lx, configs[mode], app, mode)
-            check_clean(daemon, project, notes, f"network cold deploy ({mode})")
+        turn = i % len(names)
+        for name in names[turn:] + names[:turn]:
+            mode, where = VARIANTS[name]
+            seconds, error, step, stall = cold_deploy(lx, configs[name], app, mode)
+            check_clean(daemon, projects[where], notes, f"network cold deploy ({name})")
             if error:
-                errors.append(f"cold, mode {mode}{' (warm-up)' if warm_up else ''}: {error}")
-                log(f"  {mode} failed: {error}")
+                errors.append(f"cold, {name}{' (warm-up)' if warm_up else ''}: {error}")
+                log(f"  {name} failed: {error}")
             if warm_up:
                 continue
-            samples[mode].append(seconds)
-            stalled[mode] += 1 if stall else 0
+            samples[name].append(seconds)
+            stalled[name] += 1 if stall else 0
             if step and seconds is not None:
-                steps[mode].append(step)
+                steps[name].append(step)
             if seconds is not None:
-                log(f"  run {i}: {mode} {seconds:.2f} s")
-    cold = {mode: summarize(samples[mode]) for mode in MODES}
+                log(f"  run {i}: {name} {seconds:.2f} s")
+    cold = {name: summarize(samples[name]) for name in names}
     base = cold["open"]["median"]
-    added = {mode: (None if base is None or cold[mode]["median"] is None
-                    else rnd(cold[mode]["median"] - base, 4))
-             for mode in ("egress", "none")}
+    added = {name: (None if base is None or cold[name]["median"] is None
+                    else rnd(cold[name]["median"] - base, 4))
+             for name in names if name != "open"}
     return {
         "cold": cold,
         "added_to_open": added,
         "stalled_runs": stalled,
-        "steps": {mode: step_medians(steps[mode]) for mode in MODES},
+        "steps": {name: step_medians(steps[name]) for name in names},
         "errors": errors,
     }
 
 
-def measure_warm(daemon, lx, project, runs, notes):
-    """Warm deploys under egress from a pool of 1, after one warm-up; before each, the
-    harness waits (untimed) for the refill the previous one started."""
+def measure_warm(daemon, lx, project, runs, notes, cleanup):
+    """Warm deploys under egress from a pool of 1 with `cleanup`, after one warm-up;
+    before each, the harness waits (untimed) for the refill the previous one started."""
     app = f"bench-{IMAGE}"
-    config = lx.config(project, pool_size=1, network="egress")
-    log(f"network: warm deploys under egress, {IMAGE} on {POOL} ({runs} runs, 1 warm-up)")
+    config = lx.config(project, pool_size=1, network="egress", cleanup=cleanup)
+    grace = 30.0 if cleanup == "background" else 0.0
+    log(f"network: warm deploys under egress, cleanup {cleanup}, {IMAGE} on {POOL} "
+        f"({runs} runs, 1 warm-up)")
     samples, steps, waits, errors = [], [], [], []
     cold_runs = 0
     try:
@@ -105,10 +118,10 @@ def measure_warm(daemon, lx, project, runs, notes):
                 cold_runs += 0 if warm_up else 1
                 seconds = None
             check_after(daemon, project, {claimed} if claimed else set(), notes,
-                        "network warm deploy (egress)", grace=0.0)
+                        f"network warm deploy (egress, cleanup {cleanup})", grace=grace)
             waits.append(wait_pool(lx, config, app, 1))
             if error:
-                errors.append(f"warm, egress{' (warm-up)' if warm_up else ''}: {error}")
+                errors.append(f"warm, egress, {cleanup}{' (warm-up)' if warm_up else ''}: {error}")
                 log(f"  warm failed: {error}")
             if warm_up:
                 continue
@@ -116,15 +129,16 @@ def measure_warm(daemon, lx, project, runs, notes):
             if step and seconds is not None:
                 steps.append(step)
             if seconds is not None:
-                log(f"  run {i}: warm, egress {seconds:.2f} s")
+                log(f"  run {i}: warm, egress, {cleanup} {seconds:.2f} s")
     except PoolError as error:
-        errors.append(f"warm, egress: {error}")
+        errors.append(f"warm, egress, {cleanup}: {error}")
         log(f"  pool error: {error}")
     finally:
         settle_fills(lx)
         errors += drain(daemon, lx, config, project, app)
     return {
         "mode": "egress",
+        "cleanup": cleanup,
         "lxpack": summarize(samples),
         "cold_runs": cold_runs,
         "steps": step_medians(steps),
@@ -144,10 +158,13 @@ def measure_network(daemon, lx, projects, runs, notes):
     """The whole section on one daemon; None without lxpack (no CLI side here)."""
     if not lx.available:
         return None
-    project = projects[POOL]
-    result = {"image": IMAGE, "pool": POOL, "project": project, "job_image": DEPLOY_IMAGE_JOB[IMAGE],
-              "open_profile_nics": profile_nics(daemon, project)}
-    result.update(measure_cold(daemon, lx, project, runs, notes))
-    result["warm"] = measure_warm(daemon, lx, project, runs, notes)
-    result["errors"] = result["errors"] + result["warm"]["errors"]
+    project = projects["nic"]
+    result = {"image": IMAGE, "pool": POOL, "project": project, "bare_project": projects[POOL],
+              "job_image": DEPLOY_IMAGE_JOB[IMAGE],
+              "open_profile_nics": profile_nics(daemon, project),
+              "bare_profile_nics": profile_nics(daemon, projects[POOL])}
+    result.update(measure_cold(daemon, lx, projects, runs, notes))
+    result["warm"] = measure_warm(daemon, lx, project, runs, notes, "background")
+    result["warm_wait"] = measure_warm(daemon, lx, project, runs, notes, "wait")
+    result["errors"] = result["errors"] + result["warm"]["errors"] + result["warm_wait"]["errors"]
     return result

@@ -182,17 +182,34 @@ impl LxdClient {
         })
     }
 
-    /// lxpack's bridge: created when absent; when present it must be lxpack's, and
-    /// gets the ACL back if someone took it off.
-    async fn ensure_owned_bridge(&self, network: &EgressNetwork) -> Result<(), RuntimeError> {
-        let name = network.network.as_str();
-        let found = match self.sync::<Network>(self.api().network(name)).await {
-            Ok(found) if found.status != "Pending" => found,
-            Ok(_) => return self.create_bridge(network).await,
-            Err(error) if error.is_gone() => return self.create_bridge(network).await,
-            Err(error) => return Err(network_error("read network", network, error)),
-        };
-        self.adopt_bridge(network, &found).await
+    /// lxpack's bridge as the daemon holds it; `None` when absent or still pending.
+    async fn read_owned_bridge(
+        &self,
+        network: &EgressNetwork,
+    ) -> Result<Option<Network>, RuntimeError> {
+        match self
+            .sync::<Network>(self.api().network(network.network.as_str()))
+            .await
+        {
+            Ok(found) if found.status != "Pending" => Ok(Some(found)),
+            Ok(_) => Ok(None),
+            Err(error) if error.is_gone() => Ok(None),
+            Err(error) => Err(network_error("read network", network, error)),
+        }
+    }
+
+    /// lxpack's bridge, as read while the ACL was ensured: created when absent (the
+    /// ACL it names exists by now); when present it must be lxpack's, and gets the
+    /// ACL back if someone took it off.
+    async fn ensure_owned_bridge(
+        &self,
+        network: &EgressNetwork,
+        found: Option<Network>,
+    ) -> Result<(), RuntimeError> {
+        match found {
+            Some(found) => self.adopt_bridge(network, &found).await,
+            None => self.create_bridge(network).await,
+        }
     }
 
     async fn adopt_bridge(
@@ -299,14 +316,13 @@ impl NetworkPolicies for LxdClient {
     #[instrument(skip(self))]
     async fn host_addresses(&self) -> Result<Vec<IpAddr>, RuntimeError> {
         let fail = |e| runtime_error("read the host's addresses", "server", self.endpoint(), e);
-        let mut found: Vec<IpAddr> = self
-            .interface_addresses()
-            .await
+        let (interfaces, members) = tokio::join!(self.interface_addresses(), self.members());
+        let mut found: Vec<IpAddr> = interfaces
             .map_err(fail)?
             .into_iter()
             .map(|(address, _)| address)
             .collect();
-        let members = self.members().await.map_err(fail)?;
+        let members = members.map_err(fail)?;
         found.extend(members.iter().filter_map(|m| member_address(&m.url)));
         found.sort();
         found.dedup();
@@ -325,12 +341,14 @@ impl NetworkPolicies for LxdClient {
             self.check_operator_bridge(network).await?;
         }
         check_support(server, network.owned)?;
-        self.ensure_acl(network).await?;
-        if network.owned {
-            self.ensure_owned_bridge(network).await
-        } else {
-            Ok(())
+        if !network.owned {
+            return self.ensure_acl(network).await;
         }
+        // The ACL and the bridge are read at once (every new process asks both before
+        // its first egress launch); a bridge is created only once its ACL exists.
+        let (acl, bridge) = tokio::join!(self.ensure_acl(network), self.read_owned_bridge(network));
+        acl?;
+        self.ensure_owned_bridge(network, bridge?).await
     }
 
     #[instrument(skip_all, fields(network = %network.network, acl = %network.acl))]

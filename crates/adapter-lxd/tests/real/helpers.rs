@@ -211,6 +211,14 @@ pub(crate) fn class_settings(
 ) -> lxpack_core::workflows::Settings {
     let mut settings = settings_for(daemon);
     settings.timeouts.buildpack = buildpack;
+    // The attacks must fail without their class: shown with this variable (every
+    // attack a class stops is bounded in itself, so the host survives it uncapped).
+    let limits = if std::env::var("LXPACK_ATTACK_WITHOUT_CLASS").as_deref() == Ok("1") {
+        eprintln!("{daemon}: LXPACK_ATTACK_WITHOUT_CLASS=1: class {class} caps nothing");
+        lxpack_core::domain::ResourceLimits::default()
+    } else {
+        limits
+    };
     let class = lxpack_core::domain::ClassName::parse(class).unwrap();
     settings.resources.classes.insert(class.clone(), limits);
     for module in modules {

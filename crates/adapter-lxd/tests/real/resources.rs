@@ -22,8 +22,12 @@ const OWNER: Owner = Owner {
     gid: 1000,
 };
 
-/// Forks without end; its output goes nowhere so that the step's streams end with it.
-const FORK_BOMB: &[u8] = b"#!/bin/sh\nexec >/dev/null 2>&1\nb() { b | b & }\nb\nsleep 600\n";
+/// Forks doubling at each of 10 levels, each shell then sleeping: about 4,000
+/// processes, far past the class's 64, yet bounded, so that the host (whose `pid_max`
+/// is 32,768 here) survives it with the class removed (`LXPACK_ATTACK_WITHOUT_CLASS=1`,
+/// which makes this test fail: the job then ends at its time limit). Its output goes
+/// nowhere so that the step's streams end with it.
+const FORK_BOMB: &[u8] = b"#!/bin/sh\nexec >/dev/null 2>&1\nb() { if [ \"$1\" -lt 10 ]; then b $(($1 + 1)) & b $(($1 + 1)) & fi; sleep 600; }\nb 0\n";
 
 /// Holds 200 MB in a shell variable: past a 64 MiB cap.
 const MEMORY_HOG: &[u8] = b"#!/bin/sh\nx=$(head -c 200000000 /dev/zero | tr '\\0' a)\necho ${#x}\n";

@@ -8,7 +8,10 @@ use super::{WorkflowError, Workflows};
 impl Workflows {
     /// Refuses a resource class whose CPU or memory cap is past what the host has.
     /// A runtime that cannot tell (no resource-class capability, or the host's
-    /// figures unreadable) is not refused: the daemon then judges each launch.
+    /// figures unreadable) is not refused: the daemon then judges each launch. When no
+    /// class caps CPUs or memory (the built-in default caps processes only) the host
+    /// is not asked: reading its resources costs the daemon about 20 ms, on every
+    /// command.
     ///
     /// # Errors
     /// `ClassPastHost` naming the first such cap's config key.
@@ -16,6 +19,15 @@ impl Workflows {
         let Some(port) = self.ports.capabilities.resource_classes.as_deref() else {
             return Ok(());
         };
+        let capped = self
+            .settings
+            .resources
+            .classes
+            .values()
+            .any(|limits| limits.cpus_needed().is_some() || limits.memory_bytes().is_some());
+        if !capped {
+            return Ok(());
+        }
         let Ok(host) = port.host_resources().await else {
             return Ok(());
         };

@@ -325,6 +325,24 @@ async fn a_class_past_the_host_is_refused_naming_its_key() {
     assert!(world.runtime.instances().is_empty(), "nothing created");
 }
 
+#[tokio::test]
+async fn classes_that_cap_no_cpu_or_memory_do_not_ask_the_host() {
+    let world = World::with(settings(), true);
+    world.runtime.set_host_resources(HostResources {
+        cpus: Some(1),
+        memory: Some(1 << 20),
+    });
+    assert!(world.workflows.check_resource_classes().await.is_ok());
+    assert!(
+        !world.runtime.calls().contains(&RuntimeCall::HostResources),
+        "the default class caps processes only: {:?}",
+        world.runtime.calls()
+    );
+    let world = World::with(with_classes(), true);
+    assert!(world.workflows.check_resource_classes().await.is_ok());
+    assert!(world.runtime.calls().contains(&RuntimeCall::HostResources));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_deploy_claims_only_a_standby_of_its_own_class() {
     let mut settings = with_classes();
