@@ -158,6 +158,10 @@ def render(runs):
         "harness waits, untimed, for the refill before each run. With the default cleanup",
         "(`background`, the target's) and with `wait`.",
         "",
+        "Configs without a `network` key (every other section's) get the default, `egress`:",
+        "figures of other sections measured before the policy existed (see their dates in the",
+        "notes) had no NIC, as `open-bare` here.",
+        "",
         table(
             ["mode", "cold deploy (median)", "min–max", "− `open`", "step `network`",
              "step `launch`", "step `cleanup`", "failed", "stalled"],
