@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use lxpack_core::ports::{AppStore, AppStoreError};
 use lxpack_postgres::{PostgresAppStore, PostgresSettings, PostgresStoreError, SecretString};
 
 use crate::helpers::{TestDatabase, database_or_skip};
@@ -125,5 +126,28 @@ async fn tls_is_verified_against_the_given_ca() {
     assert!(
         matches!(error, PostgresStoreError::RootCertificate { .. }),
         "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn port_calls_carry_the_store_error_as_their_source() {
+    let db = database_or_skip!();
+    let store = db.store().await;
+    crate::helpers::connect_raw(&db.server, "postgres")
+        .await
+        .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", db.name))
+        .await
+        .unwrap();
+    // The pool's connection was ended by the server; let its task see that.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let error = store.list_apps().await.unwrap_err();
+    let AppStoreError::Other { operation, source } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(operation, "list apps");
+    let cause = source.downcast_ref::<PostgresStoreError>().unwrap();
+    assert!(
+        matches!(cause, PostgresStoreError::DatabaseMissing { database, .. } if *database == db.name),
+        "{cause:?}"
     );
 }
