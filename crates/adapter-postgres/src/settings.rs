@@ -33,7 +33,7 @@ pub struct PostgresSettings {
 impl std::fmt::Debug for PostgresSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSettings")
-            .field("url", &self.url)
+            .field("url", &redacted(&self.url))
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
             .field("root_certificate", &self.root_certificate)
             .field("pool_size", &self.pool_size)
@@ -237,6 +237,42 @@ impl Target {
     }
 }
 
+/// `url` with any password in it (which [`Target::parse`] refuses) masked, for `Debug`.
+fn redacted(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest
+                .split_once('/')
+                .map_or((rest, None), |(a, p)| (a, Some(p)));
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) if userinfo.contains(':') => {
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{user}:[REDACTED]@{host}")
+                }
+                _ => authority.to_owned(),
+            };
+            let path = path.map(|p| format!("/{p}")).unwrap_or_default();
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=[REDACTED]".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
 fn split_host_port(text: &str) -> Result<(String, u16), String> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
@@ -368,6 +404,21 @@ mod tests {
             .with_password(SecretString::from("hunter2secret"))
             .with_pool_size(0);
         assert!(!format!("{settings:?}").contains("hunter2secret"));
+        for url in [
+            "postgres://u:hunter2secret@h:5/d?sslmode=require",
+            "postgres://u@h/d?password=hunter2secret&sslmode=disable",
+        ] {
+            let debug = format!("{:?}", PostgresSettings::new(url));
+            assert!(
+                !debug.contains("hunter2secret") && debug.contains("[REDACTED]"),
+                "{debug}"
+            );
+            assert!(debug.contains("sslmode="), "{debug}");
+        }
+        assert_eq!(
+            redacted("postgres://u@h:5/d?sslmode=require"),
+            "postgres://u@h:5/d?sslmode=require"
+        );
         assert_eq!(settings.pool_size(), 1);
         assert!(settings.check().is_ok());
         assert!(PostgresSettings::new("postgres://h").check().is_err());
