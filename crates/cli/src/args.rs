@@ -30,9 +30,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// App and job database [default: lxpack.store from the config, then
-    /// $XDG_DATA_HOME/lxpack/lxpack.db]
-    #[arg(long, global = true, value_name = "FILE")]
+    /// App and job store: a SQLite file, or postgres://USER@HOST:PORT/DATABASE shared by
+    /// several build hosts (its password from lxpack.store_password) [default:
+    /// lxpack.store from the config, then $XDG_DATA_HOME/lxpack/lxpack.db]
+    #[arg(long, global = true, value_name = "FILE|URL")]
     pub store: Option<PathBuf>,
 
     /// Print one JSON object per event, then the result, instead of text
@@ -83,6 +84,9 @@ pub enum Command {
     Cache(CacheCommand),
     /// Show the job history, or one job's log
     Jobs(JobsArgs),
+    /// Prepare the store, or copy a host's store into another (SQLite into PostgreSQL)
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Open a shell, or run a command, in the container a job kept
     ///
     /// The container of a job run with --keep, with --keep-on-failure (when it failed)
@@ -330,6 +334,26 @@ pub enum CacheCommand {
         /// Say what would be removed, and remove nothing
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+/// `lxpack store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Open the store (--store, else lxpack.store), creating it or upgrading its
+    /// schema to this lxpack's; several hosts may run it at once
+    Migrate,
+    /// Copy every app (with its current image) and job record of one store into
+    /// another; run it again at any time: an app keeps the newer image of the two, and
+    /// a job the target has already is kept unless the source saw it end since
+    Copy {
+        /// The store to read: a SQLite file, or a postgres:// URL
+        #[arg(long, value_name = "FILE|URL")]
+        from: PathBuf,
+        /// The store to write (created or upgraded first): a SQLite file, or a
+        /// postgres:// URL (its password from lxpack.store_password)
+        #[arg(long, value_name = "FILE|URL")]
+        to: PathBuf,
     },
 }
 

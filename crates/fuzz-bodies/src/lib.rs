@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lxpack_cli::config::{Config, ConfigOrigin, RuntimeEndpoint};
+use lxpack_cli::config::{Config, ConfigOrigin, PasswordSource, RuntimeEndpoint, StoreLocation};
 use lxpack_cli::render;
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
 use lxpack_core::domain::{
@@ -161,7 +161,13 @@ fn check_config_paths(config: &Config) {
         .iter()
         .map(|p| p.formulas.as_path())
         .collect();
-    host.extend(config.store.as_deref());
+    if let Some(StoreLocation::File(path)) = &config.store {
+        host.push(path);
+    }
+    host.extend(config.store_access.ca_file.as_deref());
+    if let Some(PasswordSource::File(path)) = &config.store_access.password {
+        host.push(path);
+    }
     match &config.runtime.endpoint {
         RuntimeEndpoint::Socket(socket) => host.push(socket),
         RuntimeEndpoint::Https {

@@ -17,7 +17,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, command: AppCommand) -> Result<(), CliError> {
-    let store = wiring.stores()?.apps;
+    let store = wiring.stores().await?.apps;
     let store = store.as_ref();
     match command {
         AppCommand::Import { files } => import(store, wiring.json, &files).await,

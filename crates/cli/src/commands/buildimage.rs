@@ -14,7 +14,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: BuildimageArgs) -> Result<(), CliError> {
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let key = resolve_app(stores.apps.as_ref(), &args.app).await?;
     let ami = args
         .ami

@@ -13,7 +13,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, command: CacheCommand) -> Result<(), CliError> {
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let workflows = wiring.workflows(&stores)?;
     match command {
         CacheCommand::List => {

@@ -17,7 +17,7 @@ use crate::wiring::Wiring;
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: DeployArgs) -> Result<(), CliError> {
     let checkout = checkout(&args.checkout)?;
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let key = resolve_app(stores.apps.as_ref(), &args.app).await?;
     let workflows = wiring.workflows(&stores)?;
     workflows.check_resource_classes().await?;

@@ -11,7 +11,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: GcArgs) -> Result<(), CliError> {
-    let workflows = wiring.workflows(&wiring.stores()?)?;
+    let workflows = wiring.workflows(&wiring.stores().await?)?;
     let renderer = Renderer::new(View::choose(wiring.json), None);
     let report = workflows.sweep(args.dry_run, &renderer).await;
     renderer.finish();

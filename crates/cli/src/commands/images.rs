@@ -10,7 +10,7 @@ use crate::wiring::Wiring;
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: ImagesArgs) -> Result<(), CliError> {
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     match args.command {
         Some(ImagesCommand::Purge { app, dry_run }) => {
             let key = resolve_app(stores.apps.as_ref(), &app).await?;

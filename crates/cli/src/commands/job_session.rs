@@ -42,7 +42,7 @@ impl JobSession {
             })?,
             None => workflows.new_job_id(),
         };
-        let log_dir = job_log_dir(&wiring.store_path);
+        let log_dir = job_log_dir(&wiring.host_dir);
         create_private_dir(&log_dir).map_err(|e| {
             CliError::new(
                 ExitClass::Store,

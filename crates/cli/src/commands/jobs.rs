@@ -13,7 +13,7 @@ use crate::wiring::{Stores, Wiring};
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: JobsArgs) -> Result<(), CliError> {
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     match args.command {
         Some(JobsCommand::Log { job }) => {
             let path = log_path(wiring, &stores, &job).await?;
@@ -41,11 +41,8 @@ async fn log_path(wiring: &Wiring, stores: &Stores, text: &str) -> Result<PathBu
         .await
         .map_err(|e| CliError::new(ExitClass::Store, e))?
         .ok_or_else(|| {
-            CliError::new(
-                ExitClass::Input,
-                format!("no job {id} in {}", wiring.store_path.display()),
-            )
-            .with_hint("`lxpack jobs` lists the jobs")
+            CliError::new(ExitClass::Input, format!("no job {id} in {}", wiring.store))
+                .with_hint("`lxpack jobs` lists the jobs")
         })?;
     record
         .log_path

@@ -28,7 +28,7 @@ fn broken(error: prometheus::Error) -> CliError {
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, args: MetricsArgs) -> Result<(), CliError> {
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let jobs = stores
         .jobs
         .list_jobs(None)

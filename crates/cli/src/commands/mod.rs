@@ -24,6 +24,7 @@ mod output;
 mod pool;
 mod retention_view;
 mod shell;
+mod store;
 
 use crate::args::{Cli, Command};
 use crate::exit::CliError;
@@ -53,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Pool(command) => pool::run(&wiring, command).await,
         Command::Cache(command) => cache::run(&wiring, command).await,
         Command::Jobs(args) => jobs::run(&wiring, args).await,
+        Command::Store(command) => store::run(&wiring, command).await,
         Command::Shell(args) => return shell::run(&wiring, args).await,
         Command::Metrics(args) => metrics::run(&wiring, args).await,
     }

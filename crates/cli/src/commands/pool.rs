@@ -27,7 +27,7 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
         } => Some(fill_size(*size)?),
         _ => None,
     };
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let workflows = wiring.workflows(&stores)?;
     let apps = stores.apps.as_ref();
     match command {
@@ -75,7 +75,7 @@ async fn fill(
 ) -> Result<(), CliError> {
     // Fills on this host take turns, so that deploys that all ask for a refill at
     // once start the missing standbys once, not once each.
-    let _turn = lock_pool_fills(&wiring.store_path).await?;
+    let _turn = lock_pool_fills(&wiring.host_dir).await?;
     let renderer = Renderer::new(View::choose(wiring.json), None);
     let report = workflows
         .fill_pool(request, &renderer, &CancellationToken::new())

@@ -32,7 +32,7 @@ pub(crate) async fn run(wiring: &Wiring, args: ShellArgs) -> Result<u8, CliError
     let job = JobId::parse(&args.job).map_err(|e| {
         CliError::new(ExitClass::Input, e).with_hint("`lxpack jobs` lists the jobs and their ids")
     })?;
-    let stores = wiring.stores()?;
+    let stores = wiring.stores().await?;
     let workflows = wiring.workflows(&stores)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
 

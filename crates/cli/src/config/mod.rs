@@ -8,6 +8,7 @@ mod network;
 mod raw;
 mod resources;
 mod secrets;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +24,7 @@ use lxpack_core::workflows::{
 pub use locate::{ConfigChoice, locate};
 use raw::RawConfig;
 pub use resources::describe as describe_class;
+pub use store::{PasswordSource, PostgresLocation, ServerAccess, StoreLocation};
 
 /// Where the config came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +106,10 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// The AMI catalog, when configured.
     pub aws: Option<AwsConfig>,
-    /// The store path from the file, if set.
-    pub store: Option<PathBuf>,
+    /// The store the file names (`lxpack.store`), if it names one.
+    pub store: Option<StoreLocation>,
+    /// What a server store needs beside its URL (for a `--store` URL too).
+    pub store_access: ServerAccess,
     /// Unknown keys and other things worth saying.
     pub warnings: Vec<String>,
 }
@@ -281,16 +285,25 @@ fn build(
         ..settings
     };
     let aws = aws_config(&raw, &invalid)?;
-    if let Some(store) = &raw.lxpack.store {
-        host_path(&invalid, "lxpack.store", store)?;
-    }
+    let store_access = store::server_access(
+        &raw.lxpack.store_password,
+        raw.lxpack.store_ca.as_deref(),
+        &invalid,
+    )?;
+    let store = raw
+        .lxpack
+        .store
+        .as_deref()
+        .map(|text| store::store_location(text, &store_access, &invalid))
+        .transpose()?;
     Ok(Config {
         origin,
         containers_enabled: raw.container.enabled.unwrap_or(true),
         settings,
         runtime,
         aws,
-        store: raw.lxpack.store,
+        store,
+        store_access,
         warnings,
     })
 }

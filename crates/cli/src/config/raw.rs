@@ -99,7 +99,12 @@ pub(super) struct RawLxpack {
     /// When a deploy's cleanup lets the job end: `wait` (default) or `background`.
     pub(super) cleanup: Option<CleanupValue>,
     pub(super) timeouts: RawTimeouts,
-    pub(super) store: Option<PathBuf>,
+    /// A SQLite file's path or a `postgres://` URL.
+    pub(super) store: Option<String>,
+    /// Where a PostgreSQL store's password is.
+    pub(super) store_password: RawStorePassword,
+    /// The CA of a PostgreSQL store's certificate.
+    pub(super) store_ca: Option<PathBuf>,
     pub(super) aws: RawAws,
     /// What jobs keep for inspection, and for how long.
     pub(super) keep: RawKeep,
@@ -113,6 +118,16 @@ pub(super) struct RawLxpack {
     pub(super) secrets: RawSecrets,
     /// What builds may reach over the network.
     pub(super) network: RawNetwork,
+}
+
+/// `lxpack.store_password`: an environment variable or a file, never the password.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawStorePassword {
+    /// The environment variable that holds it.
+    pub(super) env: Option<String>,
+    /// The file that holds it.
+    pub(super) file: Option<PathBuf>,
 }
 
 /// `lxpack.secrets`.

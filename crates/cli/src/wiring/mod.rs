@@ -4,6 +4,7 @@
 //! ports and get trait objects.
 
 mod aws;
+mod postgres;
 mod processes;
 mod refill;
 mod runtime;
@@ -21,10 +22,13 @@ pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
 pub use refill::{DetachedRefill, FillTurn, lock_pool_fills};
 pub use runtime::{DaemonReadiness, daemon_readiness, network_policies};
-pub use store::{create_private_dir, create_private_file, job_log_dir, open_store, store_path};
+pub use store::{
+    create_private_dir, create_private_file, host_dir, job_log_dir, open_store, store_argument,
+    store_location,
+};
 
 use crate::args::Cli;
-use crate::config::{Config, ConfigChoice, locate};
+use crate::config::{Config, ConfigChoice, StoreLocation, locate};
 use crate::exit::{CliError, ExitClass};
 
 /// The store's two ports.
@@ -40,8 +44,10 @@ pub struct Stores {
 pub struct Wiring {
     /// The validated config.
     pub config: Config,
-    /// The database file.
-    pub store_path: PathBuf,
+    /// The store.
+    pub store: StoreLocation,
+    /// This host's own files: job logs, the pool-fill lock and log ([`host_dir`]).
+    pub host_dir: PathBuf,
     /// `--json`.
     pub json: bool,
     /// The one clock: the workflows tell the time by it, and commands that judge
@@ -68,10 +74,12 @@ impl Wiring {
         for warning in &config.warnings {
             let _ = writeln!(stderr, "warning: {warning}");
         }
-        let store_path = store_path(cli.store.as_deref(), config.store.as_deref())?;
+        let store = store_location(cli.store.as_deref(), Some(&config))?;
+        let host_dir = host_dir(&store)?;
         Ok(Self {
             config,
-            store_path,
+            store,
+            host_dir,
             json: cli.json,
             clock: Arc::new(SystemClock),
         })
@@ -83,16 +91,12 @@ impl Wiring {
         self.clock.now()
     }
 
-    /// Opens the store: the apps and the job history, in one file.
+    /// Opens the store: the apps and the job history.
     ///
     /// # Errors
-    /// `Store` (exit 11) naming the file.
-    pub fn stores(&self) -> Result<Stores, CliError> {
-        let store = Arc::new(open_store(&self.store_path)?);
-        Ok(Stores {
-            apps: store.clone(),
-            jobs: store,
-        })
+    /// `Store` (exit 11) naming the file or the server.
+    pub async fn stores(&self) -> Result<Stores, CliError> {
+        open_store(&self.store).await
     }
 
     /// Connects every port and returns the workflows over them.
@@ -124,7 +128,8 @@ impl Wiring {
             .with_runner_probe(Arc::new(LocalProcesses::new()))
             .with_pool_refill(Arc::new(DetachedRefill::new(
                 &self.config.origin,
-                &self.store_path,
+                &self.store,
+                &self.host_dir,
             )));
         workflows.check_capabilities()?;
         Ok(workflows)

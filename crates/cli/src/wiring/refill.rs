@@ -13,33 +13,37 @@ use async_trait::async_trait;
 use lxpack_core::ports::{BoxError, PoolRefill, RefillRequest};
 
 use super::store::job_log_dir;
-use crate::config::ConfigOrigin;
+use crate::config::{ConfigOrigin, StoreLocation};
 use crate::exit::{CliError, ExitClass};
 
 /// Starts `lxpack pool fill` in the background, with this process's config and store.
 #[derive(Debug, Clone)]
 pub struct DetachedRefill {
     config: Option<PathBuf>,
-    store: PathBuf,
+    /// `--store` of the fill: the same store.
+    store: String,
+    /// This host's directory, where the fill's log goes.
+    host_dir: PathBuf,
 }
 
 impl DetachedRefill {
-    /// A refill with the config of `origin` and the store at `store`.
+    /// A refill with the config of `origin` and `store`, logging in `host_dir`.
     #[must_use]
-    pub fn new(origin: &ConfigOrigin, store: &Path) -> Self {
+    pub fn new(origin: &ConfigOrigin, store: &StoreLocation, host_dir: &Path) -> Self {
         Self {
             config: match origin {
                 ConfigOrigin::File(path) => Some(path.clone()),
                 ConfigOrigin::Defaults => None,
             },
-            store: store.to_path_buf(),
+            store: store.to_string(),
+            host_dir: host_dir.to_path_buf(),
         }
     }
 
-    /// The log every background fill appends to.
+    /// The log every background fill of this host appends to.
     #[must_use]
-    pub fn log_path(store: &Path) -> PathBuf {
-        job_log_dir(store).join("pool-fill.log")
+    pub fn log_path(host_dir: &Path) -> PathBuf {
+        job_log_dir(host_dir).join("pool-fill.log")
     }
 }
 
@@ -47,7 +51,7 @@ impl DetachedRefill {
 impl PoolRefill for DetachedRefill {
     async fn request_refill(&self, request: &RefillRequest) -> Result<(), BoxError> {
         let exe = std::env::current_exe()?;
-        let log_path = Self::log_path(&self.store);
+        let log_path = Self::log_path(&self.host_dir);
         if let Some(dir) = log_path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -88,8 +92,8 @@ pub struct FillTurn {
 ///
 /// # Errors
 /// `Store` (exit 11) when the lock file cannot be opened or locked.
-pub async fn lock_pool_fills(store: &Path) -> Result<FillTurn, CliError> {
-    let path = job_log_dir(store).join("pool-fill.lock");
+pub async fn lock_pool_fills(host_dir: &Path) -> Result<FillTurn, CliError> {
+    let path = job_log_dir(host_dir).join("pool-fill.lock");
     let failed = |error: std::io::Error| {
         CliError::new(
             ExitClass::Store,

@@ -1,34 +1,103 @@
-//! The SQLite app store and the job logs beside it.
+//! The store (a SQLite file, or a PostgreSQL server several hosts share) and this
+//! host's own files beside it: job logs stay with the host that ran the job.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lxpack_sqlite::{SqliteAppStore, SqliteStoreError};
 
+use super::Stores;
+use crate::config::{Config, StoreLocation};
 use crate::exit::{CliError, ExitClass};
 
-/// The database file: `--store`, then `lxpack.store` from the config, then the XDG data
-/// directory.
+/// The store: `--store` (a file or a `postgres://` URL), then `lxpack.store` from the
+/// config, then the SQLite file in the XDG data directory.
 ///
 /// # Errors
-/// `Store` when none applies (no `HOME` and no `XDG_DATA_HOME`).
-pub fn store_path(flag: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, CliError> {
-    flag.or(config)
-        .map(Path::to_path_buf)
-        .or_else(lxpack_sqlite::default_path)
-        .ok_or_else(|| {
-            CliError::new(
-                ExitClass::Store,
-                "no place for the lxpack database: neither XDG_DATA_HOME nor HOME is set",
-            )
-            .with_hint("pass --store FILE, or set lxpack.store in the config")
-        })
+/// `Usage` (exit 2) for a `--store` URL lxpack cannot use; `Store` (exit 11) when no
+/// default applies (no `HOME` and no `XDG_DATA_HOME`).
+pub fn store_location(
+    flag: Option<&Path>,
+    config: Option<&Config>,
+) -> Result<StoreLocation, CliError> {
+    if let Some(flag) = flag {
+        return store_argument("--store", flag, config);
+    }
+    if let Some(store) = config.and_then(|c| c.store.as_ref()) {
+        return Ok(store.clone());
+    }
+    default_file().map(StoreLocation::File)
 }
 
-/// Opens (creating or migrating) the database.
+/// The store an argument (`name`: `--store`, `--from`, `--to`) names: a file, or a
+/// `postgres://` URL with the config's `lxpack.store_password` and `lxpack.store_ca`.
+///
+/// # Errors
+/// `Usage` (exit 2) for a URL lxpack cannot use, naming the argument.
+pub fn store_argument(
+    name: &str,
+    value: &Path,
+    config: Option<&Config>,
+) -> Result<StoreLocation, CliError> {
+    let access = config.map(|c| c.store_access.clone()).unwrap_or_default();
+    match value.to_str() {
+        Some(text) => StoreLocation::parse(text, &access).map_err(|problem| {
+            CliError::new(ExitClass::Usage, format!("{name} {problem}")).with_hint(
+                "pass a SQLite file, or postgres://USER@HOST:PORT/DATABASE with its password in lxpack.store_password",
+            )
+        }),
+        None => Ok(StoreLocation::File(value.to_path_buf())),
+    }
+}
+
+fn default_file() -> Result<PathBuf, CliError> {
+    lxpack_sqlite::default_path().ok_or_else(|| {
+        CliError::new(
+            ExitClass::Store,
+            "no place for lxpack's files: neither XDG_DATA_HOME nor HOME is set",
+        )
+        .with_hint("pass --store FILE, or set lxpack.store in the config")
+    })
+}
+
+/// The directory of this host's own files (job logs, the pool-fill lock and log):
+/// beside a SQLite file, and in the XDG data directory with a server store.
+///
+/// # Errors
+/// `Store` (exit 11) when a server store has no such directory (no `HOME` and no
+/// `XDG_DATA_HOME`).
+pub fn host_dir(store: &StoreLocation) -> Result<PathBuf, CliError> {
+    let file = match store {
+        StoreLocation::File(path) => path.clone(),
+        _ => default_file()?,
+    };
+    Ok(file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+}
+
+/// Opens the store `location` names: its apps and its job history.
+///
+/// # Errors
+/// `Store` (exit 11) naming the file or the server, with a hint.
+pub async fn open_store(location: &StoreLocation) -> Result<Stores, CliError> {
+    match location {
+        StoreLocation::File(path) => {
+            let store = Arc::new(open_sqlite(path)?);
+            Ok(Stores {
+                apps: store.clone(),
+                jobs: store,
+            })
+        }
+        StoreLocation::Postgres(server) => super::postgres::open(server).await,
+    }
+}
+
+/// Opens (creating or migrating) a SQLite store.
 ///
 /// # Errors
 /// `Store` (exit 11) naming the file.
-pub fn open_store(path: &Path) -> Result<SqliteAppStore, CliError> {
+pub(super) fn open_sqlite(path: &Path) -> Result<SqliteAppStore, CliError> {
     SqliteAppStore::open(path).map_err(|error| {
         let hint = match &error {
             SqliteStoreError::NotADatabase { .. } => {
@@ -76,12 +145,10 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// Where job logs go: `jobs/` beside the database.
+/// Where job logs go: `jobs/` in this host's directory ([`host_dir`]).
 #[must_use]
-pub fn job_log_dir(store_path: &Path) -> PathBuf {
-    store_path
-        .parent()
-        .map_or_else(|| PathBuf::from("jobs"), |dir| dir.join("jobs"))
+pub fn job_log_dir(host_dir: &Path) -> PathBuf {
+    host_dir.join("jobs")
 }
 
 #[cfg(test)]
@@ -107,7 +174,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("lxpack.db");
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
-        let error = open_store(&path).unwrap_err();
+        let error = open_sqlite(&path).unwrap_err();
         let hint = error.hint.unwrap();
         assert!(hint.contains("not an lxpack database"), "{hint}");
         assert!(!hint.contains("permissions"), "{hint}");

@@ -40,6 +40,7 @@ mod mechanics;
 mod pool;
 mod settings;
 mod shell;
+mod store_copy;
 mod sweep;
 mod usage;
 
@@ -64,6 +65,7 @@ pub use settings::{
     ProvisionerSettings, ResourceSettings, SecretDelivery, SecretSettings, Settings, Timeouts,
 };
 pub use shell::KeptTarget;
+pub use store_copy::{CopyError, CopyReport, StorePorts, copy_store};
 pub use sweep::{SpareReason, Spared, SweepReport};
 pub use usage::{AppImages, KeptContainer};
 

@@ -21,5 +21,6 @@ mod resources;
 mod retention;
 mod secrets;
 mod step_snapshots;
+mod store_copy;
 mod sweep;
 mod timeouts;

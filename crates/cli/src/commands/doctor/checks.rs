@@ -13,10 +13,11 @@ use super::host::{current_user, installed_daemons, socket_gid_and_mode, writable
 use super::isolation::isolation_checks;
 use super::{Check, Verdict};
 use crate::args::Cli;
+use crate::config::StoreLocation;
 use crate::config::{
     Config, ConfigOrigin, EMBEDDED_DEFAULTS, RuntimeConfig, RuntimeEndpoint, locate,
 };
-use crate::wiring::{ami_catalog, job_log_dir, open_store, store_path};
+use crate::wiring::{ami_catalog, host_dir, job_log_dir, open_store, store_location};
 
 /// A check's result under its name.
 pub(super) fn check(name: &'static str, verdict: Verdict) -> Check {
@@ -51,7 +52,7 @@ pub(super) async fn run_all(cli: &Cli) -> Vec<Check> {
         isolation_checks(config, &mut checks).await;
     }
     checks.push(aws_check(config.as_ref()).await);
-    checks.push(store_check(cli, config.as_ref()));
+    checks.push(store_check(cli, config.as_ref()).await);
     checks
 }
 
@@ -299,13 +300,10 @@ fn not_yet_created(path: &std::path::Path) -> Verdict {
     }
 }
 
-fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
+async fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
     let name = "store";
-    let path = match store_path(
-        cli.store.as_deref(),
-        config.and_then(|c| c.store.as_deref()),
-    ) {
-        Ok(path) => path,
+    let location = match store_location(cli.store.as_deref(), config) {
+        Ok(location) => location,
         Err(error) => {
             return check(
                 name,
@@ -313,21 +311,35 @@ fn store_check(cli: &Cli, config: Option<&Config>) -> Check {
             );
         }
     };
-    // A check must not create: a store that does not exist yet is only looked for a
-    // place to be made in.
-    if !path.exists() {
-        return check(name, not_yet_created(&path));
+    // A check must not create: a store file that does not exist yet is only looked for
+    // a place to be made in.
+    if let StoreLocation::File(path) = &location
+        && !path.exists()
+    {
+        return check(name, not_yet_created(path));
     }
-    if let Err(error) = open_store(&path) {
+    if let Err(error) = open_store(&location).await {
         return check(
             name,
             fail(error.error.to_string(), error.hint.unwrap_or_default()),
         );
     }
-    match writable_dir(&job_log_dir(&path)) {
+    let logs = match host_dir(&location) {
+        Ok(dir) => job_log_dir(&dir),
+        Err(error) => {
+            return check(
+                name,
+                fail(error.error.to_string(), error.hint.unwrap_or_default()),
+            );
+        }
+    };
+    match writable_dir(&logs) {
         Ok(()) => check(
             name,
-            Verdict::Pass(format!("{} is writable", path.display())),
+            Verdict::Pass(format!(
+                "{location} is open; job logs go to {}",
+                logs.display()
+            )),
         ),
         Err(problem) => check(name, fail(problem, "pass --store in a writable directory")),
     }
