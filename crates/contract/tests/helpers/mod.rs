@@ -215,6 +215,14 @@ impl JobHistory for FirstRecordWins {
     async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
         self.0.running_jobs().await
     }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        at: std::time::SystemTime,
+    ) -> Result<bool, JobHistoryError> {
+        self.0.renew_lease(id, at).await
+    }
 }
 
 /// A catalog that lists oldest first.
