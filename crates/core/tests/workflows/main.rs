@@ -15,6 +15,7 @@ mod deploy;
 mod events;
 mod jobs;
 mod keep;
+mod leases;
 mod network;
 mod pool;
 mod resources;
