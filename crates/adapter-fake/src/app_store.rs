@@ -433,14 +433,12 @@ impl JobHistory for FakeAppStore {
             job: id.clone(),
             at,
         };
-        let entered = self.port.enter(&call, |data| {
-            match data.jobs.get_mut(id) {
-                Some(record) if record.status == JobStatus::Running => {
-                    record.renewed_at = Some(at);
-                    true
-                }
-                _ => false,
+        let entered = self.port.enter(&call, |data| match data.jobs.get_mut(id) {
+            Some(record) if record.status == JobStatus::Running => {
+                record.renewed_at = Some(at);
+                true
             }
+            _ => false,
         });
         match entered {
             Ok(renewed) => Ok(renewed),

@@ -135,6 +135,8 @@ mod tests {
             .unwrap();
         assert_eq!((status.as_str(), renewed), ("running", None));
         // Migrating again changes nothing.
-        migrate(&mut connection).map_err(|_| "migrate again").unwrap();
+        migrate(&mut connection)
+            .map_err(|_| "migrate again")
+            .unwrap();
     }
 }

@@ -243,7 +243,10 @@ async fn a_database_from_before_leases_upgrades_in_place() {
 
     let store = SqliteAppStore::open(&path).unwrap();
     assert_eq!(rusqlite_version(&path), 6);
-    assert_eq!(store.get_job(&job(10)).await.unwrap(), Some(running.clone()));
+    assert_eq!(
+        store.get_job(&job(10)).await.unwrap(),
+        Some(running.clone())
+    );
     let at = SystemTime::UNIX_EPOCH + Duration::from_millis(20_500);
     assert!(store.renew_lease(&job(10), at).await.unwrap());
     assert_eq!(
@@ -258,10 +261,14 @@ async fn a_lease_renewal_never_resurrects_an_ended_job() {
     let dir = TempDir::new("lease-ended");
     let store = SqliteAppStore::open(&dir.db()).unwrap();
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
-    let mut record = JobRecord::running(job(11), JobCommand::Deploy, key("web"), None, start)
-        .with_lease(start);
+    let mut record =
+        JobRecord::running(job(11), JobCommand::Deploy, key("web"), None, start).with_lease(start);
     store.record_job(&record).await.unwrap();
-    record.end(JobStatus::Lost, Some("lost".into()), start + Duration::from_secs(60));
+    record.end(
+        JobStatus::Lost,
+        Some("lost".into()),
+        start + Duration::from_secs(60),
+    );
     store.record_job(&record).await.unwrap();
     assert!(
         !store
@@ -271,7 +278,10 @@ async fn a_lease_renewal_never_resurrects_an_ended_job() {
     );
     assert_eq!(store.get_job(&job(11)).await.unwrap(), Some(record));
     assert!(store.running_jobs().await.unwrap().is_empty());
-    assert!(!store.renew_lease(&job(12), start).await.unwrap(), "unknown");
+    assert!(
+        !store.renew_lease(&job(12), start).await.unwrap(),
+        "unknown"
+    );
     assert!(!JobHistory::is_shared(&store));
 }
 

@@ -172,7 +172,10 @@ impl Suite<'_> {
         }
         let expected = running.clone().with_lease(at);
         if let Some(found) = checker
-            .ok("get_job after renew_lease", self.history.get_job(&running.id))
+            .ok(
+                "get_job after renew_lease",
+                self.history.get_job(&running.id),
+            )
             .await
         {
             checker.equal(
@@ -182,15 +185,14 @@ impl Suite<'_> {
             );
         }
         if let Some(jobs) = checker
-            .ok("running_jobs after renew_lease", self.history.running_jobs())
+            .ok(
+                "running_jobs after renew_lease",
+                self.history.running_jobs(),
+            )
             .await
         {
             let found = jobs.iter().find(|job| job.id == running.id);
-            checker.equal(
-                "running_jobs shows the renewal",
-                Some(&expected),
-                found,
-            );
+            checker.equal("running_jobs shows the renewal", Some(&expected), found);
         }
     }
 
@@ -228,7 +230,11 @@ impl Suite<'_> {
             )
             .await
         {
-            checker.equal("renew_lease of an unknown job answers false", false, renewed);
+            checker.equal(
+                "renew_lease of an unknown job answers false",
+                false,
+                renewed,
+            );
         }
         if let Some(found) = checker
             .ok(

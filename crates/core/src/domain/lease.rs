@@ -44,7 +44,10 @@ impl JobRecord {
     /// apart) is live. An ended job's lease means nothing: it is `Absent`.
     #[must_use]
     pub fn lease_at(&self, now: SystemTime) -> LeaseState {
-        let Some(renewed) = self.renewed_at.filter(|_| self.status == JobStatus::Running) else {
+        let Some(renewed) = self
+            .renewed_at
+            .filter(|_| self.status == JobStatus::Running)
+        else {
             return LeaseState::Absent;
         };
         let silent_for = now.duration_since(renewed).unwrap_or_default();

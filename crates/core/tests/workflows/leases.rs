@@ -70,7 +70,11 @@ async fn a_running_job_renews_its_lease_every_ten_seconds_until_it_ends() {
     assert_eq!(first.unwrap().renewed_at, Some(start));
     assert_eq!(
         renewals(&world, start),
-        [(deploy.clone(), 10), (deploy.clone(), 20), (deploy.clone(), 30)]
+        [
+            (deploy.clone(), 10),
+            (deploy.clone(), 20),
+            (deploy.clone(), 30)
+        ]
     );
     let record = world.store.job(&deploy).unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
@@ -146,7 +150,11 @@ async fn a_renewal_that_hangs_does_not_hold_up_the_job_or_the_next_renewal() {
     let deploy = job(1_700_000_200);
     let began = tokio::time::Instant::now();
     world.deploy("api", &deploy).await.unwrap();
-    assert!(began.elapsed() < Duration::from_secs(40), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        began.elapsed()
+    );
 
     let warnings = lease_warnings(&world);
     assert!(
@@ -158,7 +166,11 @@ async fn a_renewal_that_hangs_does_not_hold_up_the_job_or_the_next_renewal() {
     // Hung at 10 s and given up at 20 s, when the next one is due and taken.
     assert_eq!(
         renewals(&world, start),
-        [(deploy.clone(), 10), (deploy.clone(), 20), (deploy.clone(), 30)]
+        [
+            (deploy.clone(), 10),
+            (deploy.clone(), 20),
+            (deploy.clone(), 30)
+        ]
     );
     assert_eq!(
         world.store.job(&deploy).unwrap().renewed_at,

@@ -23,4 +23,5 @@ mod retention;
 mod secrets;
 mod step_snapshots;
 mod sweep;
+mod sweep_leases;
 mod timeouts;

@@ -78,37 +78,36 @@ impl<'a> Lease<'a> {
     async fn renew(&mut self) {
         let now = self.workflows.clock.now();
         let history = self.workflows.ports.jobs.as_ref();
-        let failure = match tokio::time::timeout(LEASE_RENEWAL, history.renew_lease(self.job, now))
-            .await
-        {
-            Ok(Ok(true)) => {
-                if self.failing {
-                    self.warn(format!(
-                        "renewed the lease of job {} again, after {} s without",
-                        self.job,
-                        now.duration_since(self.renewed_at)
-                            .unwrap_or_default()
-                            .as_secs()
-                    ));
+        let failure =
+            match tokio::time::timeout(LEASE_RENEWAL, history.renew_lease(self.job, now)).await {
+                Ok(Ok(true)) => {
+                    if self.failing {
+                        self.warn(format!(
+                            "renewed the lease of job {} again, after {} s without",
+                            self.job,
+                            now.duration_since(self.renewed_at)
+                                .unwrap_or_default()
+                                .as_secs()
+                        ));
+                    }
+                    (self.renewed_at, self.failing) = (now, false);
+                    return;
                 }
-                (self.renewed_at, self.failing) = (now, false);
-                return;
-            }
-            Ok(Ok(false)) => {
-                if !self.disowned {
-                    self.disowned = true;
-                    self.warn(format!(
-                        "the history no longer records job {} as running (a gc found it \
+                Ok(Ok(false)) => {
+                    if !self.disowned {
+                        self.disowned = true;
+                        self.warn(format!(
+                            "the history no longer records job {} as running (a gc found it \
                          lost?): its lease is not renewed, and its leftovers may be \
                          removed while it runs",
-                        self.job
-                    ));
+                            self.job
+                        ));
+                    }
+                    return;
                 }
-                return;
-            }
-            Ok(Err(error)) => error_chain(&error),
-            Err(_) => format!("no answer within {} s", LEASE_RENEWAL.as_secs()),
-        };
+                Ok(Err(error)) => error_chain(&error),
+                Err(_) => format!("no answer within {} s", LEASE_RENEWAL.as_secs()),
+            };
         if !self.failing {
             self.failing = true;
             self.warn(format!(

@@ -150,7 +150,9 @@ impl Workflows {
             None => {
                 let started =
                     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(job.unix_seconds()));
-                if now.duration_since(started).unwrap_or_default() <= self.unknown_job_grace(longest) {
+                if now.duration_since(started).unwrap_or_default()
+                    <= self.unknown_job_grace(longest)
+                {
                     Verdict::Spare(SpareReason::UnknownJob)
                 } else {
                     Verdict::Remove
