@@ -97,7 +97,7 @@ async fn a_job_killed_on_another_host_is_lost_thirty_seconds_after_its_last_rene
     assert_eq!(dry.lost_jobs, std::slice::from_ref(&killed));
     assert_eq!(dry.removed.len(), 2);
     assert_eq!(world.store.job(&killed).unwrap().status, JobStatus::Running);
-    assert_eq!(instances_left(&world), [killed.clone()]);
+    assert_eq!(instances_left(&world), std::slice::from_ref(&killed));
 
     let report = world.workflows.sweep(false, &world.events).await.unwrap();
     assert_eq!(report.lost_jobs, std::slice::from_ref(&killed));
@@ -337,7 +337,11 @@ async fn a_lease_sweep_survives_a_failure_at_every_call() {
         world.store.clear_faults();
         world.runtime.clear_faults();
         world.workflows.sweep(false, &world.events).await.unwrap();
-        assert_eq!(instances_left(&world), [live.clone()], "{point}");
+        assert_eq!(
+            instances_left(&world),
+            std::slice::from_ref(&live),
+            "{point}"
+        );
         assert_eq!(
             world.store.job(&killed).unwrap().status,
             JobStatus::Lost,
