@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
@@ -37,6 +38,8 @@ pub enum StoreOp {
     ListJobs,
     /// `running_jobs`.
     RunningJobs,
+    /// `renew_lease`.
+    RenewLease,
 }
 
 /// One call received by a [`FakeAppStore`], with its arguments.
@@ -87,6 +90,13 @@ pub enum StoreCall {
     },
     /// `running_jobs`.
     RunningJobs,
+    /// `renew_lease`.
+    RenewLease {
+        /// The job.
+        job: JobId,
+        /// The renewal's time.
+        at: SystemTime,
+    },
 }
 
 impl Recorded for StoreCall {
@@ -103,6 +113,7 @@ impl Recorded for StoreCall {
             Self::GetJob { .. } => StoreOp::GetJob,
             Self::ListJobs { .. } => StoreOp::ListJobs,
             Self::RunningJobs => StoreOp::RunningJobs,
+            Self::RenewLease { .. } => StoreOp::RenewLease,
         }
     }
 }
@@ -127,6 +138,7 @@ impl StoreCall {
                     Self::GetJob { job } => format!("read job {job}"),
                     Self::ListJobs { .. } => "list jobs".to_owned(),
                     Self::RunningJobs => "list running jobs".to_owned(),
+                    Self::RenewLease { job, .. } => format!("renew the lease of job {job}"),
                 },
                 source: Box::new(InjectedFault),
             },
@@ -149,12 +161,14 @@ fn history_error(error: AppStoreError) -> JobHistoryError {
 struct Data {
     apps: BTreeMap<AppKey, App>,
     jobs: BTreeMap<JobId, JobRecord>,
+    shared: bool,
 }
 
 /// An in-memory [`AppStore`]. Clones share the same apps and jobs.
 ///
 /// `record_container_image` of the job already recorded succeeds and returns `None`:
-/// nothing was replaced.
+/// nothing was replaced. It is not shared by several hosts until a test says so
+/// ([`FakeAppStore::set_shared`]).
 #[derive(Clone)]
 pub struct FakeAppStore {
     port: Port<Data, StoreCall, AppStoreError>,
@@ -206,6 +220,11 @@ impl FakeAppStore {
     #[must_use]
     pub fn job(&self, id: &JobId) -> Option<JobRecord> {
         self.port.with(|data| data.jobs.get(id).cloned())
+    }
+
+    /// From now on, says whether several hosts share it ([`JobHistory::is_shared`]).
+    pub fn set_shared(&self, shared: bool) {
+        self.port.with(|data| data.shared = shared);
     }
 
     /// Forgets a job record, without recording the call (another host's job, as this
@@ -408,6 +427,31 @@ impl JobHistory for FakeAppStore {
         }
     }
 
+    #[instrument(skip_all, fields(job = %id))]
+    async fn renew_lease(&self, id: &JobId, at: SystemTime) -> Result<bool, JobHistoryError> {
+        let call = StoreCall::RenewLease {
+            job: id.clone(),
+            at,
+        };
+        let entered = self.port.enter(&call, |data| match data.jobs.get_mut(id) {
+            Some(record) if record.status == JobStatus::Running => {
+                record.renewed_at = Some(at);
+                true
+            }
+            _ => false,
+        });
+        match entered {
+            Ok(renewed) => Ok(renewed),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
+        }
+    }
+
+    fn is_shared(&self) -> bool {
+        self.port.with(|data| data.shared)
+    }
+
     #[instrument(skip_all)]
     async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
         let call = StoreCall::RunningJobs;
@@ -530,6 +574,42 @@ mod tests {
         assert_eq!(ids(store.running_jobs().await.unwrap()), vec![job(2)]);
         assert_eq!(store.job(&job(1)).unwrap().status, JobStatus::Failed);
         assert_eq!(store.jobs().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_renewed_only_while_the_job_runs() {
+        let store = FakeAppStore::new();
+        let at = UNIX_EPOCH + Duration::from_secs(50);
+        assert!(!store.renew_lease(&job(1), at).await.unwrap(), "unknown");
+        store
+            .record_job(&record(job(1), JobStatus::Running))
+            .await
+            .unwrap();
+        assert!(store.renew_lease(&job(1), at).await.unwrap());
+        assert_eq!(store.job(&job(1)).unwrap().renewed_at, Some(at));
+        store
+            .record_job(&record(job(1), JobStatus::Lost))
+            .await
+            .unwrap();
+        assert!(!store.renew_lease(&job(1), at).await.unwrap());
+        let ended = store.job(&job(1)).unwrap();
+        assert_eq!((ended.status, ended.renewed_at), (JobStatus::Lost, None));
+
+        store.inject(
+            StoreOp::RenewLease,
+            When::Every,
+            Fault::fail(FakeFailure::Other),
+        );
+        store
+            .record_job(&record(job(2), JobStatus::Running))
+            .await
+            .unwrap();
+        let error = store.renew_lease(&job(2), at).await.unwrap_err();
+        assert!(error.to_string().contains("renew the lease"), "{error}");
+        assert_eq!(store.job(&job(2)).unwrap().renewed_at, None);
+        assert!(!store.is_shared());
+        store.set_shared(true);
+        assert!(store.clone().is_shared());
     }
 
     #[tokio::test]

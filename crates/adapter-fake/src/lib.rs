@@ -34,7 +34,8 @@
 //! - `exec`: [`ExecScript`], what a command prints and how it ends, and [`Signalled`].
 //! - `image`: [`ImageBuilder`], to seed images.
 //! - `ami_catalog`, `app_store`: [`FakeAmiCatalog`] and [`FakeAppStore`] (which is
-//!   also the `JobHistory`).
+//!   also the `JobHistory`, with leases; not shared by several hosts until a test
+//!   says so, `set_shared`).
 //! - `clock`: [`FakeClock`], the time of job records and sweeps; `runners`:
 //!   [`FakeRunners`], which job processes are alive.
 //! - [`fixtures`]: the apps and job ids tests start from, for every crate's tests.

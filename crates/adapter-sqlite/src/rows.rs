@@ -12,7 +12,7 @@ use lxpack_core::domain::{
 use rusqlite::Row;
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note, renewed_at_ms";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -75,6 +75,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
     let release_instance: Option<String> = row.get(18)?;
     let release_state: Option<String> = row.get(19)?;
     let release_note: Option<String> = row.get(20)?;
+    let renewed: Option<i64> = row.get(21)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -120,6 +121,7 @@ pub(crate) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Result<JobRecord, 
                 }),
                 _ => None,
             },
+            renewed_at: renewed.map(time),
         })
     })();
     Ok(record)

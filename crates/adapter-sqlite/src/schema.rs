@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN release_state TEXT;
     ALTER TABLE jobs ADD COLUMN release_note TEXT;
     CREATE INDEX jobs_by_release_state ON jobs (release_state);",
+    // 6: when each running job last renewed its lease, so a sweep that cannot probe
+    // its process tells a live job from a killed one within seconds. Records written
+    // before keep NULL: the sweep judges them by age, as before.
+    "ALTER TABLE jobs ADD COLUMN renewed_at_ms INTEGER;",
 ];
 
 /// The newest schema version this build knows.
@@ -89,4 +93,50 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), SchemaError> {
         apply().map_err(|error| SchemaError::Failed(version, error))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as lxpack left it at `version`, with one running job.
+    fn database_at(version: usize) -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
+            connection.execute_batch(sql).unwrap();
+        }
+        connection
+            .pragma_update(None, "user_version", i64::try_from(version).unwrap())
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO jobs (id, command, app_name, app_env, app_role, status, started_at_ms)
+                 VALUES ('job-1', 'deploy', 'web', 'prod', 'front', 'running', 1000)",
+                [],
+            )
+            .unwrap();
+        connection
+    }
+
+    #[test]
+    fn a_version_5_database_gains_the_lease_column_and_keeps_its_jobs() {
+        let mut connection = database_at(5);
+        migrate(&mut connection).map_err(|_| "migrate").unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, LATEST);
+        let (status, renewed): (String, Option<i64>) = connection
+            .query_row(
+                "SELECT status, renewed_at_ms FROM jobs WHERE id = 'job-1'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((status.as_str(), renewed), ("running", None));
+        // Migrating again changes nothing.
+        migrate(&mut connection)
+            .map_err(|_| "migrate again")
+            .unwrap();
+    }
 }

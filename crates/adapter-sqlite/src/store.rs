@@ -5,7 +5,7 @@
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use lxpack_core::domain::{
@@ -344,8 +344,8 @@ impl JobHistory for SqliteAppStore {
             let release = release_columns(record.release.as_ref());
             connection
                 .execute(
-                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                    "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note, renewed_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
                        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
                        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
@@ -354,7 +354,7 @@ impl JobHistory for SqliteAppStore {
                        kept_instance = excluded.kept_instance, kept_until_ms = excluded.kept_until_ms,
                        steps = excluded.steps, member = excluded.member,
                        release_instance = excluded.release_instance, release_state = excluded.release_state,
-                       release_note = excluded.release_note",
+                       release_note = excluded.release_note, renewed_at_ms = excluded.renewed_at_ms",
                     params![
                         record.id.as_str(),
                         record.command.as_str(),
@@ -377,6 +377,7 @@ impl JobHistory for SqliteAppStore {
                         release.0,
                         release.1,
                         release.2,
+                        record.renewed_at.map(millis),
                     ],
                 )
                 .map_err(|e| query_error("record job", path, e))?;
@@ -420,6 +421,28 @@ impl JobHistory for SqliteAppStore {
         })
         .await
         .map_err(|e| history_error("list jobs", e))
+    }
+
+    #[instrument(skip(self), fields(job = %id))]
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        at: SystemTime,
+    ) -> std::result::Result<bool, JobHistoryError> {
+        let id = id.to_string();
+        self.with("renew job lease", move |connection, path| {
+            // One conditional statement: a job whose end was recorded meanwhile stays
+            // ended.
+            let renewed = connection
+                .execute(
+                    "UPDATE jobs SET renewed_at_ms = ?2 WHERE id = ?1 AND status = ?3",
+                    params![id, millis(at), JobStatus::Running.as_str()],
+                )
+                .map_err(|e| query_error("renew job lease", path, e))?;
+            Ok(renewed > 0)
+        })
+        .await
+        .map_err(|e| history_error("renew job lease", e))
     }
 
     #[instrument(skip(self))]

@@ -217,13 +217,81 @@ async fn job_history() {
     assert_eq!(store.get_job(&job(9)).await.unwrap(), None);
 }
 
+/// A database of the schema before leases (version 5, a job running in it) is
+/// upgraded in place when opened: the job reads back without a lease, and its lease
+/// can be renewed.
+#[tokio::test]
+async fn a_database_from_before_leases_upgrades_in_place() {
+    let dir = TempDir::new("lease-upgrade");
+    let path = dir.db();
+    let running = JobRecord::running(
+        job(10),
+        JobCommand::Deploy,
+        key("web"),
+        Some("api".into()),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(10),
+    );
+    {
+        let store = SqliteAppStore::open(&path).unwrap();
+        store.record_job(&running).await.unwrap();
+    }
+    // Back to version 5: migration 6 only added this column.
+    rusqlite_connection(&path)
+        .execute_batch("ALTER TABLE jobs DROP COLUMN renewed_at_ms; PRAGMA user_version = 5;")
+        .unwrap();
+    assert_eq!(rusqlite_version(&path), 5);
+
+    let store = SqliteAppStore::open(&path).unwrap();
+    assert_eq!(rusqlite_version(&path), 6);
+    assert_eq!(
+        store.get_job(&job(10)).await.unwrap(),
+        Some(running.clone())
+    );
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(20_500);
+    assert!(store.renew_lease(&job(10), at).await.unwrap());
+    assert_eq!(
+        store.get_job(&job(10)).await.unwrap(),
+        Some(running.with_lease(at))
+    );
+}
+
+/// A renewal writes the lease of a running job only: an ended job stays ended.
+#[tokio::test]
+async fn a_lease_renewal_never_resurrects_an_ended_job() {
+    let dir = TempDir::new("lease-ended");
+    let store = SqliteAppStore::open(&dir.db()).unwrap();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
+    let mut record =
+        JobRecord::running(job(11), JobCommand::Deploy, key("web"), None, start).with_lease(start);
+    store.record_job(&record).await.unwrap();
+    record.end(
+        JobStatus::Lost,
+        Some("lost".into()),
+        start + Duration::from_secs(60),
+    );
+    store.record_job(&record).await.unwrap();
+    assert!(
+        !store
+            .renew_lease(&job(11), start + Duration::from_secs(61))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_job(&job(11)).await.unwrap(), Some(record));
+    assert!(store.running_jobs().await.unwrap().is_empty());
+    assert!(
+        !store.renew_lease(&job(12), start).await.unwrap(),
+        "unknown"
+    );
+    assert!(!JobHistory::is_shared(&store));
+}
+
 #[test]
 fn schema_versions_are_checked() {
     let dir = TempDir::new("schema");
     let path = dir.db();
     drop(SqliteAppStore::open(&path).unwrap());
     let version = |path: &Path| -> i64 { rusqlite_version(path) };
-    assert_eq!(version(&path), 5);
+    assert_eq!(version(&path), 6);
     set_version(&path, 99);
     let error = SqliteAppStore::open(&path).unwrap_err();
     assert!(
@@ -231,7 +299,7 @@ fn schema_versions_are_checked() {
             error,
             SqliteStoreError::NewerSchema {
                 found: 99,
-                supported: 5,
+                supported: 6,
                 ..
             }
         ),

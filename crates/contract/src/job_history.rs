@@ -24,7 +24,10 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 ///   instance and its steps, read back as written);
 /// - `running_jobs` lists exactly the running ones of the suite's jobs, following
 ///   the status;
-/// - `list_jobs` lists newest first, every app's or one app's.
+/// - `list_jobs` lists newest first, every app's or one app's;
+/// - `renew_lease` of a running job answers `true` and its time reads back from
+///   `get_job` and `running_jobs`; of an ended job or an unknown one it answers
+///   `false` and changes nothing (an ended job stays ended).
 ///
 /// The suite's job ids start at the current second, so it can run again on the same
 /// history. Afterwards its records stay, marked succeeded.
@@ -77,6 +80,7 @@ impl Suite<'_> {
         }
         self.running(checker, "running_jobs lists a running job", &[&self.older])
             .await;
+        self.renew_running(checker, &running).await;
 
         let failed = self.record(&self.older, JobStatus::Failed);
         checker
@@ -100,6 +104,7 @@ impl Suite<'_> {
         }
         self.running(checker, "running_jobs follows the replaced status", &[])
             .await;
+        self.renew_ended(checker, &failed).await;
 
         let other_app = AppKey::new(
             format!("{}-lxpack-contract-other", self.app.name),
@@ -148,6 +153,97 @@ impl Suite<'_> {
                     .map(|job| (job.id.to_string(), job.app.to_string()))
                     .collect::<Vec<_>>(),
             );
+        }
+    }
+
+    /// Renews the lease of `running`, a running job: visible to `get_job` and
+    /// `running_jobs`, nothing else changed.
+    async fn renew_running(&self, checker: &mut Checker, running: &JobRecord) {
+        // Millisecond times: what every store keeps.
+        let at = running.started_at + Duration::from_millis(5_500);
+        if let Some(renewed) = checker
+            .ok(
+                "renew_lease of a running job",
+                self.history.renew_lease(&running.id, at),
+            )
+            .await
+        {
+            checker.equal("renew_lease of a running job answers true", true, renewed);
+        }
+        let expected = running.clone().with_lease(at);
+        if let Some(found) = checker
+            .ok(
+                "get_job after renew_lease",
+                self.history.get_job(&running.id),
+            )
+            .await
+        {
+            checker.equal(
+                "get_job shows the renewal and nothing else changed",
+                Some(&expected),
+                found.as_ref(),
+            );
+        }
+        if let Some(jobs) = checker
+            .ok(
+                "running_jobs after renew_lease",
+                self.history.running_jobs(),
+            )
+            .await
+        {
+            let found = jobs.iter().find(|job| job.id == running.id);
+            checker.equal("running_jobs shows the renewal", Some(&expected), found);
+        }
+    }
+
+    /// Renews the lease of `ended`, an ended job, and of an unknown job: both answer
+    /// false, and the ended job stays exactly as recorded.
+    async fn renew_ended(&self, checker: &mut Checker, ended: &JobRecord) {
+        let at = ended.started_at + Duration::from_secs(7);
+        if let Some(renewed) = checker
+            .ok(
+                "renew_lease of an ended job",
+                self.history.renew_lease(&ended.id, at),
+            )
+            .await
+        {
+            checker.equal("renew_lease of an ended job answers false", false, renewed);
+        }
+        if let Some(found) = checker
+            .ok(
+                "get_job after renewing an ended job",
+                self.history.get_job(&ended.id),
+            )
+            .await
+        {
+            checker.equal(
+                "renew_lease never makes an ended job running again",
+                Some(ended),
+                found.as_ref(),
+            );
+        }
+        let unknown = JobId::generate(2, *b"ct-none-");
+        if let Some(renewed) = checker
+            .ok(
+                "renew_lease of an unknown job",
+                self.history.renew_lease(&unknown, at),
+            )
+            .await
+        {
+            checker.equal(
+                "renew_lease of an unknown job answers false",
+                false,
+                renewed,
+            );
+        }
+        if let Some(found) = checker
+            .ok(
+                "get_job after renewing an unknown job",
+                self.history.get_job(&unknown),
+            )
+            .await
+        {
+            checker.equal("renew_lease creates no record", None, found);
         }
     }
 

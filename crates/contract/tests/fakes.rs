@@ -19,8 +19,8 @@ use lxpack_fake::{
 };
 
 use helpers::{
-    FirstRecordWins, LastWriterWins, OldestFirst, ami_id, app, base_image, busybox_runtime, key,
-    seeded_catalog,
+    FirstRecordWins, LastWriterWins, OldestFirst, RenewalResurrects, ami_id, app, base_image,
+    busybox_runtime, key, seeded_catalog,
 };
 
 const PREFIX: &str = "lxpack-ct";
@@ -339,6 +339,24 @@ async fn a_history_whose_jobs_never_end_fails() {
     );
     assert!(
         failed.contains(&"running_jobs follows the replaced status"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_history_whose_renewal_revives_ended_jobs_fails() {
+    let report = job_history_contract(&RenewalResurrects(FakeAppStore::new()), &key("web")).await;
+    let failed = failed_checks(&report);
+    assert!(
+        failed.contains(&"renew_lease of an ended job answers false"),
+        "{report}"
+    );
+    assert!(
+        failed.contains(&"renew_lease never makes an ended job running again"),
+        "{report}"
+    );
+    assert!(
+        !failed.contains(&"renew_lease of an unknown job answers false"),
         "{report}"
     );
 }

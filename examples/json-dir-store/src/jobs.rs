@@ -41,6 +41,9 @@ struct JobFile {
     /// Absent in files written before background releases were recorded.
     #[serde(default)]
     release: Option<ReleaseFile>,
+    /// Absent in files written before leases were recorded.
+    #[serde(default)]
+    renewed_at_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +116,7 @@ pub(crate) fn to_json(record: &JobRecord) -> Vec<u8> {
             "state": release.state.as_str(),
             "note": release.note,
         })),
+        "renewed_at_ms": record.renewed_at.map(millis),
     });
     let mut text = format!("{value:#}");
     text.push('\n');
@@ -176,6 +180,7 @@ pub(crate) fn from_json(text: &str, path: &Path) -> Result<JobRecord> {
                 })
             })
             .transpose()?,
+        renewed_at: file.renewed_at_ms.map(time),
     })
 }
 
@@ -206,7 +211,8 @@ mod tests {
             host: "build-1".into(),
             pid: 4242,
             started: 987_654,
-        }));
+        }))
+        .with_lease(time(1_700_000_004_000));
         record.end(
             JobStatus::Failed,
             Some("step buildpack failed".into()),

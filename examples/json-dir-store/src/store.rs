@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use lxpack_core::document::{DocumentFormat, app_to_document, parse_app_documents};
@@ -275,6 +276,32 @@ impl JobHistory for JsonDirAppStore {
                 .then_with(|| b.id.cmp(&a.id))
         });
         Ok(jobs)
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        at: SystemTime,
+    ) -> std::result::Result<bool, JobHistoryError> {
+        let owned = id.clone();
+        self.blocking(move |layout| {
+            // Read and write under the lock every writer takes: a job's end recorded
+            // meanwhile is never overwritten with `running`.
+            let _lock = layout.lock()?;
+            let path = layout.job_file(&owned);
+            let Some(text) = read_if_exists(&path)? else {
+                return Ok(false);
+            };
+            let mut record = jobs::from_json(&text, &path)?;
+            if record.status != JobStatus::Running {
+                return Ok(false);
+            }
+            record.renewed_at = Some(at);
+            write_atomically(&path, &jobs::to_json(&record))?;
+            Ok(true)
+        })
+        .await
+        .map_err(history_error(format!("renew the lease of job {id}")))
     }
 
     async fn running_jobs(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {

@@ -11,6 +11,7 @@ mod aws;
 mod cache;
 mod errors;
 mod jobs;
+mod lease;
 mod offline;
 mod pool;
 mod remote;

@@ -220,3 +220,61 @@ fn gc_help_names_everything_gc_removes() {
     }
     assert!(long.contains("lost at once"), "{long}");
 }
+
+/// Jobs of two build hosts in one store: `lxpack jobs` names each job's host, plain
+/// and JSON; while one host ran them all, it does not.
+#[test]
+fn jobs_name_their_host_only_when_several_hosts_ran_them() {
+    use lxpack_core::domain::{AppKey, JobCommand, JobId, JobRecord, JobRunner};
+    use lxpack_core::ports::JobHistory as _;
+
+    let env = Env::new(None);
+    let store = lxpack_sqlite::SqliteAppStore::open(&env.dir.path().join("lxpack.db")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let record = |seconds: u32, host: &str| {
+        JobRecord::running(
+            JobId::generate(seconds, *b"hostjob1"),
+            JobCommand::Deploy,
+            AppKey::new("web", "prod", "front"),
+            Some("api".into()),
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(seconds)),
+        )
+        .with_runner(Some(JobRunner {
+            host: host.into(),
+            pid: 7,
+            started: 1,
+        }))
+    };
+    let record_job = |job: JobRecord| runtime.block_on(store.record_job(&job)).unwrap();
+    record_job(record(1_700_000_100, "build-1#boot-a"));
+    record_job(record(1_700_000_200, "build-1#boot-b"));
+
+    let run = env.run(&["jobs"]).expect(0);
+    assert!(!run.stdout.contains("HOST"), "{}", run.stdout);
+    let run = env.run(&["--json", "jobs"]).expect(0);
+    assert!(!run.stdout.contains("\"host\""), "{}", run.stdout);
+
+    record_job(record(1_700_000_300, "build-2#boot-c"));
+    let run = env.run(&["jobs"]).expect(0);
+    let header = run.stdout.lines().next().unwrap();
+    assert!(header.contains("HOST"), "{}", run.stdout);
+    let hosts: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .collect();
+    assert_eq!(hosts, ["build-2", "build-1", "build-1"], "{}", run.stdout);
+    let run = env.run(&["--json", "jobs"]).expect(0);
+    let listing: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let hosts: Vec<&str> = listing["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["build-2", "build-1", "build-1"], "{listing}");
+}

@@ -215,6 +215,51 @@ impl JobHistory for FirstRecordWins {
     async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
         self.0.running_jobs().await
     }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        at: std::time::SystemTime,
+    ) -> Result<bool, JobHistoryError> {
+        self.0.renew_lease(id, at).await
+    }
+}
+
+/// A history whose lease renewal reads, then writes the job back running: an ended
+/// job comes back to life.
+pub(crate) struct RenewalResurrects(pub(crate) FakeAppStore);
+
+#[async_trait]
+impl JobHistory for RenewalResurrects {
+    async fn record_job(&self, record: &JobRecord) -> Result<(), JobHistoryError> {
+        self.0.record_job(record).await
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>, JobHistoryError> {
+        self.0.get_job(id).await
+    }
+
+    async fn list_jobs(&self, app: Option<&AppKey>) -> Result<Vec<JobRecord>, JobHistoryError> {
+        self.0.list_jobs(app).await
+    }
+
+    async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError> {
+        self.0.running_jobs().await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        at: std::time::SystemTime,
+    ) -> Result<bool, JobHistoryError> {
+        let Some(mut record) = self.0.get_job(id).await? else {
+            return Ok(false);
+        };
+        record.status = lxpack_core::domain::JobStatus::Running;
+        record.renewed_at = Some(at);
+        self.0.record_job(&record).await?;
+        Ok(true)
+    }
 }
 
 /// A catalog that lists oldest first.

@@ -23,7 +23,8 @@ text_enum! {
         /// Cancelled by the user.
         Cancelled = "cancelled",
         /// Its process died without recording an end (killed, crashed, host rebooted):
-        /// a sweep found it recorded as running for longer than any job can last.
+        /// a sweep found its process gone, its lease expired, or (a record without a
+        /// lease) it recorded as running for longer than any job can last.
         Lost = "lost",
     }
 }
@@ -32,13 +33,25 @@ text_enum! {
 /// the same host to tell, at once, that a killed job's process is gone.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobRunner {
-    /// The host, and which boot of it (a process id means nothing across reboots).
+    /// The host, and which boot of it (a process id means nothing across reboots):
+    /// `NAME#BOOT` as the probes write it ([`JobRunner::host_name`] reads the name).
     pub host: String,
     /// The process id.
     pub pid: u32,
     /// When the process started, in the host's own units: tells a reused pid from the
     /// original process.
     pub started: u64,
+}
+
+impl JobRunner {
+    /// The host's name, without which boot of it: what `host` holds before its last
+    /// `#` (the whole of it when it has none).
+    #[must_use]
+    pub fn host_name(&self) -> &str {
+        self.host
+            .rsplit_once('#')
+            .map_or(self.host.as_str(), |(name, _)| name)
+    }
 }
 
 /// The instance a job left in place for inspection (`keep`, `container.debug`, or
@@ -106,6 +119,12 @@ pub struct JobRecord {
     /// The instance it released without waiting for its stop (`cleanup:
     /// background`), and what became of it; `None` when it waited.
     pub release: Option<Release>,
+    /// When its lease was last renewed ([`JobHistory::renew_lease`]; its start counts
+    /// as the first renewal); `None` for a record of a job that kept no lease (written
+    /// before leases existed). See [`LEASE_EXPIRY`](super::LEASE_EXPIRY).
+    ///
+    /// [`JobHistory::renew_lease`]: crate::ports::JobHistory::renew_lease
+    pub renewed_at: Option<SystemTime>,
 }
 
 text_enum! {
@@ -170,6 +189,7 @@ impl JobRecord {
             kept: None,
             steps: Vec::new(),
             release: None,
+            renewed_at: None,
         }
     }
 
@@ -184,6 +204,13 @@ impl JobRecord {
     #[must_use]
     pub fn with_runner(mut self, runner: Option<JobRunner>) -> Self {
         self.runner = runner;
+        self
+    }
+
+    /// The same record, with its lease renewed at `at`.
+    #[must_use]
+    pub fn with_lease(mut self, at: SystemTime) -> Self {
+        self.renewed_at = Some(at);
         self
     }
 

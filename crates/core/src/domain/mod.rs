@@ -13,6 +13,7 @@ mod guest_path;
 mod image;
 mod job;
 mod job_id;
+mod lease;
 mod names;
 mod network;
 mod newest_job;
@@ -47,6 +48,7 @@ pub use image::{
 };
 pub use job::{JobRecord, JobRunner, JobStatus, KeptInstance, Release, ReleaseState, StepTiming};
 pub use job_id::JobId;
+pub use lease::{LEASE_EXPIRY, LEASE_RENEWAL, LeaseState};
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use network::{
     ALWAYS_DENIED, AclName, Cidr, DefaultBridge, EgressNetwork, EgressRule, EgressState,

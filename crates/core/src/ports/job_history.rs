@@ -1,5 +1,9 @@
 //! Where job records are kept. The workflows write them (running first, ended after
-//! cleanup); the sweep reads them to spare a live job's resources; the CLI lists them.
+//! cleanup) and renew a running job's lease between; the sweep reads them to spare a
+//! live job's resources; the CLI lists them. A store several build hosts share says so
+//! ([`JobHistory::is_shared`]): the sweep then knows every host's jobs.
+
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
@@ -22,6 +26,10 @@ pub enum JobHistoryError {
 }
 
 /// The job history.
+///
+/// Every write is one atomic step: a store shared by several hosts must never let a
+/// lease renewal and a job's end (or a sweep's `Lost`) interleave so that an ended job
+/// reads `running` again.
 #[async_trait]
 pub trait JobHistory: Send + Sync {
     /// Inserts `record`, or replaces the record with the same id.
@@ -48,6 +56,31 @@ pub trait JobHistory: Send + Sync {
     /// # Errors
     /// `Other` when the history cannot be read.
     async fn running_jobs(&self) -> Result<Vec<JobRecord>, JobHistoryError>;
+
+    /// Renews the lease of job `id` at `at` (its [`JobRecord::renewed_at`]), when the
+    /// history records it as running; returns whether it did. An unknown job, or one
+    /// whose record says it ended (a sweep may have judged it lost), is left exactly
+    /// as it is and the answer is `false`: a renewal never makes an ended job running
+    /// again, so the check and the write MUST be one atomic step (one conditional
+    /// `UPDATE`, or both under the store's lock). Nothing else of the record changes;
+    /// the renewal is visible to [`get_job`](Self::get_job),
+    /// [`running_jobs`](Self::running_jobs) and [`list_jobs`](Self::list_jobs) from
+    /// then on.
+    ///
+    /// # Errors
+    /// `Other` when the history cannot be written.
+    async fn renew_lease(&self, id: &JobId, at: SystemTime) -> Result<bool, JobHistoryError>;
+
+    /// Whether several build hosts share this history, so that it holds every job of
+    /// every host that uses the same container daemon. The sweep then removes the
+    /// leftovers of a job it does not know (no host of the store runs it) instead of
+    /// sparing them for as long as a job can last. The default, `false`, suits a
+    /// history on one host (an embedded database, a local directory); a store reached
+    /// by several hosts over the network MUST answer `true`, and keep leases
+    /// ([`renew_lease`](Self::renew_lease)).
+    fn is_shared(&self) -> bool {
+        false
+    }
 
     /// The jobs whose release is pending ([`ReleaseState::Pending`]), in any order.
     /// The default reads every job; a store with an index does better.

@@ -17,6 +17,7 @@ use crate::events::{Event, EventSink};
 use crate::ports::ContainerRuntime;
 use crate::workflows::error::WorkflowError;
 use crate::workflows::mechanics::cleanup::{Created, KeepRule, finish};
+use crate::workflows::mechanics::lease::Lease;
 use crate::workflows::mechanics::release::Look;
 use crate::workflows::mechanics::step::StepRunner;
 use crate::workflows::{Settings, Workflows};
@@ -226,10 +227,11 @@ impl Workflows {
         self.record_job(job, events, work(context)).await
     }
 
-    /// Records the job as running, runs `work`, and records how it ended, with the
-    /// duration of every step and what it kept, as `events` saw them pass (`work`
-    /// emits into `events`). A job whose start cannot be recorded does not run: the
-    /// sweep could not tell it is alive. A failure to record its end is a warning: the
+    /// Records the job as running, runs `work` while renewing the job's lease
+    /// ([`Lease`]), and records how it ended, with the duration of every step and
+    /// what it kept, as `events` saw them pass (`work` emits into `events`). A job
+    /// whose start cannot be recorded does not run: the sweep could not tell it is
+    /// alive. A failure to renew its lease or to record its end is a warning: the
     /// job's own outcome matters more.
     async fn record_job<T>(
         &self,
@@ -237,15 +239,18 @@ impl Workflows {
         events: &JobEvents<'_>,
         work: impl Future<Output = Result<T, WorkflowError>>,
     ) -> Result<T, WorkflowError> {
+        let started = self.clock.now();
+        // The start is the lease's first renewal.
         let mut record = JobRecord::running(
             job.id.clone(),
             job.command,
             job.app.clone(),
             job.module.map(str::to_owned),
-            self.clock.now(),
+            started,
         )
         .with_log(job.log_path.cloned())
-        .with_runner(self.runners.current());
+        .with_runner(self.runners.current())
+        .with_lease(started);
         self.ports
             .jobs
             .record_job(&record)
@@ -254,8 +259,14 @@ impl Workflows {
                 job: job.id.clone(),
                 source: Box::new(source),
             })?;
-        self.confirm_releases(Look::Settled, events).await;
-        let outcome = work.await;
+        let mut lease = Lease::new(self, job.id, events, started);
+        let outcome = lease
+            .keep_while(async {
+                self.confirm_releases(Look::Settled, events).await;
+                work.await
+            })
+            .await;
+        record.renewed_at = Some(lease.renewed_at());
         let masked = |error: &WorkflowError| {
             let chain = error_chain(error);
             match events.secrets.get() {

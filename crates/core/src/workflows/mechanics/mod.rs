@@ -1,5 +1,5 @@
 //! The mechanics the entry points are built of: how a job is recorded and run
-//! (`job`, `step`), what it creates and how that goes again (`launch`, `readiness`,
+//! (`job`, `step`) and keeps its lease (`lease`), what it creates and how that goes again (`launch`, `readiness`,
 //! `cleanup`, `release`), a failed step explained by its resource class (`limits`),
 //! the standbys a deploy claims and the caches it copies
 //! (`standbys`, `caches`), and the parts of a build (`build_steps`, `provisioning`,
@@ -12,6 +12,7 @@ pub(crate) mod caches;
 pub(crate) mod cleanup;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod lease;
 pub(crate) mod limits;
 pub(crate) mod network;
 pub(crate) mod output_tail;

@@ -1,5 +1,7 @@
-//! Whether a job is over: its record, its age against the longest a job can last, and
-//! whether its process is gone. Every resource of a job is judged by this one verdict.
+//! Whether a job is over: its record, whether its process is gone, its lease when the
+//! process cannot be seen (another host), and its age against the longest a job can
+//! last when the record has no lease. Every resource of a job is judged by this one
+//! verdict.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -8,7 +10,7 @@ use super::super::Workflows;
 use super::super::error::PortError;
 use super::super::mechanics::release::RELEASE_GRACE;
 use super::{SpareReason, SweepReport};
-use crate::domain::{JobId, JobStatus, ReleaseState};
+use crate::domain::{JobId, JobRecord, JobStatus, LEASE_EXPIRY, LeaseState, ReleaseState};
 use crate::events::{Event, EventSink};
 use crate::ports::Resource;
 
@@ -33,7 +35,9 @@ pub(super) fn kept_until_by_job(resources: &[Resource]) -> HashMap<JobId, System
 }
 
 impl Workflows {
-    /// Records as lost the jobs recorded as running for longer than `longest`.
+    /// Records as lost the running jobs whose process is gone: the probe says so, or
+    /// (the probe cannot see it) its lease expired, or (a record without a lease) it
+    /// has been running for longer than `longest`.
     pub(super) async fn record_lost_jobs(
         &self,
         dry_run: bool,
@@ -45,27 +49,7 @@ impl Workflows {
         let history = self.ports.jobs.as_ref();
         let running = history.running_jobs().await.map_err(PortError::History)?;
         for mut job in running {
-            let age = now.duration_since(job.started_at).unwrap_or_default();
-            let gone = job
-                .runner
-                .as_ref()
-                .filter(|runner| self.runners.is_alive(runner) == Some(false));
-            let message = if let Some(runner) = gone {
-                format!(
-                    "job {} is recorded as running, but its process ({} on {}) is gone: it \
-                     is lost and its leftovers go",
-                    job.id, runner.pid, runner.host
-                )
-            } else if age > longest {
-                format!(
-                    "job {} is recorded as running since {} h ago, longer than any job can \
-                     last with these limits ({} h): its process is gone, so it is lost and \
-                     its leftovers go",
-                    job.id,
-                    age.as_secs() / 3600,
-                    longest.as_secs().div_ceil(3600)
-                )
-            } else {
+            let Some(message) = self.why_lost(&job, now, longest) else {
                 continue;
             };
             events.emit(Event::Warning { message });
@@ -80,6 +64,44 @@ impl Workflows {
             }
         }
         Ok(())
+    }
+
+    /// Why `job`, recorded as running, is lost at `now`; `None` while it may run.
+    ///
+    /// The probe decides when it can see the job's process; when it cannot (another
+    /// host), the lease does. Only a record without a lease (written before leases)
+    /// is judged by its age: a job that renews its lease runs as long as it needs.
+    fn why_lost(&self, job: &JobRecord, now: SystemTime, longest: Duration) -> Option<String> {
+        let runner = job.runner.as_ref();
+        let alive = runner.and_then(|runner| self.runners.is_alive(runner));
+        let age = now.duration_since(job.started_at).unwrap_or_default();
+        match (alive, job.lease_at(now)) {
+            (Some(false), _) => runner.map(|runner| {
+                format!(
+                    "job {} is recorded as running, but its process ({} on {}) is gone: it \
+                     is lost and its leftovers go",
+                    job.id, runner.pid, runner.host
+                )
+            }),
+            (None, LeaseState::Expired { silent_for }) => Some(format!(
+                "job {} is recorded as running{}, but its lease was last renewed {} s ago \
+                 (a live job renews it every few seconds; lost after {} s): its process is \
+                 gone, so it is lost and its leftovers go",
+                job.id,
+                runner.map_or_else(String::new, |runner| format!(" on {}", runner.host)),
+                silent_for.as_secs(),
+                LEASE_EXPIRY.as_secs()
+            )),
+            (_, LeaseState::Absent) if age > longest => Some(format!(
+                "job {} is recorded as running since {} h ago, longer than any job can \
+                 last with these limits ({} h): its process is gone, so it is lost and \
+                 its leftovers go",
+                job.id,
+                age.as_secs() / 3600,
+                longest.as_secs().div_ceil(3600)
+            )),
+            _ => None,
+        }
     }
 
     /// What to do with a resource of `job`, and, when it is kept, until when. A kept
@@ -128,7 +150,9 @@ impl Workflows {
             None => {
                 let started =
                     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(job.unix_seconds()));
-                if now.duration_since(started).unwrap_or_default() <= longest {
+                if now.duration_since(started).unwrap_or_default()
+                    <= self.unknown_job_grace(longest)
+                {
                     Verdict::Spare(SpareReason::UnknownJob)
                 } else {
                     Verdict::Remove
@@ -136,5 +160,22 @@ impl Workflows {
             }
         };
         Ok((verdict, None))
+    }
+
+    /// How long, from its id's time, a resource of a job this history does not know
+    /// is spared. A history of one host cannot know another host's jobs, which may
+    /// share the daemon: it spares them for as long as a job can last (`longest`). A
+    /// shared history knows every job of every host that uses it: a job records
+    /// itself running, and waits for the store to take that, before it creates
+    /// anything (`run_job`), so a resource whose job the store does not know was made
+    /// by no job of those hosts. It is spared for one lease ([`LEASE_EXPIRY`]) only, a
+    /// margin for a store that answers reads a moment behind its writes and for
+    /// clocks a little apart; then it goes.
+    fn unknown_job_grace(&self, longest: Duration) -> Duration {
+        if self.ports.jobs.is_shared() {
+            LEASE_EXPIRY
+        } else {
+            longest
+        }
     }
 }

@@ -61,16 +61,19 @@ impl Workflows {
     ///
     /// A resource is lxpack's only when it carries valid labels; one merely named like
     /// lxpack's is reported in `foreign` and left alone. Of lxpack's, those whose job
-    /// the history records as ended go. Those whose job is recorded as running stay,
-    /// unless it has been running, by the workflows' clock, for longer than any job can
-    /// last under these settings' limits
-    /// ([`Timeouts::longest_job`](super::Timeouts::longest_job)): then its process is
-    /// gone, the job is recorded as lost, and they go; so do they at once when the
-    /// [`RunnerProbe`](crate::ports::RunnerProbe) is sure the job's process is gone.
-    /// Those whose job the history does not know (made from another host sharing the
-    /// daemon) stay while that job is younger than the longest a job can last. On a
-    /// cluster, what a member the cluster cannot reach holds stays, and the member is
-    /// reported.
+    /// the history records as ended go. Those whose job is recorded as running stay
+    /// while the job may run: when the [`RunnerProbe`](crate::ports::RunnerProbe) is
+    /// sure the job's process is gone, or (the probe cannot see it: another host) the
+    /// job's lease is older than [`LEASE_EXPIRY`](crate::domain::LEASE_EXPIRY), or (a
+    /// record without a lease) the job has been running, by the workflows' clock, for
+    /// longer than any job can last under these settings' limits
+    /// ([`Timeouts::longest_job`](super::Timeouts::longest_job)), the job is recorded
+    /// as lost and they go. Those whose job the history does not know (made from
+    /// another host sharing the daemon) stay while that job is younger than the
+    /// longest a job can last; in a history several hosts share
+    /// ([`JobHistory::is_shared`](crate::ports::JobHistory::is_shared)), which knows
+    /// every job of theirs, only for one lease. On a cluster, what a member the
+    /// cluster cannot reach holds stays, and the member is reported.
     ///
     /// # Errors
     /// `StepFailed` when the resources or the jobs cannot be listed.

@@ -15,7 +15,9 @@ text_enum! {
         /// Its job is recorded as running.
         Running = "running",
         /// This history does not know its job, which started recently enough to be
-        /// running still, on another host that shares the daemon with its own history.
+        /// running still, on another host that shares the daemon with its own history
+        /// (for as long as a job can last); in a history several hosts share, which
+        /// knows every job of theirs, only for one lease after the job's id time.
         UnknownJob = "unknown_job",
         /// It is on a cluster member the cluster cannot reach now; a sweep once the
         /// member is back removes it.
@@ -57,8 +59,9 @@ pub struct SweepReport {
     /// Named like lxpack's resources but without its labels: not lxpack's, left
     /// alone.
     pub foreign: Vec<Resource>,
-    /// Jobs the history lists as running for longer than any job can last: their
-    /// process died without saying (killed, crashed, host rebooted). They are
+    /// Jobs the history lists as running whose process died without saying (killed,
+    /// crashed, host rebooted): the probe saw it gone, or its lease expired, or (a
+    /// record without a lease) it has run for longer than any job can last. They are
     /// recorded as lost (except in a dry run), and their leftovers go.
     pub lost_jobs: Vec<JobId>,
     /// Removals that failed.
