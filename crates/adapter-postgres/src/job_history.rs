@@ -4,6 +4,8 @@
 //! insert of the same id), so no wider transaction is needed. Reads are one `SELECT`
 //! each: one snapshot.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use deadpool_postgres::tokio_postgres::types::ToSql;
 use lxpack_core::domain::{AppKey, JobId, JobRecord, JobStatus, MemberName, ReleaseState};
@@ -15,8 +17,8 @@ use crate::rows::{
 };
 use crate::store::{Failure, PostgresAppStore, history_error};
 
-const UPSERT_JOB: &str = "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+const UPSERT_JOB: &str = "INSERT INTO jobs (id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note, renewed_at_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
      ON CONFLICT (id) DO UPDATE SET command = excluded.command, app_name = excluded.app_name,
        app_env = excluded.app_env, app_role = excluded.app_role, module = excluded.module,
        status = excluded.status, started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
@@ -25,7 +27,11 @@ const UPSERT_JOB: &str = "INSERT INTO jobs (id, command, app_name, app_env, app_
        kept_instance = excluded.kept_instance, kept_until_ms = excluded.kept_until_ms,
        steps = excluded.steps, member = excluded.member,
        release_instance = excluded.release_instance, release_state = excluded.release_state,
-       release_note = excluded.release_note";
+       release_note = excluded.release_note, renewed_at_ms = excluded.renewed_at_ms";
+
+/// A lease renewed only while the job runs: the check and the write are one statement,
+/// so a renewal racing the job's end can never make it run again.
+const RENEW_LEASE: &str = "UPDATE jobs SET renewed_at_ms = $2 WHERE id = $1 AND status = $3";
 
 impl PostgresAppStore {
     async fn upsert_job(&self, record: &JobRecord) -> Result<(), Failure> {
@@ -38,7 +44,8 @@ impl PostgresAppStore {
             .map(|p| p.to_string_lossy().into_owned());
         let steps = steps_json(&record.steps);
         let member = record.member.as_ref().map(MemberName::as_str);
-        let params: [&(dyn ToSql + Sync); 21] = [
+        let renewed = record.renewed_at.map(millis);
+        let params: [&(dyn ToSql + Sync); 22] = [
             &record.id.as_str(),
             &record.command.as_str(),
             &record.app.name,
@@ -60,6 +67,7 @@ impl PostgresAppStore {
             &release.0,
             &release.1,
             &release.2,
+            &renewed,
         ];
         self.client().await?.execute(UPSERT_JOB, &params).await?;
         Ok(())
@@ -132,6 +140,31 @@ impl JobHistory for PostgresAppStore {
         self.retrying("list running jobs", || self.select_jobs(&sql, None))
             .await
             .map_err(|e| history_error("list running jobs", e))
+    }
+
+    /// One `UPDATE` of the running record, atomic on its own under READ COMMITTED.
+    #[instrument(skip(self), fields(job = %id))]
+    async fn renew_lease(&self, id: &JobId, at: SystemTime) -> Result<bool, JobHistoryError> {
+        let at = millis(at);
+        self.retrying("renew lease", || async {
+            let renewed = self
+                .client()
+                .await?
+                .execute(
+                    RENEW_LEASE,
+                    &[&id.as_str(), &at, &JobStatus::Running.as_str()],
+                )
+                .await?;
+            Ok(renewed == 1)
+        })
+        .await
+        .map_err(|e| history_error("renew lease", e))
+    }
+
+    /// Every build host writes to this store: a job the store does not know is no
+    /// host's, and another host's job is judged by its lease.
+    fn is_shared(&self) -> bool {
+        true
     }
 
     /// Through the `jobs_by_release_state` index.

@@ -13,7 +13,7 @@ use lxpack_core::domain::{
 };
 
 /// The columns [`job_from_row`] reads, in order.
-pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note";
+pub(crate) const JOB_COLUMNS: &str = "id, command, app_name, app_env, app_role, module, status, started_at_ms, ended_at_ms, error, log_path, runner_host, runner_pid, runner_started, kept_instance, kept_until_ms, steps, member, release_instance, release_state, release_note, renewed_at_ms";
 
 /// A stored value that does not read back.
 pub(crate) struct Corrupt {
@@ -76,6 +76,7 @@ pub(crate) fn job_from_row(row: &Row) -> Result<Result<JobRecord, Corrupt>, toki
     let release_instance: Option<String> = row.try_get(18)?;
     let release_state: Option<String> = row.try_get(19)?;
     let release_note: Option<String> = row.try_get(20)?;
+    let renewed: Option<i64> = row.try_get(21)?;
     let corrupt = |problem: String| Corrupt {
         what: format!("job {id}"),
         problem,
@@ -121,6 +122,7 @@ pub(crate) fn job_from_row(row: &Row) -> Result<Result<JobRecord, Corrupt>, toki
                 }),
                 _ => None,
             },
+            renewed_at: renewed.map(time),
         })
     })();
     Ok(record)

@@ -5,7 +5,7 @@
 //! with every other of that start, so a store is never half-migrated. A store newer
 //! than this build is refused before anything is written.
 //!
-//! Version 1 is the SQLite store's schema at its version 5 (crates/adapter-sqlite,
+//! Version 2 is the SQLite store's schema at its version 6 (crates/adapter-sqlite,
 //! `schema.rs`): the same tables, columns and indexes, so `store copy` maps rows one to one.
 
 use deadpool_postgres::tokio_postgres::{self, IsolationLevel};
@@ -48,6 +48,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_by_app ON jobs (app_name, app_env, app_role, started_at_ms);
     CREATE INDEX jobs_by_status ON jobs (status);
     CREATE INDEX jobs_by_release_state ON jobs (release_state);",
+    // 2: when each running job last renewed its lease (SQLite's version 6), so that a
+    // sweep on another host judges the job by its lease.
+    "ALTER TABLE jobs ADD COLUMN renewed_at_ms BIGINT;",
 ];
 
 /// The newest schema version this build knows.
