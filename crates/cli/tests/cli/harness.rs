@@ -161,18 +161,33 @@ impl Env {
         checkout
     }
 
-    /// The command, ready for arguments.
+    /// The command, ready for arguments, on this environment's SQLite store.
     pub(crate) fn command(&self) -> Command {
+        let mut command = self.command_on_config_store();
+        command
+            .arg("--store")
+            .arg(self.dir.path().join("lxpack.db"));
+        command
+    }
+
+    /// The command without `--store`: on the store the config names (`lxpack.store`),
+    /// else the SQLite file under this environment's HOME.
+    pub(crate) fn command_on_config_store(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lxpack"));
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .arg("--config")
-            .arg(&self.config)
-            .arg("--store")
-            .arg(self.dir.path().join("lxpack.db"));
+            .arg(&self.config);
         command
+    }
+
+    /// Runs `lxpack --config C ARGS` on the store the config names.
+    pub(crate) fn run_on_config_store(&self, args: &[&str]) -> Run {
+        let mut command = self.command_on_config_store();
+        command.args(args);
+        Run::from(command.output().unwrap())
     }
 
     /// A copy of the example checkout, owned by uid/gid 1000 (which scripts/daemons-up

@@ -14,6 +14,8 @@ mod jobs;
 mod lease;
 mod offline;
 mod pool;
+mod postgres;
+mod postgres_harness;
 mod remote;
 mod secrets;
 mod shell;
