@@ -20,3 +20,4 @@ mod remote;
 mod secrets;
 mod shell;
 mod step_snapshots;
+mod store_outage;

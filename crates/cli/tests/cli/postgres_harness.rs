@@ -22,7 +22,8 @@ fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: start PostgreSQL with `eval \"$(scripts/postgres-up)\"` \
-             (it prints LXPACK_TEST_POSTGRES_URL, _PASSWORD_FILE and _CA), or set \
+             (it prints LXPACK_TEST_POSTGRES_URL, _PASSWORD_FILE and _CA; scripts/test also \
+             starts a second one whose variables are named _FAULT_), or set \
              LXPACK_SKIP_REAL=1 to skip the PostgreSQL tests explicitly"
         )
     })
@@ -33,13 +34,18 @@ fn required(name: &str) -> String {
 /// # Panics
 /// When the variables of scripts/postgres-up are missing, or name anything but loopback.
 pub(crate) fn server() -> Option<Server> {
+    server_named("LXPACK_TEST_POSTGRES")
+}
+
+/// The server whose variables start with `prefix`.
+fn server_named(prefix: &str) -> Option<Server> {
     if std::env::var("LXPACK_SKIP_REAL").as_deref() == Ok("1") {
         eprintln!("LXPACK_SKIP_REAL=1: skipping a test that needs PostgreSQL");
         return None;
     }
-    let url = required("LXPACK_TEST_POSTGRES_URL");
+    let url = required(&format!("{prefix}_URL"));
     let rest = url.strip_prefix("postgres://").unwrap_or_else(|| {
-        panic!("LXPACK_TEST_POSTGRES_URL must be postgres://USER@127.0.0.1:PORT/DB, not {url}")
+        panic!("{prefix}_URL must be postgres://USER@127.0.0.1:PORT/DB, not {url}")
     });
     let (user, rest) = rest.split_once('@').unwrap();
     let authority = rest.split('/').next().unwrap().to_owned();
@@ -48,14 +54,32 @@ pub(crate) fn server() -> Option<Server> {
         .map_or(authority.as_str(), |(h, _)| h);
     assert!(
         host == "localhost" || host.starts_with("127."),
-        "LXPACK_TEST_POSTGRES_URL must point at loopback, not {url}"
+        "{prefix}_URL must point at loopback, not {url}"
     );
     Some(Server {
         authority,
         user: user.to_owned(),
-        password_file: PathBuf::from(required("LXPACK_TEST_POSTGRES_PASSWORD_FILE")),
-        ca: PathBuf::from(required("LXPACK_TEST_POSTGRES_CA")),
+        password_file: PathBuf::from(required(&format!("{prefix}_PASSWORD_FILE"))),
+        ca: PathBuf::from(required(&format!("{prefix}_CA"))),
     })
+}
+
+/// The second server of scripts/test, which a test may stop and start again (through
+/// scripts/postgres-down and postgres-up with its port and directory, given here as
+/// the environment those scripts read).
+pub(crate) fn fault_server() -> Option<(Server, [(String, String); 2])> {
+    let server = server_named("LXPACK_TEST_POSTGRES_FAULT")?;
+    let scripts_env = [
+        (
+            "LXPACK_POSTGRES_PORT".to_owned(),
+            required("LXPACK_TEST_POSTGRES_FAULT_PORT"),
+        ),
+        (
+            "LXPACK_POSTGRES_STATE_DIR".to_owned(),
+            required("LXPACK_TEST_POSTGRES_FAULT_DIR"),
+        ),
+    ];
+    Some((server, scripts_env))
 }
 
 /// A database of one test's own, dropped when the test ends (even by a panic).
@@ -67,11 +91,15 @@ pub(crate) struct TestDatabase {
 impl TestDatabase {
     /// Makes `lxpack_cli_<random>` on the server; `None` when LXPACK_SKIP_REAL=1.
     pub(crate) fn create() -> Option<Self> {
-        let server = server()?;
+        Some(Self::create_on(server()?))
+    }
+
+    /// Makes `lxpack_cli_<random>` on `server`.
+    pub(crate) fn create_on(server: Server) -> Self {
         let name = format!("lxpack_cli_{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
         let database = Self { server, name };
         database.psql("postgres", &format!("CREATE DATABASE {}", database.name));
-        Some(database)
+        database
     }
 
     /// The store URL of this database, TLS verified against the test CA.
