@@ -92,12 +92,10 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => {
-            "lxpack=debug,lxpack_core=debug,lxpack_lxd=debug,lxpack_sqlite=debug,lxpack_aws=debug,lxpack_cli=debug,warn"
+            "lxpack=debug,lxpack_core=debug,lxpack_lxd=debug,lxpack_sqlite=debug,lxpack_postgres=debug,lxpack_aws=debug,lxpack_cli=debug,warn"
         }
         _ => "trace",
     };
-    // Only the aws feature adds directives.
-    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty());
@@ -105,6 +103,20 @@ fn init_tracing(verbose: u8) {
         .as_deref()
         .and_then(|value| EnvFilter::try_new(value).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    // The PostgreSQL driver and its pool warn of every dropped connection in their own
+    // words; lxpack says what a store failure means to the job (a lease not renewed,
+    // an end not recorded), so theirs show only when asked for.
+    if verbose == 0 && from_env.is_none() {
+        for directive in [
+            "tokio_postgres=error",
+            "deadpool_postgres=error",
+            "deadpool=error",
+        ] {
+            if let Ok(directive) = directive.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
     #[cfg(feature = "aws")]
     {
         // A directive sets its target's level, lowering as well as raising it: the SDK's
