@@ -20,7 +20,8 @@ use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
-pub use refill::{DetachedRefill, FillTurn, lock_pool_fills};
+pub use refill::{DetachedRefill, FillTurn, take_fill_turn};
+use refill::TurnPlace;
 pub use runtime::{DaemonReadiness, daemon_readiness, network_policies};
 pub use store::{
     create_private_dir, create_private_file, host_dir, job_log_dir, open_store, store_argument,
@@ -38,6 +39,8 @@ pub struct Stores {
     pub apps: Arc<dyn AppStore>,
     /// The job history.
     pub jobs: Arc<dyn JobHistory>,
+    /// Where pool fills take turns: this host's lock file, or the shared database.
+    turns: TurnPlace,
 }
 
 /// What every command starts from: the config and the global options.

@@ -87,6 +87,7 @@ pub async fn open_store(location: &StoreLocation) -> Result<Stores, CliError> {
             Ok(Stores {
                 apps: store.clone(),
                 jobs: store,
+                turns: super::TurnPlace::HostFile,
             })
         }
         StoreLocation::Postgres(server) => super::postgres::open(server).await,
