@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use deadpool_postgres::tokio_postgres::error::SqlState;
 use deadpool_postgres::{ClientWrapper, Object};
 
 use crate::error::{PostgresStoreError, from_driver};
@@ -18,10 +19,7 @@ use crate::store::PostgresAppStore;
 
 /// The first key of every turn's advisory lock (`lxpt` in ASCII): turns use the
 /// two-key form, a space apart from the migrations' one-key lock.
-pub(crate) const TURN_CLASS: i32 = 0x6c78_7074;
-
-/// SQLSTATE 55P03: the lock was not granted within `lock_timeout`.
-const LOCK_NOT_AVAILABLE: &str = "55P03";
+const TURN_CLASS: i32 = 0x6c78_7074;
 
 /// One process's turn of a name, held until dropped. Several build hosts sharing the
 /// store take turns of one name one at a time.
@@ -56,7 +54,11 @@ impl PostgresAppStore {
     /// # Errors
     /// `TurnTimeout` when the turn was not granted within `wait`; `Unreachable` and the
     /// other connection errors of [`connect`](Self::connect); `Query`.
-    pub async fn take_turn(&self, name: &str, wait: Duration) -> Result<StoreTurn, PostgresStoreError> {
+    pub async fn take_turn(
+        &self,
+        name: &str,
+        wait: Duration,
+    ) -> Result<StoreTurn, PostgresStoreError> {
         let operation = "take the turn";
         let object = self
             .client()
@@ -82,7 +84,8 @@ impl PostgresAppStore {
                 name: name.to_owned(),
                 _session: session,
             }),
-            Err(error) if error.code().is_some_and(|c| c.code() == LOCK_NOT_AVAILABLE) => {
+            // 55P03: not granted within `lock_timeout`.
+            Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 Err(PostgresStoreError::TurnTimeout {
                     name: name.to_owned(),
                     waited: wait,

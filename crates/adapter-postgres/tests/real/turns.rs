@@ -10,13 +10,15 @@ use crate::helpers::{TestDatabase, database_or_skip};
 
 const LONG: Duration = Duration::from_secs(30);
 
-/// How many turn locks (`lxpt`, the two-key form) the server grants now.
+/// How many turn locks (`lxpt`, the two-key form) the server grants now in this test's
+/// database (other tests run at once).
 async fn granted_turns(db: &TestDatabase) -> i64 {
     db.admin()
         .await
         .query_one(
             "SELECT count(*) FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND classid = 1819832436 AND objsubid = 2",
+             WHERE locktype = 'advisory' AND granted AND classid = 1819832436 AND objsubid = 2
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
         )
         .await
@@ -99,7 +101,10 @@ async fn a_dropped_turn_is_released_though_the_pool_s_connection_is_reused() {
         store.schema_version().await.unwrap(),
         PostgresAppStore::SCHEMA_VERSION
     );
-    assert!(turns_released(&db).await, "the dropped turn's lock is still held");
+    assert!(
+        turns_released(&db).await,
+        "the dropped turn's lock is still held"
+    );
     let other = db.store().await;
     let again = other
         .take_turn("pool-fill", Duration::from_secs(5))
@@ -110,7 +115,10 @@ async fn a_dropped_turn_is_released_though_the_pool_s_connection_is_reused() {
         store.schema_version().await.unwrap(),
         PostgresAppStore::SCHEMA_VERSION
     );
-    let mine = store.take_turn("other", Duration::from_secs(5)).await.unwrap();
+    let mine = store
+        .take_turn("other", Duration::from_secs(5))
+        .await
+        .unwrap();
     drop((again, mine));
     assert!(turns_released(&db).await);
 }

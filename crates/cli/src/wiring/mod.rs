@@ -20,8 +20,8 @@ use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
-pub use refill::{DetachedRefill, FillTurn, take_fill_turn};
 use refill::TurnPlace;
+pub use refill::{DetachedRefill, FillTurn, take_fill_turn};
 pub use runtime::{DaemonReadiness, daemon_readiness, network_policies};
 pub use store::{
     create_private_dir, create_private_file, host_dir, job_log_dir, open_store, store_argument,

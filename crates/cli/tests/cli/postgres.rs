@@ -18,7 +18,11 @@ use crate::postgres_harness::TestDatabase;
 
 /// `text` (a config with an `lxpack:` block) with `database`'s lines in that block.
 fn with_database(text: &str, database: &TestDatabase) -> String {
-    text.replacen("lxpack:\n", &format!("lxpack:\n{}", database.config_lines()), 1)
+    text.replacen(
+        "lxpack:\n",
+        &format!("lxpack:\n{}", database.config_lines()),
+        1,
+    )
 }
 
 /// An environment on the daemon at `socket` whose config names `database` as its
@@ -118,7 +122,9 @@ fn four_migrations_at_once_apply_the_schema_once() {
         .map(|v| v.to_string())
         .collect();
     assert_eq!(
-        database.sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM lxpack_schema_versions"),
+        database.sql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM lxpack_schema_versions"
+        ),
         expected.join(",")
     );
     // One transaction applied them all: they share its start time.

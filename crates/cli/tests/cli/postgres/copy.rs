@@ -10,7 +10,9 @@ use crate::postgres_harness::TestDatabase;
 /// `lxpack --json ARGS`'s result, through the SQLite file (`server` false) or the
 /// server the config names.
 fn json(env: &Env, server: bool, args: &[&str]) -> serde_json::Value {
-    let args: Vec<&str> = std::iter::once("--json").chain(args.iter().copied()).collect();
+    let args: Vec<&str> = std::iter::once("--json")
+        .chain(args.iter().copied())
+        .collect();
     let run = if server {
         env.run_on_config_store(&args)
     } else {
@@ -54,7 +56,10 @@ fn a_quickstart_store_copied_into_postgres_shows_the_same_jobs_and_images() {
 
         let first = copy(&env, &database);
         assert_eq!(first["apps_created"], 1, "{name}: {first}");
-        assert_eq!(first["jobs_copied"], 2, "{name}: buildimage and deploy: {first}");
+        assert_eq!(
+            first["jobs_copied"], 2,
+            "{name}: buildimage and deploy: {first}"
+        );
         assert_eq!(
             database.sql("SELECT count(*) FROM jobs WHERE status = 'succeeded'"),
             "2",
@@ -87,15 +92,16 @@ fn a_quickstart_store_copied_into_postgres_shows_the_same_jobs_and_images() {
             assert_eq!(second[field], expected, "{name}: {field}: {second}");
         }
         let file = env.dir.path().join("lxpack.db");
-        let again = env.run_on_config_store(&[
-            "store",
-            "copy",
-            "--from",
-            file.to_str().unwrap(),
-            "--to",
-            &database.url(),
-        ])
-        .expect(0);
+        let again = env
+            .run_on_config_store(&[
+                "store",
+                "copy",
+                "--from",
+                file.to_str().unwrap(),
+                "--to",
+                &database.url(),
+            ])
+            .expect(0);
         assert!(
             again
                 .stdout

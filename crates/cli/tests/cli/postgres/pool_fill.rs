@@ -6,7 +6,9 @@
 use std::process::Stdio;
 
 use super::env_on_daemon;
-use crate::harness::{Env, ImageJanitor, app_items, daemons, example_app, test_image_os, unique_env};
+use crate::harness::{
+    Env, ImageJanitor, app_items, daemons, example_app, test_image_os, unique_env,
+};
 use crate::postgres_harness::TestDatabase;
 
 /// Drains the app's pool when the test ends, passed or failed.
@@ -99,7 +101,10 @@ fn two_hosts_filling_one_pool_at_once_take_turns_through_the_database() {
                 started += pool["started"].as_array().unwrap().len();
             }
         }
-        assert_eq!(started, 2, "{name}: the two fills started {started} standbys");
+        assert_eq!(
+            started, 2,
+            "{name}: the two fills started {started} standbys"
+        );
         assert_eq!(standbys(client, &app), 2, "{name}: standbys on the daemon");
         let listed = hosts[1]
             .run_on_config_store(&["--json", "pool", "list", &app])

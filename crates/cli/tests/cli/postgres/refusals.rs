@@ -60,13 +60,10 @@ fn the_server_s_refusals_are_store_errors_with_a_hint() {
         &wrong.display().to_string(),
     );
     env.write_config(&format!("lxpack:\n{refused}"));
-    let run = env
-        .run_on_config_store(&["app", "list"])
-        .expect(11)
-        .says(&[
-            &format!("refused the login of user {}", database.server.user),
-            "pg_hba.conf",
-        ]);
+    let run = env.run_on_config_store(&["app", "list"]).expect(11).says(&[
+        &format!("refused the login of user {}", database.server.user),
+        "pg_hba.conf",
+    ]);
     shows_none_of(&run, &[&password, "not-the-password-4711"]);
 
     let missing = database
@@ -88,9 +85,8 @@ fn a_store_newer_than_this_lxpack_is_refused_and_left_unchanged() {
     let env = env_on(&database);
     env.run_on_config_store(&["store", "migrate"]).expect(0);
     database.sql("INSERT INTO lxpack_schema_versions (version) VALUES (99)");
-    let before = database.sql(
-        "SELECT string_agg(version::text, ',' ORDER BY version) FROM lxpack_schema_versions",
-    );
+    let before = database
+        .sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM lxpack_schema_versions");
     let example = crate::harness::example_app();
     let run = env
         .run_on_config_store(&["app", "import", example.to_str().unwrap()])
