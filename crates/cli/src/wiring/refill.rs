@@ -107,10 +107,11 @@ pub struct FillTurn {
     _held: Held,
 }
 
+/// What is held: dropping it ends the turn (closing the file, or the session).
 #[derive(Debug)]
 enum Held {
-    File(File),
-    Database(StoreTurn),
+    File { _locked: File },
+    Database { _turn: StoreTurn },
 }
 
 /// Waits for this fill's turn: one fill at a time per store, so that fills asked for
@@ -123,16 +124,18 @@ enum Held {
 /// does not grant the turn.
 pub async fn take_fill_turn(stores: &super::Stores, host_dir: &Path) -> Result<FillTurn, CliError> {
     let held = match &stores.turns {
-        TurnPlace::HostFile => Held::File(lock_file(host_dir).await?),
-        TurnPlace::Database(store) => Held::Database(
-            store
+        TurnPlace::HostFile => Held::File {
+            _locked: lock_file(host_dir).await?,
+        },
+        TurnPlace::Database(store) => Held::Database {
+            _turn: store
                 .take_turn(FILL_TURN, FILL_WAIT)
                 .await
                 .map_err(|error| {
                     let hint = error.hint();
                     CliError::new(ExitClass::Store, error).with_hint(hint)
                 })?,
-        ),
+        },
     };
     Ok(FillTurn { _held: held })
 }
