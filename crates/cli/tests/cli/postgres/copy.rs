@@ -86,6 +86,7 @@ fn a_quickstart_store_copied_into_postgres_shows_the_same_jobs_and_images() {
         for (field, expected) in [
             ("apps_created", 0),
             ("apps_updated", 0),
+            ("apps_unchanged", 1),
             ("jobs_copied", 0),
             ("jobs_kept", 2),
         ] {
@@ -103,9 +104,9 @@ fn a_quickstart_store_copied_into_postgres_shows_the_same_jobs_and_images() {
             ])
             .expect(0);
         assert!(
-            again
-                .stdout
-                .contains("0 app(s) created, 0 updated; 0 job record(s) copied, 2 kept"),
+            again.stdout.contains(
+                "0 app(s) created, 0 updated, 1 unchanged; 0 job record(s) copied, 2 kept"
+            ),
             "{name}: {}",
             again.stdout
         );
