@@ -25,7 +25,7 @@ from .proc import CHILDREN, CHILDREN_LOCK, log
 from .report.doc import write_doc
 from .report.results import assemble, carry_over, per_daemon, previous_figures, write
 from .report.summary import summary_rows, summary_table
-from .sections import cache, cluster, concurrency, deploy, network, pool, publish, rss, streaming
+from .sections import cache, cluster, concurrency, deploy, network, pool, publish, rss, store, streaming
 from .sides.lxpack import Lxpack, build_lxpack
 
 
@@ -95,6 +95,8 @@ def measure_daemon(kind, binary, build_note, args, sections, runs, publish_runs,
             res["cache"] = cache.measure_cache(daemon, lx, projects, runs, notes)
         if "network" in sections:
             res["network"] = network.measure_network(daemon, lx, projects, runs, notes)
+        if "store" in sections:
+            res["store"] = store.measure_store(daemon, lx, projects, runs, notes)
         if "cluster" in sections and lx.available:
             res["cluster"] = cluster.measure_cluster(lx, runs, notes, kind=kind)
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..constants import CC_ALIAS, CC_IMAGE_JOB, DEPLOY_IMAGE_JOB, STALL_SECONDS
-from . import cache, cluster, concurrency, deploy, network, pool, publish, streaming
+from . import cache, cluster, concurrency, deploy, network, pool, publish, store, streaming
 from .results import per_daemon
 from .summary import summary_table
 
@@ -86,7 +86,7 @@ def notes_lines(results, runs):
         for section in ("deploy", "publish"):
             for row in res.get(section) or []:
                 found += row.get("errors", [])
-        for section in ("concurrency", "streaming", "rss", "pool", "cache", "network"):
+        for section in ("concurrency", "streaming", "rss", "pool", "cache", "network", "store"):
             found += (res.get(section) or {}).get("errors", [])
         errors += found if single else [f"{kind}: {e}" for e in found]
     if errors:
@@ -122,6 +122,7 @@ def write_doc(results, path: Path, chart=None, pool_chart=None, cache_chart=None
         *pool.render(runs, (results.get("config") or {}).get("sections"), pool_chart),
         *cache.render(runs, cache_chart),
         *network.render(runs),
+        *store.render(runs),
         *notes_lines(results, runs),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

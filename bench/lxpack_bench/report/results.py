@@ -9,7 +9,7 @@ from pathlib import Path
 
 # The keys each section writes, and the section of each.
 CARRIED = ("deploy", "publish_project", "publish", "publish_verdict", "concurrency",
-           "streaming", "rss", "pool", "cluster", "cache", "network")
+           "streaming", "rss", "pool", "cluster", "cache", "network", "store")
 SECTION_OF = {"publish_project": "publish", "publish_verdict": "publish"}
 
 

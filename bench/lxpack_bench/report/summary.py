@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..constants import CLIENT_FOR, TARGETS
-from . import cache, network, pool
+from . import cache, network, pool, store
 from .text import failed_note, fmt_s, fmt_x, steady_note, table, verdict
 
 
@@ -38,6 +38,7 @@ def summary_rows(results, kind):
     rows += pool.summary_rows(results, kind)
     rows += cache.summary_rows(results, kind)
     rows += network.summary_rows(results, kind)
+    rows += store.summary_rows(results, kind)
     pub = results.get("publish_verdict")
     if pub:
         times = ", ".join(f"{a} {t:.2f} s" for a, t in sorted(pub["times"].items(), key=lambda x: x[1]))

@@ -40,6 +40,8 @@ pub enum StoreOp {
     RunningJobs,
     /// `renew_lease`.
     RenewLease,
+    /// `record_lost`.
+    RecordLost,
 }
 
 /// One call received by a [`FakeAppStore`], with its arguments.
@@ -97,6 +99,13 @@ pub enum StoreCall {
         /// The renewal's time.
         at: SystemTime,
     },
+    /// `record_lost`.
+    RecordLost {
+        /// The job.
+        job: JobId,
+        /// The lease renewal the caller judged by.
+        seen: Option<SystemTime>,
+    },
 }
 
 impl Recorded for StoreCall {
@@ -114,6 +123,7 @@ impl Recorded for StoreCall {
             Self::ListJobs { .. } => StoreOp::ListJobs,
             Self::RunningJobs => StoreOp::RunningJobs,
             Self::RenewLease { .. } => StoreOp::RenewLease,
+            Self::RecordLost { .. } => StoreOp::RecordLost,
         }
     }
 }
@@ -139,6 +149,7 @@ impl StoreCall {
                     Self::ListJobs { .. } => "list jobs".to_owned(),
                     Self::RunningJobs => "list running jobs".to_owned(),
                     Self::RenewLease { job, .. } => format!("renew the lease of job {job}"),
+                    Self::RecordLost { job, .. } => format!("record job {job} lost"),
                 },
                 source: Box::new(InjectedFault),
             },
@@ -442,6 +453,33 @@ impl JobHistory for FakeAppStore {
         });
         match entered {
             Ok(renewed) => Ok(renewed),
+            Err(fault) => Err(history_error(
+                strike(fault, None, |kind| call.injected(kind)).await,
+            )),
+        }
+    }
+
+    #[instrument(skip_all, fields(job = %id))]
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<SystemTime>,
+        at: SystemTime,
+        error: &str,
+    ) -> Result<bool, JobHistoryError> {
+        let call = StoreCall::RecordLost {
+            job: id.clone(),
+            seen,
+        };
+        let entered = self.port.enter(&call, |data| match data.jobs.get_mut(id) {
+            Some(record) if record.status == JobStatus::Running && record.renewed_at == seen => {
+                record.end(JobStatus::Lost, Some(error.to_owned()), at);
+                true
+            }
+            _ => false,
+        });
+        match entered {
+            Ok(recorded) => Ok(recorded),
             Err(fault) => Err(history_error(
                 strike(fault, None, |kind| call.injected(kind)).await,
             )),

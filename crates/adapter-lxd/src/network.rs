@@ -22,7 +22,7 @@ pub(crate) mod wire;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use lxpack_core::domain::{EgressNetwork, EgressState};
+use lxpack_core::domain::{EgressNetwork, EgressState, NetworkRefusal};
 use lxpack_core::ports::{NetworkPolicies, RuntimeError};
 use tracing::instrument;
 
@@ -53,15 +53,12 @@ fn not_ours(network: &EgressNetwork, found: &Network) -> RuntimeError {
     } else {
         "an interface of the host"
     };
-    RuntimeError::Unsupported {
-        what: format!(
+    RuntimeError::NetworkRefused {
+        reason: NetworkRefusal::NameTaken,
+        detail: format!(
             "network {} exists as {managed} ({}), so lxpack cannot make its bridge under that name",
             network.network, found.kind
         ),
-        hint: "give lxpack's bridge another name (`lxpack.network.own_bridge`; another daemon \
-               on this host may own this one), or set `lxpack.network.bridge` to a managed \
-               bridge of yours for builds to use"
-            .into(),
     }
 }
 
@@ -244,9 +241,9 @@ impl LxdClient {
                 .iter()
                 .filter_map(|n| configured_range(n.config.get("ipv4.address"))),
         );
-        let gateway = choose_gateway(name, &taken).ok_or_else(|| RuntimeError::Unsupported {
-            what: format!("no free 10.x.x.0/24 subnet is left for lxpack's bridge {name}"),
-            hint: "set `lxpack.network.bridge` to a managed bridge of yours".into(),
+        let gateway = choose_gateway(name, &taken).ok_or_else(|| RuntimeError::NetworkRefused {
+            reason: NetworkRefusal::NoFreeSubnet,
+            detail: format!("no free 10.x.x.0/24 subnet is left for lxpack's bridge {name}"),
         })?;
         let limit = self.options().request_timeout;
         let members = self
@@ -287,8 +284,9 @@ impl LxdClient {
             .await
         {
             Ok(found) if found.managed && found.kind == "bridge" => Ok(()),
-            Ok(found) => Err(RuntimeError::Unsupported {
-                what: format!(
+            Ok(found) => Err(RuntimeError::NetworkRefused {
+                reason: NetworkRefusal::NotAManagedBridge,
+                detail: format!(
                     "network {} is not a bridge the daemon manages (it is {}{})",
                     network.network,
                     if found.managed {
@@ -298,9 +296,6 @@ impl LxdClient {
                     },
                     found.kind
                 ),
-                hint: "name a managed bridge in `lxpack.network.bridge` (`incus network create` \
-                       or `lxc network create`), or remove the key so that lxpack makes its own"
-                    .into(),
             }),
             Err(error) if error.is_gone() => Err(RuntimeError::NotFound {
                 what: "network",

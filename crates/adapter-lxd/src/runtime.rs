@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lxpack_core::domain::ClusterMember;
 use lxpack_core::domain::{
     CacheMark, CacheVolume, ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MountSource,
     ProfileName, ProfileSpec, SessionRequest, StandbyMark, StepKey, VolumeName,
 };
+use lxpack_core::domain::{ClusterMember, NetworkRefusal};
 use lxpack_core::ports::{
     CacheVolumes, ClusterMembers, ContainerRuntime, InputSource, OutputSink, Placement, Resource,
     RuntimeError, ServerInfo, Sessions, Standbys, StepSnapshots, VolumeSpec,
@@ -79,14 +79,13 @@ fn launch_error(
                 .as_ref()
                 .map_or_else(|| base_profiles.join(", "), ToString::to_string),
         },
-        Some(Cause::NicFilterFailed) => RuntimeError::Unsupported {
-            what: format!(
+        Some(Cause::NicFilterFailed) => RuntimeError::NetworkRefused {
+            reason: NetworkRefusal::NoBridgeConntrack,
+            detail: format!(
                 "the daemon could not put the network ACL on the NIC of {}: {}",
                 spec.name,
                 error_message(&error)
             ),
-            hint: "an ACL on a build's NIC (an operator's bridge in `lxpack.network.bridge`)                    needs the kernel's bridge conntrack: `modprobe nf_conntrack_bridge` on                    the daemon's host; or remove `lxpack.network.bridge` so that lxpack makes                    a bridge of its own, whose ACL needs no bridge conntrack"
-                .into(),
         },
         _ => runtime_error(operation, "instance", spec.name.as_str(), error),
     }

@@ -29,6 +29,10 @@ const UPSERT_JOB: &str = "INSERT INTO jobs (id, command, app_name, app_env, app_
        release_instance = excluded.release_instance, release_state = excluded.release_state,
        release_note = excluded.release_note, renewed_at_ms = excluded.renewed_at_ms";
 
+/// A job ended as lost only if nothing moved since the sweep read it: one statement.
+const RECORD_LOST: &str = "UPDATE jobs SET status = $2, ended_at_ms = $3, error = $4
+     WHERE id = $1 AND status = $5 AND renewed_at_ms IS NOT DISTINCT FROM $6";
+
 /// A lease renewed only while the job runs: the check and the write are one statement,
 /// so a renewal racing the job's end can never make it run again.
 const RENEW_LEASE: &str = "UPDATE jobs SET renewed_at_ms = $2 WHERE id = $1 AND status = $3";
@@ -159,6 +163,39 @@ impl JobHistory for PostgresAppStore {
         })
         .await
         .map_err(|e| history_error("renew lease", e))
+    }
+
+    /// One `UPDATE` of the record as the caller read it, atomic on its own under READ
+    /// COMMITTED: a renewal that commits first makes it match nothing.
+    #[instrument(skip(self, error), fields(job = %id))]
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<SystemTime>,
+        at: SystemTime,
+        error: &str,
+    ) -> Result<bool, JobHistoryError> {
+        let (at, seen) = (millis(at), seen.map(millis));
+        self.retrying("record a lost job", || async {
+            let recorded = self
+                .client()
+                .await?
+                .execute(
+                    RECORD_LOST,
+                    &[
+                        &id.as_str(),
+                        &JobStatus::Lost.as_str(),
+                        &at,
+                        &error,
+                        &JobStatus::Running.as_str(),
+                        &seen,
+                    ],
+                )
+                .await?;
+            Ok(recorded == 1)
+        })
+        .await
+        .map_err(|e| history_error("record a lost job", e))
     }
 
     /// Every build host writes to this store: a job the store does not know is no

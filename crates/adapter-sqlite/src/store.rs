@@ -445,6 +445,38 @@ impl JobHistory for SqliteAppStore {
         .map_err(|e| history_error("renew job lease", e))
     }
 
+    #[instrument(skip(self, error), fields(job = %id))]
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<SystemTime>,
+        at: SystemTime,
+        error: &str,
+    ) -> std::result::Result<bool, JobHistoryError> {
+        let (id, error) = (id.to_string(), error.to_owned());
+        self.with("record a lost job", move |connection, path| {
+            // One conditional statement: a job that renewed its lease or ended since
+            // the caller read it keeps its record (`IS` matches a missing lease too).
+            let recorded = connection
+                .execute(
+                    "UPDATE jobs SET status = ?2, ended_at_ms = ?3, error = ?4
+                     WHERE id = ?1 AND status = ?5 AND renewed_at_ms IS ?6",
+                    params![
+                        id,
+                        JobStatus::Lost.as_str(),
+                        millis(at),
+                        error,
+                        JobStatus::Running.as_str(),
+                        seen.map(millis)
+                    ],
+                )
+                .map_err(|e| query_error("record a lost job", path, e))?;
+            Ok(recorded > 0)
+        })
+        .await
+        .map_err(|e| history_error("record a lost job", e))
+    }
+
     #[instrument(skip(self))]
     async fn running_jobs(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
         self.with("list running jobs", |connection, path| {

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use lxpack_core::domain::NetworkRefusal;
 use lxpack_core::events::Step;
 use lxpack_core::ports::{
     AmiCatalogError, AppStoreError, RegistryError, ResourceKind, RuntimeError,
@@ -352,6 +353,9 @@ fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
         PortError::Runtime(RuntimeError::Unsupported { hint, .. }) => {
             (ExitClass::Input, Some(hint.clone()))
         }
+        PortError::Runtime(RuntimeError::NetworkRefused { reason, .. }) => {
+            (ExitClass::Input, Some(network_hint(*reason).into()))
+        }
         PortError::Runtime(RuntimeError::NotFound { name, .. }) if step == Step::Shell => (
             ExitClass::Input,
             Some(format!(
@@ -361,6 +365,33 @@ fn classify_port(step: Step, error: &PortError) -> (ExitClass, Option<String>) {
         PortError::Catalog(error) => (ExitClass::Aws, aws_hint(error)),
         PortError::Store(_) | PortError::History(_) => (ExitClass::Store, None),
         _ => (ExitClass::Infrastructure, Some(refusal_hint(step))),
+    }
+}
+
+/// How to get past what keeps a build from its network: the config keys that change it,
+/// or what to change on the daemon's host.
+fn network_hint(reason: NetworkRefusal) -> &'static str {
+    match reason {
+        NetworkRefusal::NameTaken => {
+            "give lxpack's bridge another name (`lxpack.network.own_bridge`; another daemon on this host may own this one), or set `lxpack.network.bridge` to a managed bridge of yours for builds to use"
+        }
+        NetworkRefusal::NoFreeSubnet => "set `lxpack.network.bridge` to a managed bridge of yours",
+        NetworkRefusal::NotAManagedBridge => {
+            "name a managed bridge in `lxpack.network.bridge` (`incus network create` or `lxc network create`), or remove the key so that lxpack makes its own"
+        }
+        NetworkRefusal::NoBridgeAcls => {
+            "upgrade to LXD 5.0 or Incus 6.0 or later, or set `lxpack.network.mode` to `none` or `open`"
+        }
+        NetworkRefusal::FirewallNotNftables => {
+            "install nftables and restart the daemon (it picks nftables when the host's ruleset has no iptables rules), or set `lxpack.network.mode` to `none` or `open`"
+        }
+        NetworkRefusal::NoNicAcls => {
+            "remove `lxpack.network.bridge` so that lxpack makes a bridge of its own, or use Incus 6.0 or later"
+        }
+        NetworkRefusal::NoBridgeConntrack => {
+            "an ACL on a build's NIC (an operator's bridge in `lxpack.network.bridge`) needs the kernel's bridge conntrack: `modprobe nf_conntrack_bridge` on the daemon's host; or remove `lxpack.network.bridge` so that lxpack makes a bridge of its own, whose ACL needs no bridge conntrack"
+        }
+        _ => "see the daemon's message above; `lxpack doctor` shows the isolation this host gives",
     }
 }
 
@@ -402,6 +433,35 @@ mod tests {
     use lxpack_core::domain::Provisioner;
 
     use super::*;
+
+    #[test]
+    fn a_refused_network_is_bad_input_with_a_hint_naming_the_key_that_fixes_it() {
+        let cases = [
+            (NetworkRefusal::NameTaken, "lxpack.network.own_bridge"),
+            (NetworkRefusal::NoFreeSubnet, "lxpack.network.bridge"),
+            (NetworkRefusal::NotAManagedBridge, "lxpack.network.bridge"),
+            (NetworkRefusal::NoBridgeAcls, "lxpack.network.mode"),
+            (NetworkRefusal::FirewallNotNftables, "nftables"),
+            (NetworkRefusal::NoNicAcls, "lxpack.network.bridge"),
+            (
+                NetworkRefusal::NoBridgeConntrack,
+                "modprobe nf_conntrack_bridge",
+            ),
+        ];
+        for (reason, key) in cases {
+            let error = CliError::from(WorkflowError::StepFailed {
+                step: Step::Network,
+                instance: None,
+                source: Box::new(PortError::Runtime(RuntimeError::NetworkRefused {
+                    reason,
+                    detail: "the daemon's facts".into(),
+                })),
+            });
+            assert_eq!(error.class, ExitClass::Input, "{reason:?}");
+            let hint = error.hint.unwrap_or_default();
+            assert!(hint.contains(key), "{reason:?}: {hint}");
+        }
+    }
 
     #[test]
     fn a_step_stopped_by_its_class_has_its_own_code_and_a_class_past_the_host_is_config() {

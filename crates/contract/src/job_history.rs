@@ -27,7 +27,10 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 /// - `list_jobs` lists newest first, every app's or one app's;
 /// - `renew_lease` of a running job answers `true` and its time reads back from
 ///   `get_job` and `running_jobs`; of an ended job or an unknown one it answers
-///   `false` and changes nothing (an ended job stays ended).
+///   `false` and changes nothing (an ended job stays ended);
+/// - `record_lost` with a lease renewal older than the stored one answers `false` and
+///   changes nothing; with the stored one it records the job lost (its end and error)
+///   and answers `true`; of a job no longer running it answers `false`.
 ///
 /// The suite's job ids start at the current second, so it can run again on the same
 /// history. Afterwards its records stay, marked succeeded.
@@ -41,6 +44,7 @@ pub async fn job_history_contract(history: &dyn JobHistory, app: &AppKey) -> Con
         app,
         older: JobId::generate(seconds, *b"ct-job-1"),
         newer: JobId::generate(seconds.saturating_add(1), *b"ct-job-2"),
+        lost: JobId::generate(seconds.saturating_add(2), *b"ct-lost-"),
     };
     let outcome = CatchUnwind::new(suite.run(&mut checker)).await;
     checker.ran_to_the_end(outcome);
@@ -53,6 +57,8 @@ struct Suite<'a> {
     app: &'a AppKey,
     older: JobId,
     newer: JobId,
+    /// A job of its own for `record_lost`, left recorded lost.
+    lost: JobId,
 }
 
 impl Suite<'_> {
@@ -81,6 +87,7 @@ impl Suite<'_> {
         self.running(checker, "running_jobs lists a running job", &[&self.older])
             .await;
         self.renew_running(checker, &running).await;
+        self.lost_only_unrenewed(checker).await;
 
         let failed = self.record(&self.older, JobStatus::Failed);
         checker
@@ -193,6 +200,79 @@ impl Suite<'_> {
         {
             let found = jobs.iter().find(|job| job.id == running.id);
             checker.equal("running_jobs shows the renewal", Some(&expected), found);
+        }
+    }
+
+    /// A running job of its own, its lease renewed, recorded lost: not with a stale
+    /// lease, then with the stored one, then not again.
+    async fn lost_only_unrenewed(&self, checker: &mut Checker) {
+        let id = self.lost.clone();
+        let running = self.record(&id, JobStatus::Running);
+        checker
+            .ok(
+                "record_job of a job to lose",
+                self.history.record_job(&running),
+            )
+            .await;
+        let renewed = running.started_at + Duration::from_millis(5_500);
+        checker
+            .ok(
+                "renew_lease of a job to lose",
+                self.history.renew_lease(&id, renewed),
+            )
+            .await;
+        let at = running.started_at + Duration::from_secs(40);
+        let stale = self.history.record_lost(&id, None, at, "gone");
+        if let Some(recorded) = checker.ok("record_lost with a stale lease", stale).await {
+            checker.equal(
+                "record_lost with a stale lease answers false",
+                false,
+                recorded,
+            );
+        }
+        let expected = running.clone().with_lease(renewed);
+        if let Some(found) = checker
+            .ok(
+                "get_job after a stale record_lost",
+                self.history.get_job(&running.id),
+            )
+            .await
+        {
+            checker.equal(
+                "a stale record_lost changes nothing",
+                Some(&expected),
+                found.as_ref(),
+            );
+        }
+        let current = self.history.record_lost(&id, Some(renewed), at, "gone");
+        if let Some(recorded) = checker
+            .ok("record_lost with the stored lease", current)
+            .await
+        {
+            checker.equal(
+                "record_lost with the stored lease answers true",
+                true,
+                recorded,
+            );
+        }
+        let mut lost = expected.clone();
+        lost.end(JobStatus::Lost, Some("gone".into()), at);
+        if let Some(found) = checker
+            .ok(
+                "get_job after record_lost",
+                self.history.get_job(&running.id),
+            )
+            .await
+        {
+            checker.equal(
+                "record_lost records the end, the error and nothing else",
+                Some(&lost),
+                found.as_ref(),
+            );
+        }
+        let again = self.history.record_lost(&id, Some(renewed), at, "gone");
+        if let Some(recorded) = checker.ok("record_lost of an ended job", again).await {
+            checker.equal("record_lost of an ended job answers false", false, recorded);
         }
     }
 

@@ -304,6 +304,34 @@ impl JobHistory for JsonDirAppStore {
         .map_err(history_error(format!("renew the lease of job {id}")))
     }
 
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<SystemTime>,
+        at: SystemTime,
+        error: &str,
+    ) -> std::result::Result<bool, JobHistoryError> {
+        let (owned, error) = (id.clone(), error.to_owned());
+        self.blocking(move |layout| {
+            // Read, compare and write under the lock every writer takes: a renewal or
+            // an end recorded meanwhile wins.
+            let _lock = layout.lock()?;
+            let path = layout.job_file(&owned);
+            let Some(text) = read_if_exists(&path)? else {
+                return Ok(false);
+            };
+            let mut record = jobs::from_json(&text, &path)?;
+            if record.status != JobStatus::Running || record.renewed_at != seen {
+                return Ok(false);
+            }
+            record.end(JobStatus::Lost, Some(error), at);
+            write_atomically(&path, &jobs::to_json(&record))?;
+            Ok(true)
+        })
+        .await
+        .map_err(history_error(format!("record job {id} lost")))
+    }
+
     async fn running_jobs(&self) -> std::result::Result<Vec<JobRecord>, JobHistoryError> {
         let mut jobs = self
             .all_jobs()

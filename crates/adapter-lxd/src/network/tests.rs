@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lxpack_core::domain::{
     AclName, Cidr, EgressNetwork, EgressRule, EgressState, ImageAlias, ImageRef, ImageSelector,
-    InstanceName, LaunchSpec, NetworkAttachment, NetworkName,
+    InstanceName, LaunchSpec, NetworkAttachment, NetworkName, NetworkRefusal,
 };
 use lxpack_core::ports::{ContainerRuntime, NetworkPolicies, RuntimeError};
 use serde_json::json;
@@ -229,7 +229,7 @@ async fn a_network_of_that_name_not_lxpack_s_is_refused_untouched(daemon: Daemon
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, RuntimeError::Unsupported { what, hint } if what.contains("lxpack did not make") && hint.contains("lxpack.network.bridge")),
+        matches!(&error, RuntimeError::NetworkRefused { reason: NetworkRefusal::NameTaken, detail } if detail.contains("lxpack did not make")),
         "{error:?}"
     );
     assert_eq!(methods(&mock), ["GET", "GET", "GET"]);
@@ -254,7 +254,7 @@ async fn an_operator_bridge_is_checked_and_never_written(daemon: Daemon) {
         // LXD 5.0 cannot put an ACL on a NIC: refused before anything is made.
         let error = client(&mock).ensure_egress(&network).await.unwrap_err();
         assert!(
-            matches!(&error, RuntimeError::Unsupported { what, .. } if what.contains("network_bridge_acl_devices")),
+            matches!(&error, RuntimeError::NetworkRefused { reason: NetworkRefusal::NoNicAcls, detail } if detail.contains("network_bridge_acl_devices")),
             "{error:?}"
         );
         assert_eq!(methods(&mock), ["GET", "GET"]);

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use lxpack_core::domain::{EgressNetwork, EgressRule, NetworkAttachment};
+use lxpack_core::domain::{EgressNetwork, EgressRule, NetworkAttachment, NetworkRefusal};
 use lxpack_core::ports::RuntimeError;
 use serde_json::{Map, Value, json};
 
@@ -199,28 +199,28 @@ pub(crate) fn check_support(server: &Server, owned: bool) -> Result<(), RuntimeE
         .into_iter()
         .find(|extension| !server.has_extension(extension));
     if let Some(extension) = missing {
-        return Err(RuntimeError::Unsupported {
-            what: format!(
+        return Err(RuntimeError::NetworkRefused {
+            reason: NetworkRefusal::NoBridgeAcls,
+            detail: format!(
                 "the {daemon} daemon cannot filter a bridge with a network ACL (it lacks the API extension {extension})"
             ),
-            hint: "upgrade to LXD 5.0 or Incus 6.0 or later, or set `lxpack.network.mode` to `none` or `open`".into(),
         });
     }
     let firewall = server.environment.firewall.as_str();
     if firewall != "nftables" {
-        return Err(RuntimeError::Unsupported {
-            what: format!(
+        return Err(RuntimeError::NetworkRefused {
+            reason: NetworkRefusal::FirewallNotNftables,
+            detail: format!(
                 "the {daemon} daemon uses the firewall driver {firewall:?}, whose bridge ACLs lxpack does not rely on"
             ),
-            hint: "install nftables and restart the daemon (it picks nftables when the host's ruleset has no iptables rules), or set `lxpack.network.mode` to `none` or `open`".into(),
         });
     }
     if !owned && !server.has_extension("network_bridge_acl_devices") {
-        return Err(RuntimeError::Unsupported {
-            what: format!(
+        return Err(RuntimeError::NetworkRefused {
+            reason: NetworkRefusal::NoNicAcls,
+            detail: format!(
                 "the {daemon} daemon cannot put a network ACL on a build's NIC (it lacks the API extension network_bridge_acl_devices), which an operator's bridge needs"
             ),
-            hint: "remove `lxpack.network.bridge` so that lxpack makes a bridge of its own, or use Incus 6.0 or later".into(),
         });
     }
     Ok(())

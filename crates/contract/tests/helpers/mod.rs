@@ -223,6 +223,16 @@ impl JobHistory for FirstRecordWins {
     ) -> Result<bool, JobHistoryError> {
         self.0.renew_lease(id, at).await
     }
+
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<std::time::SystemTime>,
+        at: std::time::SystemTime,
+        error: &str,
+    ) -> Result<bool, JobHistoryError> {
+        self.0.record_lost(id, seen, at, error).await
+    }
 }
 
 /// A history whose lease renewal reads, then writes the job back running: an ended
@@ -259,6 +269,16 @@ impl JobHistory for RenewalResurrects {
         record.renewed_at = Some(at);
         self.0.record_job(&record).await?;
         Ok(true)
+    }
+
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<std::time::SystemTime>,
+        at: std::time::SystemTime,
+        error: &str,
+    ) -> Result<bool, JobHistoryError> {
+        self.0.record_lost(id, seen, at, error).await
     }
 }
 

@@ -52,8 +52,8 @@ pub use lease::{LEASE_EXPIRY, LEASE_RENEWAL, LeaseState};
 pub use names::{InstanceName, JobCommand, NAME_PREFIX, ProfileName};
 pub use network::{
     ALWAYS_DENIED, AclName, Cidr, DefaultBridge, EgressNetwork, EgressRule, EgressState,
-    NetworkAttachment, NetworkMode, NetworkName, NetworkPolicy, PolicyScope, PortRange, Protocol,
-    egress_rules,
+    NetworkAttachment, NetworkMode, NetworkName, NetworkPolicy, NetworkRefusal, PolicyScope,
+    PortRange, Protocol, egress_rules,
 };
 pub use newest_job::{ReplaceDecision, decide_replacement, newest_image};
 pub use path_text::{check_host_path, path_text_problem};

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::{BoxError, Unreachable};
 use crate::domain::text::text_enum;
 use crate::domain::{
-    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName, OutputStream, ProfileName,
-    ProfileSpec, StandbyMark, StepKey,
+    ExecRequest, FileSpec, InstanceName, Labels, LaunchSpec, MemberName, NetworkRefusal,
+    OutputStream, ProfileName, ProfileSpec, StandbyMark, StepKey,
 };
 
 /// What the daemon is and can do, as far as the workflows care.
@@ -158,6 +158,14 @@ pub enum RuntimeError {
         what: String,
         /// How to fix it.
         hint: String,
+    },
+    /// The daemon cannot give a build the network its policy asks for.
+    #[error("{detail}")]
+    NetworkRefused {
+        /// Why, as the operator fixes it (the CLI's hint names the config keys).
+        reason: NetworkRefusal,
+        /// What the daemon lacks or holds, in words of its own.
+        detail: String,
     },
     /// Anything else.
     #[error("{operation} failed")]

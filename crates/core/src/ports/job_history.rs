@@ -71,6 +71,22 @@ pub trait JobHistory: Send + Sync {
     /// `Other` when the history cannot be written.
     async fn renew_lease(&self, id: &JobId, at: SystemTime) -> Result<bool, JobHistoryError>;
 
+    /// Records the job `id` as lost at `at`, with `error`, only if the store still has
+    /// it running with the lease renewal `seen` (the one the caller judged by; `None`
+    /// for a record without a lease). The check and the write are one atomic step, so
+    /// a job that renewed its lease since, or ended, keeps its record: a sweep on
+    /// another host never ends a job that is alive. `true` when it was recorded lost.
+    ///
+    /// # Errors
+    /// `Other` when the history cannot be written.
+    async fn record_lost(
+        &self,
+        id: &JobId,
+        seen: Option<SystemTime>,
+        at: SystemTime,
+        error: &str,
+    ) -> Result<bool, JobHistoryError>;
+
     /// Whether several build hosts share this history, so that it holds every job of
     /// every host that uses the same container daemon. The sweep then removes the
     /// leftovers of a job it does not know (no host of the store runs it) instead of

@@ -289,7 +289,7 @@ async fn a_lease_sweep_survives_a_failure_at_every_call() {
         .unwrap();
     let store_points = reference.store.call_points();
     let runtime_points = reference.runtime.call_points();
-    for op in [StoreOp::RunningJobs, StoreOp::RecordJob, StoreOp::GetJob] {
+    for op in [StoreOp::RunningJobs, StoreOp::RecordLost, StoreOp::GetJob] {
         assert!(store_points.iter().any(|(o, _)| *o == op), "{op:?}");
     }
     assert!(

@@ -92,14 +92,20 @@ fn a_daemon_that_cannot_filter_is_refused_with_the_fix() {
     ];
     assert!(check_support(&server(&full, "nftables"), false).is_ok());
     let refusal = |server: &Server, owned| match check_support(server, owned) {
-        Err(RuntimeError::Unsupported { what, hint }) => format!("{what} / {hint}"),
+        Err(RuntimeError::NetworkRefused { reason, detail }) => (reason, detail),
         other => panic!("{other:?}"),
     };
-    assert!(refusal(&server(&["network_acl"], "nftables"), true).contains("network_bridge_acl"));
-    assert!(refusal(&server(&full, "xtables"), true).contains("\"xtables\""));
+    let (reason, detail) = refusal(&server(&["network_acl"], "nftables"), true);
+    assert_eq!(reason, NetworkRefusal::NoBridgeAcls);
+    assert!(detail.contains("network_bridge_acl"), "{detail}");
+    let (reason, detail) = refusal(&server(&full, "xtables"), true);
+    assert_eq!(reason, NetworkRefusal::FirewallNotNftables);
+    assert!(detail.contains("\"xtables\""), "{detail}");
     let lxd = server(&full[..2], "nftables");
     assert!(check_support(&lxd, true).is_ok());
-    assert!(refusal(&lxd, false).contains("network_bridge_acl_devices"));
+    let (reason, detail) = refusal(&lxd, false);
+    assert_eq!(reason, NetworkRefusal::NoNicAcls);
+    assert!(detail.contains("network_bridge_acl_devices"), "{detail}");
 }
 
 #[test]

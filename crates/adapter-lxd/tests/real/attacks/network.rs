@@ -14,7 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
 use lxpack_core::domain::{
-    AclName, EgressNetwork, EgressRule, NetworkAttachment, NetworkName, egress_rules,
+    AclName, EgressNetwork, EgressRule, NetworkAttachment, NetworkName, NetworkRefusal,
+    egress_rules,
 };
 use lxpack_core::ports::{NetworkPolicies, RuntimeError};
 use lxpack_lxd::{LxdClient, LxdOptions};
@@ -314,7 +315,13 @@ async fn operator_bridge(daemon: &str, client: &LxdClient) {
                 panic!("{daemon}: a build started on a NIC ACL the kernel cannot enforce");
             };
             assert!(
-                matches!(&error, RuntimeError::Unsupported { hint, .. } if hint.contains("nf_conntrack_bridge")),
+                matches!(
+                    &error,
+                    RuntimeError::NetworkRefused {
+                        reason: NetworkRefusal::NoBridgeConntrack,
+                        ..
+                    }
+                ),
                 "{daemon}: {error:?}"
             );
             return;

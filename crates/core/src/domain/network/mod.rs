@@ -6,6 +6,7 @@
 
 mod cidr;
 mod egress;
+mod refusal;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use cidr::Cidr;
 pub use egress::{ALWAYS_DENIED, EgressRule, PortRange, Protocol, egress_rules};
+pub use refusal::NetworkRefusal;
 
 use super::text::text_enum;
 use super::{AppKey, ValidationError};

@@ -14,6 +14,9 @@ use crate::domain::{JobId, JobRecord, JobStatus, LEASE_EXPIRY, LeaseState, Relea
 use crate::events::{Event, EventSink};
 use crate::ports::Resource;
 
+/// The error a job recorded lost by a sweep gets.
+const LOST_ERROR: &str = "its process ended without recording how the job ended";
+
 /// What the sweep does with one resource of lxpack's.
 pub(super) enum Verdict {
     Remove,
@@ -48,20 +51,22 @@ impl Workflows {
     ) -> Result<(), PortError> {
         let history = self.ports.jobs.as_ref();
         let running = history.running_jobs().await.map_err(PortError::History)?;
-        for mut job in running {
+        for job in running {
             let Some(message) = self.why_lost(&job, now, longest) else {
                 continue;
             };
+            // Only if nothing moved since it was read: a job that renewed its lease
+            // meanwhile is alive, and its leftovers are not leftovers.
+            if !dry_run
+                && !history
+                    .record_lost(&job.id, job.renewed_at, now, LOST_ERROR)
+                    .await
+                    .map_err(PortError::History)?
+            {
+                continue;
+            }
             events.emit(Event::Warning { message });
             report.lost_jobs.push(job.id.clone());
-            if !dry_run {
-                job.end(
-                    JobStatus::Lost,
-                    Some("its process ended without recording how the job ended".into()),
-                    now,
-                );
-                history.record_job(&job).await.map_err(PortError::History)?;
-            }
         }
         Ok(())
     }
