@@ -49,7 +49,8 @@ pub struct Wiring {
     pub config: Config,
     /// The store.
     pub store: StoreLocation,
-    /// This host's own files: job logs, the pool-fill lock and log ([`host_dir`]).
+    /// This host's own files: job logs, the pool-fill log, and the pool-fill lock of a
+    /// SQLite store ([`host_dir`]).
     pub host_dir: PathBuf,
     /// `--json`.
     pub json: bool,
