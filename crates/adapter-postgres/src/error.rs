@@ -107,6 +107,14 @@ pub enum PostgresStoreError {
         #[source]
         source: BoxError,
     },
+    /// The turn of a name was not granted in time: another holder kept it.
+    #[error("waited {waited:?} for the turn of {name} in the store, in vain")]
+    TurnTimeout {
+        /// The turn's name.
+        name: String,
+        /// How long was waited.
+        waited: std::time::Duration,
+    },
     /// A query failed.
     #[error("{operation} failed")]
     Query {
@@ -156,6 +164,9 @@ impl PostgresStoreError {
                 "the store is unchanged; check that the user may create tables in the database, and the server's log"
             }
             Self::Contended { .. } => "the store is very busy; run the command again",
+            Self::TurnTimeout { .. } => {
+                "another process (on this host or another sharing the store) kept the turn that long; see what it does (pg_locks, its log) and run the command again"
+            }
             Self::Query { .. } => "check the PostgreSQL server's log",
             Self::Corrupt { .. } => {
                 "the row was not written by lxpack or was changed by hand; fix or remove it"
@@ -344,6 +355,10 @@ mod tests {
             PostgresStoreError::Query {
                 operation: "o".into(),
                 source: boxed(),
+            },
+            PostgresStoreError::TurnTimeout {
+                name: "n".into(),
+                waited: std::time::Duration::from_secs(1),
             },
             PostgresStoreError::Corrupt {
                 what: "w".into(),

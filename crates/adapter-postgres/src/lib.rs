@@ -39,6 +39,7 @@
 //! - `schema`: the versioned migrations, applied under an advisory lock.
 //! - `rows`: mapping between rows and domain values.
 //! - `tls`: the rustls connector.
+//! - `turn`: [`StoreTurn`], a named turn (a session advisory lock) every host sees.
 //! - `retry`: the bound on running a transaction again.
 //! - `error`: [`PostgresStoreError`], its hints, and sorting the driver's errors.
 //!
@@ -54,8 +55,10 @@ mod schema;
 mod settings;
 mod store;
 mod tls;
+mod turn;
 
 pub use error::{BoxError, PostgresStoreError};
 pub use secrecy::SecretString;
 pub use settings::{DEFAULT_POOL_SIZE, PostgresSettings};
 pub use store::PostgresAppStore;
+pub use turn::StoreTurn;

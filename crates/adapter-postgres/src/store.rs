@@ -206,7 +206,13 @@ impl PostgresAppStore {
         }
     }
 
-    fn sort(&self, operation: &str, failure: Failure) -> PostgresStoreError {
+    /// The server and database this store talks to.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// A failure sorted into the store's error.
+    pub(crate) fn sort(&self, operation: &str, failure: Failure) -> PostgresStoreError {
         match failure {
             Failure::Driver(error) => from_driver(operation, &self.target, error),
             Failure::Pool(error) => from_pool(operation, &self.target, error),

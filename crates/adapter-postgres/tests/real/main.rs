@@ -1,5 +1,5 @@
 //! The PostgreSQL store against a real server: the contract suites, races between
-//! handles, migrations, and each connection error.
+//! handles, migrations, turns (advisory locks), and each connection error.
 //!
 //! The tests need `scripts/postgres-up` (`eval "$(scripts/postgres-up)"` sets
 //! LXPACK_TEST_POSTGRES_URL, LXPACK_TEST_POSTGRES_PASSWORD_FILE and
@@ -13,3 +13,4 @@ mod concurrency;
 mod connection;
 mod contract;
 mod schema;
+mod turns;

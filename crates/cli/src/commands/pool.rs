@@ -16,7 +16,7 @@ use super::output::{print_json, print_line, print_table, utc};
 use crate::args::PoolCommand;
 use crate::exit::{CliError, ExitClass};
 use crate::render::{Renderer, View};
-use crate::wiring::{Wiring, lock_pool_fills};
+use crate::wiring::{Stores, Wiring, take_fill_turn};
 
 /// Runs the subcommand.
 pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), CliError> {
@@ -54,7 +54,7 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
                 size: checked_size,
             };
             workflows.check_resource_classes().await?;
-            fill(wiring, &workflows, &request).await
+            fill(wiring, &stores, &workflows, &request).await
         }
         PoolCommand::Drain {
             app,
@@ -67,15 +67,17 @@ pub(crate) async fn run(wiring: &Wiring, command: PoolCommand) -> Result<(), Cli
     }
 }
 
-/// `lxpack pool fill`: one fill, in this host's turn.
+/// `lxpack pool fill`: one fill, in its turn.
 async fn fill(
     wiring: &Wiring,
+    stores: &Stores,
     workflows: &Workflows,
     request: &FillRequest,
 ) -> Result<(), CliError> {
-    // Fills on this host take turns, so that deploys that all ask for a refill at
-    // once start the missing standbys once, not once each.
-    let _turn = lock_pool_fills(&wiring.host_dir).await?;
+    // Fills take turns (on this host, or on every host sharing the store), so that
+    // deploys that all ask for a refill at once start the missing standbys once, not
+    // once each.
+    let _turn = take_fill_turn(stores, &wiring.host_dir).await?;
     let renderer = Renderer::new(View::choose(wiring.json), None);
     let report = workflows
         .fill_pool(request, &renderer, &CancellationToken::new())

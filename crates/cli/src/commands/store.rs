@@ -63,13 +63,18 @@ fn show_copy(wiring: &Wiring, from: &str, to: &str, report: &CopyReport) {
             "to": to,
             "apps_created": report.apps_created,
             "apps_updated": report.apps_updated,
+            "apps_unchanged": report.apps_unchanged,
             "jobs_copied": report.jobs_copied,
             "jobs_kept": report.jobs_kept,
         }));
     } else {
         print_line(&format!(
-            "copied {from} into {to}: {} app(s) created, {} updated; {} job record(s) copied, {} kept as the target had them",
-            report.apps_created, report.apps_updated, report.jobs_copied, report.jobs_kept
+            "copied {from} into {to}: {} app(s) created, {} updated, {} unchanged; {} job record(s) copied, {} kept as the target had them",
+            report.apps_created,
+            report.apps_updated,
+            report.apps_unchanged,
+            report.jobs_copied,
+            report.jobs_kept
         ));
     }
 }

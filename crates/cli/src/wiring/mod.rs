@@ -20,7 +20,8 @@ use lxpack_core::workflows::{Ports, Workflows};
 
 pub use aws::ami_catalog;
 pub use processes::LocalProcesses;
-pub use refill::{DetachedRefill, FillTurn, lock_pool_fills};
+use refill::TurnPlace;
+pub use refill::{DetachedRefill, FillTurn, take_fill_turn};
 pub use runtime::{DaemonReadiness, daemon_readiness, network_policies};
 pub use store::{
     create_private_dir, create_private_file, host_dir, job_log_dir, open_store, store_argument,
@@ -38,6 +39,8 @@ pub struct Stores {
     pub apps: Arc<dyn AppStore>,
     /// The job history.
     pub jobs: Arc<dyn JobHistory>,
+    /// Where pool fills take turns: this host's lock file, or the shared database.
+    turns: TurnPlace,
 }
 
 /// What every command starts from: the config and the global options.
@@ -46,7 +49,8 @@ pub struct Wiring {
     pub config: Config,
     /// The store.
     pub store: StoreLocation,
-    /// This host's own files: job logs, the pool-fill lock and log ([`host_dir`]).
+    /// This host's own files: job logs, the pool-fill log, and the pool-fill lock of a
+    /// SQLite store ([`host_dir`]).
     pub host_dir: PathBuf,
     /// `--json`.
     pub json: bool,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lxpack_postgres::{PostgresAppStore, PostgresSettings, PostgresStoreError, SecretString};
 
-use super::Stores;
+use super::{Stores, TurnPlace};
 use crate::config::{PasswordSource, PostgresLocation};
 use crate::exit::{CliError, ExitClass};
 
@@ -29,7 +29,9 @@ pub(super) async fn open(server: &PostgresLocation) -> Result<Stores, CliError> 
     let store = Arc::new(store);
     Ok(Stores {
         apps: store.clone(),
-        jobs: store,
+        jobs: store.clone(),
+        // Every host sharing the store sees its turns; a lock file only this host's.
+        turns: TurnPlace::Database(store),
     })
 }
 

@@ -2,15 +2,20 @@
 //! `lxpack pool fill` as a detached process of its own and ends without waiting for
 //! it. The process outlives the deploy (its own process group: a Ctrl-C at the
 //! deploy's terminal does not reach it), writes to the pool log beside the job logs,
-//! and takes its turn with other fills on this host through a lock file.
+//! and takes its turn with other fills: through a lock file on this host when the
+//! store is this host's (SQLite), through the database when several hosts share it
+//! (PostgreSQL), since a lock file is seen by one host only.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use lxpack_core::ports::{BoxError, PoolRefill, RefillRequest};
+use lxpack_postgres::{PostgresAppStore, StoreTurn};
 
 use super::store::job_log_dir;
 use crate::config::{ConfigOrigin, StoreLocation};
@@ -81,18 +86,62 @@ impl PoolRefill for DetachedRefill {
     }
 }
 
-/// Holds this host's pool-fill lock until dropped.
-#[derive(Debug)]
-pub struct FillTurn {
-    _file: File,
+/// The name of the pool fills' turn in a shared store.
+const FILL_TURN: &str = "lxpack pool fill";
+
+/// How long a fill waits for its turn in a shared store: far longer than a fill takes.
+const FILL_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// Where pool fills take turns: the store decides.
+#[derive(Clone)]
+pub(crate) enum TurnPlace {
+    /// A lock file in this host's directory (the store is this host's alone).
+    HostFile,
+    /// An advisory lock in the database every host sharing the store sees.
+    Database(Arc<PostgresAppStore>),
 }
 
-/// Waits for this host's turn to fill pools: one fill at a time, so that fills asked
-/// for at once each see what the one before started.
+/// Holds the pool fills' turn until dropped.
+#[derive(Debug)]
+pub struct FillTurn {
+    _held: Held,
+}
+
+/// What is held: dropping it ends the turn (closing the file, or the session).
+#[derive(Debug)]
+enum Held {
+    File { _locked: File },
+    Database { _turn: StoreTurn },
+}
+
+/// Waits for this fill's turn: one fill at a time per store, so that fills asked for
+/// at once each see what the one before started. With a shared store the turn is
+/// taken in the database (waiting at most 30 min), else through a lock file in
+/// `host_dir`.
 ///
 /// # Errors
-/// `Store` (exit 11) when the lock file cannot be opened or locked.
-pub async fn lock_pool_fills(host_dir: &Path) -> Result<FillTurn, CliError> {
+/// `Store` (exit 11) when the lock file cannot be opened or locked, or the database
+/// does not grant the turn.
+pub async fn take_fill_turn(stores: &super::Stores, host_dir: &Path) -> Result<FillTurn, CliError> {
+    let held = match &stores.turns {
+        TurnPlace::HostFile => Held::File {
+            _locked: lock_file(host_dir).await?,
+        },
+        TurnPlace::Database(store) => Held::Database {
+            _turn: store
+                .take_turn(FILL_TURN, FILL_WAIT)
+                .await
+                .map_err(|error| {
+                    let hint = error.hint();
+                    CliError::new(ExitClass::Store, error).with_hint(hint)
+                })?,
+        },
+    };
+    Ok(FillTurn { _held: held })
+}
+
+/// This host's pool-fill lock file, locked.
+async fn lock_file(host_dir: &Path) -> Result<File, CliError> {
     let path = job_log_dir(host_dir).join("pool-fill.lock");
     let failed = |error: std::io::Error| {
         CliError::new(
@@ -110,13 +159,12 @@ pub async fn lock_pool_fills(host_dir: &Path) -> Result<FillTurn, CliError> {
         .write(true)
         .open(&path)
         .map_err(failed)?;
-    let file = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map(|()| file)
             .map_err(std::io::Error::from)
     })
     .await
     .map_err(|error| failed(std::io::Error::other(error)))?
-    .map_err(failed)?;
-    Ok(FillTurn { _file: file })
+    .map_err(failed)
 }

@@ -60,7 +60,8 @@ fn default_file() -> Result<PathBuf, CliError> {
     })
 }
 
-/// The directory of this host's own files (job logs, the pool-fill lock and log):
+/// The directory of this host's own files (job logs, the pool-fill log and, for a SQLite
+/// store, the pool-fill lock):
 /// beside a SQLite file, and in the XDG data directory with a server store.
 ///
 /// # Errors
@@ -87,6 +88,7 @@ pub async fn open_store(location: &StoreLocation) -> Result<Stores, CliError> {
             Ok(Stores {
                 apps: store.clone(),
                 jobs: store,
+                turns: super::TurnPlace::HostFile,
             })
         }
         StoreLocation::Postgres(server) => super::postgres::open(server).await,

@@ -24,6 +24,9 @@ pub struct CopyReport {
     pub apps_created: usize,
     /// Apps the target had, replaced (keeping the newer image of the two).
     pub apps_updated: usize,
+    /// Apps the target already had exactly as the source has them: left alone, so a
+    /// copy run again reports that it changed nothing.
+    pub apps_unchanged: usize,
     /// Job records written to the target.
     pub jobs_copied: usize,
     /// Job records the target already had as the source has them, or more recent.
@@ -69,6 +72,15 @@ pub async fn copy_store(from: StorePorts<'_>, to: StorePorts<'_>) -> Result<Copy
         .await
         .map_err(apps_error("list the source's apps"))?;
     for app in apps {
+        let known = match to.apps.get_app(&app.key).await {
+            Ok(known) => Some(known),
+            Err(AppStoreError::AppNotFound { .. }) => None,
+            Err(source) => return Err(apps_error("read an app of the target")(source)),
+        };
+        if known.as_ref() == Some(&app) {
+            report.apps_unchanged += 1;
+            continue;
+        }
         match to
             .apps
             .import_app(app)

@@ -66,6 +66,7 @@ async fn a_copy_moves_every_app_and_job_and_can_be_run_again() {
         (1, 1, 3, 0),
         "{report:?}"
     );
+    assert_eq!(report.apps_unchanged, 0);
     let web = to.get_app(&bare_app("web").key).await.unwrap();
     assert_eq!(
         web.build_infos.container_image,
@@ -82,20 +83,42 @@ async fn a_copy_moves_every_app_and_job_and_can_be_run_again() {
     from.record_job(&record(1_700_000_300, JobStatus::Succeeded))
         .await
         .unwrap();
+    // web still differs (the target keeps its newer image); the other app is as the
+    // first copy left it.
     let again = copy_store(ports(&from), ports(&to)).await.unwrap();
     assert_eq!(
         (
             again.apps_created,
             again.apps_updated,
+            again.apps_unchanged,
             again.jobs_copied,
             again.jobs_kept
         ),
-        (0, 2, 1, 2),
+        (0, 1, 1, 1, 2),
         "{again:?}"
     );
     assert_eq!(
         to.list_jobs(None).await.unwrap(),
         from.list_jobs(None).await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_copy_run_again_without_news_changes_nothing() {
+    let from = source().await;
+    let to = FakeAppStore::new();
+    copy_store(ports(&from), ports(&to)).await.unwrap();
+    let again = copy_store(ports(&from), ports(&to)).await.unwrap();
+    assert_eq!(
+        (
+            again.apps_created,
+            again.apps_updated,
+            again.apps_unchanged,
+            again.jobs_copied,
+            again.jobs_kept
+        ),
+        (0, 0, 2, 0, 3),
+        "{again:?}"
     );
 }
 
@@ -116,6 +139,7 @@ async fn a_target_s_own_end_of_a_job_is_kept() {
 async fn every_failing_store_call_stops_the_copy_naming_its_step() {
     for (store_is_source, op, step) in [
         (true, StoreOp::ListApps, "list the source's apps"),
+        (false, StoreOp::GetApp, "read an app of the target"),
         (false, StoreOp::ImportApp, "import an app into the target"),
         (true, StoreOp::ListJobs, "list the source's jobs"),
         (false, StoreOp::GetJob, "read a job of the target"),
