@@ -10,8 +10,8 @@
 //! shared store removes any lxpack resource its store does not know after one lease,
 //! so there it sees only these tests' instances, never other tests' on the daemon.
 //!
-//! Not here: the store stopped mid-job. Stopping the PostgreSQL server would break
-//! every other test that shares it; it needs a server of its own (a fault test).
+//! Not here: the store stopped mid-job, which needs a server of its own that no other
+//! test shares (store_outage.rs).
 
 use std::cell::RefCell;
 use std::io::{BufRead as _, BufReader};
