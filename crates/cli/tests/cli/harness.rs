@@ -12,6 +12,33 @@ pub(crate) fn example_app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/hello.yml")
 }
 
+/// The example app's document under the Cloud Deploy environment `app_env`, with some
+/// of its scripts replaced: each `(field, script)` gives the field's line
+/// (`build_pack`, `pre_buildimage`…) the script, base64 as the document keeps it.
+pub(crate) fn example_with(app_env: &str, scripts: &[(&str, &str)]) -> String {
+    use base64::Engine as _;
+    std::fs::read_to_string(example_app())
+        .unwrap()
+        .replace("env: demo", &format!("env: {app_env}"))
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            match scripts
+                .iter()
+                .find(|(field, _)| trimmed.starts_with(&format!("{field}:")))
+            {
+                Some((field, script)) => format!(
+                    "{indent}{field}: {}",
+                    base64::engine::general_purpose::STANDARD.encode(script)
+                ),
+                None => line.to_owned(),
+            }
+        })
+        .map(|line| line + "\n")
+        .collect()
+}
+
 /// A config's text with the network its daemon can have on this host, unless it sets
 /// `lxpack.network` itself. Every test daemon shares the host's one network namespace,
 /// where a bridge name is one interface: the main LXD keeps lxpack's default bridge
@@ -79,29 +106,8 @@ impl Env {
     /// `(field, script)` gives the field's line (`build_pack`, `pre_buildimage`…) the
     /// script, base64 as the document keeps it.
     pub(crate) fn import_example_with(&self, app_env: &str, scripts: &[(&str, &str)]) {
-        use base64::Engine as _;
-        let app: String = std::fs::read_to_string(example_app())
-            .unwrap()
-            .replace("env: demo", &format!("env: {app_env}"))
-            .lines()
-            .map(|line| {
-                let trimmed = line.trim_start();
-                let indent = &line[..line.len() - trimmed.len()];
-                match scripts
-                    .iter()
-                    .find(|(field, _)| trimmed.starts_with(&format!("{field}:")))
-                {
-                    Some((field, script)) => format!(
-                        "{indent}{field}: {}",
-                        base64::engine::general_purpose::STANDARD.encode(script)
-                    ),
-                    None => line.to_owned(),
-                }
-            })
-            .map(|line| line + "\n")
-            .collect();
         let file = self.dir.path().join("hello.yml");
-        std::fs::write(&file, app).unwrap();
+        std::fs::write(&file, example_with(app_env, scripts)).unwrap();
         self.run(&["app", "import", file.to_str().unwrap()])
             .expect(0);
     }

@@ -21,3 +21,4 @@ mod secrets;
 mod shell;
 mod step_snapshots;
 mod store_outage;
+mod two_hosts;
