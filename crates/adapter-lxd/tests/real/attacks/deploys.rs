@@ -314,11 +314,15 @@ impl<'a> Scene<'a> {
                 owner: OWNER,
             },
         );
-        self.workflows
-            .deploy(&request, events, &CancellationToken::new())
-            .await
-            .map(|_| ())
-            .map_err(|e: WorkflowError| format!("{e}"))
+        // Boxed: two deploys joined in the test's own future outgrow its thread's stack
+        // in a debug build.
+        Box::pin(
+            self.workflows
+                .deploy(&request, events, &CancellationToken::new()),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e: WorkflowError| format!("{e}"))
     }
 
     async fn run(&self, targets: &Targets) {

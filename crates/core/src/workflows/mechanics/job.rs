@@ -260,6 +260,9 @@ impl Workflows {
                 source: Box::new(source),
             })?;
         let mut lease = Lease::new(self, job.id, events, started);
+        // The job's work is the largest future of all: on the heap, the future of a
+        // caller that awaits several jobs at once stays small on its thread's stack.
+        let work = Box::pin(work);
         let outcome = lease
             .keep_while(async {
                 self.confirm_releases(Look::Settled, events).await;
