@@ -408,3 +408,19 @@ pub(crate) fn instances(client: &str, prefix: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// What `lxpack --json gc` reported in its result `value`: (lost jobs, removed names).
+pub(crate) fn gc_outcome(value: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let strings = |list: &str, field: Option<&str>| -> Vec<String> {
+        value[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {list} in {value}"))
+            .iter()
+            .map(|item| match field {
+                Some(field) => item[field].as_str().unwrap().to_owned(),
+                None => item.as_str().unwrap().to_owned(),
+            })
+            .collect()
+    };
+    (strings("lost_jobs", None), strings("removed", Some("name")))
+}

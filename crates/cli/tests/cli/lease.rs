@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use lxpack_core::domain::{JobId, JobRecord, JobStatus};
 use lxpack_core::ports::JobHistory as _;
 
-use crate::harness::{Env, ImageJanitor, daemons};
+use crate::harness::{Env, ImageJanitor, daemons, gc_outcome};
 
 fn leased_app(name: &str) -> String {
     use base64::Engine as _;
@@ -29,18 +29,7 @@ fn gc(env: &Env, dry_run: bool) -> (Vec<String>, Vec<String>) {
     let run = env.run(&args).expect(0);
     let value: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap())
         .unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
-    let strings = |list: &str, field: Option<&str>| -> Vec<String> {
-        value[list]
-            .as_array()
-            .unwrap_or_else(|| panic!("no {list} in {value}"))
-            .iter()
-            .map(|item| match field {
-                Some(field) => item[field].as_str().unwrap().to_owned(),
-                None => item.as_str().unwrap().to_owned(),
-            })
-            .collect()
-    };
-    (strings("lost_jobs", None), strings("removed", Some("name")))
+    gc_outcome(&value)
 }
 
 #[test]

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lxpack_core::domain::JobId;
 
-use crate::harness::{Env, ImageJanitor, Run, daemons, example_with, test_image_os, unique_env};
+use crate::harness::{
+    Env, ImageJanitor, Run, daemons, example_with, gc_outcome, test_image_os, unique_env,
+};
 use crate::postgres_harness::TestDatabase;
 
 /// The daemon project the two-host tests build in (scripts/daemons-up makes it).
@@ -366,19 +368,7 @@ fn deploy_until_started(env: &Env, checkout: &Path, daemon: &str) -> Child {
 
 /// `lxpack --json gc` on `env`: (lost jobs, removed names).
 fn gc(env: &Env) -> (Vec<String>, Vec<String>) {
-    let value = json(env, &["gc"]);
-    let strings = |list: &str, field: Option<&str>| -> Vec<String> {
-        value[list]
-            .as_array()
-            .unwrap_or_else(|| panic!("no {list} in {value}"))
-            .iter()
-            .map(|item| match field {
-                Some(field) => item[field].as_str().unwrap().to_owned(),
-                None => item.as_str().unwrap().to_owned(),
-            })
-            .collect()
-    };
-    (strings("lost_jobs", None), strings("removed", Some("name")))
+    gc_outcome(&json(env, &["gc"]))
 }
 
 /// The instances and profiles in [`PROJECT`] whose names end with `job`.
